@@ -1,0 +1,129 @@
+"""The kubecache exception hierarchy.
+
+Every error kubecache raises on purpose derives from :class:`CacheError`.
+Where the contract names a builtin (``ValueError``, ``TimeoutError``,
+``LookupError``) the class derives from it too, so both ``except`` styles work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class CacheError(Exception):
+    """Base class of every kubecache error."""
+
+
+class KeyFuncError(CacheError):
+    """A key function could not compute a key for ``obj``."""
+
+    def __init__(self, obj: Any, err: BaseException | str) -> None:
+        self.obj = obj
+        self.err = err
+        super().__init__(f"couldn't create key for object {_describe(obj)}: {err}")
+
+
+class IndexNotFoundError(CacheError, KeyError):
+    """An index name was used that was never registered with the indexer."""
+
+    def __init__(self, index_name: str) -> None:
+        self.index_name = index_name
+        super().__init__(index_name)
+
+    def __str__(self) -> str:
+        return f"index with name {self.index_name!r} does not exist"
+
+
+class FIFOClosedError(CacheError):
+    """``pop()`` was called on a queue that is closed and empty."""
+
+    def __init__(self, message: str = "DeltaFIFO: manipulating with closed queue") -> None:
+        super().__init__(message)
+
+
+class ZeroLengthDeltasError(CacheError):
+    """A key was requested for an empty ``Deltas``."""
+
+    def __init__(self, message: str = "0 length Deltas object; can't get key") -> None:
+        super().__init__(message)
+
+
+class NotFoundError(CacheError, LookupError):
+    """A lister found nothing where the caller needed a result."""
+
+
+class PopTimeoutError(CacheError, TimeoutError):
+    """``pop(timeout=...)`` found nothing to pop before the timeout."""
+
+
+class Requeue(CacheError):
+    """Raised by a ``pop(process=...)`` callback to put the item back in the queue.
+
+    ``err`` optionally carries the underlying failure for logging.
+    """
+
+    def __init__(self, err: BaseException | str | None = None) -> None:
+        self.err = err
+        super().__init__("requeue" if err is None else f"requeue: {err}")
+
+
+class StatusError(CacheError):
+    """A server answered with a Kubernetes ``Status`` (or an equivalent).
+
+    ``code`` is the HTTP-style status code (e.g. 410 for Gone), ``reason`` the
+    machine-readable reason (``"Expired"``, ``"Gone"``, ``"TooManyRequests"``),
+    ``message`` the human-readable text, ``status`` the whole ``Status`` dict.
+    """
+
+    def __init__(self, status: Mapping[str, Any] | None = None, *, code: int | None = None,
+                 reason: str = "", message: str = "") -> None:
+        st: dict[str, Any] = dict(status or {})
+        if code is not None:
+            st.setdefault("code", code)
+        if reason:
+            st.setdefault("reason", reason)
+        if message:
+            st.setdefault("message", message)
+        st.setdefault("kind", "Status")
+        st.setdefault("apiVersion", "v1")
+        st.setdefault("status", "Failure")
+        self.status: dict[str, Any] = st
+        self.code: int = _status_code(st)
+        self.reason: str = str(st.get("reason") or "")
+        self.message: str = str(st.get("message") or "")
+        text = self.message or self.reason or "unknown error"
+        super().__init__(f"status {self.code} {self.reason}: {text}".replace("  ", " "))
+
+
+def is_gone(err: BaseException | Mapping[str, Any] | None) -> bool:
+    """True when ``err`` means "410 Gone / Expired": the requested resourceVersion is too old.
+
+    Accepts a :class:`StatusError`, any exception with ``.code``/``.status``
+    equal to 410 (the official client's ``ApiException``), or a ``Status`` dict.
+    """
+    if err is None:
+        return False
+    if isinstance(err, Mapping):
+        return _status_code(err) == 410 or err.get("reason") in ("Expired", "Gone")
+    for attr in ("code", "status"):
+        value = getattr(err, attr, None)
+        if value == 410 or value == "410":
+            return True
+        if isinstance(value, Mapping) and is_gone(value):
+            return True
+    return False
+
+
+def _status_code(status: Mapping[str, Any]) -> int:
+    code = status.get("code")
+    try:
+        return int(code) if code is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _describe(obj: Any) -> str:
+    """A short, safe description of an object for error messages."""
+    text = repr(obj)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,113 @@
+"""Uniform read access to object metadata.
+
+Objects are usually plain dicts shaped like Kubernetes JSON, but attribute-style
+objects (the official ``kubernetes`` client's models: ``obj.metadata.name``,
+``obj.metadata.resource_version``) are accepted everywhere. Dicts take the fast
+path; everything else falls back to ``getattr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_MISSING = object()
+
+
+def get_metadata(obj: Any) -> Any:
+    """The object's metadata (a dict or a model), or ``None`` when it has none."""
+    if isinstance(obj, dict):
+        return obj.get("metadata")
+    if isinstance(obj, Mapping):
+        return obj.get("metadata")
+    return getattr(obj, "metadata", None)
+
+
+def has_metadata(obj: Any) -> bool:
+    return get_metadata(obj) is not None
+
+
+def _field(meta: Any, json_name: str, attr_name: str) -> Any:
+    if isinstance(meta, Mapping):
+        return meta.get(json_name)
+    return getattr(meta, attr_name, None)
+
+
+def get_namespace(obj: Any) -> str:
+    meta = get_metadata(obj)
+    if meta is None:
+        return ""
+    return _field(meta, "namespace", "namespace") or ""
+
+
+def get_name(obj: Any) -> str:
+    meta = get_metadata(obj)
+    if meta is None:
+        return ""
+    return _field(meta, "name", "name") or ""
+
+
+def get_resource_version(obj: Any) -> str:
+    meta = get_metadata(obj)
+    if meta is None:
+        return ""
+    rv = _field(meta, "resourceVersion", "resource_version")
+    return str(rv) if rv else ""
+
+
+def get_labels(obj: Any) -> Mapping[str, str]:
+    meta = get_metadata(obj)
+    if meta is None:
+        return {}
+    return _field(meta, "labels", "labels") or {}
+
+
+def get_annotations(obj: Any) -> Mapping[str, str]:
+    meta = get_metadata(obj)
+    if meta is None:
+        return {}
+    return _field(meta, "annotations", "annotations") or {}
+
+
+def get_uid(obj: Any) -> str:
+    meta = get_metadata(obj)
+    if meta is None:
+        return ""
+    return _field(meta, "uid", "uid") or ""
+
+
+def get_kind(obj: Any) -> str:
+    if isinstance(obj, Mapping):
+        return obj.get("kind") or ""
+    return getattr(obj, "kind", None) or ""
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """Follow a dotted JSON path (``"spec.selector"``) through dicts or attribute objects.
+
+    Attribute objects are looked up by the snake_case form of each segment.
+    Returns ``None`` when any segment is missing.
+    """
+    cur = obj
+    for part in path.split("."):
+        if cur is None:
+            return None
+        if isinstance(cur, Mapping):
+            cur = cur.get(part)
+        else:
+            value = getattr(cur, _snake(part), _MISSING)
+            if value is _MISSING:
+                value = getattr(cur, part, None)
+            cur = value
+    return cur
+
+
+def _snake(name: str) -> str:
+    out = []
+    for ch in name:
+        if ch.isupper():
+            out.append("_")
+            out.append(ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
