@@ -1,0 +1,346 @@
+"""DeltaFIFO: a queue that remembers every change of an object since it was last popped.
+
+Where a :class:`~kubecache.fifo.FIFO` keeps the newest object per key, a
+DeltaFIFO keeps a :class:`Deltas` list of :class:`Delta` ``(type, object)``
+records, oldest first, and ``pop`` hands the whole list to the consumer. It is
+the queue between a Reflector (the producer) and an informer (the consumer).
+The contract, as in client-go's ``delta_fifo.go``:
+
+- ``add``/``update`` append ``Added``/``Updated``. ``delete`` appends
+  ``Deleted`` (the object's final state) only when the key is queued or
+  ``known_objects`` has it; otherwise the deletion was already reported (by a
+  relist, say) and nothing happens. Two consecutive deletions collapse into
+  one, keeping the one that is not a :class:`DeletedFinalStateUnknown`.
+- ``replace(items, rv)`` appends ``Sync`` (``Replaced`` with
+  ``emit_replaced=True``) for each item, then a ``Deleted``
+  ``DeletedFinalStateUnknown(key, last_state)`` for every key that is queued
+  or listed by ``known_objects`` but missing from ``items``. The last state is
+  the newest queued object (unwrapped if it already is a tombstone), else what
+  ``known_objects.get_by_key`` returns, else ``None``.
+- ``resync()`` appends ``Sync`` for every ``known_objects`` key with nothing
+  queued; keys with pending deltas are skipped, so a resync never re-delivers
+  an older state after a newer one.
+- ``pop`` returns the key's ``Deltas``; ``process`` runs under the queue's lock
+  so that ``known_objects`` (the informer's indexer, updated in ``process``)
+  always agrees with the queue for ``delete``/``replace``/``resync``.
+- ``has_synced()`` becomes true after any add/update/delete, or once every
+  entry queued by the first ``replace`` (items and tombstones) was popped.
+- ``get``/``get_by_key`` return a copy of the queued ``Deltas``; ``list()`` the
+  newest object of each key; ``list_keys()`` the queued keys in pop order.
+
+An optional ``compressor`` (a :class:`DeltaCompressor` or a plain callable)
+rewrites a key's ``Deltas`` after every enqueue; if it returns an empty list
+the key leaves the queue. An optional ``transformer`` rewrites each object
+(never a tombstone) before it is queued, e.g. to strip fields nobody reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from enum import Enum
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from .errors import ZeroLengthDeltasError
+from .fifo import QueueBase
+from .keys import DeletedFinalStateUnknown, KeyFunc
+
+logger = logging.getLogger(__name__)
+
+
+class DeltaType(str, Enum):
+    """What happened to an object."""
+
+    ADDED = "Added"
+    UPDATED = "Updated"
+    DELETED = "Deleted"
+    # Re-delivery after a relist: the object may or may not have changed.
+    REPLACED = "Replaced"
+    # Periodic re-delivery of an unchanged object (and of relists, by default).
+    SYNC = "Sync"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Delta(NamedTuple):
+    """One change: its type and the object's state after it (before it, for a deletion)."""
+
+    type: DeltaType
+    object: Any
+
+
+class Deltas(list[Delta]):
+    """The changes of one object, oldest first."""
+
+    __slots__ = ()
+
+    def oldest(self) -> Delta | None:
+        """The first delta, or ``None`` when empty."""
+        return self[0] if self else None
+
+    def newest(self) -> Delta | None:
+        """The last delta, or ``None`` when empty."""
+        return self[-1] if self else None
+
+    def copy(self) -> Deltas:
+        """A shallow copy (the deltas themselves are immutable)."""
+        return Deltas(self)
+
+    def __repr__(self) -> str:
+        return f"Deltas({list.__repr__(self)})"
+
+
+@runtime_checkable
+class DeltaCompressor(Protocol):
+    """Rewrites a key's deltas after each enqueue (e.g. to drop redundant ones)."""
+
+    def compress(self, deltas: Deltas) -> Deltas: ...
+
+
+CompressFunc = Callable[[Deltas], "Deltas | list[Delta]"]
+TransformFunc = Callable[[Any], Any]
+
+_ADDED, _UPDATED, _DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
+_SYNC, _REPLACED = DeltaType.SYNC, DeltaType.REPLACED
+_tuple_new = tuple.__new__  # builds a Delta without NamedTuple's Python-level __new__
+_MISSING = object()
+
+
+class DeltaFIFO(QueueBase):
+    """A queue of per-key :class:`Deltas`. See the module docstring for the contract."""
+
+    def __init__(
+        self,
+        key_func: KeyFunc | None = None,
+        compressor: DeltaCompressor | CompressFunc | None = None,
+        known_objects: Any = None,
+        *,
+        emit_replaced: bool = False,
+        transformer: TransformFunc | None = None,
+    ) -> None:
+        super().__init__(key_func)
+        self._compress: CompressFunc | None = _compress_func(compressor)
+        if known_objects is not None and not callable(getattr(known_objects, "list_keys", None)):
+            raise TypeError(f"known_objects must have list_keys(), got {known_objects!r}")
+        self._known = known_objects
+        self._replace_type = _REPLACED if emit_replaced else _SYNC
+        self._transformer = transformer
+
+    # --- keys -------------------------------------------------------------
+
+    def key_of(self, obj: Any) -> str:
+        """The key of an object, of the newest object of a ``Deltas``, or of a tombstone."""
+        if isinstance(obj, Deltas):
+            if not obj:
+                raise ZeroLengthDeltasError()
+            obj = obj[-1].object
+        if isinstance(obj, DeletedFinalStateUnknown):
+            return obj.key
+        return self._key(obj)
+
+    # --- writes -------------------------------------------------------------
+
+    def add(self, obj: Any) -> None:
+        """Append an ``Added`` delta."""
+        key = self.key_of(obj)
+        with self._lock:
+            self._populated = True
+            self._queue_action_locked(_ADDED, obj, key)
+
+    def update(self, obj: Any) -> None:
+        """Append an ``Updated`` delta."""
+        key = self.key_of(obj)
+        with self._lock:
+            self._populated = True
+            self._queue_action_locked(_UPDATED, obj, key)
+
+    def delete(self, obj: Any) -> None:
+        """Append a ``Deleted`` delta, unless the key is neither queued nor known."""
+        key = self.key_of(obj)
+        with self._lock:
+            self._populated = True
+            if key not in self._items and not self._known_has(key):
+                return  # already reported (e.g. by a relist): don't report it twice
+            self._queue_action_locked(_DELETED, obj, key)
+
+    def add_if_not_present(self, obj: Any) -> None:
+        """Put a popped ``Deltas`` back unless its key was queued again meanwhile."""
+        if not isinstance(obj, list):
+            raise TypeError(f"DeltaFIFO.add_if_not_present needs a Deltas, got {obj!r}")
+        deltas = obj if isinstance(obj, Deltas) else Deltas(obj)
+        key = self.key_of(deltas)
+        with self._lock:
+            self._add_if_not_present_locked(key, deltas)
+
+    def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
+        """Queue ``Sync``/``Replaced`` for ``items`` and tombstones for keys they lack."""
+        keyed = [(self.key_of(obj), obj) for obj in items]  # a bad item changes nothing
+        keys = {key for key, _ in keyed}
+        with self._lock:
+            action = self._replace_type
+            for key, obj in keyed:
+                self._queue_action_locked(action, obj, key)
+
+            # Keys still queued but gone from the new list: the deletion was missed.
+            deletions = 0
+            for key, deltas in [kv for kv in self._items.items() if kv[0] not in keys]:
+                last = deltas[-1].object if deltas else None
+                if isinstance(last, DeletedFinalStateUnknown):
+                    last = last.obj
+                deletions += 1
+                self._queue_action_locked(_DELETED, DeletedFinalStateUnknown(key, last), key)
+
+            # Keys the consumer knows (and nothing queued) but gone from the new list.
+            if self._known is not None:
+                for key in self._known.list_keys():
+                    if key in keys or key in self._items:
+                        continue
+                    last, found = self._known_get(key)
+                    if not found:
+                        logger.info("key %r vanished from known_objects during replace; "
+                                    "queueing a tombstone without its last state", key)
+                    deletions += 1
+                    self._queue_action_locked(_DELETED, DeletedFinalStateUnknown(key, last), key)
+
+            if not self._populated:
+                self._populated = True
+                self._initial_count = len(keys) + deletions
+
+    def resync(self) -> None:
+        """Queue ``Sync`` for every ``known_objects`` key that has nothing queued."""
+        known = self._known
+        if known is None or not callable(getattr(known, "get_by_key", None)):
+            return  # without objects there is nothing to re-deliver
+        with self._lock:
+            for known_key in known.list_keys():
+                if known_key in self._items:
+                    continue
+                obj, found = self._known_get(known_key)
+                if not found:
+                    logger.info("key %r vanished from known_objects during resync", known_key)
+                    continue
+                key = self.key_of(obj)
+                if key in self._items:
+                    continue  # pending deltas are newer than what the consumer knows
+                self._queue_action_locked(_SYNC, obj, key)
+
+    def _queue_action_locked(self, action: DeltaType, obj: Any, key: str) -> None:
+        """Append ``Delta(action, obj)`` to ``key``'s deltas, queueing the key if new."""
+        if self._transformer is not None and not isinstance(obj, DeletedFinalStateUnknown):
+            obj = self._transformer(obj)
+        delta: Delta = _tuple_new(Delta, (action, obj))
+        deltas: Deltas | None = self._items.get(key)
+        if deltas is None:
+            deltas = Deltas()
+            deltas.append(delta)
+            if self._compress is not None:
+                deltas = self._compressed(deltas)
+                if not deltas:
+                    return
+            self._enqueue_locked(key, deltas)
+            return
+        if action is _DELETED and deltas[-1][0] is _DELETED:
+            # Two deletions in a row are one event; keep the better-informed one.
+            if isinstance(deltas[-1][1], DeletedFinalStateUnknown):
+                deltas[-1] = delta
+        else:
+            deltas.append(delta)
+        if self._compress is not None:
+            compressed = self._compressed(deltas)
+            if not compressed:
+                self._discard_locked(key)
+            elif compressed is not deltas:
+                self._items[key] = compressed
+
+    def _compressed(self, deltas: Deltas) -> Deltas:
+        assert self._compress is not None
+        out = self._compress(deltas)
+        return out if isinstance(out, Deltas) else Deltas(out)
+
+    # --- known objects ------------------------------------------------------
+
+    def _known_has(self, key: str) -> bool:
+        """Whether ``known_objects`` holds ``key`` (False without known_objects)."""
+        known = self._known
+        if known is None:
+            return False
+        getter = getattr(known, "get_by_key", None)
+        if getter is not None:
+            try:
+                return bool(getter(key)[1])
+            except Exception:
+                logger.exception("known_objects.get_by_key(%r) failed; treating it as known", key)
+                return True
+        return key in known.list_keys()
+
+    def _known_get(self, key: str) -> tuple[Any, bool]:
+        """``known_objects.get_by_key(key)``; ``(None, False)`` when it can't say."""
+        getter = getattr(self._known, "get_by_key", None)
+        if getter is None:
+            return None, False
+        try:
+            obj, found = getter(key)
+        except Exception:
+            logger.exception("known_objects.get_by_key(%r) failed", key)
+            return None, False
+        return (obj, True) if found else (None, False)
+
+    # --- reads --------------------------------------------------------------
+
+    def list(self) -> list[Any]:
+        """The newest object of every queued key, in pop order."""
+        with self._lock:
+            return [deltas[-1].object for deltas in self._items.values()]
+
+    def get(self, obj: Any) -> tuple[Any, bool]:
+        """A copy of the deltas queued for ``obj``'s key."""
+        return self.get_by_key(self.key_of(obj))
+
+    def get_by_key(self, key: str) -> tuple[Any, bool]:
+        """A copy of the deltas queued under ``key``, or ``(None, False)``."""
+        with self._lock:
+            deltas = self._items.get(key, _MISSING)
+            if deltas is _MISSING:
+                return None, False
+            return Deltas(deltas), True
+
+
+def _compress_func(compressor: DeltaCompressor | CompressFunc | None) -> CompressFunc | None:
+    if compressor is None:
+        return None
+    method = getattr(compressor, "compress", None)
+    if callable(method):
+        return method  # type: ignore[no-any-return]
+    if callable(compressor):
+        return compressor
+    raise TypeError(f"compressor must have compress(deltas) or be callable, got {compressor!r}")
+
+
+def new_delta_fifo(
+    key_func: KeyFunc,
+    compressor: DeltaCompressor | CompressFunc | None = None,
+    known_objects: Any = None,
+    *,
+    emit_replaced: bool = False,
+    transformer: TransformFunc | None = None,
+) -> DeltaFIFO:
+    """A :class:`DeltaFIFO`; see the module docstring for what each option changes.
+
+    ``known_objects`` is anything with ``list_keys()`` and, optionally,
+    ``get_by_key(key) -> (obj, exists)`` -- usually the informer's indexer.
+    """
+    return DeltaFIFO(key_func, compressor, known_objects,
+                     emit_replaced=emit_replaced, transformer=transformer)
+
+
+__all__ = [
+    "CompressFunc",
+    "Delta",
+    "DeltaCompressor",
+    "DeltaFIFO",
+    "DeltaType",
+    "Deltas",
+    "TransformFunc",
+    "new_delta_fifo",
+]

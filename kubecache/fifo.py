@@ -1,0 +1,281 @@
+"""Queue and FIFO: a Store whose keys also wait in line to be popped.
+
+A :class:`Queue` is a :class:`~kubecache.store.Store` plus a first-in,
+first-out line of keys. The contract, as in client-go's ``fifo.go``:
+
+- ``pop(process=None, timeout=None)`` blocks until a key is ready, removes it
+  and its accumulated item, then calls ``process(item)`` *while the queue's
+  lock is held*, so a consumer can update state that must stay consistent with
+  the queue (a DeltaFIFO's ``known_objects``). ``process`` may call back into
+  the queue (the lock is re-entrant). If it raises :class:`~kubecache.Requeue`
+  the item goes back with ``add_if_not_present`` and ``pop`` still returns it;
+  any other exception propagates and the item stays removed. Nothing ready
+  before ``timeout`` -> :class:`~kubecache.PopTimeoutError`; closed and empty ->
+  :class:`~kubecache.FIFOClosedError`. ``close()`` wakes every blocked popper.
+- ``has_synced()`` turns true once anything was added, updated or deleted, or
+  once every entry queued by the first ``replace`` has left the queue
+  (popped, or skipped because it was deleted meanwhile).
+
+:class:`FIFO` accumulates the newest object per key: several updates of one
+key while it waits are popped once, as the newest version, at the position of
+the first enqueue; ``delete`` takes it out of the line; ``resync`` does
+nothing (every stored key is always queued).
+
+Internally every queue keeps a ``dict`` of items and a ``deque`` of keys, so
+enqueue and pop are O(1). Removing an item before it is popped leaves its key
+in the deque; a per-key count of such stale entries lets ``pop`` skip exactly
+those, so a key deleted and added again waits at the back of the line.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import FIFOClosedError, KeyFuncError, PopTimeoutError, Requeue
+from .keys import KeyFunc, meta_namespace_key_func
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+PopProcessFunc = Callable[[Any], object]
+"""Called by ``pop`` with the popped item, under the queue's lock."""
+
+
+class Queue(Store):
+    """A Store with a line of keys to process. See the module docstring for the contract."""
+
+    @abc.abstractmethod
+    def pop(self, process: PopProcessFunc | None = None, timeout: float | None = None) -> Any:
+        """Block until an item is ready, remove it, hand it to ``process`` and return it."""
+
+    @abc.abstractmethod
+    def add_if_not_present(self, obj: Any) -> None:
+        """Queue ``obj`` unless its key already holds an item (for retrying a popped item)."""
+
+    @abc.abstractmethod
+    def has_synced(self) -> bool:
+        """True once the first ``replace``'s entries were all popped, or after any add/delete."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Mark the queue closed and wake every blocked ``pop``."""
+
+    @abc.abstractmethod
+    def is_closed(self) -> bool: ...
+
+
+class QueueBase(Queue):
+    """The machinery FIFO and DeltaFIFO share: items, key line, lock, pop, close, has_synced.
+
+    Subclasses decide what an item is and how an object is folded into it.
+    All ``*_locked`` methods expect ``self._lock`` to be held.
+    """
+
+    def __init__(self, key_func: KeyFunc | None = None) -> None:
+        self._key_func: KeyFunc = key_func if key_func is not None else meta_namespace_key_func
+        # A re-entrant lock: ``process`` runs under it and may call back in.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._items: dict[str, Any] = {}
+        self._queue: deque[str] = deque()
+        # key -> number of entries for it at the front of ``_queue`` whose item is gone.
+        self._stale: dict[str, int] = {}
+        self._waiting = 0  # poppers blocked in wait(); enqueue notifies only when > 0
+        self._populated = False
+        self._initial_count = 0
+        self._closed = False
+
+    # --- keys -------------------------------------------------------------
+
+    def _key(self, obj: Any) -> str:
+        """The key of ``obj``; any failure of the key function becomes a KeyFuncError."""
+        try:
+            return self._key_func(obj)
+        except KeyFuncError:
+            raise
+        except Exception as err:
+            raise KeyFuncError(obj, err) from err
+
+    # --- line management (lock held) ----------------------------------------
+
+    def _enqueue_locked(self, key: str, item: Any) -> None:
+        """Store ``item`` under a key that holds nothing yet and put the key at the back."""
+        self._items[key] = item
+        self._queue.append(key)
+        if self._waiting:
+            self._cond.notify()
+
+    def _discard_locked(self, key: str) -> None:
+        """Drop the item of a queued key; its entry in the line becomes stale."""
+        if self._items.pop(key, _ABSENT) is not _ABSENT:
+            self._stale[key] = self._stale.get(key, 0) + 1
+
+    def _add_if_not_present_locked(self, key: str, item: Any) -> None:
+        self._populated = True
+        if key not in self._items:
+            self._enqueue_locked(key, item)
+
+    def _next_key_locked(self, timeout: float | None) -> str:
+        """Wait for and take the first live key off the line."""
+        deadline: float | None = None
+        while True:
+            queue = self._queue
+            while queue:
+                key = queue.popleft()
+                if self._initial_count > 0:
+                    self._initial_count -= 1
+                stale = self._stale.get(key)
+                if stale:
+                    if stale == 1:
+                        del self._stale[key]
+                    else:
+                        self._stale[key] = stale - 1
+                    continue
+                return key
+            if self._closed:
+                raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
+            remaining: float | None = None
+            if timeout is not None:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + max(timeout, 0.0)
+                remaining = deadline - now
+                if remaining <= 0:
+                    raise PopTimeoutError(
+                        f"{type(self).__name__}: nothing to pop within {timeout}s")
+            self._waiting += 1
+            try:
+                self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+
+    # --- Queue --------------------------------------------------------------
+
+    def pop(self, process: PopProcessFunc | None = None, timeout: float | None = None) -> Any:
+        """Block until an item is ready, remove it, call ``process(item)``, return the item.
+
+        ``process`` runs under the queue's lock. If it raises ``Requeue`` the item
+        is put back (unless its key was queued again meanwhile) and still returned;
+        any other exception propagates with the item removed. ``timeout`` in
+        seconds (``None``: wait forever) -> ``PopTimeoutError``; a closed, empty
+        queue -> ``FIFOClosedError``.
+        """
+        with self._lock:
+            key = self._next_key_locked(timeout)
+            item = self._items.pop(key)
+            if process is not None:
+                try:
+                    process(item)
+                except Requeue:
+                    self._add_if_not_present_locked(key, item)
+            return item
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._cond.notify_all()
+
+    def is_closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def has_synced(self) -> bool:
+        with self._lock:
+            return self._populated and self._initial_count == 0
+
+    # --- read side ------------------------------------------------------------
+
+    def list_keys(self) -> list[str]:
+        """Queued keys, in the order they will be popped."""
+        with self._lock:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} queued={len(self._items)} closed={self._closed}>"
+
+
+_ABSENT = object()
+
+
+class FIFO(QueueBase):
+    """A Queue that keeps only the newest object per key. See the module docstring."""
+
+    def add(self, obj: Any) -> None:
+        """Queue ``obj``; if its key is already waiting, replace the object in place."""
+        key = self._key(obj)
+        with self._lock:
+            self._populated = True
+            if key in self._items:
+                self._items[key] = obj
+            else:
+                self._enqueue_locked(key, obj)
+
+    def update(self, obj: Any) -> None:
+        """The same as :meth:`add`."""
+        self.add(obj)
+
+    def delete(self, obj: Any) -> None:
+        """Take ``obj``'s key out of the queue; a key that is not queued is ignored."""
+        key = self._key(obj)
+        with self._lock:
+            self._populated = True
+            self._discard_locked(key)
+
+    def add_if_not_present(self, obj: Any) -> None:
+        """Queue ``obj`` only if its key holds nothing (so a retry never overwrites news)."""
+        key = self._key(obj)
+        with self._lock:
+            self._add_if_not_present_locked(key, obj)
+
+    def list(self) -> list[Any]:
+        """Queued objects, in the order they will be popped."""
+        with self._lock:
+            return list(self._items.values())
+
+    def get(self, obj: Any) -> tuple[Any, bool]:
+        return self.get_by_key(self._key(obj))
+
+    def get_by_key(self, key: str) -> tuple[Any, bool]:
+        with self._lock:
+            item = self._items.get(key, _ABSENT)
+        return (None, False) if item is _ABSENT else (item, True)
+
+    def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
+        """Make the queue hold exactly ``items`` (the last object wins for a repeated key)."""
+        fresh: dict[str, Any] = {}
+        for obj in items:
+            fresh[self._key(obj)] = obj
+        with self._lock:
+            if not self._populated:
+                self._populated = True
+                self._initial_count = len(fresh)
+            self._items.clear()
+            self._items.update(fresh)
+            self._queue.clear()
+            self._queue.extend(fresh)
+            self._stale.clear()
+            if fresh and self._waiting:
+                self._cond.notify_all()
+
+    def resync(self) -> None:
+        """Nothing to do: every stored key is always in the line."""
+
+
+def new_fifo(key_func: KeyFunc) -> FIFO:
+    """A :class:`FIFO` that names objects with ``key_func``."""
+    return FIFO(key_func)
+
+
+__all__ = ["FIFO", "PopProcessFunc", "Queue", "QueueBase", "new_fifo"]
