@@ -19,11 +19,14 @@ the result, not to the store.
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
+from .errors import KeyFuncError
 from .index import Indexers
 from .keys import KeyFunc
+from .thread_safe_store import ThreadSafeStore
 
 
 @runtime_checkable
@@ -56,7 +59,7 @@ class Store(abc.ABC):
     def list(self) -> list[Any]: ...
 
     @abc.abstractmethod
-    def list_keys(self) -> list[str]: ...
+    def list_keys(self) -> builtins.list[str]: ...
 
     @abc.abstractmethod
     def get(self, obj: Any) -> tuple[Any, bool]: ...
@@ -105,6 +108,105 @@ class Indexer(Store):
 
 
 # --- implementation -------------------------------------------------------
-# (the concrete cache built on ThreadSafeStore follows; see new_store/new_indexer)
 
-__all__ = ["Indexer", "KeyFunc", "KeyLister", "KeyListerGetter", "Store"]
+
+class Cache(Indexer):
+    """The Store/Indexer returned by :func:`new_store` and :func:`new_indexer`.
+
+    Computes each object's key with the key function and keeps the objects in
+    a :class:`~kubecache.thread_safe_store.ThreadSafeStore`. A key function
+    that fails raises :class:`~kubecache.errors.KeyFuncError` (other exceptions
+    are wrapped in one).
+    """
+
+    __slots__ = ("_key_func", "_store")
+
+    def __init__(self, key_func: KeyFunc, indexers: Indexers | None = None) -> None:
+        self._key_func = key_func
+        self._store = ThreadSafeStore(indexers)
+
+    def _key(self, obj: Any) -> str:
+        try:
+            return self._key_func(obj)
+        except KeyFuncError:
+            raise
+        except Exception as err:
+            raise KeyFuncError(obj, err) from err
+
+    def add(self, obj: Any) -> None:
+        self._store.add(self._key(obj), obj)
+
+    def update(self, obj: Any) -> None:
+        self._store.update(self._key(obj), obj)
+
+    def delete(self, obj: Any) -> None:
+        self._store.delete(self._key(obj))
+
+    def list(self) -> list[Any]:
+        return self._store.list()
+
+    def list_keys(self) -> builtins.list[str]:
+        return self._store.list_keys()
+
+    def get(self, obj: Any) -> tuple[Any, bool]:
+        return self._store.get(self._key(obj))
+
+    def get_by_key(self, key: str) -> tuple[Any, bool]:
+        return self._store.get(key)
+
+    def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
+        """Make the content exactly ``items`` in one atomic swap (later duplicates win)."""
+        key = self._key
+        self._store.replace({key(obj): obj for obj in items}, resource_version)
+
+    def resync(self) -> None:
+        """A no-op: a plain store has nobody to re-deliver to."""
+
+    def index(self, index_name: str, obj: Any) -> builtins.list[Any]:
+        return self._store.index(index_name, obj)
+
+    def index_keys(self, index_name: str, indexed_value: str) -> builtins.list[str]:
+        return self._store.index_keys(index_name, indexed_value)
+
+    def list_index_func_values(self, index_name: str) -> builtins.list[str]:
+        return self._store.list_index_func_values(index_name)
+
+    def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
+        return self._store.by_index(index_name, indexed_value)
+
+    def get_indexers(self) -> Indexers:
+        return self._store.get_indexers()
+
+    def add_indexers(self, indexers: Indexers) -> None:
+        self._store.add_indexers(indexers)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._store
+
+    def __repr__(self) -> str:
+        return f"Cache(items={len(self._store)}, indexers={sorted(self.get_indexers())})"
+
+
+def new_store(key_func: KeyFunc) -> Store:
+    """A thread-safe Store that keys objects with ``key_func``."""
+    return Cache(key_func)
+
+
+def new_indexer(key_func: KeyFunc, indexers: Indexers) -> Indexer:
+    """A thread-safe Indexer that keys objects with ``key_func`` and maintains ``indexers``."""
+    return Cache(key_func, indexers)
+
+
+__all__ = [
+    "Cache",
+    "Indexer",
+    "KeyFunc",
+    "KeyLister",
+    "KeyListerGetter",
+    "Store",
+    "new_indexer",
+    "new_store",
+]

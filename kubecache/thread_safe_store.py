@@ -1,0 +1,376 @@
+"""ThreadSafeStore: a keyed map of objects with secondary indices, safe across threads.
+
+This is the storage under every Store and Indexer. It is keyed explicitly (the
+caller computes keys) and guarantees, under one lock:
+
+- Indices stay exactly in step with items on ``add``/``update``/``delete``/
+  ``replace``: an update moves only the index values that changed, and a value
+  whose set of keys becomes empty is removed (no stale entries).
+- A failing index function leaves the store unchanged: every index value of
+  the new object is computed before anything is written.
+- ``replace`` builds the new items and indices aside and swaps them in whole,
+  so readers see the old content or the new one, never half of each.
+- Reads copy out under the same lock, so a reader never sees an item that is
+  present but missing from an index.
+
+Each index maps a value to ``{key: object}`` (not just keys), so
+``by_index`` is one copy of the matching objects, with no lookups into the item
+map. The index values each key was filed under are remembered, so removing or
+moving a key never calls an index function again (and is right even if the
+caller mutated the stored object in place).
+"""
+
+from __future__ import annotations
+
+import builtins
+import gc
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import CacheError, IndexNotFoundError
+from .index import Indexers, IndexFunc, Indices, index_values
+
+_MISSING: Any = object()
+
+_Filed = dict[str, dict[str, Any]]
+"""One index as stored: indexed value -> {key: object}."""
+
+
+class IndexFuncError(CacheError):
+    """An index function raised (or returned something that is not a list of values).
+
+    ``index_name`` names the index, ``key`` the object's key (``None`` when
+    the object was given without a key, as in ``index()``), ``err`` the cause.
+    """
+
+    def __init__(self, index_name: str, key: str | None, obj: Any, err: BaseException) -> None:
+        self.index_name = index_name
+        self.key = key
+        self.obj = obj
+        self.err = err
+        target = f"key {key!r}" if key is not None else f"object {_describe(obj)}"
+        super().__init__(f"index function {index_name!r} failed for {target}: {err!r}")
+
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Disable the cyclic garbage collector for the block, then restore its previous state.
+
+    Building a large cache allocates many containers, and each allocation
+    burst triggers collections that rescan every already-tracked object.
+    Nested or concurrent uses are counted: the last one out restores the state.
+    """
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+GC_PAUSE_THRESHOLD = 10_000
+"""``replace`` pauses the cyclic GC when given at least this many items."""
+
+
+class ThreadSafeStore:
+    """Items keyed by string plus named indices over them; all methods are thread-safe."""
+
+    __slots__ = ("_indexers", "_indices", "_items", "_lock", "_values")
+
+    def __init__(self, indexers: Indexers | None = None, indices: Indices | None = None) -> None:
+        for name, index in (indices or {}).items():
+            if any(index.values()):
+                raise ValueError(
+                    f"indices[{name!r}] is not empty: a new store has no items to index"
+                )
+        self._lock = threading.Lock()
+        self._items: dict[str, Any] = {}
+        # Copy-on-write: replaced (never mutated) by add_indexers, so a snapshot stays valid.
+        self._indexers: dict[str, IndexFunc] = dict(indexers or {})
+        self._indices: dict[str, _Filed] = {name: {} for name in self._indexers}
+        # index name -> key -> the values that key is filed under (absent when none).
+        self._values: dict[str, dict[str, str | tuple[str, ...]]] = {
+            name: {} for name in self._indexers
+        }
+
+    # --- writes -----------------------------------------------------------
+
+    def add(self, key: str, obj: Any) -> None:
+        """Store ``obj`` under ``key`` (replacing what was there) and index it."""
+        with self._lock:
+            self._put(key, obj)
+
+    def update(self, key: str, obj: Any) -> None:
+        """Same as :meth:`add`: an update of a missing key adds it."""
+        with self._lock:
+            self._put(key, obj)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` and its index entries; a missing key is not an error."""
+        with self._lock:
+            if self._items.pop(key, _MISSING) is _MISSING:
+                return
+            for name, index in self._indices.items():
+                old = self._values[name].pop(key, None)
+                if old is not None:
+                    _refile(index, key, None, old, None)
+
+    def replace(self, items: Mapping[str, Any], resource_version: str = "") -> None:
+        """Swap the whole content for ``items`` atomically.
+
+        The new items and indices are built outside the lock and swapped in
+        under it. ``resource_version`` is accepted for interface parity.
+        """
+        new_items = dict(items)
+        if len(new_items) >= GC_PAUSE_THRESHOLD:
+            with gc_paused():
+                self._replace(new_items)
+        else:
+            self._replace(new_items)
+
+    def _replace(self, new_items: dict[str, Any]) -> None:
+        while True:
+            indexers = self._indexers  # a snapshot: add_indexers swaps in a new dict
+            built = {name: _build_index(name, fn, new_items) for name, fn in indexers.items()}
+            with self._lock:
+                if self._indexers is not indexers:
+                    continue  # add_indexers ran meanwhile: rebuild with the new set
+                self._items = new_items
+                self._indices = {name: index for name, (index, _) in built.items()}
+                self._values = {name: values for name, (_, values) in built.items()}
+                return
+
+    def add_indexers(self, indexers: Indexers) -> None:
+        """Register more indices and index the existing items.
+
+        A name that is already registered raises ``ValueError``; a failing
+        index function raises :class:`IndexFuncError`; either way nothing changes.
+        """
+        with self._lock:
+            clash = sorted(set(indexers) & set(self._indexers))
+            if clash:
+                raise ValueError(f"indexer conflict: {', '.join(map(repr, clash))}")
+            built = {name: _build_index(name, fn, self._items) for name, fn in indexers.items()}
+            self._indexers = {**self._indexers, **indexers}
+            self._indices = {**self._indices, **{n: idx for n, (idx, _) in built.items()}}
+            self._values = {**self._values, **{n: vals for n, (_, vals) in built.items()}}
+
+    def _put(self, key: str, obj: Any) -> None:
+        """Store and index ``obj``; the caller holds the lock."""
+        # Compute every index value first, so a failing index function changes nothing.
+        new_values = []
+        for name, fn in self._indexers.items():
+            try:
+                new_values.append(_normalize(fn(obj)))
+            except Exception as err:
+                raise IndexFuncError(name, key, obj, err) from err
+        self._items[key] = obj
+        for (name, index), new in zip(self._indices.items(), new_values, strict=True):
+            key_values = self._values[name]
+            old = key_values.get(key)
+            if type(new) is str and old == new:  # the common update: same single value
+                index[new][key] = obj
+                continue
+            if new is None:
+                key_values.pop(key, None)
+            else:
+                key_values[key] = new
+            _refile(index, key, obj, old, new)
+
+    # --- reads ------------------------------------------------------------
+
+    def get(self, key: str) -> tuple[Any, bool]:
+        """``(item, True)``, or ``(None, False)`` when ``key`` is absent."""
+        with self._lock:
+            item = self._items.get(key, _MISSING)
+        if item is _MISSING:
+            return None, False
+        return item, True
+
+    def list(self) -> list[Any]:
+        """Every item, in no particular order."""
+        with self._lock:
+            return list(self._items.values())
+
+    def list_keys(self) -> builtins.list[str]:
+        """Every key, in no particular order."""
+        with self._lock:
+            return list(self._items)
+
+    def index(self, index_name: str, obj: Any) -> builtins.list[Any]:
+        """Items that share at least one ``index_name`` value with ``obj``."""
+        with self._lock:
+            fn = self._indexers.get(index_name)
+            if fn is None:
+                raise IndexNotFoundError(index_name)
+            try:
+                values = _normalize(fn(obj))
+            except Exception as err:
+                raise IndexFuncError(index_name, None, obj, err) from err
+            index = self._indices[index_name]
+            if values is None:
+                return []
+            if isinstance(values, str):
+                filed = index.get(values)
+                return [] if filed is None else builtins.list(filed.values())
+            merged: dict[str, Any] = {}
+            for value in values:
+                merged.update(index.get(value, ()))
+            return builtins.list(merged.values())
+
+    def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
+        """Items filed under ``indexed_value`` in ``index_name``."""
+        with self._lock:
+            index = self._indices.get(index_name)
+            if index is None:
+                raise IndexNotFoundError(index_name)
+            filed = index.get(indexed_value)
+            return [] if filed is None else builtins.list(filed.values())
+
+    def index_keys(self, index_name: str, indexed_value: str) -> builtins.list[str]:
+        """Keys filed under ``indexed_value`` in ``index_name``."""
+        with self._lock:
+            index = self._indices.get(index_name)
+            if index is None:
+                raise IndexNotFoundError(index_name)
+            return list(index.get(indexed_value, ()))
+
+    def list_index_func_values(self, index_name: str) -> builtins.list[str]:
+        """Every value of ``index_name`` that has at least one item."""
+        with self._lock:
+            index = self._indices.get(index_name)
+            if index is None:
+                raise IndexNotFoundError(index_name)
+            return list(index)
+
+    def get_indexers(self) -> Indexers:
+        """A copy of the registered index functions."""
+        with self._lock:
+            return dict(self._indexers)
+
+    def resync(self) -> None:
+        """Nothing to do: a plain store has nobody to re-deliver to."""
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __repr__(self) -> str:
+        return f"ThreadSafeStore(items={len(self._items)}, indexers={sorted(self._indexers)})"
+
+
+def new_thread_safe_store(
+    indexers: Indexers | None = None, indices: Indices | None = None
+) -> ThreadSafeStore:
+    """A new, empty :class:`ThreadSafeStore` with the given index functions.
+
+    ``indices`` exists for parity with client-go's ``NewThreadSafeStore``; it
+    must hold no keys, since the new store has no items yet.
+    """
+    return ThreadSafeStore(indexers, indices)
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _normalize(result: Any) -> str | tuple[str, ...] | None:
+    """An index function's result as one value, a tuple of distinct values, or ``None``.
+
+    A single value is kept as a bare string: most index functions return one
+    value, and this keeps the per-key bookkeeping free of extra containers.
+    """
+    if type(result) is list and len(result) == 1 and type(result[0]) is str:
+        return result[0]  # the common case, checked without building anything
+    values = index_values(result)
+    for v in values:
+        if not isinstance(v, str):
+            raise TypeError(f"index values must be strings, got {type(v).__name__}: {v!r}")
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    distinct = tuple(dict.fromkeys(values))
+    return distinct[0] if len(distinct) == 1 else distinct
+
+
+def _refile(index: _Filed, key: str, obj: Any, old: str | tuple[str, ...] | None,
+            new: str | tuple[str, ...] | None) -> None:
+    """File ``key`` (now ``obj``) under the ``new`` values only, dropping emptied values."""
+    olds: tuple[str, ...] = () if old is None else (old,) if isinstance(old, str) else old
+    news: tuple[str, ...] = () if new is None else (new,) if isinstance(new, str) else new
+    for value in olds:
+        if value not in news:
+            filed = index.get(value)
+            if filed is not None:
+                filed.pop(key, None)
+                if not filed:
+                    del index[value]
+    for value in news:
+        filed = index.get(value)
+        if filed is None:
+            index[value] = {key: obj}
+        else:
+            filed[key] = obj
+
+
+def _build_index(
+    name: str, fn: IndexFunc, items: Mapping[str, Any]
+) -> tuple[_Filed, dict[str, str | tuple[str, ...]]]:
+    """Index every item with ``fn``: the index and each key's remembered values."""
+    index: _Filed = {}
+    key_values: dict[str, str | tuple[str, ...]] = {}
+    key = None
+    try:
+        for key, obj in items.items():
+            values = _normalize(fn(obj))
+            if values is None:
+                continue
+            key_values[key] = values
+            if isinstance(values, str):
+                filed = index.get(values)
+                if filed is None:
+                    index[values] = {key: obj}
+                else:
+                    filed[key] = obj
+                continue
+            for value in values:
+                filed = index.get(value)
+                if filed is None:
+                    index[value] = {key: obj}
+                else:
+                    filed[key] = obj
+    except Exception as err:
+        raise IndexFuncError(name, key, items.get(key) if key is not None else None,
+                             err) from err
+    return index, key_values
+
+
+def _describe(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+__all__ = [
+    "GC_PAUSE_THRESHOLD",
+    "IndexFuncError",
+    "ThreadSafeStore",
+    "gc_paused",
+    "new_thread_safe_store",
+]
