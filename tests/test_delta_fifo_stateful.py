@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from kubecache import (
+    DeletedFinalStateUnknown,
     Deltas,
     DeltaType,
-    DeletedFinalStateUnknown,
     PopTimeoutError,
     Requeue,
     meta_namespace_key_func,
