@@ -1,16 +1,115 @@
-"""The ``kubecache`` command (placeholder until the CLI lands)."""
+"""The ``kubecache`` command: ``demo``, ``watch``, ``serve`` and ``--version``.
+
+:func:`main` is the console-script entry point. It runs the typer app
+(:mod:`kubecache.cli.app`) and turns every failure the user can cause (bad
+arguments, a broken kubeconfig, an unreachable server, a busy port) into one
+``kubecache: error: ...`` line on stderr and a non-zero exit code, never a
+traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import traceback
+from typing import Any
 
 from ..__about__ import __version__
+from ..errors import CacheError
+from .common import CliError
+
+__all__ = ["CliError", "__version__", "main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _click_exception_types() -> tuple[type[BaseException], type[BaseException]]:
+    """(ClickException, NoArgsIsHelpError) from typer's bundled click, or from click."""
+    try:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:  # older typer depends on click instead of bundling it
+        from click.exceptions import (  # type: ignore[import-not-found,no-redef]
+            ClickException,
+            NoArgsIsHelpError,
+        )
+    return ClickException, NoArgsIsHelpError
+
+
+def _error(message: str) -> None:
+    text = " ".join(str(message).split())  # one line, whatever the cause's formatting
+    print(f"kubecache: error: {text}", file=sys.stderr, flush=True)
+
+
+def _describe_http_error(err: BaseException) -> str:
+    url = ""
+    with contextlib.suppress(AttributeError, RuntimeError):  # httpx: no request attached
+        url = str(err.request.url)  # type: ignore[attr-defined]
+    cause = str(err) or type(err).__name__
+    return f"cannot reach {url}: {cause}" if url else f"HTTP error: {cause}"
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the user or the environment is wrong", not "kubecache is"."""
+    types: list[type[BaseException]] = [CacheError, OSError]
+    try:
+        from ..kube import ConfigError
+
+        types.append(ConfigError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _run(argv: list[str]) -> Any:
+    from typer.main import get_command
+
+    from .app import app
+
+    command = get_command(app)
+    return command.main(args=argv, prog_name="kubecache", standalone_mode=False)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("--version", "-V"):
-        print(f"kubecache {__version__}")
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
+    verbose += args.count("--verbose")
+    click_error, no_args_help = _click_exception_types()
+    try:
+        rv = _run(args)
+    except no_args_help as err:
+        print(err.format_message())  # type: ignore[attr-defined]
         return 0
-    print(f"kubecache {__version__}: no subcommands yet", file=sys.stderr)
-    return 2
+    except click_error as err:
+        message = err.format_message()  # type: ignore[attr-defined]
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _error(f"{message}{hint}")
+        return int(getattr(err, "exit_code", EXIT_USAGE)) or EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kubecache: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CliError as err:
+        _error(str(err))
+        return err.exit_code
+    except Exception as err:
+        if _is_http_error(err):
+            _error(_describe_http_error(err))
+            return EXIT_ERROR
+        if isinstance(err, _expected_errors()):
+            _error(str(err) or type(err).__name__)
+            return EXIT_ERROR
+        if verbose >= 2:
+            traceback.print_exc()
+        _error(f"unexpected {type(err).__name__}: {err} (run with -vv for the traceback)")
+        return EXIT_ERROR
+    if isinstance(rv, int):
+        return rv
+    return 0
+
+
+def _is_http_error(err: BaseException) -> bool:
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(err, httpx.HTTPError)

@@ -1,0 +1,333 @@
+"""``kubecache watch RESOURCE``: mirror one resource of a cluster and show its changes.
+
+The informer lists (with a progress indication, since a large cluster takes
+a while), then follows the watch. In a terminal a live view shows the most
+recent changes in ``kubectl get --watch`` style plus the counts by namespace;
+otherwise (pipes, CI) every change is printed as a line, or as a JSON/YAML
+document with ``-o json|yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from .common import CliError, import_kube, make_console, sigterm_as_interrupt
+from .formatting import (
+    HEADERS,
+    WIDE_HEADERS,
+    is_cluster_scoped,
+    resolve_resource,
+    row_of,
+)
+from .mirror import Mirror
+
+OUTPUTS = ("table", "wide", "json", "yaml")
+
+
+@dataclass
+class WatchOptions:
+    """The ``watch`` command's arguments."""
+
+    resource: str
+    namespace: str | None = None
+    all_namespaces: bool = False
+    label_selector: str | None = None
+    field_selector: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+    output: str = "table"
+    duration: float | None = None
+    metrics_port: int | None = None
+    sync_timeout: float | None = None
+
+    def validate(self) -> None:
+        if self.output not in OUTPUTS:
+            raise CliError(f"-o/--output must be one of {', '.join(OUTPUTS[1:])}; "
+                           f"got {self.output!r}", 2)
+        if self.namespace is not None and self.all_namespaces:
+            raise CliError("-n/--namespace and -A/--all-namespaces are mutually exclusive", 2)
+        if self.duration is not None and self.duration <= 0:
+            raise CliError(f"--duration must be > 0 seconds, got {self.duration}", 2)
+        if self.label_selector:
+            _check_label_selector(self.label_selector)
+
+
+def _check_label_selector(text: str) -> None:
+    try:
+        from .. import labels
+    except ImportError:  # selector parsing not available: let the server judge
+        return
+    try:
+        labels.parse(text)
+    except ValueError as err:
+        raise CliError(f"invalid label selector {text!r}: {err}", 2) from err
+
+
+def _json_default(value: Any) -> Any:
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    return str(value)
+
+
+class ChangePrinter:
+    """Prints each change as it arrives (non-terminal output, or -o json/yaml)."""
+
+    def __init__(self, out: TextIO, output: str, show_namespace: bool) -> None:
+        self._out = out
+        self._output = output
+        self._wide = output == "wide"
+        self._show_ns = show_namespace
+        self._lock = threading.Lock()
+        self._widths = [9, 20, 40, 11, 6, 10, 15] if show_namespace else [9, 40, 11, 6, 10, 15]
+        self._header_done = False
+
+    def _cols(self, cells: list[str]) -> str:
+        if not self._show_ns:
+            cells = cells[:1] + cells[2:]
+        parts = [c.ljust(w) for c, w in zip(cells[:-1], self._widths, strict=False)]
+        return "  ".join([*parts, cells[-1]]).rstrip()
+
+    def header(self) -> None:
+        if self._output in ("json", "yaml") or self._header_done:
+            return
+        self._header_done = True
+        heads = WIDE_HEADERS if self._wide else HEADERS
+        self._write(self._cols(["EVENT", *heads]) + "\n")
+
+    def __call__(self, kind: str, old: Any, new: Any) -> None:
+        obj = new if new is not None else old
+        if self._output == "json":
+            text = json.dumps({"type": kind, "object": obj}, default=_json_default,
+                              separators=(",", ":")) + "\n"
+        elif self._output == "yaml":
+            import yaml
+
+            doc = json.loads(json.dumps({"type": kind, "object": obj}, default=_json_default))
+            text = "---\n" + yaml.safe_dump(doc, sort_keys=False)
+        else:
+            text = self._cols([kind, *row_of(obj, wide=self._wide)]) + "\n"
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            self._out.write(text)
+            self._out.flush()
+
+
+class ChangeLog:
+    """Keeps the most recent changes for the live view (appended from the handler thread)."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self.changes: deque[tuple[float, str, Any]] = deque(maxlen=keep)
+
+    def __call__(self, kind: str, old: Any, new: Any) -> None:
+        self.changes.append((time.time(), kind, new if new is not None else old))
+
+
+_EVENT_STYLES = {"ADDED": "green", "MODIFIED": "yellow", "DELETED": "red"}
+
+
+def render_watch(opts: WatchOptions, resource: str, server: str, mirror: Mirror,
+                 log: ChangeLog, elapsed: float, rows: int, width: int) -> RenderableType:
+    """The live view: status line, recent changes, counts by namespace."""
+    handler = mirror.handler
+    synced = mirror.has_synced()
+    everywhere = opts.all_namespaces or (opts.namespace is None and is_cluster_scoped(resource))
+    scope = "all namespaces" if everywhere else f"namespace {opts.namespace}"
+    title = Text.assemble(("kubecache watch ", "bold magenta"), (resource, "bold"),
+                          f"  {scope}  ", (server, "dim"))
+    parts: list[RenderableType] = [title]
+    if not synced:
+        parts.append(Spinner("dots", text=Text(
+            f" listing {resource}... {handler.adds:,} received", style="yellow")))
+    else:
+        c = mirror.counters()
+        parts.append(Text(
+            f"synced  objects {len(mirror.indexer):,}  events {handler.events:,}  "
+            f"relists {c.relists}  watch restarts {c.watch_restarts}  {elapsed:,.0f}s",
+            style="green"))
+    wide = opts.output == "wide"
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False, show_edge=False)
+    for head in ["EVENT", *(WIDE_HEADERS if wide else HEADERS)]:
+        table.add_column(head, no_wrap=True, overflow="ellipsis",
+                         max_width=32 if head in ("NAME", "LABELS") else None)
+    now = time.time()
+    recent = list(log.changes)[-rows:] if rows > 0 else []
+    for _, kind, obj in recent:
+        table.add_row(Text(kind, style=_EVENT_STYLES.get(kind, "")), *row_of(obj, wide=wide,
+                                                                          now=now))
+    parts.append(table)
+    counts = mirror.namespace_counts()
+    if counts and any(ns for ns, _ in counts):
+        shown = counts[:8]
+        line = "  ".join(f"{ns or '<cluster>'}={n:,}" for ns, n in shown)
+        more = f"  (+{len(counts) - len(shown)} more)" if len(counts) > len(shown) else ""
+        parts.append(Text(f"by namespace: {line}{more}", style="cyan", overflow="fold"))
+    parts.append(Text("Ctrl-C to stop", style="dim"))
+    return Group(*parts)
+
+
+def _server_of(client: Any) -> str:
+    cfg = getattr(client, "config", None)
+    for attr in ("server", "host", "url", "base_url"):
+        for holder in (cfg, client):
+            value = getattr(holder, attr, None) if holder is not None else None
+            if value:
+                return str(value)
+    return "the API server"
+
+
+def _preflight(kube: Any, client: Any, resource: str, namespace: str, opts: WatchOptions,
+               server: str) -> None:
+    """One small list before starting, so a bad server/resource fails fast with one line."""
+    from ..listwatch import ListOptions
+
+    lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
+                                         field_selector=opts.field_selector,
+                                         label_selector=opts.label_selector)
+    try:
+        lw.list(ListOptions(limit=1))
+    except Exception as err:
+        raise CliError(_describe_failure(err, resource, server)) from err
+
+
+def _describe_failure(err: BaseException, resource: str, server: str) -> str:
+    from ..errors import StatusError
+
+    if isinstance(err, StatusError):
+        return f"cannot list {resource} on {server}: {err}"
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx comes with the kube extra
+        httpx = None  # type: ignore[assignment]
+    if httpx is not None and isinstance(err, httpx.HTTPError):
+        cause = str(err) or type(err).__name__
+        return f"cannot reach {server} to list {resource}: {cause}"
+    return f"cannot list {resource} on {server}: {type(err).__name__}: {err}"
+
+
+def run_watch(opts: WatchOptions) -> int:
+    """Entry point used by the ``watch`` command; returns the exit code."""
+    opts.validate()
+    try:
+        resource = resolve_resource(opts.resource)
+    except ValueError as err:
+        raise CliError(str(err), 2) from err
+    kube = import_kube()
+    client = kube.Client.from_kubeconfig(opts.kubeconfig, opts.context)
+    try:
+        return _watch(kube, client, resource, opts)
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+
+def _default_namespace(client: Any) -> str:
+    cfg = getattr(client, "config", None)
+    return str(getattr(cfg, "namespace", None) or "default")
+
+
+def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
+    if opts.all_namespaces or is_cluster_scoped(resource):
+        namespace = ""
+    else:
+        namespace = opts.namespace or _default_namespace(client)
+        opts.namespace = namespace
+    server = _server_of(client)
+    _preflight(kube, client, resource, namespace, opts, server)
+
+    out = make_console()
+    live_view = out.is_terminal and opts.output in ("table", "wide")
+    printer = ChangePrinter(sys.stdout, opts.output, show_namespace=namespace == "")
+    log = ChangeLog()
+    lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
+                                         field_selector=opts.field_selector,
+                                         label_selector=opts.label_selector)
+    mirror = Mirror(lw, on_event=log if live_view else printer,
+                    time_handler=opts.metrics_port is not None, transform=_strip_managed_fields)
+    metrics = None
+    if opts.metrics_port is not None:
+        from .metrics import start_metrics_server
+
+        metrics = start_metrics_server(opts.metrics_port, mirror, resource)
+    if not live_view:
+        printer.header()
+    mirror.start()
+    start = time.monotonic()
+    try:
+        with sigterm_as_interrupt():
+            if live_view:
+                _live(opts, resource, server, mirror, log, out, start)
+            else:
+                _follow(opts, mirror, start)
+    finally:
+        mirror.stop()
+        if metrics is not None:
+            metrics.close()
+    _print_counts(mirror, resource, sys.stderr if opts.output in ("json", "yaml") else sys.stdout)
+    return 0
+
+
+def _follow(opts: WatchOptions, mirror: Mirror, start: float) -> None:
+    try:
+        while opts.duration is None or time.monotonic() - start < opts.duration:
+            remaining = None if opts.duration is None else opts.duration - (
+                time.monotonic() - start)
+            time.sleep(0.2 if remaining is None else max(0.0, min(0.2, remaining)))
+    except KeyboardInterrupt:
+        pass
+
+
+def _live(opts: WatchOptions, resource: str, server: str, mirror: Mirror, log: ChangeLog,
+          out: Any, start: float) -> None:
+    from rich.live import Live
+
+    def view() -> RenderableType:
+        rows = max(3, out.size.height - 9)
+        return render_watch(opts, resource, server, mirror, log, time.monotonic() - start,
+                            rows, out.size.width)
+
+    with Live(view(), console=out, refresh_per_second=4, transient=False,
+              redirect_stderr=True) as live:
+        try:
+            while opts.duration is None or time.monotonic() - start < opts.duration:
+                time.sleep(0.25)
+                live.update(view())
+        except KeyboardInterrupt:
+            pass
+
+
+def _print_counts(mirror: Mirror, resource: str, out: TextIO) -> None:
+    counts = mirror.namespace_counts()
+    total = sum(n for _, n in counts)
+    c = mirror.counters()
+    out.write(f"{total} {resource} cached, {mirror.handler.events} events, "
+              f"{c.relists} relists, {c.watch_restarts} watch restarts\n")
+    for ns, n in counts:
+        out.write(f"  {ns or '<cluster-scoped>'}: {n}\n")
+    out.flush()
+
+
+def _strip_managed_fields(obj: Any) -> Any:
+    """Drop ``metadata.managedFields`` before caching: large, and never shown here."""
+    if isinstance(obj, dict):
+        meta = obj.get("metadata")
+        if isinstance(meta, dict) and "managedFields" in meta:
+            meta = dict(meta)
+            del meta["managedFields"]
+            obj = {**obj, "metadata": meta}
+    return obj
