@@ -27,7 +27,7 @@ import pytest
 pytest.importorskip("kubecache.testing.apiserver", reason="embedded API server not available")
 pytest.importorskip("kubecache.informer", reason="informer not available")
 
-from kubecache.testing import ApiServer  # noqa: E402
+from kubecache.testing import ApiServer
 
 CMD = [sys.executable, "-m", "kubecache.cli"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "TERM": "dumb"}
@@ -74,7 +74,7 @@ class Proc:
 
         def check() -> bool:
             found[:] = [ln for ln in list(self.lines) if pred(ln)]
-            return bool(found) or self.p.poll() is not None and not self._t.is_alive()
+            return bool(found) or (self.p.poll() is not None and not self._t.is_alive())
 
         assert wait_for(check, timeout), f"no matching line in {self.lines[-20:]}"
         assert found, f"process ended without a matching line: {self.lines[-20:]}"
