@@ -47,7 +47,7 @@ from .index import NAMESPACE_INDEX, meta_namespace_index_func
 from .keys import meta_namespace_key_func
 from .listwatch import ListerWatcher, ListOptions
 from .meta import get_kind, get_resource_version
-from .store import Indexer, Store
+from .store import Indexer, Store, new_indexer
 from .watch import stop_watch
 
 logger = logging.getLogger(__name__)
@@ -554,9 +554,7 @@ def new_namespace_keyed_indexer_and_reflector(
     lw: ListerWatcher, expected_type: type | str | None, resync_period: float = 0.0,
 ) -> tuple[Indexer, Reflector]:
     """An Indexer keyed by ``namespace/name`` with a namespace index, and its Reflector."""
-    from .store import new_indexer  # type: ignore[attr-defined,unused-ignore]
-
-    indexer: Indexer = new_indexer(meta_namespace_key_func,
+    indexer = new_indexer(meta_namespace_key_func,
                                    {NAMESPACE_INDEX: meta_namespace_index_func})
     return indexer, Reflector(lw, expected_type, indexer, resync_period)
 

@@ -235,7 +235,7 @@ def test_source_watch_from_a_compacted_rv_is_410() -> None:
     src.drop_watches()
     assert [e.object["metadata"]["name"] for e in ok] == ["p3", "p4", "p5"]
     src.compact()
-    assert list(src.watch(ListOptions(resource_version="5")))[0].type == "ERROR"
+    assert next(iter(src.watch(ListOptions(resource_version="5")))).type == "ERROR"
     live = src.watch(ListOptions(resource_version=src.resource_version))
     assert src.open_watches() == 1
     src.drop_watches(expired=True)
