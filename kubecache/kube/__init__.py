@@ -1,0 +1,42 @@
+"""The Kubernetes source: kubeconfig, an HTTP client, and list/watch over it.
+
+- :func:`load_config` resolves configuration as ``kubectl`` does ($KUBECONFIG,
+  ~/.kube/config, contexts, in-cluster service accounts) into a :class:`Config`.
+- :class:`Client` talks to the API server (httpx; TLS, tokens, client
+  certificates, exec plugins, basic auth) and turns failures into
+  :class:`~kubecache.errors.StatusError`.
+- :func:`new_list_watch_from_client` builds the :class:`~kubecache.ListWatch`
+  a Reflector consumes, like client-go's ``NewListWatchFromClient``.
+
+Needs the ``kube`` extra (httpx, pyyaml, orjson). Names load lazily so that
+light modules here (``_json``) can be used without those packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Config": "config",
+    "ConfigError": "config",
+    "load_config": "config",
+    "Client": "client",
+    "new_list_watch_from_client": "listwatch",
+}
+
+__all__ = ["Client", "Config", "ConfigError", "load_config", "new_list_watch_from_client"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kubecache.kube' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+

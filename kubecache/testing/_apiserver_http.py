@@ -1,0 +1,581 @@
+"""The embedded API server's HTTP side: routing, REST verbs, chunked watch streams.
+
+Standard library only (``http.server``), HTTP/1.1 with keep-alive; one thread
+per connection. Paths follow the real server::
+
+    /api/v1[/namespaces/{ns}]/{plural}[/{name}[/status]]
+    /apis/{group}/{version}[/namespaces/{ns}]/{plural}[/{name}[/status]]
+
+plus discovery (``/api``, ``/apis``, ...), ``/version`` and health checks.
+Failures are ``Status`` objects with the real codes and reasons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from queue import Empty
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .. import fields, labels
+from ..errors import StatusError
+from ..kube._json import dumps, loads
+from ._apiserver_patch import json_patch, merge_patch
+from ._apiserver_resources import Registry, ResourceType
+from ._apiserver_status import (
+    REASONS,
+    bad_request,
+    method_not_allowed,
+    path_not_found,
+    status,
+)
+from ._apiserver_storage import Filter, HistoryEvent, Storage, Watcher, event_line
+from ._apiserver_table import table, wants_table
+
+logger = logging.getLogger(__name__)
+
+VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
+                "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
+                "goVersion": "python", "compiler": "python", "platform": "linux/amd64"}
+
+_TRUE = ("true", "1")
+_MAX_BATCH = 256  # events written in one chunk when a watcher has a backlog
+
+
+@dataclass
+class ServerStats:
+    """Counters of one server; ``stats["requests"]`` works as well as ``stats.requests``."""
+
+    requests: int = 0
+    lists: int = 0
+    watches: int = 0
+    open_watches: int = 0
+    mutations: int = 0
+    injected_failures: int = 0
+
+    def __getitem__(self, name: str) -> int:
+        value: int = getattr(self, name)
+        return value
+
+
+class App:
+    """Shared state of the handlers: storage, registry, fault controls, counters."""
+
+    def __init__(self, registry: Registry, storage: Storage, *, bookmark_interval: float,
+                 watch_timeout: float,
+                 authenticate: Callable[[str | None], bool] | None = None) -> None:
+        self.registry = registry
+        self.storage = storage
+        self.bookmark_interval = bookmark_interval
+        self.watch_timeout = watch_timeout
+        self.authenticate = authenticate
+        self.lock = threading.Lock()
+        self.stats = ServerStats()
+        self.fail_count = 0
+        self.fail_code = 500
+        self.fail_reason = "InternalError"
+        self.delay = 0.0
+        self.open: dict[Watcher, socket.socket] = {}
+
+    def before_request(self) -> None:
+        """Count the request, apply the configured delay and injected failures."""
+        with self.lock:
+            self.stats.requests += 1
+            delay = self.delay
+            fail = self.fail_count > 0
+            if fail:
+                self.fail_count -= 1
+                self.stats.injected_failures += 1
+                code, reason = self.fail_code, self.fail_reason
+        if delay > 0:
+            time.sleep(delay)
+        if fail:
+            extra: dict[str, Any] = {"retryAfterSeconds": 1} if code == 429 else {}
+            raise status(code, reason, f"injected failure ({code} {reason})", **extra)
+
+    def watch_opened(self, w: Watcher, conn: socket.socket) -> None:
+        with self.lock:
+            self.open[w] = conn
+            self.stats.watches += 1
+            self.stats.open_watches = len(self.open)
+
+    def watch_closed(self, w: Watcher) -> None:
+        with self.lock:
+            self.open.pop(w, None)
+            self.stats.open_watches = len(self.open)
+
+    def drop_watches(self) -> int:
+        """Break every open watch connection (no final chunk), as a network failure would."""
+        with self.lock:
+            victims = list(self.open.items())
+        for w, conn in victims:
+            w.close(abort=True)
+            _shutdown(conn)
+        return len(victims)
+
+
+def _shutdown(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+
+
+class HTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that tracks its connections so ``stop()`` can end them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], app: App,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.app = app
+        self.ssl_context = ssl_context
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:  # the TLS handshake runs in this connection's thread, not the accept loop
+            request = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            logger.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            _shutdown(request)
+            request.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            _shutdown(conn)
+
+
+class _Route:
+    """A parsed resource path."""
+
+    __slots__ = ("name", "namespace", "rt", "subresource")
+
+    def __init__(self, rt: ResourceType, namespace: str, name: str, subresource: str) -> None:
+        self.rt = rt
+        self.namespace = namespace
+        self.name = name
+        self.subresource = subresource
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection: serves requests until the client or the server closes it."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "kubecache-apiserver"
+    server: HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        try:
+            body = self._read_body()
+            app.before_request()
+            if app.authenticate is not None and not app.authenticate(
+                    self.headers.get("Authorization")):
+                raise status(401, "Unauthorized", "Unauthorized")
+            url = urlsplit(self.path)
+            params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            self._route(method, url.path, params, body)
+        except StatusError as exc:
+            self._send_status(exc)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # answer 500 and keep serving
+            logger.exception("embedded API server: %s %s failed", method, self.path)
+            self._send_status(status(500, "InternalError", f"internal error: {exc}"))
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, code: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, obj: Any, code: int = 200) -> None:
+        self._send(code, dumps(obj))
+
+    def _send_status(self, exc: StatusError) -> None:
+        st = dict(exc.status)
+        code = exc.code or 500
+        st.setdefault("reason", REASONS.get(code, ""))
+        extra = {}
+        retry = (st.get("details") or {}).get("retryAfterSeconds")
+        if retry:
+            extra["Retry-After"] = str(retry)
+        try:
+            self._send(code, dumps(st), extra)
+        except OSError:
+            self.close_connection = True
+
+    # --- routing ------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, params: dict[str, str], body: bytes) -> None:
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        registry = self.server.app.registry
+        if method == "GET" and len(parts) <= 3:
+            doc = self._discovery(parts, registry)
+            if doc is not None:
+                if isinstance(doc, bytes):
+                    self._send(200, doc, {"Content-Type": "text/plain"})
+                else:
+                    self._send_json(doc)
+                return
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise path_not_found()
+        route = self._resolve(registry, group, version, rest)
+        self._serve(method, route, params, body)
+
+    def _discovery(self, parts: list[str], registry: Registry) -> Any:
+        if not parts:
+            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz",
+                              "/version"]}
+        if parts[0] in ("healthz", "livez", "readyz"):
+            return b"ok"
+        if parts == ["version"]:
+            return VERSION_INFO
+        if parts == ["api"]:
+            host = self.headers.get("Host", "")
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+        if parts == ["api", "v1"]:
+            return registry.api_resource_list("", "v1")
+        if parts == ["apis"]:
+            return registry.api_group_list()
+        if parts[0] == "apis" and len(parts) == 2:
+            group = registry.api_group(parts[1])
+            if group is None:
+                raise path_not_found()
+            return {"kind": "APIGroup", "apiVersion": "v1", **group}
+        if parts[0] == "apis" and len(parts) == 3:
+            doc = registry.api_resource_list(parts[1], parts[2])
+            if doc is None:
+                raise path_not_found()
+            return doc
+        return None
+
+    @staticmethod
+    def _resolve(registry: Registry, group: str, version: str, rest: list[str]) -> _Route:
+        namespace = ""
+        if (len(rest) >= 3 and rest[0] == "namespaces"
+                and registry.by_path(group, version, rest[2]) is not None):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise path_not_found()
+        rt = registry.by_path(group, version, rest[0])
+        if rt is None or (namespace and not rt.namespaced):
+            raise path_not_found()
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub != "status":
+            raise path_not_found()
+        return _Route(rt, namespace, name, sub)
+
+    def _serve(self, method: str, r: _Route, params: dict[str, str], body: bytes) -> None:
+        storage = self.server.app.storage
+        rt = r.rt
+        if not r.name:
+            if method == "GET":
+                if params.get("watch", "").lower() in _TRUE:
+                    self._watch(r, params)
+                else:
+                    self._list(r, params)
+                return
+            if method == "POST":
+                if rt.namespaced and not r.namespace:
+                    raise method_not_allowed(method)
+                self._mutated(storage.create(rt, self._json_body(body), r.namespace), 201)
+                return
+            if method == "DELETE":
+                items, _, _ = storage.list_page(rt, r.namespace, flt=_compile_filter(params))
+                for obj, _raw in items:
+                    meta = obj["metadata"]
+                    storage.delete(rt, meta.get("namespace", ""), meta["name"])
+                self._send_json({"kind": rt.list_kind, "apiVersion": rt.api_version,
+                                 "metadata": {}, "items": [o for o, _ in items]})
+                return
+            raise method_not_allowed(method)
+        if method == "GET":
+            if r.subresource:
+                raise path_not_found()
+            obj, raw = storage.get(rt, r.namespace, r.name)
+            if wants_table(self.headers.get("Accept", "")):
+                self._send_json(table(rt, [obj], include_object=params.get(
+                    "includeObject", "Metadata")))
+            else:
+                self._send(200, raw)
+        elif method == "PUT":
+            obj = self._json_body(body)
+            self._mutated(storage.update(rt, obj, r.namespace, r.name, r.subresource))
+        elif method == "PATCH":
+            patch = self._json_body(body, any_json=True)
+            ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+            if ctype == "application/json-patch+json":
+                def apply(cur: dict[str, Any]) -> Any:
+                    return json_patch(cur, patch)
+            elif ctype in ("application/merge-patch+json",
+                           "application/strategic-merge-patch+json"):
+                def apply(cur: dict[str, Any]) -> Any:
+                    return merge_patch(cur, patch)
+            else:
+                raise status(415, "UnsupportedMediaType",
+                             f"the body of the request was in an unknown format - accepted "
+                             f"media types include: application/json-patch+json, "
+                             f"application/merge-patch+json, "
+                             f"application/strategic-merge-patch+json (got {ctype!r})")
+            self._mutated(storage.patch(rt, r.namespace, r.name, apply, r.subresource))
+        elif method == "DELETE":
+            opts = self._json_body(body, allow_empty=True) if body else {}
+            pre = opts.get("preconditions") if isinstance(opts, dict) else None
+            self._mutated(storage.delete(rt, r.namespace, r.name, pre))
+        else:
+            raise method_not_allowed(method)
+
+    def _mutated(self, obj: dict[str, Any], code: int = 200) -> None:
+        with self.server.app.lock:
+            self.server.app.stats.mutations += 1
+        self._send(code, dumps(obj))
+
+    @staticmethod
+    def _json_body(body: bytes, any_json: bool = False, allow_empty: bool = False) -> Any:
+        if not body and allow_empty:
+            return {}
+        try:
+            doc = loads(body)
+        except ValueError:
+            raise bad_request("the request body is not valid JSON") from None
+        if not any_json and not isinstance(doc, dict):
+            raise bad_request("the request body must be a JSON object")
+        return doc
+
+    # --- list and watch -----------------------------------------------------------
+
+    def _list(self, r: _Route, params: dict[str, str]) -> None:
+        app = self.server.app
+        with app.lock:
+            app.stats.lists += 1
+        limit = _int_param(params, "limit")
+        items, rv, token = app.storage.list_page(
+            r.rt, r.namespace, resource_version=params.get("resourceVersion", ""),
+            match=params.get("resourceVersionMatch", ""), limit=limit,
+            continue_=params.get("continue", ""), flt=_compile_filter(params))
+        if wants_table(self.headers.get("Accept", "")):
+            doc = table(r.rt, (o for o, _ in items), resource_version=str(rv), continue_=token,
+                        include_object=params.get("includeObject", "Metadata"))
+            self._send_json(doc)
+            return
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if token:
+            meta["continue"] = token
+        head = (b'{"kind":"' + r.rt.list_kind.encode() + b'","apiVersion":"'
+                + r.rt.api_version.encode() + b'","metadata":' + dumps(meta) + b',"items":[')
+        self._send(200, head + b",".join(raw for _, raw in items) + b"]}")
+
+    def _watch(self, r: _Route, params: dict[str, str]) -> None:
+        app = self.server.app
+        timeout = _int_param(params, "timeoutSeconds")
+        deadline = time.monotonic() + (timeout if timeout else app.watch_timeout)
+        bookmarks = params.get("allowWatchBookmarks", "").lower() in _TRUE
+        as_table = wants_table(self.headers.get("Accept", ""))
+        include = params.get("includeObject", "Metadata")
+        w = app.storage.watch(r.rt, r.namespace, params.get("resourceVersion", ""),
+                              _compile_filter(params))
+        app.watch_opened(w, self.connection)
+        rt = r.rt
+
+        def encode(etype: str, obj: dict[str, Any], line: bytes | None) -> bytes:
+            if as_table and etype in ("ADDED", "MODIFIED", "DELETED"):
+                doc = table(rt, [obj], resource_version=obj["metadata"].get("resourceVersion",
+                                                                            ""),
+                            include_object=include)
+                return event_line(etype, dumps(doc))
+            return line if line is not None else event_line(etype, dumps(obj))
+
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "no-cache, private")
+            self.end_headers()
+            out = [encode(ev.type, ev.obj, ev.line) for ev in w.initial]
+            w.initial = []
+            if out:
+                self._chunk(b"".join(out))
+            next_bookmark = time.monotonic() + app.bookmark_interval
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                wait = deadline - now
+                if bookmarks:
+                    wait = max(0.0, min(wait, next_bookmark - now))
+                try:
+                    ev = w.queue.get(timeout=wait)
+                except Empty:
+                    if bookmarks and time.monotonic() >= next_bookmark:
+                        rv = app.storage.bookmark_version(w)
+                        if rv is not None:
+                            mark = {"kind": rt.kind, "apiVersion": rt.api_version,
+                                    "metadata": {"resourceVersion": str(rv)}}
+                            self._chunk(event_line("BOOKMARK", dumps(mark)))
+                            next_bookmark = time.monotonic() + app.bookmark_interval
+                    continue
+                closing = False
+                out = []
+                while True:
+                    if ev is Watcher.CLOSE:
+                        closing = True
+                        break
+                    picked = _select(w, ev)
+                    if picked is not None:
+                        out.append(encode(*picked))
+                    if len(out) >= _MAX_BATCH:
+                        break
+                    try:
+                        ev = w.queue.get_nowait()
+                    except Empty:
+                        break
+                if out and not w.aborted:
+                    self._chunk(b"".join(out))
+                if closing:
+                    break
+            if w.aborted:
+                self.close_connection = True
+            else:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+        finally:
+            app.storage.unwatch(w)
+            app.watch_closed(w)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def _select(w: Watcher, ev: HistoryEvent) -> tuple[str, dict[str, Any], bytes | None] | None:
+    """What watcher ``w`` sees of ``ev``: the event, a synthetic ADDED/DELETED, or nothing.
+
+    An object that starts matching the watch's selectors arrives as ADDED, one
+    that stops matching as DELETED (its previous state at the event's version).
+    """
+    if w.hi and not (w.lo <= ev.key < w.hi):
+        return None
+    flt = w.filter
+    if flt is None or ev.type == "ERROR":
+        return ev.type, ev.obj, ev.line
+    now = flt(ev.obj)
+    if ev.type != "MODIFIED" or ev.prev is None:
+        return (ev.type, ev.obj, ev.line) if now else None
+    before = flt(ev.prev)
+    if now:
+        return (ev.type, ev.obj, ev.line) if before else ("ADDED", ev.obj, None)
+    if not before:
+        return None
+    gone = dict(ev.prev)
+    gone["metadata"] = dict(ev.prev["metadata"], resourceVersion=str(ev.rv))
+    return "DELETED", gone, None
+
+
+def _int_param(params: dict[str, str], name: str) -> int | None:
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_request(f"invalid {name}: {text!r}") from None
+
+
+def _compile_filter(params: dict[str, str]) -> Filter | None:
+    """One predicate for ``labelSelector`` and ``fieldSelector``; bad syntax -> 400."""
+    lsel = params.get("labelSelector") or ""
+    fsel = params.get("fieldSelector") or ""
+    try:
+        lmatch = labels.parse(lsel) if lsel else None
+        fmatch = fields.parse(fsel) if fsel else None
+    except ValueError as exc:
+        raise bad_request(f"unable to parse requirement: {exc}") from None
+    if lmatch is None and fmatch is None:
+        return None
+
+    def matches(obj: dict[str, Any]) -> bool:
+        if lmatch is not None and not lmatch.matches(obj["metadata"].get("labels") or {}):
+            return False
+        return fmatch is None or fmatch.matches(obj)
+
+    return matches

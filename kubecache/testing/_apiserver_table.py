@@ -1,0 +1,162 @@
+"""Server-side printing: ``meta.k8s.io/v1`` ``Table`` responses, as kubectl asks for.
+
+``kubectl get`` sends ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``
+and prints the columns the server chose. Pods, deployments, nodes,
+namespaces, services and configmaps get their familiar columns; any other
+type gets ``NAME`` and ``AGE``, like a custom resource without printer columns.
+Rows carry a ``PartialObjectMetadata`` (``includeObject=Metadata``, the
+default), the full object (``Object``) or nothing (``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from ._apiserver_resources import ResourceType
+
+Cells = Callable[[dict[str, Any]], list[Any]]
+
+
+def wants_table(accept: str) -> bool:
+    """True when the Accept header asks for a ``meta.k8s.io`` Table first."""
+    first = accept.split(",", 1)[0]
+    return "as=Table" in first and "g=meta.k8s.io" in first
+
+
+def _col(name: str, kind: str = "string", priority: int = 0, fmt: str = "") -> dict[str, Any]:
+    return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's short age format: ``12s``, ``5m3s``, ``7h``, ``3d4h``, ``2y``."""
+    s = int(max(0, seconds))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if h < 24 * 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
+def _age(obj: dict[str, Any]) -> str:
+    ts = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not ts:
+        return "<unknown>"
+    try:
+        created = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "<unknown>"
+    return human_duration((datetime.now(timezone.utc) - created).total_seconds())
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def _pod_cells(obj: dict[str, Any]) -> list[Any]:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    for c in statuses:
+        state = c.get("state") or {}
+        detail = (state.get("waiting") or state.get("terminated") or {}).get("reason")
+        if detail:
+            reason = detail
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    total = len(spec.get("containers") or []) or len(statuses)
+    return [_name(obj), f"{ready}/{total}", reason, restarts, _age(obj),
+            status.get("podIP") or "<none>", spec.get("nodeName") or "<none>"]
+
+
+def _deployment_cells(obj: dict[str, Any]) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    return [_name(obj), f"{status.get('readyReplicas', 0)}/{want}",
+            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _age(obj)]
+
+
+def _node_cells(obj: dict[str, Any]) -> list[Any]:
+    conds = (obj.get("status") or {}).get("conditions") or []
+    ready = next((c.get("status") for c in conds if c.get("type") == "Ready"), None)
+    state = "Ready" if ready == "True" else "NotReady" if ready else "Unknown"
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    roles = sorted(k.rsplit("/", 1)[1] for k in labels
+                   if k.startswith("node-role.kubernetes.io/"))
+    version = ((obj.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+    return [_name(obj), state, ",".join(roles) or "<none>", _age(obj), version]
+
+
+def _namespace_cells(obj: dict[str, Any]) -> list[Any]:
+    return [_name(obj), (obj.get("status") or {}).get("phase", "Active"), _age(obj)]
+
+
+def _service_cells(obj: dict[str, Any]) -> list[Any]:
+    spec = obj.get("spec") or {}
+    ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                     for p in spec.get("ports") or [])
+    return [_name(obj), spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
+            ",".join(spec.get("externalIPs") or []) or "<none>", ports or "<none>", _age(obj)]
+
+
+def _configmap_cells(obj: dict[str, Any]) -> list[Any]:
+    return [_name(obj), len(obj.get("data") or {}) + len(obj.get("binaryData") or {}),
+            _age(obj)]
+
+
+def _default_cells(obj: dict[str, Any]) -> list[Any]:
+    return [_name(obj), _age(obj)]
+
+
+_NAME = _col("Name", fmt="name")
+_AGE = _col("Age")
+_PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Cells]] = {
+    ("", "pods"): ([_NAME, _col("Ready"), _col("Status"), _col("Restarts", "integer"), _AGE,
+                    _col("IP", priority=1), _col("Node", priority=1)], _pod_cells),
+    ("apps", "deployments"): ([_NAME, _col("Ready"), _col("Up-to-date", "integer"),
+                               _col("Available", "integer"), _AGE], _deployment_cells),
+    ("", "nodes"): ([_NAME, _col("Status"), _col("Roles"), _AGE, _col("Version")], _node_cells),
+    ("", "namespaces"): ([_NAME, _col("Status"), _AGE], _namespace_cells),
+    ("", "services"): ([_NAME, _col("Type"), _col("Cluster-IP"), _col("External-IP"),
+                        _col("Port(s)"), _AGE], _service_cells),
+    ("", "configmaps"): ([_NAME, _col("Data", "integer"), _AGE], _configmap_cells),
+}
+_DEFAULT: tuple[list[dict[str, Any]], Cells] = ([_NAME, _AGE], _default_cells)
+
+
+def table(rt: ResourceType, objs: Iterable[dict[str, Any]], *, resource_version: str = "",
+          continue_: str | None = None, include_object: str = "Metadata",
+          headers: bool = True) -> dict[str, Any]:
+    """A ``meta.k8s.io/v1`` Table of ``objs`` with this type's columns."""
+    columns, cells = _PRINTERS.get((rt.group, rt.plural), _DEFAULT)
+    rows = []
+    for obj in objs:
+        row: dict[str, Any] = {"cells": cells(obj)}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": obj.get("metadata") or {}}
+        rows.append(row)
+    meta: dict[str, Any] = {"resourceVersion": resource_version}
+    if continue_:
+        meta["continue"] = continue_
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+            "columnDefinitions": columns if headers else [], "rows": rows}
