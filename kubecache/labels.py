@@ -24,9 +24,11 @@ One deliberate difference: apimachinery reads ``x in ()`` and empty elements
 such as ``(a,)`` as the empty-string value; here they are errors, so a set is
 always a list of real values and a trailing comma is always a mistake.
 
-A :class:`Selector` compiles its requirements into one closure at construction
-(a specialised one for the common all-equality selector), so :meth:`Selector.matches`
-never re-parses and allocates nothing.
+A :class:`Selector` compiles its requirements at construction into one
+generated function (plain ``==`` tests for the common equality selector, frozen
+sets for ``in``), so :meth:`Selector.matches` never re-parses, makes no
+per-requirement calls and allocates nothing; :meth:`Selector.select_dicts`
+inlines that test into one comprehension over a list of JSON dicts.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import enum
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .errors import CacheError
 
@@ -159,7 +161,12 @@ def validate_label_value(value: str) -> list[str]:
 
 def _parse_int64(text: object) -> int | None:
     """``text`` as Go's ``strconv.ParseInt(text, 10, 64)`` reads it, or ``None``."""
-    if not isinstance(text, str) or not _INT64.fullmatch(text):
+    if not isinstance(text, str):
+        return None
+    if text.isdigit() and text.isascii():  # the common case, without the regex
+        if len(text) < 19:
+            return int(text)
+    elif not _INT64.fullmatch(text):
         return None
     value = int(text)
     return value if _INT64_MIN <= value <= _INT64_MAX else None
@@ -209,7 +216,7 @@ class Requirement:
         object.__setattr__(self, "operator", op)
         object.__setattr__(self, "values", vals)
         object.__setattr__(self, "_str", _render(key, op, vals))
-        object.__setattr__(self, "_fn", _compile_one(self))
+        object.__setattr__(self, "_fn", _compile((self,)))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -245,64 +252,59 @@ def _render(key: str, op: Operator, values: tuple[str, ...]) -> str:
     return f"{key}{symbol}{values[0]}"
 
 
-def _compile_one(req: Requirement) -> LabelMatcher:
-    """A closure testing one requirement against a (non-None) labels mapping."""
-    key, op, values = req.key, req.operator, req.values
-    if op in (Operator.EQUALS, Operator.DOUBLE_EQUALS):
-        value = values[0]
-        return lambda labels: labels.get(key) == value
-    if op is Operator.NOT_EQUALS:
-        value = values[0]
-        return lambda labels: labels.get(key) != value
-    if op is Operator.IN:
-        allowed = frozenset(values)
-        return lambda labels: labels.get(key) in allowed
-    if op is Operator.NOT_IN:
-        banned = frozenset(values)
-        return lambda labels: labels.get(key) not in banned
-    if op is Operator.EXISTS:
-        return lambda labels: key in labels
-    if op is Operator.DOES_NOT_EXIST:
-        return lambda labels: key not in labels
-    bound = _parse_int64(values[0])
-    assert bound is not None  # validated by Requirement
-    greater = op is Operator.GREATER_THAN
+def _int_above(value: object, bound: int) -> bool:
+    have = _parse_int64(value)
+    return have is not None and have > bound
 
-    def compare(labels: Mapping[str, str]) -> bool:
-        have = _parse_int64(labels.get(key))
-        if have is None:
-            return False
-        return have > bound if greater else have < bound
 
-    return compare
+def _int_below(value: object, bound: int) -> bool:
+    have = _parse_int64(value)
+    return have is not None and have < bound
+
+
+def _expression(reqs: tuple[Requirement, ...]) -> tuple[str, dict[str, Any]]:
+    """Python source testing every requirement against a mapping named ``L``.
+
+    Returns the expression and the namespace of constants it refers to. The
+    source is built only from fixed fragments and generated names (``k0``,
+    ``v0``...); keys and values travel in the namespace, never in the text.
+    """
+    env: dict[str, Any] = {"_above": _int_above, "_below": _int_below, "E": _EMPTY}
+    terms: list[str] = []
+    for i, req in enumerate(reqs):
+        op, vals = req.operator, req.values
+        key, val = f"k{i}", f"v{i}"
+        env[key] = req.key
+        if op is Operator.EXISTS:
+            terms.append(f"{key} in L")
+        elif op is Operator.DOES_NOT_EXIST:
+            terms.append(f"{key} not in L")
+        elif op in _INT_OPS:
+            env[val] = _parse_int64(vals[0])
+            test = "_above" if op is Operator.GREATER_THAN else "_below"
+            terms.append(f"{test}(L.get({key}), {val})")
+        elif len(vals) == 1:  # =, ==, !=, and one-value in/notin: a plain comparison
+            env[val] = vals[0]
+            negated = op in (Operator.NOT_EQUALS, Operator.NOT_IN)
+            terms.append(f"L.get({key}) {'!=' if negated else '=='} {val}")
+        else:
+            env[val] = frozenset(vals)
+            terms.append(f"L.get({key}) {'not in' if op is Operator.NOT_IN else 'in'} {val}")
+    return " and ".join(terms) or "True", env
 
 
 def _compile(reqs: tuple[Requirement, ...]) -> LabelMatcher:
-    """One closure testing every requirement; specialised for all-equality selectors."""
-    if not reqs:
-        return lambda labels: True
-    if all(r.operator in (Operator.EQUALS, Operator.DOUBLE_EQUALS) for r in reqs):
-        pairs = {r.key: r.values[0] for r in reqs}
-        if len(pairs) == len(reqs):  # distinct keys: a subset test
-            if len(pairs) == 1:
-                ((k1, v1),) = pairs.items()
-                return lambda labels: labels.get(k1) == v1
-            if len(pairs) == 2:
-                (k1, v1), (k2, v2) = pairs.items()
-                return lambda labels: labels.get(k1) == v1 and labels.get(k2) == v2
-            wanted = tuple(pairs.items())
-            return lambda labels: all(labels.get(k) == v for k, v in wanted)
-    if len(reqs) == 1:
-        return reqs[0]._fn
-    tests = tuple(r._fn for r in reqs)
+    """One generated function testing every requirement: no per-requirement calls."""
+    expr, env = _expression(reqs)
+    return cast(LabelMatcher, eval(f"lambda L: {expr}", env))
 
-    def all_of(labels: Mapping[str, str]) -> bool:
-        for test in tests:  # noqa: SIM110 - a plain loop beats all() with a generator
-            if not test(labels):
-                return False
-        return True
 
-    return all_of
+def _compile_dict_filter(reqs: tuple[Requirement, ...]) -> Callable[[Iterable[Any]], list[Any]]:
+    """One generated comprehension filtering Kubernetes-JSON dicts on ``metadata.labels``."""
+    expr, env = _expression(reqs)
+    source = (f"lambda items: [o for o in items "
+              f"for L in (o['metadata'].get('labels') or E,) if {expr}]")
+    return cast(Callable[[Iterable[Any]], list[Any]], eval(source, env))
 
 
 # --- selectors -------------------------------------------------------------
@@ -315,13 +317,16 @@ class Selector:
     or :func:`nothing`; equal selectors compare and hash equal.
     """
 
-    __slots__ = ("_match", "_requirements", "_str")
+    __slots__ = ("_filter", "_match", "_requirements", "_str")
+
+    _filter: Callable[[Iterable[Any]], list[Any]] | None
 
     def __init__(self, requirements: Iterable[Requirement] = ()) -> None:
         reqs = tuple(sorted(requirements, key=_by_key))  # stable: same-key order is kept
         self._requirements = reqs
         self._str = ",".join(r._str for r in reqs)
         self._match = _compile(reqs)
+        self._filter = None  # compiled on first use of select_dicts
 
     @property
     def requirements(self) -> tuple[Requirement, ...]:
@@ -343,6 +348,18 @@ class Selector:
     def empty(self) -> bool:
         """True when the selector does not restrict anything (``everything()``)."""
         return not self._requirements
+
+    def select_dicts(self, items: Iterable[Any]) -> list[Any]:
+        """The items whose ``["metadata"]["labels"]`` match, in one generated comprehension.
+
+        The fast path for caches of Kubernetes-JSON dicts. An item of another
+        shape (a model, no ``metadata``) raises ``TypeError``, ``KeyError`` or
+        ``AttributeError``; callers that may hold such objects catch those and
+        use :attr:`matcher` instead, as the listers do.
+        """
+        if self._filter is None:
+            self._filter = _compile_dict_filter(self._requirements)
+        return self._filter(items)
 
     def add(self, *requirements: Requirement) -> Selector:
         """A new selector with ``requirements`` added."""
@@ -384,6 +401,9 @@ class _Nothing(Selector):
 
     def empty(self) -> bool:
         return False
+
+    def select_dicts(self, items: Iterable[Any]) -> list[Any]:
+        return []
 
     def add(self, *requirements: Requirement) -> Selector:
         return self

@@ -354,6 +354,9 @@ def test_matches_agrees_with_a_naive_evaluator(case: tuple[str, list], maps: lis
     sel = parse(text)
     for labels in maps:
         assert sel.matches(labels) is reference_matches(specs, labels), (text, labels)
+    objs = [{"metadata": {"labels": labels}} for labels in maps] + [{"metadata": {}}]
+    assert sel.select_dicts(objs) == [o for o in objs
+                                      if reference_matches(specs, o["metadata"].get("labels", {}))]
 
 
 @settings(max_examples=300, deadline=None)
