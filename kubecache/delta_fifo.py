@@ -42,7 +42,7 @@ from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .errors import ZeroLengthDeltasError
+from .errors import KeyFuncError, ZeroLengthDeltasError
 from .fifo import QueueBase
 from .keys import DeletedFinalStateUnknown, KeyFunc
 from .thread_safe_store import GC_PAUSE_THRESHOLD, gc_paused
@@ -139,7 +139,12 @@ class DeltaFIFO(QueueBase):
             obj = obj[-1].object
         if isinstance(obj, DeletedFinalStateUnknown):
             return obj.key
-        return self._key(obj)
+        try:
+            return self._key_func(obj)
+        except KeyFuncError:
+            raise
+        except Exception as err:
+            raise KeyFuncError(obj, err) from err
 
     # --- writes -------------------------------------------------------------
 
@@ -244,7 +249,11 @@ class DeltaFIFO(QueueBase):
                 deltas = self._compressed(deltas)
                 if not deltas:
                     return
-            self._enqueue_locked(key, deltas)
+            # QueueBase._enqueue_locked, inlined: this is the hottest path.
+            self._items[key] = deltas
+            self._queue.append(key)
+            if self._waiting:
+                self._cond.notify()
             return
         if action is _DELETED and deltas[-1][0] is _DELETED:
             # Two deletions in a row are one event; keep the better-informed one.

@@ -130,13 +130,14 @@ class QueueBase(Queue):
                 key = queue.popleft()
                 if self._initial_count > 0:
                     self._initial_count -= 1
-                stale = self._stale.get(key)
-                if stale:
-                    if stale == 1:
-                        del self._stale[key]
-                    else:
-                        self._stale[key] = stale - 1
-                    continue
+                if self._stale:
+                    stale = self._stale.get(key)
+                    if stale:
+                        if stale == 1:
+                            del self._stale[key]
+                        else:
+                            self._stale[key] = stale - 1
+                        continue
                 return key
             if self._closed:
                 raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
