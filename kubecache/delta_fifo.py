@@ -45,6 +45,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from .errors import KeyFuncError, ZeroLengthDeltasError
 from .fifo import QueueBase
 from .keys import DeletedFinalStateUnknown, KeyFunc
+from .store import KeyLister
 from .thread_safe_store import GC_PAUSE_THRESHOLD, gc_paused
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class DeltaFIFO(QueueBase):
         self,
         key_func: KeyFunc | None = None,
         compressor: DeltaCompressor | CompressFunc | None = None,
-        known_objects: Any = None,
+        known_objects: KeyLister | None = None,
         *,
         emit_replaced: bool = False,
         transformer: TransformFunc | None = None,
@@ -344,7 +345,7 @@ def _compress_func(compressor: DeltaCompressor | CompressFunc | None) -> Compres
 def new_delta_fifo(
     key_func: KeyFunc,
     compressor: DeltaCompressor | CompressFunc | None = None,
-    known_objects: Any = None,
+    known_objects: KeyLister | None = None,
     *,
     emit_replaced: bool = False,
     transformer: TransformFunc | None = None,
