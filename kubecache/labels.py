@@ -253,11 +253,15 @@ def _render(key: str, op: Operator, values: tuple[str, ...]) -> str:
 
 
 def _int_above(value: object, bound: int) -> bool:
+    if type(value) is str and len(value) < 19 and value.isdigit() and value.isascii():
+        return int(value) > bound  # the common case: a small unsigned decimal
     have = _parse_int64(value)
     return have is not None and have > bound
 
 
 def _int_below(value: object, bound: int) -> bool:
+    if type(value) is str and len(value) < 19 and value.isdigit() and value.isascii():
+        return int(value) < bound
     have = _parse_int64(value)
     return have is not None and have < bound
 
@@ -293,10 +297,16 @@ def _expression(reqs: tuple[Requirement, ...]) -> tuple[str, dict[str, Any]]:
     return " and ".join(terms) or "True", env
 
 
+@functools.lru_cache(maxsize=1024)
+def _code(source: str) -> Any:
+    """Compiled code for generated source; the text depends only on the operators used."""
+    return compile(source, "<label selector>", "eval")
+
+
 def _compile(reqs: tuple[Requirement, ...]) -> LabelMatcher:
     """One generated function testing every requirement: no per-requirement calls."""
     expr, env = _expression(reqs)
-    return cast(LabelMatcher, eval(f"lambda L: {expr}", env))
+    return cast(LabelMatcher, eval(_code(f"lambda L: {expr}"), env))
 
 
 def _compile_dict_filter(reqs: tuple[Requirement, ...]) -> Callable[[Iterable[Any]], list[Any]]:
@@ -304,7 +314,7 @@ def _compile_dict_filter(reqs: tuple[Requirement, ...]) -> Callable[[Iterable[An
     expr, env = _expression(reqs)
     source = (f"lambda items: [o for o in items "
               f"for L in (o['metadata'].get('labels') or E,) if {expr}]")
-    return cast(Callable[[Iterable[Any]], list[Any]], eval(source, env))
+    return cast(Callable[[Iterable[Any]], list[Any]], eval(_code(source), env))
 
 
 # --- selectors -------------------------------------------------------------
