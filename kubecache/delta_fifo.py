@@ -23,8 +23,9 @@ The contract, as in client-go's ``delta_fifo.go``:
 - ``pop`` returns the key's ``Deltas``; ``process`` runs under the queue's lock
   so that ``known_objects`` (the informer's indexer, updated in ``process``)
   always agrees with the queue for ``delete``/``replace``/``resync``.
-- ``has_synced()`` becomes true after any add/update/delete, or once every
-  entry queued by the first ``replace`` (items and tombstones) was popped.
+- ``has_synced()``: if the first write was an add/update/delete, true at once;
+  if it was a ``replace``, true once every entry that replace queued (items
+  and tombstones) was popped.
 - ``get``/``get_by_key`` return a copy of the queued ``Deltas``; ``list()`` the
   newest object of each key; ``list_keys()`` the queued keys in pop order.
 

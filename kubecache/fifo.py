@@ -12,9 +12,9 @@ first-out line of keys. The contract, as in client-go's ``fifo.go``:
   any other exception propagates and the item stays removed. Nothing ready
   before ``timeout`` -> :class:`~kubecache.PopTimeoutError`; closed and empty ->
   :class:`~kubecache.FIFOClosedError`. ``close()`` wakes every blocked popper.
-- ``has_synced()`` turns true once anything was added, updated or deleted, or
-  once every entry queued by the first ``replace`` has left the queue
-  (popped, or skipped because it was deleted meanwhile).
+- ``has_synced()``: if the first write was an add/update/delete, true at once;
+  if it was a ``replace``, true once every entry that replace queued has left
+  the queue (popped, or skipped because it was deleted meanwhile).
 
 :class:`FIFO` accumulates the newest object per key: several updates of one
 key while it waits are popped once, as the newest version, at the position of
@@ -60,7 +60,7 @@ class Queue(Store):
 
     @abc.abstractmethod
     def has_synced(self) -> bool:
-        """True once the first ``replace``'s entries were all popped, or after any add/delete."""
+        """True if the first write was not a replace, or once that replace's entries are popped."""
 
     @abc.abstractmethod
     def close(self) -> None:
