@@ -181,7 +181,8 @@ def test_meta_accessors_on_models() -> None:
 
 
 def test_meta_accessors_without_metadata() -> None:
-    for obj in ({}, SimpleNamespace()):
+    objs: list[Any] = [{}, SimpleNamespace()]
+    for obj in objs:
         assert not meta.has_metadata(obj)
         assert meta.get_namespace(obj) == ""
         assert meta.get_name(obj) == ""
@@ -208,7 +209,8 @@ def test_status_error_and_is_gone() -> None:
     assert err.status["kind"] == "Status"
     assert errors.is_gone(err)
     assert errors.is_gone({"code": 410})
-    assert errors.is_gone(SimpleNamespace(status=410))  # the official client's ApiException
+    api_exception: Any = SimpleNamespace(status=410)  # shaped like the official client's
+    assert errors.is_gone(api_exception)
     assert not errors.is_gone(kubecache.StatusError(code=500))
     assert not errors.is_gone(None)
     assert kubecache.StatusError(code=404, reason="NotFound").code == 404

@@ -235,10 +235,10 @@ def test_failing_index_func_on_replace_and_add_indexers_changes_nothing() -> Non
 
 
 def test_index_func_returning_non_strings_is_index_func_error() -> None:
-    s = new_thread_safe_store({"bad": lambda o: [1, 2]}, {})
+    s = new_thread_safe_store({"bad": lambda o: [1, 2]}, {})  # type: ignore[list-item]
     with pytest.raises(IndexFuncError, match="strings"):
         s.add("a", obj("n", "a"))
-    s2 = new_thread_safe_store({"bad": lambda o: 5}, {})
+    s2 = new_thread_safe_store({"bad": lambda o: 5}, {})  # type: ignore[dict-item,return-value]
     with pytest.raises(IndexFuncError):
         s2.add("a", obj("n", "a"))
     assert len(s) == 0 and len(s2) == 0
