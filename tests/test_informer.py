@@ -1,0 +1,398 @@
+"""SharedIndexInformer: cache + notifications, buffered per-handler delivery, resyncs."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache.backoff import Backoff
+from kubecache.index import NAMESPACE_INDEX, meta_namespace_index_func
+from kubecache.informer import (
+    InformerStoppedError,
+    ResourceEventHandler,
+    ResourceEventHandlerFuncs,
+    SharedIndexInformer,
+    wait_for_cache_sync,
+)
+from kubecache.keys import DeletedFinalStateUnknown, meta_namespace_key_func
+from kubecache.listwatch import ListOptions
+from kubecache.testing import FakeControllerSource
+
+no_thread_leaks = thread_leak_fixture()
+
+
+def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
+
+
+def key(obj: Any) -> str:
+    if isinstance(obj, DeletedFinalStateUnknown):
+        return obj.key
+    return meta_namespace_key_func(obj)
+
+
+def rv(obj: Any) -> str:
+    return str(obj["metadata"]["resourceVersion"])
+
+
+class Recorder:
+    """A handler that records (kind, key, rv) and can be made to block."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+        self.raw: list[tuple[str, Any, Any]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def on_add(self, obj: Any) -> None:
+        self.gate.wait(5)
+        self.raw.append(("add", obj, None))
+        self.events.append(("add", key(obj), rv(obj)))
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self.gate.wait(5)
+        self.raw.append(("update", old, new))
+        self.events.append(("update", key(new), rv(new)))
+
+    def on_delete(self, obj: Any) -> None:
+        self.gate.wait(5)
+        self.raw.append(("delete", obj, None))
+        self.events.append(("delete", key(obj), ""))
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(k, n) for k, n, _ in self.events]
+
+
+def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
+    kw.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, jitter=0.0))
+    return SharedIndexInformer(src, **kw)
+
+
+@contextmanager
+def running(informer: SharedIndexInformer) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
+    t.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        t.join(5.0)
+        assert not t.is_alive(), "informer.run did not return after stop"
+
+
+def cache(informer: SharedIndexInformer) -> dict[str, Any]:
+    return {key(o): o for o in informer.get_store().list()}
+
+
+def source_state(src: FakeControllerSource) -> dict[str, Any]:
+    return {key(o): o for o in src.items()}
+
+
+def test_lists_syncs_and_notifies_adds_updates_deletes() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    src.add(pod("b"))
+    inf = new_informer(src)
+    rec = Recorder()
+    inf.add_event_handler(rec)
+    assert not inf.has_synced()
+    with running(inf) as stop:
+        assert wait_for_cache_sync(stop, inf.has_synced, timeout=5.0)
+        assert cache(inf) == source_state(src)
+        src.modify(pod("a", spec={"v": 2}))
+        src.delete(pod("b"))
+        assert wait_for(lambda: len(rec.events) == 4)
+        assert rec.kinds() == [("add", "default/a"), ("add", "default/b"),
+                               ("update", "default/a"), ("delete", "default/b")]
+        _kind, old, new = rec.raw[2]
+        assert "spec" not in old and new["spec"] == {"v": 2}
+        assert inf.last_sync_resource_version() == src.resource_version
+        assert cache(inf) == source_state(src)
+    assert inf.is_stopped()
+
+
+def test_store_is_updated_before_handlers_hear() -> None:
+    src = FakeControllerSource()
+    inf = new_informer(src)
+    seen: list[bool] = []
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: seen.append(inf.get_store().get(o)[0] is not None)))
+    with running(inf):
+        for i in range(50):
+            src.add(pod(f"p{i}"))
+        assert wait_for(lambda: len(seen) == 50)
+    assert all(seen)
+
+
+def test_a_slow_handler_blocks_neither_others_nor_the_cache() -> None:
+    src = FakeControllerSource()
+    inf = new_informer(src)
+    slow, fast = Recorder(), Recorder()
+    slow.gate.clear()
+    inf.add_event_handler(slow)
+    inf.add_event_handler(fast)
+    with running(inf):
+        assert wait_for(inf.has_synced)
+        for i in range(200):
+            src.add(pod(f"p{i % 20}")) if i < 20 else src.modify(pod(f"p{i % 20}", i=i))
+        assert wait_for(lambda: len(fast.events) == 200)
+        assert len(inf.get_store().list()) == 20
+        assert len(slow.events) <= 1 and inf.stats.pending >= 199
+        slow.gate.set()
+        assert wait_for(lambda: len(slow.events) == 200)
+        assert slow.events == fast.events  # same order, per key too
+        per_key: dict[str, list[int]] = {}
+        for _, k, v in slow.events:
+            per_key.setdefault(k, []).append(int(v))
+        assert all(vs == sorted(vs) for vs in per_key.values())
+
+
+def test_handler_added_after_start_gets_the_cache_then_live_events() -> None:
+    src = FakeControllerSource()
+    for i in range(30):
+        src.add(pod(f"p{i}"))
+    inf = new_informer(src)
+    with running(inf):
+        assert wait_for(inf.has_synced)
+        stop_churn = threading.Event()
+
+        def churn() -> None:
+            i = 0
+            while not stop_churn.is_set() and i < 2000:
+                src.modify(pod(f"p{i % 30}", n=i))
+                i += 1
+
+        t = threading.Thread(target=churn)
+        t.start()
+        late = Recorder()
+        inf.add_event_handler(late)
+        stop_churn.set()
+        t.join()
+        assert wait_for(lambda: cache(inf) == source_state(src))
+        want = {k: rv(o) for k, o in source_state(src).items()}
+        assert wait_for(lambda: {k: v for _, k, v in late.events} == want)
+        assert [k for k, _, _ in late.events[:30]] == ["add"] * 30
+        assert {k for _, k, _ in late.events[:30]} == set(want)
+        versions = [int(v) for _, _, v in late.events]
+        per_key: dict[str, list[int]] = {}
+        for (_, k, _), v in zip(late.events, versions, strict=True):
+            per_key.setdefault(k, []).append(v)
+        # no gap and no duplicate: each key's versions strictly increase
+        assert all(all(a < b for a, b in itertools.pairwise(vs))
+                   for vs in per_key.values())
+
+
+def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    src.add(pod("b"))
+    gate = threading.Event()
+
+    class GatedSecondWatch:
+        calls = 0
+
+        def list(self, o: ListOptions) -> Any:
+            return src.list(o)
+
+        def watch(self, o: ListOptions) -> Any:
+            GatedSecondWatch.calls += 1
+            if GatedSecondWatch.calls == 2:
+                gate.wait(5)
+            return src.watch(o)
+
+    inf = new_informer(GatedSecondWatch())
+    rec = Recorder()
+    inf.add_event_handler(rec)
+    with running(inf):
+        assert wait_for(lambda: len(rec.events) == 2)
+        src.drop_watches()
+        assert wait_for(lambda: GatedSecondWatch.calls == 2)
+        last_b = src.items()[1]
+        src.delete(pod("b"))
+        src.compact()
+        gate.set()
+        # the relist re-delivers a (unchanged, a resync) and reports b's missed deletion
+        assert wait_for(lambda: len(rec.events) == 4)
+        assert rec.kinds()[2] == ("update", "default/a")
+        kind, obj, _ = rec.raw[3]
+        assert kind == "delete" and isinstance(obj, DeletedFinalStateUnknown)
+        assert obj.key == "default/b" and obj.obj == last_b
+        assert cache(inf) == source_state(src)
+        assert inf.stats.reflector is not None and inf.stats.reflector.relists == 1
+
+
+def test_relist_redelivers_every_object_as_an_update() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    src.add(pod("b"))
+    gate = threading.Event()
+    calls = {"watch": 0}
+
+    class Lw:
+        def list(self, o: ListOptions) -> Any:
+            return src.list(o)
+
+        def watch(self, o: ListOptions) -> Any:
+            calls["watch"] += 1
+            if calls["watch"] == 2:
+                gate.wait(5)
+            return src.watch(o)
+
+    inf = new_informer(Lw())
+    rec = Recorder()
+    inf.add_event_handler(rec)
+    with running(inf):
+        assert wait_for(lambda: len(rec.events) == 2)
+        src.drop_watches()
+        assert wait_for(lambda: calls["watch"] == 2)
+        src.modify(pod("a", changed=True))
+        src.compact()
+        gate.set()
+        assert wait_for(lambda: inf.stats.reflector is not None
+                        and inf.stats.reflector.relists == 1)
+        # As in client-go: a changed object is an update for every handler, an unchanged
+        # one a resync (old == new) for the handlers that are syncing -- all of them
+        # until a resync check has run.
+        assert wait_for(lambda: len(rec.events) == 4)
+        assert sorted(rec.kinds()[2:]) == [("update", "default/a"), ("update", "default/b")]
+        by_key = {key(new): (old, new) for kind, old, new in rec.raw[2:]}
+        assert by_key["default/b"][0] == by_key["default/b"][1]
+        assert by_key["default/a"][0] != by_key["default/a"][1]
+        assert inf.stats.resyncs_delivered == 1 and inf.stats.updates == 1
+
+
+def test_per_handler_resync_periods() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    inf = new_informer(src, min_resync_period=0.02)
+    resyncing, quiet = Recorder(), Recorder()
+    inf.add_event_handler(resyncing, resync_period=0.03)
+    inf.add_event_handler(quiet, resync_period=0)
+    with running(inf):
+        assert wait_for(lambda: len(resyncing.events) >= 4)
+        kinds = resyncing.kinds()
+        assert kinds[0] == ("add", "default/a") and set(kinds[1:]) == {("update", "default/a")}
+        _, old, new = resyncing.raw[1]
+        assert old == new  # a resync re-delivers the same state
+        assert quiet.kinds() == [("add", "default/a")]
+    reflector = inf.reflector
+    assert reflector is not None and reflector.resync_period == pytest.approx(0.03)
+
+
+def test_handler_exceptions_are_logged_and_delivery_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    inf = new_informer(src)
+    got: list[str] = []
+
+    def flaky(obj: Any) -> None:
+        got.append(key(obj))
+        if len(got) == 1:
+            raise RuntimeError("boom")
+
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=flaky))
+    with caplog.at_level(logging.ERROR, logger="kubecache.informer"), running(inf):
+        src.add(pod("a"))
+        src.add(pod("b"))
+        assert wait_for(lambda: len(got) == 2)
+        assert inf.stats.handler_errors == 1
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_transform_runs_before_the_object_is_stored() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a", metadata_extra=1))
+    src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
+                                            "managedFields": [{"big": "x" * 100}]}})
+
+    def strip(obj: Any) -> Any:
+        meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+        return {**obj, "metadata": meta}
+
+    inf = new_informer(src, transform=strip)
+    rec = Recorder()
+    inf.add_event_handler(rec)
+    with running(inf):
+        assert wait_for(lambda: len(rec.events) == 1)
+        src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
+                                                "managedFields": [{"more": 1}]}})
+        assert wait_for(lambda: len(rec.events) == 2)
+        stored, _ = inf.get_store().get_by_key("default/a")
+        assert "managedFields" not in stored["metadata"]
+        assert all("managedFields" not in o["metadata"] for _, o, n in rec.raw
+                   for o in ([o] if n is None else [o, n]))
+
+
+def test_indexers_and_expected_type() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a", "ns1"))
+    src.add(pod("b", "ns2"))
+    inf = new_informer(src, expected_type="Pod",
+                       indexers={NAMESPACE_INDEX: meta_namespace_index_func})
+    with running(inf):
+        assert wait_for(inf.has_synced)
+        src.add({"kind": "Node", "metadata": {"name": "n1"}})
+        src.add(pod("c", "ns1"))
+        assert wait_for(lambda: len(inf.get_indexer().list()) == 3)
+        assert sorted(o["metadata"]["name"]
+                      for o in inf.get_indexer().by_index(NAMESPACE_INDEX, "ns1")) == ["a", "c"]
+
+
+def test_remove_handler_and_lifecycle_errors() -> None:
+    src = FakeControllerSource()
+    inf = new_informer(src)
+    a, b = Recorder(), Recorder()
+    handle_a = inf.add_event_handler(a)
+    inf.add_event_handler(b)
+    with running(inf):
+        src.add(pod("x"))
+        assert wait_for(lambda: len(a.events) == 1 and len(b.events) == 1)
+        assert inf.remove_event_handler(handle_a)
+        assert not inf.remove_event_handler(handle_a)
+        src.add(pod("y"))
+        assert wait_for(lambda: len(b.events) == 2)
+        assert len(a.events) == 1
+        with pytest.raises(RuntimeError):
+            inf.set_transform(None)
+    with pytest.raises(InformerStoppedError):
+        inf.add_event_handler(Recorder())
+
+
+def test_wait_for_cache_sync_timeout_and_stop() -> None:
+    assert wait_for_cache_sync(None, lambda: True) is True
+    assert wait_for_cache_sync(None, lambda: True, lambda: False, timeout=0.05) is False
+    stop = threading.Event()
+    stop.set()
+    assert wait_for_cache_sync(stop, lambda: False) is False
+
+
+def test_has_synced_waits_for_the_whole_first_list() -> None:
+    src = FakeControllerSource()
+    for i in range(300):
+        src.add(pod(f"p{i}"))
+    inf = new_informer(src, page_size=50)
+    rec = Recorder()
+    rec.gate.clear()  # handlers being slow must not delay has_synced
+    inf.add_event_handler(rec)
+    with running(inf) as stop:
+        assert wait_for_cache_sync(stop, inf.has_synced, timeout=5.0)
+        assert len(inf.get_store().list()) == 300
+        rec.gate.set()
+        assert wait_for(lambda: len(rec.events) == 300)
+        snap = inf.stats.snapshot()
+        assert snap["adds"] == 300 and snap["items"] == 300 and snap["synced"] is True
+        assert snap["reflector"]["list_pages"] == 6
+
+
+def test_recorder_is_a_resource_event_handler() -> None:
+    assert isinstance(Recorder(), ResourceEventHandler)
+    assert isinstance(ResourceEventHandlerFuncs(), ResourceEventHandler)
+    ResourceEventHandlerFuncs().on_update(1, 2)  # missing callables do nothing
