@@ -1,0 +1,122 @@
+"""Poller: keep a Store equal to what a function returns, by asking it periodically.
+
+For sources that cannot watch. Every ``period`` seconds ``get_func()`` returns
+the complete current state -- a sequence of objects, or the seed's
+``Enumerator`` (anything with ``len()`` and ``get(i)``) -- and the store is made
+equal to it: new keys are added, changed objects updated, missing keys deleted.
+A failing ``get_func`` is logged and retried at the next period; the thread
+never dies. The first poll happens at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .keys import KeyFunc, meta_namespace_key_func
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+GetFunc = Callable[[], Any]
+"""Returns the complete current state: a sequence, or an object with ``len()`` and ``get(i)``."""
+
+
+def _objects(result: Any) -> Iterable[Any]:
+    """The objects of a sequence or of an ``Enumerator`` (``len()`` + ``get(i)``)."""
+    if isinstance(result, (list, tuple)):
+        return result
+    get = getattr(result, "get", None)
+    if callable(get) and hasattr(result, "__len__") and not isinstance(result, dict):
+        return [get(i) for i in range(len(result))]
+    return list(result)
+
+
+class Poller:
+    """Polls ``get_func`` every ``period`` seconds and syncs ``store`` to its result.
+
+    ``key_func`` must match the store's key function (default ``namespace/name``).
+    Counters: ``polls``, ``errors``, ``adds``, ``updates``, ``deletes``.
+    """
+
+    def __init__(self, get_func: GetFunc, period: float, store: Store, *,
+                 key_func: KeyFunc = meta_namespace_key_func) -> None:
+        if period <= 0:
+            raise ValueError(f"Poller period must be positive, got {period}")
+        self.get_func = get_func
+        self.period = float(period)
+        self.store = store
+        self.key_func = key_func
+        self.polls = 0
+        self.errors = 0
+        self.adds = 0
+        self.updates = 0
+        self.deletes = 0
+        self._own_stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> threading.Thread:
+        """Start polling in a daemon thread; :meth:`stop` ends it."""
+        return self.run_until(self._own_stop)
+
+    def stop(self) -> None:
+        """End polling started by :meth:`run`."""
+        self._own_stop.set()
+
+    def run_until(self, stop: threading.Event) -> threading.Thread:
+        """Start polling in a daemon thread that ends soon after ``stop`` is set."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("Poller is already running")
+        thread = threading.Thread(target=self._loop, args=(stop,), daemon=True, name="poller")
+        self._thread = thread
+        thread.start()
+        return thread
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the polling thread to end; True if it did (or never started)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as err:
+                self.errors += 1
+                logger.warning("poller: %s failed: %s (%s)", _name(self.get_func), err,
+                               type(err).__name__)
+            stop.wait(self.period)
+
+    def poll_once(self) -> None:
+        """One poll: fetch the state and make the store equal to it (errors propagate)."""
+        objs = _objects(self.get_func())
+        self.polls += 1
+        store, key_func = self.store, self.key_func
+        seen: set[str] = set()
+        for obj in objs:
+            key = key_func(obj)
+            seen.add(key)
+            old, exists = store.get_by_key(key)
+            if not exists:
+                store.add(obj)
+                self.adds += 1
+            elif old is not obj and old != obj:
+                store.update(obj)
+                self.updates += 1
+        for key in store.list_keys():
+            if key not in seen:
+                old, exists = store.get_by_key(key)
+                if exists:
+                    store.delete(old)
+                    self.deletes += 1
+
+
+def _name(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)
+
+
+__all__ = ["GetFunc", "Poller"]
