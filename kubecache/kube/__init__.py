@@ -15,7 +15,7 @@ light modules here (``_json``) can be used without those packages.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "Config": "config",
@@ -40,3 +40,8 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .config import Config, ConfigError, load_config
+    from .listwatch import new_list_watch_from_client

@@ -37,7 +37,7 @@ from ._apiserver_status import (
     path_not_found,
     status,
 )
-from ._apiserver_storage import Filter, HistoryEvent, Storage, Watcher, event_line
+from ._apiserver_storage import Filter, Storage, Watcher, event_line
 from ._apiserver_table import table, wants_table
 
 logger = logging.getLogger(__name__)
@@ -471,7 +471,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Cache-Control", "no-cache, private")
             self.end_headers()
-            out = [encode(ev.type, ev.obj, ev.line) for ev in w.initial]
+            out = [encode(*picked) for picked in w.initial]
             w.initial = []
             if out:
                 self._chunk(b"".join(out))
@@ -500,7 +500,7 @@ class Handler(BaseHTTPRequestHandler):
                     if ev is Watcher.CLOSE:
                         closing = True
                         break
-                    picked = _select(w, ev)
+                    picked = w.select(ev)
                     if picked is not None:
                         out.append(encode(*picked))
                     if len(out) >= _MAX_BATCH:
@@ -525,30 +525,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-
-
-def _select(w: Watcher, ev: HistoryEvent) -> tuple[str, dict[str, Any], bytes | None] | None:
-    """What watcher ``w`` sees of ``ev``: the event, a synthetic ADDED/DELETED, or nothing.
-
-    An object that starts matching the watch's selectors arrives as ADDED, one
-    that stops matching as DELETED (its previous state at the event's version).
-    """
-    if w.hi and not (w.lo <= ev.key < w.hi):
-        return None
-    flt = w.filter
-    if flt is None or ev.type == "ERROR":
-        return ev.type, ev.obj, ev.line
-    now = flt(ev.obj)
-    if ev.type != "MODIFIED" or ev.prev is None:
-        return (ev.type, ev.obj, ev.line) if now else None
-    before = flt(ev.prev)
-    if now:
-        return (ev.type, ev.obj, ev.line) if before else ("ADDED", ev.obj, None)
-    if not before:
-        return None
-    gone = dict(ev.prev)
-    gone["metadata"] = dict(ev.prev["metadata"], resourceVersion=str(ev.rv))
-    return "DELETED", gone, None
 
 
 def _int_param(params: dict[str, str], name: str) -> int | None:

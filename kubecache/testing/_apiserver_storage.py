@@ -47,6 +47,9 @@ from ._apiserver_status import (
 Filter = Callable[[dict[str, Any]], bool]
 """A compiled label/field selector: object -> does it match."""
 
+Picked = tuple[str, dict[str, Any], "bytes | None"]
+"""An event as one watcher sees it: type, object, wire line (``None``: encode it)."""
+
 # Sorts just after "/" so that [ns + "/", ns + _NS_END) is one namespace's key range.
 _NS_END = "0"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -89,11 +92,32 @@ class Watcher:
         self.hi = hi
         self.filter = flt
         self.queue: SimpleQueue[Any] = SimpleQueue()
-        self.initial: list[HistoryEvent] = []
+        self.initial: list[Picked] = []
         self.aborted = False
 
-    def in_range(self, key: str) -> bool:
-        return not self.hi or self.lo <= key < self.hi
+    def select(self, ev: HistoryEvent) -> Picked | None:
+        """What this watcher sees of ``ev``: the event, a synthetic ADDED/DELETED, or nothing.
+
+        An object that starts matching the selectors arrives as ADDED; one that
+        stops matching leaves as DELETED, carrying its last matching state
+        stamped with the event's version (as the real watch cache does).
+        """
+        if self.hi and not (self.lo <= ev.key < self.hi):
+            return None
+        flt = self.filter
+        if flt is None or ev.type == "ERROR":
+            return ev.type, ev.obj, ev.line
+        now = flt(ev.obj)
+        if ev.type != "MODIFIED" or ev.prev is None:
+            return (ev.type, ev.obj, ev.line) if now else None
+        before = flt(ev.prev)
+        if now:
+            return (ev.type, ev.obj, ev.line) if before else ("ADDED", ev.obj, None)
+        if not before:
+            return None
+        gone = dict(ev.prev)
+        gone["metadata"] = dict(ev.prev["metadata"], resourceVersion=str(ev.rv))
+        return "DELETED", gone, None
 
     def close(self, abort: bool = False) -> None:
         self.aborted = self.aborted or abort
@@ -220,8 +244,10 @@ def _parse_rv(text: str) -> int:
 class Storage:
     """All objects of one (possibly restarted) server; safe to share between server instances."""
 
-    def __init__(self, history: int = 10000, too_large_wait: float = 1.0) -> None:
+    def __init__(self, history: int = 10000, too_large_wait: float = 1.0,
+                 paginate_rv0: bool = False) -> None:
         self._lock = threading.Lock()
+        self.paginate_rv0 = paginate_rv0
         self._changed = threading.Condition(self._lock)
         self._rv = 1
         self._tables: dict[str, _Table] = {}
@@ -399,7 +425,8 @@ class Storage:
                 start = ""
                 at = self._rv
                 if resource_version == "0" and not match:
-                    limit = None  # served from the watch cache: everything in one page
+                    if not self.paginate_rv0:
+                        limit = None  # the watch cache answers: everything in one page
                 elif resource_version and resource_version != "0":
                     wanted = _parse_rv(resource_version)
                     self._wait_for(wanted)
@@ -432,18 +459,16 @@ class Storage:
             w = Watcher(table, lo, hi, flt)
             if resource_version in ("", "0"):
                 items, _ = table.page(self._rv, namespace, "", None, flt)
-                w.initial = [HistoryEvent(self._rv, "ADDED", "", obj, None,
-                                          event_line("ADDED", raw)) for obj, raw in items]
+                w.initial = [("ADDED", obj, event_line("ADDED", raw)) for obj, raw in items]
             else:
                 wanted = _parse_rv(resource_version)
                 self._wait_for(wanted)
                 if wanted < table.min_rv:
                     st = too_old(wanted, table.min_rv).status
-                    w.initial = [HistoryEvent(0, "ERROR", "", st, None,
-                                              event_line("ERROR", dumps(st)))]
+                    w.initial = [("ERROR", st, event_line("ERROR", dumps(st)))]
                     w.close()
                     return w
-                w.initial = table.since(wanted)
+                w.initial = [p for p in map(w.select, table.since(wanted)) if p is not None]
             table.watchers.add(w)
             return w
 

@@ -52,7 +52,9 @@ class ApiServer:
     :attr:`storage` to restart "the same cluster" on a new server.
     ``ssl_context``: serve HTTPS with it. ``authenticate(authorization_header)``:
     reject requests (401) for which it returns false. ``watch_timeout``: how
-    long a watch without ``timeoutSeconds`` lasts.
+    long a watch without ``timeoutSeconds`` lasts. ``paginate_rv0``: honour
+    ``limit`` for ``resourceVersion=0`` lists too (the real watch cache
+    ignores it and answers everything in one page).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, history: int = 10000,
@@ -60,12 +62,13 @@ class ApiServer:
                  ssl_context: ssl.SSLContext | None = None,
                  authenticate: Callable[[str | None], bool] | None = None,
                  watch_timeout: float = 1800.0, resources: Iterable[ResourceType] = BUILTIN,
-                 ) -> None:
+                 paginate_rv0: bool = False) -> None:
         self.host = host
         self._port = port
         self._ssl = ssl_context
         self.registry = Registry(resources)
-        self.storage = storage if storage is not None else Storage(history=history)
+        self.storage = storage if storage is not None else Storage(
+            history=history, paginate_rv0=paginate_rv0)
         self._app = App(self.registry, self.storage, bookmark_interval=bookmark_interval,
                         watch_timeout=watch_timeout, authenticate=authenticate)
         self._httpd: HTTPServer | None = None

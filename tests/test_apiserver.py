@@ -1,0 +1,422 @@
+"""The embedded API server on the wire: CRUD, lists, paging, watches, discovery, faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache.errors import StatusError
+from kubecache.testing import ApiServer
+
+no_thread_leaks = thread_leak_fixture()
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=0.1) as srv:
+        yield srv
+
+
+@pytest.fixture
+def http(server: ApiServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def watch_lines(http: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every event of a watch that ends by itself (timeoutSeconds)."""
+    with http.stream("GET", path, params={"watch": "1", **params}) as resp:
+        assert resp.status_code == 200
+        assert resp.headers.get("transfer-encoding") == "chunked"
+        return [json.loads(line) for line in resp.iter_lines() if line]
+
+
+# --- objects ---------------------------------------------------------------------------
+
+
+def test_create_stamps_server_fields_and_versions_increase(server: ApiServer) -> None:
+    a = server.create("pods", pod("a"))
+    b = server.create("pods", pod("b"))
+    assert a["kind"] == "Pod" and a["apiVersion"] == "v1"
+    meta = a["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"].endswith("Z") and meta["generation"] == 1
+    assert int(b["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+    assert server.resource_version == b["metadata"]["resourceVersion"]
+    assert server.get("pods", "a")["metadata"]["uid"] == meta["uid"]
+
+
+def test_in_process_errors_match_the_real_server(server: ApiServer) -> None:
+    server.create("pods", pod("a"))
+    with pytest.raises(StatusError) as exc:
+        server.create("pods", pod("a"))
+    assert (exc.value.code, exc.value.reason) == (409, "AlreadyExists")
+    assert exc.value.message == 'pods "a" already exists'
+    with pytest.raises(StatusError) as exc:
+        server.get("pods", "nope")
+    assert (exc.value.code, exc.value.reason) == (404, "NotFound")
+    with pytest.raises(StatusError) as exc:
+        server.create("pods", {"metadata": {}})
+    assert exc.value.code == 422
+
+
+def test_update_conflict_generation_and_noop(server: ApiServer) -> None:
+    a = server.create("deployments.v1.apps", {"metadata": {"name": "d"}, "spec": {"replicas": 1}})
+    stale = dict(a)
+    a["spec"] = {"replicas": 2}
+    b = server.update("deployments.v1.apps", a)
+    assert b["metadata"]["generation"] == 2
+    assert b["metadata"]["uid"] == a["metadata"]["uid"]
+    with pytest.raises(StatusError) as exc:
+        server.update("deployments.v1.apps", stale)
+    assert (exc.value.code, exc.value.reason) == (409, "Conflict")
+    same = server.update("deployments.v1.apps", b)  # nothing changed: no new version
+    assert same["metadata"]["resourceVersion"] == b["metadata"]["resourceVersion"]
+    labelled = server.patch("deployments.v1.apps", "d", {"metadata": {"labels": {"x": "1"}}})
+    assert labelled["metadata"]["generation"] == 2  # metadata-only change keeps generation
+
+
+def test_stored_objects_do_not_alias_callers(server: ApiServer) -> None:
+    obj = pod("a")
+    created = server.create("pods", obj)
+    obj["metadata"]["labels"]["mutated"] = "yes"
+    created["spec"]["containers"].clear()
+    stored = server.get("pods", "a")
+    assert "mutated" not in stored["metadata"]["labels"]
+    assert stored["spec"]["containers"]
+
+
+def test_http_crud(server: ApiServer, http: httpx.Client) -> None:
+    base = "/api/v1/namespaces/ns1/pods"
+    r = http.post(base, json=pod("a", ns="ns1"))
+    assert r.status_code == 201 and r.json()["metadata"]["namespace"] == "ns1"
+    r = http.post(base, json=pod("a", ns="other"))
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    r = http.post(base, json=pod("a", ns="ns1"))
+    assert r.status_code == 409 and r.json()["reason"] == "AlreadyExists"
+    cur = http.get(f"{base}/a").json()
+    cur["metadata"]["labels"] = {"v": "2"}
+    r = http.put(f"{base}/a", json=cur)
+    assert r.status_code == 200
+    r = http.put(f"{base}/a", json=cur)  # cur still carries the old resourceVersion
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"
+    r = http.patch(f"{base}/a", content=b'{"metadata":{"labels":{"v":null,"w":"3"}}}',
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["metadata"]["labels"] == {"w": "3"}
+    r = http.patch(f"{base}/a", content=b'[{"op":"add","path":"/metadata/labels/z","value":"4"}]',
+                   headers={"Content-Type": "application/json-patch+json"})
+    assert r.json()["metadata"]["labels"] == {"w": "3", "z": "4"}
+    r = http.patch(f"{base}/a", content=b'{"status":{"phase":"Running"}}',
+                   headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert r.json()["status"] == {"phase": "Running"}
+    r = http.put(f"{base}/a/status", json={"metadata": {"name": "a"}, "spec": {},
+                                           "status": {"phase": "Failed"}})
+    body = r.json()
+    assert body["status"] == {"phase": "Failed"} and body["spec"]["containers"]  # spec kept
+    r = http.patch(f"{base}/a", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    r = http.delete(f"{base}/a")
+    assert r.status_code == 200 and r.json()["metadata"]["name"] == "a"
+    r = http.get(f"{base}/a")
+    assert r.status_code == 404 and r.json()["kind"] == "Status"
+
+
+def test_delete_preconditions_and_collection(server: ApiServer, http: httpx.Client) -> None:
+    for name in ("a", "b", "c"):
+        server.create("pods", pod(name, app="x" if name != "c" else "y"))
+    r = http.request("DELETE", "/api/v1/namespaces/default/pods/a",
+                     json={"preconditions": {"uid": "wrong"}})
+    assert r.status_code == 409
+    r = http.request("DELETE", "/api/v1/namespaces/default/pods", params={"labelSelector": "app=x"})
+    assert sorted(i["metadata"]["name"] for i in r.json()["items"]) == ["a", "b"]
+    assert [p["metadata"]["name"] for p in server.list_objects("pods")] == ["c"]
+
+
+# --- lists ------------------------------------------------------------------------------
+
+
+def test_list_scopes_and_selectors(server: ApiServer, http: httpx.Client) -> None:
+    server.create("pods", pod("a", ns="ns1", app="web"))
+    server.create("pods", pod("b", ns="ns2", app="db"))
+    server.create("pods", pod("c", ns="ns1", app="db"))
+    server.create("nodes", {"metadata": {"name": "n1"}})
+
+    def names(path: str, **params: str) -> list[str]:
+        r = http.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return [i["metadata"]["name"] for i in r.json()["items"]]
+
+    assert names("/api/v1/pods") == ["a", "c", "b"]  # etcd key order: namespace, then name
+    assert names("/api/v1/namespaces/ns1/pods") == ["a", "c"]
+    assert names("/api/v1/pods", labelSelector="app=db") == ["c", "b"]
+    assert names("/api/v1/pods", labelSelector="app in (web),app!=db") == ["a"]
+    assert names("/api/v1/pods", fieldSelector="metadata.namespace=ns2") == ["b"]
+    assert names("/api/v1/nodes") == ["n1"]
+    listed = http.get("/api/v1/pods").json()
+    assert listed["kind"] == "PodList" and listed["metadata"]["resourceVersion"] == \
+        server.resource_version
+    assert http.get("/api/v1/pods", params={"labelSelector": "a in ("}).status_code == 400
+
+
+def test_paging_is_a_consistent_snapshot(server: ApiServer, http: httpx.Client) -> None:
+    for i in range(10):
+        server.create("pods", pod(f"p{i:02d}"))
+    first = http.get("/api/v1/pods", params={"limit": 4}).json()
+    rv, token = first["metadata"]["resourceVersion"], first["metadata"]["continue"]
+    server.delete("pods", "p05")  # changes after the first page do not show up
+    server.create("pods", pod("p04a"))
+    server.patch("pods", "p06", {"metadata": {"labels": {"late": "1"}}})
+    names = [i["metadata"]["name"] for i in first["items"]]
+    while token:
+        page = http.get("/api/v1/pods", params={"limit": 4, "continue": token}).json()
+        assert page["metadata"]["resourceVersion"] == rv
+        for item in page["items"]:
+            names.append(item["metadata"]["name"])
+            assert "late" not in item["metadata"]["labels"]
+        token = page["metadata"].get("continue")
+    assert names == [f"p{i:02d}" for i in range(10)]
+
+
+def test_continue_expires_after_compaction(server: ApiServer, http: httpx.Client) -> None:
+    for i in range(5):
+        server.create("pods", pod(f"p{i}"))
+    token = http.get("/api/v1/pods", params={"limit": 2}).json()["metadata"]["continue"]
+    server.create("pods", pod("later"))
+    server.compact()
+    r = http.get("/api/v1/pods", params={"limit": 2, "continue": token})
+    assert r.status_code == 410 and r.json()["reason"] == "Expired"
+    r = http.get("/api/v1/pods", params={"continue": token, "resourceVersion": "3"})
+    assert r.status_code == 400
+
+
+def test_resource_version_semantics(server: ApiServer, http: httpx.Client) -> None:
+    for i in range(6):
+        server.create("pods", pod(f"p{i}"))
+    old_rv = server.resource_version
+    server.delete("pods", "p0")
+    r = http.get("/api/v1/pods", params={"resourceVersion": "0", "limit": 2}).json()
+    assert len(r["items"]) == 5 and "continue" not in r["metadata"]  # cache: limit ignored
+    r = http.get("/api/v1/pods", params={"resourceVersion": old_rv,
+                                         "resourceVersionMatch": "Exact"}).json()
+    assert len(r["items"]) == 6 and r["items"][0]["metadata"]["name"] == "p0"  # as of old_rv
+    assert r["metadata"]["resourceVersion"] == old_rv
+    r = http.get("/api/v1/pods", params={"resourceVersion": old_rv}).json()
+    assert len(r["items"]) == 5  # not older than old_rv: the newest state
+    server.compact()
+    r = http.get("/api/v1/pods", params={"resourceVersion": old_rv,
+                                         "resourceVersionMatch": "Exact"})
+    assert r.status_code == 410
+    server.storage.too_large_wait = 0.05
+    r = http.get("/api/v1/pods", params={"resourceVersion": "999999"})
+    assert r.status_code == 504
+    assert r.json()["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"
+
+
+def test_paginate_rv0_option() -> None:
+    with ApiServer(paginate_rv0=True) as srv, httpx.Client(base_url=srv.url) as http:
+        for i in range(3):
+            srv.create("pods", pod(f"p{i}"))
+        r = http.get("/api/v1/pods", params={"resourceVersion": "0", "limit": 2}).json()
+        assert len(r["items"]) == 2 and r["metadata"]["continue"]
+
+
+# --- watches -----------------------------------------------------------------------------
+
+
+def test_watch_replays_history_after_resource_version(server: ApiServer,
+                                                      http: httpx.Client) -> None:
+    server.create("pods", pod("a"))
+    rv = server.resource_version
+    server.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}})
+    server.create("pods", pod("b", ns="other"))
+    deleted = server.delete("pods", "a")
+    events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, timeoutSeconds="1")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("MODIFIED", "a"), ("ADDED", "b"), ("DELETED", "a")]
+    assert events[-1]["object"]["metadata"]["resourceVersion"] == \
+        deleted["metadata"]["resourceVersion"]
+    events = watch_lines(http, "/api/v1/namespaces/other/pods", resourceVersion=rv,
+                         timeoutSeconds="1")
+    assert [e["type"] for e in events] == ["ADDED"]
+
+
+def test_watch_without_version_starts_with_current_state(server: ApiServer,
+                                                         http: httpx.Client) -> None:
+    server.create("pods", pod("a"))
+    server.create("pods", pod("b"))
+    for rv in ("", "0"):
+        events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, timeoutSeconds="1")
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+            ("ADDED", "a"), ("ADDED", "b")]
+
+
+def test_watch_streams_live_events_and_bookmarks(server: ApiServer, http: httpx.Client) -> None:
+    rv = server.resource_version
+    got: list[dict[str, Any]] = []
+    with http.stream("GET", "/api/v1/pods", params={
+            "watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true",
+            "timeoutSeconds": "30"}) as resp:
+        lines = resp.iter_lines()
+        server.create("pods", pod("live"))
+        while len(got) < 2:
+            line = next(lines)
+            if line:
+                got.append(json.loads(line))
+    assert got[0]["type"] == "ADDED" and got[0]["object"]["metadata"]["name"] == "live"
+    assert got[1] == {"type": "BOOKMARK", "object": {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"resourceVersion": server.resource_version}}}
+    events = watch_lines(http, "/api/v1/pods", resourceVersion=server.resource_version,
+                         timeoutSeconds="1")
+    assert events == []  # no bookmarks unless asked for
+
+
+def test_watch_of_compacted_version_gets_410_error_event(http: httpx.Client) -> None:
+    with ApiServer(history=2) as srv, httpx.Client(base_url=srv.url) as client:
+        first = srv.create("pods", pod("a"))["metadata"]["resourceVersion"]
+        for i in range(4):
+            srv.patch("pods", "a", {"metadata": {"labels": {"i": str(i)}}})
+        events = watch_lines(client, "/api/v1/pods", resourceVersion=first, timeoutSeconds="5")
+        assert len(events) == 1 and events[0]["type"] == "ERROR"
+        assert events[0]["object"]["code"] == 410
+        assert events[0]["object"]["reason"] == "Expired"
+        recent = str(int(srv.resource_version) - 2)  # still within the two kept events
+        assert len(watch_lines(client, "/api/v1/pods", resourceVersion=recent,
+                               timeoutSeconds="1")) == 2
+
+
+def test_watch_selector_transitions(server: ApiServer, http: httpx.Client) -> None:
+    server.create("pods", pod("a", app="web"))
+    rv = server.resource_version
+    server.patch("pods", "a", {"metadata": {"labels": {"app": "db"}}})  # stops matching
+    server.patch("pods", "a", {"metadata": {"labels": {"app": "web"}}})  # matches again
+    server.create("pods", pod("b", app="db"))  # never matches
+    events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, labelSelector="app=web",
+                         timeoutSeconds="1")
+    assert [e["type"] for e in events] == ["DELETED", "ADDED"]
+    assert events[0]["object"]["metadata"]["labels"] == {"app": "web"}  # last matching state
+
+
+def test_drop_watches_breaks_streams_and_stop_ends_them(server: ApiServer,
+                                                       http: httpx.Client) -> None:
+    opened = threading.Event()
+    outcome: list[str] = []
+
+    def reader() -> None:
+        try:
+            with http.stream("GET", "/api/v1/pods", params={"watch": "1"}) as resp:
+                opened.set()
+                for _ in resp.iter_lines():
+                    pass
+            outcome.append("clean end")
+        except httpx.HTTPError as exc:
+            outcome.append(type(exc).__name__)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    assert opened.wait(5)
+    assert wait_for(lambda: server.stats.open_watches == 1)
+    assert server.drop_watches() == 1
+    t.join(5)
+    assert outcome == ["RemoteProtocolError"]  # no final chunk: a broken connection
+    assert wait_for(lambda: server.stats.open_watches == 0)
+
+
+def test_server_stop_ends_open_watches_promptly() -> None:
+    srv = ApiServer().start()
+    ended = threading.Event()
+
+    def reader() -> None:
+        try:
+            with httpx.stream("GET", srv.url + "/api/v1/pods", params={"watch": "1"}) as resp:
+                for _ in resp.iter_lines():
+                    pass
+        except httpx.HTTPError:
+            pass
+        ended.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    assert wait_for(lambda: srv.stats.open_watches == 1)
+    start = time.monotonic()
+    srv.stop()
+    assert ended.wait(5) and time.monotonic() - start < 2
+    t.join()
+
+
+# --- discovery, tables, faults ---------------------------------------------------------
+
+
+def test_discovery_includes_registered_resources(server: ApiServer, http: httpx.Client) -> None:
+    name = server.register_resource("example.com", "v1alpha1", "widgets", "Widget",
+                                    short_names=("wd",))
+    assert name == "widgets.v1alpha1.example.com"
+    assert http.get("/api").json()["versions"] == ["v1"]
+    core = {r["name"]: r for r in http.get("/api/v1").json()["resources"]}
+    assert core["pods"]["namespaced"] and not core["nodes"]["namespaced"]
+    assert "watch" in core["pods"]["verbs"] and core["pods"]["shortNames"] == ["po"]
+    groups = {g["name"] for g in http.get("/apis").json()["groups"]}
+    assert groups == {"apps", "example.com"}
+    widgets = http.get("/apis/example.com/v1alpha1").json()["resources"][0]
+    assert (widgets["kind"], widgets["shortNames"]) == ("Widget", ["wd"])
+    assert http.get("/apis/example.com").json()["preferredVersion"]["version"] == "v1alpha1"
+    assert http.get("/version").json()["major"] == "1"
+    server.create(name, {"metadata": {"name": "w1"}, "spec": {"size": 3}})
+    listed = http.get("/apis/example.com/v1alpha1/namespaces/default/widgets").json()
+    assert listed["kind"] == "WidgetList"
+    assert listed["items"][0]["apiVersion"] == "example.com/v1alpha1"
+    assert http.get("/apis/nope/v1").status_code == 404
+
+
+def test_table_output_for_kubectl(server: ApiServer, http: httpx.Client) -> None:
+    p = pod("a")
+    p["status"] = {"phase": "Running", "containerStatuses": [{"ready": True, "restartCount": 2}]}
+    server.create("pods", p)
+    accept = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
+              "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+    doc = http.get("/api/v1/pods", headers={"Accept": accept}).json()
+    assert doc["kind"] == "Table"
+    assert [c["name"] for c in doc["columnDefinitions"]][:5] == [
+        "Name", "Ready", "Status", "Restarts", "Age"]
+    assert doc["rows"][0]["cells"][:4] == ["a", "1/1", "Running", 2]
+    assert doc["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+    assert doc["metadata"]["resourceVersion"] == server.resource_version
+
+
+def test_fault_injection_and_stats(server: ApiServer, http: httpx.Client) -> None:
+    server.fail_next(2, code=429, reason="TooManyRequests")
+    for _ in range(2):
+        r = http.get("/api/v1/pods")
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+        assert r.json()["reason"] == "TooManyRequests"
+    assert http.get("/api/v1/pods").status_code == 200
+    server.set_delay(0.2)
+    start = time.monotonic()
+    http.get("/api/v1/pods")
+    assert time.monotonic() - start >= 0.2
+    server.set_delay(0)
+    stats = server.stats
+    assert stats.requests == 4 and stats["injected_failures"] == 2 and stats.lists == 2
+
+
+def test_restart_on_same_port_with_same_storage() -> None:
+    first = ApiServer().start()
+    first.create("pods", pod("a"))
+    port, storage = first.port, first.storage
+    first.stop()
+    with ApiServer(port=port, storage=storage) as second, \
+            httpx.Client(base_url=second.url) as http:
+        assert second.port == port
+        names = [i["metadata"]["name"] for i in http.get("/api/v1/pods").json()["items"]]
+        assert names == ["a"]
