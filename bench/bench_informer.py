@@ -1,0 +1,213 @@
+"""Event throughput: Reflector -> Store, and SharedIndexInformer -> one no-op handler.
+
+The same stream of watch events (N events over ``KEYS`` pod-like objects:
+adds first, then modifications) is applied
+
+- by a bare loop ``d[key] = obj`` with precomputed keys: the ceiling;
+- by a bare loop ``d[meta_namespace_key_func(obj)] = obj`` (what any cache must do);
+- by a Reflector into a Store (``new_store``), from pre-decoded events and from a
+  FakeControllerSource watch (which adds its FakeWatcher queue);
+- through a SharedIndexInformer (Reflector -> DeltaFIFO -> indexer -> handler
+  thread) to one no-op handler, from the same two sources.
+
+Each pipeline is timed from start until its last event was applied (store) or
+delivered (handler). Ratio rows give each rate as a fraction of the ceiling.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from kubecache.backoff import Backoff
+from kubecache.informer import SharedIndexInformer
+from kubecache.keys import meta_namespace_key_func
+from kubecache.listwatch import ListOptions, ListWatch
+from kubecache.reflector import Reflector
+from kubecache.store import new_store
+from kubecache.testing import FakeControllerSource
+from kubecache.watch import Event, EventType
+
+KEYS = 10_000
+
+
+def make_pod(i: int, gen: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"pod-{i}", "namespace": f"ns-{i // 50}",
+                     "uid": f"uid-{i}", "labels": {"app": f"app-{i % 97}"}},
+        "spec": {"nodeName": f"node-{i % 500}", "gen": gen},
+        "status": {"phase": "Running"},
+    }
+
+
+def make_events(n: int) -> list[Event]:
+    """N events: ADDED for the first KEYS objects, then MODIFIED round-robin; rv = position."""
+    events = []
+    for pos in range(n):
+        i = pos % KEYS
+        obj = make_pod(i, pos)
+        obj["metadata"]["resourceVersion"] = str(pos + 2)
+        events.append(Event(EventType.ADDED if pos < KEYS else EventType.MODIFIED, obj))
+    return events
+
+
+class _Replay:
+    """A watch yielding pre-decoded events, then staying open until stopped."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.drained = threading.Event()
+        self._stopped = threading.Event()
+
+    def __iter__(self) -> Iterator[Event]:
+        yield from self.events
+        self.drained.set()
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _empty_list(options: ListOptions) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": "1"}, "items": []}
+
+
+def _replay_source(events: list[Event]) -> tuple[ListWatch, _Replay]:
+    replay = _Replay(events)
+    return ListWatch(_empty_list, lambda options: replay), replay
+
+
+_SEED = make_pod(-1, 0)
+
+
+def _fake_source(events: list[Event]) -> FakeControllerSource:
+    """A source holding one seed object (rv 1), then the stream in its history (rv 2..N+1)."""
+    src = FakeControllerSource()
+    src.add(_SEED)
+    for ev in events:
+        (src.add if ev.type == EventType.ADDED else src.modify)(ev.object)
+    return src
+
+
+def _source_lw(src: FakeControllerSource) -> ListWatch:
+    """Lists the seed object at rv 1, so the watch from rv 1 replays the whole stream."""
+    first = {"metadata": {"resourceVersion": "1"}, "items": [dict(_SEED)]}
+    return ListWatch(lambda o: first, src.watch)
+
+
+def time_ceiling(events: list[Event]) -> float:
+    keys = [meta_namespace_key_func(ev.object) for ev in events]
+    objs = [ev.object for ev in events]
+    d: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    for k, obj in zip(keys, objs, strict=True):
+        d[k] = obj
+    return time.perf_counter() - t0
+
+
+def time_keyed_loop(events: list[Event]) -> float:
+    key = meta_namespace_key_func
+    d: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    for _, obj in events:
+        d[key(obj)] = obj
+    return time.perf_counter() - t0
+
+
+def _wait(pred: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark pipeline did not finish")
+        time.sleep(0.0005)
+
+
+def time_reflector(lw: Any, n_keys: int, last_rv: str) -> float:
+    store = new_store(meta_namespace_key_func)
+    r = Reflector(lw, None, store, backoff=Backoff(initial=0.001, maximum=0.01))
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    r.run_until(stop)
+    _wait(lambda: r.last_sync_resource_version() == last_rv)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    r.join(5.0)
+    assert len(store) == n_keys
+    return elapsed
+
+
+class _Count:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def on_add(self, obj: Any) -> None:
+        self.n += 1
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self.n += 1
+
+    def on_delete(self, obj: Any) -> None:
+        self.n += 1
+
+
+def time_informer(lw: Any, n_events: int) -> float:
+    informer = SharedIndexInformer(lw, backoff=Backoff(initial=0.001, maximum=0.01))
+    handler = _Count()
+    informer.add_event_handler(handler)
+    stop = threading.Event()
+    runner = threading.Thread(target=informer.run, args=(stop,))
+    t0 = time.perf_counter()
+    runner.start()
+    _wait(lambda: handler.n >= n_events)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    runner.join(10.0)
+    return elapsed
+
+
+def _best(repeats: int, fn: Any) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        times.append(fn())
+    return min(times)
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    n = 20_000 if quick else 100_000
+    repeats = 2 if quick else 3
+    events = make_events(n)
+    src = _fake_source(events)
+    src_rv = src.resource_version
+    timings = {
+        "ceiling: dict[key] = obj": _best(repeats, lambda: time_ceiling(events)),
+        "dict[key_func(obj)] = obj": _best(repeats, lambda: time_keyed_loop(events)),
+        "reflector -> store (pre-decoded)": _best(
+            repeats, lambda: time_reflector(_replay_source(events)[0], KEYS, str(n + 1))),
+        "reflector -> store (FakeControllerSource)": _best(
+            repeats, lambda: time_reflector(_source_lw(src), KEYS + 1, src_rv)),
+        "informer -> 1 no-op handler (pre-decoded)": _best(
+            repeats, lambda: time_informer(_replay_source(events)[0], n)),
+        "informer -> 1 no-op handler (FakeControllerSource)": _best(
+            repeats, lambda: time_informer(_source_lw(src), n + 1)),
+    }
+    ceiling = n / timings["ceiling: dict[key] = obj"]
+    rows: list[dict[str, Any]] = [
+        {"name": name, "n": n, "ops_per_s": n / t, "unit": "events/s"}
+        for name, t in timings.items()
+    ]
+    rows += [
+        {"name": f"ratio {name}", "n": n, "value": (n / t) / ceiling, "unit": "x ceiling"}
+        for name, t in timings.items() if not name.startswith("ceiling")
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick=True):
+        print(row)
