@@ -37,6 +37,9 @@ _MISSING: Any = object()
 _Filed = dict[str, dict[str, Any]]
 """One index as stored: indexed value -> {key: object}."""
 
+_Slot = tuple[str, IndexFunc, _Filed, dict[str, "str | tuple[str, ...]"]]
+"""One index: its name, its function, its content, and the values each key is filed under."""
+
 
 class IndexFuncError(CacheError):
     """An index function raised (or returned something that is not a list of values).
@@ -63,9 +66,12 @@ _gc_was_enabled = False
 def gc_paused() -> Iterator[None]:
     """Disable the cyclic garbage collector for the block, then restore its previous state.
 
-    Building a large cache allocates many containers, and each allocation
-    burst triggers collections that rescan every already-tracked object.
-    Nested or concurrent uses are counted: the last one out restores the state.
+    Creating many long-lived containers (decoding a large list response)
+    triggers collections that rescan every object already tracked; pausing
+    them roughly halves the time to decode 100k pod-like objects. ``replace``
+    itself creates few containers and gains nothing measurable (see
+    ``python -m bench store``), so it does not pause. Nested or concurrent
+    uses are counted: the last one out restores the state.
     """
     global _gc_depth, _gc_was_enabled
     with _gc_lock:
@@ -82,14 +88,10 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-GC_PAUSE_THRESHOLD = 10_000
-"""``replace`` pauses the cyclic GC when given at least this many items."""
-
-
 class ThreadSafeStore:
     """Items keyed by string plus named indices over them; all methods are thread-safe."""
 
-    __slots__ = ("_indexers", "_indices", "_items", "_lock", "_values")
+    __slots__ = ("_by_name", "_indexers", "_items", "_lock", "_slots")
 
     def __init__(self, indexers: Indexers | None = None, indices: Indices | None = None) -> None:
         for name, index in (indices or {}).items():
@@ -101,33 +103,37 @@ class ThreadSafeStore:
         self._items: dict[str, Any] = {}
         # Copy-on-write: replaced (never mutated) by add_indexers, so a snapshot stays valid.
         self._indexers: dict[str, IndexFunc] = dict(indexers or {})
-        self._indices: dict[str, _Filed] = {name: {} for name in self._indexers}
-        # index name -> key -> the values that key is filed under (absent when none).
-        self._values: dict[str, dict[str, str | tuple[str, ...]]] = {
-            name: {} for name in self._indexers
-        }
+        self._slots: tuple[_Slot, ...] = ()
+        self._by_name: dict[str, _Slot] = {}
+        self._install([(name, fn, {}, {}) for name, fn in self._indexers.items()])
+
+    def _install(self, slots: builtins.list[_Slot]) -> None:
+        """Make ``slots`` the indices; the caller holds the lock (or owns the store)."""
+        self._slots = tuple(slots)
+        self._by_name = {slot[0]: slot for slot in slots}
 
     # --- writes -----------------------------------------------------------
 
     def add(self, key: str, obj: Any) -> None:
         """Store ``obj`` under ``key`` (replacing what was there) and index it."""
         with self._lock:
-            self._put(key, obj)
+            if self._slots:
+                self._put(key, obj)
+            else:
+                self._items[key] = obj
 
-    def update(self, key: str, obj: Any) -> None:
-        """Same as :meth:`add`: an update of a missing key adds it."""
-        with self._lock:
-            self._put(key, obj)
+    update = add
+    """Same as :meth:`add`: an update of a missing key adds it."""
 
     def delete(self, key: str) -> None:
         """Remove ``key`` and its index entries; a missing key is not an error."""
         with self._lock:
             if self._items.pop(key, _MISSING) is _MISSING:
                 return
-            for name, index in self._indices.items():
-                old = self._values[name].pop(key, None)
+            for _, _, filed, values in self._slots:
+                old = values.pop(key, None)
                 if old is not None:
-                    _refile(index, key, None, old, None)
+                    _refile(filed, key, None, old, None)
 
     def replace(self, items: Mapping[str, Any], resource_version: str = "") -> None:
         """Swap the whole content for ``items`` atomically.
@@ -136,22 +142,14 @@ class ThreadSafeStore:
         under it. ``resource_version`` is accepted for interface parity.
         """
         new_items = dict(items)
-        if len(new_items) >= GC_PAUSE_THRESHOLD:
-            with gc_paused():
-                self._replace(new_items)
-        else:
-            self._replace(new_items)
-
-    def _replace(self, new_items: dict[str, Any]) -> None:
         while True:
             indexers = self._indexers  # a snapshot: add_indexers swaps in a new dict
-            built = {name: _build_index(name, fn, new_items) for name, fn in indexers.items()}
+            slots = [_build_slot(name, fn, new_items) for name, fn in indexers.items()]
             with self._lock:
                 if self._indexers is not indexers:
                     continue  # add_indexers ran meanwhile: rebuild with the new set
                 self._items = new_items
-                self._indices = {name: index for name, (index, _) in built.items()}
-                self._values = {name: values for name, (_, values) in built.items()}
+                self._install(slots)
                 return
 
     def add_indexers(self, indexers: Indexers) -> None:
@@ -164,32 +162,37 @@ class ThreadSafeStore:
             clash = sorted(set(indexers) & set(self._indexers))
             if clash:
                 raise ValueError(f"indexer conflict: {', '.join(map(repr, clash))}")
-            built = {name: _build_index(name, fn, self._items) for name, fn in indexers.items()}
+            added = [_build_slot(name, fn, self._items) for name, fn in indexers.items()]
             self._indexers = {**self._indexers, **indexers}
-            self._indices = {**self._indices, **{n: idx for n, (idx, _) in built.items()}}
-            self._values = {**self._values, **{n: vals for n, (_, vals) in built.items()}}
+            self._install([*self._slots, *added])
 
     def _put(self, key: str, obj: Any) -> None:
         """Store and index ``obj``; the caller holds the lock."""
+        slots = self._slots
         # Compute every index value first, so a failing index function changes nothing.
-        new_values = []
-        for name, fn in self._indexers.items():
+        news: builtins.list[str | tuple[str, ...] | None] = []
+        for name, fn, _, _ in slots:
             try:
-                new_values.append(_normalize(fn(obj)))
+                result = fn(obj)
+                if type(result) is list and len(result) == 1 and type(result[0]) is str:
+                    news.append(result[0])  # the common case, without a call
+                else:
+                    news.append(_normalize(result))
             except Exception as err:
                 raise IndexFuncError(name, key, obj, err) from err
         self._items[key] = obj
-        for (name, index), new in zip(self._indices.items(), new_values, strict=True):
-            key_values = self._values[name]
-            old = key_values.get(key)
+        for (_, _, filed, values), new in zip(slots, news, strict=True):
+            old = values.get(key)
             if type(new) is str and old == new:  # the common update: same single value
-                index[new][key] = obj
+                filed[new][key] = obj
                 continue
             if new is None:
-                key_values.pop(key, None)
+                if old is None:
+                    continue
+                del values[key]
             else:
-                key_values[key] = new
-            _refile(index, key, obj, old, new)
+                values[key] = new
+            _refile(filed, key, obj, old, new)
 
     # --- reads ------------------------------------------------------------
 
@@ -214,14 +217,14 @@ class ThreadSafeStore:
     def index(self, index_name: str, obj: Any) -> builtins.list[Any]:
         """Items that share at least one ``index_name`` value with ``obj``."""
         with self._lock:
-            fn = self._indexers.get(index_name)
-            if fn is None:
+            slot = self._by_name.get(index_name)
+            if slot is None:
                 raise IndexNotFoundError(index_name)
+            _, fn, index, _ = slot
             try:
                 values = _normalize(fn(obj))
             except Exception as err:
                 raise IndexFuncError(index_name, None, obj, err) from err
-            index = self._indices[index_name]
             if values is None:
                 return []
             if isinstance(values, str):
@@ -235,26 +238,29 @@ class ThreadSafeStore:
     def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
         """Items filed under ``indexed_value`` in ``index_name``."""
         with self._lock:
-            index = self._indices.get(index_name)
-            if index is None:
+            slot = self._by_name.get(index_name)
+            if slot is None:
                 raise IndexNotFoundError(index_name)
+            index = slot[2]
             filed = index.get(indexed_value)
             return [] if filed is None else builtins.list(filed.values())
 
     def index_keys(self, index_name: str, indexed_value: str) -> builtins.list[str]:
         """Keys filed under ``indexed_value`` in ``index_name``."""
         with self._lock:
-            index = self._indices.get(index_name)
-            if index is None:
+            slot = self._by_name.get(index_name)
+            if slot is None:
                 raise IndexNotFoundError(index_name)
+            index = slot[2]
             return list(index.get(indexed_value, ()))
 
     def list_index_func_values(self, index_name: str) -> builtins.list[str]:
         """Every value of ``index_name`` that has at least one item."""
         with self._lock:
-            index = self._indices.get(index_name)
-            if index is None:
+            slot = self._by_name.get(index_name)
+            if slot is None:
                 raise IndexNotFoundError(index_name)
+            index = slot[2]
             return list(index)
 
     def get_indexers(self) -> Indexers:
@@ -330,10 +336,8 @@ def _refile(index: _Filed, key: str, obj: Any, old: str | tuple[str, ...] | None
             filed[key] = obj
 
 
-def _build_index(
-    name: str, fn: IndexFunc, items: Mapping[str, Any]
-) -> tuple[_Filed, dict[str, str | tuple[str, ...]]]:
-    """Index every item with ``fn``: the index and each key's remembered values."""
+def _build_slot(name: str, fn: IndexFunc, items: Mapping[str, Any]) -> _Slot:
+    """Index every item with ``fn``: the slot holding the index and each key's values."""
     index: _Filed = {}
     key_values: dict[str, str | tuple[str, ...]] = {}
     key = None
@@ -359,7 +363,7 @@ def _build_index(
     except Exception as err:
         raise IndexFuncError(name, key, items.get(key) if key is not None else None,
                              err) from err
-    return index, key_values
+    return name, fn, index, key_values
 
 
 def _describe(obj: Any) -> str:
@@ -368,7 +372,6 @@ def _describe(obj: Any) -> str:
 
 
 __all__ = [
-    "GC_PAUSE_THRESHOLD",
     "IndexFuncError",
     "ThreadSafeStore",
     "gc_paused",

@@ -273,14 +273,6 @@ def test_new_thread_safe_store_arguments() -> None:
     assert s.list_keys() == ["a"]
 
 
-def test_large_replace_pauses_gc_and_restores_it() -> None:
-    s = new()
-    assert gc.isenabled()
-    s.replace({str(i): obj("n", str(i)) for i in range(20_000)})
-    assert gc.isenabled()
-    assert len(s.index_keys("ns", "n")) == 20_000
-
-
 def test_gc_paused_restores_previous_state_and_nests() -> None:
     assert gc.isenabled()
     with gc_paused():
