@@ -184,7 +184,7 @@ class Cache(Indexer):
         return len(self._store)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._store
+        return isinstance(key, str) and key in self._store
 
     def __repr__(self) -> str:
         return f"Cache(items={len(self._store)}, indexers={sorted(self.get_indexers())})"

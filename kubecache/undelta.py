@@ -71,7 +71,7 @@ class UndeltaStore(Store):
         return len(self._store)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._store
+        return isinstance(key, str) and key in self._store
 
     def __repr__(self) -> str:
         return f"UndeltaStore(items={len(self._store)}, push_func={self._push!r})"

@@ -63,7 +63,7 @@ def test_add_update_delete_list() -> None:
     s.delete(pod("ns", "never-added"))  # not an error
     assert sorted(s.list_keys()) == ["cluster", "ns/new"]
     assert len(s) == 2
-    assert "cluster" in s and "ns/a" not in s and 7 not in s
+    assert "cluster" in s and "ns/a" not in s and 7 not in s and ["cluster"] not in s
 
 
 def test_replace_is_whole_content() -> None:
