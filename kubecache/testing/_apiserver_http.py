@@ -83,6 +83,7 @@ class App:
         self.fail_code = 500
         self.fail_reason = "InternalError"
         self.delay = 0.0
+        self.watch_floor = 0  # the storage version when this server (its watch cache) started
         self.open: dict[Watcher, socket.socket] = {}
 
     def before_request(self) -> None:
@@ -453,7 +454,7 @@ class Handler(BaseHTTPRequestHandler):
         as_table = wants_table(self.headers.get("Accept", ""))
         include = params.get("includeObject", "Metadata")
         w = app.storage.watch(r.rt, r.namespace, params.get("resourceVersion", ""),
-                              _compile_filter(params))
+                              _compile_filter(params), app.watch_floor)
         app.watch_opened(w, self.connection)
         rt = r.rt
 

@@ -447,10 +447,11 @@ class Storage:
     # --- watches ----------------------------------------------------------------
 
     def watch(self, rt: ResourceType, namespace: str = "", resource_version: str = "",
-              flt: Filter | None = None) -> Watcher:
+              flt: Filter | None = None, floor: int = 0) -> Watcher:
         """Register a watcher; its ``initial`` events come first, then its queue.
 
-        A too old version yields a watcher whose only initial event is a 410 ERROR.
+        A version older than the history (or than ``floor``: where a restarted
+        server's watch cache begins) yields a watcher whose only event is a 410 ERROR.
         """
         namespace = namespace if rt.namespaced else ""
         with self._lock:
@@ -463,8 +464,9 @@ class Storage:
             else:
                 wanted = _parse_rv(resource_version)
                 self._wait_for(wanted)
-                if wanted < table.min_rv:
-                    st = too_old(wanted, table.min_rv).status
+                oldest = max(table.min_rv, floor)
+                if wanted < oldest:
+                    st = too_old(wanted, oldest).status
                     w.initial = [("ERROR", st, event_line("ERROR", dumps(st)))]
                     w.close()
                     return w

@@ -49,7 +49,9 @@ class ApiServer:
     ``history``: events kept per resource for watches and exact-version lists;
     older versions get 410. ``bookmark_interval``: seconds between BOOKMARK
     events on watches that allow them. ``storage``: pass another server's
-    :attr:`storage` to restart "the same cluster" on a new server.
+    :attr:`storage` to restart "the same cluster" on a new server: objects,
+    versions and continue tokens carry over, but like a real API server's
+    watch cache, watches can only resume from the version it started at.
     ``ssl_context``: serve HTTPS with it. ``authenticate(authorization_header)``:
     reject requests (401) for which it returns false. ``watch_timeout``: how
     long a watch without ``timeoutSeconds`` lasts. ``paginate_rv0``: honour
@@ -80,6 +82,7 @@ class ApiServer:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._httpd is not None:
             return self
+        self._app.watch_floor = self.storage.resource_version
         self._httpd = HTTPServer((self.host, self._port), self._app, self._ssl)
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,

@@ -1,0 +1,203 @@
+"""Reflector and SharedIndexInformer driven through the HTTP source against the embedded server.
+
+Paged initial lists, live watches, bookmarks, 410 -> relist, dropped
+connections -> resume without relist, server restart -> converge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache import (
+    NAMESPACE_INDEX,
+    Reflector,
+    ResourceEventHandlerFuncs,
+    SharedIndexInformer,
+    meta_namespace_index_func,
+    meta_namespace_key_func,
+    new_store,
+)
+from kubecache.backoff import Backoff
+from kubecache.kube import Client, Config, new_list_watch_from_client
+from kubecache.store import Store
+from kubecache.testing import ApiServer
+
+no_thread_leaks = thread_leak_fixture()
+
+
+def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns, "labels": labels}}
+
+
+def fast_backoff() -> Backoff:
+    return Backoff(initial=0.02, maximum=0.2)
+
+
+def state(store: Store) -> dict[str, str]:
+    """key -> resourceVersion of everything in the store."""
+    return {meta_namespace_key_func(o): o["metadata"]["resourceVersion"] for o in store.list()}
+
+
+def server_state(server: ApiServer, resource: str = "pods") -> dict[str, str]:
+    return {meta_namespace_key_func(o): o["metadata"]["resourceVersion"]
+            for o in server.list_objects(resource)}
+
+
+class Running:
+    """A reflector over one server's pods, stopped (and its client closed) at the end."""
+
+    def __init__(self, server: ApiServer, **kwargs: Any) -> None:
+        self.client = Client(Config(server=server.url), watch_margin=2)
+        self.store = new_store(meta_namespace_key_func)
+        lw = new_list_watch_from_client(self.client, "pods")
+        self.reflector = Reflector(lw, "Pod", self.store, backoff=fast_backoff(),
+                                   min_watch_timeout=30, **kwargs)
+        self.stop = threading.Event()
+
+    def __enter__(self) -> Running:
+        self.reflector.run_until(self.stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        assert self.reflector.join(5)
+        self.client.close()
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=0.1) as srv:
+        yield srv
+
+
+def test_initial_list_is_paginated(server: ApiServer) -> None:
+    with ApiServer(paginate_rv0=True) as paging:
+        for i in range(250):
+            paging.create("pods", pod(f"p{i:03d}", ns=f"ns{i % 7}"))
+        with Running(paging, page_size=100) as r:
+            assert wait_for(lambda: len(r.store) == 250)
+            assert r.reflector.stats.list_pages == 3
+            assert state(r.store) == server_state(paging)
+            assert paging.stats.lists == 3
+    # The faithful default: a resourceVersion=0 list is served whole, like the watch cache.
+    for i in range(250):
+        server.create("pods", pod(f"p{i:03d}"))
+    with Running(server, page_size=100) as r:
+        assert wait_for(lambda: len(r.store) == 250)
+        assert r.reflector.stats.list_pages == 1
+
+
+def test_watch_keeps_the_store_in_sync(server: ApiServer) -> None:
+    server.create("pods", pod("a"))
+    with Running(server) as r:
+        assert wait_for(lambda: len(r.store) == 1)
+        server.create("pods", pod("b", ns="other"))
+        server.patch("pods", "a", {"metadata": {"labels": {"v": "2"}}})
+        server.delete("pods", "b", namespace="other")
+        server.create("pods", pod("c"))
+        assert wait_for(lambda: state(r.store) == server_state(server))
+        assert r.store.get_by_key("default/a")[0]["metadata"]["labels"] == {"v": "2"}
+        assert r.reflector.stats.lists == 1
+
+
+def test_bookmarks_advance_the_resource_version(server: ApiServer) -> None:
+    server.create("pods", pod("a"))
+    with Running(server) as r:
+        assert wait_for(lambda: len(r.store) == 1)
+        server.create("configmaps", {"metadata": {"name": "elsewhere"}})  # not a pod
+        target = server.resource_version
+        assert wait_for(lambda: r.reflector.last_sync_resource_version() == target)
+        assert r.reflector.stats.events["BOOKMARK"] >= 1
+        assert len(r.store) == 1
+
+
+def test_410_leads_to_a_relist(server: ApiServer) -> None:
+    for name in ("a", "b"):
+        server.create("pods", pod(name))
+    with Running(server) as r:
+        assert wait_for(lambda: len(r.store) == 2)
+        server.fail_next(10**6)  # the reflector can't get back in...
+        server.drop_watches()
+        server.delete("pods", "a")  # ...while the world changes and history is compacted
+        server.create("pods", pod("c"))
+        server.compact()
+        server.fail_next(0)
+        assert wait_for(lambda: state(r.store) == server_state(server))
+        assert r.reflector.stats.gone >= 1 and r.reflector.stats.relists == 1
+
+
+def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
+    server.create("pods", pod("a"))
+    with Running(server) as r:
+        assert wait_for(lambda: len(r.store) == 1)
+        for i in range(3):
+            assert wait_for(lambda: server.stats.open_watches == 1)
+            server.drop_watches()
+            server.create("pods", pod(f"after-drop-{i}"))
+        assert wait_for(lambda: state(r.store) == server_state(server))
+        stats = r.reflector.stats
+        assert stats.lists == 1 and stats.relists == 0 and stats.watch_starts >= 2
+
+
+def test_server_restart_on_the_same_port_converges() -> None:
+    first = ApiServer(bookmark_interval=0.1).start()
+    for name in ("a", "b", "c"):
+        first.create("pods", pod(name))
+    with Running(first) as r:
+        assert wait_for(lambda: len(r.store) == 3)
+        port, storage = first.port, first.storage
+        first.stop()
+        second = ApiServer(port=port, storage=storage, bookmark_interval=0.1)
+        second.delete("pods", "a")  # changed while no server was up
+        second.patch("pods", "b", {"metadata": {"labels": {"v": "2"}}})
+        with second.start():
+            second.create("pods", pod("d"))
+            assert wait_for(lambda: state(r.store) == server_state(second))
+            # the new server's watch cache starts at its own version: the old one is 410
+            assert r.reflector.stats.relists == 1
+
+
+def test_informer_over_http(server: ApiServer) -> None:
+    for i in range(30):
+        server.create("pods", pod(f"p{i}", ns="a" if i % 2 else "b", app="web"))
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def record(kind: str) -> Any:
+        def handler(*objs: Any) -> None:
+            with lock:
+                events.append((kind, meta_namespace_key_func(objs[-1])))
+        return handler
+
+    client = Client(Config(server=server.url))
+    informer = SharedIndexInformer(
+        new_list_watch_from_client(client, "pods", label_selector="app=web"), "Pod",
+        indexers={NAMESPACE_INDEX: meta_namespace_index_func}, backoff=fast_backoff(),
+        page_size=10)
+    informer.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=record("add"), on_update=record("update"), on_delete=record("delete")))
+    stop = threading.Event()
+    t = threading.Thread(target=informer.run, args=(stop,))
+    t.start()
+    try:
+        assert wait_for(informer.has_synced)
+        assert len(informer.get_store()) == 30
+        assert sorted(informer.get_indexer().index_keys(NAMESPACE_INDEX, "a")) == sorted(
+            f"a/p{i}" for i in range(1, 30, 2))
+        server.patch("pods", "p1", {"metadata": {"labels": {"app": "db"}}}, namespace="a")
+        server.create("pods", pod("new", ns="a", app="web"))
+        server.patch("pods", "p2", {"metadata": {"annotations": {"x": "1"}}}, namespace="b")
+        assert wait_for(lambda: ("update", "b/p2") in events and ("add", "a/new") in events
+                        and ("delete", "a/p1") in events)
+        assert len(informer.get_store()) == 30  # p1 left the selection, "new" joined
+        assert informer.last_sync_resource_version() == server.resource_version
+    finally:
+        stop.set()
+        t.join(10)
+        client.close()
+    assert not t.is_alive()

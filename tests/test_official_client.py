@@ -1,0 +1,117 @@
+"""The official ``kubernetes`` client against the embedded server: a client nobody here wrote."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+kubernetes = pytest.importorskip("kubernetes", reason="the official kubernetes client is needed")
+from kubernetes import client as kclient  # noqa: E402
+from kubernetes import config as kconfig  # noqa: E402
+from kubernetes import watch as kwatch  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+from kubecache import ListWatch, Reflector, meta_namespace_key_func, new_store  # noqa: E402
+from kubecache.backoff import Backoff  # noqa: E402
+from kubecache.testing import ApiServer  # noqa: E402
+
+no_thread_leaks = thread_leak_fixture()
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=0.1) as srv:
+        yield srv
+
+
+@pytest.fixture
+def api(server: ApiServer, tmp_path: Path) -> Iterator[Any]:
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    api_client = kconfig.new_client_from_config(str(path))
+    try:
+        yield kclient.CoreV1Api(api_client)
+    finally:
+        api_client.close()
+
+
+def body(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
+def test_load_kube_config_create_list_get(server: ApiServer, tmp_path: Path) -> None:
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    kconfig.load_kube_config(config_file=str(path))  # the documented entry point
+    v1 = kclient.CoreV1Api()
+    try:
+        created = v1.create_namespaced_pod("default", body("a", app="web"))
+        assert created.metadata.uid and created.metadata.creation_timestamp is not None
+        assert created.spec.containers[0].image == "nginx"
+        v1.create_namespaced_pod("default", body("b"))
+        pods = v1.list_namespaced_pod("default", label_selector="app=web")
+        assert [p.metadata.name for p in pods.items] == ["a"]
+        assert pods.metadata.resource_version == server.resource_version
+        assert v1.read_namespaced_pod("b", "default").metadata.name == "b"
+        with pytest.raises(ApiException) as exc:
+            v1.read_namespaced_pod("missing", "default")
+        assert exc.value.status == 404
+        with pytest.raises(ApiException) as exc:
+            v1.create_namespaced_pod("default", body("a"))
+        assert exc.value.status == 409
+        v1.patch_namespaced_pod("a", "default", {"metadata": {"labels": {"app": "db"}}})
+        assert v1.read_namespaced_pod("a", "default").metadata.labels == {"app": "db"}
+        v1.delete_namespaced_pod("b", "default")
+        assert [p.metadata.name for p in v1.list_pod_for_all_namespaces().items] == ["a"]
+        page = v1.list_namespaced_pod("default", limit=1)
+        assert len(page.items) == 1 and page.metadata._continue is None
+    finally:
+        v1.api_client.close()
+
+
+def test_watch_stream(server: ApiServer, api: Any) -> None:
+    api.create_namespaced_pod("default", body("a"))
+    rv = api.list_namespaced_pod("default").metadata.resource_version
+
+    def mutate() -> None:
+        server.create("pods", body("b"))
+        server.patch("pods", "a", {"metadata": {"labels": {"v": "2"}}})
+        server.delete("pods", "b")
+
+    w = kwatch.Watch()
+    seen: list[tuple[str, str]] = []
+    mutator = threading.Thread(target=mutate)
+    mutator.start()
+    for ev in w.stream(api.list_namespaced_pod, "default", resource_version=rv,
+                       timeout_seconds=10):
+        seen.append((ev["type"], ev["object"].metadata.name))
+        if len(seen) == 3:
+            w.stop()
+    mutator.join()
+    assert seen == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+
+
+def test_list_watch_from_kubernetes_adapter(server: ApiServer, api: Any) -> None:
+    for i in range(5):
+        server.create("pods", {"metadata": {"name": f"p{i}", "namespace": "x"}})
+    lw = ListWatch.from_kubernetes(api.list_namespaced_pod, namespace="x")
+    store = new_store(meta_namespace_key_func)
+    reflector = Reflector(lw, None, store, backoff=Backoff(initial=0.02, maximum=0.2),
+                          min_watch_timeout=5, page_size=2)
+    stop = threading.Event()
+    reflector.run_until(stop)
+    try:
+        assert wait_for(lambda: len(store) == 5)
+        server.create("pods", {"metadata": {"name": "late", "namespace": "x"}})
+        server.create("pods", {"metadata": {"name": "other-ns", "namespace": "y"}})
+        server.delete("pods", "p0", namespace="x")
+        assert wait_for(lambda: sorted(store.list_keys()) == sorted(
+            ["x/late", *(f"x/p{i}" for i in range(1, 5))]))
+    finally:
+        stop.set()
+        assert reflector.join(10)
