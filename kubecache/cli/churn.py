@@ -29,6 +29,7 @@ PHASES = ("Pending", "Running", "Running", "Running", "Succeeded", "Failed")
 APPS = ("web", "api", "worker", "cache", "batch", "proxy", "db", "cron")
 TIERS = ("frontend", "backend", "data")
 TRACKS = ("stable", "canary")
+REVISION_ANNOTATION = "demo.kubecache.io/revision"
 
 # Fault kinds, in the order of how often they are picked.
 FAULT_DROP = "drop_watches"
@@ -229,12 +230,20 @@ class Churn:
             return "label"
         return "status"
 
+    def _revision(self) -> dict[str, str]:
+        # A patch that changes nothing is a no-op for the server (no new resourceVersion,
+        # no event); a fresh annotation makes every change real, so changes == events.
+        self._seq += 1
+        return {REVISION_ANNOTATION: str(self._seq)}
+
     def _label_patch(self) -> dict[str, Any]:
         rng = self._rng
-        return {"metadata": {"labels": {"tier": rng.choice(TIERS), "track": rng.choice(TRACKS)}}}
+        return {"metadata": {"labels": {"tier": rng.choice(TIERS), "track": rng.choice(TRACKS)},
+                             "annotations": self._revision()}}
 
     def _status_patch(self) -> dict[str, Any]:
-        return {"status": {"phase": self._rng.choice(PHASES)}}
+        return {"metadata": {"annotations": self._revision()},
+                "status": {"phase": self._rng.choice(PHASES)}}
 
     def _create(self, namespace: str | None) -> bool:
         pod = self.new_pod(namespace)

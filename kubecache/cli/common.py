@@ -52,6 +52,8 @@ def import_kube() -> Any:
     """``kubecache.kube``, or a clear :class:`CliError` when its extra is missing."""
     try:
         from .. import kube
+
+        kube.Client  # noqa: B018 - loads httpx & co now, to fail here with a clear message
     except ImportError as err:
         raise CliError(f"the Kubernetes source needs extra packages ({err.name or err}): "
                        "pip install 'kubecache[kube]'") from err

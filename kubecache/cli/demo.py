@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from ..backoff import Backoff
 from .churn import FAULT_KINDS, Churn, namespace_names
 from .common import CliError, import_apiserver, import_kube, make_console, sigterm_as_interrupt
 from .dashboard import (
@@ -33,7 +34,15 @@ from .dashboard import (
     summary_json,
     summary_lines,
 )
-from .mirror import Mirror, QueryTimer, diff_states, percentile, rv_int, versions_of
+from .mirror import (
+    Mirror,
+    QueryTimer,
+    StateDiff,
+    diff_states,
+    percentile,
+    rv_int,
+    versions_of,
+)
 
 
 @dataclass
@@ -97,6 +106,7 @@ class Demo:
         self._t0 = time.monotonic()
         self._churn_started: float | None = None
         self._churn_stopped: float | None = None
+        self._events_at_start = 0
         self.server: Any = None
         self.churn: Churn | None = None
         self.mirror: Mirror | None = None
@@ -131,7 +141,10 @@ class Demo:
             if hasattr(self._client, "close"):
                 stack.callback(self._client.close)
             lw = kube.new_list_watch_from_client(self._client, "pods")
-            self.mirror = Mirror(lw, time_handler=opts.metrics_port is not None)
+            # The server is local and the faults are frequent: retry quickly (client-go's
+            # 0.8 s..30 s backoff would spend most of a short demo waiting).
+            self.mirror = Mirror(lw, time_handler=opts.metrics_port is not None, name="pods",
+                                 backoff=Backoff(initial=0.1, maximum=2.0, reset_after=10.0))
             if opts.metrics_port is not None:
                 from .metrics import start_metrics_server
 
@@ -181,6 +194,7 @@ class Demo:
                 if self._churn_started is None:
                     if self.mirror.has_synced():
                         self._churn_started = now
+                        self._events_at_start = self.mirror.handler.events
                         churn_thread.start()
                         self.phase = "churning"
                         if self.opts.duration is not None:
@@ -213,11 +227,22 @@ class Demo:
         start = time.monotonic()
         deadline = start + self.opts.settle_timeout
         server_versions = versions_of(self.server.list_objects("pods"))
-        diff = diff_states(self.mirror.key_versions(), server_versions)
+        server_rv = rv_int(str(self.server.resource_version))
+
+        def caught_up() -> tuple[bool, StateDiff]:
+            assert self.mirror is not None
+            d = diff_states(self.mirror.key_versions(), server_versions)
+            c = self.mirror.counters()
+            cache_rv = rv_int(c.last_sync_rv)
+            done = (d.total == 0 and not c.queue_depth
+                    and (server_rv is None or cache_rv is None or cache_rv >= server_rv))
+            return done, d
+
+        done, diff = caught_up()
         try:
-            while diff.total and time.monotonic() < deadline:
-                time.sleep(0.1)
-                diff = diff_states(self.mirror.key_versions(), server_versions)
+            while not done and time.monotonic() < deadline:
+                time.sleep(0.05)
+                done, diff = caught_up()
         except KeyboardInterrupt:
             self._say("interrupted while waiting for the cache to catch up")
         settle = time.monotonic() - start
@@ -229,7 +254,8 @@ class Demo:
             "objects": len(self.mirror.indexer.list()),
             "server_objects": len(server_versions),
             "events": snap.events,
-            "events_per_s": round(snap.events / churned, 1) if churned > 0 else 0.0,
+            "events_per_s": (round((snap.events - self._events_at_start) / churned, 1)
+                             if churned > 0 else 0.0),
             "changes": stats.changes,
             "lists": snap.lists,
             "relists": snap.relists,

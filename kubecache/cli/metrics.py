@@ -88,7 +88,8 @@ class InformerCollector:
         yield gauge("informer_objects", "Objects in the informer's cache", len(m.indexer))
         yield gauge("informer_synced", "1 once the first list is in the cache",
                     1.0 if m.has_synced() else 0.0)
-        depth = GaugeMetricFamily("workqueue_depth", "Current depth of the informer's DeltaFIFO",
+        depth = GaugeMetricFamily("workqueue_depth",
+                                  "Notifications buffered for the informer's handlers",
                                   labels=["name"])
         depth.add_metric([name], math.nan if c.queue_depth is None else c.queue_depth)
         yield depth

@@ -167,6 +167,7 @@ class ReflectorCounters:
     errors: int = 0
     last_sync_rv: str = ""
     queue_depth: int | None = None
+    """Notifications buffered for handlers, not yet delivered."""
 
 
 def _stat(stats: Any, *names: str) -> int:
@@ -178,20 +179,16 @@ def _stat(stats: Any, *names: str) -> int:
 
 
 def read_counters(informer: Any) -> ReflectorCounters:
-    """Read list/watch/relist counters from an informer, whatever shape its stats have."""
-    reflector = getattr(informer, "reflector", None)
-    stats = getattr(reflector, "stats", None) or getattr(informer, "stats", None)
-    lists = _stat(stats, "lists", "list_count")
-    relists = _stat(stats, "relists", "relist_count")
-    if relists == 0 and lists > 1 and not _has(stats, "relists", "relist_count"):
+    """Read list/watch/relist counters and the queue depth from an informer's stats."""
+    istats = getattr(informer, "stats", None)
+    stats = getattr(istats, "reflector", None)
+    if stats is None:  # no reflector yet, or a reflector-like object passed directly
+        stats = getattr(getattr(informer, "reflector", None), "stats", None)
+    lists = _stat(stats, "lists")
+    relists = _stat(stats, "relists")
+    if relists == 0 and lists > 1 and not _has(stats, "relists"):
         relists = lists - 1
-    queue = getattr(informer, "queue", None) or getattr(informer, "fifo", None)
-    depth: int | None = None
-    if queue is not None:
-        try:
-            depth = len(queue)
-        except TypeError:
-            depth = None
+    pending = getattr(istats, "pending", None)
     try:
         rv = informer.last_sync_resource_version()
     except Exception:
@@ -200,11 +197,11 @@ def read_counters(informer: Any) -> ReflectorCounters:
         lists=lists,
         relists=relists,
         watches=_stat(stats, "watch_starts", "watches"),
+        watch_restarts=_stat(stats, "watch_restarts"),
         gone=_stat(stats, "gone"),
-        watch_restarts=_stat(stats, "watch_restarts", "rewatches", "watch_reopens"),
-        errors=_stat(stats, "errors", "failures", "list_errors"),
+        errors=_stat(stats, "errors"),
         last_sync_rv=str(rv or ""),
-        queue_depth=depth,
+        queue_depth=pending if isinstance(pending, int) else None,
     )
 
 
@@ -219,17 +216,15 @@ class Mirror:
 
     def __init__(self, lister_watcher: Any, *, on_event: EventCallback | None = None,
                  time_handler: bool = False, transform: Callable[[Any], Any] | None = None,
-                 resync_period: float = 0.0) -> None:
+                 resync_period: float = 0.0, name: str | None = None,
+                 backoff: Any = None) -> None:
         from ..informer import SharedIndexInformer
 
         self.latency = LatencyRecorder() if time_handler else None
         self.handler = CountingHandler(on_event, self.latency)
         indexers = {NAMESPACE_INDEX: meta_namespace_index_func}
-        if transform is None:
-            self.informer = SharedIndexInformer(lister_watcher, None, resync_period, indexers)
-        else:
-            self.informer = SharedIndexInformer(lister_watcher, None, resync_period, indexers,
-                                                transform=transform)
+        self.informer = SharedIndexInformer(lister_watcher, None, resync_period, indexers,
+                                            transform=transform, name=name, backoff=backoff)
         self.informer.add_event_handler(self.handler)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
