@@ -10,10 +10,19 @@ contract, as in client-go:
   readers see either the old state or the new one, never a mix.
 - ``resync()`` is meaningless for plain stores and does nothing; queues use it
   to re-deliver what they know.
+- ``len(store)`` counts the keys; ``key in store`` tests a key (never an object).
+- A key function that fails raises :class:`~kubecache.errors.KeyFuncError`
+  and the store is unchanged.
 
 An :class:`Indexer` is a Store that also maintains named secondary indices
 (see :mod:`kubecache.index`), answering ``by_index`` in time proportional to
-the result, not to the store.
+the result, not to the store. An unknown index name raises
+:class:`~kubecache.errors.IndexNotFoundError`; an index function that fails
+raises :class:`~kubecache.thread_safe_store.IndexFuncError` and the store is
+unchanged.
+
+:func:`new_store` and :func:`new_indexer` return a :class:`Cache`, which
+keeps its objects in a :class:`~kubecache.thread_safe_store.ThreadSafeStore`.
 """
 
 from __future__ import annotations
