@@ -45,7 +45,11 @@ from .clock import Clock, RealClock
 from .delta_fifo import DeltaFIFO, Deltas, DeltaType, TransformFunc, new_delta_fifo
 from .errors import CacheError, FIFOClosedError
 from .index import Indexers
-from .keys import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from .keys import (
+    DeletedFinalStateUnknown,
+    deletion_handling_meta_namespace_key_func,
+    meta_namespace_key_func,
+)
 from .listwatch import ListerWatcher
 from .meta import get_resource_version
 from .reflector import Reflector, ReflectorStats, WatchErrorHandler
@@ -493,34 +497,74 @@ class SharedIndexInformer:
                 logger.exception("informer: failed to process deltas")
 
     def _handle_deltas(self, deltas: Deltas) -> None:
-        """Apply one key's deltas to the indexer, then notify (runs under the queue lock)."""
-        indexer, distribute, stats = self._indexer, self._processor.distribute, self.stats
+        """Apply one key's deltas to the indexer, then notify (runs under the queue lock).
+
+        The deltas are folded in memory into their notifications and the
+        indexer is written once, with the final state, before any is sent: a
+        handler reading the store sees at least the state it is told about.
+        """
+        newest = deltas[-1].object
+        key = newest.key if type(newest) is DeletedFinalStateUnknown else _key(newest)
+        indexer, stats = self._indexer, self.stats
         with self._block_deltas:
-            for dtype, obj in deltas:
-                stats.deltas += 1
+            old, exists = indexer.get_by_key(key)
+            if len(deltas) == 1:  # the common case when the consumer keeps up
+                dtype, obj = deltas[0]
                 if dtype is _DELETED:
+                    note, sync = (_DELETE, obj, None), False
                     indexer.delete(obj)
                     stats.deletes += 1
-                    distribute((_DELETE, obj, None), False)
-                    continue
-                old, exists = indexer.get(obj)
-                if exists:
-                    indexer.update(obj)
+                elif exists:
                     sync = (dtype is _SYNC or dtype is _REPLACED) and (
                         get_resource_version(old) == get_resource_version(obj))
+                    note = (_UPDATE, old, obj)
+                    indexer.update(obj)
                     if sync:
                         stats.resyncs_delivered += 1
                     else:
                         stats.updates += 1
-                    distribute((_UPDATE, old, obj), sync)
                 else:
+                    note, sync = (_ADD, obj, None), False
                     indexer.add(obj)
                     stats.adds += 1
-                    distribute((_ADD, obj, None), False)
+                stats.deltas += 1
+                self._processor.distribute(note, sync)
+                return
+            notes: list[tuple[tuple[int, Any, Any], bool]] = []
+            cur, present, last_deleted = old, exists, None
+            for dtype, obj in deltas:
+                if dtype is _DELETED:
+                    notes.append(((_DELETE, obj, None), False))
+                    cur, present, last_deleted = None, False, obj
+                    stats.deletes += 1
+                elif present:
+                    sync = (dtype is _SYNC or dtype is _REPLACED) and (
+                        get_resource_version(cur) == get_resource_version(obj))
+                    notes.append(((_UPDATE, cur, obj), sync))
+                    cur = obj
+                    if sync:
+                        stats.resyncs_delivered += 1
+                    else:
+                        stats.updates += 1
+                else:
+                    notes.append(((_ADD, obj, None), False))
+                    cur, present = obj, True
+                    stats.adds += 1
+            if present:
+                indexer.update(cur)
+            elif exists or last_deleted is not None:
+                indexer.delete(last_deleted if last_deleted is not None else old)
+            stats.deltas += len(deltas)
+            distribute = self._processor.distribute
+            for note, sync in notes:
+                distribute(note, sync)
 
     def __repr__(self) -> str:
         return (f"SharedIndexInformer({self.name or self.lister_watcher!r}, "
                 f"items={len(self._indexer)}, synced={self.has_synced()})")
+
+
+_key = meta_namespace_key_func
 
 
 def _close_on_stop(stop: threading.Event, fifo: DeltaFIFO) -> None:
