@@ -17,10 +17,10 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from kubecache._gc import gc_paused
 from kubecache.index import meta_namespace_index_func
 from kubecache.keys import meta_namespace_key_func
 from kubecache.store import Indexer, new_indexer
-from kubecache.thread_safe_store import gc_paused
 
 PODS_PER_NS = 50
 SEED = 1234

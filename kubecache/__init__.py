@@ -99,60 +99,171 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # eager imports for type checkers and IDEs
-    from .clock import Clock, FakeClock, RealClock
+    from .clock import (
+        Clock as Clock,
+    )
+    from .clock import (
+        FakeClock as FakeClock,
+    )
+    from .clock import (
+        RealClock as RealClock,
+    )
     from .delta_fifo import (
-        Delta,
-        DeltaCompressor,
-        DeltaFIFO,
-        Deltas,
-        DeltaType,
-        new_delta_fifo,
+        Delta as Delta,
+    )
+    from .delta_fifo import (
+        DeltaCompressor as DeltaCompressor,
+    )
+    from .delta_fifo import (
+        DeltaFIFO as DeltaFIFO,
+    )
+    from .delta_fifo import (
+        Deltas as Deltas,
+    )
+    from .delta_fifo import (
+        DeltaType as DeltaType,
+    )
+    from .delta_fifo import (
+        new_delta_fifo as new_delta_fifo,
     )
     from .errors import (
-        CacheError,
-        FIFOClosedError,
-        IndexNotFoundError,
-        KeyFuncError,
-        NotFoundError,
-        PopTimeoutError,
-        Requeue,
-        StatusError,
-        ZeroLengthDeltasError,
+        CacheError as CacheError,
+    )
+    from .errors import (
+        FIFOClosedError as FIFOClosedError,
+    )
+    from .errors import (
+        IndexNotFoundError as IndexNotFoundError,
+    )
+    from .errors import (
+        KeyFuncError as KeyFuncError,
+    )
+    from .errors import (
+        NotFoundError as NotFoundError,
+    )
+    from .errors import (
+        PopTimeoutError as PopTimeoutError,
+    )
+    from .errors import (
+        Requeue as Requeue,
+    )
+    from .errors import (
+        StatusError as StatusError,
+    )
+    from .errors import (
+        ZeroLengthDeltasError as ZeroLengthDeltasError,
     )
     from .expiration import (
-        ExpirationCache,
-        ExpirationPolicy,
-        FakeExpirationPolicy,
-        TimestampedEntry,
-        TTLPolicy,
-        new_fake_expiration_store,
-        new_ttl_store,
+        ExpirationCache as ExpirationCache,
     )
-    from .fifo import FIFO, new_fifo
+    from .expiration import (
+        ExpirationPolicy as ExpirationPolicy,
+    )
+    from .expiration import (
+        FakeExpirationPolicy as FakeExpirationPolicy,
+    )
+    from .expiration import (
+        TimestampedEntry as TimestampedEntry,
+    )
+    from .expiration import (
+        TTLPolicy as TTLPolicy,
+    )
+    from .expiration import (
+        new_fake_expiration_store as new_fake_expiration_store,
+    )
+    from .expiration import (
+        new_ttl_store as new_ttl_store,
+    )
+    from .fifo import (
+        FIFO as FIFO,
+    )
+    from .fifo import (
+        new_fifo as new_fifo,
+    )
     from .index import (
-        NAMESPACE_INDEX,
-        Indexers,
-        IndexFunc,
-        Indices,
-        meta_namespace_index_func,
+        NAMESPACE_INDEX as NAMESPACE_INDEX,
+    )
+    from .index import (
+        Indexers as Indexers,
+    )
+    from .index import (
+        IndexFunc as IndexFunc,
+    )
+    from .index import (
+        Indices as Indices,
+    )
+    from .index import (
+        meta_namespace_index_func as meta_namespace_index_func,
     )
     from .informer import (
-        ResourceEventHandler,
-        ResourceEventHandlerFuncs,
-        SharedIndexInformer,
-        wait_for_cache_sync,
+        ResourceEventHandler as ResourceEventHandler,
+    )
+    from .informer import (
+        ResourceEventHandlerFuncs as ResourceEventHandlerFuncs,
+    )
+    from .informer import (
+        SharedIndexInformer as SharedIndexInformer,
+    )
+    from .informer import (
+        wait_for_cache_sync as wait_for_cache_sync,
     )
     from .keys import (
-        DeletedFinalStateUnknown,
-        ExplicitKey,
-        KeyFunc,
-        deletion_handling_meta_namespace_key_func,
-        meta_namespace_key_func,
-        split_meta_namespace_key,
+        DeletedFinalStateUnknown as DeletedFinalStateUnknown,
     )
-    from .listwatch import ListerWatcher, ListOptions, ListWatch
-    from .poller import Poller
-    from .reflector import Reflector, new_namespace_keyed_indexer_and_reflector
-    from .store import Indexer, Store, new_indexer, new_store
-    from .thread_safe_store import ThreadSafeStore, new_thread_safe_store
-    from .undelta import UndeltaStore, new_undelta_store
+    from .keys import (
+        ExplicitKey as ExplicitKey,
+    )
+    from .keys import (
+        KeyFunc as KeyFunc,
+    )
+    from .keys import (
+        deletion_handling_meta_namespace_key_func as deletion_handling_meta_namespace_key_func,
+    )
+    from .keys import (
+        meta_namespace_key_func as meta_namespace_key_func,
+    )
+    from .keys import (
+        split_meta_namespace_key as split_meta_namespace_key,
+    )
+    from .listwatch import (
+        ListerWatcher as ListerWatcher,
+    )
+    from .listwatch import (
+        ListOptions as ListOptions,
+    )
+    from .listwatch import (
+        ListWatch as ListWatch,
+    )
+    from .poller import (
+        Poller as Poller,
+    )
+    from .reflector import (
+        Reflector as Reflector,
+    )
+    from .reflector import (
+        new_namespace_keyed_indexer_and_reflector as new_namespace_keyed_indexer_and_reflector,
+    )
+    from .store import (
+        Indexer as Indexer,
+    )
+    from .store import (
+        Store as Store,
+    )
+    from .store import (
+        new_indexer as new_indexer,
+    )
+    from .store import (
+        new_store as new_store,
+    )
+    from .thread_safe_store import (
+        ThreadSafeStore as ThreadSafeStore,
+    )
+    from .thread_safe_store import (
+        new_thread_safe_store as new_thread_safe_store,
+    )
+    from .undelta import (
+        UndeltaStore as UndeltaStore,
+    )
+    from .undelta import (
+        new_undelta_store as new_undelta_store,
+    )

@@ -39,15 +39,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from ._gc import gc_paused_if
 from .errors import KeyFuncError, ZeroLengthDeltasError
 from .fifo import QueueBase
 from .keys import DeletedFinalStateUnknown, KeyFunc
 from .store import KeyLister
-from .thread_safe_store import GC_PAUSE_THRESHOLD, gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ class DeltaFIFO(QueueBase):
         """Queue ``Sync``/``Replaced`` for ``items`` and tombstones for keys they lack."""
         objs = items if isinstance(items, list) else list(items)
         keys = [self.key_of(obj) for obj in objs]  # a bad item raises before any change
-        with _gc_paused_if(len(objs)), self._lock:
+        with gc_paused_if(len(objs)), self._lock:
             action = self._replace_type
             for key, obj in zip(keys, objs, strict=True):
                 self._queue_action_locked(action, obj, key)
@@ -224,7 +223,7 @@ class DeltaFIFO(QueueBase):
             return  # without objects there is nothing to re-deliver
         with self._lock:
             known_keys = known.list_keys()
-            with _gc_paused_if(len(known_keys)):
+            with gc_paused_if(len(known_keys)):
                 for known_key in known_keys:
                     if known_key in self._items:
                         continue
@@ -321,15 +320,6 @@ class DeltaFIFO(QueueBase):
             if deltas is _MISSING:
                 return None, False
             return Deltas(deltas), True
-
-
-def _gc_paused_if(count: int) -> AbstractContextManager[None]:
-    """Pause the cyclic GC while queueing ``count`` deltas at once, if that is many.
-
-    Each queued key allocates two containers; in a burst of 100k the collector
-    would rescan every live object again and again (2-3x slower).
-    """
-    return gc_paused() if count >= GC_PAUSE_THRESHOLD else nullcontext()
 
 
 def _compress_func(compressor: DeltaCompressor | CompressFunc | None) -> CompressFunc | None:

@@ -34,6 +34,10 @@ NAMESPACE_INDEX = "namespace"
 
 def meta_namespace_index_func(obj: Any) -> list[str]:
     """Index an object by its namespace: ``[namespace]``."""
+    if type(obj) is dict:  # the hot path: decoded JSON
+        meta = obj.get("metadata")
+        if type(meta) is dict:
+            return [meta.get("namespace") or ""]
     return [get_namespace(obj)]
 
 

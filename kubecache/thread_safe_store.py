@@ -23,10 +23,8 @@ caller mutated the stored object in place).
 from __future__ import annotations
 
 import builtins
-import gc
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import CacheError, IndexNotFoundError
@@ -57,43 +55,6 @@ class IndexFuncError(CacheError):
         super().__init__(f"index function {index_name!r} failed for {target}: {err!r}")
 
 
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Disable the cyclic garbage collector for the block, then restore its previous state.
-
-    Creating many long-lived containers (decoding a large list response)
-    triggers collections that rescan every object already tracked; pausing
-    them roughly halves the time to decode 100k pod-like objects. ``replace``
-    itself creates few containers and gains nothing measurable (see
-    ``python -m bench store``), so it does not pause. Nested or concurrent
-    uses are counted: the last one out restores the state.
-    """
-    global _gc_depth, _gc_was_enabled
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()
-
-
-GC_PAUSE_THRESHOLD = 10_000
-"""A batch size from which pausing the GC around building long-lived objects is worth it.
-
-For callers that create many containers at once (decoding a list, queueing a
-relist). The stores' own ``replace`` does not pause: it gains nothing measurable.
-"""
 
 
 class ThreadSafeStore:
@@ -382,9 +343,7 @@ def _describe(obj: Any) -> str:
 
 
 __all__ = [
-    "GC_PAUSE_THRESHOLD",
     "IndexFuncError",
     "ThreadSafeStore",
-    "gc_paused",
     "new_thread_safe_store",
 ]
