@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from kubecache import CacheError, IndexNotFoundError, ThreadSafeStore, new_thread_safe_store
-from kubecache.thread_safe_store import IndexFuncError, gc_paused
+from kubecache._gc import gc_paused
+from kubecache.thread_safe_store import IndexFuncError
 
 
 def obj(ns: str, name: str, *tags: str) -> dict[str, Any]:

@@ -35,5 +35,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .apiserver import ApiServer
-    from .fake_source import FakeControllerSource
+    from .apiserver import ApiServer as ApiServer
+    from .fake_source import FakeControllerSource as FakeControllerSource
