@@ -11,7 +11,7 @@ keeps them exactly in step with its items.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .meta import get_namespace
@@ -19,8 +19,8 @@ from .meta import get_namespace
 IndexFunc = Callable[[Any], "list[str] | str"]
 """Maps an object to the list of values it is indexed under."""
 
-Indexers = dict[str, IndexFunc]
-"""Index name -> index function."""
+Indexers = Mapping[str, IndexFunc]
+"""Index name -> index function (any mapping; stores keep their own copy)."""
 
 Index = dict[str, set[str]]
 """Indexed value -> keys of the objects carrying it."""

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import KeyFuncError
-from .index import Indexers
+from .index import Indexers, IndexFunc
 from .keys import KeyFunc
 from .thread_safe_store import ThreadSafeStore
 
@@ -109,7 +109,7 @@ class Indexer(Store):
         """Objects indexed under ``indexed_value`` in ``index_name``."""
 
     @abc.abstractmethod
-    def get_indexers(self) -> Indexers: ...
+    def get_indexers(self) -> dict[str, IndexFunc]: ...
 
     @abc.abstractmethod
     def add_indexers(self, indexers: Indexers) -> None:
@@ -183,7 +183,7 @@ class Cache(Indexer):
     def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
         return self._store.by_index(index_name, indexed_value)
 
-    def get_indexers(self) -> Indexers:
+    def get_indexers(self) -> dict[str, IndexFunc]:
         return self._store.get_indexers()
 
     def add_indexers(self, indexers: Indexers) -> None:

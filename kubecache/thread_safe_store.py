@@ -232,7 +232,7 @@ class ThreadSafeStore:
             index = slot[2]
             return list(index)
 
-    def get_indexers(self) -> Indexers:
+    def get_indexers(self) -> dict[str, IndexFunc]:
         """A copy of the registered index functions."""
         with self._lock:
             return dict(self._indexers)
