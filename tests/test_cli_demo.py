@@ -90,10 +90,11 @@ class Proc:
         assert self.p.stderr is not None
         return code, self.p.stderr.read()
 
-    def stop(self) -> None:
+    def interrupt(self, timeout: float = 30.0) -> tuple[int, str]:
+        """Ctrl-C, then wait for the process to wind down."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
-        self.finish()
+        return self.finish(timeout)
 
 
 @pytest.fixture
@@ -147,7 +148,7 @@ def test_demo_defaults_five_seconds() -> None:
 
 
 def test_demo_plain_progress_without_tty() -> None:
-    res = run_cli("demo", "--duration", "3", "--pods", "200", "--namespaces", "4",
+    res = run_cli("demo", "--duration", "2.5", "--pods", "200", "--namespaces", "4",
                   "--no-faults", "--rate", "100")
     assert res.returncode == 0, res.stderr[-2000:]
     progress = [ln for ln in res.stdout.splitlines() if "objects=" in ln]
@@ -159,7 +160,7 @@ def test_demo_plain_progress_without_tty() -> None:
 def test_demo_serves_prometheus_metrics() -> None:
     pytest.importorskip("prometheus_client")
     port = free_port()
-    proc = Proc("demo", "--duration", "6", "--pods", "300", "--namespaces", "3",
+    proc = Proc("demo", "--duration", "60", "--pods", "300", "--namespaces", "3",
                 "--rate", "100", "--metrics-port", str(port), "--json")
     body = ""
 
@@ -175,8 +176,9 @@ def test_demo_serves_prometheus_metrics() -> None:
     try:
         assert wait_for(scrape, 30, 0.2), body[-2000:]
     finally:
-        code, err = proc.finish(60)
+        code, err = proc.interrupt(60)  # Ctrl-C: stop the churn, compare, summarize
     assert code == 0, err[-2000:]
+    assert json.loads(proc.lines[-1])["diff"] == 0
     for name in ("reflector_lists_total", "reflector_watches_total",
                  "reflector_last_resource_version", "workqueue_depth",
                  "informer_handler_duration_seconds_bucket"):
@@ -204,7 +206,7 @@ def test_watch_prints_objects_and_follows_changes(server: Any, tmp_path: Path) -
     server.create("pods", pod("beta", "b0", phase="Pending"))
     kubeconfig = tmp_path / "kubeconfig"
     server.write_kubeconfig(str(kubeconfig))
-    proc = Proc("watch", "pods", "-A", "--kubeconfig", str(kubeconfig), "--duration", "8")
+    proc = Proc("watch", "pods", "-A", "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:
         proc.wait_line(lambda ln: ln.startswith("EVENT"))
         for name in ("a0", "a1", "a2"):
@@ -217,7 +219,7 @@ def test_watch_prints_objects_and_follows_changes(server: Any, tmp_path: Path) -
         server.delete("pods", "a1", namespace="alpha")
         proc.wait_line(lambda ln: ln.split()[:3] == ["DELETED", "alpha", "a1"])
     finally:
-        code, err = proc.finish()
+        code, err = proc.interrupt()
     assert code == 0, err
     assert "Traceback" not in err
     # counts by namespace at the end: alpha lost one, gamma gained one
@@ -233,18 +235,36 @@ def test_watch_namespace_selector_and_json(server: Any, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     server.write_kubeconfig(str(kubeconfig))
     proc = Proc("watch", "po", "-n", "alpha", "-l", "app=web", "-o", "json",
-                "--kubeconfig", str(kubeconfig), "--duration", "6")
+                "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:
         proc.wait_line(lambda ln: '"web1"' in ln)
         server.patch("pods", "web1", {"metadata": {"labels": {"tier": "x"}}}, namespace="alpha")
         proc.wait_line(lambda ln: '"MODIFIED"' in ln)
     finally:
-        code, err = proc.finish()
+        code, err = proc.interrupt()
     assert code == 0, err
     docs = [json.loads(ln) for ln in proc.lines if ln.startswith("{")]
     assert {d["object"]["metadata"]["name"] for d in docs} == {"web1"}
     assert [d["type"] for d in docs] == ["ADDED", "MODIFIED"]
     assert docs[1]["object"]["metadata"]["labels"]["tier"] == "x"
+
+
+def test_watch_yaml_documents(server: Any, tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    server.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    kubeconfig = tmp_path / "kubeconfig"
+    server.write_kubeconfig(str(kubeconfig))
+    proc = Proc("watch", "nodes", "-o", "yaml", "--kubeconfig", str(kubeconfig),
+                "--duration", "60")
+    try:
+        proc.wait_line(lambda ln: "name: n1" in ln)
+    finally:
+        code, err = proc.interrupt()
+    assert code == 0, err
+    docs = [d for d in yaml.safe_load_all("\n".join(proc.lines)) if d]
+    assert docs[0]["type"] == "ADDED"
+    assert docs[0]["object"]["metadata"]["name"] == "n1"
 
 
 def test_watch_unreachable_server_is_one_error_line(tmp_path: Path) -> None:
@@ -304,8 +324,8 @@ def test_serve_writes_a_working_kubeconfig(tmp_path: Path) -> None:
             assert out.returncode == 0, out.stderr
             assert len(out.stdout.strip().splitlines()) == 25
     finally:
-        proc.stop()
-    assert proc.p.returncode == 0
+        code, err = proc.interrupt()
+    assert code == 0, err
     assert any("server stopped" in ln for ln in proc.lines)
 
 
