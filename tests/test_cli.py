@@ -491,3 +491,98 @@ def test_read_counters_from_reflector_stats() -> None:
     assert (c.lists, c.relists, c.watches, c.watch_restarts, c.gone, c.errors) == (
         3, 2, 7, 4, 1, 5)
     assert c.last_sync_rv == "99"
+
+
+# -- watch rendering -------------------------------------------------------------
+
+
+class FakeMirror:
+    """Just enough of a Mirror for the watch view."""
+
+    def __init__(self, synced: bool, adds: int = 0) -> None:
+        from kubecache.cli.mirror import ReflectorCounters
+
+        self.handler = CountingHandler()
+        self.handler.adds = adds
+        self._synced = synced
+        self._counters = ReflectorCounters(lists=1, relists=2, watch_restarts=3)
+        self.indexer = [1] * adds
+
+    def has_synced(self) -> bool:
+        return self._synced
+
+    def counters(self) -> Any:
+        return self._counters
+
+    def namespace_counts(self) -> list[tuple[str, int]]:
+        return [("alpha", 2), ("beta", 1)]
+
+
+def watch_view(mirror: FakeMirror, expected: int | None = None) -> Any:
+    from kubecache.cli.watch_cmd import ChangeLog, WatchOptions, WatchView
+
+    log = ChangeLog(keep=5)
+    for i in range(8):
+        pod = {"metadata": {"namespace": "alpha", "name": f"pod-{i}"},
+               "status": {"phase": "Running"}}
+        log("MODIFIED" if i % 2 else "ADDED", None, pod)
+    opts = WatchOptions(resource="pods", all_namespaces=True)
+    return WatchView(opts, "pods", "https://k8s.example:6443", mirror, log,  # type: ignore[arg-type]
+                     expected)
+
+
+def test_watch_view_while_listing_shows_progress() -> None:
+    from kubecache.cli.watch_cmd import render_watch
+
+    text = render_text(render_watch(watch_view(FakeMirror(False, 1200), 4800), 3.0, 10))
+    assert "listing pods..." in text and "1,200/4,800" in text
+    text = render_text(render_watch(watch_view(FakeMirror(False, 1200)), 3.0, 10))
+    assert "1,200 received" in text
+
+
+def test_watch_view_after_sync_shows_recent_changes_and_counts() -> None:
+    from kubecache.cli.watch_cmd import render_watch
+
+    text = render_text(render_watch(watch_view(FakeMirror(True, 3)), 12.0, 3))
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    assert "all namespaces" in text and "synced  objects 3" in text
+    assert "relists 2" in text and "watch restarts 3" in text
+    shown = [ln.split()[2] for ln in lines if ln.startswith(("ADDED", "MODIFIED"))]
+    assert shown == ["pod-5", "pod-6", "pod-7"]  # the newest rows, oldest first
+    assert "by namespace: alpha=2  beta=1" in text
+
+
+class PageLW:
+    def __init__(self, page: Any = None, error: BaseException | None = None) -> None:
+        self.page, self.error = page, error
+
+    def list(self, options: Any) -> Any:
+        assert options.limit == 1
+        if self.error is not None:
+            raise self.error
+        return self.page
+
+
+def test_preflight_estimates_the_list_size() -> None:
+    from kubecache.cli.watch_cmd import _preflight
+
+    one = {"metadata": {"name": "a"}}
+    page = {"items": [one], "metadata": {"continue": "x", "remainingItemCount": 41}}
+    assert _preflight(PageLW(page), "pods", "srv") == 42
+    assert _preflight(PageLW({"items": [one], "metadata": {"continue": "x"}}), "pods", "srv") \
+        is None
+    assert _preflight(PageLW({"items": [], "metadata": {}}), "pods", "srv") == 0
+
+
+def test_preflight_failures_become_one_clear_message() -> None:
+    from kubecache.cli.common import CliError
+    from kubecache.cli.watch_cmd import _preflight
+    from kubecache.errors import StatusError
+
+    err = StatusError(code=403, reason="Forbidden", message="pods is forbidden")
+    with pytest.raises(CliError, match=r"cannot list pods on srv: .*403 Forbidden"):
+        _preflight(PageLW(error=err), "pods", "srv")
+    httpx = pytest.importorskip("httpx")
+    with pytest.raises(CliError, match="cannot reach srv to list pods: refused"):
+        _preflight(PageLW(error=httpx.ConnectError("refused")), "pods", "srv")

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -140,40 +141,67 @@ class ChangeLog:
 _EVENT_STYLES = {"ADDED": "green", "MODIFIED": "yellow", "DELETED": "red"}
 
 
-def render_watch(opts: WatchOptions, resource: str, server: str, mirror: Mirror,
-                 log: ChangeLog, elapsed: float, rows: int, width: int) -> RenderableType:
+@dataclass
+class WatchView:
+    """What the live view and the progress lines need to know about one watch."""
+
+    opts: WatchOptions
+    resource: str
+    server: str
+    mirror: Mirror
+    log: ChangeLog
+    expected_total: int | None = None
+    """Objects the first list will bring, when the server said (``remainingItemCount``)."""
+
+    @property
+    def scope(self) -> str:
+        o = self.opts
+        everywhere = o.all_namespaces or (o.namespace is None and is_cluster_scoped(self.resource))
+        return "all namespaces" if everywhere else f"namespace {o.namespace}"
+
+    def listing_status(self) -> RenderableType:
+        """A progress bar when the total is known, else a spinner with the count so far."""
+        received = self.mirror.handler.adds
+        label = f"listing {self.resource}..."
+        if self.expected_total:
+            table = Table.grid(padding=(0, 1))
+            table.add_row(Text(label, style="yellow"),
+                          ProgressBar(total=self.expected_total,
+                                      completed=min(received, self.expected_total), width=30),
+                          f"{received:,}/{self.expected_total:,}")
+            return table
+        return Spinner("dots", text=Text(f" {label} {received:,} received", style="yellow"))
+
+
+def render_watch(view: WatchView, elapsed: float, rows: int) -> RenderableType:
     """The live view: status line, recent changes, counts by namespace."""
-    handler = mirror.handler
-    synced = mirror.has_synced()
-    everywhere = opts.all_namespaces or (opts.namespace is None and is_cluster_scoped(resource))
-    scope = "all namespaces" if everywhere else f"namespace {opts.namespace}"
-    title = Text.assemble(("kubecache watch ", "bold magenta"), (resource, "bold"),
-                          f"  {scope}  ", (server, "dim"))
+    mirror, handler = view.mirror, view.mirror.handler
+    title = Text.assemble(("kubecache watch ", "bold magenta"), (view.resource, "bold"),
+                          f"  {view.scope}  ", (view.server, "dim"))
     parts: list[RenderableType] = [title]
-    if not synced:
-        parts.append(Spinner("dots", text=Text(
-            f" listing {resource}... {handler.adds:,} received", style="yellow")))
+    if not mirror.has_synced():
+        parts.append(view.listing_status())
     else:
         c = mirror.counters()
         parts.append(Text(
             f"synced  objects {len(mirror.indexer):,}  events {handler.events:,}  "
             f"relists {c.relists}  watch restarts {c.watch_restarts}  {elapsed:,.0f}s",
             style="green"))
-    wide = opts.output == "wide"
+    wide = view.opts.output == "wide"
     table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False, show_edge=False)
     for head in ["EVENT", *(WIDE_HEADERS if wide else HEADERS)]:
         table.add_column(head, no_wrap=True, overflow="ellipsis",
                          max_width=32 if head in ("NAME", "LABELS") else None)
     now = time.time()
-    recent = list(log.changes)[-rows:] if rows > 0 else []
+    recent = list(view.log.changes)[-rows:] if rows > 0 else []
     for _, kind, obj in recent:
-        table.add_row(Text(kind, style=_EVENT_STYLES.get(kind, "")), *row_of(obj, wide=wide,
-                                                                          now=now))
+        table.add_row(Text(kind, style=_EVENT_STYLES.get(kind, "")),
+                      *row_of(obj, wide=wide, now=now))
     parts.append(table)
     counts = mirror.namespace_counts()
     if counts and any(ns for ns, _ in counts):
         shown = counts[:8]
-        line = "  ".join(f"{ns or '<cluster>'}={n:,}" for ns, n in shown)
+        line = "  ".join(f"{ns}={n:,}" for ns, n in shown)
         more = f"  (+{len(counts) - len(shown)} more)" if len(counts) > len(shown) else ""
         parts.append(Text(f"by namespace: {line}{more}", style="cyan", overflow="fold"))
     parts.append(Text("Ctrl-C to stop", style="dim"))
@@ -190,18 +218,27 @@ def _server_of(client: Any) -> str:
     return "the API server"
 
 
-def _preflight(kube: Any, client: Any, resource: str, namespace: str, opts: WatchOptions,
-               server: str) -> None:
-    """One small list before starting, so a bad server/resource fails fast with one line."""
+def _preflight(lw: Any, resource: str, server: str) -> int | None:
+    """List one object before starting, so a bad server/resource fails fast with one line.
+
+    Returns the number of objects the full list will bring when the server
+    says (``metadata.remainingItemCount``), for the progress bar.
+    """
     from ..listwatch import ListOptions
 
-    lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
-                                         field_selector=opts.field_selector,
-                                         label_selector=opts.label_selector)
     try:
-        lw.list(ListOptions(limit=1))
+        page = lw.list(ListOptions(limit=1))
     except Exception as err:
         raise CliError(_describe_failure(err, resource, server)) from err
+    if not isinstance(page, dict):
+        return None
+    items = page.get("items") or []
+    remaining = (page.get("metadata") or {}).get("remainingItemCount")
+    if isinstance(remaining, int) and remaining >= 0:
+        return len(items) + remaining
+    if not (page.get("metadata") or {}).get("continue"):
+        return len(items)  # everything fit in this one page
+    return None
 
 
 def _describe_failure(err: BaseException, resource: str, server: str) -> str:
@@ -248,17 +285,18 @@ def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
         namespace = opts.namespace or _default_namespace(client)
         opts.namespace = namespace
     server = _server_of(client)
-    _preflight(kube, client, resource, namespace, opts, server)
+    lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
+                                         field_selector=opts.field_selector,
+                                         label_selector=opts.label_selector)
+    expected = _preflight(lw, resource, server)
 
     out = make_console()
     live_view = out.is_terminal and opts.output in ("table", "wide")
     printer = ChangePrinter(sys.stdout, opts.output, show_namespace=namespace == "")
     log = ChangeLog()
-    lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
-                                         field_selector=opts.field_selector,
-                                         label_selector=opts.label_selector)
-    mirror = Mirror(lw, on_event=log if live_view else printer,
+    mirror = Mirror(lw, on_event=log if live_view else printer, name=resource,
                     time_handler=opts.metrics_port is not None, transform=_strip_managed_fields)
+    view = WatchView(opts, resource, server, mirror, log, expected)
     metrics = None
     if opts.metrics_port is not None:
         from .metrics import start_metrics_server
@@ -271,9 +309,9 @@ def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
     try:
         with sigterm_as_interrupt():
             if live_view:
-                _live(opts, resource, server, mirror, log, out, start)
+                _live(view, out, start)
             else:
-                _follow(opts, mirror, start)
+                _follow(view, start)
     finally:
         mirror.stop()
         if metrics is not None:
@@ -282,31 +320,39 @@ def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
     return 0
 
 
-def _follow(opts: WatchOptions, mirror: Mirror, start: float) -> None:
+def _follow(view: WatchView, start: float) -> None:
+    """Non-terminal mode: the printer writes changes; report listing progress on stderr."""
+    duration = view.opts.duration
+    total = f" ({view.expected_total:,} expected)" if view.expected_total is not None else ""
+    sys.stderr.write(f"listing {view.resource} in {view.scope} from {view.server}{total}\n")
+    synced = False
     try:
-        while opts.duration is None or time.monotonic() - start < opts.duration:
-            remaining = None if opts.duration is None else opts.duration - (
-                time.monotonic() - start)
-            time.sleep(0.2 if remaining is None else max(0.0, min(0.2, remaining)))
+        while duration is None or time.monotonic() - start < duration:
+            if not synced and view.mirror.has_synced():
+                synced = True
+                sys.stderr.write(f"synced {len(view.mirror.indexer):,} {view.resource} in "
+                                 f"{time.monotonic() - start:.1f}s; following changes\n")
+                sys.stderr.flush()
+            left = None if duration is None else duration - (time.monotonic() - start)
+            time.sleep(0.1 if left is None else max(0.0, min(0.1, left)))
     except KeyboardInterrupt:
         pass
 
 
-def _live(opts: WatchOptions, resource: str, server: str, mirror: Mirror, log: ChangeLog,
-          out: Any, start: float) -> None:
+def _live(view: WatchView, out: Any, start: float) -> None:
     from rich.live import Live
 
-    def view() -> RenderableType:
-        rows = max(3, out.size.height - 9)
-        return render_watch(opts, resource, server, mirror, log, time.monotonic() - start,
-                            rows, out.size.width)
+    duration = view.opts.duration
 
-    with Live(view(), console=out, refresh_per_second=4, transient=False,
+    def frame() -> RenderableType:
+        return render_watch(view, time.monotonic() - start, max(3, out.size.height - 9))
+
+    with Live(frame(), console=out, refresh_per_second=4, transient=False,
               redirect_stderr=True) as live:
         try:
-            while opts.duration is None or time.monotonic() - start < opts.duration:
+            while duration is None or time.monotonic() - start < duration:
                 time.sleep(0.25)
-                live.update(view())
+                live.update(frame())
         except KeyboardInterrupt:
             pass
 
