@@ -183,6 +183,7 @@ class Demo:
         last_print = -print_every
         deadline: float | None = None
         live: Live | None = None
+        interrupted = False
         if self.live_view:
             live = Live(render_dashboard(self.snapshot()), console=self.progress,
                         refresh_per_second=4, transient=False, redirect_stderr=True)
@@ -213,12 +214,14 @@ class Demo:
                     print(progress_line(snap), file=self.progress.file, flush=True)
                 time.sleep(tick if deadline is None else max(0.0, min(tick, deadline - now)))
         except KeyboardInterrupt:
-            self._say("interrupted: stopping the churn")
+            interrupted = True
         finally:
             if live is not None:
                 self.phase = "settling"
                 live.update(render_dashboard(self.snapshot(), top=self.opts.top))
                 live.stop()
+        if interrupted:
+            self._say("interrupted: stopping the churn")
 
     def _settle_and_compare(self) -> dict[str, Any]:
         """Give the cache a deadline to catch up, then compare it with the server."""
