@@ -254,6 +254,7 @@ class InformerStats:
     - ``handlers``: registered handlers; ``pending``: notifications buffered, not yet
       delivered (all handlers); ``delivered``: notifications delivered;
       ``handler_errors``: handler calls that raised.
+    - ``queued``: keys waiting in the DeltaFIFO (reflector ahead of the processing loop).
     - ``items``: objects in the indexer; ``synced``: ``has_synced()``.
     """
 
@@ -287,6 +288,11 @@ class InformerStats:
         return sum(x.handler_errors for x in self._informer._processor.listeners)
 
     @property
+    def queued(self) -> int:
+        fifo = self._informer._fifo
+        return len(fifo) if fifo is not None else 0
+
+    @property
     def items(self) -> int:
         return len(self._informer._indexer)
 
@@ -301,7 +307,8 @@ class InformerStats:
             "deltas": self.deltas, "adds": self.adds, "updates": self.updates,
             "deletes": self.deletes, "resyncs_delivered": self.resyncs_delivered,
             "handlers": self.handlers, "pending": self.pending, "delivered": self.delivered,
-            "handler_errors": self.handler_errors, "items": self.items, "synced": self.synced,
+            "handler_errors": self.handler_errors, "queued": self.queued, "items": self.items,
+            "synced": self.synced,
             "reflector": r.snapshot() if r is not None else None,
         }
 

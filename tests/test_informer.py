@@ -390,6 +390,7 @@ def test_has_synced_waits_for_the_whole_first_list() -> None:
         snap = inf.stats.snapshot()
         assert snap["adds"] == 300 and snap["items"] == 300 and snap["synced"] is True
         assert snap["reflector"]["list_pages"] == 6
+        assert snap["queued"] == 0  # everything listed has left the DeltaFIFO
 
 
 def test_recorder_is_a_resource_event_handler() -> None:

@@ -42,6 +42,7 @@ class DemoSnapshot:
     errors: int = 0
     cache_rv: int | None = None
     queue_depth: int | None = None
+    fifo_depth: int | None = None
     synced: bool = False
     # server side
     server_objects: int = 0
@@ -105,7 +106,7 @@ def _cache_pane(s: DemoSnapshot) -> Panel:
     lag_style = "green" if lag is not None and lag < 50 else "yellow"
     t.add_row("rv server/cache", f"{_num(s.server_rv, 'd')}/{_num(s.cache_rv, 'd')}")
     t.add_row("rv lag", Text(_num(lag), style=lag_style))
-    t.add_row("handler queue", _num(s.queue_depth))
+    t.add_row("fifo/handler queue", f"{_num(s.fifo_depth)}/{_num(s.queue_depth)}")
     synced = Text("synced", style="green") if s.synced else Text("listing...", style="yellow")
     return Panel(t, title="informer cache", title_align="left", box=box.ROUNDED,
                  subtitle=synced, subtitle_align="right")

@@ -237,7 +237,7 @@ class Demo:
             d = diff_states(self.mirror.key_versions(), server_versions)
             c = self.mirror.counters()
             cache_rv = rv_int(c.last_sync_rv)
-            done = (d.total == 0 and not c.queue_depth
+            done = (d.total == 0 and not c.queue_depth and not c.fifo_depth
                     and (server_rv is None or cache_rv is None or cache_rv >= server_rv))
             return done, d
 
@@ -319,6 +319,7 @@ class Demo:
                                                               c.watch_restarts, c.errors)
             s.cache_rv = rv_int(c.last_sync_rv)
             s.queue_depth = c.queue_depth
+            s.fifo_depth = c.fifo_depth
             s.synced = m.has_synced()
             idx = m.indexer
             s.objects = len(idx)

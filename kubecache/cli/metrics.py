@@ -89,10 +89,15 @@ class InformerCollector:
         yield gauge("informer_synced", "1 once the first list is in the cache",
                     1.0 if m.has_synced() else 0.0)
         depth = GaugeMetricFamily("workqueue_depth",
-                                  "Notifications buffered for the informer's handlers",
+                                  "Keys waiting in the informer's DeltaFIFO",
                                   labels=["name"])
-        depth.add_metric([name], math.nan if c.queue_depth is None else c.queue_depth)
+        depth.add_metric([name], math.nan if c.fifo_depth is None else c.fifo_depth)
         yield depth
+        pending = GaugeMetricFamily("informer_handler_pending",
+                                    "Notifications buffered for the informer's handlers",
+                                    labels=["name"])
+        pending.add_metric([name], math.nan if c.queue_depth is None else c.queue_depth)
+        yield pending
         lat = m.latency
         if lat is not None:
             buckets: list[tuple[str, float]] = []

@@ -168,6 +168,8 @@ class ReflectorCounters:
     last_sync_rv: str = ""
     queue_depth: int | None = None
     """Notifications buffered for handlers, not yet delivered."""
+    fifo_depth: int | None = None
+    """Keys waiting in the informer's DeltaFIFO."""
 
 
 def _stat(stats: Any, *names: str) -> int:
@@ -189,6 +191,7 @@ def read_counters(informer: Any) -> ReflectorCounters:
     if relists == 0 and lists > 1 and not _has(stats, "relists"):
         relists = lists - 1
     pending = getattr(istats, "pending", None)
+    queued = getattr(istats, "queued", None)
     try:
         rv = informer.last_sync_resource_version()
     except Exception:
@@ -202,6 +205,7 @@ def read_counters(informer: Any) -> ReflectorCounters:
         errors=_stat(stats, "errors"),
         last_sync_rv=str(rv or ""),
         queue_depth=pending if isinstance(pending, int) else None,
+        fifo_depth=queued if isinstance(queued, int) else None,
     )
 
 
