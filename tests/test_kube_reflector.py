@@ -136,12 +136,12 @@ def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
     with Running(server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         for i in range(3):
-            assert wait_for(lambda: server.stats.open_watches == 1)
+            assert wait_for(lambda: server.stats.open_watches == 1), r.reflector.stats
             server.drop_watches()
             server.create("pods", pod(f"after-drop-{i}"))
-        assert wait_for(lambda: state(r.store) == server_state(server))
         stats = r.reflector.stats
-        assert stats.lists == 1 and stats.relists == 0 and stats.watch_starts >= 2
+        assert wait_for(lambda: state(r.store) == server_state(server)), stats
+        assert stats.lists == 1 and stats.relists == 0 and stats.watch_starts >= 2, stats
 
 
 def test_server_restart_on_the_same_port_converges() -> None:

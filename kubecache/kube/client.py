@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from ..__about__ import __version__
+from .._gc import gc_paused
 from ..errors import StatusError
 from ._json import dumps, loads
 from .auth import build_auth, make_ssl_context
@@ -36,6 +37,9 @@ _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotF
             500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
 
 Params = Mapping[str, str | int]
+
+_BIG_BODY = 1 << 20
+"""Bodies from this size (bytes) are decoded with the cyclic GC paused (3-4x faster)."""
 
 
 def status_error(response: httpx.Response) -> StatusError:
@@ -127,7 +131,10 @@ class Client:
         if response.status_code >= 400:
             raise status_error(response)
         data = response.content
-        return loads(data) if data else None
+        if len(data) < _BIG_BODY:
+            return loads(data) if data else None
+        with gc_paused():  # a big list builds many long-lived dicts: skip the GC rescans
+            return loads(data)
 
     def get(self, path: str, params: Params | None = None) -> Any:
         return self.request("GET", path, params=params)

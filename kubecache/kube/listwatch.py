@@ -124,17 +124,16 @@ class HTTPWatch:
         """End the watch: a reader blocked on the socket wakes up and iteration finishes."""
         with self._lock:
             self._stopped = True
-            reading = self._reading
-        if not reading:
-            self._close()
-            return
-        stream = self._response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        else:  # no socket to shut down: closing is the best we can do
-            self._close()
+            if self._closed:  # its connection may be back in the pool: leave it alone
+                return
+            if self._reading:
+                stream = self._response.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if isinstance(sock, socket.socket):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                    return
+        self._close()  # not reading yet (or no socket to shut down): just close
 
     def is_stopped(self) -> bool:
         return self._stopped

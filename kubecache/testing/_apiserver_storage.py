@@ -297,7 +297,7 @@ class Storage:
         namespace = _check_namespace(rt, meta, namespace)
         obj = {"kind": rt.kind, "apiVersion": obj.get("apiVersion") or rt.api_version, **obj}
         obj["kind"] = rt.kind
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = str(uuid.UUID(int=random.getrandbits(128), version=4))
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
         meta.pop("deletionTimestamp", None)
