@@ -11,9 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from helpers_sync import thread_leak_fixture, wait_for
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubecache.errors import StatusError
 from kubecache.testing import ApiServer
+from kubecache.testing._apiserver_resources import BUILTIN
+from kubecache.testing._apiserver_storage import Storage
 
 no_thread_leaks = thread_leak_fixture()
 
@@ -420,3 +424,49 @@ def test_restart_on_same_port_with_same_storage() -> None:
         assert second.port == port
         names = [i["metadata"]["name"] for i in http.get("/api/v1/pods").json()["items"]]
         assert names == ["a"]
+
+
+# --- property: paged lists at any retained version equal a model's history --------------
+
+_op = st.tuples(st.sampled_from(["put", "delete"]), st.sampled_from(["a", "b", "c"]),
+                st.integers(0, 5))
+
+
+@given(ops=st.lists(_op, max_size=40), limit=st.integers(1, 4), data=st.data())
+def test_paged_list_at_any_version_matches_model(ops: list[tuple[str, str, int]], limit: int,
+                                                 data: st.DataObject) -> None:
+    pods = BUILTIN[0]
+    storage = Storage(history=1000)
+    model: dict[str, str] = {}  # key -> label value
+    snapshots = {storage.resource_version: dict(model)}
+    for op, ns, n in ops:
+        key, name = f"{ns}/p{n}", f"p{n}"
+        if op == "put" and key in model:
+            storage.patch(pods, ns, name, lambda cur: {
+                **cur, "metadata": {**cur["metadata"], "labels": {"v": str(len(snapshots))}}})
+            model[key] = str(len(snapshots))
+        elif op == "put":
+            storage.create(pods, {"metadata": {"name": name, "namespace": ns,
+                                               "labels": {"v": str(len(snapshots))}}})
+            model[key] = str(len(snapshots))
+        elif key in model:
+            storage.delete(pods, ns, name)
+            del model[key]
+        snapshots[storage.resource_version] = dict(model)
+    at = data.draw(st.sampled_from(sorted(snapshots)))
+    namespace = data.draw(st.sampled_from(["", "a", "b"]))
+    got: dict[str, str] = {}
+    items, rv, token = storage.list_page(pods, namespace, resource_version=str(at),
+                                         match="Exact", limit=limit)
+    while True:
+        assert len(items) <= limit and rv == at
+        for obj, _ in items:
+            meta = obj["metadata"]
+            got[f"{meta['namespace']}/{meta['name']}"] = meta["labels"]["v"]
+        if token is None:
+            break
+        items, rv, token = storage.list_page(pods, namespace, continue_=token, limit=limit)
+    want = {k: v for k, v in snapshots[at].items()
+            if not namespace or k.startswith(namespace + "/")}
+    assert got == want
+    assert list(got) == sorted(got)  # key order across pages
