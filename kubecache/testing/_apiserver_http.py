@@ -520,6 +520,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
+        except Exception:  # mid-stream no Status can be sent: log and break the connection
+            logger.exception("embedded API server: watch on %s failed", self.path)
+            self.close_connection = True
         finally:
             app.storage.unwatch(w)
             app.watch_closed(w)
