@@ -410,3 +410,26 @@ def test_exec_plugin_receives_cluster_info(tmp_path: Path) -> None:
         info = json.loads((tmp_path / "info.json").read_text())
         assert info["kind"] == "ExecCredential" and info["spec"]["interactive"] is False
         assert info["spec"]["cluster"]["server"] == srv.url
+
+
+def test_in_cluster_end_to_end_over_tls(ca: trustme.CA, tmp_path: Path) -> None:
+    rec = Recorder("Bearer " + SECRET)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    with ApiServer(ssl_context=ctx, authenticate=rec) as srv:
+        sa = tmp_path / "serviceaccount"
+        sa.mkdir()
+        (sa / "token").write_text(SECRET)
+        (sa / "ca.crt").write_bytes(ca.cert_pem.bytes())
+        (sa / "namespace").write_text("team-a")
+        env = no_env(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(srv.port))
+        cfg = load_config(env=env, service_account_dir=sa)
+        assert cfg.namespace == "team-a"
+        with Client(cfg) as client:
+            client.post("/api/v1/namespaces/team-a/pods", {"metadata": {"name": "self"}})
+            rec.accept = "Bearer rotated"
+            (sa / "token").write_text("rotated")  # the kubelet rotated the projected token
+            st = (sa / "token").stat()
+            os.utime(sa / "token", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            assert client.get("/api/v1/namespaces/team-a/pods")["items"][0]["metadata"][
+                "name"] == "self"
