@@ -20,10 +20,10 @@ imported only when that adapter is used.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
+from ._json import loads
 from .errors import StatusError
 
 
@@ -95,14 +95,6 @@ class ListWatch:
 # --- the official kubernetes client -----------------------------------------
 
 
-def _loads(data: bytes | str) -> Any:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is optional
-        return json.loads(data)
-    return orjson.loads(data)
-
-
 def _status_error_from_api_exception(exc: BaseException) -> StatusError:
     """A StatusError carrying the Status the server sent (or at least its HTTP code)."""
     code = getattr(exc, "status", None)
@@ -110,7 +102,7 @@ def _status_error_from_api_exception(exc: BaseException) -> StatusError:
     status: dict[str, Any] = {}
     if body:
         try:
-            decoded = _loads(body)
+            decoded = loads(body)
         except ValueError:
             decoded = None
         if isinstance(decoded, dict):
@@ -161,7 +153,7 @@ class _KubernetesAdapter:
                 resp.release_conn()
         except ApiException as exc:
             raise _status_error_from_api_exception(exc) from exc
-        return _loads(data)
+        return loads(data)
 
     def watch(self, options: ListOptions) -> _KubernetesWatch:
         from kubernetes import watch as kwatch

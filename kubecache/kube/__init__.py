@@ -9,7 +9,7 @@
   a Reflector consumes, like client-go's ``NewListWatchFromClient``.
 
 Needs the ``kube`` extra (httpx, pyyaml, orjson). Names load lazily so that
-light modules here (``_json``) can be used without those packages.
+importing the package costs nothing until a name is used.
 """
 
 from __future__ import annotations

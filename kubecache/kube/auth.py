@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
+from .._json import dumps, loads
 from ..errors import CacheError
-from ._json import dumps, loads
 from .config import Config, ExecConfig
 
 __all__ = ["CredentialError", "ExecAuth", "TokenAuth", "TokenFileAuth", "build_auth",

@@ -24,8 +24,8 @@ import httpx
 
 from ..__about__ import __version__
 from .._gc import gc_paused
+from .._json import dumps, loads
 from ..errors import StatusError
-from ._json import dumps, loads
 from .auth import build_auth, make_ssl_context
 from .config import Config, load_config
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from .._json import loads
 from ..listwatch import ListOptions, ListWatch
 from ..watch import Event, EventType
-from ._json import loads
 from .client import Client
 
 __all__ = ["DEFAULT_WATCH_TIMEOUT", "HTTPWatch", "ResourcePath", "new_list_watch_from_client",

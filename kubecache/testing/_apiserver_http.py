@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import fields, labels
+from .._json import dumps, loads
 from ..errors import StatusError
-from ..kube._json import dumps, loads
 from ._apiserver_patch import json_patch, merge_patch
 from ._apiserver_resources import Registry, ResourceType
 from ._apiserver_status import (

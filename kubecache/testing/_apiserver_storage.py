@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from queue import SimpleQueue
 from typing import Any, NamedTuple
 
-from ..kube._json import dumps, loads
+from .._json import dumps, loads
 from ._apiserver_resources import ResourceType
 from ._apiserver_status import (
     already_exists,

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..kube._json import dumps, loads
+from .._json import dumps, loads
 from ._apiserver_http import App, HTTPServer, ServerStats
 from ._apiserver_patch import merge_patch
 from ._apiserver_resources import BUILTIN, Registry, ResourceType
