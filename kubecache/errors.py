@@ -115,6 +115,31 @@ def is_gone(err: BaseException | Mapping[str, Any] | None) -> bool:
     return False
 
 
+def is_too_large_resource_version(err: BaseException | Mapping[str, Any] | None) -> bool:
+    """True when the server does not have the requested resourceVersion *yet* (504).
+
+    Happens after a cluster's data was restored to an older state, or against a
+    lagging replica. Like a 410, the cure is a fresh list from the latest state.
+    """
+    if err is None:
+        return False
+    status = err if isinstance(err, Mapping) else getattr(err, "status", None)
+    if not isinstance(status, Mapping):
+        return False
+    if _status_code(status) != 504:
+        return False
+    causes = (status.get("details") or {}).get("causes") or ()
+    if any(isinstance(c, Mapping) and c.get("reason") == "ResourceVersionTooLarge"
+           for c in causes):
+        return True
+    return "Too large resource version" in str(status.get("message") or "")
+
+
+def needs_relist(err: BaseException | Mapping[str, Any] | None) -> bool:
+    """True when a watch or list must restart from a fresh, consistent list."""
+    return is_gone(err) or is_too_large_resource_version(err)
+
+
 def _status_code(status: Mapping[str, Any]) -> int:
     code = status.get("code")
     try:

@@ -8,6 +8,7 @@ explicit state machine like kube-rs's ``watcher.rs``)::
     WATCH ends normally after progress      --> WATCH(last rv), no new list
     WATCH ends at once without events       --> failure: back off, WATCH(last rv)
     410 Gone / Expired (event or exception) --> LIST("") (a consistent read)
+    504 ResourceVersionTooLarge             --> LIST("") likewise
     any other failure                       --> back off, retry the same state
 
 Hard cases:
@@ -42,7 +43,7 @@ from typing import Any
 
 from .backoff import Backoff
 from .clock import Clock, RealClock
-from .errors import CacheError, StatusError, is_gone
+from .errors import CacheError, StatusError, is_gone, needs_relist
 from .index import NAMESPACE_INDEX, meta_namespace_index_func
 from .keys import meta_namespace_key_func
 from .listwatch import ListerWatcher, ListOptions
@@ -296,9 +297,9 @@ class Reflector:
         try:
             items, list_rv, paginated = self._list_pages(rv, stop)
         except Exception as err:
-            if not (is_gone(err) and rv != ""):
+            if not (needs_relist(err) and rv != ""):
                 raise
-            # The version we asked for is gone: report it, then read the latest state.
+            # The version we asked for is gone (or not there yet): read the latest state.
             self.stats.gone += 1
             self._rv_unavailable = True
             self._report(err)
@@ -383,7 +384,7 @@ class Reflector:
 
     def _watch_failed(self, err: BaseException, stop: threading.Event,
                       *, progressed: bool) -> _State:
-        if is_gone(err):
+        if needs_relist(err):
             self.stats.gone += 1
             self._rv_unavailable = True
             if progressed:

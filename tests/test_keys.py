@@ -214,3 +214,17 @@ def test_status_error_and_is_gone() -> None:
     assert not errors.is_gone(kubecache.StatusError(code=500))
     assert not errors.is_gone(None)
     assert kubecache.StatusError(code=404, reason="NotFound").code == 404
+
+
+def test_too_large_resource_version_needs_a_relist() -> None:
+    from kubecache.errors import StatusError, is_too_large_resource_version, needs_relist
+
+    cause = {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+    too_large = StatusError({"code": 504, "reason": "Timeout", "details": {"causes": [cause]}})
+    old_server = StatusError(code=504, message="Too large resource version: 9, current: 3")
+    plain_timeout = StatusError(code=504, reason="Timeout", message="request timed out")
+    assert is_too_large_resource_version(too_large) and needs_relist(too_large)
+    assert is_too_large_resource_version(old_server)
+    assert not is_too_large_resource_version(plain_timeout) and not needs_relist(plain_timeout)
+    assert needs_relist(StatusError(code=410, reason="Expired"))
+    assert not is_too_large_resource_version(None)

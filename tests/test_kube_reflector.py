@@ -162,6 +162,21 @@ def test_server_restart_on_the_same_port_converges() -> None:
             assert r.reflector.stats.relists == 1
 
 
+def test_server_restored_to_an_older_state_converges() -> None:
+    """A new server whose data is older than the cache answers 504 ResourceVersionTooLarge."""
+    first = ApiServer(bookmark_interval=0.1).start()
+    for i in range(20):
+        first.create("pods", pod(f"old-{i}"))
+    with Running(first) as r:
+        assert wait_for(lambda: len(r.store) == 20)
+        port = first.port
+        first.stop()
+        with ApiServer(port=port, bookmark_interval=0.1) as second:  # fresh, lower versions
+            second.create("pods", pod("new"))
+            assert wait_for(lambda: state(r.store) == server_state(second)), r.reflector.stats
+            assert r.reflector.stats.relists >= 1
+
+
 def test_informer_over_http(server: ApiServer) -> None:
     for i in range(30):
         server.create("pods", pod(f"p{i}", ns="a" if i % 2 else "b", app="web"))
