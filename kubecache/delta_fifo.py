@@ -43,9 +43,9 @@ from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ._gc import gc_paused_if
-from .errors import KeyFuncError, ZeroLengthDeltasError
+from .errors import ZeroLengthDeltasError
 from .fifo import QueueBase
-from .keys import DeletedFinalStateUnknown, KeyFunc
+from .keys import DeletedFinalStateUnknown, KeyFunc, compute_key
 from .store import KeyLister
 
 logger = logging.getLogger(__name__)
@@ -140,12 +140,7 @@ class DeltaFIFO(QueueBase):
             obj = obj[-1].object
         if isinstance(obj, DeletedFinalStateUnknown):
             return obj.key
-        try:
-            return self._key_func(obj)
-        except KeyFuncError:
-            raise
-        except Exception as err:
-            raise KeyFuncError(obj, err) from err
+        return compute_key(self._key_func, obj)
 
     # --- writes -------------------------------------------------------------
 

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .clock import Clock, RealClock
-from .errors import KeyFuncError
-from .keys import KeyFunc
+from .keys import KeyFunc, compute_key
 from .store import Store
 from .thread_safe_store import ThreadSafeStore
 
@@ -113,12 +112,7 @@ class ExpirationCache(Store):
         self._lock = threading.Lock()
 
     def _key(self, obj: Any) -> str:
-        try:
-            return self._key_func(obj)
-        except KeyFuncError:
-            raise
-        except Exception as err:
-            raise KeyFuncError(obj, err) from err
+        return compute_key(self._key_func, obj)
 
     def _get_or_expire(self, key: str) -> tuple[Any, bool]:
         """The live object under ``key``; an expired entry is deleted and reported."""

@@ -37,8 +37,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import FIFOClosedError, KeyFuncError, PopTimeoutError, Requeue
-from .keys import KeyFunc, meta_namespace_key_func
+from .errors import FIFOClosedError, PopTimeoutError, Requeue
+from .keys import KeyFunc, compute_key, meta_namespace_key_func
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -94,13 +94,7 @@ class QueueBase(Queue):
     # --- keys -------------------------------------------------------------
 
     def _key(self, obj: Any) -> str:
-        """The key of ``obj``; any failure of the key function becomes a KeyFuncError."""
-        try:
-            return self._key_func(obj)
-        except KeyFuncError:
-            raise
-        except Exception as err:
-            raise KeyFuncError(obj, err) from err
+        return compute_key(self._key_func, obj)
 
     # --- line management (lock held) ----------------------------------------
 

@@ -63,6 +63,16 @@ def meta_namespace_key_func(obj: Any) -> str:
     return f"{ns}/{name}" if ns else name
 
 
+def compute_key(key_func: KeyFunc, obj: Any) -> str:
+    """``key_func(obj)``; any failure of a user's key function becomes a :class:`KeyFuncError`."""
+    try:
+        return key_func(obj)
+    except KeyFuncError:
+        raise
+    except Exception as err:
+        raise KeyFuncError(obj, err) from err
+
+
 def deletion_handling_meta_namespace_key_func(obj: Any) -> str:
     """As :func:`meta_namespace_key_func`; a ``DeletedFinalStateUnknown`` yields its ``key``."""
     if isinstance(obj, DeletedFinalStateUnknown):

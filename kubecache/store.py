@@ -32,9 +32,8 @@ import builtins
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import KeyFuncError
 from .index import Indexers, IndexFunc
-from .keys import KeyFunc
+from .keys import KeyFunc, compute_key
 from .thread_safe_store import ThreadSafeStore
 
 
@@ -135,12 +134,7 @@ class Cache(Indexer):
         self._store = ThreadSafeStore(indexers)
 
     def _key(self, obj: Any) -> str:
-        try:
-            return self._key_func(obj)
-        except KeyFuncError:
-            raise
-        except Exception as err:
-            raise KeyFuncError(obj, err) from err
+        return compute_key(self._key_func, obj)
 
     def add(self, obj: Any) -> None:
         self._store.add(self._key(obj), obj)
