@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .._humanize import human_duration
 from ..meta import get_labels, get_name, get_namespace
 
 # kubectl-style short names -> the resource spelling kubecache.kube expects.
@@ -91,21 +92,8 @@ def parse_timestamp(value: Any) -> float | None:
 
 
 def human_age(seconds: float | None) -> str:
-    """kubectl's compact durations: ``45s``, ``3m12s``, ``5h``, ``12d``."""
-    if seconds is None:
-        return "<unknown>"
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 48:
-        return f"{h}h"
-    return f"{h // 24}d"
+    """kubectl's compact durations (``45s``, ``3m12s``, ``5h``, ``12d``); ``<unknown>`` for None."""
+    return "<unknown>" if seconds is None else human_duration(seconds)
 
 
 def age_of(obj: Any, now: float | None = None) -> str:
