@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._runner import BackgroundLoop
 from .keys import KeyFunc, meta_namespace_key_func
 from .store import Store
 
@@ -34,7 +35,7 @@ def _objects(result: Any) -> Iterable[Any]:
     return list(result)
 
 
-class Poller:
+class Poller(BackgroundLoop):
     """Polls ``get_func`` every ``period`` seconds and syncs ``store`` to its result.
 
     ``key_func`` must match the store's key function (default ``namespace/name``).
@@ -43,6 +44,7 @@ class Poller:
 
     def __init__(self, get_func: GetFunc, period: float, store: Store, *,
                  key_func: KeyFunc = meta_namespace_key_func) -> None:
+        super().__init__()
         if period <= 0:
             raise ValueError(f"Poller period must be positive, got {period}")
         self.get_func = get_func
@@ -54,32 +56,6 @@ class Poller:
         self.adds = 0
         self.updates = 0
         self.deletes = 0
-        self._own_stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def run(self) -> threading.Thread:
-        """Start polling in a daemon thread; :meth:`stop` ends it."""
-        return self.run_until(self._own_stop)
-
-    def stop(self) -> None:
-        """End polling started by :meth:`run`."""
-        self._own_stop.set()
-
-    def run_until(self, stop: threading.Event) -> threading.Thread:
-        """Start polling in a daemon thread that ends soon after ``stop`` is set."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("Poller is already running")
-        thread = threading.Thread(target=self._loop, args=(stop,), daemon=True, name="poller")
-        self._thread = thread
-        thread.start()
-        return thread
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the polling thread to end; True if it did (or never started)."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():

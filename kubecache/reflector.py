@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._runner import BackgroundLoop
 from .backoff import Backoff
 from .clock import Clock, RealClock
 from .errors import CacheError, StatusError, is_gone, needs_relist
@@ -133,7 +134,7 @@ def default_watch_error_handler(reflector: Reflector, err: BaseException) -> Non
         logger.warning("%s: %s (%s)", reflector.name, err, type(err).__name__)
 
 
-class Reflector:
+class Reflector(BackgroundLoop):
     """Lists and watches ``lister_watcher`` and mirrors what it sees into ``store``.
 
     ``expected_type``: ``None`` accepts anything, a class is checked with
@@ -159,6 +160,7 @@ class Reflector:
         name: str | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.lister_watcher = lister_watcher
         self.expected_type = expected_type
         self.store = store
@@ -179,8 +181,6 @@ class Reflector:
         self._watch_lock = threading.Lock()
         self._current_watch: Iterable[Any] | None = None
         self._stopping = False
-        self._own_stop = threading.Event()
-        self._thread: threading.Thread | None = None
         rv_updater = getattr(store, "update_resource_version", None)
         self._rv_updater: Callable[[str], None] | None = (
             rv_updater if callable(rv_updater) else None)
@@ -201,30 +201,8 @@ class Reflector:
             raise RuntimeError(f"{self.name}: set_watch_error_handler after the reflector started")
         self._error_handler = handler
 
-    def run(self) -> threading.Thread:
-        """Start the list/watch loop in a daemon thread; :meth:`stop` ends it."""
-        return self.run_until(self._own_stop)
-
-    def stop(self) -> None:
-        """End a loop started by :meth:`run`."""
-        self._own_stop.set()
-
-    def run_until(self, stop: threading.Event) -> threading.Thread:
-        """Start the list/watch loop in a daemon thread that ends soon after ``stop`` is set."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self.name}: reflector is already running")
-        thread = threading.Thread(target=self._run, args=(stop,), daemon=True,
-                                  name=f"reflector {self.name}")
-        self._thread = thread
-        thread.start()
-        return thread
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the loop thread to end; True if it did (or never started)."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def _thread_name(self) -> str:
+        return f"reflector {self.name}"
 
     def list_and_watch(self, stop: threading.Event) -> None:
         """One cycle in the caller's thread: list, then watch until a relist is needed.
@@ -240,7 +218,7 @@ class Reflector:
 
     # --- the loop ----------------------------------------------------------
 
-    def _run(self, stop: threading.Event) -> None:
+    def _loop(self, stop: threading.Event) -> None:
         logger.debug("%s: starting", self.name)
         with self._helper(stop):
             state = _State(_Phase.LIST, self._relist_rv())
