@@ -472,25 +472,32 @@ def test_query_timer_against_an_indexer() -> None:
     assert empty.queries == 0
 
 
-def test_read_counters_from_reflector_stats() -> None:
-    class Stats:
-        lists = 3
-        relists = 2
-        watch_starts = 7
-        watch_restarts = 4
-        gone = 1
-        errors = 5
+def test_read_counters_from_a_running_informer() -> None:
+    from kubecache import SharedIndexInformer, wait_for_cache_sync
+    from kubecache.backoff import Backoff
+    from kubecache.testing import FakeControllerSource
 
-    class Informer:
-        reflector = type("R", (), {"stats": Stats()})()
-
-        def last_sync_resource_version(self) -> str:
-            return "99"
-
-    c = read_counters(Informer())
-    assert (c.lists, c.relists, c.watches, c.watch_restarts, c.gone, c.errors) == (
-        3, 2, 7, 4, 1, 5)
-    assert c.last_sync_rv == "99"
+    src = FakeControllerSource()
+    for i in range(5):
+        src.add({"metadata": {"namespace": "a", "name": f"p{i}"}})
+    inf = SharedIndexInformer(src, backoff=Backoff(initial=0.01, maximum=0.05))
+    stop = threading.Event()
+    t = threading.Thread(target=inf.run, args=(stop,))
+    t.start()
+    try:
+        assert wait_for_cache_sync(stop, inf.has_synced, timeout=5)
+        src.compact()
+        src.drop_watches(expired=True)  # forces one relist
+        deadline = time.monotonic() + 5
+        while read_counters(inf).relists < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        c = read_counters(inf)
+        assert (c.lists, c.relists, c.gone) == (2, 1, 1)
+        assert c.watches >= 2 and c.fifo_depth == 0
+        assert c.last_sync_rv == inf.last_sync_resource_version() != ""
+    finally:
+        stop.set()
+        t.join(5)
 
 
 # -- watch rendering -------------------------------------------------------------

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..index import NAMESPACE_INDEX, meta_namespace_index_func
+from ..informer import SharedIndexInformer
 from ..keys import DeletedFinalStateUnknown, meta_namespace_key_func
 from ..meta import get_resource_version
+from ..reflector import ReflectorStats
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ def rv_int(rv: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class ReflectorCounters:
-    """The reflector's health counters, normalized across versions of its stats."""
+    """A snapshot of an informer's health counters, for the dashboard and metrics."""
 
     lists: int = 0
     relists: int = 0
@@ -172,47 +174,21 @@ class ReflectorCounters:
     """Keys waiting in the informer's DeltaFIFO."""
 
 
-def _stat(stats: Any, *names: str) -> int:
-    for name in names:
-        value = stats.get(name) if isinstance(stats, Mapping) else getattr(stats, name, None)
-        if isinstance(value, int):
-            return value
-    return 0
-
-
-def read_counters(informer: Any) -> ReflectorCounters:
-    """Read list/watch/relist counters and the queue depth from an informer's stats."""
-    istats = getattr(informer, "stats", None)
-    stats = getattr(istats, "reflector", None)
-    if stats is None:  # no reflector yet, or a reflector-like object passed directly
-        stats = getattr(getattr(informer, "reflector", None), "stats", None)
-    lists = _stat(stats, "lists")
-    relists = _stat(stats, "relists")
-    if relists == 0 and lists > 1 and not _has(stats, "relists"):
-        relists = lists - 1
-    pending = getattr(istats, "pending", None)
-    queued = getattr(istats, "queued", None)
-    try:
-        rv = informer.last_sync_resource_version()
-    except Exception:
-        rv = ""
+def read_counters(informer: SharedIndexInformer) -> ReflectorCounters:
+    """Read list/watch/relist counters and the queue depths from an informer's stats."""
+    istats = informer.stats
+    r = istats.reflector or ReflectorStats()
     return ReflectorCounters(
-        lists=lists,
-        relists=relists,
-        watches=_stat(stats, "watch_starts", "watches"),
-        watch_restarts=_stat(stats, "watch_restarts"),
-        gone=_stat(stats, "gone"),
-        errors=_stat(stats, "errors"),
-        last_sync_rv=str(rv or ""),
-        queue_depth=pending if isinstance(pending, int) else None,
-        fifo_depth=queued if isinstance(queued, int) else None,
+        lists=r.lists,
+        relists=r.relists,
+        watches=r.watch_starts,
+        watch_restarts=r.watch_restarts,
+        gone=r.gone,
+        errors=r.errors,
+        last_sync_rv=informer.last_sync_resource_version(),
+        queue_depth=istats.pending,
+        fifo_depth=istats.queued,
     )
-
-
-def _has(stats: Any, *names: str) -> bool:
-    if isinstance(stats, Mapping):
-        return any(n in stats for n in names)
-    return any(hasattr(stats, n) for n in names)
 
 
 class Mirror:
@@ -222,8 +198,6 @@ class Mirror:
                  time_handler: bool = False, transform: Callable[[Any], Any] | None = None,
                  resync_period: float = 0.0, name: str | None = None,
                  backoff: Any = None) -> None:
-        from ..informer import SharedIndexInformer
-
         self.latency = LatencyRecorder() if time_handler else None
         self.handler = CountingHandler(on_event, self.latency)
         indexers = {NAMESPACE_INDEX: meta_namespace_index_func}
