@@ -76,9 +76,9 @@ class StatusError(CacheError):
     ``message`` the human-readable text, ``status`` the whole ``Status`` dict.
     """
 
-    def __init__(self, status: Mapping[str, Any] | None = None, *, code: int | None = None,
+    def __init__(self, status: Mapping[str, Any] | Any | None = None, *, code: int | None = None,
                  reason: str = "", message: str = "") -> None:
-        st: dict[str, Any] = dict(status or {})
+        st: dict[str, Any] = _status_dict(status)
         if code is not None:
             st.setdefault("code", code)
         if reason:
@@ -138,6 +138,26 @@ def is_too_large_resource_version(err: BaseException | Mapping[str, Any] | None)
 def needs_relist(err: BaseException | Mapping[str, Any] | None) -> bool:
     """True when a watch or list must restart from a fresh, consistent list."""
     return is_gone(err) or is_too_large_resource_version(err)
+
+
+def _status_dict(status: Any) -> dict[str, Any]:
+    """A Status as a dict: a copy of a mapping, or the fields of an attribute-style model.
+
+    The official client's ``V1Status`` (and anything shaped like it) counts as a Status.
+    """
+    if status is None:
+        return {}
+    if isinstance(status, Mapping):
+        return dict(status)
+    to_dict = getattr(status, "to_dict", None)
+    converted = to_dict() if callable(to_dict) else None
+    if not isinstance(converted, Mapping):
+        fields = ("kind", "api_version", "status", "message", "reason", "details", "code")
+        converted = {name: getattr(status, name, None) for name in fields}
+    out = {k: v for k, v in converted.items() if v is not None}
+    if "api_version" in out:  # the models' snake_case name for the JSON field
+        out["apiVersion"] = out.pop("api_version")
+    return out
 
 
 def _status_code(status: Mapping[str, Any]) -> int:

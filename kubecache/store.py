@@ -96,16 +96,16 @@ class Indexer(Store):
         """Objects sharing any indexed value with ``obj`` in ``index_name``."""
 
     @abc.abstractmethod
-    def index_keys(self, index_name: str, indexed_value: str) -> list[str]:
-        """Keys of the objects indexed under ``indexed_value``."""
+    def index_keys(self, index_name: str, value: str) -> list[str]:
+        """Keys of the objects indexed under ``value``."""
 
     @abc.abstractmethod
     def list_index_func_values(self, index_name: str) -> list[str]:
         """Every value that currently has at least one object in ``index_name``."""
 
     @abc.abstractmethod
-    def by_index(self, index_name: str, indexed_value: str) -> list[Any]:
-        """Objects indexed under ``indexed_value`` in ``index_name``."""
+    def by_index(self, index_name: str, value: str) -> list[Any]:
+        """Objects indexed under ``value`` in ``index_name``."""
 
     @abc.abstractmethod
     def get_indexers(self) -> dict[str, IndexFunc]: ...
@@ -168,14 +168,14 @@ class Cache(Indexer):
     def index(self, index_name: str, obj: Any) -> builtins.list[Any]:
         return self._store.index(index_name, obj)
 
-    def index_keys(self, index_name: str, indexed_value: str) -> builtins.list[str]:
-        return self._store.index_keys(index_name, indexed_value)
+    def index_keys(self, index_name: str, value: str) -> builtins.list[str]:
+        return self._store.index_keys(index_name, value)
 
     def list_index_func_values(self, index_name: str) -> builtins.list[str]:
         return self._store.list_index_func_values(index_name)
 
-    def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
-        return self._store.by_index(index_name, indexed_value)
+    def by_index(self, index_name: str, value: str) -> builtins.list[Any]:
+        return self._store.by_index(index_name, value)
 
     def get_indexers(self) -> dict[str, IndexFunc]:
         return self._store.get_indexers()

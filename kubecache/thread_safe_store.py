@@ -183,17 +183,17 @@ class ThreadSafeStore:
         with self._lock:
             return list(self._items)
 
-    def index(self, index_name: str, obj: Any) -> builtins.list[Any]:
-        """Items that share at least one ``index_name`` value with ``obj``."""
+    def index(self, name: str, obj: Any) -> builtins.list[Any]:
+        """Items that share at least one value of index ``name`` with ``obj``."""
         with self._lock:
-            slot = self._by_name.get(index_name)
+            slot = self._by_name.get(name)
             if slot is None:
-                raise IndexNotFoundError(index_name)
+                raise IndexNotFoundError(name)
             _, fn, index, _ = slot
             try:
                 values = _normalize(fn(obj))
             except Exception as err:
-                raise IndexFuncError(index_name, None, obj, err) from err
+                raise IndexFuncError(name, None, obj, err) from err
             if values is None:
                 return []
             if isinstance(values, str):
@@ -204,31 +204,31 @@ class ThreadSafeStore:
                 merged.update(index.get(value, ()))
             return builtins.list(merged.values())
 
-    def by_index(self, index_name: str, indexed_value: str) -> builtins.list[Any]:
-        """Items filed under ``indexed_value`` in ``index_name``."""
+    def by_index(self, name: str, value: str) -> builtins.list[Any]:
+        """Items filed under ``value`` in index ``name``."""
         with self._lock:
-            slot = self._by_name.get(index_name)
+            slot = self._by_name.get(name)
             if slot is None:
-                raise IndexNotFoundError(index_name)
+                raise IndexNotFoundError(name)
             index = slot[2]
-            filed = index.get(indexed_value)
+            filed = index.get(value)
             return [] if filed is None else builtins.list(filed.values())
 
-    def index_keys(self, index_name: str, indexed_value: str) -> builtins.list[str]:
-        """Keys filed under ``indexed_value`` in ``index_name``."""
+    def index_keys(self, name: str, value: str) -> builtins.list[str]:
+        """Keys filed under ``value`` in index ``name``."""
         with self._lock:
-            slot = self._by_name.get(index_name)
+            slot = self._by_name.get(name)
             if slot is None:
-                raise IndexNotFoundError(index_name)
+                raise IndexNotFoundError(name)
             index = slot[2]
-            return list(index.get(indexed_value, ()))
+            return list(index.get(value, ()))
 
-    def list_index_func_values(self, index_name: str) -> builtins.list[str]:
-        """Every value of ``index_name`` that has at least one item."""
+    def list_index_func_values(self, name: str) -> builtins.list[str]:
+        """Every value of index ``name`` that has at least one item."""
         with self._lock:
-            slot = self._by_name.get(index_name)
+            slot = self._by_name.get(name)
             if slot is None:
-                raise IndexNotFoundError(index_name)
+                raise IndexNotFoundError(name)
             index = slot[2]
             return list(index)
 
