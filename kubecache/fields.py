@@ -6,7 +6,8 @@ In a value, ``\\``, ``,`` and ``=`` are written ``\\\\``, ``\\,`` and ``\\=``
 (:func:`escape_value`); any other escape, or a bare ``,``/``=`` in a value, is
 an error. Empty terms (``a=b,,c=d``) are skipped, as apimachinery does;
 whitespace around fields and values is ignored. Field names may not contain
-whitespace or backslashes (real field paths never do).
+whitespace, ``!`` or backslashes (real field paths never do; a ``!`` would
+make ``a! =b`` print as ``a!=b``, which means something else).
 
 A field is any dotted path into the object (``metadata.name``,
 ``status.phase``, ``spec.nodeName``...), read from dicts or from
@@ -302,10 +303,10 @@ def _parse_cached(text: str) -> FieldSelector:
         if not field:
             raise SelectorParseError(text, offset + at, op, "expected a field name before "
                                      "the operator", kind="field selector")
-        bad = next((i for i, ch in enumerate(field) if ch == "\\" or ch.isspace()), None)
+        bad = next((i for i, ch in enumerate(field) if ch in "\\!" or ch.isspace()), None)
         if bad is not None:
             raise SelectorParseError(text, offset + bad, field[bad], "a field name can't "
-                                     "contain whitespace or escapes", kind="field selector")
+                                     "contain whitespace, '!' or escapes", kind="field selector")
         value_at = at + len(op)
         raw = stripped[value_at:]
         value_at += len(raw) - len(raw.lstrip())

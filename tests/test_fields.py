@@ -177,3 +177,11 @@ def test_arbitrary_text_parses_or_raises_a_parse_error(text: str) -> None:
         assert 0 <= err.position <= len(text)
         return
     assert parse(str(sel)) == sel
+
+
+@pytest.mark.parametrize("text", ["! =", ".! =", "a! =b", "a!b=c"])
+def test_bang_in_a_field_name_is_rejected(text: str) -> None:
+    # "a! =b" would otherwise print as "a!=b", a different selector.
+    with pytest.raises(SelectorParseError) as info:
+        parse(text)
+    assert info.value.token == "!"
