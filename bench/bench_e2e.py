@@ -1,0 +1,401 @@
+"""End to end: watch lines over HTTP -> kube source -> Reflector/informer, against the decode limit.
+
+N pre-encoded ~4 KB pod watch lines (``ADDED`` for ``KEYS`` pods, then
+``MODIFIED`` round-robin; resourceVersion = position + 2) are served over a
+real local socket and consumed through :func:`kubecache.kube.new_list_watch_from_client`
+(httpx, line splitting, orjson, ``Event``):
+
+- ``decode limit``: a plain loop ``orjson.loads(line)`` over the same lines, no I/O;
+- ``HTTP source only``: iterating the watch and dropping the events;
+- ``reflector -> store``: a Reflector into a ``new_store``;
+- ``informer -> 1 no-op handler``: a SharedIndexInformer, until the handler saw every event.
+
+The server is a minimal HTTP/1.1 responder in a *separate process* that
+writes the pre-framed chunked stream (one chunk per event, as the API server
+flushes) with ``sendall``: the embedded ``ApiServer`` encodes and frames each
+event in Python under the consumer's GIL and would be the bottleneck, which is
+not what this measures. Ratio rows give each rate as a fraction of the decode limit.
+
+Memory: bytes per cached pod in an informer (tracemalloc, objects decoded from
+the same JSON), without and with a transform dropping ``metadata.managedFields``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from kubecache.backoff import Backoff
+from kubecache.informer import SharedIndexInformer
+from kubecache.keys import meta_namespace_key_func
+from kubecache.kube import Client, Config
+from kubecache.kube.listwatch import new_list_watch_from_client
+from kubecache.listwatch import ListOptions, ListWatch
+from kubecache.reflector import Reflector
+from kubecache.store import new_store
+
+KEYS = 10_000
+_LIST_BODY = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}'
+
+
+def _fields(*paths: str) -> dict[str, Any]:
+    """A FieldsV1 tree (``{"f:a": {"f:b": {}}}``) covering the dotted ``paths``."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path.split("."):
+            node = node.setdefault(part if part.startswith(("k:", ".")) else f"f:{part}", {})
+    return tree
+
+
+_CONTAINER_FIELDS = [f"spec.containers.k:{{\"name\":\"{c}\"}}.{f}" for c in ("app", "sidecar")
+                     for f in (".", "image", "imagePullPolicy", "name", "ports", "resources",
+                               "terminationMessagePath", "terminationMessagePolicy",
+                               "volumeMounts")]
+_MANAGED_FIELDS = [
+    {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+     "time": "2024-05-01T10:00:00Z", "fieldsType": "FieldsV1",
+     "fieldsV1": _fields("metadata.generateName", "metadata.labels..", "metadata.labels.app",
+                         "metadata.labels.pod-template-hash", "metadata.ownerReferences..",
+                         "spec.dnsPolicy", "spec.enableServiceLinks", "spec.restartPolicy",
+                         "spec.schedulerName", "spec.securityContext",
+                         "spec.terminationGracePeriodSeconds", *_CONTAINER_FIELDS)},
+    {"manager": "kubelet", "operation": "Update", "apiVersion": "v1",
+     "time": "2024-05-01T10:00:05Z", "fieldsType": "FieldsV1", "subresource": "status",
+     "fieldsV1": _fields(*(f"status.conditions.k:{{\"type\":\"{t}\"}}.{f}"
+                           for t in ("ContainersReady", "Initialized", "Ready")
+                           for f in (".", "lastProbeTime", "lastTransitionTime", "status",
+                                     "type")),
+                         "status.containerStatuses", "status.hostIP", "status.phase",
+                         "status.podIP", "status.podIPs..", "status.startTime")},
+]
+
+
+def make_pod(i: int, gen: int) -> dict[str, Any]:
+    """A realistic pod as the API server sends it, managedFields included (~4 KB of JSON)."""
+    container = {
+        "name": "app", "image": "registry.example.com/team/web:1.24.3",
+        "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
+        "env": [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(3)],
+        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"},
+                      "requests": {"cpu": "100m", "memory": "128Mi"}},
+        "volumeMounts": [{"name": "kube-api-access-abcde", "readOnly": True,
+                          "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
+    }
+    return {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {
+            "name": f"web-{i:06d}-x{i % 997:03d}", "generateName": "web-7d9f8b6c5d-",
+            "namespace": f"team-{i % 50}", "uid": f"6b1f3c2e-0000-4000-8000-{i:012d}",
+            "resourceVersion": "0", "creationTimestamp": "2024-05-01T10:00:00Z",
+            "labels": {"app": "web", "pod-template-hash": "7d9f8b6c5d"},
+            "annotations": {"example.com/generation": str(gen)},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                 "name": "web-7d9f8b6c5d", "uid": "1c1b0f0e-aaaa-4bbb-8ccc-1234",
+                                 "controller": True, "blockOwnerDeletion": True}],
+            "managedFields": _MANAGED_FIELDS,
+        },
+        "spec": {
+            "containers": [container, dict(container, name="sidecar",
+                                           image="registry.example.com/proxy:2.1")],
+            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+            "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
+            "nodeName": f"node-{i % 20}", "schedulerName": "default-scheduler",
+        },
+        "status": {
+            "phase": "Running", "hostIP": "10.0.0.5", "podIP": f"10.244.{i % 250}.{i % 200}",
+            "startTime": "2024-05-01T10:00:00Z", "qosClass": "Burstable",
+            "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
+                            "lastTransitionTime": "2024-05-01T10:00:05Z"}
+                           for t in ("Initialized", "Ready", "ContainersReady")],
+            "containerStatuses": [{"name": n, "ready": True, "restartCount": gen % 3,
+                                   "image": "registry.example.com/team/web:1.24.3",
+                                   "imageID": "registry.example.com/team/web@sha256:" + "ab" * 32,
+                                   "containerID": "containerd://" + "cd" * 32, "started": True,
+                                   "state": {"running": {"startedAt": "2024-05-01T10:00:04Z"}}}
+                                  for n in ("app", "sidecar")],
+        },
+    }
+
+
+def encode_lines(n: int) -> list[bytes]:
+    """N watch lines: ADDED for the first KEYS pods, then MODIFIED round-robin; rv = pos + 2."""
+    lines = []
+    for pos in range(n):
+        pod = make_pod(pos % KEYS, pos)
+        pod["metadata"]["resourceVersion"] = str(pos + 2)
+        etype = b"ADDED" if pos < KEYS else b"MODIFIED"
+        lines.append(b'{"type":"' + etype + b'","object":' + orjson.dumps(pod) + b"}\n")
+    return lines
+
+
+# --- the server process -----------------------------------------------------------
+
+
+def _serve_connection(conn: socket.socket, stream: bytes) -> None:
+    """Answer list requests with an empty list at rv 1; stream everything to a watch from rv 1."""
+    reader = conn.makefile("rb")
+    try:
+        while True:
+            request = reader.readline()
+            if not request:
+                return
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass  # headers: nothing in them matters here
+            target = request.split()[1].decode()
+            query = parse_qs(urlsplit(target).query)
+            if query.get("watch", [""])[0] in ("1", "true"):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+                if query.get("resourceVersion", [""])[0] == "1":
+                    view = memoryview(stream)
+                    for k in range(0, len(view), 1 << 20):
+                        conn.sendall(view[k:k + (1 << 20)])
+                while conn.recv(65536):  # hold the watch open until the client hangs up
+                    pass
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(_LIST_BODY), _LIST_BODY))
+    except OSError:
+        return
+    finally:
+        reader.close()
+        conn.close()
+
+
+def serve(path: str) -> None:
+    """Child process: serve the chunk-framed stream in ``path``; print the port; stop on EOF."""
+    with open(path, "rb") as f:
+        stream = f.read()
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=_serve_connection, args=(conn, stream), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()  # the parent closes our stdin when it is done
+
+
+@contextmanager
+def stream_server(lines: list[bytes]) -> Iterator[str]:
+    """A server process streaming ``lines`` (one HTTP chunk each); yields its URL."""
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(line), line) for line in lines)
+    with tempfile.NamedTemporaryFile(prefix="kubecache-e2e-", delete=False) as f:
+        f.write(framed)
+    del framed
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", f.name],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.unlink(f.name)
+
+
+# --- the pipelines -------------------------------------------------------------------
+
+
+def time_decode(lines: list[bytes]) -> float:
+    loads = orjson.loads
+    t0 = time.perf_counter()
+    for line in lines:
+        loads(line)
+    return time.perf_counter() - t0
+
+
+def time_source(url: str, n: int) -> float:
+    with Client(Config(server=url)) as client:
+        lw = new_list_watch_from_client(client, "pods")
+        t0 = time.perf_counter()
+        lw.list(ListOptions(resource_version="0"))
+        w = lw.watch(ListOptions(resource_version="1"))
+        for count, _ in enumerate(w, 1):
+            if count == n:
+                break
+        elapsed = time.perf_counter() - t0
+        w.stop()
+    return elapsed
+
+
+def _wait(pred: Any, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark pipeline did not finish")
+        time.sleep(0.001)
+
+
+def time_reflector(url: str, n: int) -> float:
+    last_rv = str(n + 1)
+    with Client(Config(server=url)) as client:
+        store = new_store(meta_namespace_key_func)
+        r = Reflector(new_list_watch_from_client(client, "pods"), None, store,
+                      backoff=Backoff(initial=0.001, maximum=0.01))
+        stop = threading.Event()
+        t0 = time.perf_counter()
+        r.run_until(stop)
+        _wait(lambda: r.last_sync_resource_version() == last_rv)
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        r.join(5.0)
+    assert len(store) == min(n, KEYS)
+    return elapsed
+
+
+class _Count:
+    """A no-op handler that sets ``done`` once it has seen ``target`` notifications."""
+
+    def __init__(self, target: int) -> None:
+        self.n = 0
+        self.target = target
+        self.done = threading.Event()
+
+    def _seen(self) -> None:
+        self.n += 1
+        if self.n >= self.target:
+            self.done.set()
+
+    def on_add(self, obj: Any) -> None:
+        self._seen()
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self._seen()
+
+    def on_delete(self, obj: Any) -> None:
+        self._seen()
+
+
+def _run_informer(lw: ListWatch, target: int, **options: Any) -> tuple[float, Any]:
+    """Run an informer until its handler saw ``target`` notifications; (seconds, stopper)."""
+    informer = SharedIndexInformer(lw, backoff=Backoff(initial=0.001, maximum=0.01), **options)
+    handler = _Count(target)
+    informer.add_event_handler(handler)
+    stop = threading.Event()
+    runner = threading.Thread(target=informer.run, args=(stop,))
+    t0 = time.perf_counter()
+    runner.start()
+    if not handler.done.wait(300.0):
+        raise TimeoutError("informer did not deliver every event")
+    elapsed = time.perf_counter() - t0
+
+    def finish() -> None:
+        stop.set()
+        runner.join(10.0)
+
+    return elapsed, finish
+
+
+def time_informer(url: str, n: int) -> float:
+    with Client(Config(server=url)) as client:
+        elapsed, finish = _run_informer(new_list_watch_from_client(client, "pods"), n)
+        finish()
+    return elapsed
+
+
+def drop_managed_fields(obj: Any) -> Any:
+    """The transform users typically install: a copy without ``metadata.managedFields``."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    meta = dict(meta)
+    del meta["managedFields"]
+    return {**obj, "metadata": meta}
+
+
+def bytes_per_cached_pod(count: int, transform: Any = None) -> float:
+    """Traced bytes the informer holds per cached pod (listed from JSON, then synced)."""
+    # Each pod gets its own managedFields (as decoding does), not the shared template.
+    docs = [orjson.dumps(make_pod(i, 0)) for i in range(count)]
+
+    def list_func(options: ListOptions) -> dict[str, Any]:
+        return {"metadata": {"resourceVersion": "1"}, "items": [orjson.loads(d) for d in docs]}
+
+    lw = ListWatch(list_func, lambda options: iter(()))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        _, finish = _run_informer(lw, count, transform=transform)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        finish()
+    finally:
+        tracemalloc.stop()
+    return (after - before) / count
+
+
+def _best(repeats: int, fn: Any) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        times.append(fn())
+    return min(times)
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    n = 20_000 if quick else 100_000
+    repeats = 2 if quick else 3
+    lines = encode_lines(n)
+    size = sum(map(len, lines)) / n
+    rows: list[dict[str, Any]] = [{"name": "watch line size", "n": n, "value": size,
+                                   "unit": "bytes"}]
+    with stream_server(lines) as url:
+        timings = {
+            "decode limit: orjson.loads(line)": _best(repeats, lambda: time_decode(lines)),
+            "HTTP source only (HTTPWatch, events dropped)": _best(
+                repeats, lambda: time_source(url, n)),
+            "reflector -> store (HTTP)": _best(repeats, lambda: time_reflector(url, n)),
+            "informer -> 1 no-op handler (HTTP)": _best(repeats, lambda: time_informer(url, n)),
+        }
+    lines.clear()
+    limit = n / timings["decode limit: orjson.loads(line)"]
+    rows += [{"name": name, "n": n, "ops_per_s": n / t, "unit": "events/s"}
+             for name, t in timings.items()]
+    rows += [{"name": f"ratio {name}", "n": n, "value": (n / t) / limit, "unit": "x decode limit"}
+             for name, t in timings.items() if not name.startswith("decode limit")]
+    m = 2_000 if quick else 10_000
+    full = bytes_per_cached_pod(m)
+    slim = bytes_per_cached_pod(m, transform=drop_managed_fields)
+    rows += [
+        {"name": "memory per cached pod (informer)", "n": m, "value": full, "unit": "bytes"},
+        {"name": "memory per cached pod (informer, managedFields dropped)", "n": m,
+         "value": slim, "unit": "bytes"},
+        {"name": "memory saved by dropping managedFields", "n": m,
+         "value": 1.0 - slim / full, "unit": "fraction"},
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    else:
+        for row in run(quick=True):
+            print(row)
