@@ -1,8 +1,9 @@
 """Real ``kubectl`` against the embedded server, through a kubeconfig the test writes.
 
 Every kubectl found is tested: ``$KUBECTL`` (one or more paths separated by
-``os.pathsep``) or the one on ``PATH`` (Debian's ``kubernetes-client``
-package, installed by ``make test``). Skipped only when there is none.
+``os.pathsep``), or else the one on ``PATH`` and Debian's ``kubernetes-client``
+(installed by ``make test``, or unpacked into ``.cache/debian-kubectl`` when
+another package owns ``/usr/bin/kubectl``). Skipped only when there is none.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from kubecache.testing import ApiServer
 no_thread_leaks = thread_leak_fixture()
 
 
+DEBIAN_KUBECTL = Path(__file__).resolve().parent.parent / ".cache/debian-kubectl/usr/bin/kubectl"
+
+
 def _kubectls() -> list[str]:
     listed = [p for p in os.environ.get("KUBECTL", "").split(os.pathsep) if p]
-    found = listed or [p for p in [shutil.which("kubectl")] if p]
-    return [p for p in found if os.access(p, os.X_OK)]
+    found = listed or [p for p in [shutil.which("kubectl"), str(DEBIAN_KUBECTL)] if p]
+    return list(dict.fromkeys(p for p in found if os.access(p, os.X_OK)))
 
 
 KUBECTLS = _kubectls()
