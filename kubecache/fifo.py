@@ -195,7 +195,7 @@ class QueueBase(Queue):
         return len(self._items)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._items
+        return isinstance(key, str) and key in self._items
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} queued={len(self._items)} closed={self._closed}>"

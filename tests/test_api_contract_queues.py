@@ -736,3 +736,26 @@ def test_undelta_store_reads_and_failed_writes() -> None:
     with pytest.raises(kubecache.KeyFuncError):
         store.add({"no": "meta"})
     assert len(pushes) == 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kubecache.new_store(KEY),
+    lambda: kubecache.new_indexer(KEY, {}),
+    lambda: kubecache.new_fifo(KEY),
+    lambda: kubecache.new_delta_fifo(KEY),
+    lambda: kubecache.new_ttl_store(KEY, 10.0, kubecache.FakeClock()),
+    lambda: kubecache.new_undelta_store(lambda objs: None, KEY),
+], ids=["store", "indexer", "fifo", "delta_fifo", "ttl_store", "undelta"])
+def test_len_and_in_on_every_store_type(make: Any) -> None:
+    store = make()
+    assert len(store) == 0 and "ns/a" not in store
+    store.add(pod("a"))
+    store.add(pod("b"))
+    assert len(store) == 2
+    assert "ns/a" in store and "ns/b" in store and "ns/c" not in store
+    assert pod("a") not in store and 1 not in store  # membership is by key
+    store.delete(pod("a"))
+    if isinstance(store, kubecache.DeltaFIFO):  # the deletion itself is queued
+        assert "ns/a" in store and store.get_by_key("ns/a")[0].newest().type == "Deleted"
+    else:
+        assert "ns/a" not in store and len(store) == 1

@@ -919,3 +919,44 @@ def test_poller_accepts_tuples_and_enumerators(stop: threading.Event) -> None:
         assert wait_for(lambda: store2.list_keys() == ["ns/x"], 3)
     finally:
         other.set()
+
+
+def test_api_exception_410_from_the_first_list_relists_from_the_latest_state(
+        stop: threading.Event) -> None:
+    src = Scripted([ApiException(status=410, reason="Gone"), list_result("4", pod("a", "4"))], [])
+    store = RecordingStore()
+    r = kubecache.Reflector(src.lw, None, store)
+    assert r.last_sync_resource_version() == ""
+    r.run_until(stop)
+    assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
+    assert src.list_options[-1].resource_version == ""
+    assert store.names() == ["a"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.xfail(strict=True, reason=(
+    "informer.py: a handler object without on_update/on_delete kills its delivery thread "
+    "(AttributeError in _Listener._run) so it never hears anything; missing methods should "
+    "be no-ops, as with ResourceEventHandlerFuncs"))
+def test_a_handler_with_only_on_add_still_gets_its_notifications() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+
+    class OnlyAdd:
+        def __init__(self) -> None:
+            self.added: list[str] = []
+
+        def on_add(self, obj: Any) -> None:
+            self.added.append(_name(obj))
+
+    informer = kubecache.SharedIndexInformer(src)
+    handler = OnlyAdd()
+    informer.add_event_handler(handler)  # type: ignore[arg-type]
+    running = Running(informer)
+    try:
+        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+        src.modify(pod("a", rv="x"))
+        src.add(pod("b"))
+        assert wait_for(lambda: handler.added == ["a", "b"], 1)
+    finally:
+        running.close()
