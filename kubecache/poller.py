@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._runner import BackgroundLoop
-from .keys import KeyFunc, meta_namespace_key_func
+from .keys import KeyFunc
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -38,12 +38,14 @@ def _objects(result: Any) -> Iterable[Any]:
 class Poller(BackgroundLoop):
     """Polls ``get_func`` every ``period`` seconds and syncs ``store`` to its result.
 
-    ``key_func`` must match the store's key function (default ``namespace/name``).
+    Objects are matched to stored ones through the store itself (``store.get``),
+    so any store works whatever its key function. ``key_func``, if given, must
+    match the store's key function; it lets a poll diff by key instead.
     Counters: ``polls``, ``errors``, ``adds``, ``updates``, ``deletes``.
     """
 
     def __init__(self, get_func: GetFunc, period: float, store: Store, *,
-                 key_func: KeyFunc = meta_namespace_key_func) -> None:
+                 key_func: KeyFunc | None = None) -> None:
         super().__init__()
         if period <= 0:
             raise ValueError(f"Poller period must be positive, got {period}")
@@ -71,6 +73,9 @@ class Poller(BackgroundLoop):
         """One poll: fetch the state and make the store equal to it (errors propagate)."""
         objs = _objects(self.get_func())
         self.polls += 1
+        if self.key_func is None:
+            self._sync_by_store(objs)
+            return
         store, key_func = self.store, self.key_func
         seen: set[str] = set()
         for obj in objs:
@@ -89,6 +94,31 @@ class Poller(BackgroundLoop):
                 if exists:
                     store.delete(old)
                     self.deletes += 1
+
+    def _sync_by_store(self, objs: Iterable[Any]) -> None:
+        """Sync without a key function: the store's ``get`` finds each object's stored twin.
+
+        Whatever is stored afterwards and is neither a polled object nor an unchanged
+        twin of one (compared by identity) is gone from the source and is deleted.
+        """
+        store = self.store
+        keep: set[int] = set()
+        for obj in objs:
+            old, exists = store.get(obj)
+            if not exists:
+                store.add(obj)
+                self.adds += 1
+                keep.add(id(obj))
+            elif old is obj or old == obj:
+                keep.add(id(old))
+            else:
+                store.update(obj)
+                self.updates += 1
+                keep.add(id(obj))
+        for stored in store.list():
+            if id(stored) not in keep:
+                store.delete(stored)
+                self.deletes += 1
 
 
 def _name(func: Any) -> str:

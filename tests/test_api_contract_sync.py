@@ -960,3 +960,14 @@ def test_a_handler_with_only_on_add_still_gets_its_notifications() -> None:
         assert wait_for(lambda: handler.added == ["a", "b"], 1)
     finally:
         running.close()
+
+
+def test_poller_uses_the_store_key_function(stop: threading.Event) -> None:
+    """Objects without Kubernetes metadata, kept in a store with its own key function."""
+    state: list[list[dict[str, Any]]] = [[{"id": "1", "v": 0}, {"id": "2", "v": 0}]]
+    store = kubecache.new_store(lambda o: o["id"])
+    kubecache.Poller(lambda: list(state[0]), 0.01, store).run_until(stop)
+    assert wait_for(lambda: sorted(store.list_keys()) == ["1", "2"], 3)
+    state[0] = [{"id": "2", "v": 1}, {"id": "3", "v": 0}]
+    assert wait_for(lambda: sorted(store.list_keys()) == ["2", "3"], 3)
+    assert wait_for(lambda: store.get_by_key("2") == ({"id": "2", "v": 1}, True), 3)
