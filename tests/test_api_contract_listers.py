@@ -401,3 +401,17 @@ def test_list_watch_from_kubernetes_against_the_embedded_server(server: Any,
         wait_for(lambda: not [t for t in threading.enumerate()
                               if t.name.startswith("reflector")], 3)
         api_client.close()
+
+
+def test_load_config_follows_kubeconfig_env_and_contexts(server: Any, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubecache import kube
+
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    config = kube.load_config()
+    assert isinstance(config, kube.Config)
+    assert config.server.rstrip("/") == server.url.rstrip("/")
+    assert kube.load_config(str(path), context=config.context).server == config.server
+    with pytest.raises(kube.ConfigError):
+        kube.load_config(str(path), context="no-such-context")
