@@ -759,3 +759,18 @@ def test_len_and_in_on_every_store_type(make: Any) -> None:
         assert "ns/a" in store and store.get_by_key("ns/a")[0].newest().type == "Deleted"
     else:
         assert "ns/a" not in store and len(store) == 1
+
+
+def test_replace_with_known_objects_also_tombstones_queued_unknown_keys() -> None:
+    """API.md names known keys (or, without known_objects, queued ones); client-go since
+    1.27 tombstones both, so an object added and gone while unprocessed is not leaked.
+    We follow client-go: the known keys' tombstones (pinned) plus the queued ones."""
+    f = kubecache.new_delta_fifo(KEY, known_objects=Known(pod("known")))
+    f.add(pod("queued", rv="2"))
+    f.replace([], "3")
+    assert f.get_by_key("ns/known")[0].newest().object == kubecache.DeletedFinalStateUnknown(
+        "ns/known", pod("known"))
+    queued = f.get_by_key("ns/queued")[0]
+    assert queued.oldest() == (DeltaType.ADDED, pod("queued", rv="2"))
+    assert queued.newest().object == kubecache.DeletedFinalStateUnknown(
+        "ns/queued", pod("queued", rv="2"))
