@@ -762,8 +762,8 @@ def test_len_and_in_on_every_store_type(make: Any) -> None:
 
 
 def test_replace_with_known_objects_also_tombstones_queued_unknown_keys() -> None:
-    """API.md names known keys (or, without known_objects, queued ones); client-go since
-    1.27 tombstones both, so an object added and gone while unprocessed is not leaked.
+    """API.md names known keys (or, without known_objects, queued ones); client-go
+    (modern) tombstones both, so an object added and gone while unprocessed is not leaked.
     We follow client-go: the known keys' tombstones (pinned) plus the queued ones."""
     f = kubecache.new_delta_fifo(KEY, known_objects=Known(pod("known")))
     f.add(pod("queued", rv="2"))
