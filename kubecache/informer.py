@@ -46,14 +46,14 @@ from .delta_fifo import DeltaFIFO, Deltas, DeltaType, TransformFunc, new_delta_f
 from .errors import CacheError, FIFOClosedError
 from .index import Indexers
 from .keys import (
-    DeletedFinalStateUnknown,
     deletion_handling_meta_namespace_key_func,
     meta_namespace_key_func,
 )
 from .listwatch import ListerWatcher
 from .meta import get_resource_version
 from .reflector import Reflector, ReflectorStats, WatchErrorHandler
-from .store import Indexer, new_indexer
+from .store import Cache, Indexer
+from .thread_safe_store import ThreadSafeStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ MINIMUM_RESYNC_PERIOD = 1.0
 """Shortest handler resync period honoured by default (seconds), as in client-go."""
 
 _ADD, _UPDATE, _DELETE = 0, 1, 2
+_BATCH = 256
+"""Most keys the processing loop takes from the queue per lock acquisition."""
 _SYNC, _REPLACED, _DELETED = DeltaType.SYNC, DeltaType.REPLACED, DeltaType.DELETED
 
 
@@ -133,6 +135,12 @@ class _Listener:
 
     def add(self, notification: tuple[int, Any, Any]) -> None:
         self._buffer.append(notification)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def add_many(self, notifications: list[tuple[int, Any, Any]]) -> None:
+        """Append a batch in order, with at most one wakeup."""
+        self._buffer.extend(notifications)
         if not self._wake.is_set():
             self._wake.set()
 
@@ -211,9 +219,26 @@ class _Processor:
         listener.join()
         return True
 
-    def distribute(self, notification: tuple[int, Any, Any], sync: bool) -> None:
-        for listener in self.syncing if sync else self.listeners:
-            listener.add(notification)
+    def distribute_many(self, notes: list[tuple[int, Any, Any]], sync_at: list[int]) -> None:
+        """Hand a batch to every listener; the notes at positions ``sync_at`` are resyncs.
+
+        Resyncs go only to the listeners due for one; the others get the rest, in order.
+        """
+        if not sync_at:
+            for listener in self.listeners:
+                listener.add_many(notes)
+            return
+        syncing = self.syncing
+        rest: list[tuple[int, Any, Any]] | None = None
+        for listener in self.listeners:
+            if listener in syncing:
+                listener.add_many(notes)
+                continue
+            if rest is None:
+                skip = set(sync_at)
+                rest = [note for i, note in enumerate(notes) if i not in skip]
+            if rest:
+                listener.add_many(rest)
 
     def should_resync(self) -> bool:
         """Pick the listeners due for a resync now; true if there is any."""
@@ -240,6 +265,20 @@ class _Processor:
             x.stop()
         for x in listeners:
             x.join()
+
+
+class _InformerCache(Cache):
+    """The informer's indexer: a plain Cache that the processing loop also writes by key.
+
+    The queue already computed each key, so the loop goes straight to the
+    underlying :class:`~kubecache.thread_safe_store.ThreadSafeStore`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def thread_safe_store(self) -> ThreadSafeStore:
+        return self._store
 
 
 # --- the informer ----------------------------------------------------------------
@@ -352,8 +391,9 @@ class SharedIndexInformer:
         if min_watch_timeout is not None:
             self._reflector_options["min_watch_timeout"] = min_watch_timeout
         self._clock: Clock = clock or RealClock()
-        self._indexer: Indexer = new_indexer(deletion_handling_meta_namespace_key_func,
-                                             dict(indexers or {}))
+        indexer = _InformerCache(deletion_handling_meta_namespace_key_func, dict(indexers or {}))
+        self._indexer: Indexer = indexer
+        self._store = indexer.thread_safe_store  # written by key in the processing loop
         self._processor = _Processor(self._clock)
         self._fifo: DeltaFIFO | None = None
         self._reflector: Reflector | None = None
@@ -493,85 +533,112 @@ class SharedIndexInformer:
             self._processor.stop()
 
     def _process_loop(self, fifo: DeltaFIFO) -> None:
-        process = self._handle_deltas
-        pop = fifo.pop
+        process = self._handle_batch
+        pop_batch = fifo.pop_batch
         while True:
             try:
-                pop(process)
+                pop_batch(process, _BATCH)
             except FIFOClosedError:
                 return
             except Exception:
                 logger.exception("informer: failed to process deltas")
 
-    def _handle_deltas(self, deltas: Deltas) -> None:
-        """Apply one key's deltas to the indexer, then notify (runs under the queue lock).
+    def _handle_batch(self, batch: list[tuple[str, Deltas]]) -> None:
+        """Apply a batch of keys' deltas to the indexer, then notify (under the queue lock).
 
-        The deltas are folded in memory into their notifications and the
-        indexer is written once, with the final state, before any is sent: a
-        handler reading the store sees at least the state it is told about.
+        Each key's deltas are folded in memory into their notifications and the
+        indexer is written once, with the key's final state; the whole batch is
+        written before any notification is sent, so a handler reading the store
+        sees at least the state it is told about. The key is the queue's: no
+        key function runs here. A key whose update fails (an index function
+        raising) is logged and skipped; the rest of the batch goes on.
         """
-        newest = deltas[-1].object
-        key = newest.key if type(newest) is DeletedFinalStateUnknown else _key(newest)
-        indexer, stats = self._indexer, self.stats
+        store = self._store
+        get, put, remove = store.get, store.update, store.delete
+        notes: list[tuple[int, Any, Any]] = []
+        sync_at: list[int] = []
+        adds = updates = deletes = resyncs = applied = 0
         with self._block_deltas:
-            old, exists = indexer.get_by_key(key)
-            if len(deltas) == 1:  # the common case when the consumer keeps up
-                dtype, obj = deltas[0]
-                if dtype is _DELETED:
-                    note, sync = (_DELETE, obj, None), False
-                    indexer.delete(obj)
-                    stats.deletes += 1
-                elif exists:
-                    sync = (dtype is _SYNC or dtype is _REPLACED) and (
-                        get_resource_version(old) == get_resource_version(obj))
-                    note = (_UPDATE, old, obj)
-                    indexer.update(obj)
-                    if sync:
-                        stats.resyncs_delivered += 1
+            for key, deltas in batch:
+                try:
+                    old, exists = get(key)
+                    if len(deltas) == 1:  # the common case when the consumer keeps up
+                        dtype, obj = deltas[0]
+                        if dtype is _DELETED:
+                            remove(key)
+                            notes.append((_DELETE, obj, None))
+                            deletes += 1
+                        elif exists:
+                            put(key, obj)
+                            if (dtype is _SYNC or dtype is _REPLACED) and (
+                                    get_resource_version(old) == get_resource_version(obj)):
+                                sync_at.append(len(notes))
+                                resyncs += 1
+                            else:
+                                updates += 1
+                            notes.append((_UPDATE, old, obj))
+                        else:
+                            put(key, obj)
+                            notes.append((_ADD, obj, None))
+                            adds += 1
+                        applied += 1
+                        continue
+                    folded, final, present = _fold(deltas, old, exists)
+                    if present:
+                        put(key, final)
                     else:
-                        stats.updates += 1
-                else:
-                    note, sync = (_ADD, obj, None), False
-                    indexer.add(obj)
-                    stats.adds += 1
-                stats.deltas += 1
-                self._processor.distribute(note, sync)
-                return
-            notes: list[tuple[tuple[int, Any, Any], bool]] = []
-            cur, present, last_deleted = old, exists, None
-            for dtype, obj in deltas:
-                if dtype is _DELETED:
-                    notes.append(((_DELETE, obj, None), False))
-                    cur, present, last_deleted = None, False, obj
-                    stats.deletes += 1
-                elif present:
-                    sync = (dtype is _SYNC or dtype is _REPLACED) and (
-                        get_resource_version(cur) == get_resource_version(obj))
-                    notes.append(((_UPDATE, cur, obj), sync))
-                    cur = obj
-                    if sync:
-                        stats.resyncs_delivered += 1
-                    else:
-                        stats.updates += 1
-                else:
-                    notes.append(((_ADD, obj, None), False))
-                    cur, present = obj, True
-                    stats.adds += 1
-            if present:
-                indexer.update(cur)
-            elif exists or last_deleted is not None:
-                indexer.delete(last_deleted if last_deleted is not None else old)
-            stats.deltas += len(deltas)
-            distribute = self._processor.distribute
-            for note, sync in notes:
-                distribute(note, sync)
+                        remove(key)  # a no-op when it was never there
+                    for note, sync in folded:
+                        if sync:
+                            sync_at.append(len(notes))
+                            resyncs += 1
+                        elif note[0] == _UPDATE:
+                            updates += 1
+                        elif note[0] == _ADD:
+                            adds += 1
+                        else:
+                            deletes += 1
+                        notes.append(note)
+                    applied += len(deltas)
+                except Exception:
+                    logger.exception("informer: failed to process deltas of %r", key)
+            stats = self.stats
+            stats.adds += adds
+            stats.updates += updates
+            stats.deletes += deletes
+            stats.resyncs_delivered += resyncs
+            stats.deltas += applied
+            if notes:
+                self._processor.distribute_many(notes, sync_at)
 
     def __repr__(self) -> str:
         return (f"SharedIndexInformer({self.name or self.lister_watcher!r}, "
                 f"items={len(self._indexer)}, synced={self.has_synced()})")
 
 
-_key = meta_namespace_key_func
+
+def _fold(deltas: Deltas, old: Any, exists: bool,
+          ) -> tuple[list[tuple[tuple[int, Any, Any], bool]], Any, bool]:
+    """One key's deltas as (notifications with their resync flag, final object, present).
+
+    ``old``/``exists`` is what the indexer holds before them; each delta is
+    judged against the state the previous ones left.
+    """
+    notes: list[tuple[tuple[int, Any, Any], bool]] = []
+    cur, present = old, exists
+    for dtype, obj in deltas:
+        if dtype is _DELETED:
+            notes.append(((_DELETE, obj, None), False))
+            cur, present = None, False
+        elif present:
+            sync = (dtype is _SYNC or dtype is _REPLACED) and (
+                get_resource_version(cur) == get_resource_version(obj))
+            notes.append(((_UPDATE, cur, obj), sync))
+            cur = obj
+        else:
+            notes.append(((_ADD, obj, None), False))
+            cur, present = obj, True
+    return notes, cur, present
 
 
 def _close_on_stop(stop: threading.Event, fifo: DeltaFIFO) -> None:
