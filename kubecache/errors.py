@@ -73,21 +73,23 @@ class StatusError(CacheError):
 
     ``code`` is the HTTP-style status code (e.g. 410 for Gone), ``reason`` the
     machine-readable reason (``"Expired"``, ``"Gone"``, ``"TooManyRequests"``),
-    ``message`` the human-readable text, ``status`` the whole ``Status`` dict.
+    ``message`` the human-readable text, ``status`` the whole ``Status`` dict
+    (a copy of the one given; built from the keywords when none was given).
     """
 
     def __init__(self, status: Mapping[str, Any] | Any | None = None, *, code: int | None = None,
                  reason: str = "", message: str = "") -> None:
-        st: dict[str, Any] = _status_dict(status)
+        st: dict[str, Any]
+        if status is None:  # built from keywords: a complete Status of our own
+            st = {"kind": "Status", "apiVersion": "v1", "status": "Failure"}
+        else:  # the server's Status, kept as it came
+            st = _status_dict(status)
         if code is not None:
             st.setdefault("code", code)
         if reason:
             st.setdefault("reason", reason)
         if message:
             st.setdefault("message", message)
-        st.setdefault("kind", "Status")
-        st.setdefault("apiVersion", "v1")
-        st.setdefault("status", "Failure")
         self.status: dict[str, Any] = st
         self.code: int = _status_code(st)
         self.reason: str = str(st.get("reason") or "")

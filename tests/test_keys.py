@@ -206,7 +206,8 @@ def test_error_hierarchy_matches_contract() -> None:
 def test_status_error_and_is_gone() -> None:
     err = kubecache.StatusError({"code": 410, "reason": "Expired", "message": "too old"})
     assert (err.code, err.reason, err.message) == (410, "Expired", "too old")
-    assert err.status["kind"] == "Status"
+    assert err.status == {"code": 410, "reason": "Expired", "message": "too old"}
+    assert kubecache.StatusError(code=429).status["kind"] == "Status"
     assert errors.is_gone(err)
     assert errors.is_gone({"code": 410})
     api_exception: Any = SimpleNamespace(status=410)  # shaped like the official client's
