@@ -1,9 +1,12 @@
-"""End to end: watch lines over HTTP -> kube source -> Reflector/informer, against the decode limit.
+"""End to end: list + watch over HTTP -> kube source -> Reflector/informer, vs the decode limit.
 
 N pre-encoded ~4 KB pod watch lines (``ADDED`` for ``KEYS`` pods, then
-``MODIFIED`` round-robin; resourceVersion = position + 2) are served over a
-real local socket and consumed through :func:`kubecache.kube.new_list_watch_from_client`
-(httpx, line splitting, orjson, ``Event``):
+``MODIFIED`` round-robin; resourceVersion = position + 2; pods carry a
+realistic ``managedFields`` block) are served over a real local socket: the
+first KEYS objects as the initial list (one page: the server ignores
+``limit``), the rest as the watch from the list's version. They are consumed
+through :func:`kubecache.kube.new_list_watch_from_client` (httpx, line
+splitting, orjson, ``Event``):
 
 - ``decode limit``: a plain loop ``orjson.loads(line)`` over the same lines, no I/O;
 - ``HTTP source only``: iterating the watch and dropping the events;
@@ -48,7 +51,8 @@ from kubecache.reflector import Reflector
 from kubecache.store import new_store
 
 KEYS = 10_000
-_LIST_BODY = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}'
+LIST_RV = str(KEYS + 1)
+"""The list holds the first KEYS events' objects; the watch goes on from there."""
 
 
 def _fields(*paths: str) -> dict[str, Any]:
@@ -147,8 +151,8 @@ def encode_lines(n: int) -> list[bytes]:
 # --- the server process -----------------------------------------------------------
 
 
-def _serve_connection(conn: socket.socket, stream: bytes) -> None:
-    """Answer list requests with an empty list at rv 1; stream everything to a watch from rv 1."""
+def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes) -> None:
+    """Answer every list with ``listed``; stream ``stream`` to a watch from LIST_RV."""
     reader = conn.makefile("rb")
     try:
         while True:
@@ -162,7 +166,7 @@ def _serve_connection(conn: socket.socket, stream: bytes) -> None:
             if query.get("watch", [""])[0] in ("1", "true"):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Transfer-Encoding: chunked\r\n\r\n")
-                if query.get("resourceVersion", [""])[0] == "1":
+                if query.get("resourceVersion", [""])[0] == LIST_RV:
                     view = memoryview(stream)
                     for k in range(0, len(view), 1 << 20):
                         conn.sendall(view[k:k + (1 << 20)])
@@ -170,7 +174,8 @@ def _serve_connection(conn: socket.socket, stream: bytes) -> None:
                     pass
                 return
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(_LIST_BODY), _LIST_BODY))
+                         b"Content-Length: %d\r\n\r\n" % len(listed))
+            conn.sendall(listed)
     except OSError:
         return
     finally:
@@ -178,9 +183,11 @@ def _serve_connection(conn: socket.socket, stream: bytes) -> None:
         conn.close()
 
 
-def serve(path: str) -> None:
-    """Child process: serve the chunk-framed stream in ``path``; print the port; stop on EOF."""
-    with open(path, "rb") as f:
+def serve(list_path: str, stream_path: str) -> None:
+    """Child process: serve the list and the chunk-framed stream; print the port; stop on EOF."""
+    with open(list_path, "rb") as f:
+        listed = f.read()
+    with open(stream_path, "rb") as f:
         stream = f.read()
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
@@ -188,21 +195,36 @@ def serve(path: str) -> None:
     def accept() -> None:
         while True:
             conn, _ = listener.accept()
-            threading.Thread(target=_serve_connection, args=(conn, stream), daemon=True).start()
+            threading.Thread(target=_serve_connection, args=(conn, listed, stream),
+                             daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     sys.stdin.read()  # the parent closes our stdin when it is done
 
 
+def _write_temp(data: bytes) -> str:
+    with tempfile.NamedTemporaryFile(prefix="kubecache-e2e-", delete=False) as f:
+        f.write(data)
+    return f.name
+
+
 @contextmanager
 def stream_server(lines: list[bytes]) -> Iterator[str]:
-    """A server process streaming ``lines`` (one HTTP chunk each); yields its URL."""
-    framed = b"".join(b"%x\r\n%s\r\n" % (len(line), line) for line in lines)
-    with tempfile.NamedTemporaryFile(prefix="kubecache-e2e-", delete=False) as f:
-        f.write(framed)
-    del framed
+    """A server process for ``lines``: the first KEYS (ADDED) as the list, the rest as the watch.
+
+    Each watch line is its own HTTP chunk, as the API server flushes per event.
+    Yields the server's URL.
+    """
+    prefix = len(b'{"type":"ADDED","object":')
+    listed = (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"'
+              + LIST_RV.encode() + b'"},"items":['
+              + b",".join(line[prefix:-2] for line in lines[:KEYS]) + b"]}")
+    paths = [_write_temp(listed),
+             _write_temp(b"".join(b"%x\r\n%s\r\n" % (len(line), line)
+                                  for line in lines[KEYS:]))]
+    del listed
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", f.name],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", *paths],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
     try:
         assert proc.stdout is not None and proc.stdin is not None
@@ -216,7 +238,8 @@ def stream_server(lines: list[bytes]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        os.unlink(f.name)
+        for path in paths:
+            os.unlink(path)
 
 
 # --- the pipelines -------------------------------------------------------------------
@@ -231,12 +254,13 @@ def time_decode(lines: list[bytes]) -> float:
 
 
 def time_source(url: str, n: int) -> float:
+    """List, then watch from the list's version until every line was decoded."""
     with Client(Config(server=url)) as client:
         lw = new_list_watch_from_client(client, "pods")
         t0 = time.perf_counter()
-        lw.list(ListOptions(resource_version="0"))
-        w = lw.watch(ListOptions(resource_version="1"))
-        for count, _ in enumerate(w, 1):
+        listed = len(lw.list(ListOptions(resource_version="0"))["items"])
+        w = lw.watch(ListOptions(resource_version=LIST_RV))
+        for count, _ in enumerate(w, listed + 1):
             if count == n:
                 break
         elapsed = time.perf_counter() - t0
@@ -312,9 +336,10 @@ def _run_informer(lw: ListWatch, target: int, **options: Any) -> tuple[float, An
     return elapsed, finish
 
 
-def time_informer(url: str, n: int) -> float:
+def time_informer(url: str, n: int, **options: Any) -> float:
     with Client(Config(server=url)) as client:
-        elapsed, finish = _run_informer(new_list_watch_from_client(client, "pods"), n)
+        elapsed, finish = _run_informer(new_list_watch_from_client(client, "pods"), n,
+                                        **options)
         finish()
     return elapsed
 
@@ -351,6 +376,13 @@ def bytes_per_cached_pod(count: int, transform: Any = None) -> float:
     return (after - before) / count
 
 
+def _unfreezing(fn: Any) -> float:
+    try:
+        return float(fn())
+    finally:
+        gc.unfreeze()
+
+
 def _best(repeats: int, fn: Any) -> float:
     times = []
     for _ in range(repeats):
@@ -373,6 +405,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 repeats, lambda: time_source(url, n)),
             "reflector -> store (HTTP)": _best(repeats, lambda: time_reflector(url, n)),
             "informer -> 1 no-op handler (HTTP)": _best(repeats, lambda: time_informer(url, n)),
+            "informer, gc_freeze=True (HTTP)": _best(
+                repeats, lambda: _unfreezing(lambda: time_informer(url, n, gc_freeze=True))),
         }
     lines.clear()
     limit = n / timings["decode limit: orjson.loads(line)"]
@@ -395,7 +429,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3])
     else:
         for row in run(quick=True):
             print(row)

@@ -146,14 +146,16 @@ class DeltaFIFO(QueueBase):
 
     def add(self, obj: Any) -> None:
         """Append an ``Added`` delta."""
-        key = self.key_of(obj)
+        # Decoded JSON (a dict) is never a Deltas or a tombstone: key it directly.
+        key = compute_key(self._key_func, obj) if type(obj) is dict else self.key_of(obj)
         with self._lock:
             self._populated = True
             self._queue_action_locked(_ADDED, obj, key)
 
     def update(self, obj: Any) -> None:
         """Append an ``Updated`` delta."""
-        key = self.key_of(obj)
+        # Decoded JSON (a dict) is never a Deltas or a tombstone: key it directly.
+        key = compute_key(self._key_func, obj) if type(obj) is dict else self.key_of(obj)
         with self._lock:
             self._populated = True
             self._queue_action_locked(_UPDATED, obj, key)
