@@ -170,7 +170,10 @@ class _Listener:
 
     def _run(self) -> None:
         buffer, wake, handler = self._buffer, self._wake, self.handler
-        on_add, on_update, on_delete = handler.on_add, handler.on_update, handler.on_delete
+        # A handler may implement only some of the callbacks; the others do nothing.
+        on_add = getattr(handler, "on_add", None) or _ignore
+        on_update = getattr(handler, "on_update", None) or _ignore
+        on_delete = getattr(handler, "on_delete", None) or _ignore
         popleft = buffer.popleft
         while not self._stopped:
             wake.wait()
@@ -191,6 +194,10 @@ class _Listener:
                                      ("add", "update", "delete")[kind], _key_of(b if b else a))
                 delivered += 1
             self.delivered += delivered
+
+
+def _ignore(*_: Any) -> None:
+    """Stands in for a callback the handler does not implement."""
 
 
 class _Processor:
@@ -422,6 +429,7 @@ class SharedIndexInformer:
         """Register ``handler``; returns a handle for :meth:`remove_event_handler`.
 
         After start, the handler first receives ``on_add`` for every cached object.
+        Callbacks the handler lacks (say, it has only ``on_add``) are skipped.
         ``resync_period`` (default: the informer's) below the resync check period
         is raised to it once the informer runs, as in client-go.
         """

@@ -933,11 +933,6 @@ def test_api_exception_410_from_the_first_list_relists_from_the_latest_state(
     assert store.names() == ["a"]
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(strict=True, reason=(
-    "informer.py: a handler object without on_update/on_delete kills its delivery thread "
-    "(AttributeError in _Listener._run) so it never hears anything; missing methods should "
-    "be no-ops, as with ResourceEventHandlerFuncs"))
 def test_a_handler_with_only_on_add_still_gets_its_notifications() -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
