@@ -26,72 +26,14 @@ from typing import Any
 import httpx
 import orjson
 
+from bench._common import realistic_pod
 from kubecache.kube import Client, Config
 from kubecache.kube.listwatch import new_list_watch_from_client
 from kubecache.listwatch import ListOptions
 
 
-def make_pod(i: int) -> dict[str, Any]:
-    """A realistic pod as the API server sends it (managed fields, status, two containers)."""
-    name = f"web-{i:06d}-7d9f8b6c5d-x{i % 997:03d}"
-    container = {
-        "name": "app", "image": "registry.example.com/team/web:1.24.3",
-        "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
-        "env": [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(6)],
-        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"},
-                      "requests": {"cpu": "100m", "memory": "128Mi"}},
-        "volumeMounts": [{"name": "kube-api-access-abcde", "readOnly": True,
-                          "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
-    }
-    return {
-        "kind": "Pod", "apiVersion": "v1",
-        "metadata": {
-            "name": name, "generateName": "web-7d9f8b6c5d-", "namespace": f"team-{i % 50}",
-            "uid": f"6b1f3c2e-0000-4000-8000-{i:012d}", "resourceVersion": str(1000 + i),
-            "creationTimestamp": "2024-05-01T10:00:00Z",
-            "labels": {"app": "web", "pod-template-hash": "7d9f8b6c5d", "tier": "frontend"},
-            "annotations": {"kubectl.kubernetes.io/restartedAt": "2024-05-01T09:59:00Z"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                 "name": "web-7d9f8b6c5d", "uid": "1c1b0f0e-aaaa-4bbb-8ccc-1234",
-                                 "controller": True, "blockOwnerDeletion": True}],
-            "managedFields": [{"manager": "kube-controller-manager", "operation": "Update",
-                               "apiVersion": "v1", "time": "2024-05-01T10:00:00Z",
-                               "fieldsType": "FieldsV1",
-                               "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:app": {}}},
-                                            "f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {
-                                                ".": {}, "f:image": {}, "f:name": {}}}}}}],
-        },
-        "spec": {
-            "containers": [container, dict(container, name="sidecar",
-                                           image="registry.example.com/proxy:2.1")],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
-            "nodeName": f"node-{i % 20}", "schedulerName": "default-scheduler",
-            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
-                             "effect": "NoExecute", "tolerationSeconds": 300}],
-            "volumes": [{"name": "kube-api-access-abcde", "projected": {"sources": [
-                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}],
-        },
-        "status": {
-            "phase": "Running", "hostIP": "10.0.0.5", "podIP": f"10.244.{i % 250}.{i % 200}",
-            "startTime": "2024-05-01T10:00:00Z", "qosClass": "Burstable",
-            "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
-                            "lastTransitionTime": "2024-05-01T10:00:05Z"}
-                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
-            "containerStatuses": [{"name": n, "ready": True, "restartCount": 0,
-                                   "image": "registry.example.com/team/web:1.24.3",
-                                   "imageID": "registry.example.com/team/web@sha256:" + "ab" * 32,
-                                   "containerID": "containerd://" + "cd" * 32, "started": True,
-                                   "state": {"running": {"startedAt": "2024-05-01T10:00:04Z"}},
-                                   "lastState": {}} for n in ("app", "sidecar")],
-        },
-    }
-
-
 def event_line(i: int) -> bytes:
-    return b'{"type":"MODIFIED","object":' + orjson.dumps(make_pod(i)) + b"}\n"
+    return b'{"type":"MODIFIED","object":' + orjson.dumps(realistic_pod(i)) + b"}\n"
 
 
 def rate(func: Callable[[bytes], Any], lines: list[bytes], repeat: int) -> float:

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from bench._common import best, realistic_pod
 from kubecache.backoff import Backoff
 from kubecache.informer import SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
@@ -55,93 +56,11 @@ LIST_RV = str(KEYS + 1)
 """The list holds the first KEYS events' objects; the watch goes on from there."""
 
 
-def _fields(*paths: str) -> dict[str, Any]:
-    """A FieldsV1 tree (``{"f:a": {"f:b": {}}}``) covering the dotted ``paths``."""
-    tree: dict[str, Any] = {}
-    for path in paths:
-        node = tree
-        for part in path.split("."):
-            node = node.setdefault(part if part.startswith(("k:", ".")) else f"f:{part}", {})
-    return tree
-
-
-_CONTAINER_FIELDS = [f"spec.containers.k:{{\"name\":\"{c}\"}}.{f}" for c in ("app", "sidecar")
-                     for f in (".", "image", "imagePullPolicy", "name", "ports", "resources",
-                               "terminationMessagePath", "terminationMessagePolicy",
-                               "volumeMounts")]
-_MANAGED_FIELDS = [
-    {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
-     "time": "2024-05-01T10:00:00Z", "fieldsType": "FieldsV1",
-     "fieldsV1": _fields("metadata.generateName", "metadata.labels..", "metadata.labels.app",
-                         "metadata.labels.pod-template-hash", "metadata.ownerReferences..",
-                         "spec.dnsPolicy", "spec.enableServiceLinks", "spec.restartPolicy",
-                         "spec.schedulerName", "spec.securityContext",
-                         "spec.terminationGracePeriodSeconds", *_CONTAINER_FIELDS)},
-    {"manager": "kubelet", "operation": "Update", "apiVersion": "v1",
-     "time": "2024-05-01T10:00:05Z", "fieldsType": "FieldsV1", "subresource": "status",
-     "fieldsV1": _fields(*(f"status.conditions.k:{{\"type\":\"{t}\"}}.{f}"
-                           for t in ("ContainersReady", "Initialized", "Ready")
-                           for f in (".", "lastProbeTime", "lastTransitionTime", "status",
-                                     "type")),
-                         "status.containerStatuses", "status.hostIP", "status.phase",
-                         "status.podIP", "status.podIPs..", "status.startTime")},
-]
-
-
-def make_pod(i: int, gen: int) -> dict[str, Any]:
-    """A realistic pod as the API server sends it, managedFields included (~4 KB of JSON)."""
-    container = {
-        "name": "app", "image": "registry.example.com/team/web:1.24.3",
-        "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
-        "env": [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(3)],
-        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"},
-                      "requests": {"cpu": "100m", "memory": "128Mi"}},
-        "volumeMounts": [{"name": "kube-api-access-abcde", "readOnly": True,
-                          "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
-    }
-    return {
-        "kind": "Pod", "apiVersion": "v1",
-        "metadata": {
-            "name": f"web-{i:06d}-x{i % 997:03d}", "generateName": "web-7d9f8b6c5d-",
-            "namespace": f"team-{i % 50}", "uid": f"6b1f3c2e-0000-4000-8000-{i:012d}",
-            "resourceVersion": "0", "creationTimestamp": "2024-05-01T10:00:00Z",
-            "labels": {"app": "web", "pod-template-hash": "7d9f8b6c5d"},
-            "annotations": {"example.com/generation": str(gen)},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                 "name": "web-7d9f8b6c5d", "uid": "1c1b0f0e-aaaa-4bbb-8ccc-1234",
-                                 "controller": True, "blockOwnerDeletion": True}],
-            "managedFields": _MANAGED_FIELDS,
-        },
-        "spec": {
-            "containers": [container, dict(container, name="sidecar",
-                                           image="registry.example.com/proxy:2.1")],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
-            "nodeName": f"node-{i % 20}", "schedulerName": "default-scheduler",
-        },
-        "status": {
-            "phase": "Running", "hostIP": "10.0.0.5", "podIP": f"10.244.{i % 250}.{i % 200}",
-            "startTime": "2024-05-01T10:00:00Z", "qosClass": "Burstable",
-            "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
-                            "lastTransitionTime": "2024-05-01T10:00:05Z"}
-                           for t in ("Initialized", "Ready", "ContainersReady")],
-            "containerStatuses": [{"name": n, "ready": True, "restartCount": gen % 3,
-                                   "image": "registry.example.com/team/web:1.24.3",
-                                   "imageID": "registry.example.com/team/web@sha256:" + "ab" * 32,
-                                   "containerID": "containerd://" + "cd" * 32, "started": True,
-                                   "state": {"running": {"startedAt": "2024-05-01T10:00:04Z"}}}
-                                  for n in ("app", "sidecar")],
-        },
-    }
-
-
 def encode_lines(n: int) -> list[bytes]:
     """N watch lines: ADDED for the first KEYS pods, then MODIFIED round-robin; rv = pos + 2."""
     lines = []
     for pos in range(n):
-        pod = make_pod(pos % KEYS, pos)
+        pod = realistic_pod(pos % KEYS, pos)
         pod["metadata"]["resourceVersion"] = str(pos + 2)
         etype = b"ADDED" if pos < KEYS else b"MODIFIED"
         lines.append(b'{"type":"' + etype + b'","object":' + orjson.dumps(pod) + b"}\n")
@@ -357,7 +276,7 @@ def drop_managed_fields(obj: Any) -> Any:
 def bytes_per_cached_pod(count: int, transform: Any = None) -> float:
     """Traced bytes the informer holds per cached pod (listed from JSON, then synced)."""
     # Each pod gets its own managedFields (as decoding does), not the shared template.
-    docs = [orjson.dumps(make_pod(i, 0)) for i in range(count)]
+    docs = [orjson.dumps(realistic_pod(i, 0)) for i in range(count)]
 
     def list_func(options: ListOptions) -> dict[str, Any]:
         return {"metadata": {"resourceVersion": "1"}, "items": [orjson.loads(d) for d in docs]}
@@ -383,14 +302,6 @@ def _unfreezing(fn: Any) -> float:
         gc.unfreeze()
 
 
-def _best(repeats: int, fn: Any) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        times.append(fn())
-    return min(times)
-
-
 def run(quick: bool) -> list[dict[str, Any]]:
     n = 20_000 if quick else 100_000
     repeats = 2 if quick else 3
@@ -400,12 +311,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
                                    "unit": "bytes"}]
     with stream_server(lines) as url:
         timings = {
-            "decode limit: orjson.loads(line)": _best(repeats, lambda: time_decode(lines)),
-            "HTTP source only (HTTPWatch, events dropped)": _best(
+            "decode limit: orjson.loads(line)": best(repeats, lambda: time_decode(lines)),
+            "HTTP source only (HTTPWatch, events dropped)": best(
                 repeats, lambda: time_source(url, n)),
-            "reflector -> store (HTTP)": _best(repeats, lambda: time_reflector(url, n)),
-            "informer -> 1 no-op handler (HTTP)": _best(repeats, lambda: time_informer(url, n)),
-            "informer, gc_freeze=True (HTTP)": _best(
+            "reflector -> store (HTTP)": best(repeats, lambda: time_reflector(url, n)),
+            "informer -> 1 no-op handler (HTTP)": best(repeats, lambda: time_informer(url, n)),
+            "informer, gc_freeze=True (HTTP)": best(
                 repeats, lambda: _unfreezing(lambda: time_informer(url, n, gc_freeze=True))),
         }
     lines.clear()

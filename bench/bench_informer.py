@@ -16,12 +16,12 @@ delivered (handler). Ratio rows give each rate as a fraction of the ceiling.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from bench._common import best
 from kubecache.backoff import Backoff
 from kubecache.informer import SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
@@ -170,14 +170,6 @@ def time_informer(lw: Any, n_events: int) -> float:
     return elapsed
 
 
-def _best(repeats: int, fn: Any) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        times.append(fn())
-    return min(times)
-
-
 def run(quick: bool) -> list[dict[str, Any]]:
     n = 20_000 if quick else 100_000
     repeats = 2 if quick else 3
@@ -185,15 +177,15 @@ def run(quick: bool) -> list[dict[str, Any]]:
     src = _fake_source(events)
     src_rv = src.resource_version
     timings = {
-        "ceiling: dict[key] = obj": _best(repeats, lambda: time_ceiling(events)),
-        "dict[key_func(obj)] = obj": _best(repeats, lambda: time_keyed_loop(events)),
-        "reflector -> store (pre-decoded)": _best(
+        "ceiling: dict[key] = obj": best(repeats, lambda: time_ceiling(events)),
+        "dict[key_func(obj)] = obj": best(repeats, lambda: time_keyed_loop(events)),
+        "reflector -> store (pre-decoded)": best(
             repeats, lambda: time_reflector(_replay_source(events)[0], KEYS, str(n + 1))),
-        "reflector -> store (FakeControllerSource)": _best(
+        "reflector -> store (FakeControllerSource)": best(
             repeats, lambda: time_reflector(_source_lw(src), KEYS + 1, src_rv)),
-        "informer -> 1 no-op handler (pre-decoded)": _best(
+        "informer -> 1 no-op handler (pre-decoded)": best(
             repeats, lambda: time_informer(_replay_source(events)[0], n)),
-        "informer -> 1 no-op handler (FakeControllerSource)": _best(
+        "informer -> 1 no-op handler (FakeControllerSource)": best(
             repeats, lambda: time_informer(_source_lw(src), n + 1)),
     }
     ceiling = n / timings["ceiling: dict[key] = obj"]

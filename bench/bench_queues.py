@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench._common import best
 from kubecache.delta_fifo import Deltas, new_delta_fifo
 from kubecache.fifo import new_fifo
 from kubecache.keys import meta_namespace_key_func
@@ -29,11 +30,6 @@ def make_pod(i: int) -> dict[str, Any]:
                      "resourceVersion": str(i + 1), "labels": {"app": f"app-{i % 97}"}},
         "spec": {"nodeName": f"node-{i % 500}"},
     }
-
-
-def _best(repeats: int, fn: Callable[[], float]) -> float:
-    """The smallest of ``repeats`` timings: the least disturbed by other load."""
-    return min(fn() for _ in range(repeats))
 
 
 def delta_fifo_round(pods: list[dict[str, Any]]) -> float:
@@ -153,22 +149,22 @@ def run(quick: bool) -> list[dict[str, Any]]:
     for n in (10_000, 100_000):
         pods = [make_pod(i) for i in range(n)]
 
-        def best(round_: Callable[[list[dict[str, Any]]], float],
-                 pods: list[dict[str, Any]] = pods) -> float:
-            return _best(repeats, lambda: round_(pods))
+        def timed(round_: Callable[[list[dict[str, Any]]], float],
+                  pods: list[dict[str, Any]] = pods) -> float:
+            return best(repeats, lambda: round_(pods))
 
-        reference = best(queue_round)
+        reference = timed(queue_round)
         rows.append({"name": "queue.Queue put+get", "n": n, "ops_per_s": n / reference,
                      "unit": "events/s"})
         for name, round_ in (("DeltaFIFO add+pop", delta_fifo_round),
                              ("DeltaFIFO replace+pop", delta_fifo_replace_round),
                              ("FIFO add+pop", fifo_round)):
-            took = best(round_)
+            took = timed(round_)
             rows.append({"name": name, "n": n, "ops_per_s": n / took, "unit": "events/s"})
             rows.append({"name": f"  {name} vs queue.Queue", "n": n,
                          "value": reference / took, "unit": "x"})
         rows.append({"name": "queue.Queue 1 producer + 1 consumer thread", "n": n,
-                     "ops_per_s": n / best(queue_threaded_round), "unit": "events/s"})
+                     "ops_per_s": n / timed(queue_threaded_round), "unit": "events/s"})
         rows.append({"name": "DeltaFIFO 1 producer + 1 consumer thread", "n": n,
-                     "ops_per_s": n / best(delta_fifo_threaded_round), "unit": "events/s"})
+                     "ops_per_s": n / timed(delta_fifo_threaded_round), "unit": "events/s"})
     return rows

@@ -14,9 +14,9 @@ import json
 import random
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
+from bench._common import best
 from kubecache._gc import gc_paused
 from kubecache.index import meta_namespace_index_func
 from kubecache.keys import meta_namespace_key_func
@@ -52,11 +52,6 @@ def _rate(ops: int, seconds: float) -> float:
     return ops / seconds if seconds > 0 else float("inf")
 
 
-def _best(repeats: int, fn: Callable[[], float]) -> float:
-    """The smallest of ``repeats`` timings: the least disturbed by other load."""
-    return min(fn() for _ in range(repeats))
-
-
 def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
     """Rates of the four operations on an indexer holding ``n`` pods."""
     rows: list[dict[str, Any]] = []
@@ -82,7 +77,7 @@ def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
             indexer.delete(pod)
         return elapsed
 
-    rows.append({"name": "add", "n": n, "ops_per_s": _rate(batch, _best(repeats, add_once))})
+    rows.append({"name": "add", "n": n, "ops_per_s": _rate(batch, best(repeats, add_once))})
 
     # update: existing keys, a new object each time (same namespace: the common case)
     targets = [rng.randrange(n) for _ in range(ops)]
@@ -95,7 +90,7 @@ def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
             update(pod)
         return time.perf_counter() - t0
 
-    rows.append({"name": "update", "n": n, "ops_per_s": _rate(ops, _best(repeats, update_once))})
+    rows.append({"name": "update", "n": n, "ops_per_s": _rate(ops, best(repeats, update_once))})
 
     keys = [f"ns-{i // PODS_PER_NS}/pod-{i}" for i in targets]
 
@@ -106,7 +101,7 @@ def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
             get(key)
         return time.perf_counter() - t0
 
-    rows.append({"name": "get_by_key", "n": n, "ops_per_s": _rate(ops, _best(repeats, get_once))})
+    rows.append({"name": "get_by_key", "n": n, "ops_per_s": _rate(ops, best(repeats, get_once))})
 
     namespaces = [f"ns-{rng.randrange(max(1, n // PODS_PER_NS))}" for _ in range(ops // 10)]
 
@@ -118,7 +113,7 @@ def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
         return time.perf_counter() - t0
 
     rows.append({"name": f"by_index ({PODS_PER_NS}/result)", "n": n,
-                 "ops_per_s": _rate(len(namespaces), _best(repeats, by_index_once))})
+                 "ops_per_s": _rate(len(namespaces), best(repeats, by_index_once))})
 
     # Baselines: the same lookups on bare dicts, to separate the store's constant
     # overhead from memory-hierarchy effects (random access over a larger heap).
@@ -141,9 +136,9 @@ def bench_size(n: int, ops: int, repeats: int) -> list[dict[str, Any]]:
         return time.perf_counter() - t0
 
     rows.append({"name": "get_by_key baseline: dict.get", "n": n,
-                 "ops_per_s": _rate(ops, _best(repeats, dict_get_once))})
+                 "ops_per_s": _rate(ops, best(repeats, dict_get_once))})
     rows.append({"name": "by_index baseline: list(dict.values())", "n": n,
-                 "ops_per_s": _rate(len(namespaces), _best(repeats, dict_group_once))})
+                 "ops_per_s": _rate(len(namespaces), best(repeats, dict_group_once))})
     return rows
 
 
@@ -185,8 +180,8 @@ def bench_gc_pause(n: int, repeats: int) -> list[dict[str, Any]]:
             indexer.replace(pods, "1")
         return time.perf_counter() - t0
 
-    without = _best(repeats, lambda: replace_once(False))
-    with_pause = _best(repeats, lambda: replace_once(True))
+    without = best(repeats, lambda: replace_once(False))
+    with_pause = best(repeats, lambda: replace_once(True))
 
     payload = json.dumps({"items": pods})
 
@@ -201,8 +196,8 @@ def bench_gc_pause(n: int, repeats: int) -> list[dict[str, Any]]:
         del items
         return elapsed
 
-    decode_on = _best(repeats, lambda: decode_once(False))
-    decode_paused = _best(repeats, lambda: decode_once(True))
+    decode_on = best(repeats, lambda: decode_once(False))
+    decode_paused = best(repeats, lambda: decode_once(True))
     return [
         {"name": "replace, GC on", "n": n, "value": without * 1e3, "unit": "ms"},
         {"name": "replace, GC paused", "n": n, "value": with_pause * 1e3, "unit": "ms"},
