@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "FIFOClosedError": "errors",
     "ZeroLengthDeltasError": "errors",
     "NotFoundError": "errors",
+    "MalformedDataError": "errors",
     "PopTimeoutError": "errors",
     "Requeue": "errors",
     "StatusError": "errors",
@@ -127,6 +128,9 @@ if TYPE_CHECKING:  # eager imports for type checkers and IDEs
     )
     from .errors import (
         KeyFuncError as KeyFuncError,
+    )
+    from .errors import (
+        MalformedDataError as MalformedDataError,
     )
     from .errors import (
         NotFoundError as NotFoundError,

@@ -68,6 +68,14 @@ class Requeue(CacheError):
         super().__init__("requeue" if err is None else f"requeue: {err}")
 
 
+class MalformedDataError(CacheError, ValueError):
+    """A server sent data that cannot be understood (bad JSON, a list without items...).
+
+    Messages say what was expected and where; they never quote object content,
+    which may hold secrets.
+    """
+
+
 class StatusError(CacheError):
     """A server answered with a Kubernetes ``Status`` (or an equivalent).
 

@@ -44,7 +44,7 @@ from typing import Any
 from ._runner import BackgroundLoop
 from .backoff import Backoff
 from .clock import Clock, RealClock
-from .errors import CacheError, StatusError, is_gone, needs_relist
+from .errors import CacheError, MalformedDataError, StatusError, is_gone, needs_relist
 from .index import NAMESPACE_INDEX, meta_namespace_index_func
 from .keys import meta_namespace_key_func
 from .listwatch import ListerWatcher, ListOptions
@@ -498,13 +498,26 @@ class _Stopped(Exception):
 def _list_parts(result: Any) -> tuple[list[Any], str, str]:
     """(items, resourceVersion, continue token) of a dict or attribute-style list result."""
     if isinstance(result, dict):
+        if "items" not in result:  # never read a broken answer as "everything was deleted"
+            raise MalformedDataError(
+                f"list response has no 'items' (kind {result.get('kind')!r}, "
+                f"keys {sorted(result)[:8]})")
+        items = result["items"]
         meta = result.get("metadata") or {}
-        return (list(result.get("items") or ()), str(meta.get("resourceVersion") or ""),
-                str(meta.get("continue") or ""))
-    meta = getattr(result, "metadata", None)
-    rv = getattr(meta, "resource_version", None) or ""
-    token = getattr(meta, "_continue", None) or getattr(meta, "continue_", None) or ""
-    return list(getattr(result, "items", None) or ()), str(rv), str(token)
+        rv, token = meta.get("resourceVersion"), meta.get("continue")
+    else:
+        if not hasattr(result, "items"):
+            raise MalformedDataError(
+                f"list response of type {type(result).__name__} has no 'items'")
+        items = result.items
+        meta = getattr(result, "metadata", None)
+        rv = getattr(meta, "resource_version", None)
+        token = getattr(meta, "_continue", None) or getattr(meta, "continue_", None)
+    if items is None:  # some servers send null for an empty list
+        items = []
+    elif not isinstance(items, (list, tuple)):
+        raise MalformedDataError(f"list response 'items' is a {type(items).__name__}, not a list")
+    return list(items), str(rv or ""), str(token or "")
 
 
 def _status_error(obj: Any) -> StatusError:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from .._json import loads
+from ..errors import MalformedDataError
 from ..listwatch import ListOptions, ListWatch
 from ..watch import Event, EventType
 from .client import Client
@@ -111,9 +112,14 @@ class HTTPWatch:
                         pending.clear()
                     if not line.strip():
                         continue
-                    ev = loads(line)
-                    etype = ev["type"]
-                    yield Event(types.get(etype, etype), ev["object"])
+                    try:
+                        ev = loads(line)
+                        etype, obj = ev["type"], ev["object"]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise MalformedDataError(
+                            f"watch {self._what}: malformed event line ({len(line)} bytes): "
+                            f"{type(exc).__name__}: {exc}") from None
+                    yield Event(types.get(etype, etype), obj)
         except (httpx.TransportError, httpx.StreamError) as exc:
             if not self._stopped:
                 logger.debug("watch %s ended: %s: %s", self._what, type(exc).__name__, exc)
