@@ -132,17 +132,35 @@ class QueueBase(Queue):
             self._stale[key] = stale - 1
         return True
 
+    def _ready_key_locked(self) -> str | None:
+        """Take the first live key off the line, or None when nothing is ready."""
+        queue = self._queue
+        while queue:
+            key = queue.popleft()
+            if self._initial_count > 0:
+                self._initial_count -= 1
+            if self._stale and self._consume_stale_locked(key):
+                continue
+            return key
+        return None
+
+    def _batch_locked(self, key: str, limit: int) -> list[tuple[str, Any]]:
+        """``key``'s item plus up to ``limit - 1`` more ready ones, taken off the queue."""
+        items = self._items
+        batch = [(key, items.pop(key))]
+        while len(batch) < limit:
+            more = self._ready_key_locked()
+            if more is None:
+                break
+            batch.append((more, items.pop(more)))
+        return batch
+
     def _next_key_locked(self, timeout: float | None) -> str:
         """Wait for and take the first live key off the line."""
         deadline: float | None = None
         while True:
-            queue = self._queue
-            while queue:
-                key = queue.popleft()
-                if self._initial_count > 0:
-                    self._initial_count -= 1
-                if self._stale and self._consume_stale_locked(key):
-                    continue
+            key = self._ready_key_locked()
+            if key is not None:
                 return key
             if self._closed:
                 raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
@@ -196,19 +214,27 @@ class QueueBase(Queue):
         from ``process`` propagates with the items removed.
         """
         with self._lock:
-            key = self._next_key_locked(timeout)
-            items = self._items
-            batch = [(key, items.pop(key))]
-            queue = self._queue
-            while queue and len(batch) < limit:
-                key = queue.popleft()
-                if self._initial_count > 0:
-                    self._initial_count -= 1
-                if self._stale and self._consume_stale_locked(key):
-                    continue
-                batch.append((key, items.pop(key)))
+            batch = self._batch_locked(self._next_key_locked(timeout), limit)
             process(batch)
             return len(batch)
+
+    def drain(self, process: BatchProcessFunc, limit: int = 256) -> int:
+        """Like :meth:`pop_batch` for everything ready now, without ever blocking.
+
+        Batches of up to ``limit`` items go to ``process`` (under the lock) until
+        the queue is empty; returns how many items were processed (0: none ready).
+        Lets a producer apply what it just queued in its own thread, saving the
+        hand-off to a consumer thread.
+        """
+        total = 0
+        with self._lock:
+            while True:
+                key = self._ready_key_locked()
+                if key is None:
+                    return total
+                batch = self._batch_locked(key, limit)
+                process(batch)
+                total += len(batch)
 
     def close(self) -> None:
         with self._lock:

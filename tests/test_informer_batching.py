@@ -158,3 +158,37 @@ def test_informer_indexer_is_a_regular_indexer() -> None:
     informer = SharedIndexInformer(FakeControllerSource())
     reference = new_indexer(meta_namespace_key_func, {})
     assert isinstance(informer.get_indexer(), type(reference))
+
+
+def test_drain_processes_everything_ready_in_order_without_blocking() -> None:
+    q = new_delta_fifo(meta_namespace_key_func)
+    seen: list[list[str]] = []
+    assert q.drain(lambda batch: seen.append([k for k, _ in batch])) == 0  # empty: returns
+    for i in range(5):
+        q.add(pod(f"p{i}"))
+    q.update(pod("p1", v=2))  # folds into p1's place in line
+    q.delete(pod("p3"))
+    assert q.drain(lambda batch: seen.append([k for k, _ in batch]), limit=2) == 5
+    assert seen == [["default/p0", "default/p1"], ["default/p2", "default/p3"], ["default/p4"]]
+    assert len(q) == 0 and q.drain(lambda batch: seen.append([])) == 0
+
+
+def test_informer_applies_events_in_the_reflector_thread() -> None:
+    """No processing-loop thread: the reflector's thread applies what it queued."""
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    applied_by: list[str] = []
+    inf = SharedIndexInformer(src, transform=lambda o: applied_by.append(
+        threading.current_thread().name) or o)
+    stop = threading.Event()
+    t = threading.Thread(target=inf.run, args=(stop,), name="runner")
+    t.start()
+    try:
+        assert wait_for(inf.has_synced)
+        src.add(pod("b"))
+        assert wait_for(lambda: inf.get_store().get_by_key("default/b")[1])
+        assert applied_by and all(name.startswith("reflector") for name in applied_by)
+        assert inf.stats.queued == 0
+    finally:
+        stop.set()
+        t.join(5)
