@@ -11,6 +11,7 @@ splitting, orjson, ``Event``):
 - ``decode limit``: a plain loop ``orjson.loads(line)`` over the same lines, no I/O;
 - ``HTTP source only``: iterating the watch and dropping the events;
 - ``reflector -> store``: a Reflector into a ``new_store``;
+- ``informer, no handler``: a SharedIndexInformer used as a cache only, until the last event is in;
 - ``informer -> 1 no-op handler``: a SharedIndexInformer, until the handler saw every event.
 
 The server is a minimal HTTP/1.1 responder in a *separate process* that
@@ -263,6 +264,27 @@ def time_informer(url: str, n: int, **options: Any) -> float:
     return elapsed
 
 
+def time_informer_cache_only(url: str, n: int) -> float:
+    """An informer with no handler (a cache read through listers), until the last event is in."""
+    last_key = meta_namespace_key_func(realistic_pod((n - 1) % KEYS, 0))
+    last_rv = str(n + 1)
+    with Client(Config(server=url)) as client:
+        informer = SharedIndexInformer(new_list_watch_from_client(client, "pods"),
+                                       backoff=Backoff(initial=0.001, maximum=0.01))
+        indexer = informer.get_indexer()
+        stop = threading.Event()
+        runner = threading.Thread(target=informer.run, args=(stop,))
+        t0 = time.perf_counter()
+        runner.start()
+        try:
+            _wait(lambda: (indexer.get_by_key(last_key)[0] or {}).get(
+                "metadata", {}).get("resourceVersion") == last_rv)
+            return time.perf_counter() - t0
+        finally:
+            stop.set()
+            runner.join(10.0)
+
+
 def drop_managed_fields(obj: Any) -> Any:
     """The transform users typically install: a copy without ``metadata.managedFields``."""
     meta = obj.get("metadata")
@@ -315,6 +337,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "HTTP source only (HTTPWatch, events dropped)": best(
                 repeats, lambda: time_source(url, n)),
             "reflector -> store (HTTP)": best(repeats, lambda: time_reflector(url, n)),
+            "informer, no handler (HTTP)": best(
+                repeats, lambda: time_informer_cache_only(url, n)),
             "informer -> 1 no-op handler (HTTP)": best(repeats, lambda: time_informer(url, n)),
             "informer, gc_freeze=True (HTTP)": best(
                 repeats, lambda: _unfreezing(lambda: time_informer(url, n, gc_freeze=True))),
