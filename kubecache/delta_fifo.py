@@ -32,7 +32,9 @@ The contract, as in client-go's ``delta_fifo.go``:
 An optional ``compressor`` (a :class:`DeltaCompressor` or a plain callable)
 rewrites a key's ``Deltas`` after every enqueue; if it returns an empty list
 the key leaves the queue. An optional ``transformer`` rewrites each object
-(never a tombstone) before it is queued, e.g. to strip fields nobody reads.
+before it is queued, e.g. to strip fields nobody reads; as in client-go it
+never sees a tombstone nor a ``resync`` (those objects were transformed when
+they first came in, and a transform need not be idempotent).
 """
 
 from __future__ import annotations
@@ -189,12 +191,10 @@ class DeltaFIFO(QueueBase):
             listed = set(keys)
 
             # Keys still queued but gone from the new list: the deletion was missed.
-            deletions = 0
             for key, deltas in [kv for kv in self._items.items() if kv[0] not in listed]:
                 last = deltas[-1].object
                 if isinstance(last, DeletedFinalStateUnknown):
                     last = last.obj
-                deletions += 1
                 self._queue_action_locked(_DELETED, DeletedFinalStateUnknown(key, last), key)
 
             # Keys the consumer knows (and nothing queued) but gone from the new list.
@@ -206,12 +206,13 @@ class DeltaFIFO(QueueBase):
                     if not found:
                         logger.info("key %r vanished from known_objects during replace; "
                                     "queueing a tombstone without its last state", key)
-                    deletions += 1
                     self._queue_action_locked(_DELETED, DeletedFinalStateUnknown(key, last), key)
 
             if not self._populated:
+                # Synced once every entry now in line has left it. Counting the line,
+                # not the list, stays right when a compressor drops entries.
                 self._populated = True
-                self._initial_count = len(listed) + deletions
+                self._initial_count = len(self._queue)
 
     def resync(self) -> None:
         """Queue ``Sync`` for every ``known_objects`` key that has nothing queued."""
@@ -232,11 +233,17 @@ class DeltaFIFO(QueueBase):
                     key = self.key_of(obj)
                     if key in self._items:
                         continue  # pending deltas are newer than what the consumer knows
-                    self._queue_action_locked(_SYNC, obj, key)
+                    # The consumer's copy already went through the transformer.
+                    self._queue_action_locked(_SYNC, obj, key, transform=False)
 
-    def _queue_action_locked(self, action: DeltaType, obj: Any, key: str) -> None:
-        """Append ``Delta(action, obj)`` to ``key``'s deltas, queueing the key if new."""
-        if self._transformer is not None and not isinstance(obj, DeletedFinalStateUnknown):
+    def _queue_action_locked(self, action: DeltaType, obj: Any, key: str, *,
+                             transform: bool = True) -> None:
+        """Append ``Delta(action, obj)`` to ``key``'s deltas, queueing the key if new.
+
+        ``transform=False`` for an object that already went through the transformer.
+        """
+        if (self._transformer is not None and transform
+                and not isinstance(obj, DeletedFinalStateUnknown)):
             obj = self._transformer(obj)
         delta: Delta = _tuple_new(Delta, (action, obj))
         deltas: Deltas | None = self._items.get(key)

@@ -497,6 +497,16 @@ def test_compressor_can_reject_a_first_delta() -> None:
     assert len(f) == 0
 
 
+def test_has_synced_when_the_compressor_drops_part_of_the_first_replace() -> None:
+    f = new_delta_fifo(meta_namespace_key_func,
+                       lambda ds: [d for d in ds if d.object["metadata"]["name"] != "skip"])
+    f.replace([obj("a"), obj("skip"), obj("b")], "1")
+    f.pop()
+    assert not f.has_synced()
+    f.pop()
+    assert f.has_synced()
+
+
 def test_bad_compressor_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         new_delta_fifo(meta_namespace_key_func, compressor=42)  # type: ignore[arg-type]
@@ -519,6 +529,18 @@ def test_transformer_applies_to_objects_but_not_tombstones() -> None:
     assert deltas(f, "k") == [(DELETED, {"metadata": obj("k", 2)["metadata"]})]
     assert deltas(f, "gone") == [(DELETED, DFSU("gone", obj("gone", 1)))]
     assert not any(isinstance(o, DFSU) for o in seen)
+
+
+def test_resync_does_not_transform_the_consumers_objects_again() -> None:
+    """As in client-go: a transform need not be idempotent; known objects are already done."""
+    def tag(o: Any) -> Any:
+        return {**o, "value": o["value"] + 100}
+
+    known = Known(tag(obj("k", 1)))
+    f = new_delta_fifo(meta_namespace_key_func, known_objects=known, transformer=tag)
+    f.resync()
+    f.replace([obj("k", 2)], "2")
+    assert deltas(f, "k") == [(SYNC, tag(obj("k", 1))), (SYNC, tag(obj("k", 2)))]
 
 
 def test_known_objects_must_list_keys() -> None:
