@@ -433,3 +433,60 @@ def test_in_cluster_end_to_end_over_tls(ca: trustme.CA, tmp_path: Path) -> None:
             os.utime(sa / "token", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
             assert client.get("/api/v1/namespaces/team-a/pods")["items"][0]["metadata"][
                 "name"] == "self"
+
+
+# --- kubectl edge cases ---------------------------------------------------------------------
+
+
+def test_wrapped_base64_data_is_accepted(ca: trustme.CA, tmp_path: Path) -> None:
+    pem = ca.cert_pem.bytes()
+    wrapped = "\n".join(textwrap.wrap(b64(pem), 64)) + "\n"  # as `base64` (76 cols) or YAML `|`
+    path = write(tmp_path / "kc", kubeconfig(cluster={"certificate-authority-data": wrapped}))
+    assert load_config(path).ca_data == pem
+
+
+def test_insecure_with_a_certificate_authority_is_refused(ca: trustme.CA,
+                                                          tmp_path: Path) -> None:
+    path = write(tmp_path / "kc", kubeconfig(cluster={
+        "insecure-skip-tls-verify": True, "certificate-authority-data": b64(ca.cert_pem.bytes())}))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(path) in str(exc.value)
+    assert "clusters[dev].cluster.insecure-skip-tls-verify" in str(exc.value)
+
+
+def test_tilde_paths_expand_to_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    token = tmp_path / "home" / ".kube" / "token"
+    token.parent.mkdir(parents=True)
+    token.write_text(SECRET)
+    path = write(tmp_path / "elsewhere" / "kc", kubeconfig(user={"tokenFile": "~/.kube/token"}))
+    assert load_config(path).token_file == str(token)
+
+
+def test_tls_server_name_is_used_for_sni_and_verification(ca: trustme.CA,
+                                                          tmp_path: Path) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("kube.internal").configure_cert(ctx)  # not valid for 127.0.0.1
+    with ApiServer(ssl_context=ctx) as srv:
+        cluster = {"certificate-authority-data": b64(ca.cert_pem.bytes())}
+        plain = write(tmp_path / "kc", kubeconfig(srv.url, cluster=cluster))
+        with Client.from_kubeconfig(plain) as client, pytest.raises(httpx.ConnectError):
+            client.get("/version")
+        named = write(tmp_path / "kc-named", kubeconfig(srv.url, cluster={
+            **cluster, "tls-server-name": "kube.internal"}))
+        with Client.from_kubeconfig(named) as client:
+            assert client.get("/version")["major"] == "1"
+
+
+def test_environment_proxy_is_bypassed_for_loopback_only(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with ApiServer() as srv, ApiServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        with Client.from_kubeconfig(srv.write_kubeconfig(tmp_path / "kc")) as client:
+            assert client.get("/version")["major"] == "1"  # as Go: loopback is never proxied
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with Client(Config(server="http://cluster.invalid")) as client:  # cannot resolve:
+            assert client.get("/version")["major"] == "1"  # so the proxy answered

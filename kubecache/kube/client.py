@@ -15,6 +15,7 @@ noticed instead of waited on forever.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -40,6 +41,17 @@ Params = Mapping[str, str | int]
 
 _BIG_BODY = 1 << 20
 """Bodies from this size (bytes) are decoded with the cyclic GC paused (3-4x faster)."""
+
+
+def _is_loopback(server: str) -> bool:
+    """Whether ``server``'s host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = httpx.URL(server).host
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def status_error(response: httpx.Response) -> StatusError:
@@ -102,6 +114,8 @@ class Client:
             headers={"User-Agent": f"kubecache/{__version__}", "Accept": "application/json"},
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
             proxy=config.proxy_url,
+            # Like Go's ProxyFromEnvironment: $HTTPS_PROXY never applies to loopback servers.
+            trust_env=not _is_loopback(config.server),
             transport=transport,
         )
 

@@ -308,8 +308,8 @@ class _Fields:
         value = self.text(body, name)
         if value is None:
             return None
-        try:
-            return base64.b64decode(value, validate=True)
+        try:  # kubectl accepts wrapped base64 (a YAML block scalar): drop the whitespace
+            return base64.b64decode("".join(value.split()), validate=True)
         except (binascii.Error, ValueError):
             raise self.error(name, "is not valid base64") from None
 
@@ -337,6 +337,9 @@ def _cluster_fields(body: dict[str, Any], f: _Fields, kw: dict[str, Any]) -> Non
     f.one_of(body, "certificate-authority", "certificate-authority-data", kw, "ca_file",
              "ca_data")
     kw["insecure_skip_tls_verify"] = f.flag(body, "insecure-skip-tls-verify")
+    if kw["insecure_skip_tls_verify"] and (kw["ca_file"] or kw["ca_data"]):
+        raise f.error("insecure-skip-tls-verify", "is set together with a certificate "
+                      "authority; kubectl refuses this, remove one")
     kw["tls_server_name"] = f.text(body, "tls-server-name")
     kw["proxy_url"] = f.text(body, "proxy-url")
 
