@@ -8,7 +8,9 @@ nothing.
 
 Writers are serialized with their push, so pushes arrive in the order of the
 changes and the last push always shows the current state. ``push_func`` may
-read the store, but must not write to it (that would deadlock).
+read the store and even write to it from its own thread (the lock is
+re-entrant): the nested change gets its own push, after the one that made it.
+A write from another thread that ``push_func`` waits for would deadlock.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class UndeltaStore(Store):
     def __init__(self, push_func: PushFunc, key_func: KeyFunc) -> None:
         self._push = push_func
         self._store = Cache(key_func)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # push_func may write back from its own thread
 
     def _change(self, apply: Callable[[], None]) -> None:
         with self._lock:

@@ -69,6 +69,23 @@ def test_push_func_may_read_the_store() -> None:
     assert seen == [1, 2]
 
 
+def test_push_func_may_write_back_without_deadlock() -> None:
+    pushes: list[list[str]] = []
+
+    def push(objs: list[Any]) -> None:
+        pushes.append(names(objs))
+        if "a" in pushes[-1] and "shadow" not in pushes[-1]:
+            store.add(pod("shadow"))
+
+    store = new_undelta_store(push, meta_namespace_key_func)
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (store.add(pod("a")), done.set()), daemon=True)
+    t.start()
+    assert done.wait(5.0), "a write from push_func deadlocked"
+    t.join()
+    assert pushes == [["a"], ["a", "shadow"]]
+
+
 def test_concurrent_writers_last_push_is_current_state() -> None:
     pushes: list[list[Any]] = []
     store = new_undelta_store(pushes.append, meta_namespace_key_func)
