@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -470,3 +473,19 @@ def test_paged_list_at_any_version_matches_model(ops: list[tuple[str, str, int]]
             if not namespace or k.startswith(namespace + "/")}
     assert got == want
     assert list(got) == sorted(got)  # key order across pages
+
+
+def test_kubeconfig_is_private_even_with_a_permissive_umask(server: ApiServer,
+                                                            tmp_path: Path) -> None:
+    existing = tmp_path / "existing"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    old = os.umask(0)
+    try:
+        fresh = server.write_kubeconfig(tmp_path / "fresh", user={"token": "t0ken"})
+        server.write_kubeconfig(existing, user={"token": "t0ken"})
+    finally:
+        os.umask(old)
+    for path in (fresh, existing):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert json.loads(path.read_text())["users"][0]["user"]["token"] == "t0ken"

@@ -148,8 +148,11 @@ class ApiServer:
         }
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(dumps(doc))  # JSON is YAML: every kubeconfig reader accepts it
-        out.chmod(0o600)
+        # Created private (a user stanza may hold a token), never briefly world-readable.
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(dumps(doc))  # JSON is YAML: every kubeconfig reader accepts it
         return out
 
     # --- in-process object operations ---------------------------------------------------
