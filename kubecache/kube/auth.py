@@ -120,11 +120,19 @@ class _RefreshingAuth(httpx.Auth):
         return False
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = "Bearer " + self.token()
+        self._authorize(request)
         response = yield request
         if response.status_code == 401 and self.refresh():
-            request.headers["Authorization"] = "Bearer " + self.token()
+            self._authorize(request)
             yield request
+
+    def _authorize(self, request: httpx.Request) -> None:
+        """Set the bearer token; none when it is empty (an exec plugin that gave a cert)."""
+        token = self.token()
+        if token:
+            request.headers["Authorization"] = "Bearer " + token
+        else:
+            request.headers.pop("Authorization", None)
 
 
 class TokenAuth(_RefreshingAuth):
@@ -208,17 +216,6 @@ class ExecAuth(_RefreshingAuth):
             if self._token is None or time.time() >= self._expires:
                 self._fetch()
             return self._token or ""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.token()
-        if token:
-            request.headers["Authorization"] = "Bearer " + token
-        response = yield request
-        if response.status_code == 401 and self.refresh():
-            token = self.token()
-            if token:
-                request.headers["Authorization"] = "Bearer " + token
-            yield request
 
     def refresh(self) -> bool:
         with self._lock:
