@@ -163,8 +163,10 @@ class _Listener:
         self._wake.set()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait for the delivery thread; a no-op from that thread (a handler removing itself)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def should_resync(self, now: float) -> bool:
         """Whether this handler is due for a resync at ``now`` (and schedule the next)."""
@@ -443,22 +445,7 @@ class SharedIndexInformer:
             if self._stopped:
                 raise InformerStoppedError(
                     f"handler {_describe(handler)} not added: the informer has stopped")
-            period = self._default_resync if resync_period is None else float(resync_period)
-            if period > 0:
-                if period < self._min_resync:
-                    logger.warning("resync period %.3fs is too small, using %.3fs",
-                                   period, self._min_resync)
-                    period = self._min_resync
-                if period < self._resync_check_period or self._resync_check_period <= 0:
-                    if self._started:
-                        logger.warning(
-                            "resync period %.3fs is smaller than the running informer's "
-                            "check period %.3fs; using the latter",
-                            period, self._resync_check_period)
-                        period = self._resync_check_period
-                    else:
-                        self._resync_check_period = period
-                        self._processor.resync_check_period_changed(period)
+            period = self._handler_resync_period(resync_period)
             listener = _Listener(handler, period,
                                  _effective_resync(period, self._resync_check_period),
                                  self._clock.now())
@@ -471,8 +458,36 @@ class SharedIndexInformer:
                     listener.add((_ADD, obj, None))
             return listener
 
+    def _handler_resync_period(self, requested: float | None) -> float:
+        """A new handler's resync period; before start it may shorten the check period.
+
+        Unlike client-go, an informer built without a resync period adopts the
+        first handler's (before start), so asking a handler for resyncs works.
+        """
+        period = self._default_resync if requested is None else float(requested)
+        if period <= 0:
+            return 0.0
+        if period < self._min_resync:
+            logger.warning("resync period %.3fs is too small, using %.3fs",
+                           period, self._min_resync)
+            period = self._min_resync
+        check = self._resync_check_period
+        if not self._started:
+            if check <= 0 or period < check:
+                self._resync_check_period = period
+                self._processor.resync_check_period_changed(period)
+        elif check > 0 and period < check:
+            logger.warning("resync period %.3fs is smaller than the running informer's "
+                           "check period %.3fs; using the latter", period, check)
+            period = check
+        return period  # with check <= 0 after start, _effective_resync says it never runs
+
     def remove_event_handler(self, handle: object) -> bool:
-        """Stop delivering to a handler added earlier; False if it was not registered."""
+        """Stop delivering to a handler added earlier; False if it was not registered.
+
+        Once this returns the handler is not called again, except when a handler
+        removes itself from inside a callback (that call finishes first).
+        """
         if not isinstance(handle, _Listener):
             return False
         return self._processor.remove(handle)

@@ -366,6 +366,31 @@ def test_remove_handler_and_lifecycle_errors() -> None:
         inf.add_event_handler(Recorder())
 
 
+def test_a_handler_can_remove_itself_from_a_callback() -> None:
+    src = FakeControllerSource()
+    inf = new_informer(src)
+    seen: list[str] = []
+    removed: list[bool] = []
+    errors: list[BaseException] = []
+
+    def on_add(obj: Any) -> None:
+        seen.append(key(obj))
+        try:
+            removed.append(inf.remove_event_handler(handle))
+        except BaseException as err:
+            errors.append(err)
+
+    handle = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
+    other = Recorder()
+    inf.add_event_handler(other)
+    with running(inf):
+        src.add(pod("x"))
+        src.add(pod("y"))
+        assert wait_for(lambda: len(other.events) == 2)
+        assert wait_for(lambda: inf.stats.pending == 0)
+    assert errors == [] and removed == [True] and seen == ["default/x"]
+
+
 def test_wait_for_cache_sync_timeout_and_stop() -> None:
     assert wait_for_cache_sync(None, lambda: True) is True
     assert wait_for_cache_sync(None, lambda: True, lambda: False, timeout=0.05) is False
