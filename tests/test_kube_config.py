@@ -490,3 +490,14 @@ def test_environment_proxy_is_bypassed_for_loopback_only(monkeypatch: pytest.Mon
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         with Client(Config(server="http://cluster.invalid")) as client:  # cannot resolve:
             assert client.get("/version")["major"] == "1"  # so the proxy answered
+
+
+def test_credentials_in_the_server_url_are_redacted(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path / "kc", kubeconfig(f"https://admin:{SECRET}@127.0.0.1:6443/k8s",
+                                             cluster={"insecure-skip-tls-verify": True}))
+    cfg = load_config(path)
+    with caplog.at_level(logging.DEBUG), Client(cfg) as client:
+        shown = [repr(cfg), str(cfg), repr(client), caplog.text]
+    assert all(SECRET not in text and "admin" not in text for text in shown)
+    assert "https://<redacted>@127.0.0.1:6443/k8s" in repr(cfg)

@@ -32,7 +32,7 @@ import httpx
 
 from .._json import dumps, loads
 from ..errors import CacheError
-from .config import Config, ExecConfig
+from .config import Config, ExecConfig, redacted_url
 
 __all__ = ["CredentialError", "ExecAuth", "TokenAuth", "TokenFileAuth", "build_auth",
            "make_ssl_context"]
@@ -97,7 +97,7 @@ def make_ssl_context(config: Config) -> ssl.SSLContext:
     if config.insecure_skip_tls_verify:
         logger.warning("TLS certificate verification is disabled for %s "
                        "(insecure-skip-tls-verify); the connection can be intercepted",
-                       config.server)
+                       redacted_url(config.server))
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if config.client_cert_file or config.client_cert_data:

@@ -28,7 +28,7 @@ from .._gc import gc_paused
 from .._json import dumps, loads
 from ..errors import StatusError
 from .auth import build_auth, make_ssl_context
-from .config import Config, load_config
+from .config import Config, load_config, redacted_url
 
 __all__ = ["Client", "status_error"]
 
@@ -199,4 +199,5 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(server={self.config.server!r}, context={self.config.context!r})"
+        server = redacted_url(self.config.server)
+        return f"Client(server={server!r}, context={self.config.context!r})"

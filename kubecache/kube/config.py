@@ -68,6 +68,17 @@ class ExecConfig:
 _SECRET = "<redacted>"
 
 
+def redacted_url(url: str) -> str:
+    """``url`` fit for a log line or a repr: any ``user:password@`` replaced."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://{_SECRET}@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything needed to reach and authenticate to one API server.
@@ -112,7 +123,7 @@ class Config:
         return "none"
 
     def __repr__(self) -> str:
-        parts = [f"server={self.server!r}", f"namespace={self.namespace!r}",
+        parts = [f"server={redacted_url(self.server)!r}", f"namespace={self.namespace!r}",
                  f"context={self.context!r}", f"source={self.source!r}",
                  f"auth={self.auth_kind!r}"]
         for name in ("ca_file", "client_cert_file", "client_key_file", "token_file",
