@@ -55,8 +55,6 @@ class IndexFuncError(CacheError):
         super().__init__(f"index function {index_name!r} failed for {target}: {err!r}")
 
 
-
-
 class ThreadSafeStore:
     """Items keyed by string plus named indices over them; all methods are thread-safe."""
 
@@ -165,6 +163,13 @@ class ThreadSafeStore:
 
     # --- reads ------------------------------------------------------------
 
+    def _slot_locked(self, name: str) -> _Slot:
+        """The index called ``name``; the caller holds the lock."""
+        slot = self._by_name.get(name)
+        if slot is None:
+            raise IndexNotFoundError(name)
+        return slot
+
     def get(self, key: str) -> tuple[Any, bool]:
         """``(item, True)``, or ``(None, False)`` when ``key`` is absent."""
         with self._lock:
@@ -186,10 +191,7 @@ class ThreadSafeStore:
     def index(self, name: str, obj: Any) -> builtins.list[Any]:
         """Items that share at least one value of index ``name`` with ``obj``."""
         with self._lock:
-            slot = self._by_name.get(name)
-            if slot is None:
-                raise IndexNotFoundError(name)
-            _, fn, index, _ = slot
+            _, fn, index, _ = self._slot_locked(name)
             try:
                 values = _normalize(fn(obj))
             except Exception as err:
@@ -207,29 +209,20 @@ class ThreadSafeStore:
     def by_index(self, name: str, value: str) -> builtins.list[Any]:
         """Items filed under ``value`` in index ``name``."""
         with self._lock:
-            slot = self._by_name.get(name)
-            if slot is None:
-                raise IndexNotFoundError(name)
-            index = slot[2]
+            index = self._slot_locked(name)[2]
             filed = index.get(value)
             return [] if filed is None else builtins.list(filed.values())
 
     def index_keys(self, name: str, value: str) -> builtins.list[str]:
         """Keys filed under ``value`` in index ``name``."""
         with self._lock:
-            slot = self._by_name.get(name)
-            if slot is None:
-                raise IndexNotFoundError(name)
-            index = slot[2]
+            index = self._slot_locked(name)[2]
             return list(index.get(value, ()))
 
     def list_index_func_values(self, name: str) -> builtins.list[str]:
         """Every value of index ``name`` that has at least one item."""
         with self._lock:
-            slot = self._by_name.get(name)
-            if slot is None:
-                raise IndexNotFoundError(name)
-            index = slot[2]
+            index = self._slot_locked(name)[2]
             return list(index)
 
     def get_indexers(self) -> dict[str, IndexFunc]:
