@@ -241,3 +241,13 @@ def test_silent_connection_is_noticed_by_the_read_timeout() -> None:
         assert 1.0 <= elapsed < 5
     finally:
         srv.close()
+
+
+def test_abandoned_iteration_closes_the_watch(server: ApiServer, client: Client) -> None:
+    lw = new_list_watch_from_client(client, "pods")
+    w = lw.watch(ListOptions(resource_version=server.resource_version, timeout_seconds=60))
+    for _ev in w:
+        break  # no stop(): leaving the loop alone must release the connection
+    assert wait_for(lambda: server.stats.open_watches == 0)
+    w.stop()  # harmless afterwards
+    assert list(w) == []
