@@ -16,67 +16,60 @@ _MISSING = object()
 
 def get_metadata(obj: Any) -> Any:
     """The object's metadata (a dict or a model), or ``None`` when it has none."""
-    if isinstance(obj, dict):
-        return obj.get("metadata")
-    if isinstance(obj, Mapping):
+    # ``type() is dict`` first: far cheaper than the ABC check for decoded JSON.
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get("metadata")
     return getattr(obj, "metadata", None)
 
 
 def has_metadata(obj: Any) -> bool:
+    """Whether ``obj`` carries metadata at all (key functions need it)."""
     return get_metadata(obj) is not None
 
 
-def _field(meta: Any, json_name: str, attr_name: str) -> Any:
-    if isinstance(meta, Mapping):
+def _meta_field(obj: Any, json_name: str, attr_name: str) -> Any:
+    """A metadata field, ``None`` when absent: by JSON name in a mapping, else by attribute."""
+    meta = get_metadata(obj)
+    if meta is None:
+        return None
+    if type(meta) is dict or isinstance(meta, Mapping):
         return meta.get(json_name)
     return getattr(meta, attr_name, None)
 
 
 def get_namespace(obj: Any) -> str:
-    meta = get_metadata(obj)
-    if meta is None:
-        return ""
-    return _field(meta, "namespace", "namespace") or ""
+    """``metadata.namespace``, or ``""``."""
+    return _meta_field(obj, "namespace", "namespace") or ""
 
 
 def get_name(obj: Any) -> str:
-    meta = get_metadata(obj)
-    if meta is None:
-        return ""
-    return _field(meta, "name", "name") or ""
+    """``metadata.name``, or ``""``."""
+    return _meta_field(obj, "name", "name") or ""
 
 
 def get_resource_version(obj: Any) -> str:
-    meta = get_metadata(obj)
-    if meta is None:
-        return ""
-    rv = _field(meta, "resourceVersion", "resource_version")
+    """``metadata.resourceVersion`` as a string, or ``""``."""
+    rv = _meta_field(obj, "resourceVersion", "resource_version")
     return str(rv) if rv else ""
 
 
 def get_labels(obj: Any) -> Mapping[str, str]:
-    meta = get_metadata(obj)
-    if meta is None:
-        return {}
-    return _field(meta, "labels", "labels") or {}
+    """``metadata.labels``, or an empty mapping."""
+    return _meta_field(obj, "labels", "labels") or {}
 
 
 def get_annotations(obj: Any) -> Mapping[str, str]:
-    meta = get_metadata(obj)
-    if meta is None:
-        return {}
-    return _field(meta, "annotations", "annotations") or {}
+    """``metadata.annotations``, or an empty mapping."""
+    return _meta_field(obj, "annotations", "annotations") or {}
 
 
 def get_uid(obj: Any) -> str:
-    meta = get_metadata(obj)
-    if meta is None:
-        return ""
-    return _field(meta, "uid", "uid") or ""
+    """``metadata.uid``, or ``""``."""
+    return _meta_field(obj, "uid", "uid") or ""
 
 
 def get_kind(obj: Any) -> str:
+    """The object's ``kind``, or ``""``."""
     if isinstance(obj, Mapping):
         return obj.get("kind") or ""
     return getattr(obj, "kind", None) or ""
