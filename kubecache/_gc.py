@@ -24,9 +24,8 @@ def gc_paused() -> Iterator[None]:
 
     Creating many long-lived containers (decoding a large list response)
     triggers collections that rescan every object already tracked; pausing
-    them roughly halves the time to decode 100k pod-like objects. ``replace``
-    itself creates few containers and gains nothing measurable (see
-    ``python -m bench store``), so it does not pause. Nested or concurrent
+    them roughly halves the time to decode 100k pod-like objects. The process
+    is affected as a whole, so keep the block short. Nested or concurrent
     uses are counted: the last one out restores the state.
     """
     global _gc_depth, _gc_was_enabled
@@ -47,10 +46,11 @@ def gc_paused() -> Iterator[None]:
 GC_PAUSE_THRESHOLD = 10_000
 """A batch size from which pausing the GC around building long-lived objects is worth it.
 
-For callers that create many containers at once (decoding a list, queueing a
-relist). The stores' own ``replace`` does not pause: it gains nothing measurable.
+For callers that create many containers at once: decoding a list, or a
+DeltaFIFO queueing a relist or resync (a ``Delta`` and a ``Deltas`` per item).
+A plain store's ``replace`` creates few containers and does not pause (see
+``python -m bench store``).
 """
-
 
 
 def gc_paused_if(count: int) -> AbstractContextManager[None]:

@@ -123,9 +123,10 @@ class FakeWatcher:
         self.action(EventType.ERROR, obj)
 
     def action(self, type: EventType | str, obj: Any) -> None:
-        """Send one event of ``type`` carrying ``obj``."""
-        if not self._stopped:
-            self._queue.put(Event(type, obj))
+        """Send one event of ``type`` carrying ``obj`` (dropped once stopped)."""
+        with self._lock:  # so that no event can land behind the end marker
+            if not self._stopped:
+                self._queue.put(Event(type, obj))
 
     def stop(self) -> None:
         """End the watch: iteration finishes after the events already sent. Idempotent."""

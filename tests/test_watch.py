@@ -79,6 +79,38 @@ def test_fake_watcher_many_concurrent_producers_lose_nothing() -> None:
     assert sorted(e.object for e in w) == sorted(k * 1000 + i for k in range(4) for i in range(500))
 
 
+def test_fake_watcher_no_event_lands_behind_stop() -> None:
+    """A producer that already passed the stopped check cannot enqueue behind the end marker."""
+    w = FakeWatcher()
+    real_queue = w._queue
+    stopper_done = threading.Event()
+
+    class RacingQueue:
+        """Calls stop() from another thread in the middle of the producer's put."""
+
+        def put(self, item: object) -> None:
+            if isinstance(item, Event) and not stopper_done.is_set():
+                t = threading.Thread(target=lambda: (w.stop(), stopper_done.set()))
+                t.start()
+                # With a lock around check+put, stop() must wait for this put to finish;
+                # without it, stop() completes first and the event lands behind the marker.
+                stopper_done.wait(0.2)
+                real_queue.put(item)
+                self.thread = t
+                return
+            real_queue.put(item)
+
+        def get(self) -> object:
+            return real_queue.get()
+
+    racing = RacingQueue()
+    w._queue = racing  # type: ignore[assignment]
+    w.add(1)
+    racing.thread.join()
+    assert [e.object for e in w] == [1]
+    assert list(w) == []
+
+
 def test_fake_watcher_is_a_watch() -> None:
     assert isinstance(FakeWatcher(), Watch)
 
