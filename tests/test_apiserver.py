@@ -489,3 +489,14 @@ def test_kubeconfig_is_private_even_with_a_permissive_umask(server: ApiServer,
     for path in (fresh, existing):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert json.loads(path.read_text())["users"][0]["user"]["token"] == "t0ken"
+
+
+def test_idle_watch_ends_when_its_client_hangs_up() -> None:
+    with ApiServer(bookmark_interval=3600) as srv, httpx.Client(base_url=srv.url) as http:
+        with http.stream("GET", "/api/v1/pods", params={
+                "watch": "1", "resourceVersion": srv.resource_version,
+                "timeoutSeconds": "600"}) as response:
+            assert response.status_code == 200
+            assert wait_for(lambda: srv.stats.open_watches == 1)
+        # closed without a word and no event will ever come: the server notices anyway
+        assert wait_for(lambda: srv.stats.open_watches == 0, timeout=5)

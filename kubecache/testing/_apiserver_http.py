@@ -48,6 +48,28 @@ VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
 
 _TRUE = ("true", "1")
 _MAX_BATCH = 256  # events written in one chunk when a watcher has a backlog
+_HANGUP_CHECK = 1.0  # seconds an idle watch waits before checking whether its client left
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the peer closed ``conn`` (EOF pending), without consuming anything.
+
+    A watch only writes when there is news; without this, an idle stream
+    whose client went away would hold its thread until ``timeoutSeconds``.
+    The raw socket is peeked, so under TLS a close_notify alert hides the EOF
+    until the next write; plain HTTP (the default) notices at once.
+    """
+    try:
+        before = conn.gettimeout()
+        conn.settimeout(0.0)
+        try:
+            return socket.socket.recv(conn, 1, socket.MSG_PEEK) == b""
+        finally:
+            conn.settimeout(before)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 @dataclass
@@ -481,12 +503,15 @@ class Handler(BaseHTTPRequestHandler):
                 now = time.monotonic()
                 if now >= deadline:
                     break
-                wait = deadline - now
+                wait = min(deadline - now, _HANGUP_CHECK)
                 if bookmarks:
                     wait = max(0.0, min(wait, next_bookmark - now))
                 try:
                     ev = w.queue.get(timeout=wait)
                 except Empty:
+                    if _hung_up(self.connection):
+                        self.close_connection = True
+                        break
                     if bookmarks and time.monotonic() >= next_bookmark:
                         rv = app.storage.bookmark_version(w)
                         if rv is not None:
