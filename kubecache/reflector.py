@@ -479,13 +479,16 @@ class Reflector(BackgroundLoop):
                 self._resync()
 
     def _resync(self) -> None:
-        if not self._listed or (self.should_resync is not None and not self.should_resync()):
+        """Resync if due; never raises, as its thread must also end the watch on stop."""
+        if not self._listed:
             return
         try:
+            if self.should_resync is not None and not self.should_resync():
+                return
             self.store.resync()
             self.stats.resyncs += 1
-        except Exception as err:
-            logger.error("%s: resync failed: %s", self.name, err)
+        except Exception:
+            logger.exception("%s: resync failed", self.name)
 
     def __repr__(self) -> str:
         return f"Reflector({self.name!r}, rv={self._last_sync_rv!r})"

@@ -425,6 +425,22 @@ def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
     assert r.stats.resyncs == store.resyncs
 
 
+def test_a_failing_should_resync_keeps_the_helper_thread_alive(stop: threading.Event) -> None:
+    w = FakeWatcher()
+    lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
+    calls: list[int] = []
+
+    def should_resync() -> bool:
+        calls.append(1)
+        raise RuntimeError("broken resync check")
+
+    r = start(lw, new_store(meta_namespace_key_func), stop, resync_period=0.02)
+    r.should_resync = should_resync
+    assert wait_for(lambda: len(calls) >= 3)  # asked again and again: the helper lives on
+    stop.set()
+    assert r.join(1.0) and w.is_stopped()  # ...and still makes stop prompt
+
+
 def test_stop_is_prompt_and_stops_the_open_watch() -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
