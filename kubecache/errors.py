@@ -68,6 +68,15 @@ class Requeue(CacheError):
         super().__init__("requeue" if err is None else f"requeue: {err}")
 
 
+STATUS_REASONS: dict[int, str] = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Expired",
+    415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
+    500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout",
+}
+"""The ``Status.reason`` the Kubernetes API server gives each HTTP code."""
+
+
 class MalformedDataError(CacheError, ValueError):
     """A server sent data that cannot be understood (bad JSON, a list without items...).
 

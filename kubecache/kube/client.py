@@ -26,16 +26,11 @@ import httpx
 from ..__about__ import __version__
 from .._gc import gc_paused
 from .._json import dumps, loads
-from ..errors import StatusError
+from ..errors import STATUS_REASONS, StatusError
 from .auth import build_auth, make_ssl_context
 from .config import Config, load_config, redacted_url
 
 __all__ = ["Client", "status_error"]
-
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-            405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Expired",
-            415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
-            500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
 
 Params = Mapping[str, str | int]
 
@@ -75,7 +70,7 @@ def status_error(response: httpx.Response) -> StatusError:
     else:
         text = body.decode("utf-8", "replace").strip()[:200]
         st = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-              "reason": _REASONS.get(code, "Unknown"),
+              "reason": STATUS_REASONS.get(code, "Unknown"),
               "message": text or f"the server answered {code} {response.reason_phrase}"}
     retry = response.headers.get("Retry-After")
     if retry and retry.isdigit():

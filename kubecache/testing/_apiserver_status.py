@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import StatusError
+from ..errors import STATUS_REASONS, StatusError
 from ._apiserver_resources import ResourceType
 
 
@@ -79,9 +79,4 @@ def path_not_found() -> StatusError:
     return status(404, "NotFound", "the server could not find the requested resource")
 
 
-REASONS: dict[int, str] = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
-    422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
-    504: "Timeout",
-}
+REASONS = STATUS_REASONS
