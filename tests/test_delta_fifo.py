@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers_queues import obj, waiting_poppers
+from helpers_sync import wait_for
 
 from kubecache import (
     DeletedFinalStateUnknown,
@@ -30,22 +31,6 @@ from kubecache import (
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 SYNC, REPLACED = DeltaType.SYNC, DeltaType.REPLACED
 DFSU = DeletedFinalStateUnknown
-
-
-def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "resourceVersion": str(value)}
-    if namespace:
-        meta["namespace"] = namespace
-    return {"metadata": meta, "value": value}
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``pred`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.001)
 
 
 class Known:
@@ -89,11 +74,6 @@ def fifo() -> Iterator[DeltaFIFO]:
     q = new_delta_fifo(meta_namespace_key_func)
     yield q
     q.close()
-
-
-def waiting_poppers(q: DeltaFIFO) -> int:
-    with q._lock:
-        return q._waiting
 
 
 # --- types ----------------------------------------------------------------------
@@ -391,7 +371,7 @@ def test_blocked_pop_gets_an_item_added_later(fifo: DeltaFIFO) -> None:
     result: list[Any] = []
     t = threading.Thread(target=lambda: result.append(fifo.pop(timeout=10.0)))
     t.start()
-    wait_for(lambda: waiting_poppers(fifo) == 1)
+    assert wait_for(lambda: waiting_poppers(fifo) == 1)
     fifo.add(obj("late"))
     t.join(5.0)
     assert not t.is_alive()
@@ -410,7 +390,7 @@ def test_close_wakes_blocked_poppers(fifo: DeltaFIFO) -> None:
     threads = [threading.Thread(target=popper) for _ in range(2)]
     for t in threads:
         t.start()
-    wait_for(lambda: waiting_poppers(fifo) == 2)
+    assert wait_for(lambda: waiting_poppers(fifo) == 2)
     fifo.close()
     for t in threads:
         t.join(5.0)
@@ -586,7 +566,7 @@ def test_producers_and_informer_like_consumer_agree() -> None:
         t.start()
     for t in threads:
         t.join(10.0)
-    wait_for(lambda: len(f) == 0)
+    assert wait_for(lambda: len(f) == 0)
     f.close()
     consumer.join(10.0)
     assert not consumer.is_alive()

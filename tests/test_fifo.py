@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers_queues import obj, waiting_poppers
+from helpers_sync import wait_for
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -23,22 +25,6 @@ from kubecache import (
     meta_namespace_key_func,
     new_fifo,
 )
-
-
-def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "resourceVersion": str(value)}
-    if namespace:
-        meta["namespace"] = namespace
-    return {"metadata": meta, "value": value}
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``pred`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.001)
 
 
 class Popper:
@@ -70,11 +56,6 @@ def fifo() -> Iterator[FIFO]:
     q = new_fifo(meta_namespace_key_func)
     yield q
     q.close()  # release any popper a failing test left behind
-
-
-def waiting_poppers(q: FIFO) -> int:
-    with q._lock:
-        return q._waiting
 
 
 # --- Store surface ------------------------------------------------------------
@@ -252,7 +233,7 @@ def test_pop_timeout_raises_timeout_error(fifo: FIFO) -> None:
 
 def test_pop_with_timeout_returns_an_item_added_by_another_thread(fifo: FIFO) -> None:
     popper = Popper(fifo, timeout=10.0)
-    wait_for(lambda: waiting_poppers(fifo) == 1)
+    assert wait_for(lambda: waiting_poppers(fifo) == 1)
     fifo.add(obj("late"))
     popper.join()
     assert popper.error is None and popper.result == obj("late")
@@ -276,7 +257,7 @@ def test_closed_queue_still_drains_queued_items(fifo: FIFO) -> None:
 
 def test_close_wakes_every_blocked_popper(fifo: FIFO) -> None:
     poppers = [Popper(fifo) for _ in range(3)]
-    wait_for(lambda: waiting_poppers(fifo) == 3)
+    assert wait_for(lambda: waiting_poppers(fifo) == 3)
     fifo.close()
     for p in poppers:
         p.join()
@@ -346,7 +327,7 @@ def test_many_producers_and_consumers_pop_every_key_once() -> None:
         t.start()
     for t in workers:
         t.join(10.0)
-    wait_for(lambda: len(q) == 0)
+    assert wait_for(lambda: len(q) == 0)
     q.close()
     for t in consumers:
         t.join(10.0)
