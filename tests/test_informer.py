@@ -366,6 +366,32 @@ def test_remove_handler_and_lifecycle_errors() -> None:
         inf.add_event_handler(Recorder())
 
 
+def test_handler_added_in_the_middle_of_applying_a_list_sees_each_object_once() -> None:
+    src = FakeControllerSource()
+    for i in range(600):
+        src.add(pod(f"p{i:03}"))
+    reached, go = threading.Event(), threading.Event()
+
+    def gate(obj: Any) -> list[str]:
+        if obj["metadata"]["name"] == "p300":  # in the second batch the reflector applies
+            reached.set()
+            go.wait(5)
+        return [""]
+
+    inf = new_informer(src, indexers={"gate": gate})
+    late = Recorder()
+    with running(inf):
+        assert reached.wait(5)
+        adder = threading.Thread(target=inf.add_event_handler, args=(late,))
+        adder.start()
+        go.set()
+        adder.join(5)
+        assert wait_for(inf.has_synced)
+        assert wait_for(lambda: len(late.events) >= 600)
+        assert wait_for(lambda: inf.stats.pending == 0)
+    assert sorted(late.kinds()) == [("add", f"default/p{i:03}") for i in range(600)]
+
+
 def test_a_handler_can_remove_itself_from_a_callback() -> None:
     src = FakeControllerSource()
     inf = new_informer(src)
