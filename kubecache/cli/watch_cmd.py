@@ -24,6 +24,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from .. import labels
+from ..transforms import drop_managed_fields
 from .common import CliError, import_kube, make_console, sigterm_as_interrupt
 from .formatting import (
     HEADERS,
@@ -66,10 +68,6 @@ class WatchOptions:
 
 
 def _check_label_selector(text: str) -> None:
-    try:
-        from .. import labels
-    except ImportError:  # selector parsing not available: let the server judge
-        return
     try:
         labels.parse(text)
     except ValueError as err:
@@ -295,7 +293,7 @@ def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
     printer = ChangePrinter(sys.stdout, opts.output, show_namespace=namespace == "")
     log = ChangeLog()
     mirror = Mirror(lw, on_event=log if live_view else printer, name=resource,
-                    time_handler=opts.metrics_port is not None, transform=_strip_managed_fields)
+                    time_handler=opts.metrics_port is not None, transform=drop_managed_fields)
     view = WatchView(opts, resource, server, mirror, log, expected)
     metrics = None
     if opts.metrics_port is not None:
@@ -366,14 +364,3 @@ def _print_counts(mirror: Mirror, resource: str, out: TextIO) -> None:
     for ns, n in counts:
         out.write(f"  {ns or '<cluster-scoped>'}: {n}\n")
     out.flush()
-
-
-def _strip_managed_fields(obj: Any) -> Any:
-    """Drop ``metadata.managedFields`` before caching: large, and never shown here."""
-    if isinstance(obj, dict):
-        meta = obj.get("metadata")
-        if isinstance(meta, dict) and "managedFields" in meta:
-            meta = dict(meta)
-            del meta["managedFields"]
-            obj = {**obj, "metadata": meta}
-    return obj
