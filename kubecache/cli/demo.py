@@ -138,8 +138,7 @@ class Demo:
             kubeconfig = Path(tmp) / "kubeconfig"
             self.server.write_kubeconfig(str(kubeconfig))
             self._client = kube.Client.from_kubeconfig(str(kubeconfig))
-            if hasattr(self._client, "close"):
-                stack.callback(self._client.close)
+            stack.callback(self._client.close)
             lw = kube.new_list_watch_from_client(self._client, "pods")
             # The server is local and the faults are frequent: retry quickly (client-go's
             # 0.8 s..30 s backoff would spend most of a short demo waiting).

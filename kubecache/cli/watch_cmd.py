@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -35,6 +35,9 @@ from .formatting import (
     row_of,
 )
 from .mirror import Mirror
+
+if TYPE_CHECKING:
+    from ..kube import Client
 
 OUTPUTS = ("table", "wide", "json", "yaml")
 
@@ -206,14 +209,10 @@ def render_watch(view: WatchView, elapsed: float, rows: int) -> RenderableType:
     return Group(*parts)
 
 
-def _server_of(client: Any) -> str:
-    cfg = getattr(client, "config", None)
-    for attr in ("server", "host", "url", "base_url"):
-        for holder in (cfg, client):
-            value = getattr(holder, attr, None) if holder is not None else None
-            if value:
-                return str(value)
-    return "the API server"
+def _server_of(client: Client) -> str:
+    from ..kube.config import redacted_url  # the kube extra is loaded by now
+
+    return redacted_url(client.config.server)
 
 
 def _preflight(lw: Any, resource: str, server: str) -> int | None:
@@ -266,21 +265,14 @@ def run_watch(opts: WatchOptions) -> int:
     try:
         return _watch(kube, client, resource, opts)
     finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+        client.close()
 
 
-def _default_namespace(client: Any) -> str:
-    cfg = getattr(client, "config", None)
-    return str(getattr(cfg, "namespace", None) or "default")
-
-
-def _watch(kube: Any, client: Any, resource: str, opts: WatchOptions) -> int:
+def _watch(kube: Any, client: Client, resource: str, opts: WatchOptions) -> int:
     if opts.all_namespaces or is_cluster_scoped(resource):
         namespace = ""
     else:
-        namespace = opts.namespace or _default_namespace(client)
+        namespace = opts.namespace or client.namespace
         opts.namespace = namespace
     server = _server_of(client)
     lw = kube.new_list_watch_from_client(client, resource, namespace=namespace,
