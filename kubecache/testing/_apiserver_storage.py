@@ -318,48 +318,46 @@ class Storage:
                               f"name on the URL ({name})")
         namespace = _check_namespace(rt, meta, namespace)
         key = object_key(rt, namespace, name)
-        with self._lock:
-            table = self._table(rt)
-            cur = table.objects.get(key)
-            if cur is None:
-                raise not_found(rt, name)
-            old = cur[0]
-            want = meta.get("resourceVersion")
-            if want and want != old["metadata"]["resourceVersion"]:
-                raise conflict(rt, name)
-            if subresource == "status":
-                new = dict(old)
-                new["status"] = obj.get("status")
-                new["metadata"] = dict(old["metadata"])
-            else:
-                new = obj
-                new["metadata"] = _carry_metadata(old["metadata"], meta, old, new)
-            return self._replace(table, key, old, new)
+        return self._overwrite(rt, key, name, subresource, lambda old: obj)
 
     def patch(self, rt: ResourceType, namespace: str, name: str,
               apply: Callable[[dict[str, Any]], Any], subresource: str = "") -> dict[str, Any]:
         """Patch an object: ``apply(current)`` returns the patched document (input untouched)."""
         key = object_key(rt, namespace if rt.namespaced else "", name)
+
+        def patched(old: dict[str, Any]) -> dict[str, Any]:
+            doc = apply(old)
+            if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
+                raise invalid(rt, name, "metadata", "Required value: patched object has no "
+                              "metadata")
+            return doc
+
+        return self._overwrite(rt, key, name, subresource, patched)
+
+    def _overwrite(self, rt: ResourceType, key: str, name: str, subresource: str,
+                   make: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Replace the object at ``key`` with ``make(current)`` (update and patch).
+
+        A ``metadata.resourceVersion`` in the new document is a precondition
+        (409 when stale); the ``status`` subresource takes only the new status.
+        """
         with self._lock:
             table = self._table(rt)
             cur = table.objects.get(key)
             if cur is None:
                 raise not_found(rt, name)
             old = cur[0]
-            patched = apply(old)
-            if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
-                raise invalid(rt, name, "metadata", "Required value: patched object has no "
-                              "metadata")
-            want = patched["metadata"].get("resourceVersion")
+            doc = make(old)
+            want = doc["metadata"].get("resourceVersion")
             if want and want != old["metadata"]["resourceVersion"]:
                 raise conflict(rt, name)
             if subresource == "status":
                 new = dict(old)
-                new["status"] = patched.get("status")
+                new["status"] = doc.get("status")
                 new["metadata"] = dict(old["metadata"])
             else:
-                new = dict(patched)
-                new["metadata"] = _carry_metadata(old["metadata"], patched["metadata"], old, new)
+                new = dict(doc)
+                new["metadata"] = _carry_metadata(old["metadata"], doc["metadata"], old, new)
             return self._replace(table, key, old, new)
 
     def _replace(self, table: _Table, key: str, old: dict[str, Any],
