@@ -6,6 +6,7 @@ These need no API server; the end-to-end runs live in test_cli_demo.py.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -593,3 +594,23 @@ def test_preflight_failures_become_one_clear_message() -> None:
     httpx = pytest.importorskip("httpx")
     with pytest.raises(CliError, match="cannot reach srv to list pods: refused"):
         _preflight(PageLW(error=httpx.ConnectError("refused")), "pods", "srv")
+
+
+def test_missing_cli_extra_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "rich", None)  # as if the cli extra were not installed
+    assert main(["--version"]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'kubecache[cli]'" in err and "rich" in err and err.count("\n") == 1
+
+
+def test_missing_kube_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kubecache.kube as kube
+
+    kube.Client  # noqa: B018 - load it once, then pretend httpx was never installed
+    monkeypatch.delattr(kube, "Client")
+    monkeypatch.delitem(sys.modules, "kubecache.kube.client")
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    with pytest.raises(ImportError, match=r"pip install 'kubecache\[kube\]'") as info:
+        kube.Client  # noqa: B018
+    assert info.value.name == "httpx"

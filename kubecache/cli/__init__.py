@@ -16,9 +16,8 @@ from typing import Any
 
 from ..__about__ import __version__
 from ..errors import CacheError
-from .common import CliError
 
-__all__ = ["CliError", "__version__", "main"]
+__all__ = ["__version__", "main"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -74,6 +73,15 @@ def _run(argv: list[str]) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
+    try:  # the front end's own libraries come with the `cli` extra
+        import rich  # noqa: F401
+        import typer  # noqa: F401
+    except ImportError as err:
+        _error(f"the kubecache command needs the 'cli' extra ({err.name} is missing): "
+               "pip install 'kubecache[cli]'")
+        return EXIT_ERROR
+    from .common import CliError
+
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")
     click_error, no_args_help = _click_exception_types()

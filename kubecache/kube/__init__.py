@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["Client", "Config", "ConfigError", "load_config", "new_list_watch_from_client"]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra="kube")
 
 
 if TYPE_CHECKING:
