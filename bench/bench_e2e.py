@@ -72,7 +72,24 @@ def encode_lines(n: int) -> list[bytes]:
 # --- the server process -----------------------------------------------------------
 
 
-def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes) -> None:
+def _send(conn: socket.socket, stream: bytes, rate: float) -> None:
+    """Write the watch stream: as fast as possible, or ``rate`` events/s in slices of ~10."""
+    view = memoryview(stream)
+    if rate <= 0:
+        for k in range(0, len(view), 1 << 20):
+            conn.sendall(view[k:k + (1 << 20)])
+        return
+    step = max(1, len(view) * 10 // max(1, stream.count(b"\r\n") // 2))  # ~10 events
+    start = time.monotonic()
+    for i, k in enumerate(range(0, len(view), step)):
+        delay = start + i * 10 / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        conn.sendall(view[k:k + step])
+
+
+def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes,
+                      rate: float = 0.0) -> None:
     """Answer every list with ``listed``; stream ``stream`` to a watch from LIST_RV."""
     reader = conn.makefile("rb")
     try:
@@ -88,9 +105,7 @@ def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes) -> None
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Transfer-Encoding: chunked\r\n\r\n")
                 if query.get("resourceVersion", [""])[0] == LIST_RV:
-                    view = memoryview(stream)
-                    for k in range(0, len(view), 1 << 20):
-                        conn.sendall(view[k:k + (1 << 20)])
+                    _send(conn, stream, rate)
                 while conn.recv(65536):  # hold the watch open until the client hangs up
                     pass
                 return
@@ -104,7 +119,7 @@ def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes) -> None
         conn.close()
 
 
-def serve(list_path: str, stream_path: str) -> None:
+def serve(list_path: str, stream_path: str, rate: float = 0.0) -> None:
     """Child process: serve the list and the chunk-framed stream; print the port; stop on EOF."""
     with open(list_path, "rb") as f:
         listed = f.read()
@@ -116,7 +131,7 @@ def serve(list_path: str, stream_path: str) -> None:
     def accept() -> None:
         while True:
             conn, _ = listener.accept()
-            threading.Thread(target=_serve_connection, args=(conn, listed, stream),
+            threading.Thread(target=_serve_connection, args=(conn, listed, stream, rate),
                              daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
@@ -130,11 +145,11 @@ def _write_temp(data: bytes) -> str:
 
 
 @contextmanager
-def stream_server(lines: list[bytes]) -> Iterator[str]:
+def stream_server(lines: list[bytes], rate: float = 0.0) -> Iterator[str]:
     """A server process for ``lines``: the first KEYS (ADDED) as the list, the rest as the watch.
 
-    Each watch line is its own HTTP chunk, as the API server flushes per event.
-    Yields the server's URL.
+    Each watch line is its own HTTP chunk, as the API server flushes per event;
+    ``rate`` > 0 paces the watch at that many events/s. Yields the server's URL.
     """
     prefix = len(b'{"type":"ADDED","object":')
     listed = (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"'
@@ -145,7 +160,7 @@ def stream_server(lines: list[bytes]) -> Iterator[str]:
                                   for line in lines[KEYS:]))]
     del listed
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", *paths],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", *paths, str(rate)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
     try:
         assert proc.stdout is not None and proc.stdin is not None
@@ -194,12 +209,12 @@ def time_source(url: str, n: int) -> float:
     return elapsed
 
 
-def _wait(pred: Any, timeout: float = 300.0) -> None:
+def _wait(pred: Any, timeout: float = 300.0, poll: float = 0.001) -> None:
     deadline = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark pipeline did not finish")
-        time.sleep(0.001)
+        time.sleep(poll)
 
 
 def time_reflector(url: str, n: int) -> float:
@@ -268,6 +283,41 @@ def time_informer(url: str, n: int, **options: Any) -> float:
                                         **options)
         finish()
     return elapsed
+
+
+def cpu_per_watch_event(url: str, n: int, with_informer: bool) -> float:
+    """Process CPU seconds (all threads) per watch event, from the list synced to the last event.
+
+    Meant for a paced stream: the cost of following a cluster at a realistic
+    rate, where the pipeline idles between events instead of racing the decoder.
+    """
+    last_rv = str(n + 1)
+    with Client(Config(server=url)) as client:
+        lw = new_list_watch_from_client(client, "pods")
+        stop = threading.Event()
+        backoff = Backoff(initial=0.001, maximum=0.01)
+        if with_informer:
+            informer = SharedIndexInformer(lw, backoff=backoff)
+            handler = _Count(n)
+            informer.add_event_handler(handler)
+            runner = threading.Thread(target=informer.run, args=(stop,))
+            runner.start()
+            synced, done, join = informer.has_synced, handler.done.is_set, runner.join
+        else:
+            r = Reflector(lw, None, new_store(meta_namespace_key_func), backoff=backoff)
+            r.run_until(stop)
+            synced = lambda: r.last_sync_resource_version() == LIST_RV  # noqa: E731
+            done = lambda: r.last_sync_resource_version() == last_rv  # noqa: E731
+            join = r.join
+        try:
+            _wait(synced, poll=0.01)
+            c0 = time.process_time()
+            _wait(done, poll=0.01)
+            c1 = time.process_time()
+        finally:
+            stop.set()
+            join(10.0)
+    return (c1 - c0) / (n - KEYS)
 
 
 def time_informer_cache_only(url: str, n: int) -> float:
@@ -339,8 +389,18 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "informer, gc_freeze=True (HTTP)": best(
                 repeats, lambda: _unfreezing(lambda: time_informer(url, n, gc_freeze=True))),
         }
+    rate = 2_000.0
+    with stream_server(lines, rate=rate) as url:
+        paced = {
+            "reflector -> store": cpu_per_watch_event(url, n, with_informer=False),
+            "informer -> 1 no-op handler": cpu_per_watch_event(url, n, with_informer=True),
+        }
     lines.clear()
     limit = n / timings["decode limit: orjson.loads(line)"]
+    decode_us = 1e6 / limit
+    rows += [{"name": f"paced {rate:,.0f} events/s: CPU per event, {name}", "n": n - KEYS,
+              "value": cpu * 1e6, "unit": f"us (decode alone: {decode_us:.0f} us)"}
+             for name, cpu in paced.items()]
     rows += [{"name": name, "n": n, "ops_per_s": n / t, "unit": "events/s"}
              for name, t in timings.items()]
     rows += [{"name": f"ratio {name}", "n": n, "value": (n / t) / limit, "unit": "x decode limit"}
@@ -372,7 +432,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(sys.argv[2], sys.argv[3])
+        serve(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         for row in run(quick=True):
             print(row)

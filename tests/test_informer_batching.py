@@ -192,3 +192,54 @@ def test_informer_applies_events_in_the_reflector_thread() -> None:
     finally:
         stop.set()
         t.join(5)
+
+
+class _Meta:
+    def __init__(self, name: str, rv: str) -> None:
+        self.namespace, self.name, self.resource_version = "ns", name, rv
+        self.labels: dict[str, str] = {}
+
+
+class _Obj:
+    """An attribute-style object that can be weakly referenced."""
+
+    def __init__(self, name: str, rv: str) -> None:
+        self.metadata = _Meta(name, rv)
+
+
+def test_replaced_objects_are_released_after_delivery() -> None:
+    """Delivered notifications are released by the producer, at most _SPENT_CAP kept."""
+    import weakref
+
+    from kubecache.informer import _SPENT_CAP
+    from kubecache.listwatch import ListWatch
+    from kubecache.watch import FakeWatcher
+
+    watcher = FakeWatcher()
+    lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []},
+                   lambda o: watcher)
+    seen: list[int] = []
+    inf = SharedIndexInformer(lw)
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: seen.append(1), on_update=lambda old, new: seen.append(1)))
+    refs = []
+    stop = threading.Event()
+    t = threading.Thread(target=inf.run, args=(stop,))
+    t.start()
+    try:
+        assert wait_for(inf.has_synced)
+        total = 3 * _SPENT_CAP
+        for i in range(total):
+            obj = _Obj("a", str(i + 2))
+            refs.append(weakref.ref(obj))
+            watcher.modify(obj) if i else watcher.add(obj)
+            del obj
+        assert wait_for(lambda: len(seen) == total)
+        gc.collect()
+        alive = sum(r() is not None for r in refs)
+        assert alive <= _SPENT_CAP + 2, alive  # not every replaced version is kept
+        assert refs[-1]() is not None  # the cached one, of course
+    finally:
+        stop.set()
+        watcher.stop()
+        t.join(5)
