@@ -53,12 +53,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Proc:
     """A running ``kubecache`` subprocess whose stdout lines are collected by a thread."""
 
     def __init__(self, *args: str) -> None:
+        # A shell running the tests in the background ignores SIGINT, and children inherit
+        # that; give the command Ctrl-C back so interrupt() tests what a user gets.
         self.p = subprocess.Popen([*CMD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=ENV, stdin=subprocess.DEVNULL)
+                                  text=True, env=ENV, stdin=subprocess.DEVNULL,
+                                  preexec_fn=_default_sigint)
         self.lines: list[str] = []
         self._q: queue.Queue[str] = queue.Queue()
         self._t = threading.Thread(target=self._pump, daemon=True)
