@@ -614,3 +614,20 @@ def test_missing_kube_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ImportError, match=r"pip install 'kubecache\[kube\]'") as info:
         kube.Client  # noqa: B018
     assert info.value.name == "httpx"
+
+
+def test_cli_logging_follows_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread logging after a swapped-in stderr was closed must not hit the closed stream."""
+    import io
+    import logging
+
+    from kubecache.cli.common import setup_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging(0)
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("kubecache.test").warning("still heard")
+    assert "still heard" in second.getvalue()

@@ -28,12 +28,31 @@ class CliError(CacheError):
         self.exit_code = exit_code
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record arrives, never to a stale stream.
+
+    Background threads may log after ``sys.stderr`` was swapped (and the old
+    one closed) by an embedding program or a test runner.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(verbosity: int, quiet_default: int = logging.WARNING) -> None:
     """Route kubecache's logs to stderr: ``quiet_default`` unless -v (INFO) or -vv (DEBUG)."""
     level = {0: quiet_default, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger()
     if not any(getattr(h, "_kubecache_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("kubecache: %(levelname)s %(name)s: %(message)s"))
         handler._kubecache_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
