@@ -3,8 +3,39 @@
 from __future__ import annotations
 
 import gc
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+from kubecache.backoff import Backoff
+from kubecache.keys import meta_namespace_key_func
+from kubecache.reflector import Reflector
+from kubecache.store import new_store
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 300.0, poll: float = 0.0005) -> None:
+    """Poll ``pred`` until true; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark pipeline did not finish")
+        time.sleep(poll)
+
+
+def time_reflector(lw: Any, n_keys: int, last_rv: str) -> float:
+    """Seconds for a Reflector into a fresh store to reach ``last_rv`` (holding ``n_keys``)."""
+    store = new_store(meta_namespace_key_func)
+    r = Reflector(lw, None, store, backoff=Backoff(initial=0.001, maximum=0.01))
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    r.run_until(stop)
+    wait_until(lambda: r.last_sync_resource_version() == last_rv)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    r.join(5.0)
+    assert len(store) == n_keys
+    return elapsed
 
 
 def best(repeats: int, fn: Callable[[], float]) -> float:

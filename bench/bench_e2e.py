@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bench._common import best, realistic_pod
+from bench._common import best, realistic_pod, time_reflector, wait_until
 from kubecache.backoff import Backoff
 from kubecache.informer import SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
@@ -209,29 +209,10 @@ def time_source(url: str, n: int) -> float:
     return elapsed
 
 
-def _wait(pred: Any, timeout: float = 300.0, poll: float = 0.001) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark pipeline did not finish")
-        time.sleep(poll)
-
-
-def time_reflector(url: str, n: int) -> float:
-    last_rv = str(n + 1)
+def time_reflector_http(url: str, n: int) -> float:
     with Client(Config(server=url)) as client:
-        store = new_store(meta_namespace_key_func)
-        r = Reflector(new_list_watch_from_client(client, "pods"), None, store,
-                      backoff=Backoff(initial=0.001, maximum=0.01))
-        stop = threading.Event()
-        t0 = time.perf_counter()
-        r.run_until(stop)
-        _wait(lambda: r.last_sync_resource_version() == last_rv)
-        elapsed = time.perf_counter() - t0
-        stop.set()
-        r.join(5.0)
-    assert len(store) == min(n, KEYS)
-    return elapsed
+        return time_reflector(new_list_watch_from_client(client, "pods"), min(n, KEYS),
+                              str(n + 1))
 
 
 class _Count:
@@ -310,9 +291,9 @@ def cpu_per_watch_event(url: str, n: int, with_informer: bool) -> float:
             done = lambda: r.last_sync_resource_version() == last_rv  # noqa: E731
             join = r.join
         try:
-            _wait(synced, poll=0.01)
+            wait_until(synced, poll=0.01)
             c0 = time.process_time()
-            _wait(done, poll=0.01)
+            wait_until(done, poll=0.01)
             c1 = time.process_time()
         finally:
             stop.set()
@@ -333,7 +314,7 @@ def time_informer_cache_only(url: str, n: int) -> float:
         t0 = time.perf_counter()
         runner.start()
         try:
-            _wait(lambda: (indexer.get_by_key(last_key)[0] or {}).get(
+            wait_until(lambda: (indexer.get_by_key(last_key)[0] or {}).get(
                 "metadata", {}).get("resourceVersion") == last_rv)
             return time.perf_counter() - t0
         finally:
@@ -382,7 +363,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "decode limit: orjson.loads(line)": best(repeats, lambda: time_decode(lines)),
             "HTTP source only (HTTPWatch, events dropped)": best(
                 repeats, lambda: time_source(url, n)),
-            "reflector -> store (HTTP)": best(repeats, lambda: time_reflector(url, n)),
+            "reflector -> store (HTTP)": best(repeats, lambda: time_reflector_http(url, n)),
             "informer, no handler (HTTP)": best(
                 repeats, lambda: time_informer_cache_only(url, n)),
             "informer -> 1 no-op handler (HTTP)": best(repeats, lambda: time_informer(url, n)),

@@ -21,13 +21,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench._common import best
+from bench._common import best, time_reflector, wait_until
 from kubecache.backoff import Backoff
 from kubecache.informer import SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
 from kubecache.listwatch import ListOptions, ListWatch
-from kubecache.reflector import Reflector
-from kubecache.store import new_store
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import Event, EventType
 
@@ -119,28 +117,6 @@ def time_keyed_loop(events: list[Event]) -> float:
     return time.perf_counter() - t0
 
 
-def _wait(pred: Any, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark pipeline did not finish")
-        time.sleep(0.0005)
-
-
-def time_reflector(lw: Any, n_keys: int, last_rv: str) -> float:
-    store = new_store(meta_namespace_key_func)
-    r = Reflector(lw, None, store, backoff=Backoff(initial=0.001, maximum=0.01))
-    stop = threading.Event()
-    t0 = time.perf_counter()
-    r.run_until(stop)
-    _wait(lambda: r.last_sync_resource_version() == last_rv)
-    elapsed = time.perf_counter() - t0
-    stop.set()
-    r.join(5.0)
-    assert len(store) == n_keys
-    return elapsed
-
-
 class _Count:
     def __init__(self) -> None:
         self.n = 0
@@ -163,7 +139,7 @@ def time_informer(lw: Any, n_events: int) -> float:
     runner = threading.Thread(target=informer.run, args=(stop,))
     t0 = time.perf_counter()
     runner.start()
-    _wait(lambda: handler.n >= n_events)
+    wait_until(lambda: handler.n >= n_events)
     elapsed = time.perf_counter() - t0
     stop.set()
     runner.join(10.0)

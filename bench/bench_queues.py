@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._common import best
-from kubecache.delta_fifo import Deltas, new_delta_fifo
-from kubecache.fifo import new_fifo
+from kubecache.delta_fifo import DeltaFIFO, Deltas, new_delta_fifo
+from kubecache.fifo import FIFO, new_fifo
 from kubecache.keys import meta_namespace_key_func
 
 
@@ -32,6 +32,18 @@ def make_pod(i: int) -> dict[str, Any]:
     }
 
 
+def _add_then_pop(q: FIFO | DeltaFIFO, pods: list[dict[str, Any]],
+                  process: Callable[[Any], None]) -> float:
+    """Seconds to add every pod, then pop them all through ``process``."""
+    add, pop = q.add, q.pop
+    t0 = time.perf_counter()
+    for pod in pods:
+        add(pod)
+    for _ in range(len(pods)):
+        pop(process)
+    return time.perf_counter() - t0
+
+
 def delta_fifo_round(pods: list[dict[str, Any]]) -> float:
     store: dict[str, Any] = {}
     f = new_delta_fifo(meta_namespace_key_func)
@@ -40,13 +52,7 @@ def delta_fifo_round(pods: list[dict[str, Any]]) -> float:
         newest = deltas[-1].object
         store[meta_namespace_key_func(newest)] = newest
 
-    add, pop = f.add, f.pop
-    t0 = time.perf_counter()
-    for pod in pods:
-        add(pod)
-    for _ in range(len(pods)):
-        pop(process)
-    elapsed = time.perf_counter() - t0
+    elapsed = _add_then_pop(f, pods, process)
     assert len(store) == len(pods)
     return elapsed
 
@@ -77,13 +83,7 @@ def fifo_round(pods: list[dict[str, Any]]) -> float:
     def process(pod: dict[str, Any]) -> None:
         store[meta_namespace_key_func(pod)] = pod
 
-    add, pop = f.add, f.pop
-    t0 = time.perf_counter()
-    for pod in pods:
-        add(pod)
-    for _ in range(len(pods)):
-        pop(process)
-    elapsed = time.perf_counter() - t0
+    elapsed = _add_then_pop(f, pods, process)
     assert len(store) == len(pods)
     return elapsed
 
