@@ -111,6 +111,7 @@ class StatusError(CacheError):
         self.code: int = _status_code(st)
         self.reason: str = str(st.get("reason") or "")
         self.message: str = str(st.get("message") or "")
+        self.retry_after: float | None = _retry_after(st)
         text = self.message or self.reason or "unknown error"
         super().__init__(f"status {self.code} {self.reason}: {text}".replace("  ", " "))
 
@@ -177,6 +178,25 @@ def _status_dict(status: Any) -> dict[str, Any]:
     if "api_version" in out:  # the models' snake_case name for the JSON field
         out["apiVersion"] = out.pop("api_version")
     return out
+
+
+def _retry_after(status: Mapping[str, Any]) -> float | None:
+    details = status.get("details")
+    value = details.get("retryAfterSeconds") if isinstance(details, Mapping) else None
+    try:
+        seconds = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def retry_after(err: BaseException | None) -> float | None:
+    """Seconds a failure asks the client to wait before retrying (``Retry-After``), or None."""
+    value = getattr(err, "retry_after", None)
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    status = getattr(err, "status", None)
+    return _retry_after(status) if isinstance(status, Mapping) else None
 
 
 def _status_code(status: Mapping[str, Any]) -> int:
