@@ -1,0 +1,29 @@
+"""kubecache for asyncio: the same engine as the threaded front end, driven by a loop.
+
+``AsyncReflector`` and ``AsyncSharedIndexInformer`` take the same constructor
+arguments as :class:`kubecache.Reflector` and :class:`kubecache.SharedIndexInformer`
+and use the same stores, indexers, queues and decisions (the reflector's
+sans-I/O state machine, the informer's delta fold); only the I/O and the
+waiting differ. Names load lazily (PEP 562).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "AsyncListWatch": "listwatch",
+    "AsyncListerWatcher": "listwatch",
+    "AsyncWatch": "listwatch",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .listwatch import AsyncListerWatcher as AsyncListerWatcher
+    from .listwatch import AsyncListWatch as AsyncListWatch
+    from .listwatch import AsyncWatch as AsyncWatch
+
+__all__ = sorted(_EXPORTS)
