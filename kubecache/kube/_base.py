@@ -1,0 +1,738 @@
+"""What the sync and the asyncio Kubernetes clients share: everything that does no I/O.
+
+httpx's split, applied here: this module builds requests, judges answers,
+decodes streams and runs the credential logic; :mod:`.client` (threads,
+urllib3) and the asyncio client perform the I/O. Nothing here opens a file,
+a socket or a process, sleeps, or takes a lock.
+
+Interface
+---------
+Resources and requests
+    ``parse_resource("deployments.v1.apps") -> ResourcePath``; ``ResourcePath.path(ns)``.
+    ``list_params(options, label_selector=None, field_selector=None) -> dict`` and
+    ``watch_params(options, ...) -> dict``: the query of a list / watch for a
+    :class:`kubecache.ListOptions` (fixed selectors win over the options', as in
+    client-go; a watch always asks for bookmarks and names a ``timeoutSeconds``,
+    :data:`DEFAULT_WATCH_TIMEOUT` when the options name none).
+    ``with_query(path, params) -> str``: ``path?query`` (URL-encoded).
+    ``watch_read_timeout(params, margin)``: how long a watch may stay silent
+    (``timeoutSeconds`` + ``margin``; :data:`WATCH_MARGIN` by default).
+
+Answers
+    ``status_error_from(code, reason_phrase, headers, body) -> StatusError``:
+    the server's ``Status`` when the body is one, else a synthesized one;
+    ``Retry-After`` (seconds or an HTTP-date) lands in
+    ``details.retryAfterSeconds`` (so ``StatusError.retry_after`` has it).
+    ``decode_json_body(body, what)``: a list or object answer;
+    :class:`~kubecache.errors.MalformedDataError` naming ``what`` (the
+    request path) on bad JSON. ``check_body_size(size, limit, what)`` for a
+    ``max_list_bytes`` bound (the clients default to no bound: see
+    :data:`DEFAULT_MAX_LIST_BYTES`).
+
+Watch streams
+    ``WatchDecoder(what, max_line_bytes=MAX_LINE_BYTES)``: ``feed(chunk) ->
+    list[Event]`` for each chunk of bytes as it arrives (any split);
+    ``buffered`` is the size of the incomplete line held; ``finish()`` at the
+    end of the stream returns the bytes of an unterminated last line it
+    dropped. A line over the limit raises ``MalformedDataError`` (path and
+    size, never content) before more than the limit is held.
+
+Errors
+    :class:`TransportError` (``CacheError``, ``ConnectionError``): the server
+    could not be reached or the connection broke; :class:`RequestCancelled`
+    (``CacheError``): the request's :mod:`kubecache.cancel` scope was
+    cancelled; :class:`CredentialError`.
+
+Credentials, sans-I/O (httpx's ``Auth.auth_flow`` idea)
+    ``build_authenticator(config) -> Authenticator | None``. An
+    authenticator's ``flow()`` is a generator: it yields I/O requests,
+    receives their results by ``send()``, and finally *returns* (as
+    ``StopIteration.value``) the ``Authorization`` header value to send, or
+    ``None``. The requests:
+
+    - :class:`ReadFile` ``(path, known)``: stat ``path``; if its
+      ``(st_mtime_ns, st_size, st_ino)`` equals ``known`` send
+      ``FileContent(stamp, None)``, else read it: ``FileContent(stamp, data)``.
+    - :class:`RunExec` ``(argv, env, stdin, timeout)``: run the process with
+      exactly ``env`` (PATH lookup of ``argv[0]`` uses ``env["PATH"]``), feed
+      ``stdin`` (``None``: ``/dev/null``), capture stdout; send
+      ``ExecResult(returncode, stdout, stderr_bytes)`` -- only the *length*
+      of stderr, which may hold secrets and is never kept. Kill it after
+      ``timeout`` seconds.
+    - :class:`LoadClientCert` ``(cert, key)``: load this PEM pair into the
+      client's TLS context (for new connections); send ``None``.
+
+    A failed request is reported by ``flow.throw(exc)``: ``OSError``
+    (``FileNotFoundError`` for a missing file or command) or
+    ``TimeoutError`` (plugin timeout); the flow turns it into a
+    :class:`CredentialError` or recovers. A flow whose credential is cached
+    returns at its first ``next()``; drivers run a flow that yields while
+    holding one lock per authenticator (``threading.Lock`` /
+    ``asyncio.Lock``) and then start a fresh ``flow()`` under it, so a
+    credential fetched meanwhile by someone else is reused. After a 401,
+    ``authenticator.refresh()`` drops cached credentials and says whether
+    one retry (with a new ``flow()``) can help.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import math
+import os
+import time
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from .._gc import gc_paused
+from .._json import dumps, loads
+from ..errors import STATUS_REASONS, CacheError, MalformedDataError, StatusError
+from ..listwatch import ListOptions
+from ..watch import Event, EventType
+from .config import Config, ExecConfig
+
+__all__ = [
+    "DEFAULT_MAX_LIST_BYTES",
+    "DEFAULT_WATCH_TIMEOUT",
+    "MAX_LINE_BYTES",
+    "WATCH_MARGIN",
+    "Authenticator",
+    "BasicAuthenticator",
+    "CredentialError",
+    "ExecAuthenticator",
+    "ExecResult",
+    "FileContent",
+    "LoadClientCert",
+    "ReadFile",
+    "RequestCancelled",
+    "ResourcePath",
+    "RunExec",
+    "TokenAuthenticator",
+    "TokenFileAuthenticator",
+    "TransportError",
+    "WatchDecoder",
+    "build_authenticator",
+    "check_body_size",
+    "decode_json_body",
+    "list_params",
+    "parse_resource",
+    "parse_retry_after",
+    "status_error_from",
+    "watch_params",
+    "watch_read_timeout",
+    "with_query",
+]
+
+DEFAULT_WATCH_TIMEOUT = 300
+"""``timeoutSeconds`` of a watch whose options name none (the server ends it then)."""
+
+WATCH_MARGIN = 5.0
+"""Seconds of silence past ``timeoutSeconds`` after which a watch counts as dead.
+
+The server itself closes a watch at ``timeoutSeconds``, so no bytes for that
+long plus this margin means the connection is gone (kube-rs uses the same 5 s).
+"""
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""Largest watch event line accepted (16 MiB), the bound client-go's watch decoder has.
+
+The API server takes request bodies up to 3 MiB and etcd stores objects up
+to 1.5 MiB, but those bound the *stored* (often protobuf) form: the JSON of
+an object can be several times larger (base64 of binary data, server-added
+``managedFields`` and status). A limit near 3 MiB could refuse a legitimate
+object, and a refused event is an endless watch restart, a cache that never
+converges. 16 MiB still bounds what one watch may hold in memory.
+"""
+
+DEFAULT_MAX_LIST_BYTES: int | None = None
+"""No default bound on a list body: lists are paged (the Reflector asks 500
+items a page), a full list of 100k pods is ~500 MB and legitimate. Clients take
+``max_list_bytes`` to cap it."""
+
+Params = dict[str, str | int]
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class TransportError(CacheError, ConnectionError):
+    """The server could not be reached, or the connection failed mid-request.
+
+    The message names the server (credentials removed) and the cause.
+    """
+
+
+class RequestCancelled(CacheError):
+    """The request was abandoned because its cancel scope was cancelled (a stop)."""
+
+
+class CredentialError(CacheError):
+    """Credentials could not be obtained (a token file unreadable, an exec plugin failed)."""
+
+
+# --- resources and requests --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourcePath:
+    """Where a resource lives: ``/api/v1`` or ``/apis/<group>/<version>``, and its plural."""
+
+    group: str
+    version: str
+    plural: str
+
+    def path(self, namespace: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+def parse_resource(resource: str) -> ResourcePath:
+    """``"pods"`` -> core/v1 pods; ``"deployments.v1.apps"`` -> apps/v1 deployments."""
+    parts = resource.strip().split(".", 2)
+    if not parts[0] or any(not p for p in parts):
+        raise ValueError(f"invalid resource {resource!r}: expected <plural> or "
+                         f"<plural>.<version>.<group>")
+    if len(parts) == 1:
+        return ResourcePath("", "v1", parts[0])
+    if len(parts) == 2:
+        return ResourcePath("", parts[1], parts[0])
+    return ResourcePath(parts[2], parts[1], parts[0])
+
+
+def _selectors(options: ListOptions, label_selector: str | None,
+               field_selector: str | None) -> Params:
+    params: Params = {}
+    labels = label_selector or options.label_selector
+    fields = field_selector or options.field_selector
+    if labels:
+        params["labelSelector"] = str(labels)
+    if fields:
+        params["fieldSelector"] = str(fields)
+    return params
+
+
+def list_params(options: ListOptions, label_selector: str | None = None,
+                field_selector: str | None = None) -> Params:
+    """The query of one list page for ``options``."""
+    params = _selectors(options, label_selector, field_selector)
+    if options.continue_:
+        params["continue"] = options.continue_  # the token carries the version
+    elif options.resource_version:
+        params["resourceVersion"] = options.resource_version
+        match = getattr(options, "resource_version_match", None)
+        if match:
+            params["resourceVersionMatch"] = match
+    if options.limit:
+        params["limit"] = options.limit
+    if options.timeout_seconds:
+        params["timeoutSeconds"] = options.timeout_seconds
+    return params
+
+
+def watch_params(options: ListOptions, label_selector: str | None = None,
+                 field_selector: str | None = None,
+                 default_timeout: int = DEFAULT_WATCH_TIMEOUT) -> Params:
+    """The query of a watch for ``options`` (bookmarks always asked for)."""
+    params = _selectors(options, label_selector, field_selector)
+    params["watch"] = 1
+    params["allowWatchBookmarks"] = "true"
+    params["timeoutSeconds"] = options.timeout_seconds or default_timeout
+    if options.resource_version:
+        params["resourceVersion"] = options.resource_version
+    if getattr(options, "send_initial_events", None) is not None:
+        params["sendInitialEvents"] = "true" if options.send_initial_events else "false"
+    match = getattr(options, "resource_version_match", None)
+    if match:
+        params["resourceVersionMatch"] = match
+    return params
+
+
+def with_query(path: str, params: Mapping[str, str | int] | None) -> str:
+    """``path`` with ``params`` as its URL-encoded query."""
+    if not params:
+        return path
+    return f"{path}?{urlencode(list(params.items()))}"
+
+
+def watch_read_timeout(params: Mapping[str, str | int], margin: float = WATCH_MARGIN) -> float:
+    """Seconds a watch with query ``params`` may stay silent before it counts as dead."""
+    return float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT) + margin
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]], name: str) -> str | None:
+    """A header's value, case-insensitively, from a mapping or (name, value) pairs."""
+    if isinstance(headers, Mapping):
+        value = headers.get(name)
+        if value is not None:
+            return str(value)
+        items: Iterable[tuple[str, str]] = headers.items()
+    else:
+        items = headers
+    lower = name.lower()
+    for key, value in items:
+        if str(key).lower() == lower:
+            return str(value)
+    return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
+    """``Retry-After`` as whole seconds (>= 1): delta-seconds or an HTTP-date; else ``None``."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = int(text)
+        return seconds if seconds > 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    delta = when.timestamp() - (time.time() if now is None else now)
+    return math.ceil(delta) if delta > 0 else None
+
+
+def status_error_from(code: int, reason_phrase: str,
+                      headers: Mapping[str, str] | Iterable[tuple[str, str]],
+                      body: bytes) -> StatusError:
+    """The :class:`StatusError` for a failed answer (status line, headers, whole body).
+
+    The body when it is a ``Status``; otherwise one synthesized from the code,
+    as client-go does for proxies and load balancers answering plain text (its
+    first 200 characters become the message; a JSON body that is not a
+    Status is never quoted, it may be an object).
+    """
+    doc: Any = None
+    if body[:1] == b"{":
+        try:
+            doc = loads(body)
+        except ValueError:
+            doc = None
+    if isinstance(doc, dict) and doc.get("kind") == "Status":
+        st = doc
+        st.setdefault("code", code)
+    else:
+        text = "" if body[:1] in (b"{", b"[") else body.decode("utf-8", "replace").strip()[:200]
+        st = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+              "reason": STATUS_REASONS.get(code, "Unknown"),
+              "message": text or f"the server answered {code} {reason_phrase}".rstrip()}
+    retry = parse_retry_after(_header(headers, "Retry-After"))
+    if retry is not None:
+        details = st.setdefault("details", {})
+        if isinstance(details, dict):
+            details.setdefault("retryAfterSeconds", retry)
+    return StatusError(st)
+
+
+_BIG_BODY = 1 << 20
+"""Bodies from this size (bytes) are decoded with the cyclic GC paused (3-4x faster)."""
+
+
+def decode_json_body(body: bytes, what: str) -> Any:
+    """A JSON answer (``None`` when empty); ``MalformedDataError`` naming ``what`` if bad."""
+    if not body:
+        return None
+    try:
+        if len(body) < _BIG_BODY:
+            return loads(body)
+        with gc_paused():  # a big list builds many long-lived dicts: skip the GC rescans
+            return loads(body)
+    except ValueError as exc:
+        raise MalformedDataError(f"{what}: the answer is not valid JSON ({len(body)} bytes; "
+                                 f"{_json_problem(exc)})") from None
+
+
+def check_body_size(size: int, limit: int | None, what: str) -> None:
+    """Raise ``MalformedDataError`` once ``size`` bytes of an answer exceed ``limit``."""
+    if limit is not None and size > limit:
+        raise MalformedDataError(f"{what}: the answer exceeds the limit of {limit} bytes "
+                                 f"(max_list_bytes)")
+
+
+def _json_problem(exc: BaseException) -> str:
+    """A decoder's complaint, cut at its position (decoders never quote much, but be sure)."""
+    text = str(exc).split(":", 1)[0] if str(exc) else type(exc).__name__
+    return text[:80]
+
+
+# --- watch streams ---------------------------------------------------------------------------
+
+_TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+
+
+class WatchDecoder:
+    """Newline-delimited watch events from byte chunks of any size and split.
+
+    ``feed`` returns the events completed by a chunk; bytes after the last
+    newline wait for the next chunk. A line (complete or not) longer than
+    ``max_line_bytes`` raises :class:`MalformedDataError` and is dropped,
+    so the decoder never holds more than the limit. Blank lines are skipped.
+    """
+
+    __slots__ = ("_pending", "_size", "max_line_bytes", "what")
+
+    def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.what = what
+        self.max_line_bytes = max_line_bytes
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of the incomplete line held."""
+        return self._size
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """The events whose lines ``chunk`` completes."""
+        end = chunk.find(b"\n")
+        if end < 0:
+            if chunk:
+                self._hold(chunk)
+            return []
+        if not self._pending and end == len(chunk) - 1:  # one whole event: the usual case
+            if end > self.max_line_bytes:
+                raise self._too_long(end)
+            ev = self._event(chunk)
+            return [] if ev is None else [ev]
+        out: list[Event] = []
+        start = 0
+        limit = self.max_line_bytes
+        while end >= 0:
+            line = chunk[start:end]
+            if self._pending:
+                if self._size + len(line) > limit:
+                    raise self._too_long(self._size + len(line))
+                self._pending.append(line)
+                line = b"".join(self._pending)
+                self._pending.clear()
+                self._size = 0
+            elif len(line) > limit:
+                raise self._too_long(len(line))
+            if line and not line.isspace():
+                ev = self._event(line)
+                if ev is not None:
+                    out.append(ev)
+            start = end + 1
+            end = chunk.find(b"\n", start)
+        if start < len(chunk):
+            self._hold(chunk[start:])
+        return out
+
+    def finish(self) -> int:
+        """End of stream: drop an unterminated last line; return its size (0: none)."""
+        size = self._size
+        self._pending.clear()
+        self._size = 0
+        return size
+
+    def _hold(self, piece: bytes) -> None:
+        size = self._size + len(piece)
+        if size > self.max_line_bytes:
+            raise self._too_long(size)
+        self._pending.append(piece)
+        self._size = size
+
+    def _too_long(self, size: int) -> MalformedDataError:
+        self._pending.clear()
+        self._size = 0
+        return MalformedDataError(f"watch {self.what}: an event line is longer than "
+                                  f"max_line_bytes ({size} > {self.max_line_bytes} bytes)")
+
+    def _event(self, line: bytes) -> Event | None:
+        """The event on ``line``; ``None`` for a blank line (only the fast path sends one)."""
+        try:
+            ev = loads(line)
+        except ValueError as exc:
+            if line.isspace():
+                return None
+            raise self._malformed(line, f"not valid JSON: {_json_problem(exc)}") from None
+        if not isinstance(ev, dict):
+            raise self._malformed(line, "not a JSON object")
+        etype = ev.get("type")
+        if not isinstance(etype, str) or "object" not in ev:
+            raise self._malformed(line, "not a {type, object} event")
+        return Event(_TYPES.get(etype, etype), ev["object"])
+
+    def _malformed(self, line: bytes, problem: str) -> MalformedDataError:
+        return MalformedDataError(f"watch {self.what}: malformed event line "
+                                  f"({len(line)} bytes): {problem}")
+
+    def __repr__(self) -> str:
+        return f"WatchDecoder({self.what!r}, buffered={self._size})"
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """I/O request: stat ``path``; read it unless its stamp equals ``known``."""
+
+    path: str
+    known: tuple[int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """Result of :class:`ReadFile`: the file's stamp and bytes (``None``: unchanged)."""
+
+    stamp: tuple[int, int, int]
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class RunExec:
+    """I/O request: run ``argv`` with exactly ``env``; ``stdin`` bytes or /dev/null."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(repr=False)  # may hold secrets
+    stdin: bytes | None = None
+    timeout: float = 60.0
+
+    def __repr__(self) -> str:
+        return f"RunExec(command={self.argv[0]!r}, args=<{len(self.argv) - 1}>)"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """Result of :class:`RunExec`: exit code, stdout, and only the *size* of stderr."""
+
+    returncode: int
+    stdout: bytes = field(repr=False)
+    stderr_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class LoadClientCert:
+    """I/O request: load this PEM certificate and key into the TLS context."""
+
+    cert: bytes = field(repr=False)
+    key: bytes = field(repr=False)
+
+
+IORequest = ReadFile | RunExec | LoadClientCert
+Flow = Generator[IORequest, Any, str | None]
+"""An auth flow: yields I/O requests, receives results, returns the Authorization value."""
+
+
+class Authenticator:
+    """Credentials for requests; see the module docstring for how a flow is driven."""
+
+    def flow(self) -> Flow:
+        """Yield the I/O needed (if any) and return the ``Authorization`` header value."""
+        return None
+        yield  # a generator
+
+    def refresh(self) -> bool:
+        """Drop cached credentials after a 401; true when a retry could help."""
+        return False
+
+
+class TokenAuthenticator(Authenticator):
+    """A fixed bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._value = "Bearer " + token
+
+    def flow(self) -> Flow:
+        return self._value
+        yield
+
+    def __repr__(self) -> str:
+        return "TokenAuthenticator(<redacted>)"
+
+
+class BasicAuthenticator(Authenticator):
+    """HTTP basic authentication."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._value = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    def flow(self) -> Flow:
+        return self._value
+        yield
+
+    def __repr__(self) -> str:
+        return "BasicAuthenticator(<redacted>)"
+
+
+class TokenFileAuthenticator(Authenticator):
+    """A bearer token read from a file, re-read whenever the file changes (token rotation).
+
+    While the file is briefly missing or unreadable (being replaced) the last
+    token keeps being used.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._token = ""
+
+    def flow(self) -> Flow:
+        try:
+            result: FileContent = yield ReadFile(self.path, self._stamp if self._token else None)
+        except (OSError, UnicodeDecodeError) as exc:
+            if self._token:
+                return "Bearer " + self._token
+            raise CredentialError(f"token file {self.path!r} cannot be read "
+                                  f"({type(exc).__name__})") from None
+        if result.data is not None:
+            try:
+                token = result.data.decode().strip()
+            except UnicodeDecodeError:
+                raise CredentialError(f"token file {self.path!r} is not text") from None
+            if not token:
+                if self._token:  # caught mid-rewrite: keep the last token
+                    return "Bearer " + self._token
+                raise CredentialError(f"token file {self.path!r} is empty")
+            self._token = token
+            self._stamp = result.stamp
+        return "Bearer " + self._token
+
+    def refresh(self) -> bool:
+        self._stamp = None
+        return True
+
+    def __repr__(self) -> str:
+        return f"TokenFileAuthenticator({self.path!r})"
+
+
+EXEC_TIMEOUT = 60.0
+"""Seconds an exec credential plugin may run."""
+
+
+class ExecAuthenticator(Authenticator):
+    """A credential plugin's answer, cached until its ``expirationTimestamp``.
+
+    The plugin may return a token (a bearer token) or a client certificate and
+    key (loaded into the TLS context for new connections). Its stderr is never
+    kept: a failure says the exit code and how many bytes it wrote there.
+    """
+
+    def __init__(self, spec: ExecConfig, server: str = "", tls: bool = True) -> None:
+        self.spec = spec
+        self.server = server
+        self.tls = tls
+        self._value: str | None = None
+        self._expires = 0.0  # time.time() when the cached credential expires; inf = never
+        self.runs = 0
+
+    def _argv(self) -> tuple[str, ...]:
+        cmd = self.spec.command
+        if os.sep in cmd and not os.path.isabs(cmd):
+            cmd = os.path.join(self.spec.base_dir, cmd)
+        return (cmd, *self.spec.args)
+
+    def _env(self) -> dict[str, str]:
+        info: dict[str, Any] = {"apiVersion": self.spec.api_version, "kind": "ExecCredential",
+                                "spec": {"interactive": False}}
+        if self.spec.provide_cluster_info:
+            info["spec"]["cluster"] = {"server": self.server}
+        env = dict(os.environ)
+        env.update(self.spec.env)
+        env["KUBERNETES_EXEC_INFO"] = dumps(info).decode()
+        return env
+
+    def flow(self) -> Flow:
+        if self._value is not None and time.time() < self._expires:
+            return self._value or None
+        name = self.spec.command
+        try:
+            result: ExecResult = yield RunExec(self._argv(), self._env(), None, EXEC_TIMEOUT)
+        except FileNotFoundError:
+            hint = f" ({self.spec.install_hint.strip()})" if self.spec.install_hint else ""
+            raise CredentialError(f"exec credential plugin {name!r} not found{hint}") from None
+        except (OSError, TimeoutError) as exc:
+            raise CredentialError(f"exec credential plugin {name!r} could not run "
+                                  f"({type(exc).__name__})") from None
+        self.runs += 1
+        if result.returncode != 0:
+            raise CredentialError(f"exec credential plugin {name!r} failed: exit status "
+                                  f"{result.returncode}, {result.stderr_bytes} bytes on stderr "
+                                  f"(not shown: it may hold secrets)")
+        try:
+            cred = loads(result.stdout)
+        except ValueError:
+            raise CredentialError(f"exec credential plugin {name!r} printed invalid JSON") \
+                from None
+        token, cert_key, expires = self._accept(cred)
+        if cert_key is not None:
+            yield LoadClientCert(*cert_key)
+        self._value = "Bearer " + token if token else ""
+        self._expires = expires
+        return self._value or None
+
+    def _accept(self, cred: Any) -> tuple[str, tuple[bytes, bytes] | None, float]:
+        name = self.spec.command
+        if not isinstance(cred, dict) or cred.get("kind") != "ExecCredential":
+            raise CredentialError(f"exec credential plugin {name!r} did not print an "
+                                  f"ExecCredential")
+        if cred.get("apiVersion") != self.spec.api_version:
+            raise CredentialError(f"exec credential plugin {name!r} answered apiVersion "
+                                  f"{str(cred.get('apiVersion'))[:80]!r}, expected "
+                                  f"{self.spec.api_version!r}")
+        st = cred.get("status")
+        if not isinstance(st, dict):
+            raise CredentialError(f"exec credential plugin {name!r}: ExecCredential has no "
+                                  f"status")
+        token = st.get("token")
+        cert, key = st.get("clientCertificateData"), st.get("clientKeyData")
+        if not token and not (cert and key):
+            raise CredentialError(f"exec credential plugin {name!r}: status has neither a "
+                                  f"token nor clientCertificateData and clientKeyData")
+        pair = None
+        if cert and key:
+            if not self.tls:
+                raise CredentialError(f"exec credential plugin {name!r} returned a client "
+                                      f"certificate, but the server is not HTTPS")
+            pair = (str(cert).encode(), str(key).encode())
+        return (str(token) if token else ""), pair, _parse_expiry(
+            st.get("expirationTimestamp"), name)
+
+    def refresh(self) -> bool:
+        self._value = None
+        self._expires = 0.0
+        return True
+
+    def __repr__(self) -> str:
+        return f"ExecAuthenticator(command={self.spec.command!r})"
+
+
+def _parse_expiry(value: Any, name: str) -> float:
+    if not value:
+        return float("inf")
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise CredentialError(f"exec credential plugin {name!r}: expirationTimestamp is not "
+                              f"RFC 3339") from None
+
+
+def build_authenticator(config: Config, *, url_username: str | None = None,
+                        url_password: str | None = None) -> Authenticator | None:
+    """The authenticator ``config`` asks for, or ``None`` (TLS client certificates only).
+
+    ``url_username``/``url_password``: a ``user:password@`` taken from the
+    server URL, used for basic auth when the config names no credential.
+    """
+    if config.token:
+        return TokenAuthenticator(config.token)
+    if config.token_file:
+        return TokenFileAuthenticator(config.token_file)
+    if config.exec is not None:
+        return ExecAuthenticator(config.exec, config.server,
+                                 tls=config.server.startswith("https://"))
+    if config.username:
+        return BasicAuthenticator(config.username, config.password or "")
+    if url_username:
+        return BasicAuthenticator(url_username, url_password or "")
+    return None
