@@ -208,6 +208,7 @@ def _status_code(status: Mapping[str, Any]) -> int:
 
 
 def _describe(obj: Any) -> str:
-    """A short, safe description of an object for error messages."""
-    text = repr(obj)
-    return text if len(text) <= 200 else text[:197] + "..."
+    """An object named by kind and namespace/name, never by its content (may be a Secret)."""
+    from .meta import describe
+
+    return describe(obj)

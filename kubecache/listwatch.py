@@ -35,6 +35,9 @@ class ListOptions:
     (a cache may answer), else "not older than" for lists and "after" for
     watches. ``limit``/``continue_`` page a list. ``allow_watch_bookmarks`` asks
     the server for BOOKMARK events; ``timeout_seconds`` bounds a watch.
+    ``send_initial_events`` (with ``resource_version_match="NotOlderThan"``)
+    asks a watch to start with the current state as ``ADDED`` events, ended by
+    a BOOKMARK annotated ``k8s.io/initial-events-end`` (a streamed list).
     """
 
     resource_version: str = ""
@@ -44,6 +47,8 @@ class ListOptions:
     allow_watch_bookmarks: bool = False
     label_selector: str | None = None
     field_selector: str | None = None
+    send_initial_events: bool | None = None
+    resource_version_match: str | None = None
 
 
 ListFunc = Callable[[ListOptions], Any]

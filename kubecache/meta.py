@@ -75,6 +75,24 @@ def get_kind(obj: Any) -> str:
     return getattr(obj, "kind", None) or ""
 
 
+def describe(obj: Any) -> str:
+    """Name an object for a log line or an error message: kind and namespace/name.
+
+    Never its content (a Secret's data, a token in an annotation): that is
+    why messages use this instead of ``repr(obj)``.
+    """
+    if obj is None:
+        return "None"
+    try:
+        kind, namespace, name = get_kind(obj), get_namespace(obj), get_name(obj)
+    except Exception:
+        kind = namespace = name = ""
+    kind = kind if isinstance(kind, str) and kind else type(obj).__name__
+    if not isinstance(name, str) or not name:
+        return f"{kind} without a name"
+    return f"{kind} {namespace + '/' if isinstance(namespace, str) and namespace else ''}{name}"
+
+
 def get_path(obj: Any, path: str) -> Any:
     """Follow a dotted JSON path (``"spec.selector"``) through dicts or attribute objects.
 

@@ -331,8 +331,9 @@ def _build_slot(name: str, fn: IndexFunc, items: Mapping[str, Any]) -> _Slot:
 
 
 def _describe(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 200 else text[:197] + "..."
+    from .meta import describe
+
+    return describe(obj)
 
 
 __all__ = [

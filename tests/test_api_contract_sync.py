@@ -239,7 +239,8 @@ def test_list_options_fields_and_defaults() -> None:
     assert params(kubecache.ListOptions) == [
         ("resource_version", POS, ""), ("timeout_seconds", POS, None), ("limit", POS, None),
         ("continue_", POS, None), ("allow_watch_bookmarks", POS, False),
-        ("label_selector", POS, None), ("field_selector", POS, None)]
+        ("label_selector", POS, None), ("field_selector", POS, None),
+        ("send_initial_events", POS, None), ("resource_version_match", POS, None)]
     opts = kubecache.ListOptions(resource_version="5", limit=10, continue_="tok")
     assert (opts.resource_version, opts.limit, opts.continue_) == ("5", 10, "tok")
     assert opts.allow_watch_bookmarks is False and opts.timeout_seconds is None
