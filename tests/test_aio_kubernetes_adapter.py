@@ -1,0 +1,221 @@
+"""kubecache.aio.kubernetes: the async ``from_kubernetes`` adapter, against the embedded API server.
+
+Run for ``kubernetes_asyncio`` and, when importable, the official client's
+``kubernetes.aio``; each test runs its own event loop with ``asyncio.run``
+and checks that nothing is left on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecache.aio import AsyncListerWatcher
+from kubecache.aio.kubernetes import async_list_watch_from_kubernetes
+from kubecache.errors import MalformedDataError, StatusError, is_gone
+from kubecache.listwatch import ListOptions
+from kubecache.testing import ApiServer
+from kubecache.watch import EventType
+
+CLIENTS = ["kubernetes_asyncio"]
+try:
+    import kubernetes.aio  # noqa: F401
+
+    CLIENTS.append("kubernetes.aio")
+except ImportError:  # pragma: no cover - the official client without its aio part
+    pass
+
+
+def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels}}
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=3600) as srv:
+        yield srv
+
+
+@asynccontextmanager
+async def core_api(which: str, kubeconfig: Path) -> AsyncIterator[Any]:
+    """A CoreV1Api of ``which`` client, configured from ``kubeconfig``, closed afterwards."""
+    if which == "kubernetes_asyncio":
+        from kubernetes_asyncio import client, config
+    else:
+        from kubernetes.aio import client, config  # type: ignore[no-redef]
+    conf = client.Configuration()
+    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=conf)
+    async with client.ApiClient(conf) as api:
+        yield client.CoreV1Api(api)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` on a fresh loop; fail if it leaves tasks behind."""
+    async def checked() -> None:
+        await main()
+        await asyncio.sleep(0)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        assert not left, f"tasks left running: {left}"
+
+    asyncio.run(checked())
+
+
+@pytest.fixture(params=CLIENTS)
+def which(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_list_pages_and_selectors(server: ApiServer, tmp_path: Path, which: str) -> None:
+    for i in range(5):
+        server.create("pods", pod(f"p{i}", app="web" if i % 2 else "db"))
+    server.create("pods", pod("other", ns="kube-system"))
+    kc = server.write_kubeconfig(tmp_path / "kc")
+
+    async def main() -> None:
+        async with core_api(which, kc) as core:
+            lw = async_list_watch_from_kubernetes(core.list_namespaced_pod, namespace="default")
+            assert isinstance(lw, AsyncListerWatcher)
+            first = await lw.list(ListOptions(limit=2))
+            assert isinstance(first, dict) and len(first["items"]) == 2
+            token = first["metadata"]["continue"]
+            names = [p["metadata"]["name"] for p in first["items"]]
+            while token:
+                page = await lw.list(ListOptions(limit=2, continue_=token))
+                names += [p["metadata"]["name"] for p in page["items"]]
+                token = page["metadata"].get("continue")
+            assert sorted(names) == [f"p{i}" for i in range(5)]
+            web = await lw.list(ListOptions(label_selector="app=web"))
+            assert sorted(p["metadata"]["name"] for p in web["items"]) == ["p1", "p3"]
+            everywhere = async_list_watch_from_kubernetes(core.list_pod_for_all_namespaces)
+            assert len((await everywhere.list(ListOptions()))["items"]) == 6
+
+    run(main)
+
+
+def test_watch_yields_dict_events_and_stop_ends_a_pending_read(
+        server: ApiServer, tmp_path: Path, which: str) -> None:
+    server.create("pods", pod("a"))
+    kc = server.write_kubeconfig(tmp_path / "kc")
+
+    async def main() -> None:
+        async with core_api(which, kc) as core:
+            lw = async_list_watch_from_kubernetes(core.list_namespaced_pod, namespace="default")
+            listed = await lw.list(ListOptions())
+            rv = listed["metadata"]["resourceVersion"]
+            w = await lw.watch(ListOptions(resource_version=rv, allow_watch_bookmarks=True))
+            it = w.__aiter__()
+            await asyncio.to_thread(server.create, "pods", pod("b"))
+            ev = await asyncio.wait_for(it.__anext__(), 10)
+            assert ev.type is EventType.ADDED and ev.object["metadata"]["name"] == "b"
+            assert isinstance(ev.object, dict)
+            await asyncio.to_thread(server.delete, "pods", "a", "default")
+            ev = await asyncio.wait_for(it.__anext__(), 10)
+            assert ev.type is EventType.DELETED and ev.object["metadata"]["name"] == "a"
+
+            # Nothing more comes: stop() from elsewhere ends the pending read promptly.
+            pending = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0.2)
+            assert not pending.done()
+            t0 = time.monotonic()
+            w.stop()
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(pending, 5)
+            assert time.monotonic() - t0 < 2
+
+    run(main)
+
+
+def test_compacted_version_is_gone(server: ApiServer, tmp_path: Path, which: str) -> None:
+    server.create("pods", pod("a"))
+    old = server.resource_version
+    server.create("pods", pod("b"))
+    server.compact()
+    kc = server.write_kubeconfig(tmp_path / "kc")
+
+    async def main() -> None:
+        async with core_api(which, kc) as core:
+            lw = async_list_watch_from_kubernetes(core.list_namespaced_pod, namespace="default")
+            # A watch from a compacted version: a 410 ERROR event passed on, or a 410 error.
+            try:
+                w = await lw.watch(ListOptions(resource_version=old))
+            except StatusError as exc:
+                assert exc.code == 410
+            else:
+                events = [ev async for ev in w]
+                assert events and events[0].type is EventType.ERROR
+                assert is_gone(events[0].object)
+            # A continue token that expired (compacted under it): StatusError(410).
+            token = (await lw.list(ListOptions(limit=1)))["metadata"]["continue"]
+            await asyncio.to_thread(server.create, "pods", pod("c"))
+            await asyncio.to_thread(server.compact)
+            with pytest.raises(StatusError) as info:
+                await lw.list(ListOptions(limit=1, continue_=token))
+            assert info.value.code == 410 and is_gone(info.value)
+
+    run(main)
+
+
+def test_error_answers_become_status_errors_with_retry_after(
+        server: ApiServer, tmp_path: Path, which: str) -> None:
+    kc = server.write_kubeconfig(tmp_path / "kc")
+
+    async def main() -> None:
+        async with core_api(which, kc) as core:
+            lw = async_list_watch_from_kubernetes(core.list_namespaced_pod, namespace="default")
+            server.fail_next(1, code=429, reason="TooManyRequests")
+            with pytest.raises(StatusError) as info:
+                await lw.list(ListOptions())
+            assert info.value.code == 429
+            assert info.value.retry_after == 1
+            server.fail_next(1, code=500)
+            with pytest.raises(StatusError) as info:
+                await lw.watch(ListOptions())
+            assert info.value.code == 500
+            # The next calls work again (no connection left in a broken state).
+            assert (await lw.list(ListOptions()))["items"] == []
+
+    run(main)
+
+
+def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
+    from kubecache.aio.kubernetes import AsyncKubernetesWatch
+
+    class Content:
+        def __init__(self, lines: list[bytes | BaseException]) -> None:
+            self.lines = lines
+
+        async def readline(self) -> bytes:
+            item = self.lines.pop(0) if self.lines else b""
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    class Response:
+        def __init__(self, lines: list[bytes | BaseException]) -> None:
+            self.content = Content(lines)
+            self.closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    async def main() -> None:
+        ok = Response([b'{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n', b"\n",
+                       ConnectionResetError("reset")])
+        events = [ev async for ev in AsyncKubernetesWatch(ok, "pods")]
+        assert [e.type for e in events] == [EventType.ADDED] and ok.closed == 1
+        bad = Response([b'{"type":"ADDED"}\n'])
+        with pytest.raises(MalformedDataError, match="malformed event line"):
+            [ev async for ev in AsyncKubernetesWatch(bad, "pods")]
+        assert bad.closed == 1
+        long = Response([ValueError("Chunk too big")])
+        with pytest.raises(MalformedDataError, match="too long"):
+            [ev async for ev in AsyncKubernetesWatch(long, "pods")]
+
+    run(main)
