@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncListWatch": "listwatch",
     "AsyncListerWatcher": "listwatch",
     "AsyncWatch": "listwatch",
+    "AsyncReflector": "reflector",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -25,5 +26,6 @@ if TYPE_CHECKING:
     from .listwatch import AsyncListerWatcher as AsyncListerWatcher
     from .listwatch import AsyncListWatch as AsyncListWatch
     from .listwatch import AsyncWatch as AsyncWatch
+    from .reflector import AsyncReflector as AsyncReflector
 
 __all__ = sorted(_EXPORTS)

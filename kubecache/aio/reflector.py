@@ -1,0 +1,220 @@
+"""AsyncReflector: the reflector machine driven by an asyncio loop.
+
+The same decisions as the threaded :class:`kubecache.Reflector` (one
+:class:`~kubecache.reflector.ReflectorMachine`); only the I/O differs:
+``await lister_watcher.list(...)``, ``async for`` over the watch,
+``await asyncio.sleep`` for backoffs, and a task for periodic resyncs. The
+store is written on the loop (stores are memory; their calls do not block).
+
+Tasks: :meth:`AsyncReflector.run` runs the machine in a child task and, when
+resyncing, a resync task; it waits for ``stop`` (or its own cancellation),
+then cancels both and awaits them, so nothing it started outlives it.
+
+A threaded lister-watcher (plain ``list``/``watch`` methods, a blocking watch
+iterator) is accepted too: its calls run in the loop's default executor, and
+a stop ends the blocking iteration (``watch.stop()``) before ``run`` returns,
+so no executor thread is left busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from .._guard import absorbable
+from ..listwatch import ListOptions
+from ..reflector._base import ReflectorBase
+from ..reflector._machine import (
+    Failed,
+    Listed,
+    ListPage,
+    Outcome,
+    Request,
+    Sleep,
+    Slept,
+    WatchEnded,
+)
+from ..watch import stop_watch
+
+__all__ = ["AsyncReflector"]
+
+logger = logging.getLogger("kubecache.reflector")
+
+_SLEPT = Slept()
+_END: Any = object()
+
+
+class AsyncReflector(ReflectorBase):
+    """Lists and watches ``lister_watcher`` and mirrors what it sees into ``store``, on a loop.
+
+    Arguments as :class:`kubecache.Reflector`. ``lister_watcher`` is an
+    :class:`~kubecache.aio.AsyncListerWatcher` (coroutine ``list``/``watch``)
+    or a threaded :class:`~kubecache.ListerWatcher`. ``await run(stop)`` runs
+    until ``stop`` is set or the task is cancelled; ``start()`` / ``stop()`` /
+    ``await join()`` do the same from a task of the reflector's own.
+    """
+
+    def __init__(self, lister_watcher: Any, expected_type: type | str | None, store: Any,
+                 resync_period: float = 0.0, **tuning: Any) -> None:
+        super().__init__(lister_watcher, expected_type, store, resync_period, **tuning)
+        self._own_stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._active = False
+        self._async_list = _is_async(getattr(lister_watcher, "list", None))
+        self._async_watch = _is_async(getattr(lister_watcher, "watch", None))
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or this task is cancelled), then clean up."""
+        if self._active:
+            raise RuntimeError(f"{self.name} is already running")
+        self._active = self._running = True
+        try:
+            await self._run(stop if stop is not None else asyncio.Event())
+        finally:
+            self._active = False
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        body = asyncio.ensure_future(self._loop())
+        waiter = asyncio.ensure_future(stop.wait())
+        tasks: list[asyncio.Future[Any]] = [body, waiter]
+        if self.resync_period > 0:
+            tasks.append(asyncio.ensure_future(self._resync_loop()))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if body.done() and not body.cancelled() and body.exception() is not None:
+            raise body.exception()  # type: ignore[misc]  # only non-absorbable errors get here
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in a new task of the running loop; :meth:`stop` ends it."""
+        self._own_stop = asyncio.Event()
+        self._task = asyncio.ensure_future(self.run(self._own_stop))
+        return self._task
+
+    def stop(self) -> None:
+        """End a run started by :meth:`start`."""
+        if self._own_stop is not None:
+            self._own_stop.set()
+
+    async def join(self) -> None:
+        """Wait for a run started by :meth:`start` to end."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # --- the loop -------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        machine = self._machine
+        request: Request = machine.start()
+        while True:
+            try:
+                request = machine.step(await self._perform(request))
+            except BaseException as err:  # a bug or a broken store: keep the task alive
+                if not absorbable(err):
+                    raise
+                request = machine.crashed(err)
+
+    async def _perform(self, request: Request) -> Outcome:
+        if isinstance(request, Sleep):
+            await asyncio.sleep(request.seconds)
+            return _SLEPT
+        if isinstance(request, ListPage):
+            try:
+                if self._async_list:
+                    return Listed(await self.lister_watcher.list(request.options))
+                return Listed(await asyncio.to_thread(self.lister_watcher.list, request.options))
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
+                return Failed(err)
+        return await self._watch(request.options)
+
+    async def _watch(self, options: ListOptions) -> Outcome:
+        machine = self._machine
+        try:
+            if self._async_watch:
+                w: Any = await self.lister_watcher.watch(options)
+            else:
+                w = await asyncio.to_thread(self.lister_watcher.watch, options)
+        except BaseException as err:
+            if not absorbable(err):
+                raise
+            return Failed(err)
+        machine.watch_opened()
+        events = 0
+        error: BaseException | None = None
+        stream = _aiter_events(w) if hasattr(w, "__aiter__") else _threaded_events(w)
+        try:
+            on_event = machine.on_event
+            async for event in stream:
+                error = on_event(event)
+                if error is not None:
+                    break
+                events += 1
+        except BaseException as err:
+            if not absorbable(err):
+                raise
+            error = err
+        finally:
+            await _close(stream)
+            stop_watch(w)
+            aclose = getattr(w, "aclose", None)
+            if aclose is not None and inspect.iscoroutinefunction(aclose):
+                with contextlib.suppress(Exception):
+                    await aclose()
+        return WatchEnded(events, machine.watch_elapsed(), error)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_period)
+            self._resync()
+
+
+def _is_async(method: Any) -> bool:
+    return method is not None and inspect.iscoroutinefunction(method)
+
+
+async def _aiter_events(w: Any) -> AsyncIterator[Any]:
+    async for event in w:
+        yield event
+
+
+async def _threaded_events(w: Iterable[Any]) -> AsyncIterator[Any]:
+    """A blocking watch's events, each ``next`` in the default executor.
+
+    When the consumer stops early (or is cancelled), the watch is stopped and
+    the pending ``next`` is awaited, so the executor thread is free again.
+    """
+    iterator = iter(w)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            pending = loop.run_in_executor(None, next, iterator, _END)
+            event = await asyncio.shield(pending)
+            pending = None
+            if event is _END:
+                return
+            yield event
+    finally:
+        if pending is not None:
+            stop_watch(w)
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
