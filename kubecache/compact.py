@@ -343,6 +343,7 @@ def _inflate(data: bytes) -> bytes:
 # --- building ------------------------------------------------------------------
 
 _Encoder = Callable[[Any], bytes]
+_SCALARS = frozenset({int, float, bool, type(None)})  # kept as they are (str is interned)
 
 
 def _encode(value: Any) -> bytes:
@@ -362,8 +363,10 @@ def _freeze_metadata(meta: dict[str, Any], encode: _Encoder | None) -> CompactMe
             vals.append(enc(value) if labels is None else labels)
         elif kind is list:
             vals.append(enc(value))
-        else:
+        elif kind in _SCALARS:
             vals.append(value)
+        else:
+            raise TypeError(f"{kind.__name__} is not a JSON value")
     return _new(CompactMetadata, _shape(tuple(meta)), tuple(vals))  # type: ignore[no-any-return]
 
 
@@ -378,8 +381,10 @@ def _freeze(obj: dict[str, Any], encode: _Encoder | None) -> CompactObject:
             vals.append(_freeze_metadata(value, encode) if key == "metadata" else enc(value))
         elif kind is list:
             vals.append(enc(value))
-        else:
+        elif kind in _SCALARS:
             vals.append(value)
+        else:
+            raise TypeError(f"{kind.__name__} is not a JSON value")
     return _new(CompactObject, _shape(tuple(obj)), tuple(vals))  # type: ignore[no-any-return]
 
 
