@@ -42,6 +42,10 @@ class BackgroundLoop:
         thread.start()
         return thread
 
+    def is_running(self) -> bool:
+        """Whether the loop's thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the loop thread to end; True if it did (or never started)."""
         if self._thread is None:

@@ -21,6 +21,7 @@ from kubecache.store import Store, new_store
 from kubecache.testing import FakeControllerSource
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
+from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
 
 no_thread_leaks = thread_leak_fixture()
 
@@ -68,19 +69,21 @@ def stop() -> Iterator[threading.Event]:
     ev.set()
 
 
-def start(lw: Any, store: Store, stop: threading.Event, **kw: Any) -> Reflector:
+frontend = frontend_fixture()
+
+
+def start(frontend: str, lw: Any, store: Store, stop: threading.Event, **kw: Any) -> Any:
+    """Start a reflector on ``frontend`` (threads or asyncio) with a fast backoff."""
     kw.setdefault("backoff", fast_backoff())
-    r = Reflector(lw, kw.pop("expected_type", None), store, kw.pop("resync_period", 0.0), **kw)
-    r.run_until(stop)
-    return r
+    return start_reflector(frontend, lw, store, stop, **kw)
 
 
-def test_lists_then_applies_watch_events(stop: threading.Event) -> None:
+def test_lists_then_applies_watch_events(stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("b"))
     store = new_store(meta_namespace_key_func)
-    r = start(src, store, stop)
+    r = start(frontend, src, store, stop)
     assert wait_for(lambda: len(store) == 2)
     src.modify(pod("a", spec={"v": 2}))
     src.delete(pod("b"))
@@ -93,13 +96,13 @@ def test_lists_then_applies_watch_events(stop: threading.Event) -> None:
     assert r.stats.events["DELETED"] == 1
 
 
-def test_first_list_asks_rv_zero_pages_and_watch_options() -> None:
+def test_first_list_asks_rv_zero_pages_and_watch_options(frontend: str) -> None:
     src = FakeControllerSource()
     for i in range(1201):
         src.add(pod(f"p{i}"))
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = Reflector(rec, None, store, backoff=fast_backoff(), min_watch_timeout=100.0)
+    r = make_reflector(frontend, rec, None, store, backoff=fast_backoff(), min_watch_timeout=100.0)
     stop = threading.Event()
     r.run_until(stop)
     assert wait_for(lambda: len(rec.watches) >= 1)
@@ -115,7 +118,8 @@ def test_first_list_asks_rv_zero_pages_and_watch_options() -> None:
     assert w.timeout_seconds is not None and 100 <= w.timeout_seconds < 200
 
 
-def test_expired_continue_token_falls_back_to_a_full_list(stop: threading.Event) -> None:
+def test_expired_continue_token_falls_back_to_a_full_list(
+        stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     for i in range(30):
         src.add(pod(f"p{i}"))
@@ -130,7 +134,7 @@ def test_expired_continue_token_falls_back_to_a_full_list(stop: threading.Event)
 
     rec = CompactAfterFirstPage(src)
     store = new_store(meta_namespace_key_func)
-    r = start(rec, store, stop, page_size=10)
+    r = start(frontend, rec, store, stop, page_size=10)
     assert wait_for(lambda: len(store) == 31)
     assert [(o.limit, bool(o.continue_)) for o in rec.lists] == [
         (10, False), (10, True), (None, False)]
@@ -138,7 +142,7 @@ def test_expired_continue_token_falls_back_to_a_full_list(stop: threading.Event)
 
 
 def test_410_for_the_list_rv_retries_at_once_with_a_consistent_read(
-        stop: threading.Event) -> None:
+        stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     calls: list[str] = []
@@ -150,18 +154,18 @@ def test_410_for_the_list_rv_retries_at_once_with_a_consistent_read(
         return src.list(o)
 
     store = new_store(meta_namespace_key_func)
-    r = start(ListWatch(list_func, src.watch), store, stop)
+    r = start(frontend, ListWatch(list_func, src.watch), store, stop)
     assert wait_for(lambda: len(store) == 1)
     assert calls == ["0", ""]
     assert r.stats.backoffs == 0 and r.stats.gone == 1
 
 
 def test_watch_ending_after_events_rewatches_from_last_rv_without_relist(
-        stop: threading.Event) -> None:
+        stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(rec, store, stop)
+    r = start(frontend, rec, store, stop)
     assert wait_for(lambda: len(rec.watches) == 1)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
@@ -174,7 +178,7 @@ def test_watch_ending_after_events_rewatches_from_last_rv_without_relist(
     assert len(rec.lists) == 1 and r.stats.watch_restarts == 1 and r.stats.errors == 0
 
 
-def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event) -> None:
+def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     watch_calls: list[float] = []
 
@@ -184,7 +188,7 @@ def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event) -> No
 
     store = new_store(meta_namespace_key_func)
     errors: list[BaseException] = []
-    r = Reflector(ListWatch(src.list, empty_watch), None, store,
+    r = make_reflector(frontend, ListWatch(src.list, empty_watch), None, store,
                   backoff=Backoff(initial=0.02, maximum=0.08, jitter=0.0))
     r.set_watch_error_handler(lambda _r, e: errors.append(e))
     r.run_until(stop)
@@ -197,11 +201,12 @@ def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event) -> No
     assert "closed at once" in str(errors[0])
 
 
-def test_410_error_event_relists_with_a_consistent_read(stop: threading.Event) -> None:
+def test_410_error_event_relists_with_a_consistent_read(
+        stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(rec, store, stop)
+    r = start(frontend, rec, store, stop)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
     src.drop_watches(expired=True)
@@ -214,7 +219,7 @@ def test_410_error_event_relists_with_a_consistent_read(stop: threading.Event) -
 
 
 def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
-        stop: threading.Event) -> None:
+        stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     gate = threading.Event()
 
@@ -226,7 +231,7 @@ def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
 
     rec = GatedSecondWatch(src)
     store = new_store(meta_namespace_key_func)
-    r = start(rec, store, stop)
+    r = start(frontend, rec, store, stop)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
     src.drop_watches()
@@ -242,12 +247,12 @@ def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
     assert rec.lists[-1].resource_version == ""
 
 
-def test_410_exception_from_watch_relists(stop: threading.Event) -> None:
+def test_410_exception_from_watch_relists(stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     src.fail_next_watches(1, StatusError(gone_status("too old")))
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(rec, store, stop)
+    r = start(frontend, rec, store, stop)
     assert wait_for(lambda: len(rec.lists) == 2 and len(rec.watches) == 2)
     assert rec.lists[1].resource_version == ""
     assert r.stats.gone == 1
@@ -261,11 +266,11 @@ class _ApiLikeException(Exception):
         self.status = status
 
 
-def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event) -> None:
+def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     src.fail_next_watches(1, _ApiLikeException(410))
     rec = Recording(src)
-    r = start(rec, new_store(meta_namespace_key_func), stop)
+    r = start(frontend, rec, new_store(meta_namespace_key_func), stop)
     assert wait_for(lambda: len(rec.lists) == 2)
     assert r.stats.gone == 1
 
@@ -276,14 +281,14 @@ def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event) -> 
     ConnectionRefusedError("connection refused"),
 ])
 def test_transient_watch_failures_back_off_and_rewatch_same_rv(
-        stop: threading.Event, exc: BaseException) -> None:
+        stop: threading.Event, exc: BaseException, frontend: str) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.fail_next_watches(3, exc)
     rec = Recording(src)
     errors: list[BaseException] = []
     store = new_store(meta_namespace_key_func)
-    r = Reflector(rec, None, store, backoff=fast_backoff())
+    r = make_reflector(frontend, rec, None, store, backoff=fast_backoff())
     r.set_watch_error_handler(lambda _r, e: errors.append(e))
     r.run_until(stop)
     assert wait_for(lambda: len(rec.watches) == 4)
@@ -295,12 +300,12 @@ def test_transient_watch_failures_back_off_and_rewatch_same_rv(
 
 
 def test_list_failures_retry_with_backoff_and_report_each_once(
-        stop: threading.Event, caplog: pytest.LogCaptureFixture) -> None:
+        stop: threading.Event, caplog: pytest.LogCaptureFixture, frontend: str) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.fail_next_lists(3)
     store = new_store(meta_namespace_key_func)
-    r = start(src, store, stop)
+    r = start(frontend, src, store, stop)
     assert wait_for(lambda: len(store) == 1)
     assert r.stats.errors == 3 and r.stats.backoffs == 3
     warnings = [rec for rec in caplog.records if "injected list failure" in rec.getMessage()]
@@ -308,24 +313,24 @@ def test_list_failures_retry_with_backoff_and_report_each_once(
     assert "InternalError" in r.stats.last_error
 
 
-def test_a_broken_lister_never_kills_the_thread(stop: threading.Event) -> None:
+def test_a_broken_lister_never_kills_the_thread(stop: threading.Event, frontend: str) -> None:
     calls = {"n": 0}
 
     def bad_list(o: ListOptions) -> Any:
         calls["n"] += 1
         raise RuntimeError("bug in list func")
 
-    r = start(ListWatch(bad_list, lambda o: []), new_store(meta_namespace_key_func), stop)
+    r = start(frontend, ListWatch(bad_list, lambda o: []), new_store(meta_namespace_key_func), stop)
     assert wait_for(lambda: calls["n"] >= 3)
-    assert r._thread is not None and r._thread.is_alive()
+    assert r.is_running()
 
 
-def test_bookmark_only_advances_rv(stop: threading.Event) -> None:
+def test_bookmark_only_advances_rv(stop: threading.Event, frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "5"}, "items": [pod("a", rv="5")]},
                    lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(lw, store, stop)
+    r = start(frontend, lw, store, stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.bookmark({"kind": "Pod", "metadata": {"resourceVersion": "9"}})
     assert wait_for(lambda: r.last_sync_resource_version() == "9")
@@ -333,11 +338,11 @@ def test_bookmark_only_advances_rv(stop: threading.Event) -> None:
     assert r.stats.events["BOOKMARK"] == 1
 
 
-def test_expected_type_mismatch_is_skipped(stop: threading.Event) -> None:
+def test_expected_type_mismatch_is_skipped(stop: threading.Event, frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(lw, store, stop, expected_type="Pod")
+    r = start(frontend, lw, store, stop, expected_type="Pod")
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add({"kind": "Service", "metadata": {"name": "s", "resourceVersion": "2"}})
     w.add({"metadata": {"name": "nokind", "resourceVersion": "3"}})  # no kind: accepted
@@ -347,7 +352,7 @@ def test_expected_type_mismatch_is_skipped(stop: threading.Event) -> None:
     assert r.stats.skipped == 1
 
 
-def test_expected_type_class(stop: threading.Event) -> None:
+def test_expected_type_class(stop: threading.Event, frontend: str) -> None:
     class Meta:
         def __init__(self, name: str, rv: str) -> None:
             self.name, self.namespace, self.resource_version = name, "ns", rv
@@ -359,7 +364,7 @@ def test_expected_type_class(stop: threading.Event) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(lw, store, stop, expected_type=Thing)
+    r = start(frontend, lw, store, stop, expected_type=Thing)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add(pod("dict", rv="2"))
     w.add(Thing("t", "3"))
@@ -367,7 +372,7 @@ def test_expected_type_class(stop: threading.Event) -> None:
     assert store.list_keys() == ["ns/t"] and r.stats.skipped == 1
 
 
-def test_dict_events_and_plain_generators_are_watches(stop: threading.Event) -> None:
+def test_dict_events_and_plain_generators_are_watches(stop: threading.Event, frontend: str) -> None:
     gate = threading.Event()
 
     def watch_func(o: ListOptions) -> Any:
@@ -377,17 +382,18 @@ def test_dict_events_and_plain_generators_are_watches(stop: threading.Event) -> 
 
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, watch_func)
     store = new_store(meta_namespace_key_func)
-    r = start(lw, store, stop)
+    r = start(frontend, lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "3")
     assert store.get_by_key("default/a")[0]["spec"] == 1
     gate.set()
 
 
-def test_a_rejected_object_is_skipped_and_the_stream_goes_on(stop: threading.Event) -> None:
+def test_a_rejected_object_is_skipped_and_the_stream_goes_on(
+        stop: threading.Event, frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(lw, store, stop)
+    r = start(frontend, lw, store, stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add({"kind": "Pod"})  # no metadata: the key function fails
     w.add(pod("ok", rv="3"))
@@ -395,7 +401,7 @@ def test_a_rejected_object_is_skipped_and_the_stream_goes_on(stop: threading.Eve
     assert r.stats.skipped == 1 and r.stats.watch_starts == 1
 
 
-def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
+def test_resync_period_calls_store_resync(stop: threading.Event, frontend: str) -> None:
     class CountingStore:
         def __init__(self) -> None:
             self.inner = new_store(meta_namespace_key_func)
@@ -415,7 +421,7 @@ def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
         asked.append(1)
         return allow["v"]
 
-    r = start(FakeControllerSource(), store, stop, resync_period=0.02)  # type: ignore[arg-type]
+    r = start(frontend, FakeControllerSource(), store, stop, resync_period=0.02)  # type: ignore[arg-type]
     r.should_resync = should_resync
     assert wait_for(lambda: store.resyncs >= 3)
     allow["v"] = False
@@ -425,7 +431,8 @@ def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
     assert r.stats.resyncs == store.resyncs
 
 
-def test_a_failing_should_resync_keeps_the_helper_thread_alive(stop: threading.Event) -> None:
+def test_a_failing_should_resync_keeps_the_helper_thread_alive(
+        stop: threading.Event, frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     calls: list[int] = []
@@ -434,17 +441,17 @@ def test_a_failing_should_resync_keeps_the_helper_thread_alive(stop: threading.E
         calls.append(1)
         raise RuntimeError("broken resync check")
 
-    r = start(lw, new_store(meta_namespace_key_func), stop, resync_period=0.02)
+    r = start(frontend, lw, new_store(meta_namespace_key_func), stop, resync_period=0.02)
     r.should_resync = should_resync
     assert wait_for(lambda: len(calls) >= 3)  # asked again and again: the helper lives on
     stop.set()
     assert r.join(1.0) and w.is_stopped()  # ...and still makes stop prompt
 
 
-def test_stop_is_prompt_and_stops_the_open_watch() -> None:
+def test_stop_is_prompt_and_stops_the_open_watch(frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
-    r = Reflector(lw, None, new_store(meta_namespace_key_func), backoff=fast_backoff())
+    r = make_reflector(frontend, lw, None, new_store(meta_namespace_key_func), backoff=fast_backoff())
     stop = threading.Event()
     r.run_until(stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
@@ -455,10 +462,10 @@ def test_stop_is_prompt_and_stops_the_open_watch() -> None:
     assert w.is_stopped()
 
 
-def test_stop_during_a_long_backoff_is_prompt() -> None:
+def test_stop_during_a_long_backoff_is_prompt(frontend: str) -> None:
     src = FakeControllerSource()
     src.fail_next_lists(1)
-    r = Reflector(src, None, new_store(meta_namespace_key_func),
+    r = make_reflector(frontend, src, None, new_store(meta_namespace_key_func),
                   backoff=Backoff(initial=30.0, maximum=30.0, jitter=0.0))
     stop = threading.Event()
     r.run_until(stop)
@@ -512,7 +519,7 @@ def test_list_and_watch_raises_a_failed_list() -> None:
     assert len(seen) == 1
 
 
-def test_stats_snapshot_and_namespace_keyed_indexer(stop: threading.Event) -> None:
+def test_stats_snapshot_and_namespace_keyed_indexer(stop: threading.Event, frontend: str) -> None:
     src = FakeControllerSource()
     src.add(pod("a", "ns1"))
     src.add(pod("b", "ns2"))

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from .._guard import absorbable
+from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
 from ..reflector._base import ReflectorBase
 from ..reflector._machine import (
@@ -105,6 +106,10 @@ class AsyncReflector(ReflectorBase):
         if self._own_stop is not None:
             self._own_stop.set()
 
+    def is_running(self) -> bool:
+        """Whether :meth:`run` is under way."""
+        return self._active
+
     async def join(self) -> None:
         """Wait for a run started by :meth:`start` to end."""
         if self._task is not None:
@@ -132,7 +137,7 @@ class AsyncReflector(ReflectorBase):
             try:
                 if self._async_list:
                     return Listed(await self.lister_watcher.list(request.options))
-                return Listed(await asyncio.to_thread(self.lister_watcher.list, request.options))
+                return Listed(await _in_thread(self.lister_watcher.list, request.options))
             except BaseException as err:
                 if not absorbable(err):
                     raise
@@ -145,7 +150,7 @@ class AsyncReflector(ReflectorBase):
             if self._async_watch:
                 w: Any = await self.lister_watcher.watch(options)
             else:
-                w = await asyncio.to_thread(self.lister_watcher.watch, options)
+                w = await _in_thread(self.lister_watcher.watch, options)
         except BaseException as err:
             if not absorbable(err):
                 raise
@@ -180,6 +185,29 @@ class AsyncReflector(ReflectorBase):
             self._resync()
 
 
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in the default executor, inside a cancel scope.
+
+    Cancelling the awaiting task cancels the scope (a transport blocked in the
+    call is unblocked, see :mod:`kubecache.cancel`) and waits for the call to
+    return, so no executor thread stays busy behind a stopped reflector.
+    """
+    cancel_scope = CancelScope()
+
+    def call() -> Any:
+        with scope(cancel_scope):
+            return fn(*args)
+
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancel_scope.cancel()
+        with contextlib.suppress(BaseException):
+            await future
+        raise
+
+
 def _is_async(method: Any) -> bool:
     return method is not None and inspect.iscoroutinefunction(method)
 
@@ -197,10 +225,16 @@ async def _threaded_events(w: Iterable[Any]) -> AsyncIterator[Any]:
     """
     iterator = iter(w)
     loop = asyncio.get_running_loop()
+    cancel_scope = CancelScope()
+
+    def step() -> Any:
+        with scope(cancel_scope):
+            return next(iterator, _END)
+
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
-            pending = loop.run_in_executor(None, next, iterator, _END)
+            pending = loop.run_in_executor(None, step)
             event = await asyncio.shield(pending)
             pending = None
             if event is _END:
@@ -209,6 +243,7 @@ async def _threaded_events(w: Iterable[Any]) -> AsyncIterator[Any]:
     finally:
         if pending is not None:
             stop_watch(w)
+            cancel_scope.cancel()
             with contextlib.suppress(BaseException):
                 await pending
 

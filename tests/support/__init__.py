@@ -1,0 +1,1 @@
+"""Shared test support: front-end runners and helpers (import as ``tests.support``)."""

@@ -1,0 +1,230 @@
+"""Reflector against hostile sources and failing user code (issue 9), on both front ends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache import cancel
+from kubecache.backoff import Backoff
+from kubecache.errors import StatusError
+from kubecache.keys import meta_namespace_key_func
+from kubecache.listwatch import ListOptions, ListWatch
+from kubecache.reflector import ListPagingError
+from kubecache.store import Store, new_store
+from kubecache.watch import FakeWatcher
+from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
+
+no_thread_leaks = thread_leak_fixture()
+frontend = frontend_fixture()
+
+
+def pod(name: str, rv: str = "1") -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
+
+
+def fast() -> Backoff:
+    return Backoff(initial=0.01, maximum=0.05, jitter=0.0)
+
+
+@pytest.fixture
+def stop() -> Iterator[threading.Event]:
+    ev = threading.Event()
+    yield ev
+    ev.set()
+
+
+def test_a_continue_token_that_never_changes_cannot_resurrect_deleted_objects(
+        stop: threading.Event, frontend: str) -> None:
+    calls = {"n": 0}
+    errors: list[BaseException] = []
+
+    def list_func(o: ListOptions) -> Any:
+        calls["n"] += 1
+        if not o.continue_:
+            return {"metadata": {"resourceVersion": "10", "continue": "same"}, "items": [pod("a")]}
+        if calls["n"] <= 6:  # stale pages, each carrying an object deleted on the server
+            return {"metadata": {"continue": "same"}, "items": [pod("deleted")]}
+        return {"metadata": {"resourceVersion": "10"}, "items": [pod("b")]}
+
+    store = new_store(meta_namespace_key_func)
+    r = make_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), None, store,
+                       backoff=fast(), page_size=1)
+    r.set_watch_error_handler(lambda _r, e: errors.append(e))
+    r.run_until(stop)
+    assert wait_for(lambda: r.stats.lists == 1)
+    assert sorted(store.list_keys()) == ["ns/a", "ns/b"]  # "deleted" never came back
+    assert errors and all(isinstance(e, ListPagingError) for e in errors)
+    assert r.stats.backoffs == len(errors)  # each circular attempt was a failure, backed off
+
+
+def test_a_failed_attempt_is_logged_with_what_went_wrong(
+        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+    def list_func(o: ListOptions) -> Any:
+        return {"metadata": {"resourceVersion": "1", "continue": "loop"}, "items": []}
+
+    store = new_store(meta_namespace_key_func)
+    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
+                        backoff=fast())
+    assert wait_for(lambda: r.stats.backoffs >= 2)
+    assert "repeated a continue token" in caplog.text
+    assert r.stats.list_pages < 50  # no runaway paging
+
+
+def test_retry_after_is_waited_out(stop: threading.Event, frontend: str) -> None:
+    times: list[float] = []
+
+    def list_func(o: ListOptions) -> Any:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            raise StatusError({"code": 429, "reason": "TooManyRequests",
+                               "details": {"retryAfterSeconds": 1}})
+        return {"metadata": {"resourceVersion": "1"}, "items": []}
+
+    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()),
+                        new_store(meta_namespace_key_func), stop,
+                        backoff=Backoff(initial=0.01, maximum=30.0, jitter=0.0))
+    assert wait_for(lambda: r.stats.lists == 1, timeout=5.0)
+    assert times[1] - times[0] >= 0.95
+
+
+class ExplodingStore(Store):
+    """A store whose add raises ``exc`` for the object named ``bad`` (and replace once)."""
+
+    def __init__(self, exc: type[BaseException], fail_replace: bool = False) -> None:
+        self.inner = new_store(meta_namespace_key_func)
+        self.exc = exc
+        self.fail_replace = fail_replace
+
+    def add(self, obj: Any) -> None:
+        if obj["metadata"]["name"] == "bad":
+            raise self.exc("user code says exit")
+        self.inner.add(obj)
+
+    def update(self, obj: Any) -> None:
+        self.inner.update(obj)
+
+    def delete(self, obj: Any) -> None:
+        self.inner.delete(obj)
+
+    def replace(self, items: Any, resource_version: str = "") -> None:
+        if self.fail_replace:
+            self.fail_replace = False
+            raise self.exc("user code in replace")
+        self.inner.replace(items, resource_version)
+
+    def resync(self) -> None:
+        pass
+
+    def list(self) -> list[Any]:
+        return self.inner.list()
+
+    def list_keys(self) -> list[str]:
+        return self.inner.list_keys()
+
+    def get(self, obj: Any) -> tuple[Any, bool]:
+        return self.inner.get(obj)
+
+    def get_by_key(self, key: str) -> tuple[Any, bool]:
+        return self.inner.get_by_key(key)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, RuntimeError])
+def test_user_code_raising_system_exit_does_not_kill_the_reflector(
+        stop: threading.Event, frontend: str, exc: type[BaseException]) -> None:
+    w = FakeWatcher()
+    lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
+    store = ExplodingStore(exc, fail_replace=True)
+    r = start_reflector(frontend, lw, store, stop, backoff=fast())
+    assert wait_for(lambda: r.stats.lists == 1)  # the failed replace was retried
+    w.add(pod("bad", "2"))
+    w.add(pod("good", "3"))
+    assert wait_for(lambda: store.list_keys() == ["ns/good"])
+    assert r.is_running() and r.stats.skipped == 1 and r.stats.errors >= 1
+
+
+def test_error_handler_and_resync_check_raising_system_exit_are_absorbed(
+        stop: threading.Event, frontend: str) -> None:
+    calls = {"handler": 0, "check": 0}
+
+    def handler(_r: Any, _e: BaseException) -> None:
+        calls["handler"] += 1
+        raise SystemExit(1)
+
+    def check() -> bool:
+        calls["check"] += 1
+        raise SystemExit(2)
+
+    lists = {"n": 0}
+
+    def list_func(o: ListOptions) -> Any:
+        lists["n"] += 1
+        if lists["n"] == 1:
+            raise ConnectionError("first list fails")
+        return {"metadata": {"resourceVersion": "1"}, "items": []}
+
+    r = make_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), None,
+                       new_store(meta_namespace_key_func), 0.02, backoff=fast())
+    r.set_watch_error_handler(handler)
+    r.should_resync = check
+    r.run_until(stop)
+    assert wait_for(lambda: r.stats.lists == 1 and calls["check"] >= 3)
+    assert calls["handler"] == 1 and r.is_running()
+
+
+def test_stop_is_prompt_while_a_list_blocks_in_the_transport(frontend: str) -> None:
+    """A transport blocked (say, waiting for response headers) is unblocked by the stop."""
+    entered = threading.Event()
+    released: list[float] = []
+
+    def blocking_list(o: ListOptions) -> Any:
+        unblock = threading.Event()
+        cancel.on_cancel(unblock.set)
+        entered.set()
+        if not unblock.wait(60):
+            raise AssertionError("never cancelled")
+        released.append(time.monotonic())
+        raise ConnectionAbortedError("request cancelled")
+
+    stop = threading.Event()
+    r = start_reflector(frontend, ListWatch(blocking_list, lambda o: FakeWatcher()),
+                        new_store(meta_namespace_key_func), stop, backoff=fast())
+    assert entered.wait(5)
+    t0 = time.monotonic()
+    stop.set()
+    assert r.join(2.0)
+    assert time.monotonic() - t0 < 1.5 and released
+    assert r.stats.errors == 0  # a stop is not a failure
+
+
+def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend: str) -> None:
+    entered = threading.Event()
+
+    def blocking_events() -> Iterator[Any]:
+        unblock = threading.Event()
+        cancel.on_cancel(unblock.set)
+        entered.set()
+        unblock.wait(60)
+        return
+        yield
+
+    class Blocking:
+        def __iter__(self) -> Iterator[Any]:
+            return blocking_events()
+
+    stop = threading.Event()
+    lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []},
+                   lambda o: Blocking())
+    r = start_reflector(frontend, lw, new_store(meta_namespace_key_func), stop, backoff=fast())
+    assert entered.wait(5)
+    t0 = time.monotonic()
+    stop.set()
+    assert r.join(2.0) and time.monotonic() - t0 < 1.5
