@@ -451,7 +451,8 @@ def test_a_failing_should_resync_keeps_the_helper_thread_alive(
 def test_stop_is_prompt_and_stops_the_open_watch(frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
-    r = make_reflector(frontend, lw, None, new_store(meta_namespace_key_func), backoff=fast_backoff())
+    r = make_reflector(frontend, lw, None, new_store(meta_namespace_key_func),
+                       backoff=fast_backoff())
     stop = threading.Event()
     r.run_until(stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
