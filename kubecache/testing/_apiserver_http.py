@@ -36,9 +36,12 @@ from ._apiserver_status import (
     method_not_allowed,
     path_not_found,
     status,
+    too_large_body,
+    unsupported_media_type,
 )
 from ._apiserver_storage import Filter, Storage, Watcher, event_line
 from ._apiserver_table import table, wants_table
+from ._apiserver_validation import clip, dns1123_label, path_segment, quote
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,12 @@ VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
                 "goVersion": "python", "compiler": "python", "platform": "linux/amd64"}
 
 _TRUE = ("true", "1")
+MAX_REQUEST_BODY = 3 * 1024 * 1024  # kube-apiserver's MaxRequestBodyBytes
+BODY_MEDIA_TYPES = ("application/json",)
+PATCH_MEDIA_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+                     "application/strategic-merge-patch+json")
+_MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) or a trailer line
+_MAX_TRAILERS = 64
 _MAX_BATCH = 256  # events written in one chunk when a watcher has a backlog
 _HANGUP_CHECK = 1.0  # seconds an idle watch waits before checking whether its client left
 
@@ -262,18 +271,55 @@ class Handler(BaseHTTPRequestHandler):
             self._send_status(status(500, "InternalError", f"internal error: {exc}"))
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        """The request body; broken framing -> 400, over the limit -> 413 (connection closed).
+
+        After a framing error the next request's start is unknown, so the
+        connection is closed after the answer, as Go's server does.
+        """
+        try:
+            return self._read_framed_body()
+        except StatusError:
+            self.close_connection = True
+            raise
+
+    def _read_framed_body(self) -> bytes:
+        limit = MAX_REQUEST_BODY
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if encoding == "chunked":
             parts: list[bytes] = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+                size = _chunk_size(line)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+                    for _ in range(_MAX_TRAILERS):
+                        if self.rfile.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
+                            return b"".join(parts)
+                    raise bad_request("malformed chunked encoding: too many trailers")
+                total += size
+                if total > limit:
+                    raise too_large_body(limit)
+                data = self.rfile.read(size)
+                if len(data) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                    raise bad_request("malformed chunked encoding: chunk data does not match "
+                                      "its size")
+                parts.append(data)
+        if encoding and encoding != "identity":
+            raise status(501, "NotImplemented",
+                         f"unsupported transfer encoding: {clip(encoding)!r}")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return b""
+        text = values[0].strip()
+        if not text.isdigit() or not text.isascii() or any(v.strip() != text for v in values):
+            raise bad_request(f"bad Content-Length: {clip(', '.join(values))!r}")
+        length = int(text)
+        if length > limit:
+            raise too_large_body(limit)
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            raise bad_request("the request body ended before its Content-Length")
+        return body
 
     def _send(self, code: int, body: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(code)
@@ -366,6 +412,14 @@ class Handler(BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub != "status":
             raise path_not_found()
+        if namespace and dns1123_label(namespace):
+            # No object can live there (validation), so kube finds nothing: 404, never a key
+            # outside the namespace's range (``a/b``, ``..``).
+            raise status(404, "NotFound", f'namespaces "{clip(namespace)}" not found',
+                         name=clip(namespace), kind="namespaces")
+        problems = path_segment(name) if name else []
+        if problems:
+            raise bad_request(f"Name parameter invalid: {quote(name)}: {';'.join(problems)}")
         return _Route(rt, namespace, name, sub)
 
     def _serve(self, method: str, r: _Route, params: dict[str, str], body: bytes) -> None:
@@ -381,6 +435,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 if rt.namespaced and not r.namespace:
                     raise method_not_allowed(method)
+                self._check_media_type()
                 self._mutated(storage.create(rt, self._json_body(body), r.namespace), 201)
                 return
             if method == "DELETE":
@@ -402,26 +457,24 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, raw)
         elif method == "PUT":
+            self._check_media_type()
             obj = self._json_body(body)
             self._mutated(storage.update(rt, obj, r.namespace, r.name, r.subresource))
         elif method == "PATCH":
+            ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            if ctype not in PATCH_MEDIA_TYPES:
+                raise unsupported_media_type(PATCH_MEDIA_TYPES)
             patch = self._json_body(body, any_json=True)
-            ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip()
             if ctype == "application/json-patch+json":
                 def apply(cur: dict[str, Any]) -> Any:
                     return json_patch(cur, patch)
-            elif ctype in ("application/merge-patch+json",
-                           "application/strategic-merge-patch+json"):
+            else:
                 def apply(cur: dict[str, Any]) -> Any:
                     return merge_patch(cur, patch)
-            else:
-                raise status(415, "UnsupportedMediaType",
-                             f"the body of the request was in an unknown format - accepted "
-                             f"media types include: application/json-patch+json, "
-                             f"application/merge-patch+json, "
-                             f"application/strategic-merge-patch+json (got {ctype!r})")
             self._mutated(storage.patch(rt, r.namespace, r.name, apply, r.subresource))
         elif method == "DELETE":
+            if body:
+                self._check_media_type()
             opts = self._json_body(body, allow_empty=True) if body else {}
             pre = opts.get("preconditions") if isinstance(opts, dict) else None
             self._mutated(storage.delete(rt, r.namespace, r.name, pre))
@@ -432,6 +485,12 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.app.lock:
             self.server.app.stats.mutations += 1
         self._send(code, dumps(obj))
+
+    def _check_media_type(self) -> None:
+        """415 unless the body is JSON; no Content-Type means JSON, as kube defaults it."""
+        ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if ctype and ctype not in BODY_MEDIA_TYPES:
+            raise unsupported_media_type(BODY_MEDIA_TYPES)
 
     @staticmethod
     def _json_body(body: bytes, any_json: bool = False, allow_empty: bool = False) -> Any:
@@ -556,6 +615,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
 
+def _chunk_size(line: bytes) -> int:
+    """The size on a chunk-size line; anything but hex digits (or no line ending) -> 400."""
+    text = line.split(b";", 1)[0].strip()
+    if not line.endswith(b"\n") or not text or len(text) > 16 or any(
+            c not in b"0123456789abcdefABCDEF" for c in text):
+        raise bad_request(f"malformed chunked encoding: bad chunk size {clip(repr(line))}")
+    return int(text, 16)
+
+
 def _int_param(params: dict[str, str], name: str) -> int | None:
     text = params.get(name)
     if not text:
@@ -563,7 +631,7 @@ def _int_param(params: dict[str, str], name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise bad_request(f"invalid {name}: {text!r}") from None
+        raise bad_request(f"invalid {name}: {clip(text)!r}") from None
 
 
 def _compile_filter(params: dict[str, str]) -> Filter | None:
@@ -579,8 +647,14 @@ def _compile_filter(params: dict[str, str]) -> Filter | None:
         return None
 
     def matches(obj: dict[str, Any]) -> bool:
-        if lmatch is not None and not lmatch.matches(obj["metadata"].get("labels") or {}):
+        # Defensive: whatever a stored object holds, a selector answers yes or no, never 500.
+        try:
+            if lmatch is not None:
+                found = (obj.get("metadata") or {}).get("labels") or {}
+                if not isinstance(found, dict) or not lmatch.matches(found):
+                    return False
+            return fmatch is None or fmatch.matches(obj)
+        except (TypeError, ValueError, AttributeError, KeyError):
             return False
-        return fmatch is None or fmatch.matches(obj)
 
     return matches

@@ -7,10 +7,12 @@ so these follow the wording of k8s.io/apiserver closely.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import STATUS_REASONS, StatusError
 from ._apiserver_resources import ResourceType
+from ._apiserver_validation import FieldError, clip
 
 
 def qualified(rt: ResourceType) -> str:
@@ -18,7 +20,13 @@ def qualified(rt: ResourceType) -> str:
     return f"{rt.plural}.{rt.group}" if rt.group else rt.plural
 
 
+MAX_MESSAGE = 4096
+"""Characters of a Status message at most: a client's huge value is never echoed in full."""
+
+
 def status(code: int, reason: str, message: str, **details: Any) -> StatusError:
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + f"... ({len(message)} characters)"
     st: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                           "status": "Failure", "message": message, "reason": reason,
                           "code": code}
@@ -48,6 +56,32 @@ def invalid(rt: ResourceType, name: str, field: str, why: str) -> StatusError:
     cause = {"reason": "FieldValueInvalid", "message": why, "field": field}
     return status(422, "Invalid", f'{rt.kind} "{name}" is invalid: {field}: {why}',
                   name=name, group=rt.group, kind=rt.kind, causes=[cause])
+
+
+def invalid_fields(rt: ResourceType, name: str, errors: Sequence[FieldError]) -> StatusError:
+    """``422 Invalid`` with one cause per problem, worded as apimachinery's ``NewInvalid``."""
+    kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    shown = clip(name)
+    parts = [f"{e.field}: {e.body}" for e in errors]
+    listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    causes = [{"reason": e.reason, "message": e.body, "field": e.field} for e in errors]
+    return status(422, "Invalid", f'{kind} "{shown}" is invalid: {listed}', name=shown,
+                  group=rt.group, kind=rt.kind, causes=causes)
+
+
+def undecodable(rt: ResourceType, why: str) -> StatusError:
+    """``400 BadRequest`` for a body the Go decoder could not read into the kind's type."""
+    return bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                       f"{rt.kind}: {why}")
+
+
+def unsupported_media_type(accepted: Sequence[str]) -> StatusError:
+    return status(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                  f"format - accepted media types include: {', '.join(accepted)}")
+
+
+def too_large_body(limit: int) -> StatusError:
+    return status(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def bad_request(message: str) -> StatusError:

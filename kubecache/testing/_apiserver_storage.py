@@ -39,9 +39,19 @@ from ._apiserver_status import (
     conflict,
     expired,
     invalid,
+    invalid_fields,
     not_found,
     too_large,
     too_old,
+    undecodable,
+)
+from ._apiserver_validation import (
+    GENERATED_BASE_MAX,
+    GENERATED_SUFFIX,
+    DecodeError,
+    check_types,
+    clip,
+    validate,
 )
 
 Filter = Callable[[dict[str, Any]], bool]
@@ -289,11 +299,9 @@ class Storage:
         meta = _metadata(rt, obj)
         name = meta.get("name") or ""
         if not name and meta.get("generateName"):
-            name = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
+            name = (meta["generateName"][:GENERATED_BASE_MAX]
+                    + "".join(random.choices(_NAME_CHARS, k=GENERATED_SUFFIX)))
             meta["name"] = name
-        if not name:
-            raise invalid(rt, "", "metadata.name",
-                          "Required value: name or generateName is required")
         namespace = _check_namespace(rt, meta, namespace)
         obj = {"kind": rt.kind, "apiVersion": obj.get("apiVersion") or rt.api_version, **obj}
         obj["kind"] = rt.kind
@@ -301,6 +309,7 @@ class Storage:
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
         meta.pop("deletionTimestamp", None)
+        _validate(rt, obj, name)
         key = object_key(rt, namespace, name)
         with self._lock:
             table = self._table(rt)
@@ -314,8 +323,8 @@ class Storage:
         meta = _metadata(rt, obj)
         name = name or meta.get("name") or ""
         if meta.get("name") and meta["name"] != name:
-            raise bad_request(f"the name of the object ({meta['name']}) does not match the "
-                              f"name on the URL ({name})")
+            raise bad_request(f"the name of the object ({clip(meta['name'])}) does not match "
+                              f"the name on the URL ({clip(name)})")
         namespace = _check_namespace(rt, meta, namespace)
         key = object_key(rt, namespace, name)
         return self._overwrite(rt, key, name, subresource, lambda old: obj)
@@ -327,9 +336,10 @@ class Storage:
 
         def patched(old: dict[str, Any]) -> dict[str, Any]:
             doc = apply(old)
-            if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
+            if not isinstance(doc, dict) or doc.get("metadata") is None:
                 raise invalid(rt, name, "metadata", "Required value: patched object has no "
                               "metadata")
+            _metadata(rt, doc)  # the patched document must decode like a sent one
             return doc
 
         return self._overwrite(rt, key, name, subresource, patched)
@@ -358,6 +368,7 @@ class Storage:
             else:
                 new = dict(doc)
                 new["metadata"] = _carry_metadata(old["metadata"], doc["metadata"], old, new)
+                _validate(rt, new, name)
             return self._replace(table, key, old, new)
 
     def _replace(self, table: _Table, key: str, old: dict[str, Any],
@@ -494,18 +505,36 @@ class Storage:
 
 
 def _metadata(rt: ResourceType, obj: Any) -> dict[str, Any]:
+    """``obj``'s metadata (created empty if absent), after the checks kube's decoder makes."""
     if not isinstance(obj, dict):
         raise bad_request(f"the body of the request must be a JSON object ({rt.kind})")
+    try:
+        check_types(obj)
+    except DecodeError as exc:
+        raise undecodable(rt, str(exc)) from None
+    kind = obj.get("kind")
+    if kind and kind != rt.kind:
+        raise bad_request(f"the kind in the body ({clip(kind)}) does not match the resource "
+                          f"({rt.kind})")
+    version = obj.get("apiVersion")
+    if version and version != rt.api_version:
+        raise bad_request(f"the API version in the data ({clip(version)}) does not match the "
+                          f"expected API version ({rt.api_version})")
     meta = obj.get("metadata")
     if meta is None:
         meta = obj["metadata"] = {}
-    if not isinstance(meta, dict):
-        raise invalid(rt, "", "metadata", "Invalid value: metadata must be an object")
-    kind = obj.get("kind")
-    if kind and kind != rt.kind:
-        raise bad_request(f"the kind in the body ({kind}) does not match the resource "
-                          f"({rt.kind})")
+    for field in ("labels", "annotations"):
+        found = meta.get(field)
+        if found and None in found.values():  # JSON null decodes to "" in a map[string]string
+            meta[field] = {k: "" if v is None else v for k, v in found.items()}
     return meta
+
+
+def _validate(rt: ResourceType, obj: dict[str, Any], name: str) -> None:
+    """422 Invalid, one cause per problem, unless ``obj``'s metadata is valid."""
+    errors = validate(rt, obj)
+    if errors:
+        raise invalid_fields(rt, name, errors)
 
 
 def _check_namespace(rt: ResourceType, meta: dict[str, Any], namespace: str) -> str:
