@@ -1,6 +1,6 @@
 """The thread lifecycle shared by Reflector and Poller.
 
-``run()`` starts the loop in a daemon thread that ``stop()`` ends;
+``run()`` (or ``start()``) starts the loop in a daemon thread that ``stop()`` ends;
 ``run_until(stop)`` does the same with the caller's ``threading.Event``;
 ``join()`` waits for the thread. Subclasses implement ``_loop(stop)``, which
 must return soon after ``stop`` is set.
@@ -28,8 +28,12 @@ class BackgroundLoop:
         """Start the loop in a daemon thread; :meth:`stop` ends it."""
         return self.run_until(self._own_stop)
 
+    def start(self) -> threading.Thread:
+        """The same as :meth:`run` (the verb the asyncio front end and informers share)."""
+        return self.run_until(self._own_stop)
+
     def stop(self) -> None:
-        """End a loop started by :meth:`run`."""
+        """End a loop started by :meth:`run` or :meth:`start`."""
         self._own_stop.set()
 
     def run_until(self, stop: threading.Event) -> threading.Thread:
