@@ -191,7 +191,7 @@ def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
         def __init__(self, lines: list[bytes | BaseException]) -> None:
             self.lines = lines
 
-        async def readline(self) -> bytes:
+        async def readany(self) -> bytes:
             item = self.lines.pop(0) if self.lines else b""
             if isinstance(item, BaseException):
                 raise item
@@ -206,7 +206,7 @@ def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
             self.closed += 1
 
     async def main() -> None:
-        ok = Response([b'{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n', b"\n",
+        ok = Response([b'{"type":"ADDED","object":{"metadata":{"na', b'me":"a"}}}\n\n',
                        ConnectionResetError("reset")])
         events = [ev async for ev in AsyncKubernetesWatch(ok, "pods")]
         assert [e.type for e in events] == [EventType.ADDED] and ok.closed == 1
@@ -214,8 +214,9 @@ def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
         with pytest.raises(MalformedDataError, match="malformed event line"):
             [ev async for ev in AsyncKubernetesWatch(bad, "pods")]
         assert bad.closed == 1
-        long = Response([ValueError("Chunk too big")])
-        with pytest.raises(MalformedDataError, match="too long"):
-            [ev async for ev in AsyncKubernetesWatch(long, "pods")]
+        long = Response([b"{" + b" " * 600, b" " * 600])
+        with pytest.raises(MalformedDataError, match="max_line_bytes"):
+            [ev async for ev in AsyncKubernetesWatch(long, "pods", max_line_bytes=1000)]
+        assert long.closed == 1
 
     run(main)

@@ -9,7 +9,7 @@ It behaves as the threaded adapter does:
   ``*_without_preload_content`` twin) and decoded with orjson into plain
   dicts, much faster than model deserialization;
 - a watch is the raw streaming response of the same function with
-  ``watch=True``, read line by line; events carry dicts and ``ERROR`` events
+  ``watch=True``, decoded as it arrives; events carry dicts and ``ERROR`` events
   (a 410 Status...) are passed on for the reflector to judge, where those
   clients' own ``Watch`` would turn them into exceptions and retry 410 itself;
 - an error answer or an ``ApiException`` becomes a
@@ -17,8 +17,10 @@ It behaves as the threaded adapter does:
 - ``stop()`` closes the response, so a pending read ends at once.
 
 Neither package is imported by this module: the function's answers are used
-through their duck type (``status``, ``read()``, ``content.readline()``,
-``release()``, ``close()``: an aiohttp ``ClientResponse``).
+through their duck type (``status``, ``read()``, ``content.readany()``,
+``release()``, ``close()``: an aiohttp ``ClientResponse``). Watch lines are
+decoded by the same :class:`~kubecache.kube._base.WatchDecoder` as
+:mod:`kubecache.kube`'s (a line over 16 MiB is a MalformedDataError).
 """
 
 from __future__ import annotations
@@ -26,29 +28,25 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .._gc import gc_paused
-from .._json import loads
-from ..errors import STATUS_REASONS, MalformedDataError, StatusError
+from ..errors import StatusError
+from ..kube._base import (
+    DEFAULT_WATCH_TIMEOUT,
+    MAX_LINE_BYTES,
+    WatchDecoder,
+    decode_json_body,
+    status_error_from,
+)
 from ..listwatch import ListOptions, _call_options, _status_error_from_api_exception
-from ..watch import Event, EventType
+from ..watch import Event
 from .listwatch import AsyncListWatch
 
 __all__ = ["AsyncKubernetesWatch", "async_list_watch_from_kubernetes"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_WATCH_TIMEOUT = 300
-"""``timeoutSeconds`` of a watch whose options name none (also what the sync adapter uses)."""
-
-MAX_LINE = 16 << 20
-"""Longest watch line accepted (bytes); longer is MalformedDataError (etcd's limit is 1.5 MiB)."""
-
-_BIG_BODY = 1 << 20
-_TYPES: dict[str, EventType] = {t.value: t for t in EventType}
-
 
 def _is_api_exception(exc: BaseException) -> bool:
     """An ``ApiException`` of either client, recognized without importing them."""
@@ -76,25 +74,8 @@ async def _status_error(response: Any) -> StatusError:
     finally:
         with contextlib.suppress(Exception):
             response.release()
-    doc: Any = None
-    if body[:1] == b"{":
-        with contextlib.suppress(ValueError):
-            doc = loads(body)
-    if isinstance(doc, dict) and doc.get("kind") == "Status":
-        st = doc
-        st.setdefault("code", code)
-    else:
-        text = body.decode("utf-8", "replace").strip()[:200]
-        st = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-              "reason": STATUS_REASONS.get(code, "Unknown"),
-              "message": text or f"the server answered {code}"}
-    headers = getattr(response, "headers", None) or {}
-    retry = headers.get("Retry-After") if hasattr(headers, "get") else None
-    if retry and str(retry).isdigit():
-        details = st.setdefault("details", {})
-        if isinstance(details, dict):
-            details.setdefault("retryAfterSeconds", int(retry))
-    return StatusError(st)
+    return status_error_from(code, str(getattr(response, "reason", "") or ""),
+                             getattr(response, "headers", None) or {}, body)
 
 
 class _Adapter:
@@ -131,14 +112,7 @@ class _Adapter:
             data = await response.read()
         finally:
             response.release()
-        try:
-            if len(data) < _BIG_BODY:
-                return loads(data)
-            with gc_paused():  # a big list builds many long-lived dicts: skip the GC rescans
-                return loads(data)
-        except ValueError as exc:
-            raise MalformedDataError(f"{self._what}: list answer is not JSON "
-                                     f"({len(data)} bytes): {exc}") from None
+        return decode_json_body(data, self._what)
 
     async def watch(self, options: ListOptions) -> AsyncKubernetesWatch:
         kw = _call_options(options, self._kwargs)
@@ -157,9 +131,12 @@ class AsyncKubernetesWatch:
     the threaded watch does; the reflector resumes from its last version.
     """
 
-    def __init__(self, response: Any, what: str = "") -> None:
+    def __init__(self, response: Any, what: str = "",
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._response = response
         self._what = what
+        self._decoder = WatchDecoder(what, max_line_bytes)
+        self._ready: deque[Event] = deque()
         self._stopped = False
         self._closed = False
 
@@ -167,40 +144,36 @@ class AsyncKubernetesWatch:
         return self
 
     async def __anext__(self) -> Event:
+        if self._ready:
+            return self._ready.popleft()
         while not self._stopped:
             try:
-                line = await self._response.content.readline()
-            except ValueError as exc:  # aiohttp: a line over its buffer limit
+                chunk = await self._response.content.readany()
+            except BaseException as exc:
                 self._close()
-                raise MalformedDataError(f"watch {self._what}: event line too long "
-                                         f"({exc})") from None
-            except Exception as exc:  # a broken or closed stream ends the watch
+                if not isinstance(exc, Exception):  # cancelled: the connection is closed
+                    raise
                 if not self._stopped:
                     logger.debug("watch %s ended: %s: %s", self._what, type(exc).__name__, exc)
                 break
-            if not line:
+            if not chunk:
+                self._decoder.finish()
                 break
-            if len(line) > MAX_LINE:
-                self._close()
-                raise MalformedDataError(f"watch {self._what}: event line of {len(line)} "
-                                         f"bytes is over the {MAX_LINE}-byte limit")
-            if not line.strip():
-                continue
             try:
-                ev = loads(line)
-                etype, obj = ev["type"], ev["object"]
-            except (ValueError, KeyError, TypeError) as exc:
+                events = self._decoder.feed(chunk)
+            except BaseException:
                 self._close()
-                raise MalformedDataError(
-                    f"watch {self._what}: malformed event line ({len(line)} bytes): "
-                    f"{type(exc).__name__}: {exc}") from None
-            return Event(_TYPES.get(etype, etype), obj)
+                raise
+            if events:
+                self._ready.extend(events[1:])
+                return events[0]
         self._close()
         raise StopAsyncIteration
 
     def stop(self) -> None:
         """End the watch: a pending read fails at once and iteration finishes."""
         self._stopped = True
+        self._ready.clear()
         self._close()
 
     async def aclose(self) -> None:

@@ -1,0 +1,552 @@
+"""kubecache.kube AsyncClient and new_async_list_watch_from_client against the embedded server.
+
+Each test runs its own loop (``asyncio.run``) and fails if a task is left on
+it; raw-socket servers show that a cancelled request or read closes its
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import socket
+import ssl
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from kubecache.aio import AsyncListerWatcher
+from kubecache.errors import MalformedDataError, StatusError, is_gone
+from kubecache.kube import Config, load_config
+from kubecache.kube._async_client import AsyncClient, _environment_proxy
+from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
+from kubecache.kube._base import CredentialError, TransportError
+from kubecache.listwatch import ListOptions
+from kubecache.testing import ApiServer
+from kubecache.watch import EventType
+
+SECRET = "s3cr3t-t0ken-value"
+
+
+def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels}}
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` on a fresh loop; fail if it leaves tasks behind."""
+    async def checked() -> None:
+        await main()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        assert not left, f"tasks left running: {left}"
+
+    asyncio.run(checked())
+
+
+async def eventually(pred: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``pred`` on the loop until true (AssertionError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=3600) as srv:
+        yield srv
+
+
+# --- requests, lists, watches ------------------------------------------------------------
+
+
+def test_crud_list_pages_and_selectors(server: ApiServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url)) as client:
+            assert "AsyncClient(server=" in repr(client)
+            base = "/api/v1/namespaces/default/pods"
+            for i in range(5):
+                await client.post(base, pod(f"p{i}", app="web" if i % 2 else "db"))
+            got = await client.get(f"{base}/p1")
+            assert got["metadata"]["labels"] == {"app": "web"}
+            patched = await client.patch(f"{base}/p1", {"metadata": {"labels": {"x": "y"}}})
+            assert patched["metadata"]["labels"] == {"app": "web", "x": "y"}
+            patched["metadata"]["labels"] = {"app": "db"}
+            await client.put(f"{base}/p1", patched)
+            await client.delete(f"{base}/p4")
+
+            lw = new_async_list_watch_from_client(client, "pods", "default")
+            assert isinstance(lw, AsyncListerWatcher)
+            names: list[str] = []
+            token: str | None = None
+            pages = 0
+            while True:
+                page = await lw.list(ListOptions(limit=2, continue_=token))
+                pages += 1
+                names += [p["metadata"]["name"] for p in page["items"]]
+                token = page["metadata"].get("continue")
+                if not token:
+                    break
+            assert pages == 2 and sorted(names) == ["p0", "p1", "p2", "p3"]
+            db = new_async_list_watch_from_client(client, "pods", label_selector="app=db")
+            assert sorted(p["metadata"]["name"] for p in
+                          (await db.list(ListOptions()))["items"]) == ["p0", "p1", "p2"]
+            with pytest.raises(StatusError) as info:
+                await client.get(f"{base}/nope")
+            assert info.value.code == 404
+
+    run(main)
+
+
+def test_watch_decodes_events_and_stop_ends_a_pending_read(server: ApiServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url)) as client:
+            lw = new_async_list_watch_from_client(client, "pods")
+            rv = (await lw.list(ListOptions()))["metadata"]["resourceVersion"]
+            w = await lw.watch(ListOptions(resource_version=rv))
+            assert isinstance(w, AsyncHTTPWatch)
+            it = w.__aiter__()
+            await asyncio.to_thread(server.create, "pods", pod("a"))
+            await asyncio.to_thread(server.create, "pods", pod("b", ns="other"))
+            first = await asyncio.wait_for(it.__anext__(), 10)
+            second = await asyncio.wait_for(it.__anext__(), 10)
+            assert [(e.type, e.object["metadata"]["name"]) for e in (first, second)] == [
+                (EventType.ADDED, "a"), (EventType.ADDED, "b")]
+            pending = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0.2)
+            assert not pending.done()
+            t0 = time.monotonic()
+            w.stop()
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(pending, 5)
+            assert time.monotonic() - t0 < 2
+            await eventually(lambda: server.stats.open_watches == 0)
+
+    run(main)
+
+
+def test_compacted_version_gives_410(server: ApiServer) -> None:
+    server.create("pods", pod("a"))
+    old = server.resource_version
+    server.create("pods", pod("b"))
+
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url)) as client:
+            lw = new_async_list_watch_from_client(client, "pods")
+            token = (await lw.list(ListOptions(limit=1)))["metadata"]["continue"]
+            await asyncio.to_thread(server.create, "pods", pod("c"))
+            await asyncio.to_thread(server.compact)  # the token's version is now history
+            w = await lw.watch(ListOptions(resource_version=old))
+            events = [ev async for ev in w]
+            assert events[0].type is EventType.ERROR and is_gone(events[0].object)
+            with pytest.raises(StatusError) as info:
+                await lw.list(ListOptions(limit=1, continue_=token))
+            assert info.value.code == 410 and is_gone(info.value)
+
+    run(main)
+
+
+def test_retry_after_and_status_errors(server: ApiServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url)) as client:
+            lw = new_async_list_watch_from_client(client, "pods")
+            server.fail_next(1, code=429, reason="TooManyRequests")
+            with pytest.raises(StatusError) as info:
+                await lw.list(ListOptions())
+            assert info.value.code == 429 and info.value.retry_after == 1
+            server.fail_next(1, code=503, reason="ServiceUnavailable")
+            with pytest.raises(StatusError) as info:
+                await lw.watch(ListOptions())
+            assert info.value.code == 503
+            assert (await lw.list(ListOptions()))["items"] == []  # the pool is still fine
+
+    run(main)
+
+
+def test_too_long_line_is_malformed_data(server: ApiServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url), max_line_bytes=2_000) as client:
+            lw = new_async_list_watch_from_client(client, "pods")
+            rv = (await lw.list(ListOptions()))["metadata"]["resourceVersion"]
+            w = await lw.watch(ListOptions(resource_version=rv))
+            big = pod("big")
+            big["metadata"]["annotations"] = {"x": "y" * 5_000}
+            await asyncio.to_thread(server.create, "pods", big)
+            with pytest.raises(MalformedDataError, match="max_line_bytes"):
+                await asyncio.wait_for(w.__anext__(), 10)
+            await eventually(lambda: server.stats.open_watches == 0)  # the stream was closed
+
+    run(main)
+
+
+# --- silent servers, timeouts and cancellation ----------------------------------------------------
+
+
+class SilentServer:
+    """Reads each request, optionally answers with ``head``, then never says more.
+
+    ``open`` counts connections whose client has not hung up yet.
+    """
+
+    CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n")
+
+    def __init__(self, head: bytes = b"") -> None:
+        self.head = head
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = 0
+        self.open = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.open += 1
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                data += more
+            with self.lock:
+                self.requests += 1
+            if self.head:
+                conn.sendall(self.head)
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.open -= 1
+            conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    srv = SilentServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def silent_watch() -> Iterator[SilentServer]:
+    srv = SilentServer(SilentServer.CHUNKED)
+    yield srv
+    srv.close()
+
+
+def test_cancel_mid_request_closes_the_connection(silent: SilentServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=silent.url)) as client:
+            task = asyncio.ensure_future(client.get("/api/v1/pods"))
+            await eventually(lambda: silent.requests == 1)
+            assert silent.open == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await eventually(lambda: silent.open == 0)
+
+    run(main)
+
+
+def test_cancel_mid_read_closes_the_watch(silent_watch: SilentServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=silent_watch.url)) as client:
+            w = await new_async_list_watch_from_client(client, "pods").watch(ListOptions())
+            task = asyncio.ensure_future(w.__anext__())
+            await asyncio.sleep(0.1)
+            assert silent_watch.open == 1 and not task.done()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await eventually(lambda: silent_watch.open == 0)
+
+    run(main)
+
+
+def test_silent_server_is_noticed_by_the_read_timeouts(silent: SilentServer,
+                                                       silent_watch: SilentServer) -> None:
+    async def main() -> None:
+        async with AsyncClient(Config(server=silent.url), timeout=0.3) as client:
+            t0 = time.monotonic()
+            with pytest.raises(TransportError, match="timed out"):
+                await client.get("/api/v1/pods")
+            assert time.monotonic() - t0 < 5
+        async with AsyncClient(Config(server=silent_watch.url), watch_margin=0.3) as client:
+            w = await new_async_list_watch_from_client(client, "pods").watch(
+                ListOptions(timeout_seconds=1))
+            t0 = time.monotonic()
+            assert [ev async for ev in w] == []  # ends quietly, as a server-side timeout does
+            assert 1.0 <= time.monotonic() - t0 < 6
+        await eventually(lambda: silent.open == 0 and silent_watch.open == 0)
+
+    run(main)
+
+
+def test_refused_connection_is_a_transport_error() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+
+    async def main() -> None:
+        async with AsyncClient(Config(server=f"http://127.0.0.1:{port}")) as client:
+            with pytest.raises(TransportError, match=f"127.0.0.1:{port}"):
+                await client.get("/api")
+            with pytest.raises(ConnectionError):  # TransportError is a ConnectionError
+                await client.get("/api")
+
+    run(main)
+
+
+# --- credentials -------------------------------------------------------------------------
+
+
+class Recorder:
+    """An ``authenticate`` hook accepting one header value, recording what it saw."""
+
+    def __init__(self, accept: str | None) -> None:
+        self.accept = accept
+        self.seen: list[str | None] = []
+
+    def __call__(self, header: str | None) -> bool:
+        self.seen.append(header)
+        return header == self.accept
+
+
+PLUGIN = textwrap.dedent("""
+    import json, os, sys, time
+    state = sys.argv[1]
+    runs = int(open(state).read()) + 1 if os.path.exists(state) else 1
+    open(state, "w").write(str(runs))
+    info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
+    time.sleep(float(os.environ.get("PLUGIN_SLEEP", "0")))
+    if os.environ.get("PLUGIN_FAIL"):
+        print("plugin failed, token was " + os.environ["PLUGIN_TOKEN"], file=sys.stderr)
+        sys.exit(3)
+    print(json.dumps({"apiVersion": info["apiVersion"], "kind": "ExecCredential",
+                      "status": {"token": os.environ["PLUGIN_TOKEN"] + "-" + str(runs)}}))
+""")
+
+
+def exec_config(server: str, tmp_path: Path, **env: str) -> Config:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    kc = tmp_path / "kc"
+    kc.write_text(textwrap.dedent(f"""
+        apiVersion: v1
+        kind: Config
+        clusters: [{{name: c, cluster: {{server: "{server}"}}}}]
+        users:
+        - name: u
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: {sys.executable}
+              args: ["{plugin}", "{tmp_path / 'runs'}"]
+              env: {[{"name": k, "value": v} for k, v in {"PLUGIN_TOKEN": SECRET, **env}.items()]}
+        contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+        current-context: x
+    """))
+    return load_config(kc)
+
+
+def runs(tmp_path: Path) -> int:
+    return int((tmp_path / "runs").read_text())
+
+
+def test_exec_plugin_runs_without_blocking_the_loop_and_refreshes_on_401(
+        tmp_path: Path) -> None:
+    rec = Recorder(f"Bearer {SECRET}-1")
+    with ApiServer(authenticate=rec) as srv:
+        config = exec_config(srv.url, tmp_path, PLUGIN_SLEEP="0.5")
+
+        async def main() -> None:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            async with AsyncClient(config) as client:
+                tick = asyncio.ensure_future(ticker())
+                first, second = await asyncio.gather(client.get("/api"), client.get("/api"))
+                tick.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await tick
+                assert first["kind"] == second["kind"] == "APIVersions"
+                assert ticks >= 20, "the loop was blocked while the plugin ran"
+                assert runs(tmp_path) == 1  # the concurrent request reused the fetch
+                rec.accept = f"Bearer {SECRET}-2"  # the server now rejects run 1's token
+                await client.get("/api")
+                assert runs(tmp_path) == 2
+                assert rec.seen[-2:] == [f"Bearer {SECRET}-1", f"Bearer {SECRET}-2"]
+
+        run(main)
+
+
+def test_token_file_is_reread_when_it_rotates(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(SECRET)
+    rec = Recorder("Bearer " + SECRET)
+    with ApiServer(authenticate=rec) as srv:
+        async def main() -> None:
+            async with AsyncClient(Config(server=srv.url, token_file=str(token))) as client:
+                await client.get("/api")
+                rec.accept = "Bearer rotated"
+                token.write_text("rotated")
+                await client.get("/api")  # 401 with the old one: re-read and retried
+                await client.get("/api")
+        run(main)
+    assert rec.seen[0] == "Bearer " + SECRET and rec.seen[-1] == "Bearer rotated"
+
+
+def test_secrets_never_in_logs_reprs_or_errors(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and asyncio's included
+    rec = Recorder("Bearer nothing-matches")
+    texts: list[str] = []
+    with ApiServer(authenticate=rec) as srv:
+        host = srv.url.split("://", 1)[1]
+
+        async def main() -> None:
+            configs = [Config(server=srv.url, token=SECRET),
+                       Config(server=srv.url, username="bob", password=SECRET),
+                       Config(server=f"http://bob:{SECRET}@{host}"),
+                       exec_config(srv.url, tmp_path / "a"),
+                       exec_config(srv.url, tmp_path / "b", PLUGIN_FAIL="1")]
+            for config in configs:
+                async with AsyncClient(config) as client:
+                    texts.append(repr(client))
+                    with pytest.raises((StatusError, CredentialError)) as info:
+                        await client.get("/api/v1/pods")
+                    texts.extend([str(info.value), repr(info.value)])
+                    lw = new_async_list_watch_from_client(client, "pods")
+                    with pytest.raises((StatusError, CredentialError)) as info:
+                        await lw.watch(ListOptions())
+                    texts.extend([str(info.value), repr(info.value)])
+
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        run(main)
+    assert any(s and s.startswith("Basic ") for s in rec.seen)  # credentials were sent
+    assert any(s and SECRET in s for s in rec.seen)
+    assert "exit status 3" in " ".join(texts)
+    for text in [*texts, caplog.text]:
+        assert SECRET not in text
+        assert base64.b64encode(f"bob:{SECRET}".encode()).decode() not in text
+
+
+# --- TLS and proxies ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_server(ca: trustme.CA, *names: str, require_client_cert: bool = False) -> ApiServer:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(ctx)
+    if require_client_cert:
+        ca.configure_trust(ctx)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ApiServer(ssl_context=ctx)
+
+
+def test_tls_cluster_ca_client_cert_server_name_and_insecure(
+        ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
+    leaf = ca.issue_cert("kubecache-client")
+    with tls_server(ca, require_client_cert=True) as srv, \
+            tls_server(ca, "kube.internal") as named:
+        async def main() -> None:
+            good = Config(server=srv.url, ca_data=ca.cert_pem.bytes(),
+                          client_cert_data=leaf.cert_chain_pems[0].bytes(),
+                          client_key_data=leaf.private_key_pem.bytes())
+            async with AsyncClient(good) as client:
+                assert (await client.get("/version"))["major"] == "1"
+            wrong_ca = Config(server=srv.url, ca_data=trustme.CA().cert_pem.bytes(),
+                              client_cert_data=good.client_cert_data,
+                              client_key_data=good.client_key_data)
+            async with AsyncClient(wrong_ca) as client:
+                with pytest.raises(TransportError, match="certificate"):
+                    await client.get("/version")
+            no_cert = Config(server=srv.url, ca_data=ca.cert_pem.bytes())
+            async with AsyncClient(no_cert) as client:
+                with pytest.raises(TransportError):
+                    await client.get("/version")
+            plain = Config(server=named.url, ca_data=ca.cert_pem.bytes())
+            async with AsyncClient(plain) as client:
+                with pytest.raises(TransportError):
+                    await client.get("/version")
+            by_name = Config(server=named.url, ca_data=ca.cert_pem.bytes(),
+                             tls_server_name="kube.internal")
+            async with AsyncClient(by_name) as client:
+                assert (await client.get("/version"))["major"] == "1"
+            with caplog.at_level(logging.WARNING):
+                insecure = Config(server=named.url, insecure_skip_tls_verify=True)
+                async with AsyncClient(insecure) as client:
+                    assert (await client.get("/version"))["major"] == "1"
+            assert "verification is disabled" in caplog.text
+
+        run(main)
+
+
+def test_proxy_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                 "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _environment_proxy("https://cluster.example:6443") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert _environment_proxy("https://cluster.example:6443") == "http://proxy.example:3128"
+    assert _environment_proxy("https://127.0.0.1:6443") is None  # loopback: never proxied
+    assert _environment_proxy("https://localhost:6443") is None
+    assert _environment_proxy("http://cluster.example") is None  # only HTTPS_PROXY is set
+    monkeypatch.setenv("NO_PROXY", ".example")
+    assert _environment_proxy("https://cluster.example:6443") is None
+
+
+def test_requests_go_through_the_configured_and_the_environment_proxy(
+        monkeypatch: pytest.MonkeyPatch, server: ApiServer) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def main() -> None:
+        # cluster.invalid cannot resolve: an answer means the proxy (the server) forwarded it.
+        via_config = Config(server="http://cluster.invalid", proxy_url=server.url)
+        async with AsyncClient(via_config) as client:
+            assert (await client.get("/version"))["major"] == "1"
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        async with AsyncClient(Config(server="http://cluster.invalid")) as client:
+            assert (await client.get("/version"))["major"] == "1"
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        async with AsyncClient(Config(server=server.url)) as client:
+            assert (await client.get("/version"))["major"] == "1"  # loopback: direct
+
+    run(main)
