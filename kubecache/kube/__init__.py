@@ -36,3 +36,13 @@ if TYPE_CHECKING:
     from .client import Client
     from .config import Config, ConfigError, load_config
     from .listwatch import new_list_watch_from_client
+
+
+# The asyncio source: needs the 'aio' extra (aiohttp).
+_EXPORTS.update({"AsyncClient": "_async_client",
+                 "new_async_list_watch_from_client": "_async_listwatch"})
+__all__ += ["AsyncClient", "new_async_list_watch_from_client"]
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
+    from ._async_listwatch import new_async_list_watch_from_client

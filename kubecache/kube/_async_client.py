@@ -38,7 +38,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
+try:
+    import aiohttp
+except ImportError as err:  # pragma: no cover - exercised only without the extra
+    raise ImportError(f"kubecache.kube.AsyncClient needs the 'aio' extra ({err.name} is "
+                      f"missing): pip install 'kubecache[aio]'",
+                      name="kubecache.kube._async_client") from err
 
 from ..__about__ import __version__
 from .._json import dumps
