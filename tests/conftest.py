@@ -1,8 +1,26 @@
-"""Shared test configuration: hypothesis settings suited to a busy, shared CI machine."""
+"""Suite-wide test configuration and fixtures.
+
+- hypothesis settings suited to a busy, shared CI machine;
+- ``no_thread_leaks`` (autouse): a test fails if a thread it started is still
+  alive 2 s after it ended. A module or test that legitimately needs longer
+  says so with ``@pytest.mark.thread_leak_timeout(seconds)``; one whose threads
+  are not its own to stop opts out with ``@pytest.mark.allow_thread_leaks(reason)``;
+- ``server``: an embedded ``kubecache.testing.ApiServer`` for one test, built with
+  the keyword arguments of the module's or test's ``@pytest.mark.apiserver(...)``;
+- ``kubeconfig``: a kubeconfig file for ``server``, in the test's ``tmp_path``.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.support.sync import LEAK_TIMEOUT, assert_no_new_threads
 
 # Timing-based health checks and per-example deadlines flake when other jobs share the CPU.
 settings.register_profile(
@@ -11,3 +29,45 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("kubecache")
+
+if TYPE_CHECKING:
+    from kubecache.testing import ApiServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "thread_leak_timeout(seconds): how long after the test its threads may "
+        f"take to end before the thread-leak check fails it (default {LEAK_TIMEOUT:g})")
+    config.addinivalue_line(
+        "markers", "allow_thread_leaks(reason): skip the thread-leak check for this test")
+    config.addinivalue_line(
+        "markers", "apiserver(**kwargs): keyword arguments for the `server` fixture's ApiServer")
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if a thread it started outlives it (see the module docstring)."""
+    if request.node.get_closest_marker("allow_thread_leaks") is not None:
+        yield
+        return
+    marker = request.node.get_closest_marker("thread_leak_timeout")
+    timeout = float(marker.args[0]) if marker is not None else LEAK_TIMEOUT
+    before = set(threading.enumerate())
+    yield
+    assert_no_new_threads(before, timeout)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[ApiServer]:
+    """A running embedded API server, stopped after the test (a fresh one per test)."""
+    from kubecache.testing import ApiServer  # here: a suite without it still collects
+
+    marker = request.node.get_closest_marker("apiserver")
+    with ApiServer(**(marker.kwargs if marker is not None else {})) as srv:
+        yield srv
+
+
+@pytest.fixture
+def kubeconfig(server: ApiServer, tmp_path: Path) -> Path:
+    """A kubeconfig file (mode 0600) pointing at ``server``."""
+    return Path(server.write_kubeconfig(tmp_path / "kubeconfig"))

@@ -1,21 +1,10 @@
-"""Shared helpers for the FIFO and DeltaFIFO tests."""
+"""Transitional re-export of :mod:`tests.support.queues` and the ``obj`` builder.
 
-from __future__ import annotations
+Kept for any module still importing ``helpers_queues`` through ``sys.path``
+until the lead moves them to ``tests.support``; then delete this file.
+"""
 
-from typing import Any
+from tests.support.objects import obj
+from tests.support.queues import waiting_poppers
 
-from kubecache.fifo import QueueBase
-
-
-def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
-    """A minimal object named ``name`` whose resourceVersion (and ``value``) is ``value``."""
-    meta: dict[str, Any] = {"name": name, "resourceVersion": str(value)}
-    if namespace:
-        meta["namespace"] = namespace
-    return {"metadata": meta, "value": value}
-
-
-def waiting_poppers(q: QueueBase) -> int:
-    """How many threads are blocked in ``q.pop`` right now."""
-    with q._lock:
-        return q._waiting
+__all__ = ["obj", "waiting_poppers"]

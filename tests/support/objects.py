@@ -1,0 +1,66 @@
+"""Object builders shared by the tests: Kubernetes-shaped dicts and official-client models.
+
+One set, so that every test means the same thing by "a pod": ``pod("a")`` is
+``ns/a`` at resourceVersion ``"1"`` with no labels. Pass ``ns=None`` for an
+object without a namespace, ``rv=None`` for one without a resourceVersion,
+``labels={}`` for an empty (present) label map; other keyword arguments become
+top-level fields (``spec=...``, ``status=...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+NS = "ns"
+"""The namespace the builders use unless told otherwise."""
+
+
+def meta(name: str, ns: str | None = NS, rv: str | None = "1",
+         labels: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+    """An object's ``metadata``: only the fields given (``None`` leaves one out)."""
+    md: dict[str, Any] = {"name": name}
+    if ns is not None:
+        md["namespace"] = ns
+    if rv is not None:
+        md["resourceVersion"] = rv
+    if labels is not None:
+        md["labels"] = dict(labels)
+    md.update(fields)
+    return md
+
+
+def pod(name: str, ns: str | None = NS, rv: str | None = "1",
+        labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """A Pod as the API server sends it, reduced to what a test names."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, rv, labels), **extra}
+
+
+def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
+    """A bare queue item: ``name`` (in ``namespace`` if given), resourceVersion ``str(value)``.
+
+    ``value`` is also a top-level field, so a test can tell two versions of one key apart.
+    """
+    md: dict[str, Any] = {"name": name, "resourceVersion": str(value)}
+    if namespace:
+        md["namespace"] = namespace
+    return {"metadata": md, "value": value}
+
+
+def model_pod(name: str, ns: str | None = NS, rv: str | None = "1",
+              labels: dict[str, str] | None = None) -> Any:
+    """The official client's ``V1Pod`` with the same metadata as :func:`pod`."""
+    from kubernetes.client import V1ObjectMeta, V1Pod
+
+    return V1Pod(metadata=V1ObjectMeta(name=name, namespace=ns, resource_version=rv,
+                                       labels=None if labels is None else dict(labels)))
+
+
+def name_of(o: Any) -> str:
+    """The name of a dict object or an official-client model."""
+    return str(o["metadata"]["name"] if isinstance(o, dict) else o.metadata.name)
+
+
+def names(objs: Iterable[Any]) -> list[str]:
+    """The sorted names of ``objs`` (dicts or official-client models)."""
+    return sorted(name_of(o) for o in objs)
