@@ -209,15 +209,32 @@ class SilentServer:
         self.requests = 0
         self.open = 0
         self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.stopping = threading.Event()
+        self.listener.settimeout(0.05)
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
     def _accept(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            conn.settimeout(0.05)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _recv(self, conn: socket.socket) -> bytes | None:
+        """The next bytes (``b""``: hung up); ``None`` when the server is stopping."""
+        while not self.stopping.is_set():
+            try:
+                return conn.recv(65536)
+            except TimeoutError:
+                continue
+        return None
 
     def _serve(self, conn: socket.socket) -> None:
         with self.lock:
@@ -225,7 +242,7 @@ class SilentServer:
         data = b""
         try:
             while b"\r\n\r\n" not in data:
-                more = conn.recv(65536)
+                more = self._recv(conn)
                 if not more:
                     return
                 data += more
@@ -233,7 +250,7 @@ class SilentServer:
                 self.requests += 1
             if self.head:
                 conn.sendall(self.head)
-            while conn.recv(65536):
+            while self._recv(conn):
                 pass
         except OSError:
             pass
@@ -243,6 +260,9 @@ class SilentServer:
             conn.close()
 
     def close(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(5)
         self.listener.close()
 
 
