@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_queues import obj, waiting_poppers
-from helpers_sync import wait_for
 
 from kubecache import (
     DeletedFinalStateUnknown,
@@ -27,6 +25,9 @@ from kubecache import (
     new_delta_fifo,
     new_indexer,
 )
+from tests.support.objects import obj
+from tests.support.queues import waiting_poppers
+from tests.support.sync import wait_for
 
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 SYNC, REPLACED = DeltaType.SYNC, DeltaType.REPLACED

@@ -23,6 +23,7 @@ from kubecache import (
     meta_namespace_key_func,
     new_delta_fifo,
 )
+from tests.support.objects import obj
 
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 SYNC, REPLACED = DeltaType.SYNC, DeltaType.REPLACED
@@ -30,10 +31,6 @@ DFSU = DeletedFinalStateUnknown
 NAMES = ["a", "b", "c", "d"]
 NAME = st.sampled_from(NAMES)
 ModelDeltas = list[tuple[DeltaType, Any]]
-
-
-def obj(name: str, version: int) -> dict[str, Any]:
-    return {"metadata": {"name": name, "resourceVersion": str(version)}}
 
 
 class DictKnown:

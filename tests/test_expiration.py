@@ -22,10 +22,7 @@ from kubecache import (
     new_ttl_store,
 )
 from kubecache.expiration import ExpirationCache
-
-
-def pod(name: str, rv: str = "1") -> dict[str, Any]:
-    return {"metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
+from tests.support.objects import pod
 
 
 def drain(q: queue.Queue[str]) -> list[str]:

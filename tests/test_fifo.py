@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_queues import obj, waiting_poppers
-from helpers_sync import wait_for
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -25,6 +23,9 @@ from kubecache import (
     meta_namespace_key_func,
     new_fifo,
 )
+from tests.support.objects import obj
+from tests.support.queues import waiting_poppers
+from tests.support.sync import wait_for
 
 
 class Popper:

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.errors import StatusError, is_gone
 from kubecache.listwatch import ListerWatcher, ListOptions, ListWatch
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import EventType
+from tests.support import objects
+from tests.support.objects import names
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
-
-
-def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
-
-
-def names(items: list[Any]) -> list[str]:
-    return sorted(i["metadata"]["name"] for i in items)
+# Without a resourceVersion: FakeControllerSource stamps one on its own copy.
+pod = functools.partial(objects.pod, rv=None)
 
 
 # --- ListOptions / ListWatch ---------------------------------------------------
@@ -88,7 +84,7 @@ class _FakeApi:
         if kwargs.get("watch"):
             return _Resp(b"".join(json.dumps(e).encode() + b"\n" for e in self.events))
         body = {"kind": "PodList", "metadata": {"resourceVersion": "12", "continue": "tok"},
-                "items": [pod("a", namespace)]}
+                "items": [pod("a", ns=namespace)]}
         return _Resp(json.dumps(body).encode())
 
 
@@ -125,7 +121,7 @@ def test_from_kubernetes_maps_api_exception_to_status_error() -> None:
 def test_from_kubernetes_watch_streams_dict_events_and_raises_on_410() -> None:
     api = _FakeApi()
     api.events = [
-        {"type": "ADDED", "object": pod("a", "x", metadata2=1)},
+        {"type": "ADDED", "object": pod("a", ns="x", metadata2=1)},
         {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": "20"}}},
         {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired",
                                      "message": "too old resource version"}},

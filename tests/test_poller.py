@@ -6,17 +6,16 @@ import threading
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.keys import meta_namespace_key_func
 from kubecache.poller import Poller
 from kubecache.store import new_store
+from tests.support import objects
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
 
-
-def obj(name: str, v: int = 0) -> dict[str, Any]:
-    return {"metadata": {"namespace": "ns", "name": name}, "v": v}
+def obj(name: str, value: int = 0) -> dict[str, Any]:
+    return objects.obj(name, value, namespace="ns")
 
 
 class Enumerator:
@@ -41,7 +40,7 @@ def test_poll_once_adds_updates_and_deletes() -> None:
     state[:] = [obj("a", 1), obj("c")]
     p.poll_once()
     assert sorted(store.list_keys()) == ["ns/a", "ns/c"]
-    assert store.get_by_key("ns/a")[0]["v"] == 1
+    assert store.get_by_key("ns/a")[0]["value"] == 1
     assert (p.adds, p.updates, p.deletes, p.polls) == (3, 1, 1, 2)
     p.poll_once()  # nothing changed: nothing written
     assert (p.adds, p.updates, p.deletes) == (3, 1, 1)
@@ -70,7 +69,7 @@ def test_runs_periodically_and_survives_failures() -> None:
     stop.set()
     assert p.join(1.0)
     assert p.errors == 1
-    assert store.get_by_key("ns/a")[0]["v"] >= 3
+    assert store.get_by_key("ns/a")[0]["value"] >= 3
 
 
 def test_run_and_stop() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from typing import Any
@@ -9,14 +10,11 @@ from typing import Any
 import pytest
 
 from kubecache import KeyFuncError, Store, meta_namespace_key_func, new_undelta_store
+from tests.support import objects
+from tests.support.objects import names
 
-
-def pod(name: str, rv: str = "1") -> dict[str, Any]:
-    return {"metadata": {"name": name, "resourceVersion": rv}}
-
-
-def names(objs: list[Any]) -> list[str]:
-    return sorted(o["metadata"]["name"] for o in objs)
+# Without a namespace: the undelta store's keys are the bare names.
+pod = functools.partial(objects.pod, ns=None)
 
 
 def test_every_change_pushes_the_full_state_once() -> None:

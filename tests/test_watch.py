@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.watch import Event, EventType, FakeWatcher, Watch, event_parts, stop_watch
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 
 def test_event_type_values_equal_names() -> None:

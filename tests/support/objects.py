@@ -1,7 +1,9 @@
 """Object builders shared by the tests: Kubernetes-shaped dicts and official-client models.
 
 One set, so that every test means the same thing by "a pod": ``pod("a")`` is
-``ns/a`` at resourceVersion ``"1"`` with no labels. Pass ``ns=None`` for an
+``ns/a`` at resourceVersion ``"1"`` with no labels. All but the name are
+keywords (modules used to differ on whether the second argument was the
+namespace or the resourceVersion). Pass ``ns=None`` for an
 object without a namespace, ``rv=None`` for one without a resourceVersion,
 ``labels={}`` for an empty (present) label map; other keyword arguments become
 top-level fields (``spec=...``, ``status=...``).
@@ -16,7 +18,7 @@ NS = "ns"
 """The namespace the builders use unless told otherwise."""
 
 
-def meta(name: str, ns: str | None = NS, rv: str | None = "1",
+def meta(name: str, *, ns: str | None = NS, rv: str | None = "1",
          labels: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
     """An object's ``metadata``: only the fields given (``None`` leaves one out)."""
     md: dict[str, Any] = {"name": name}
@@ -30,10 +32,11 @@ def meta(name: str, ns: str | None = NS, rv: str | None = "1",
     return md
 
 
-def pod(name: str, ns: str | None = NS, rv: str | None = "1",
+def pod(name: str, *, ns: str | None = NS, rv: str | None = "1",
         labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """A Pod as the API server sends it, reduced to what a test names."""
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, rv, labels), **extra}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(name, ns=ns, rv=rv, labels=labels), **extra}
 
 
 def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
@@ -47,7 +50,7 @@ def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
     return {"metadata": md, "value": value}
 
 
-def model_pod(name: str, ns: str | None = NS, rv: str | None = "1",
+def model_pod(name: str, *, ns: str | None = NS, rv: str | None = "1",
               labels: dict[str, str] | None = None) -> Any:
     """The official client's ``V1Pod`` with the same metadata as :func:`pod`."""
     from kubernetes.client import V1ObjectMeta, V1Pod
