@@ -607,13 +607,14 @@ def test_missing_cli_extra_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
 def test_missing_kube_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import kubecache.kube as kube
 
-    kube.Client  # noqa: B018 - load it once, then pretend httpx was never installed
+    kube.Client  # noqa: B018 - load it once, then pretend urllib3 was never installed
     monkeypatch.delattr(kube, "Client")
     monkeypatch.delitem(sys.modules, "kubecache.kube.client")
-    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.delitem(sys.modules, "kubecache.kube._transport")
+    monkeypatch.setitem(sys.modules, "urllib3", None)
     with pytest.raises(ImportError, match=r"pip install 'kubecache\[kube\]'") as info:
         kube.Client  # noqa: B018
-    assert info.value.name == "httpx"
+    assert info.value.name == "urllib3"
 
 
 def test_cli_logging_follows_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,8 +86,11 @@ def test_decoder_limits_a_complete_long_line() -> None:
     dec = WatchDecoder("/w", max_line_bytes=100)
     with pytest.raises(MalformedDataError, match="longer than max_line_bytes"):
         dec.feed(line(1, pad=200))
+    events = dec.feed(line(1) + line(2, pad=200))  # the good event first, then the error
+    assert [e.object["metadata"]["name"] for e in events] == ["p1"]
     with pytest.raises(MalformedDataError):
-        dec.feed(line(1) + line(2, pad=200))
+        dec.check()
+    dec.check()  # raised once
 
 
 @pytest.mark.parametrize("bad", [b'{"type":"ADDED","object":{"s":"' + SECRET.encode() + b'"',

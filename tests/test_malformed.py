@@ -2,37 +2,45 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import MalformedDataError, Reflector, meta_namespace_key_func, new_store
 from kubecache.backoff import Backoff
 from kubecache.kube import Client, Config, new_list_watch_from_client
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.watch import FakeWatcher
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.objects import pod
+from tests.support.sync import wait_for
 
 SECRET = "c2VjcmV0LXRva2VuLXZhbHVl"  # must never show up in an error message
 
 
-def pod(name: str, rv: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
-
-
 def _watch_over_http(body: bytes) -> Iterator[Any]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body)
+    """A watch whose server answers ``body`` (chunked) on a real local socket."""
+    listener = socket.create_server(("127.0.0.1", 0))
 
-    with Client(Config(server="http://cluster.invalid"),
-                transport=httpx.MockTransport(handler)) as client:
-        lw = new_list_watch_from_client(client, "pods")
-        yield from lw.watch(ListOptions(resource_version="1"))
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                         % (len(body), body))
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with Client(Config(server=f"http://127.0.0.1:{listener.getsockname()[1]}")) as client:
+            lw = new_list_watch_from_client(client, "pods")
+            yield from lw.watch(ListOptions(resource_version="1"))
+    finally:
+        thread.join()
+        listener.close()
 
 
 @pytest.mark.parametrize("bad_line", [
@@ -59,7 +67,7 @@ def test_a_malformed_watch_line_is_a_clear_error(bad_line: bytes) -> None:
 ])
 def test_a_malformed_list_never_empties_the_store(answer: dict[str, Any]) -> None:
     store = new_store(meta_namespace_key_func)
-    store.add(pod("keep", "1"))
+    store.add(pod("keep", rv="1"))
     lw = ListWatch(lambda options: answer, lambda options: FakeWatcher())
     r = Reflector(lw, None, store, backoff=Backoff(initial=0.01, maximum=0.02, jitter=0.0))
     with pytest.raises(MalformedDataError, match="items"):
@@ -69,7 +77,7 @@ def test_a_malformed_list_never_empties_the_store(answer: dict[str, Any]) -> Non
 
 def test_null_items_mean_an_empty_list() -> None:
     store = new_store(meta_namespace_key_func)
-    store.add(pod("gone", "1"))
+    store.add(pod("gone", rv="1"))
     stop = threading.Event()
     watcher = FakeWatcher()
     lw = ListWatch(lambda options: {"metadata": {"resourceVersion": "5"}, "items": None},
@@ -95,7 +103,7 @@ def test_reflector_resumes_after_a_malformed_watch_line() -> None:
         watch_rvs.append(options.resource_version)
         if len(watch_rvs) == 1:
             def broken() -> Iterator[dict[str, Any]]:
-                yield {"type": "ADDED", "object": pod("b", "3")}
+                yield {"type": "ADDED", "object": pod("b", rv="3")}
                 raise MalformedDataError("watch /api/v1/pods: malformed event line (12 bytes)")
             return broken()
         return later
@@ -104,7 +112,7 @@ def test_reflector_resumes_after_a_malformed_watch_line() -> None:
 
     def list_(options: ListOptions) -> dict[str, Any]:
         lists.append(options.resource_version)
-        return {"metadata": {"resourceVersion": "2"}, "items": [pod("a", "2")]}
+        return {"metadata": {"resourceVersion": "2"}, "items": [pod("a", rv="2")]}
 
     errors: list[BaseException] = []
     r = Reflector(ListWatch(list_, watch), None, store,
@@ -114,7 +122,7 @@ def test_reflector_resumes_after_a_malformed_watch_line() -> None:
     r.run_until(stop)
     try:
         assert wait_for(lambda: len(watch_rvs) == 2)
-        later.add(pod("c", "4"))
+        later.add(pod("c", rv="4"))
         assert wait_for(lambda: sorted(store.list_keys()) == ["ns/a", "ns/b", "ns/c"])
         assert watch_rvs == ["2", "3"] and len(lists) == 1
         assert any(isinstance(e, MalformedDataError) for e in errors)

@@ -247,8 +247,8 @@ def _describe_failure(err: BaseException, resource: str, server: str) -> str:
         import httpx
     except ImportError:  # pragma: no cover - httpx comes with the kube extra
         httpx = None  # type: ignore[assignment]
-    if httpx is not None and isinstance(err, httpx.HTTPError):
-        cause = str(err) or type(err).__name__
+    if isinstance(err, ConnectionError) or (httpx is not None and isinstance(err, httpx.HTTPError)):
+        cause = str(err) or type(err).__name__  # kubecache.kube.TransportError is a ConnectionError
         return f"cannot reach {server} to list {resource}: {cause}"
     return f"cannot list {resource} on {server}: {type(err).__name__}: {err}"
 

@@ -2,13 +2,14 @@
 
 - :func:`load_config` resolves configuration as ``kubectl`` does ($KUBECONFIG,
   ~/.kube/config, contexts, in-cluster service accounts) into a :class:`Config`.
-- :class:`Client` talks to the API server (httpx; TLS, tokens, client
-  certificates, exec plugins, basic auth) and turns failures into
-  :class:`~kubecache.errors.StatusError`.
+- :class:`Client` talks to the API server (urllib3; TLS, tokens, client
+  certificates, exec plugins, basic auth, proxies) and turns failures into
+  :class:`~kubecache.errors.StatusError`, :class:`TransportError` or
+  :class:`RequestCancelled`.
 - :func:`new_list_watch_from_client` builds the :class:`~kubecache.ListWatch`
   a Reflector consumes, like client-go's ``NewListWatchFromClient``.
 
-Needs the ``kube`` extra (httpx, pyyaml, orjson). Names load lazily so that
+Needs the ``kube`` extra (urllib3, pyyaml, orjson). Names load lazily so that
 importing the package costs nothing until a name is used.
 """
 
@@ -23,16 +24,20 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "config",
     "load_config": "config",
     "Client": "client",
+    "RequestCancelled": "_base",
+    "TransportError": "_base",
     "new_list_watch_from_client": "listwatch",
 }
 
-__all__ = ["Client", "Config", "ConfigError", "load_config", "new_list_watch_from_client"]
+__all__ = ["Client", "Config", "ConfigError", "RequestCancelled", "TransportError", "load_config",
+           "new_list_watch_from_client"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra="kube")
 
 
 if TYPE_CHECKING:
+    from ._base import RequestCancelled, TransportError
     from .client import Client
     from .config import Config, ConfigError, load_config
     from .listwatch import new_list_watch_from_client

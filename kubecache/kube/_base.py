@@ -35,7 +35,9 @@ Watch streams
     ``buffered`` is the size of the incomplete line held; ``finish()`` at the
     end of the stream returns the bytes of an unterminated last line it
     dropped. A line over the limit raises ``MalformedDataError`` (path and
-    size, never content) before more than the limit is held.
+    size, never content) before more than the limit is held. A bad line after
+    good ones in one chunk: ``feed`` returns the good events and the error is
+    raised by ``check()`` (call it after handling them) or the next call.
 
 Errors
     :class:`TransportError` (``CacheError``, ``ConnectionError``): the server
@@ -95,8 +97,10 @@ from ..watch import Event, EventType
 from .config import Config, ExecConfig
 
 __all__ = [
+    "BOOKMARK_IDLE_TIMEOUT",
     "DEFAULT_MAX_LIST_BYTES",
     "DEFAULT_WATCH_TIMEOUT",
+    "EXEC_TIMEOUT",
     "MAX_LINE_BYTES",
     "WATCH_MARGIN",
     "Authenticator",
@@ -105,6 +109,8 @@ __all__ = [
     "ExecAuthenticator",
     "ExecResult",
     "FileContent",
+    "Flow",
+    "IORequest",
     "LoadClientCert",
     "ReadFile",
     "RequestCancelled",
@@ -146,6 +152,10 @@ an object can be several times larger (base64 of binary data, server-added
 object, and a refused event is an endless watch restart, a cache that never
 converges. 16 MiB still bounds what one watch may hold in memory.
 """
+
+BOOKMARK_IDLE_TIMEOUT = 150.0
+"""Seconds of silence that end a watch whose server has been seen to send bookmarks
+(kube-apiserver sends one about every minute: two missed ones plus a margin)."""
 
 DEFAULT_MAX_LIST_BYTES: int | None = None
 """No default bound on a list body: lists are paged (the Reflector asks 500
@@ -378,13 +388,14 @@ class WatchDecoder:
     so the decoder never holds more than the limit. Blank lines are skipped.
     """
 
-    __slots__ = ("_pending", "_size", "max_line_bytes", "what")
+    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "what")
 
     def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.what = what
         self.max_line_bytes = max_line_bytes
         self._pending: list[bytes] = []
         self._size = 0
+        self._deferred: MalformedDataError | None = None
 
     @property
     def buffered(self) -> int:
@@ -392,7 +403,13 @@ class WatchDecoder:
         return self._size
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """The events whose lines ``chunk`` completes."""
+        """The events whose lines ``chunk`` completes.
+
+        A bad line raises; events before it in the same chunk are returned
+        first and the error is raised by the next call (``feed`` or ``finish``).
+        """
+        if self._deferred is not None:
+            self._raise_deferred()
         end = chunk.find(b"\n")
         if end < 0:
             if chunk:
@@ -404,6 +421,15 @@ class WatchDecoder:
             ev = self._event(chunk)
             return [] if ev is None else [ev]
         out: list[Event] = []
+        try:
+            self._lines(chunk, end, out)
+        except MalformedDataError as exc:
+            if not out:
+                raise
+            self._deferred = exc  # the events before the bad line are delivered first
+        return out
+
+    def _lines(self, chunk: bytes, end: int, out: list[Event]) -> None:
         start = 0
         limit = self.max_line_bytes
         while end >= 0:
@@ -425,14 +451,25 @@ class WatchDecoder:
             end = chunk.find(b"\n", start)
         if start < len(chunk):
             self._hold(chunk[start:])
-        return out
 
     def finish(self) -> int:
         """End of stream: drop an unterminated last line; return its size (0: none)."""
+        if self._deferred is not None:
+            self._raise_deferred()
         size = self._size
         self._pending.clear()
         self._size = 0
         return size
+
+    def check(self) -> None:
+        """Raise the error a ``feed`` deferred behind the events it returned, if any."""
+        if self._deferred is not None:
+            self._raise_deferred()
+
+    def _raise_deferred(self) -> None:
+        exc, self._deferred = self._deferred, None
+        assert exc is not None
+        raise exc
 
     def _hold(self, piece: bytes) -> None:
         size = self._size + len(piece)

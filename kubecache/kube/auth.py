@@ -9,7 +9,10 @@
 - A 401 answer makes refreshable credentials (token file, exec) refresh once
   and the request be retried, as client-go does.
 
-Nothing here logs or formats a secret; plugin failures name the command only.
+The credential logic itself has no I/O and lives in :mod:`._base` (shared
+with the asyncio client); :class:`SyncAuth` drives it with blocking file
+reads and subprocesses. Nothing here logs or formats a secret; plugin
+failures name the command, its exit status and the size of its stderr only.
 """
 
 from __future__ import annotations
@@ -17,34 +20,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
-from collections.abc import Generator, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+from ._base import (
+    EXEC_TIMEOUT,
+    Authenticator,
+    CredentialError,
+    ExecResult,
+    FileContent,
+    Flow,
+    IORequest,
+    ReadFile,
+    RunExec,
+)
+from .config import Config, redacted_url
 
-from .._json import dumps, loads
-from ..errors import CacheError
-from .config import Config, ExecConfig, redacted_url
-
-__all__ = ["CredentialError", "ExecAuth", "TokenAuth", "TokenFileAuth", "build_auth",
-           "make_ssl_context"]
+__all__ = ["EXEC_TIMEOUT", "CredentialError", "SyncAuth", "drive", "load_client_cert",
+           "make_ssl_context", "read_file", "run_exec"]
 
 logger = logging.getLogger(__name__)
-
-EXEC_TIMEOUT = 60.0
-"""Seconds an exec credential plugin may run."""
-
-
-class CredentialError(CacheError):
-    """Credentials could not be obtained (a token file unreadable, an exec plugin failed)."""
 
 
 # --- TLS ------------------------------------------------------------------------------
@@ -106,210 +106,84 @@ def make_ssl_context(config: Config) -> ssl.SSLContext:
     return ctx
 
 
-# --- bearer tokens ------------------------------------------------------------------------
+# --- the sync driver of the sans-I/O credential flows -------------------------------------
 
 
-class _RefreshingAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer``; on a 401, refreshes once and retries the request."""
+class SyncAuth:
+    """Runs an :class:`~._base.Authenticator`'s flow with blocking I/O (files, subprocesses).
 
-    def token(self) -> str:
-        raise NotImplementedError
-
-    def refresh(self) -> bool:
-        """Drop cached credentials; true if a retry could help."""
-        return False
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        self._authorize(request)
-        response = yield request
-        if response.status_code == 401 and self.refresh():
-            self._authorize(request)
-            yield request
-
-    def _authorize(self, request: httpx.Request) -> None:
-        """Set the bearer token; none when it is empty (an exec plugin that gave a cert)."""
-        token = self.token()
-        if token:
-            request.headers["Authorization"] = "Bearer " + token
-        else:
-            request.headers.pop("Authorization", None)
-
-
-class TokenAuth(_RefreshingAuth):
-    """A fixed bearer token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def token(self) -> str:
-        return self._token
-
-    def __repr__(self) -> str:
-        return "TokenAuth(<redacted>)"
-
-
-class TokenFileAuth(_RefreshingAuth):
-    """A bearer token read from a file and re-read whenever the file changes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int, int] | None = None
-        self._token = ""
-
-    def token(self) -> str:
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            if self._token:  # keep using the last token while the file is being replaced
-                return self._token
-            raise CredentialError(f"token file {self.path!r} cannot be read "
-                                  f"({type(exc).__name__})") from None
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        with self._lock:
-            if stamp != self._stamp:
-                self._token = self._read()
-                self._stamp = stamp
-            return self._token
-
-    def _read(self) -> str:
-        try:
-            token = Path(self.path).read_text().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"token file {self.path!r} cannot be read "
-                                  f"({type(exc).__name__})") from None
-        if not token:
-            raise CredentialError(f"token file {self.path!r} is empty")
-        return token
-
-    def refresh(self) -> bool:
-        with self._lock:
-            self._stamp = None
-        return True
-
-    def __repr__(self) -> str:
-        return f"TokenFileAuth({self.path!r})"
-
-
-# --- exec credential plugins ----------------------------------------------------------------
-
-
-class ExecAuth(_RefreshingAuth):
-    """Runs a credential plugin and caches what it prints until ``expirationTimestamp``.
-
-    A plugin may return a token (sent as a bearer token) or a client
-    certificate and key, which are loaded into ``ssl_context`` for new connections.
+    A flow that needs I/O runs under a lock, so concurrent requests share one
+    plugin run or one file read instead of each doing its own.
     """
 
-    def __init__(self, spec: ExecConfig, server: str = "",
+    def __init__(self, authenticator: Authenticator,
                  ssl_context: ssl.SSLContext | None = None) -> None:
-        self.spec = spec
-        self.server = server
+        self.authenticator = authenticator
         self.ssl_context = ssl_context
         self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires = 0.0  # time.time() when the cached credential expires; inf = never
-        self.runs = 0
 
-    def token(self) -> str:
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header value to send (``None``: none)."""
+        flow = self.authenticator.flow()
+        try:
+            next(flow)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        flow.close()
         with self._lock:
-            if self._token is None or time.time() >= self._expires:
-                self._fetch()
-            return self._token or ""
+            return drive(self.authenticator.flow(), self._perform)
 
     def refresh(self) -> bool:
+        """After a 401: drop cached credentials; true when a retry could help."""
         with self._lock:
-            self._token = None
-            self._expires = 0.0
-        return True
+            return self.authenticator.refresh()
 
-    def _command(self) -> str:
-        cmd = self.spec.command
-        if os.sep in cmd and not os.path.isabs(cmd):
-            return os.path.join(self.spec.base_dir, cmd)
-        return shutil.which(cmd) or cmd
-
-    def _fetch(self) -> None:
-        """Run the plugin (lock held) and cache its credential."""
-        spec = self.spec
-        info: dict[str, Any] = {"apiVersion": spec.api_version, "kind": "ExecCredential",
-                                "spec": {"interactive": False}}
-        if spec.provide_cluster_info:
-            info["spec"]["cluster"] = {"server": self.server}
-        env = dict(os.environ)
-        env.update(spec.env)
-        env["KUBERNETES_EXEC_INFO"] = dumps(info).decode()
-        name = spec.command
-        try:
-            proc = subprocess.run([self._command(), *spec.args], env=env, capture_output=True,
-                                  stdin=subprocess.DEVNULL, timeout=EXEC_TIMEOUT, check=False)
-        except FileNotFoundError:
-            hint = f" ({spec.install_hint.strip()})" if spec.install_hint else ""
-            raise CredentialError(f"exec credential plugin {name!r} not found{hint}") from None
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise CredentialError(f"exec credential plugin {name!r} could not run "
-                                  f"({type(exc).__name__})") from None
-        self.runs += 1
-        if proc.returncode != 0:
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            raise CredentialError(f"exec credential plugin {name!r} exited with status "
-                                  f"{proc.returncode}: {tail[0][:200]}")
-        try:
-            cred = loads(proc.stdout)
-        except ValueError:
-            raise CredentialError(f"exec credential plugin {name!r} printed invalid JSON") \
-                from None
-        self._accept(cred)
-
-    def _accept(self, cred: Any) -> None:
-        name = self.spec.command
-        if not isinstance(cred, dict) or cred.get("kind") != "ExecCredential":
-            raise CredentialError(f"exec credential plugin {name!r} did not print an "
-                                  f"ExecCredential")
-        if cred.get("apiVersion") != self.spec.api_version:
-            raise CredentialError(f"exec credential plugin {name!r} answered apiVersion "
-                                  f"{cred.get('apiVersion')!r}, expected "
-                                  f"{self.spec.api_version!r}")
-        st = cred.get("status")
-        if not isinstance(st, dict):
-            raise CredentialError(f"exec credential plugin {name!r}: ExecCredential has no "
-                                  f"status")
-        token = st.get("token")
-        cert, key = st.get("clientCertificateData"), st.get("clientKeyData")
-        if not token and not (cert and key):
-            raise CredentialError(f"exec credential plugin {name!r}: status has neither a "
-                                  f"token nor clientCertificateData and clientKeyData")
-        if cert and key:
-            if self.ssl_context is None:
-                raise CredentialError(f"exec credential plugin {name!r} returned a client "
-                                      f"certificate, but the server is not HTTPS")
-            load_client_cert(self.ssl_context, None, None, str(cert).encode(),
-                             str(key).encode())
-        self._token = str(token) if token else ""
-        self._expires = _parse_expiry(st.get("expirationTimestamp"), name)
+    def _perform(self, request: IORequest) -> Any:
+        if isinstance(request, ReadFile):
+            return read_file(request)
+        if isinstance(request, RunExec):
+            return run_exec(request)
+        if self.ssl_context is None:  # pragma: no cover - the flow checks for HTTPS first
+            raise CredentialError("a client certificate needs an HTTPS server")
+        load_client_cert(self.ssl_context, None, None, request.cert, request.key)
+        return None
 
     def __repr__(self) -> str:
-        return f"ExecAuth(command={self.spec.command!r})"
+        return f"SyncAuth({self.authenticator!r})"
 
 
-def _parse_expiry(value: Any, name: str) -> float:
-    if not value:
-        return float("inf")
+def drive(flow: Flow, perform: Callable[[IORequest], Any]) -> str | None:
+    """Run ``flow`` to its end, performing each request; failures are thrown into it."""
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise CredentialError(f"exec credential plugin {name!r}: expirationTimestamp is not "
-                              f"RFC 3339") from None
+        request = next(flow)
+        while True:
+            try:
+                result = perform(request)
+            except (OSError, TimeoutError) as exc:
+                request = flow.throw(exc)
+            else:
+                request = flow.send(result)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
-def build_auth(config: Config, ssl_context: ssl.SSLContext | None = None) -> httpx.Auth | None:
-    """The request authenticator ``config`` asks for, or ``None`` (TLS client certs only)."""
-    if config.token:
-        return TokenAuth(config.token)
-    if config.token_file:
-        return TokenFileAuth(config.token_file)
-    if config.exec is not None:
-        return ExecAuth(config.exec, config.server, ssl_context)
-    if config.username:
-        return httpx.BasicAuth(config.username, config.password or "")
-    return None
+def read_file(request: ReadFile) -> FileContent:
+    """Perform a :class:`~._base.ReadFile` (blocking; the async client runs it in a thread)."""
+    st = os.stat(request.path)
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    if stamp == request.known:
+        return FileContent(stamp, None)
+    return FileContent(stamp, Path(request.path).read_bytes())
+
+
+def run_exec(request: RunExec) -> ExecResult:
+    """Perform a :class:`~._base.RunExec`; stderr is counted and dropped, never kept."""
+    try:
+        proc = subprocess.run(list(request.argv), env=dict(request.env), capture_output=True,
+                              input=request.stdin,
+                              stdin=subprocess.DEVNULL if request.stdin is None else None,
+                              timeout=request.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"exec credential plugin ran longer than {request.timeout:g} s") \
+            from None
+    return ExecResult(proc.returncode, proc.stdout, len(proc.stderr))

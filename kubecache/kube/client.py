@@ -1,118 +1,222 @@
-"""A small Kubernetes API client over httpx: JSON requests, streaming, Status errors.
+"""A small Kubernetes API client over urllib3: JSON requests, streaming, Status errors.
 
-One :class:`Client` holds one connection pool (HTTP/1.1 keep-alive) and can
-be shared by many threads and many list/watches. Every failure answer
-becomes a :class:`~kubecache.errors.StatusError` carrying the server's
-``Status`` (code, reason, message), so callers can tell 410 from 429 from
-5xx; transport failures (refused, reset, timed out) propagate as httpx
-exceptions.
+One :class:`Client` holds one connection pool (HTTP/1.1 keep-alive, shared by
+any number of threads and list/watches). Every failure answer becomes a
+:class:`~kubecache.errors.StatusError` carrying the server's ``Status`` (so
+callers can tell 410 from 429 from 5xx, and ``retry_after`` has the server's
+``Retry-After``); a transport failure (refused, reset, TLS, timed out) is a
+:class:`~._base.TransportError` naming the server; a request abandoned
+because its :mod:`kubecache.cancel` scope was cancelled is a
+:class:`~._base.RequestCancelled`.
 
-Timeouts are client-side too: connecting is bounded by ``connect_timeout``;
-a request by ``timeout`` between bytes; a watch by its ``timeoutSeconds``
-plus :attr:`Client.watch_margin`, so that a silently dead connection is
-noticed instead of waited on forever.
+Prompt stop: while a call blocks (connecting, the TLS handshake, waiting for
+headers, reading a body) it is registered with the current cancel scope;
+cancelling the scope shuts its socket down, so the call returns at once.
+
+Timeouts: connecting is bounded by ``connect_timeout``; a request by
+``timeout`` between bytes; a watch by its ``timeoutSeconds`` plus
+``watch_margin`` of silence (see :mod:`.listwatch` for the shorter bound once
+a server has shown that it sends bookmarks). Bounded memory: a watch line
+over ``max_line_bytes`` and (when set) an answer over ``max_list_bytes`` are
+:class:`~kubecache.errors.MalformedDataError`.
+
+Why urllib3 rather than httpx: see :mod:`._transport` (about half the CPU per
+watch event, measured by ``python -m bench transport``).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import os
-from collections.abc import Mapping
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-import httpx
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
+from .. import cancel
 from ..__about__ import __version__
-from .._gc import gc_paused
-from .._json import dumps, loads
-from ..errors import STATUS_REASONS, StatusError
-from .auth import build_auth, make_ssl_context
+from .._json import dumps
+from ._base import (
+    BOOKMARK_IDLE_TIMEOUT,
+    DEFAULT_MAX_LIST_BYTES,
+    MAX_LINE_BYTES,
+    WATCH_MARGIN,
+    RequestCancelled,
+    TransportError,
+    build_authenticator,
+    check_body_size,
+    decode_json_body,
+    status_error_from,
+    watch_read_timeout,
+    with_query,
+)
+from ._transport import Blocking, blocking, environment_proxy, make_pool_manager, split_userinfo
+from .auth import SyncAuth, make_ssl_context
 from .config import Config, load_config, redacted_url
 
-__all__ = ["Client", "status_error"]
+__all__ = ["Client", "StreamResponse"]
 
 Params = Mapping[str, str | int]
 
-_BIG_BODY = 1 << 20
-"""Bodies from this size (bytes) are decoded with the cyclic GC paused (3-4x faster)."""
+_READ = 65536
+"""Bytes asked of the socket per read (a watch chunk is usually one event, far smaller)."""
+
+_MAX_ERROR_BODY = 1 << 20
+"""Bytes of a failure answer read for its Status; the rest is not waited for."""
 
 
-def _is_loopback(server: str) -> bool:
-    """Whether ``server``'s host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = httpx.URL(server).host
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class _Call:
+    """One request in flight: its response and the hold a cancel (or a stop) uses."""
+
+    __slots__ = ("hold", "response", "unregister")
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, hold: Blocking,
+                 unregister: Any) -> None:
+        self.response = response
+        self.hold = hold
+        self.unregister = unregister
+
+    def done(self, reusable: bool) -> None:
+        """The body is consumed (or abandoned): detach, then give the connection back."""
+        self.unregister()
+        self.hold.detach()
+        if not reusable:
+            with contextlib.suppress(Exception):
+                self.response.close()
+        with contextlib.suppress(Exception):
+            self.response.release_conn()
 
 
-def status_error(response: httpx.Response) -> StatusError:
-    """The :class:`StatusError` for a failed (already read) response.
+class StreamResponse:
+    """An open streaming answer (2xx): iterate :meth:`chunks`; :meth:`abort` from any thread.
 
-    Uses the body when it is a ``Status``; otherwise synthesizes one from the
-    HTTP code, as client-go does for proxies and load balancers that answer
-    with plain text. ``Retry-After`` lands in ``details.retryAfterSeconds``.
+    ``status`` and ``headers`` are the server's. Read it from one thread;
+    :meth:`close` (or the ``with`` block) releases the connection.
     """
-    code = response.status_code
-    body = response.content
-    doc: Any = None
-    if body[:1] == b"{":
+
+    def __init__(self, call: _Call, what: str) -> None:
+        self._call = call
+        self.what = what
+        self.status: int = call.response.status
+        self.headers: Mapping[str, str] = call.response.headers
+        self._lock = threading.Lock()
+        self._closed = False
+        self._aborted = False
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
+    def chunks(self, amt: int = _READ) -> Iterator[bytes]:
+        """The body as it arrives, at most ``amt`` bytes per chunk.
+
+        Registered with the current cancel scope while it runs (a cancel
+        aborts it). Transport failures surface as urllib3 exceptions
+        (``ReadTimeoutError`` for silence past the read timeout,
+        ``ProtocolError`` for a broken connection); see :class:`HTTPWatch`.
+        """
+        response = self._call.response
+        unregister = cancel.on_cancel(self.abort)
+        clean = False
         try:
-            doc = loads(body)
-        except ValueError:
-            doc = None
-    if isinstance(doc, dict) and doc.get("kind") == "Status":
-        st = doc
-        st.setdefault("code", code)
-    else:
-        text = body.decode("utf-8", "replace").strip()[:200]
-        st = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-              "reason": STATUS_REASONS.get(code, "Unknown"),
-              "message": text or f"the server answered {code} {response.reason_phrase}"}
-    retry = response.headers.get("Retry-After")
-    if retry and retry.isdigit():
-        details = st.setdefault("details", {})
-        if isinstance(details, dict):
-            details.setdefault("retryAfterSeconds", int(retry))
-    return StatusError(st)
+            if response.chunked:
+                yield from response.read_chunked(amt)
+            else:
+                while chunk := response.read1(amt):
+                    yield chunk
+            clean = True
+        finally:
+            unregister()
+            self._finish(clean)
+
+    def set_read_timeout(self, seconds: float) -> None:
+        """Change how long a read may wait for bytes (from the reading thread)."""
+        conn = getattr(self._call.response, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(seconds)
+
+    def abort(self) -> None:
+        """Shut the connection down: a blocked read returns at once. Any thread; idempotent."""
+        self._aborted = True
+        self._call.hold.cancel()
+
+    def close(self) -> None:
+        """Release the connection (closed unless the body was read to its end)."""
+        self._finish(False)
+
+    def _finish(self, reusable: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._call.done(reusable and not self._aborted)
+
+    def __enter__(self) -> StreamResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StreamResponse({self.what}, status={self.status}, closed={self._closed})"
 
 
 class Client:
     """A client for one API server, configured by a :class:`~.config.Config`.
 
     ``timeout``: seconds a request may wait for the next bytes;
-    ``connect_timeout``: seconds to establish a connection;
-    ``watch_margin``: added to a watch's ``timeoutSeconds`` for its read timeout.
+    ``connect_timeout``: seconds to establish a connection (TCP and TLS);
+    ``watch_margin``: seconds added to a watch's ``timeoutSeconds`` for its read
+    timeout; ``max_line_bytes``: the longest watch event accepted;
+    ``max_list_bytes``: the largest answer body accepted (``None``: no bound);
+    ``bookmark_idle_timeout``: the silence that ends a watch once it has seen a
+    bookmark (``None``: only ``timeoutSeconds`` + ``watch_margin``);
+    ``pool_size``: idle connections kept for reuse (more may be open at once).
     Use as a context manager or call :meth:`close`.
     """
 
     def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
-                 watch_margin: float = 15.0, transport: httpx.BaseTransport | None = None,
-                 ) -> None:
+                 watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
+                 max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
+                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT,
+                 pool_size: int = 32) -> None:
         self.config = config
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.watch_margin = watch_margin
-        https = config.server.startswith("https://")
-        self._ssl = make_ssl_context(config) if https else None
-        self._extensions: dict[str, Any] = {}
-        if config.tls_server_name:
-            self._extensions["sni_hostname"] = config.tls_server_name
-        self._http = httpx.Client(
-            base_url=config.server,
-            verify=self._ssl if self._ssl is not None else True,
-            auth=build_auth(config, self._ssl),
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        self.max_line_bytes = max_line_bytes
+        self.max_list_bytes = max_list_bytes
+        self.bookmark_idle_timeout = bookmark_idle_timeout
+        server, url_user, url_password = split_userinfo(config.server)
+        self._base = server.rstrip("/")
+        self._server_text = redacted_url(config.server)
+        https = server.startswith("https://")
+        self._ssl: ssl.SSLContext | None = make_ssl_context(config) if https else None
+        authenticator = build_authenticator(config, url_username=url_user,
+                                            url_password=url_password)
+        self._auth = SyncAuth(authenticator, self._ssl) if authenticator is not None else None
+        proxy = config.proxy_url or environment_proxy(server)
+        self._pool = make_pool_manager(
+            server, ssl_context=self._ssl, tls_server_name=config.tls_server_name,
+            insecure=config.insecure_skip_tls_verify, proxy_url=proxy,
             headers={"User-Agent": f"kubecache/{__version__}", "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
-            proxy=config.proxy_url,
-            # Like Go's ProxyFromEnvironment: $HTTPS_PROXY never applies to loopback servers.
-            trust_env=not _is_loopback(config.server),
-            transport=transport,
-        )
+            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout), maxsize=pool_size)
+        self._default_headers = {"User-Agent": f"kubecache/{__version__}",
+                                 "Accept": "application/json"}
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None,
@@ -129,21 +233,23 @@ class Client:
 
     def request(self, method: str, path: str, *, params: Params | None = None,
                 body: Any = None, content_type: str = "application/json",
-                timeout: float | None = None) -> Any:
+                timeout: float | None = None, accept: str | None = None) -> Any:
         """Send one request and return the decoded JSON answer; failures -> StatusError."""
         content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
-        headers = {"Content-Type": content_type} if content is not None else None
-        response = self._http.request(
-            method, path, params=params, content=content, headers=headers,
-            timeout=httpx.Timeout(timeout, connect=self.connect_timeout) if timeout else
-            httpx.USE_CLIENT_DEFAULT, extensions=self._extensions or None)
-        if response.status_code >= 400:
-            raise status_error(response)
-        data = response.content
-        if len(data) < _BIG_BODY:
-            return loads(data) if data else None
-        with gc_paused():  # a big list builds many long-lived dicts: skip the GC rescans
-            return loads(data)
+        headers: dict[str, str] = {}
+        if content is not None:
+            headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
+        call = self._send(method, path, params, content, headers,
+                          self.timeout if timeout is None else timeout)
+        reusable = False
+        try:
+            data = self._read_body(call, path)
+            reusable = True
+        finally:
+            call.done(reusable)
+        return decode_json_body(data, path)
 
     def get(self, path: str, params: Params | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -162,29 +268,121 @@ class Client:
         return self.request("DELETE", path, params=params)
 
     def stream(self, path: str, params: Params | None = None, *,
-               read_timeout: float | None = None) -> httpx.Response:
-        """Open a streaming GET; the caller reads and closes the response. Failures -> StatusError.
+               read_timeout: float | None = None, accept: str | None = None) -> StreamResponse:
+        """Open a streaming GET; the caller reads and closes it. Failures -> StatusError.
 
-        ``read_timeout`` bounds the wait for each next chunk (``None``: the client default).
+        ``read_timeout`` bounds the wait for each next chunk (``None``: ``timeout``).
         """
-        timeout = httpx.Timeout(self.timeout if read_timeout is None else read_timeout,
-                                connect=self.connect_timeout)
-        request = self._http.build_request("GET", path, params=params, timeout=timeout,
-                                           extensions=self._extensions or None)
-        response = self._http.send(request, stream=True)
-        if response.status_code >= 400:
+        headers = {"Accept": accept} if accept else {}
+        call = self._send("GET", path, params, None, headers,
+                          self.timeout if read_timeout is None else read_timeout)
+        call.unregister()  # the stream registers itself again while it is read
+        call.unregister = _nothing
+        return StreamResponse(call, path)
+
+    def watch(self, path: str, params: Params | None = None, *,
+              accept: str | None = None) -> Any:
+        """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).
+
+        Returns an :class:`~.listwatch.HTTPWatch`; its read timeout is the
+        watch's ``timeoutSeconds`` plus :attr:`watch_margin`.
+        """
+        from .listwatch import HTTPWatch
+
+        query = dict(params or {})
+        query.setdefault("watch", 1)
+        read_timeout = watch_read_timeout(query, self.watch_margin)
+        response = self.stream(path, query, read_timeout=read_timeout, accept=accept)
+        return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes,
+                         read_timeout=read_timeout,
+                         bookmark_idle_timeout=self.bookmark_idle_timeout)
+
+    # --- the I/O ----------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, params: Params | None, body: bytes | None,
+              headers: dict[str, str], read_timeout: float) -> _Call:
+        """Send, retrying once after a 401 when the credentials can be refreshed."""
+        url = self._base + with_query(path, params)
+        timeout = urllib3.Timeout(connect=self.connect_timeout, read=read_timeout)
+        for attempt in (0, 1):
+            all_headers = dict(self._default_headers)
+            all_headers.update(headers)
+            if self._auth is not None:
+                authorization = self._auth.authorization()
+                if authorization:
+                    all_headers["Authorization"] = authorization
+            hold = Blocking()
+            unregister = cancel.on_cancel(hold.cancel)
             try:
-                response.read()
+                if hold.cancelled:
+                    raise RequestCancelled(f"{method} {path}: cancelled before it was sent")
+                with blocking(hold):
+                    response = self._pool.urlopen(
+                        method, url, body=body, headers=all_headers, redirect=False,
+                        retries=False, preload_content=False, timeout=timeout,
+                        assert_same_host=False)
+            except BaseException as exc:
+                unregister()
+                hold.detach()
+                if isinstance(exc, RequestCancelled):
+                    raise
+                if hold.cancelled and isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+                    raise RequestCancelled(f"{method} {path}: cancelled") from None
+                if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+                    raise self._transport_error(method, path, exc, read_timeout) from None
+                raise
+            call = _Call(response, hold, unregister)
+            if response.status < 400:
+                return call
+            try:
+                error_body = self._read_body(call, path, _MAX_ERROR_BODY, error=True)
             finally:
-                response.close()
-            raise status_error(response)
-        return response
+                call.done(False)
+            if (response.status == 401 and attempt == 0 and self._auth is not None
+                    and self._auth.refresh()):
+                continue
+            raise status_error_from(response.status, response.reason or "",
+                                    response.headers, error_body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_body(self, call: _Call, path: str, limit: int | None = None,
+                   error: bool = False) -> bytes:
+        """The whole body (at most ``limit`` bytes, else ``max_list_bytes``)."""
+        response = call.response
+        if limit is None:
+            limit = self.max_list_bytes
+        try:
+            if limit is None:
+                return response.read()
+            length = response.headers.get("Content-Length")
+            if not error and length and length.isdigit():
+                check_body_size(int(length), limit, path)
+            parts: list[bytes] = []
+            size = 0
+            while chunk := response.read(_READ):
+                size += len(chunk)
+                if size > limit:
+                    if error:  # a Status fits; the rest of a huge error page is not needed
+                        parts.append(chunk)
+                        break
+                    check_body_size(size, limit, path)
+                parts.append(chunk)
+            return b"".join(parts)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if call.hold.cancelled:
+                raise RequestCancelled(f"{path}: cancelled while reading the answer") from None
+            raise self._transport_error("GET", path, exc, None) from None
+
+    def _transport_error(self, method: str, path: str, exc: BaseException,
+                         read_timeout: float | None) -> TransportError:
+        return TransportError(f"{method} {self._server_text}{path}: "
+                              f"{describe_transport_error(exc, read_timeout)}")
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection pool (open watches end)."""
-        self._http.close()
+        """Close the connection pool (idle connections; open watches end when stopped)."""
+        self._pool.clear()
 
     def __enter__(self) -> Client:
         return self
@@ -194,5 +392,37 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        server = redacted_url(self.config.server)
-        return f"Client(server={server!r}, context={self.config.context!r})"
+        return f"Client(server={self._server_text!r}, context={self.config.context!r})"
+
+
+def _nothing() -> None:
+    """An unregister function with nothing to unregister."""
+
+
+def describe_transport_error(exc: BaseException, read_timeout: float | None = None) -> str:
+    """A short cause for a urllib3/socket failure, without object reprs or URLs."""
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+        return "connect timed out"
+    if isinstance(exc, NameResolutionError):
+        return "host name could not be resolved"
+    if isinstance(exc, NewConnectionError):
+        return "cannot connect: " + str(exc).split("connection: ", 1)[-1]
+    if isinstance(exc, ReadTimeoutError):
+        limit = f" for {read_timeout:g} s" if read_timeout is not None else ""
+        return f"no answer{limit} (read timeout)"
+    if isinstance(exc, ProxyError):
+        inner = exc.original_error if getattr(exc, "original_error", None) else exc
+        return "proxy failed: " + _first_line(inner)
+    if isinstance(exc, SSLError):
+        return "TLS failed: " + _first_line(exc.args[0] if exc.args else exc)
+    if isinstance(exc, ProtocolError):
+        return "connection broken: " + _first_line(exc.args[1] if len(exc.args) > 1 else exc)
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, BaseException) and not isinstance(exc, OSError) and text.startswith("<"):
+        text = text.split(": ", 1)[-1]  # urllib3 prefixes the connection object's repr
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
