@@ -15,11 +15,14 @@ What is kept how:
   functions, indexers and listers read them without decoding anything.
 - ``metadata.labels`` stays decoded as a read-only :class:`FrozenDict`, shared
   by every cached object with the same labels (label selection decodes nothing).
-- Every other dict or list (``spec``, ``status``, ``metadata.annotations``,
-  ``metadata.managedFields``...) is kept as its own JSON bytes and decoded on
-  each access: ``obj["spec"]`` returns a fresh plain dict every time. Bind it
-  to a name rather than reading ``obj["spec"]`` in a loop, and know that
-  changing it never changes the cache.
+- Top-level dicts (``spec``, ``status``) become read-only
+  :class:`CompactPart` mappings whose scalars stay decoded too:
+  ``obj["status"]["phase"]`` and ``obj["spec"]["nodeName"]`` decode nothing.
+- Every other dict or list (``spec.containers``, ``status.conditions``,
+  ``metadata.annotations``, ``metadata.managedFields``...) is kept as its own
+  JSON bytes and decoded on each access into a fresh plain value. Bind it to
+  a name rather than reading ``obj["spec"]["containers"]`` in a loop; changing
+  it never changes the cache.
 
 A :class:`CompactObject` is a ``collections.abc.Mapping``: ``obj["metadata"]
 ["name"]``, ``.get``, ``in``, iteration (in the original key order), ``len``
@@ -56,6 +59,7 @@ from .errors import CacheError
 __all__ = [
     "CompactMetadata",
     "CompactObject",
+    "CompactPart",
     "FrozenDict",
     "ReadOnlyObjectError",
     "compact_object",
@@ -285,6 +289,15 @@ class CompactMetadata(_Frozen):
         return f"{ns}/{name}" if ns else repr(name)
 
 
+class CompactPart(_Frozen):
+    """A top-level dict of a :class:`CompactObject` (``spec``, ``status``): scalars decoded."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_part, (self.to_dict(),))
+
+
 class CompactObject(_Frozen):
     """A read-only cached object in compact storage (see the module docstring)."""
 
@@ -309,6 +322,10 @@ class CompactObject(_Frozen):
 
 def _restore(data: dict[str, Any]) -> Any:
     return compact_object(data)
+
+
+def _restore_part(data: dict[str, Any]) -> Any:
+    return _freeze_part(data, _encode)
 
 
 def _restore_metadata(data: dict[str, Any]) -> Any:
@@ -370,6 +387,21 @@ def _freeze_metadata(meta: dict[str, Any], encode: _Encoder | None) -> CompactMe
     return _new(CompactMetadata, _shape(tuple(meta)), tuple(vals))  # type: ignore[no-any-return]
 
 
+def _freeze_part(part: dict[str, Any], enc: _Encoder) -> CompactPart:
+    vals: list[Any] = []
+    for value in part.values():
+        kind = type(value)
+        if kind is str:
+            vals.append(_intern(value))
+        elif kind is dict or kind is list:
+            vals.append(enc(value))
+        elif kind in _SCALARS:
+            vals.append(value)
+        else:
+            raise TypeError(f"{kind.__name__} is not a JSON value")
+    return _new(CompactPart, _shape(tuple(part)), tuple(vals))  # type: ignore[no-any-return]
+
+
 def _freeze(obj: dict[str, Any], encode: _Encoder | None) -> CompactObject:
     enc = _encode if encode is None else encode
     vals: list[Any] = []
@@ -378,7 +410,8 @@ def _freeze(obj: dict[str, Any], encode: _Encoder | None) -> CompactObject:
         if kind is str:
             vals.append(_intern(value))
         elif kind is dict:
-            vals.append(_freeze_metadata(value, encode) if key == "metadata" else enc(value))
+            vals.append(_freeze_metadata(value, encode) if key == "metadata"
+                        else _freeze_part(value, enc))
         elif kind is list:
             vals.append(enc(value))
         elif kind in _SCALARS:

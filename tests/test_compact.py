@@ -30,6 +30,7 @@ from kubecache import (
 from kubecache.compact import (
     CompactMetadata,
     CompactObject,
+    CompactPart,
     FrozenDict,
     ReadOnlyObjectError,
     compact_object,
@@ -104,12 +105,19 @@ def test_reads_like_the_dict_key_order_len_get_contains() -> None:
     assert next(iter(c.values())) == "Pod"
 
 
-def test_parts_are_fresh_plain_values_on_each_access() -> None:
+def test_top_level_parts_are_read_only_and_deeper_values_fresh_on_each_access() -> None:
     c = compact_object(pod("a"))
     spec = c["spec"]
-    assert type(spec) is dict
-    spec["nodeName"] = "elsewhere"
-    assert c["spec"]["nodeName"] == "node-1"  # the cache is never changed through a part
+    assert type(spec) is CompactPart and spec == pod("a")["spec"]
+    assert spec["nodeName"] == "node-1"  # a scalar of a part is kept decoded
+    with pytest.raises(ReadOnlyObjectError):
+        spec["nodeName"] = "elsewhere"
+    containers = spec["containers"]
+    assert type(containers) is list
+    containers[0]["image"] = "changed"
+    assert c["spec"]["containers"][0]["image"] == "web:1.2"  # the cache never changes
+    assert type(thaw(spec)) is dict and thaw(spec) == pod("a")["spec"]
+    assert type(pickle.loads(pickle.dumps(spec))) is CompactPart
 
 
 def test_labels_are_a_shared_read_only_dict() -> None:
@@ -221,9 +229,23 @@ def test_odd_metadata_shapes_stay_equal() -> None:
 # --- compressed ----------------------------------------------------------------------
 
 
+def stored_parts(obj: Any) -> list[bytes]:
+    """Every stored (encoded) part of a compact object, at any depth."""
+    out: list[bytes] = []
+    for value in obj._vals:
+        if type(value) is bytes:
+            out.append(value)
+        elif isinstance(value, Mapping) and not isinstance(value, dict):
+            out += stored_parts(value)
+    return out
+
+
 def test_compressed_objects_are_equal_and_much_smaller() -> None:
     transform = compressed()
     objs = [decoded(pod(f"p{i}", rv=str(i))) for i in range(20)]
+    for i, o in enumerate(objs):  # parts big enough to compress
+        o["spec"]["containers"] = [{"name": f"c{k}", "image": "registry.example.com/web:1.2",
+                                    "args": ["--port", str(8000 + k)]} for k in range(5 + i % 3)]
     small = [transform(o) for o in objs]
     plain = compact_object(objs[5])
     for s, o in zip(small, objs, strict=True):
@@ -232,9 +254,9 @@ def test_compressed_objects_are_equal_and_much_smaller() -> None:
         assert s["status"] == o["status"]
         assert s["metadata"]["managedFields"] == o["metadata"]["managedFields"]
     assert small[5] == plain and plain == small[5]
-    stored = [v for v in small[5]._vals if type(v) is bytes]
-    assert stored and all(v[:1] not in (b"{", b"[") for v in stored)  # deflated
-    assert sum(map(len, stored)) < sum(len(v) for v in plain._vals if type(v) is bytes) / 2
+    stored = stored_parts(small[5])
+    assert stored and all(v[:1] not in (b"{", b"[") for v in stored if len(v) >= 64)  # deflated
+    assert sum(map(len, stored)) < sum(map(len, stored_parts(plain))) / 2
     assert type(pickle.loads(pickle.dumps(small[3]))) is CompactObject
 
 
@@ -242,7 +264,7 @@ def test_compressed_with_a_given_dictionary_and_a_size_floor() -> None:
     transform = compressed(level=6, zdict=orjson.dumps(pod("x")), min_size=10_000)
     c = transform(pod("a"))
     assert c == pod("a")
-    assert all(v[:1] in (b"{", b"[") for v in c._vals if type(v) is bytes)  # below the floor
+    assert all(v[:1] in (b"{", b"[") for v in stored_parts(c))  # below the floor
     assert compressed(zdict=b"kubernetes")(pod("a")) == pod("a")
 
 
