@@ -18,14 +18,7 @@ from kubecache.keys import (
     meta_namespace_key_func,
     split_meta_namespace_key,
 )
-
-
-def pod(namespace: str | None, name: str, **meta_fields: Any) -> dict[str, Any]:
-    md: dict[str, Any] = {"name": name, **meta_fields}
-    if namespace is not None:
-        md["namespace"] = namespace
-    return {"metadata": md}
-
+from tests.support.objects import pod
 
 # --- meta_namespace_key_func ------------------------------------------------
 
@@ -33,9 +26,9 @@ def pod(namespace: str | None, name: str, **meta_fields: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("obj", "key"),
     [
-        (pod("ns", "a"), "ns/a"),
-        (pod("", "a"), "a"),
-        (pod(None, "node-1"), "node-1"),
+        (pod("a"), "ns/a"),
+        (pod("a", ns=""), "a"),
+        (pod("node-1", ns=None), "node-1"),
         ({"metadata": {"namespace": "ns", "name": None}}, "ns/"),
     ],
 )
@@ -90,11 +83,11 @@ def test_key_func_error_keeps_object_and_cause() -> None:
 
 
 def test_deleted_final_state_unknown_key() -> None:
-    tombstone = DeletedFinalStateUnknown("ns/a", pod("ns", "a"))
+    tombstone = DeletedFinalStateUnknown("ns/a", pod("a"))
     assert deletion_handling_meta_namespace_key_func(tombstone) == "ns/a"
     assert deletion_handling_meta_namespace_key_func(DeletedFinalStateUnknown("k", None)) == "k"
-    assert deletion_handling_meta_namespace_key_func(pod("ns", "b")) == "ns/b"
-    assert tombstone.obj == pod("ns", "a")
+    assert deletion_handling_meta_namespace_key_func(pod("b")) == "ns/b"
+    assert tombstone.obj == pod("a")
     # the plain key function does not unwrap tombstones: they have no metadata
     with pytest.raises(kubecache.KeyFuncError):
         meta_namespace_key_func(tombstone)
@@ -125,7 +118,7 @@ def test_split_meta_namespace_key_rejects_other_shapes(key: str) -> None:
 
 
 def test_split_round_trips_key_func() -> None:
-    for obj in (pod("ns", "a"), pod(None, "a")):
+    for obj in (pod("a"), pod("a", ns=None)):
         ns, name = split_meta_namespace_key(meta_namespace_key_func(obj))
         assert (ns, name) == (meta.get_namespace(obj), meta.get_name(obj))
 
@@ -134,8 +127,8 @@ def test_split_round_trips_key_func() -> None:
 
 
 def test_meta_namespace_index_func() -> None:
-    assert meta_namespace_index_func(pod("ns", "a")) == ["ns"]
-    assert meta_namespace_index_func(pod(None, "a")) == [""]
+    assert meta_namespace_index_func(pod("a")) == ["ns"]
+    assert meta_namespace_index_func(pod("a", ns=None)) == [""]
     model = V1Pod(metadata=V1ObjectMeta(namespace="prod", name="a"))
     assert meta_namespace_index_func(model) == ["prod"]
     assert NAMESPACE_INDEX == "namespace"

@@ -11,7 +11,6 @@ from kubernetes.client import (
     V1NodeCondition,
     V1NodeStatus,
     V1ObjectMeta,
-    V1Pod,
     V1ReplicationController,
     V1ReplicationControllerSpec,
     V1Service,
@@ -31,6 +30,7 @@ from kubecache.listers import (
     as_selector,
 )
 from kubecache.store import Store, new_indexer, new_store
+from tests.support.objects import model_pod, names, pod
 
 
 class Spy:
@@ -50,22 +50,11 @@ class Spy:
         return attr
 
 
-def pod(ns: str, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"namespace": ns, "name": name}
-    if labels is not None:
-        meta["labels"] = labels
-    return {"kind": "Pod", "metadata": meta}
-
-
-def model_pod(ns: str, name: str, labels: dict[str, str] | None = None) -> V1Pod:
-    return V1Pod(metadata=V1ObjectMeta(namespace=ns, name=name, labels=labels))
-
-
-PODS = [
-    ("ns1", "web-1", {"app": "web", "tier": "front"}),
-    ("ns1", "db-1", {"app": "db"}),
-    ("ns2", "web-2", {"app": "web", "tier": "back"}),
-    ("ns2", "bare", None),
+PODS: list[dict[str, Any]] = [
+    {"name": "web-1", "ns": "ns1", "labels": {"app": "web", "tier": "front"}},
+    {"name": "db-1", "ns": "ns1", "labels": {"app": "db"}},
+    {"name": "web-2", "ns": "ns2", "labels": {"app": "web", "tier": "back"}},
+    {"name": "bare", "ns": "ns2"},
 ]
 
 
@@ -83,13 +72,6 @@ def plain(objs: list[Any]) -> Store:
     return store
 
 
-def names(objs: list[Any]) -> list[str]:
-    out = []
-    for o in objs:
-        out.append(o["metadata"]["name"] if isinstance(o, dict) else o.metadata.name)
-    return sorted(out)
-
-
 @pytest.fixture(params=["dict", "model"])
 def make_pod(request: pytest.FixtureRequest) -> Any:
     return pod if request.param == "dict" else model_pod
@@ -104,7 +86,7 @@ def make_store(request: pytest.FixtureRequest) -> Any:
 
 
 def test_pod_lister_selectors(make_pod: Any, make_store: Any) -> None:
-    lister = StoreToPodLister(make_store([make_pod(*p) for p in PODS]))
+    lister = StoreToPodLister(make_store([make_pod(**p) for p in PODS]))
     assert names(lister.list("app=web")) == ["web-1", "web-2"]
     assert names(lister.list(parse("app in (web,db),tier!=back"))) == ["db-1", "web-1"]
     assert names(lister.list({"app": "db"})) == ["db-1"]
@@ -116,7 +98,7 @@ def test_pod_lister_selectors(make_pod: Any, make_store: Any) -> None:
 
 
 def test_pod_lister_namespaces(make_pod: Any, make_store: Any) -> None:
-    lister = StoreToPodLister(make_store([make_pod(*p) for p in PODS]))
+    lister = StoreToPodLister(make_store([make_pod(**p) for p in PODS]))
     assert names(lister.pods("ns1").list(everything())) == ["db-1", "web-1"]
     assert names(lister.pods("ns2").list("app=web")) == ["web-2"]
     assert names(lister.pods("").list("app=web")) == ["web-1", "web-2"]
@@ -128,13 +110,13 @@ def test_pod_lister_namespaces(make_pod: Any, make_store: Any) -> None:
 
 
 def test_pod_lister_exists(make_pod: Any) -> None:
-    lister = StoreToPodLister(indexed([make_pod(*p) for p in PODS]))
-    assert lister.exists(make_pod("ns1", "web-1"))
-    assert not lister.exists(make_pod("ns2", "web-1"))
+    lister = StoreToPodLister(indexed([make_pod(**p) for p in PODS]))
+    assert lister.exists(make_pod("web-1", ns="ns1"))
+    assert not lister.exists(make_pod("web-1", ns="ns2"))
 
 
 def test_namespace_listing_uses_the_index_instead_of_scanning() -> None:
-    spy = Spy(indexed([pod(*p) for p in PODS]))
+    spy = Spy(indexed([pod(**p) for p in PODS]))
     lister = StoreToPodLister(spy)  # type: ignore[arg-type]
     assert names(lister.pods("ns1").list("app=web")) == ["web-1"]
     assert spy.calls["by_index"] == 1 and spy.calls["list"] == 0
@@ -142,13 +124,13 @@ def test_namespace_listing_uses_the_index_instead_of_scanning() -> None:
     assert names(generic.by_namespace("ns2").list()) == ["bare", "web-2"]
     assert spy.calls["by_index"] == 2 and spy.calls["list"] == 0
 
-    spy = Spy(plain([pod(*p) for p in PODS]))  # no index: a full scan, same answer
+    spy = Spy(plain([pod(**p) for p in PODS]))  # no index: a full scan, same answer
     assert names(GenericLister(spy).by_namespace("ns2").list()) == ["bare", "web-2"]  # type: ignore[arg-type]
     assert spy.calls["list"] == 1 and spy.calls["by_index"] == 0
 
 
 def test_selector_arguments_are_checked() -> None:
-    lister = StoreToPodLister(indexed([pod(*p) for p in PODS]))
+    lister = StoreToPodLister(indexed([pod(**p) for p in PODS]))
     assert lister.list("app=") == []  # the empty value is valid; no pod has it
     with pytest.raises(SelectorParseError):
         lister.list("app in ()")
@@ -158,7 +140,7 @@ def test_selector_arguments_are_checked() -> None:
 
 
 def test_mixed_shapes_fall_back_to_the_general_path() -> None:
-    objs = [pod("a", "x", {"k": "v"}), model_pod("a", "y", {"k": "v"}),
+    objs = [pod("x", ns="a", labels={"k": "v"}), model_pod("y", ns="a", labels={"k": "v"}),
             {"metadata": {"namespace": "a", "name": "z", "labels": None}}]
     lister = StoreToPodLister(plain(objs))
     assert names(lister.list("k=v")) == ["x", "y"]
@@ -237,36 +219,36 @@ def test_controller_lister(make: Any, make_pod: Any) -> None:
     assert len(lister.list()) == len(SELECTORS)
     assert lister.exists(make("ns1", "db", None))
     assert not lister.exists(make("ns3", "db", None))
-    found = lister.get_pod_controllers(make_pod("ns1", "p", {"app": "web", "tier": "front"}))
-    assert names(found) == ["web", "web-front"]
-    assert names(lister.get_pod_controllers(make_pod("ns1", "p", {"app": "db", "x": "y"}))) \
-        == ["db"]
+    front = make_pod("p", ns="ns1", labels={"app": "web", "tier": "front"})
+    assert names(lister.get_pod_controllers(front)) == ["web", "web-front"]
+    db = make_pod("p", ns="ns1", labels={"app": "db", "x": "y"})
+    assert names(lister.get_pod_controllers(db)) == ["db"]
     with pytest.raises(NotFoundError, match="no labels"):
-        lister.get_pod_controllers(make_pod("ns1", "p"))
+        lister.get_pod_controllers(make_pod("p", ns="ns1"))
     with pytest.raises(NotFoundError, match="could not find controller"):
-        lister.get_pod_controllers(make_pod("ns1", "p", {"app": "cache"}))
+        lister.get_pod_controllers(make_pod("p", ns="ns1", labels={"app": "cache"}))
     with pytest.raises(NotFoundError):
-        lister.get_pod_controllers(make_pod("ns3", "p", {"app": "web"}))
+        lister.get_pod_controllers(make_pod("p", ns="ns3", labels={"app": "web"}))
 
 
 @pytest.mark.parametrize(("make", "make_pod"), [(svc, pod), (model_svc, model_pod)])
 def test_service_lister(make: Any, make_pod: Any) -> None:
     lister = StoreToServiceLister(plain([make(*s) for s in SELECTORS]))
     assert len(lister.list()) == len(SELECTORS)
-    found = lister.get_pod_services(make_pod("ns1", "p", {"app": "web", "tier": "front"}))
+    found = lister.get_pod_services(make_pod("p", ns="ns1", labels={"app": "web", "tier": "front"}))
     assert names(found) == ["web", "web-front"]
-    assert names(lister.get_pod_services(make_pod("ns2", "p", {"app": "web"}))) \
+    assert names(lister.get_pod_services(make_pod("p", ns="ns2", labels={"app": "web"}))) \
         == ["web-other-ns"]
     with pytest.raises(NotFoundError, match="could not find service"):
-        lister.get_pod_services(make_pod("ns1", "p"))
+        lister.get_pod_services(make_pod("p", ns="ns1"))
     with pytest.raises(NotFoundError):
-        lister.get_pod_services(make_pod("ns1", "p", {"tier": "front"}))
+        lister.get_pod_services(make_pod("p", ns="ns1", labels={"tier": "front"}))
 
 
 def test_cluster_scoped_pod_only_matches_cluster_scoped_services() -> None:
     lister = StoreToServiceLister(plain([svc("", "global", {"a": "1"}),
                                          svc("ns1", "local", {"a": "1"})]))
-    assert names(lister.get_pod_services(pod("", "p", {"a": "1"}))) == ["global"]
+    assert names(lister.get_pod_services(pod("p", ns="", labels={"a": "1"}))) == ["global"]
 
 
 # --- generic lister ----------------------------------------------------------------
@@ -274,7 +256,7 @@ def test_cluster_scoped_pod_only_matches_cluster_scoped_services() -> None:
 
 @pytest.mark.parametrize("make_store", [indexed, plain])
 def test_generic_lister(make_pod: Any, make_store: Any) -> None:
-    objs = [make_pod(*p) for p in PODS] + [make_pod("", "cluster-thing", {"app": "web"})]
+    objs = [make_pod(**p) for p in PODS] + [make_pod("cluster-thing", ns="", labels={"app": "web"})]
     lister = GenericLister(make_store(objs), "pods")
     assert len(lister.list()) == len(objs)  # None means everything here
     assert names(lister.list("app=web")) == ["cluster-thing", "web-1", "web-2"]

@@ -20,19 +20,11 @@ from kubecache import (
     new_indexer,
     new_store,
 )
-
-
-def pod(ns: str, name: str, rv: str = "1", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name, "resourceVersion": rv,
-                         "labels": labels}}
+from tests.support.objects import names, pod
 
 
 def label_values(o: Any) -> list[str]:
-    return [f"{k}={v}" for k, v in o["metadata"]["labels"].items()]
-
-
-def names(objs: list[Any]) -> list[str]:
-    return sorted(o["metadata"]["name"] for o in objs)
+    return [f"{k}={v}" for k, v in o["metadata"].get("labels", {}).items()]
 
 
 def new_pod_indexer() -> Indexer:
@@ -43,24 +35,24 @@ def new_pod_indexer() -> Indexer:
 def test_new_store_is_a_store() -> None:
     s = new_store(meta_namespace_key_func)
     assert isinstance(s, Store)
-    s.add(pod("ns", "a"))
-    assert s.get_by_key("ns/a") == (pod("ns", "a"), True)
-    assert s.get(pod("ns", "a", rv="other")) == (pod("ns", "a"), True)  # keyed, not compared
-    assert s.get(pod("ns", "zz")) == (None, False)
+    s.add(pod("a"))
+    assert s.get_by_key("ns/a") == (pod("a"), True)
+    assert s.get(pod("a", rv="other")) == (pod("a"), True)  # keyed, not compared
+    assert s.get(pod("zz")) == (None, False)
     assert s.get_by_key("ns/zz") == (None, False)
 
 
 def test_add_update_delete_list() -> None:
     s = new_store(meta_namespace_key_func)
-    s.add(pod("ns", "a"))
-    s.add(pod("", "cluster"))
-    s.update(pod("ns", "a", rv="2"))
+    s.add(pod("a"))
+    s.add(pod("cluster", ns=""))
+    s.update(pod("a", rv="2"))
     assert s.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "2"
-    s.update(pod("ns", "new"))  # update of a missing key adds
+    s.update(pod("new"))  # update of a missing key adds
     assert sorted(s.list_keys()) == ["cluster", "ns/a", "ns/new"]
     assert names(s.list()) == ["a", "cluster", "new"]
-    s.delete(pod("ns", "a", rv="whatever"))
-    s.delete(pod("ns", "never-added"))  # not an error
+    s.delete(pod("a", rv="whatever"))
+    s.delete(pod("never-added"))  # not an error
     assert sorted(s.list_keys()) == ["cluster", "ns/new"]
     assert len(s) == 2
     assert "cluster" in s and "ns/a" not in s and 7 not in s and ["cluster"] not in s
@@ -68,21 +60,21 @@ def test_add_update_delete_list() -> None:
 
 def test_replace_is_whole_content() -> None:
     s = new_pod_indexer()
-    s.add(pod("ns", "old", app="x"))
-    s.replace([pod("ns", "a", app="y"), pod("other", "b")], "10")
+    s.add(pod("old", labels={"app": "x"}))
+    s.replace([pod("a", labels={"app": "y"}), pod("b", ns="other")], "10")
     assert sorted(s.list_keys()) == ["ns/a", "other/b"]
     assert s.list_index_func_values("labels") == ["app=y"]
-    s.replace(iter([pod("ns", "c"), pod("ns", "c", rv="2")]))  # any iterable; last one wins
-    assert s.list() == [pod("ns", "c", rv="2")]
+    s.replace(iter([pod("c"), pod("c", rv="2")]))  # any iterable; last one wins
+    assert s.list() == [pod("c", rv="2")]
     s.replace([])
     assert len(s) == 0
 
 
 def test_resync_is_a_noop() -> None:
     s = new_store(meta_namespace_key_func)
-    s.add(pod("ns", "a"))
+    s.add(pod("a"))
     s.resync()
-    assert s.list() == [pod("ns", "a")]
+    assert s.list() == [pod("a")]
 
 
 def test_key_func_errors() -> None:
@@ -92,7 +84,7 @@ def test_key_func_errors() -> None:
             call({"no": "metadata"})
         assert info.value.obj == {"no": "metadata"}
     with pytest.raises(KeyFuncError):
-        s.replace([pod("ns", "a"), {"no": "metadata"}])
+        s.replace([pod("a"), {"no": "metadata"}])
     assert len(s) == 0
 
 
@@ -123,25 +115,26 @@ def test_explicit_key_and_models() -> None:
 
 def test_indexer_queries() -> None:
     s = new_pod_indexer()
-    s.add(pod("a", "p1", app="web", tier="fe"))
-    s.add(pod("a", "p2", app="db"))
-    s.add(pod("b", "p3", app="web"))
+    s.add(pod("p1", ns="a", labels={"app": "web", "tier": "fe"}))
+    s.add(pod("p2", ns="a", labels={"app": "db"}))
+    s.add(pod("p3", ns="b", labels={"app": "web"}))
     assert names(s.by_index(NAMESPACE_INDEX, "a")) == ["p1", "p2"]
     assert s.by_index(NAMESPACE_INDEX, "none") == []
     assert sorted(s.index_keys("labels", "app=web")) == ["a/p1", "b/p3"]
     assert sorted(s.list_index_func_values("labels")) == ["app=db", "app=web", "tier=fe"]
-    assert names(s.index("labels", pod("x", "probe", app="db", tier="fe"))) == ["p1", "p2"]
+    probe = pod("probe", ns="x", labels={"app": "db", "tier": "fe"})
+    assert names(s.index("labels", probe)) == ["p1", "p2"]
     assert set(s.get_indexers()) == {NAMESPACE_INDEX, "labels"}
-    s.update(pod("a", "p1", app="db"))
+    s.update(pod("p1", ns="a", labels={"app": "db"}))
     assert sorted(s.list_index_func_values("labels")) == ["app=db", "app=web"]
-    s.delete(pod("b", "p3"))
+    s.delete(pod("p3", ns="b"))
     assert s.index_keys("labels", "app=web") == []
     assert sorted(s.list_index_func_values(NAMESPACE_INDEX)) == ["a"]
 
 
 def test_indexer_unknown_index_and_add_indexers() -> None:
     s = new_indexer(meta_namespace_key_func, {})
-    s.add(pod("a", "p1", app="web"))
+    s.add(pod("p1", ns="a", labels={"app": "web"}))
     with pytest.raises(IndexNotFoundError):
         s.by_index("labels", "app=web")
     with pytest.raises(KeyError):  # IndexNotFoundError is also a KeyError
@@ -154,5 +147,5 @@ def test_indexer_unknown_index_and_add_indexers() -> None:
 
 def test_repr_mentions_size() -> None:
     s = new_pod_indexer()
-    s.add(pod("a", "p"))
+    s.add(pod("p", ns="a"))
     assert "items=1" in repr(s)
