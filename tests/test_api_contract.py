@@ -1,4 +1,7 @@
-"""Black-box contract checks of /work/shared/API.md: errors, keys, stores and indexers.
+"""Black-box checks of the public contract for errors, keys, stores and indexers.
+
+The contract is the set of public names, their exact signatures and defaults, and
+the behaviour README's "Stores and indexers" section describes; these tests pin it.
 
 Written as a new user would: only the public names, spelled as the contract
 spells them, on dicts and on attribute-style objects (the official client's
@@ -13,19 +16,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kubernetes.client import V1ObjectMeta, V1Pod
 
 import kubecache
-
-
-def pod(name: str, ns: str = "ns", rv: str = "1", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name, "resourceVersion": rv,
-                         "labels": dict(labels)}}
-
-
-def model_pod(name: str, ns: str | None = "ns", rv: str = "1", **labels: str) -> V1Pod:
-    return V1Pod(metadata=V1ObjectMeta(name=name, namespace=ns, resource_version=rv,
-                                       labels=dict(labels)))
+from tests.support.objects import model_pod, names, pod
 
 
 def ns_pod(name: str, ns: str = "ns", **labels: str) -> SimpleNamespace:
@@ -284,10 +277,11 @@ def test_indexer_methods() -> None:
     indexer = kubecache.new_indexer(kubecache.meta_namespace_key_func,
                                     {"app": by_app, "namespace": NS_INDEX})
     assert isinstance(indexer, kubecache.Indexer) and isinstance(indexer, kubecache.Store)
-    a, b, c = pod("a", app="web"), pod("b", app="web"), pod("c", ns="other", app="db")
+    a, b = pod("a", labels={"app": "web"}), pod("b", labels={"app": "web"})
+    c = pod("c", ns="other", labels={"app": "db"})
     for obj in (a, b, c):
         indexer.add(obj)
-    index_ab = indexer.index("app", pod("probe", app="web"))
+    index_ab = indexer.index("app", pod("probe", labels={"app": "web"}))
     assert sorted(o["metadata"]["name"] for o in index_ab) == ["a", "b"]
     assert sorted(indexer.index_keys("app", "web")) == ["ns/a", "ns/b"]
     assert sorted(indexer.list_index_func_values("app")) == ["db", "web"]
@@ -299,12 +293,12 @@ def test_indexer_methods() -> None:
     assert isinstance(indexers, dict) and set(indexers) == {"app", "namespace"}
     assert indexers["app"] is by_app
     # an update moves the object between index values, leaving no stale entries
-    indexer.update(pod("c", ns="other", app="web"))
+    indexer.update(pod("c", ns="other", labels={"app": "web"}))
     assert indexer.by_index("app", "db") == []
     assert "db" not in indexer.list_index_func_values("app")
     indexer.delete(a)
     assert sorted(indexer.index_keys("app", "web")) == ["ns/b", "other/c"]
-    indexer.replace([pod("z", app="cache")], "9")
+    indexer.replace([pod("z", labels={"app": "cache"})], "9")
     assert indexer.list_index_func_values("app") == ["cache"]
     assert indexer.by_index("namespace", "other") == []
 
@@ -339,25 +333,25 @@ def test_indexer_multi_valued_index() -> None:
 ], ids=["index", "index_keys", "list_index_func_values", "by_index"])
 def test_unknown_index_name_raises_index_not_found(call: Any) -> None:
     indexer = kubecache.new_indexer(kubecache.meta_namespace_key_func, {"app": by_app})
-    indexer.add(pod("a", app="web"))
+    indexer.add(pod("a", labels={"app": "web"}))
     with pytest.raises(kubecache.IndexNotFoundError):
         call(indexer)
 
 
 def test_add_indexers_on_a_non_empty_store_indexes_existing_items() -> None:
     indexer = kubecache.new_indexer(kubecache.meta_namespace_key_func, {})
-    indexer.add(pod("a", app="web"))
-    indexer.add(pod("b", app="db"))
+    indexer.add(pod("a", labels={"app": "web"}))
+    indexer.add(pod("b", labels={"app": "db"}))
     indexer.add_indexers({"app": by_app})
     assert indexer.index_keys("app", "web") == ["ns/a"]
-    indexer.add(pod("c", app="web"))
+    indexer.add(pod("c", labels={"app": "web"}))
     assert sorted(indexer.index_keys("app", "web")) == ["ns/a", "ns/c"]
     assert set(indexer.get_indexers()) == {"app"}
 
 
 def test_add_indexers_name_clash_is_value_error() -> None:
     indexer = kubecache.new_indexer(kubecache.meta_namespace_key_func, {"app": by_app})
-    indexer.add(pod("a", app="web"))
+    indexer.add(pod("a", labels={"app": "web"}))
     with pytest.raises(ValueError):
         indexer.add_indexers({"app": kubecache.meta_namespace_index_func})
     assert indexer.get_indexers()["app"] is by_app
@@ -370,7 +364,7 @@ def test_indexer_on_model_objects() -> None:
 
     indexer = kubecache.new_indexer(kubecache.meta_namespace_key_func,
                                     {"app": app_of, "namespace": NS_INDEX})
-    a = model_pod("a", app="web")
+    a = model_pod("a", labels={"app": "web"})
     indexer.add(a)
     assert indexer.by_index("app", "web") == [a]
     assert indexer.by_index("namespace", "ns") == [a]
@@ -383,23 +377,23 @@ def test_indexer_on_model_objects() -> None:
 def test_thread_safe_store_is_keyed_explicitly() -> None:
     tss = kubecache.new_thread_safe_store({"app": by_app}, {})
     assert isinstance(tss, kubecache.ThreadSafeStore)
-    tss.add("k1", pod("a", app="web"))
-    tss.add("k2", pod("b", app="db"))
-    assert tss.get("k1") == (pod("a", app="web"), True)
+    tss.add("k1", pod("a", labels={"app": "web"}))
+    tss.add("k2", pod("b", labels={"app": "db"}))
+    assert tss.get("k1") == (pod("a", labels={"app": "web"}), True)
     assert tss.get("nope") == (None, False)
     assert sorted(tss.list_keys()) == ["k1", "k2"]
     assert len(tss.list()) == 2
     assert tss.index_keys("app", "web") == ["k1"]
-    assert tss.by_index("app", "db") == [pod("b", app="db")]
-    assert [o["metadata"]["name"] for o in tss.index("app", pod("x", app="web"))] == ["a"]
+    assert tss.by_index("app", "db") == [pod("b", labels={"app": "db"})]
+    assert names(tss.index("app", pod("x", labels={"app": "web"}))) == ["a"]
     assert sorted(tss.list_index_func_values("app")) == ["db", "web"]
-    tss.update("k1", pod("a", app="db"))
+    tss.update("k1", pod("a", labels={"app": "db"}))
     assert sorted(tss.index_keys("app", "db")) == ["k1", "k2"]
     assert tss.index_keys("app", "web") == []
     tss.delete("k2")
     tss.delete("never-there")
     assert tss.list_keys() == ["k1"]
-    tss.replace({"k9": pod("z", app="web")}, resource_version="3")
+    tss.replace({"k9": pod("z", labels={"app": "web"})}, resource_version="3")
     assert tss.list_keys() == ["k9"] and tss.index_keys("app", "web") == ["k9"]
     tss.replace({"k8": pod("y")})
     assert tss.list_keys() == ["k8"] and tss.list_index_func_values("app") == []
