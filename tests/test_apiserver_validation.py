@@ -158,6 +158,22 @@ def test_fields_of_the_wrong_type_are_400_as_kube_s_decoder_answers(http: httpx.
     assert http.get(PODS).json()["items"] == []
 
 
+def test_in_process_calls_are_validated_too(server: ApiServer) -> None:
+    server.create("pods", pod("p"))
+    for bad, code in ((pod("p", labels=["x"]), 400), (dict(pod("p"), metadata=["x"]), 400),
+                      (pod(5), 400), (pod("p", labels={"a": "-"}), 422)):
+        with pytest.raises(StatusError) as err:
+            server.update("pods", bad)
+        assert err.value.code == code, bad
+    with pytest.raises(StatusError) as err:
+        server.patch("pods", "p", {"metadata": {"annotations": {"a/b/c": "x"}}}, "default")
+    assert err.value.code == 422
+    with pytest.raises(StatusError) as err:
+        server.create("pods", pod("x" * 300))
+    assert err.value.code == 422 and len(str(err.value)) < 4000
+    assert server.get("pods", "p", "default")["metadata"].get("labels") is None
+
+
 def test_null_label_values_decode_as_empty_strings(http: httpx.Client) -> None:
     resp = http.post(PODS, json=pod("p", labels={"a": None}, annotations={"n": None}))
     assert resp.status_code == 201, resp.text

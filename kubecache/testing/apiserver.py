@@ -177,9 +177,11 @@ class ApiServer:
         """Replace an object; a stale ``metadata.resourceVersion`` -> 409 StatusError."""
         rt = self.registry.lookup(resource)
         body = _copy(obj)
-        meta = body.get("metadata") or {}
-        stored = self.storage.update(rt, body, self._ns(rt, meta.get("namespace", "")),
-                                     meta.get("name", ""))
+        meta = body.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}  # the storage answers a bad one with 400
+        ns, name = meta.get("namespace"), meta.get("name")
+        stored = self.storage.update(rt, body, self._ns(rt, ns if isinstance(ns, str) else ""),
+                                     name if isinstance(name, str) else "")
         return _copy(stored)
 
     def patch(self, resource: str, name: str, patch: Mapping[str, Any],
