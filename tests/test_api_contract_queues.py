@@ -1,4 +1,6 @@
-"""Black-box contract checks of /work/shared/API.md: FIFO, DeltaFIFO, expiration, UndeltaStore.
+"""Black-box checks of the public contract of FIFO, DeltaFIFO, expiration and UndeltaStore:
+names, exact signatures and the behaviour README's "Queues: FIFO and DeltaFIFO"
+section describes.
 
 Only public names, spelled as the contract spells them. Every thread a test
 starts is joined before it ends.
@@ -13,23 +15,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture
-from kubernetes.client import V1ObjectMeta, V1Pod
 
 import kubecache
 from kubecache import DeltaType
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.objects import model_pod, pod
+from tests.support.sync import wait_for
 
 KEY = kubecache.meta_namespace_key_func
-
-
-def pod(name: str, rv: str = "1", ns: str = "ns") -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name, "resourceVersion": rv}}
-
-
-def model_pod(name: str, rv: str = "1") -> V1Pod:
-    return V1Pod(metadata=V1ObjectMeta(name=name, namespace="ns", resource_version=rv))
 
 
 def kinds(deltas: Any) -> list[tuple[str, Any]]:
@@ -324,7 +316,6 @@ def test_many_poppers_each_item_once() -> None:
         t.start()
     for i in range(200):
         fifo.add(pod(f"p{i}"))
-    from helpers_sync import wait_for
     assert wait_for(lambda: len(got) == 200, 5)
     fifo.close()
     for t in threads:
@@ -762,9 +753,9 @@ def test_len_and_in_on_every_store_type(make: Any) -> None:
 
 
 def test_replace_with_known_objects_also_tombstones_queued_unknown_keys() -> None:
-    """API.md names known keys (or, without known_objects, queued ones); client-go
-    (modern) tombstones both, so an object added and gone while unprocessed is not leaked.
-    We follow client-go: the known keys' tombstones (pinned) plus the queued ones."""
+    """The contract tombstones the known keys missing from a replace (or, without
+    known_objects, the queued ones); modern client-go tombstones both, so an object added
+    and gone while unprocessed is not leaked. We follow client-go: both."""
     f = kubecache.new_delta_fifo(KEY, known_objects=Known(pod("known")))
     f.add(pod("queued", rv="2"))
     f.replace([], "3")

@@ -1,5 +1,6 @@
-"""Black-box contract checks of /work/shared/API.md: watch, ListWatch, Reflector, Poller,
-FakeControllerSource and SharedIndexInformer.
+"""Black-box checks of the public contract of watch, ListWatch, Reflector, Poller,
+FakeControllerSource and SharedIndexInformer: names, exact signatures and the
+behaviour README's "Reflector and SharedIndexInformer" section describes.
 
 Only public names, spelled as the contract spells them: top-level ``kubecache.X``,
 plus ``kubecache.watch`` and ``kubecache.testing``. Sources are scripted the way a
@@ -18,26 +19,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
-from kubernetes.client import V1ListMeta, V1ObjectMeta, V1Pod, V1PodList
+from kubernetes.client import V1ListMeta, V1Pod, V1PodList
 from kubernetes.client.exceptions import ApiException
 
 import kubecache
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import Event, EventType, FakeWatcher
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.objects import model_pod, pod
+from tests.support.sync import wait_for
 
 KEY = kubecache.meta_namespace_key_func
-
-
-def pod(name: str, rv: str = "1", ns: str = "ns", **labels: str) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name, "resourceVersion": rv,
-                                        "labels": dict(labels)}}
-
-
-def model_pod(name: str, rv: str = "1") -> V1Pod:
-    return V1Pod(metadata=V1ObjectMeta(name=name, namespace="ns", resource_version=rv))
 
 
 def gone(message: str = "too old resource version") -> dict[str, Any]:
@@ -282,17 +273,18 @@ def test_reflector_signature() -> None:
 
 def test_reflector_lists_replaces_then_watches_from_the_list_rv(stop: threading.Event) -> None:
     src = Scripted(
-        [list_result("10", pod("a", "8"), pod("b", "9"))],
-        [events(("ADDED", pod("c", "11")), ("MODIFIED", pod("a", "12")),
-                ("DELETED", pod("b", "13")), ("BOOKMARK", {"metadata": {"resourceVersion": "14"}}),
-                ("ADDED", pod("d", "15")))])
+        [list_result("10", pod("a", rv="8"), pod("b", rv="9"))],
+        [events(("ADDED", pod("c", rv="11")), ("MODIFIED", pod("a", rv="12")),
+                ("DELETED", pod("b", rv="13")),
+                ("BOOKMARK", {"metadata": {"resourceVersion": "14"}}),
+                ("ADDED", pod("d", rv="15")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "15", 3)
     assert store.calls == [
-        ("replace", ([pod("a", "8"), pod("b", "9")], "10")),
-        ("add", pod("c", "11")), ("update", pod("a", "12")), ("delete", pod("b", "13")),
-        ("add", pod("d", "15"))]
+        ("replace", ([pod("a", rv="8"), pod("b", rv="9")], "10")),
+        ("add", pod("c", rv="11")), ("update", pod("a", rv="12")), ("delete", pod("b", rv="13")),
+        ("add", pod("d", rv="15"))]
     assert src.watch_options[0].resource_version == "10"
     assert store.names() == ["a", "c", "d"]
 
@@ -311,7 +303,7 @@ def test_bookmark_only_advances_the_rv(stop: threading.Event) -> None:
 def test_watch_that_ends_after_events_is_reopened_without_a_new_list(
         stop: threading.Event) -> None:
     src = Scripted([list_result("1")],
-                   [events(("ADDED", pod("a", "2"))), events(("ADDED", pod("b", "3")))])
+                   [events(("ADDED", pod("a", rv="2"))), events(("ADDED", pod("b", rv="3")))])
     store = RecordingStore()
     run_reflector(src.lw, store, stop)
     assert wait_for(lambda: len(src.watch_options) >= 3, 3)
@@ -321,8 +313,8 @@ def test_watch_that_ends_after_events_is_reopened_without_a_new_list(
 
 
 def test_error_event_410_leads_to_a_fresh_list(stop: threading.Event) -> None:
-    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", "9"))],
-                   [events(("ADDED", pod("b", "2")), ("ERROR", gone()))])
+    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))],
+                   [events(("ADDED", pod("b", rv="2")), ("ERROR", gone()))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
@@ -334,8 +326,8 @@ def test_error_event_410_leads_to_a_fresh_list(stop: threading.Event) -> None:
 def test_error_event_with_attribute_style_410_status_relists(stop: threading.Event) -> None:
     from kubernetes.client import V1Status
 
-    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", "9"))],
-                   [events(("ADDED", pod("b", "2")),
+    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))],
+                   [events(("ADDED", pod("b", rv="2")),
                            ("ERROR", V1Status(code=410, reason="Expired", message="old")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
@@ -345,10 +337,10 @@ def test_error_event_with_attribute_style_410_status_relists(stop: threading.Eve
 
 def test_api_exception_410_from_the_watch_leads_to_a_fresh_list(stop: threading.Event) -> None:
     def broken() -> Iterator[dict[str, Any]]:
-        yield {"type": "ADDED", "object": pod("b", "2")}
+        yield {"type": "ADDED", "object": pod("b", rv="2")}
         raise ApiException(status=410, reason="Gone")
 
-    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", "9"))], [broken])
+    src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))], [broken])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
@@ -360,10 +352,10 @@ def test_exception_with_code_410_is_gone_too(stop: threading.Event) -> None:
         code = 410
 
     def broken() -> Iterator[dict[str, Any]]:
-        yield {"type": "ADDED", "object": pod("b", "2")}
+        yield {"type": "ADDED", "object": pod("b", rv="2")}
         raise Gone("expired")
 
-    src = Scripted([list_result("1"), list_result("9", pod("z", "9"))], [broken])
+    src = Scripted([list_result("1"), list_result("9", pod("z", rv="9"))], [broken])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
@@ -372,7 +364,7 @@ def test_exception_with_code_410_is_gone_too(stop: threading.Event) -> None:
 
 def test_status_error_410_from_the_list_relists_from_the_latest_state(
         stop: threading.Event) -> None:
-    src = Scripted([kubecache.StatusError(gone()), list_result("4", pod("a", "4"))], [])
+    src = Scripted([kubecache.StatusError(gone()), list_result("4", pod("a", rv="4"))], [])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
@@ -381,7 +373,7 @@ def test_status_error_410_from_the_list_relists_from_the_latest_state(
 
 
 def test_list_failures_are_retried_and_the_thread_survives(stop: threading.Event) -> None:
-    src = Scripted([RuntimeError("connection refused"), list_result("2", pod("a", "2"))], [])
+    src = Scripted([RuntimeError("connection refused"), list_result("2", pod("a", rv="2"))], [])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "2", 5)
@@ -389,15 +381,15 @@ def test_list_failures_are_retried_and_the_thread_survives(stop: threading.Event
 
 
 def test_list_result_as_v1_pod_list(stop: threading.Event) -> None:
-    listed = V1PodList(items=[model_pod("a", "3"), model_pod("b", "4")],
+    listed = V1PodList(items=[model_pod("a", rv="3"), model_pod("b", rv="4")],
                        metadata=V1ListMeta(resource_version="5"))
-    src = Scripted([listed], [events(("ADDED", model_pod("c", "6")))])
+    src = Scripted([listed], [events(("ADDED", model_pod("c", rv="6")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop, expected_type=V1Pod)
     assert wait_for(lambda: r.last_sync_resource_version() == "6", 3)
     assert src.watch_options[0].resource_version == "5"
     assert store.names() == ["a", "b", "c"]
-    assert store.calls[0] == ("replace", ([model_pod("a", "3"), model_pod("b", "4")], "5"))
+    assert store.calls[0] == ("replace", ([model_pod("a", rv="3"), model_pod("b", rv="4")], "5"))
 
 
 def test_watch_events_as_event_tuples_and_fake_watcher(stop: threading.Event) -> None:
@@ -405,11 +397,11 @@ def test_watch_events_as_event_tuples_and_fake_watcher(stop: threading.Event) ->
     src = Scripted([list_result("1")], [lambda: w])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
-    w.add(pod("a", "2"))
-    w.action(EventType.MODIFIED, pod("a", "3"))
-    w.action("ADDED", pod("b", "4"))
+    w.add(pod("a", rv="2"))
+    w.action(EventType.MODIFIED, pod("a", rv="3"))
+    w.action("ADDED", pod("b", rv="4"))
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
-    assert store.get_by_key("ns/a") == (pod("a", "3"), True)
+    assert store.get_by_key("ns/a") == (pod("a", rv="3"), True)
     assert store.names() == ["a", "b"]
 
 
@@ -417,8 +409,8 @@ def test_expected_type_as_kind_string(stop: threading.Event) -> None:
     node = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "3"}}
     kindless = {"metadata": {"namespace": "ns", "name": "nokind", "resourceVersion": "4"}}
     src = Scripted([list_result("1")],
-                   [events(("ADDED", pod("a", "2")), ("ADDED", node), ("ADDED", kindless),
-                           ("ADDED", pod("b", "5")))])
+                   [events(("ADDED", pod("a", rv="2")), ("ADDED", node), ("ADDED", kindless),
+                           ("ADDED", pod("b", rv="5")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop, expected_type="Pod")
     assert wait_for(lambda: r.last_sync_resource_version() == "5", 3)
@@ -427,8 +419,8 @@ def test_expected_type_as_kind_string(stop: threading.Event) -> None:
 
 def test_expected_type_as_class(stop: threading.Event) -> None:
     src = Scripted([list_result("1")],
-                   [events(("ADDED", model_pod("a", "2")), ("ADDED", pod("dict", "3")),
-                           ("ADDED", model_pod("b", "4")))])
+                   [events(("ADDED", model_pod("a", rv="2")), ("ADDED", pod("dict", rv="3")),
+                           ("ADDED", model_pod("b", rv="4")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop, expected_type=V1Pod)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
@@ -437,7 +429,7 @@ def test_expected_type_as_class(stop: threading.Event) -> None:
 
 def test_expected_type_none_accepts_anything(stop: threading.Event) -> None:
     node = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "3"}}
-    src = Scripted([list_result("1")], [events(("ADDED", node), ("ADDED", model_pod("m", "4")))])
+    src = Scripted([list_result("1")], [events(("ADDED", node), ("ADDED", model_pod("m", rv="4")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop, expected_type=None)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
@@ -452,7 +444,7 @@ def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
 
 
 def test_no_resync_without_a_period(stop: threading.Event) -> None:
-    src = Scripted([list_result("1", pod("a"))], [events(("ADDED", pod("b", "2")))])
+    src = Scripted([list_result("1", pod("a"))], [events(("ADDED", pod("b", rv="2")))])
     store = RecordingStore()
     r = run_reflector(src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "2" and src.idle, 3)
@@ -493,7 +485,7 @@ def test_list_and_watch_runs_one_cycle_in_the_callers_thread() -> None:
 
     def watch_then_stop() -> Iterator[dict[str, Any]]:
         threads.add(threading.current_thread())
-        yield {"type": "ADDED", "object": pod("b", "2")}
+        yield {"type": "ADDED", "object": pod("b", rv="2")}
         stop.set()
 
     src = Scripted([list_result("1", pod("a"))], [lambda: watch_then_stop()])
@@ -524,7 +516,7 @@ def test_reflector_over_fake_controller_source(stop: threading.Event) -> None:
     r = run_reflector(src, store, stop)
     assert wait_for(lambda: store.list_keys() == ["ns/a"], 3)
     src.add(pod("b"))
-    src.modify(pod("a", app="x"))
+    src.modify(pod("a", labels={"app": "x"}))
     src.delete(pod("b"))
     assert wait_for(lambda: r.last_sync_resource_version() == src.resource_version, 3)
     assert store.list_keys() == ["ns/a"]
@@ -704,7 +696,7 @@ def test_resource_event_handler_funcs_with_missing_callables() -> None:
 
 def test_informer_notifies_handlers_and_keeps_the_cache() -> None:
     src = FakeControllerSource()
-    src.add(pod("a", app="web"))
+    src.add(pod("a", labels={"app": "web"}))
     informer = kubecache.SharedIndexInformer(src, None, 0.0,
                                              {"app": lambda o: [o["metadata"]["labels"]["app"]]})
     rec = Recorder()
@@ -717,8 +709,8 @@ def test_informer_notifies_handlers_and_keeps_the_cache() -> None:
         store, indexer = informer.get_store(), informer.get_indexer()
         assert store.list_keys() == ["ns/a"]
         assert [KEY(o) for o in indexer.by_index("app", "web")] == ["ns/a"]
-        src.add(pod("b", app="db"))
-        src.modify(pod("a", app="db"))
+        src.add(pod("b", labels={"app": "db"}))
+        src.modify(pod("a", labels={"app": "db"}))
         src.delete(pod("b"))
         assert wait_for(lambda: len(rec.kinds()) == 4, 3)
         kinds = rec.kinds()  # order is kept per key, not across keys
@@ -796,8 +788,8 @@ def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
 
 
 def test_informer_on_model_objects_with_expected_type() -> None:
-    listed = V1PodList(items=[model_pod("a", "3")], metadata=V1ListMeta(resource_version="3"))
-    src = Scripted([listed], [events(("ADDED", model_pod("b", "4")))])
+    listed = V1PodList(items=[model_pod("a", rv="3")], metadata=V1ListMeta(resource_version="3"))
+    src = Scripted([listed], [events(("ADDED", model_pod("b", rv="4")))])
     informer = kubecache.SharedIndexInformer(src.lw, V1Pod)
     rec = Recorder()
     informer.add_event_handler(rec)
@@ -805,7 +797,7 @@ def test_informer_on_model_objects_with_expected_type() -> None:
     try:
         assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
         assert wait_for(lambda: sorted(rec.kinds()) == [("add", "a"), ("add", "b")], 3)
-        assert informer.get_store().get_by_key("ns/b")[0] == model_pod("b", "4")
+        assert informer.get_store().get_by_key("ns/b")[0] == model_pod("b", rv="4")
         assert informer.last_sync_resource_version() == "4"
     finally:
         running.close()
@@ -924,7 +916,8 @@ def test_poller_accepts_tuples_and_enumerators(stop: threading.Event) -> None:
 
 def test_api_exception_410_from_the_first_list_relists_from_the_latest_state(
         stop: threading.Event) -> None:
-    src = Scripted([ApiException(status=410, reason="Gone"), list_result("4", pod("a", "4"))], [])
+    gone_first = ApiException(status=410, reason="Gone")
+    src = Scripted([gone_first, list_result("4", pod("a", rv="4"))], [])
     store = RecordingStore()
     r = kubecache.Reflector(src.lw, None, store)
     assert r.last_sync_resource_version() == ""
