@@ -127,10 +127,12 @@ class Config:
                  f"context={self.context!r}", f"source={self.source!r}",
                  f"auth={self.auth_kind!r}"]
         for name in ("ca_file", "client_cert_file", "client_key_file", "token_file",
-                     "tls_server_name", "proxy_url", "username"):
+                     "tls_server_name", "username"):
             value = getattr(self, name)
             if value:
                 parts.append(f"{name}={value!r}")
+        if self.proxy_url:  # a proxy URL may carry user:password@
+            parts.append(f"proxy_url={redacted_url(self.proxy_url)!r}")
         for name in ("ca_data", "client_cert_data", "client_key_data", "token", "password"):
             if getattr(self, name):
                 parts.append(f"{name}={_SECRET}")

@@ -1,0 +1,527 @@
+"""The sync client's transport against hostile and odd peers: prompt cancel, proxies,
+secrets in logs, silent watches, unbounded lines, Retry-After dates, TLS without verification."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import logging
+import resource
+import select
+import socket
+import ssl
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache import cancel
+from kubecache.errors import MalformedDataError, StatusError
+from kubecache.kube import Client, Config, RequestCancelled, TransportError
+from kubecache.kube import new_list_watch_from_client as lw_from
+from kubecache.kube._transport import environment_proxy
+from kubecache.listwatch import ListOptions
+from kubecache.testing import ApiServer
+
+no_thread_leaks = thread_leak_fixture()
+
+PASSWORD = "pw-s3cr3t-value"
+
+
+class RawServer:
+    """A raw TCP server running ``handler(conn)`` for each connection, on threads."""
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conns: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+            t = threading.Thread(target=self._run, args=(conn,))
+            self.threads.append(t)
+            t.start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            self.handler(conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join()
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+        for t in self.threads:
+            t.join()
+
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_head(conn: socket.socket) -> bytes:
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = conn.recv(65536)
+        if not data:
+            break
+        buf += data
+    return buf
+
+
+def never_answer(conn: socket.socket) -> None:
+    read_head(conn)
+    while conn.recv(65536):  # until the client hangs up
+        pass
+
+
+CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n")
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def headers_then_silence(conn: socket.socket) -> None:
+    read_head(conn)
+    conn.sendall(CHUNKED)
+    while conn.recv(65536):
+        pass
+
+
+def in_thread(fn: Callable[[], Any], scope: cancel.CancelScope) -> dict[str, Any]:
+    """Run ``fn`` inside ``scope`` on a thread; the dict gets "error"/"result" and "thread"."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        with cancel.scope(scope):
+            try:
+                out["result"] = fn()
+            except BaseException as exc:
+                out["error"] = exc
+
+    out["thread"] = threading.Thread(target=run)
+    out["thread"].start()
+    return out
+
+
+# --- prompt cancel (defect 2) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["get", "watch-open", "watch-read"])
+def test_a_cancelled_scope_ends_a_blocked_call_within_a_second(call: str) -> None:
+    handler = headers_then_silence if call == "watch-read" else never_answer
+    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client:
+        lw = lw_from(client, "pods")
+
+        def work() -> Any:
+            if call == "get":
+                return client.get("/api/v1/pods")
+            w = lw.watch(ListOptions(resource_version="1", timeout_seconds=300))
+            return list(w)
+
+        s = cancel.CancelScope()
+        out = in_thread(work, s)
+        assert wait_for(lambda: srv.accepted == 1, timeout=5)
+        time.sleep(0.2)  # let the call block in recv (a cancel before it is also fine)
+        start = time.monotonic()
+        s.cancel()
+        out["thread"].join(5)
+        assert not out["thread"].is_alive(), "the call did not return after cancel"
+        assert time.monotonic() - start < 1.0
+        if call == "watch-read":
+            assert out.get("result") == []  # a stopped watch simply ends
+        else:
+            assert isinstance(out.get("error"), RequestCancelled), out
+
+
+def test_a_cancel_aborts_a_connect_in_progress() -> None:
+    target = ("10.255.255.1", 9)  # not routable: a connect hangs until its timeout
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    try:
+        probe.connect(target)
+        pytest.skip("the unroutable address answered here")
+    except TimeoutError:
+        pass
+    except OSError:
+        pytest.skip("no route at all here: connect fails at once")
+    finally:
+        probe.close()
+    with Client(Config(server=f"http://{target[0]}:{target[1]}"), connect_timeout=30) as client:
+        s = cancel.CancelScope()
+        out = in_thread(lambda: client.get("/api"), s)
+        time.sleep(0.3)
+        start = time.monotonic()
+        s.cancel()
+        out["thread"].join(5)
+        assert not out["thread"].is_alive() and time.monotonic() - start < 1.0
+        assert isinstance(out.get("error"), RequestCancelled)
+
+
+def test_a_scope_cancelled_before_the_call_sends_nothing() -> None:
+    with RawServer(never_answer) as srv, Client(Config(server=srv.url)) as client:
+        s = cancel.CancelScope()
+        s.cancel()
+        with cancel.scope(s), pytest.raises(RequestCancelled):
+            client.get("/api")
+        assert srv.accepted == 0
+
+
+def test_stop_from_another_thread_ends_a_blocked_watch() -> None:
+    with RawServer(headers_then_silence) as srv, Client(Config(server=srv.url)) as client:
+        w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=300))
+        out: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: out.setdefault("events", list(w)))
+        t.start()
+        time.sleep(0.2)
+        w.stop()
+        t.join(2)
+        assert not t.is_alive() and out["events"] == []
+
+
+def test_after_a_cancel_the_pool_still_works() -> None:
+    with ApiServer() as api, Client(Config(server=api.url)) as client:
+        s = cancel.CancelScope()
+        with cancel.scope(s):
+            assert client.get("/api/v1/pods")["items"] == []
+        s.cancel()  # after the call: must not break the pooled connection
+        assert client.get("/api/v1/pods")["items"] == []
+
+
+def test_threads_share_one_pool() -> None:
+    with ApiServer() as api, Client(Config(server=api.url), pool_size=4) as client:
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(20):
+                    client.get("/api/v1/pods")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+
+
+# --- timeouts --------------------------------------------------------------------------------
+
+
+def test_a_silent_server_ends_a_request_by_its_read_timeout() -> None:
+    with RawServer(never_answer) as srv, Client(Config(server=srv.url), timeout=0.5) as client:
+        start = time.monotonic()
+        with pytest.raises(TransportError, match="read timeout"):
+            client.get("/api")
+        assert time.monotonic() - start < 3
+
+
+def test_a_silent_watch_ends_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with RawServer(headers_then_silence) as srv, \
+            Client(Config(server=srv.url), watch_margin=0.3) as client:
+        w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=1))
+        start = time.monotonic()
+        assert list(w) == []
+        assert 1.0 <= time.monotonic() - start < 5
+    warning = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1 and "/api/v1/pods" in warning[0].getMessage()
+    assert "no bytes for 1 s" in warning[0].getMessage()
+
+
+def test_after_a_bookmark_silence_is_bounded_by_the_bookmark_idle_timeout(
+        caplog: pytest.LogCaptureFixture) -> None:
+    bookmark = b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'
+
+    def handler(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(CHUNKED + chunk(bookmark))
+        while conn.recv(65536):
+            pass
+
+    with RawServer(handler) as srv, \
+            Client(Config(server=srv.url), bookmark_idle_timeout=0.5) as client:
+        w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=300))
+        start = time.monotonic()
+        events = list(w)
+        assert time.monotonic() - start < 3 and len(events) == 1
+    assert any("no bytes for 0 s" in r.getMessage() or "no bytes for 1 s" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)
+
+
+# --- bounded memory (issue 9) ----------------------------------------------------------------
+
+
+def _rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_huge_line_without_newline_is_refused_without_growing_memory() -> None:
+    sent = [0]
+    total = 400 * 1024 * 1024
+    piece = b"x" * (1 << 20)
+
+    def handler(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(CHUNKED + chunk(b'{"type":"ADDED","object":{"a":"'))
+        while sent[0] < total:
+            conn.sendall(chunk(piece))
+            sent[0] += len(piece)
+
+    before = _rss_peak_mb()
+    with RawServer(handler) as srv, \
+            Client(Config(server=srv.url), max_line_bytes=8 << 20) as client:
+        w = lw_from(client, "pods").watch(ListOptions(resource_version="1"))
+        with pytest.raises(MalformedDataError) as info:
+            for _ in w:
+                pass
+        assert w.buffered == 0
+    message = str(info.value)
+    assert "/api/v1/pods" in message and str(8 << 20) in message and "xxxx" not in message
+    assert sent[0] < total / 4, "the client kept reading after refusing the line"
+    assert _rss_peak_mb() - before < 100
+
+
+def test_a_list_body_that_is_not_json_names_the_path() -> None:
+    body = b'{"items": [{"data": {"token": "' + PASSWORD.encode() + b'"'
+
+    def handler(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client, \
+            pytest.raises(MalformedDataError) as info:
+        lw_from(client, "pods", namespace="ns").list(ListOptions())
+    assert "/api/v1/namespaces/ns/pods" in str(info.value)
+    assert PASSWORD not in str(info.value)
+
+
+def test_max_list_bytes_bounds_an_answer() -> None:
+    with ApiServer() as api, Client(Config(server=api.url), max_list_bytes=2000) as client:
+        for i in range(20):
+            api.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "default"},
+                                      "data": {"k": "v" * 100}})
+        with pytest.raises(MalformedDataError, match="max_list_bytes"):
+            client.get("/api/v1/configmaps")
+        assert client.get("/api/v1/configmaps", {"limit": 1})["items"]
+
+
+# --- Retry-After (issue 9, defect 5) ---------------------------------------------------------
+
+
+def test_retry_after_as_an_http_date_reaches_the_status_error() -> None:
+    date = email.utils.formatdate(time.time() + 30, usegmt=True).encode()
+
+    def handler(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: " + date +
+                     b"\r\nContent-Length: 0\r\n\r\n")
+
+    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client, \
+            pytest.raises(StatusError) as info:
+        client.get("/api/v1/pods")
+    assert info.value.code == 429 and info.value.retry_after is not None
+    assert 25 <= info.value.retry_after <= 31
+
+
+# --- secrets (defect 4) ----------------------------------------------------------------------
+
+
+def _everything(caplog: pytest.LogCaptureFixture, *objs: Any) -> str:
+    parts = [caplog.text]
+    for obj in objs:
+        parts.append(repr(obj))
+        parts.append(str(obj))
+        if isinstance(obj, BaseException):
+            parts.append("".join(traceback.format_exception(obj)))
+    return "\n".join(parts)
+
+
+def test_a_password_in_the_server_url_is_used_but_never_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, urllib3's included
+    expected = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    seen: list[str | None] = []
+
+    def authenticate(header: str | None) -> bool:
+        seen.append(header)
+        return header == expected
+
+    with ApiServer(authenticate=authenticate) as api:
+        url = api.url.replace("http://", f"http://alice:{PASSWORD}@")
+        with Client(Config(server=url)) as client:
+            assert client.get("/api/v1/pods")["items"] == []
+            w = lw_from(client, "pods").watch(ListOptions(timeout_seconds=1))
+            list(w)
+            text = _everything(caplog, client, client.config)
+    assert seen and seen[0] == expected
+    assert PASSWORD not in text
+    assert "urllib3" in caplog.text  # the library did log its request lines
+
+
+def test_config_repr_hides_a_proxy_password() -> None:
+    cfg = Config(server="https://h:6443", proxy_url=f"http://bob:{PASSWORD}@proxy:3128")
+    assert PASSWORD not in repr(cfg) and "proxy:3128" in repr(cfg)
+
+
+def test_transport_errors_name_the_server_without_credentials() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Client(Config(server=f"http://alice:{PASSWORD}@127.0.0.1:{port}")) as client, \
+            pytest.raises(TransportError) as info:
+        client.get("/api")
+    text = "".join(traceback.format_exception(info.value))
+    assert f"127.0.0.1:{port}" in str(info.value) and PASSWORD not in text
+    assert isinstance(info.value, ConnectionError)
+
+
+# --- proxies ---------------------------------------------------------------------------------
+
+
+class ConnectProxy:
+    """A minimal HTTP proxy: CONNECT tunnels and absolute-URI forwarding; records requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        self.server = RawServer(self._handle)
+        self.url = self.server.url
+
+    def _handle(self, conn: socket.socket) -> None:
+        head = read_head(conn)
+        self.requests.append(head)
+        request_line = head.split(b"\r\n", 1)[0].decode()
+        method, target, _ = request_line.split(" ", 2)
+        if method == "CONNECT":
+            host, _, port = target.rpartition(":")
+            upstream = socket.create_connection((host, int(port)))
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            rest = head.split(b"\r\n\r\n", 1)[1]
+            if rest:
+                upstream.sendall(rest)
+        else:  # forwarding: GET http://host:port/path HTTP/1.1
+            hostport = target.split("/")[2]
+            host, _, port = hostport.rpartition(":")
+            upstream = socket.create_connection((host, int(port)))
+            path = "/" + target.split("/", 3)[3]
+            upstream.sendall(head.replace(target.encode(), path.encode(), 1))
+        with upstream:
+            pipes = [conn, upstream]
+            while True:
+                ready, _, _ = select.select(pipes, [], [], 5)
+                if not ready:
+                    return
+                for src in ready:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    (upstream if src is conn else conn).sendall(data)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[ConnectProxy]:
+    p = ConnectProxy()
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_server(ca: trustme.CA, *names: str) -> ApiServer:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("127.0.0.1",))).configure_cert(ctx)
+    return ApiServer(ssl_context=ctx)
+
+
+def test_https_through_a_connect_proxy_with_credentials(
+        proxy: ConnectProxy, ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with tls_server(ca) as api:
+        proxy_url = proxy.url.replace("http://", f"http://bob:{PASSWORD}@")
+        cfg = Config(server=api.url, ca_data=ca.cert_pem.bytes(), proxy_url=proxy_url)
+        with Client(cfg) as client:
+            assert client.get("/api/v1/pods")["items"] == []
+            assert list(lw_from(client, "pods").watch(ListOptions(timeout_seconds=1))) == []
+            text = _everything(caplog, client, cfg)
+    assert proxy.requests and proxy.requests[0].startswith(
+        f"CONNECT 127.0.0.1:{api.url.rsplit(':', 1)[1]} ".encode())
+    auth = base64.b64encode(f"bob:{PASSWORD}".encode())
+    assert b"Proxy-Authorization: Basic " + auth in proxy.requests[0]
+    assert PASSWORD not in text and auth.decode() not in text
+
+
+def test_http_through_a_forwarding_proxy(proxy: ConnectProxy) -> None:
+    # an explicit proxy-url applies even to loopback (only $HTTP(S)_PROXY does not)
+    with ApiServer() as api, Client(Config(server=api.url, proxy_url=proxy.url)) as client:
+        assert client.get("/api/v1/pods")["items"] == []
+    assert proxy.requests[0].startswith(f"GET {api.url}/api/v1/pods".encode())
+
+
+def test_environment_proxies_never_apply_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert environment_proxy("https://127.0.0.1:6443") is None
+    assert environment_proxy("https://localhost:6443") is None
+    assert environment_proxy("https://[::1]:6443") is None
+    assert environment_proxy("https://k8s.example:6443") == "http://proxy.example:3128"
+    assert environment_proxy("https://api.internal.example:6443") is None
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+def test_insecure_skip_tls_verify_warns_once_and_works(
+        ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
+    with tls_server(ca) as api, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no urllib3 InsecureRequestWarning per request
+        with Client(Config(server=api.url, insecure_skip_tls_verify=True)) as client:
+            for _ in range(3):
+                assert client.get("/api/v1/pods")["items"] == []
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "insecure-skip-tls-verify" in warned[0].getMessage()
+
+
+def test_tls_server_name_is_checked(ca: trustme.CA, tmp_path: Path) -> None:
+    with tls_server(ca, "kubernetes.internal") as api:
+        good = Config(server=api.url, ca_data=ca.cert_pem.bytes(),
+                      tls_server_name="kubernetes.internal")
+        with Client(good) as client:
+            assert client.get("/api/v1/pods")["items"] == []
+        bad = Config(server=api.url, ca_data=ca.cert_pem.bytes(), tls_server_name="other.name")
+        with Client(bad) as client, pytest.raises(TransportError, match="TLS"):
+            client.get("/api/v1/pods")
