@@ -1,5 +1,7 @@
-"""Black-box contract checks of /work/shared/API.md: ``kubecache.labels``,
-``kubecache.listers``, ``kubecache.kube`` and ``kubecache.testing.ApiServer``.
+"""Black-box checks of the public contract of ``kubecache.labels``, ``kubecache.listers``,
+``kubecache.kube`` and ``kubecache.testing.ApiServer``: names, exact signatures and
+the behaviour README's "Label and field selectors, listers" and "Mirroring a
+Kubernetes cluster" sections describe.
 
 Only public names, spelled as the contract spells them; listers on dicts and on
 the official client's models. The Kubernetes source runs against the embedded
@@ -10,19 +12,16 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 from kubernetes.client import (
     V1Node,
     V1NodeCondition,
     V1NodeStatus,
     V1ObjectMeta,
-    V1Pod,
     V1ReplicationController,
     V1ReplicationControllerSpec,
     V1Service,
@@ -31,8 +30,8 @@ from kubernetes.client import (
 
 import kubecache
 from kubecache import labels, listers
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.objects import model_pod, names, pod
+from tests.support.sync import wait_for
 
 KEY = kubecache.meta_namespace_key_func
 EMPTY = inspect.Parameter.empty
@@ -40,14 +39,6 @@ EMPTY = inspect.Parameter.empty
 
 def params(func: Any) -> list[tuple[str, Any]]:
     return [(p.name, p.default) for p in inspect.signature(func).parameters.values()]
-
-
-def pod(name: str, ns: str = "ns", **lbls: str) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name, "labels": dict(lbls)}}
-
-
-def model_pod(name: str, ns: str = "ns", **lbls: str) -> V1Pod:
-    return V1Pod(metadata=V1ObjectMeta(name=name, namespace=ns, labels=dict(lbls) or None))
 
 
 def with_selector(kind: str, name: str, ns: str, selector: dict[str, str] | None) -> dict[str, Any]:
@@ -64,11 +55,6 @@ def store_of(*objs: Any, indexed: bool = True) -> kubecache.Store:
     for obj in objs:
         store.add(obj)
     return store
-
-
-def names(objs: Any) -> list[str]:
-    return sorted(o["metadata"]["name"] if isinstance(o, dict) else o.metadata.name
-                  for o in objs)
 
 
 # --- labels --------------------------------------------------------------------------
@@ -145,7 +131,8 @@ def test_str_of_a_selector_round_trips() -> None:
 @pytest.mark.parametrize("indexed", [True, False], ids=["indexer", "plain-store"])
 @pytest.mark.parametrize("make", [pod, model_pod], ids=["dict", "model"])
 def test_pod_lister(make: Any, indexed: bool) -> None:
-    a, b, c = make("a", app="web"), make("b", app="db"), make("c", ns="other", app="web")
+    a, b = make("a", labels={"app": "web"}), make("b", labels={"app": "db"})
+    c = make("c", ns="other", labels={"app": "web"})
     store = store_of(a, b, c, indexed=indexed)
     lister = listers.StoreToPodLister(store)
     assert names(lister.list(labels.parse("app=web"))) == ["a", "c"]
@@ -226,15 +213,15 @@ def test_controller_lister(make_rc: Any, make_pod: Any) -> None:
     assert names(lister.list()) == ["db", "empty", "nil", "web", "web-fe", "web-other"]
     assert lister.exists(make_rc("web", "ns", None)) is True
     assert lister.exists(make_rc("web", "nowhere", None)) is False
-    found = lister.get_pod_controllers(make_pod("p", app="web", tier="fe"))
+    found = lister.get_pod_controllers(make_pod("p", labels={"app": "web", "tier": "fe"}))
     assert names(found) == ["web", "web-fe"]
-    assert names(lister.get_pod_controllers(make_pod("p", app="web"))) == ["web"]
+    assert names(lister.get_pod_controllers(make_pod("p", labels={"app": "web"}))) == ["web"]
     with pytest.raises(kubecache.NotFoundError):
-        lister.get_pod_controllers(make_pod("p", app="cache"))
+        lister.get_pod_controllers(make_pod("p", labels={"app": "cache"}))
     with pytest.raises(kubecache.NotFoundError):
         lister.get_pod_controllers(make_pod("p"))  # no labels: empty selectors match nothing
     with pytest.raises(kubecache.NotFoundError):
-        lister.get_pod_controllers(make_pod("p", ns="third", app="web"))
+        lister.get_pod_controllers(make_pod("p", ns="third", labels={"app": "web"}))
 
 
 @pytest.mark.parametrize("make_svc,make_pod", [(_dict_svc, pod), (_model_svc, model_pod)],
@@ -247,10 +234,11 @@ def test_service_lister(make_svc: Any, make_pod: Any) -> None:
     store = store_of(web, other_ns, empty, nil)
     lister = listers.StoreToServiceLister(store)
     assert names(lister.list()) == ["empty", "nil", "web", "web-other"]
-    assert names(lister.get_pod_services(make_pod("p", app="web", x="y"))) == ["web"]
-    assert names(lister.get_pod_services(make_pod("p", ns="other", app="web"))) == ["web-other"]
+    assert names(lister.get_pod_services(make_pod("p", labels={"app": "web", "x": "y"}))) == ["web"]
+    other = make_pod("p", ns="other", labels={"app": "web"})
+    assert names(lister.get_pod_services(other)) == ["web-other"]
     with pytest.raises(kubecache.NotFoundError):
-        lister.get_pod_services(make_pod("p", app="db"))
+        lister.get_pod_services(make_pod("p", labels={"app": "db"}))
     with pytest.raises(kubecache.NotFoundError):
         lister.get_pod_services(make_pod("p"))
 
@@ -283,19 +271,9 @@ def test_kube_signatures() -> None:
         assert callable(getattr(ApiServer, name))
 
 
-@pytest.fixture
-def server() -> Iterator[Any]:
-    from kubecache.testing import ApiServer
-
-    with ApiServer() as srv:
-        yield srv
-
-
 def _create_pods(server: Any) -> None:
     for name, ns, app in (("a", "default", "web"), ("b", "default", "db"), ("c", "team", "web")):
-        server.create("pods", {"apiVersion": "v1", "kind": "Pod",
-                               "metadata": {"name": name, "namespace": ns,
-                                            "labels": {"app": app}}})
+        server.create("pods", pod(name, ns=ns, rv=None, labels={"app": app}))
 
 
 def test_api_server_lifecycle() -> None:
@@ -310,13 +288,11 @@ def test_api_server_lifecycle() -> None:
         srv.stop()
 
 
-def test_reflector_over_the_kube_source(server: Any, tmp_path: Path) -> None:
+def test_reflector_over_the_kube_source(server: Any, kubeconfig: Path) -> None:
     from kubecache import kube
 
     _create_pods(server)
-    path = tmp_path / "kubeconfig"
-    server.write_kubeconfig(path)
-    config = kube.load_config(str(path))
+    config = kube.load_config(str(kubeconfig))
     client = kube.Client(config)
     stop = threading.Event()
     try:
@@ -326,8 +302,7 @@ def test_reflector_over_the_kube_source(server: Any, tmp_path: Path) -> None:
         reflector = kubecache.Reflector(lw, "Pod", store)
         reflector.run_until(stop)
         assert wait_for(lambda: sorted(store.list_keys()) == ["default/a", "default/b"], 5)
-        server.create("pods", {"apiVersion": "v1", "kind": "Pod",
-                               "metadata": {"name": "d", "namespace": "default"}})
+        server.create("pods", pod("d", ns="default", rv=None))
         assert wait_for(lambda: "default/d" in store, 5)
         assert reflector.last_sync_resource_version() != ""
 
@@ -344,22 +319,20 @@ def test_reflector_over_the_kube_source(server: Any, tmp_path: Path) -> None:
             close()
 
 
-def test_client_from_kubeconfig_and_group_resources(server: Any, tmp_path: Path) -> None:
+def test_client_from_kubeconfig_and_group_resources(server: Any, kubeconfig: Path) -> None:
     from kubecache import kube
 
-    path = tmp_path / "kubeconfig"
-    server.write_kubeconfig(path)
     server.create("deployments.v1.apps", {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {}}})
-    client = kube.Client.from_kubeconfig(str(path))
+    client = kube.Client.from_kubeconfig(str(kubeconfig))
     try:
         lw = kube.new_list_watch_from_client(client, "deployments.v1.apps", namespace="default")
         result = lw.list(kubecache.ListOptions())
         items = result["items"] if isinstance(result, dict) else result.items
         assert [KEY(o) for o in items] == ["default/web"]
-        named = kube.Client.from_kubeconfig(path=str(path), context=None)
+        named = kube.Client.from_kubeconfig(path=str(kubeconfig), context=None)
         close = getattr(named, "close", None)
         if close is not None:
             close()
@@ -379,13 +352,12 @@ def test_load_config_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_list_watch_from_kubernetes_against_the_embedded_server(server: Any,
-                                                                tmp_path: Path) -> None:
+                                                                kubeconfig: Path) -> None:
     from kubernetes import client as kclient
     from kubernetes import config as kconfig
 
     _create_pods(server)
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
-    api_client = kconfig.new_client_from_config(str(path))
+    api_client = kconfig.new_client_from_config(str(kubeconfig))
     stop = threading.Event()
     try:
         v1 = kclient.CoreV1Api(api_client)
@@ -393,8 +365,7 @@ def test_list_watch_from_kubernetes_against_the_embedded_server(server: Any,
         store = kubecache.new_store(KEY)
         kubecache.Reflector(lw, None, store).run_until(stop)
         assert wait_for(lambda: store.list_keys() == ["team/c"], 5)
-        server.create("pods", {"apiVersion": "v1", "kind": "Pod",
-                               "metadata": {"name": "e", "namespace": "team"}})
+        server.create("pods", pod("e", ns="team", rv=None))
         assert wait_for(lambda: "team/e" in store, 5)
     finally:
         stop.set()
@@ -403,11 +374,11 @@ def test_list_watch_from_kubernetes_against_the_embedded_server(server: Any,
         api_client.close()
 
 
-def test_load_config_follows_kubeconfig_env_and_contexts(server: Any, tmp_path: Path,
+def test_load_config_follows_kubeconfig_env_and_contexts(server: Any, kubeconfig: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from kubecache import kube
 
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    path = kubeconfig
     monkeypatch.setenv("KUBECONFIG", str(path))
     config = kube.load_config()
     assert isinstance(config, kube.Config)
