@@ -12,16 +12,13 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.testing import ApiServer
-
-no_thread_leaks = thread_leak_fixture()
-
+from tests.support.objects import pod
+from tests.support.sync import wait_for
 
 DEBIAN_KUBECTL = Path(__file__).resolve().parent.parent / ".cache/debian-kubectl/usr/bin/kubectl"
 
@@ -44,21 +41,20 @@ def kubectl(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer() as srv:
-        for ns, name, phase in (("default", "web-1", "Running"), ("kube-system", "dns", "Running"),
-                                ("default", "job-1", "Succeeded")):
-            srv.create("pods", {"metadata": {"name": name, "namespace": ns},
-                                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
-                                "status": {"phase": phase, "containerStatuses": [
-                                    {"name": "c", "ready": phase == "Running",
-                                     "restartCount": 1}]}})
-        yield srv
+def server(server: ApiServer) -> ApiServer:
+    """The suite's server, seeded with three pods in two namespaces."""
+    for ns, name, phase in (("default", "web-1", "Running"), ("kube-system", "dns", "Running"),
+                            ("default", "job-1", "Succeeded")):
+        server.create("pods", pod(name, ns=ns, rv=None,
+                                  spec={"containers": [{"name": "c", "image": "nginx"}]},
+                                  status={"phase": phase, "containerStatuses": [
+                                      {"name": "c", "ready": phase == "Running",
+                                       "restartCount": 1}]}))
+    return server
 
 
 @pytest.fixture
-def env(server: ApiServer, tmp_path: Path) -> dict[str, str]:
-    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+def env(kubeconfig: Path, tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"  # kubectl caches discovery under $HOME/.kube
     home.mkdir()
     return {"PATH": os.environ.get("PATH", ""), "HOME": str(home),

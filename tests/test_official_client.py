@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
+
+from tests.support.objects import pod
+from tests.support.sync import wait_for
 
 kubernetes = pytest.importorskip("kubernetes", reason="the official kubernetes client is needed")
 from kubernetes import client as kclient  # noqa: E402
@@ -20,19 +22,12 @@ from kubecache import ListWatch, Reflector, meta_namespace_key_func, new_store  
 from kubecache.backoff import Backoff  # noqa: E402
 from kubecache.testing import ApiServer  # noqa: E402
 
-no_thread_leaks = thread_leak_fixture()
+pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 @pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=0.1) as srv:
-        yield srv
-
-
-@pytest.fixture
-def api(server: ApiServer, tmp_path: Path) -> Iterator[Any]:
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
-    api_client = kconfig.new_client_from_config(str(path))
+def api(kubeconfig: Path) -> Iterator[Any]:
+    api_client = kconfig.new_client_from_config(str(kubeconfig))
     try:
         yield kclient.CoreV1Api(api_client)
     finally:
@@ -40,14 +35,13 @@ def api(server: ApiServer, tmp_path: Path) -> Iterator[Any]:
 
 
 def body(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    """A create body: no namespace (the URL says it), no resourceVersion, a container."""
+    return pod(name, ns=None, rv=None, labels=labels,
+               spec={"containers": [{"name": "c", "image": "nginx"}]})
 
 
-def test_load_kube_config_create_list_get(server: ApiServer, tmp_path: Path) -> None:
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
-    kconfig.load_kube_config(config_file=str(path))  # the documented entry point
+def test_load_kube_config_create_list_get(server: ApiServer, kubeconfig: Path) -> None:
+    kconfig.load_kube_config(config_file=str(kubeconfig))  # the documented entry point
     v1 = kclient.CoreV1Api()
     try:
         created = v1.create_namespaced_pod("default", body("a", app="web"))
