@@ -74,9 +74,13 @@ def test_key_func_error_keeps_object_and_cause() -> None:
     err = kubecache.KeyFuncError({"a": 1}, cause)
     assert err.obj == {"a": 1}
     assert err.err is cause
-    assert "boom" in str(err) and "{'a': 1}" in str(err)
+    assert "boom" in str(err) and "{'a': 1}" not in str(err)  # named, never quoted
     long_obj = "x" * 1000
     assert len(str(kubecache.KeyFuncError(long_obj, "bad"))) < 300  # the description is capped
+    secret = {"kind": "Secret", "metadata": {"namespace": "ns", "name": "db"},
+              "data": {"password": "aHVudGVyMg=="}}
+    text = str(kubecache.KeyFuncError(secret, "bad"))
+    assert "Secret ns/db" in text and "aHVudGVyMg" not in text
 
 
 # --- DeletedFinalStateUnknown -------------------------------------------------
