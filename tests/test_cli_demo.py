@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,11 @@ pytest.importorskip("kubecache.testing.apiserver", reason="embedded API server n
 pytest.importorskip("kubecache.informer", reason="informer not available")
 
 from kubecache.testing import ApiServer
+from tests.support import objects
+from tests.support.sync import wait_for
 
 CMD = [sys.executable, "-m", "kubecache.cli"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "TERM": "dumb"}
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
 
 
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -104,17 +97,14 @@ class Proc:
         return self.finish(timeout)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    with ApiServer() as srv:
-        yield srv
-
-
 def pod(ns: str, name: str, phase: str = "Running", **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"namespace": ns, "name": name, "labels": labels or {"app": "web"}},
-            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
-            "status": {"phase": phase}}
+    """A pod for the CLI to print: a container, a phase, and ``app=web`` unless told.
+
+    Kept here (over the shared builder) because the CLI's columns read phase and labels.
+    """
+    return objects.pod(name, ns=ns, rv=None, labels=labels or {"app": "web"},
+                       spec={"containers": [{"name": "c", "image": "nginx"}]},
+                       status={"phase": phase})
 
 
 def last_json(stdout: str) -> dict[str, Any]:
@@ -207,12 +197,10 @@ def test_demo_metrics_port_in_use_is_one_error_line() -> None:
 # -- watch -----------------------------------------------------------------------
 
 
-def test_watch_prints_objects_and_follows_changes(server: Any, tmp_path: Path) -> None:
+def test_watch_prints_objects_and_follows_changes(server: Any, kubeconfig: Path) -> None:
     for i in range(3):
         server.create("pods", pod("alpha", f"a{i}"))
     server.create("pods", pod("beta", "b0", phase="Pending"))
-    kubeconfig = tmp_path / "kubeconfig"
-    server.write_kubeconfig(str(kubeconfig))
     proc = Proc("watch", "pods", "-A", "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:
         proc.wait_line(lambda ln: ln.startswith("EVENT"))
@@ -235,12 +223,10 @@ def test_watch_prints_objects_and_follows_changes(server: Any, tmp_path: Path) -
     assert "alpha: 2" in tail and "beta: 1" in tail and "gamma: 1" in tail
 
 
-def test_watch_namespace_selector_and_json(server: Any, tmp_path: Path) -> None:
+def test_watch_namespace_selector_and_json(server: Any, kubeconfig: Path) -> None:
     server.create("pods", pod("alpha", "web1", app="web"))
     server.create("pods", pod("alpha", "db1", app="db"))
     server.create("pods", pod("beta", "web2", app="web"))
-    kubeconfig = tmp_path / "kubeconfig"
-    server.write_kubeconfig(str(kubeconfig))
     proc = Proc("watch", "po", "-n", "alpha", "-l", "app=web", "-o", "json",
                 "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:
@@ -256,12 +242,10 @@ def test_watch_namespace_selector_and_json(server: Any, tmp_path: Path) -> None:
     assert docs[1]["object"]["metadata"]["labels"]["tier"] == "x"
 
 
-def test_watch_yaml_documents(server: Any, tmp_path: Path) -> None:
+def test_watch_yaml_documents(server: Any, kubeconfig: Path) -> None:
     yaml = pytest.importorskip("yaml")
     server.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
                             "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-    kubeconfig = tmp_path / "kubeconfig"
-    server.write_kubeconfig(str(kubeconfig))
     proc = Proc("watch", "nodes", "-o", "yaml", "--kubeconfig", str(kubeconfig),
                 "--duration", "60")
     try:
@@ -292,9 +276,7 @@ def test_watch_unreachable_server_is_one_error_line(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr
 
 
-def test_watch_unknown_resource_is_one_error_line(server: Any, tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    server.write_kubeconfig(str(kubeconfig))
+def test_watch_unknown_resource_is_one_error_line(server: Any, kubeconfig: Path) -> None:
     res = run_cli("watch", "gizmos", "-A", "--kubeconfig", str(kubeconfig), timeout=60)
     assert res.returncode != 0
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
