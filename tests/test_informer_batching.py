@@ -211,7 +211,7 @@ def test_replaced_objects_are_released_after_delivery() -> None:
     """Delivered notifications are released by the producer, at most _SPENT_CAP kept."""
     import weakref
 
-    from kubecache.informer import _SPENT_CAP
+    from kubecache.informer._spent import SPENT_CAP as _SPENT_CAP
     from kubecache.listwatch import ListWatch
     from kubecache.watch import FakeWatcher
 

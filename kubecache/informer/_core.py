@@ -1,0 +1,312 @@
+"""What both informer front ends share: construction, handlers, reads, the processing step.
+
+:class:`InformerCore` holds everything that does no I/O and starts nothing:
+the options, the indexer, the processor and its listeners, the processing
+step (DeltaFIFO batch -> :func:`~._fold.fold_batch` -> listeners), stats.
+:class:`~._shared.SharedIndexInformer` (threads) and
+:class:`kubecache.aio.AsyncSharedIndexInformer` (asyncio) add ``run`` and
+their kind of listener: only the driving and the delivery differ.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from ..clock import Clock, RealClock
+from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
+from ..errors import CacheError
+from ..index import Indexers
+from ..keys import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from ..reflector import ReflectorOptions, ReflectorStats, WatchErrorHandler
+from ..store import Cache, Indexer
+from ..thread_safe_store import ThreadSafeStore
+from ._fold import fold_batch
+from ._handlers import ADD, Notification, ResourceEventHandler, describe_handler, new_notification
+from ._listener import Listener
+from ._options import InformerOptions
+from ._pipeline import InlinePipeline
+from ._processor import Processor, effective_resync
+from ._stats import InformerStats
+
+logger = logging.getLogger("kubecache.informer")
+
+L = TypeVar("L", bound=Listener)
+
+
+class InformerStoppedError(CacheError):
+    """A handler was added to an informer that has already stopped."""
+
+
+class ReflectorLike(Protocol):
+    """What the informer needs of its reflector (either front end's)."""
+
+    name: str
+    stats: ReflectorStats
+    should_resync: Callable[[], bool] | None
+
+    def last_sync_resource_version(self) -> str: ...
+
+    def set_watch_error_handler(self, handler: WatchErrorHandler) -> None: ...
+
+
+class _InformerCache(Cache):
+    """The informer's indexer: a plain Cache that the processing step also writes by key.
+
+    The queue already computed each key, so the fold goes straight to the
+    underlying :class:`~kubecache.thread_safe_store.ThreadSafeStore`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def thread_safe_store(self) -> ThreadSafeStore:
+        return self._store
+
+
+class InformerCore(Generic[L]):
+    """The front-end independent part of an informer (see the module docstring).
+
+    ``resync_period``: the default handler resync period (0: never).
+    ``indexers``: extra indices for the cache. Tuning comes as ``options`` (an
+    :class:`InformerOptions`) or as keywords of the same names (a keyword that
+    is not ``None`` wins): ``transform``, ``min_resync_period``, ``gc_freeze``,
+    ``backlog_warning``, ``name``, ``clock``, and the reflector's ``backoff``,
+    ``page_size``, ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list``.
+    """
+
+    def __init__(
+        self,
+        lister_watcher: Any,
+        expected_type: type | str | None = None,
+        resync_period: float = 0.0,
+        indexers: Indexers | None = None,
+        *,
+        options: InformerOptions | None = None,
+        transform: TransformFunc | None = None,
+        backoff: Any = None,
+        page_size: int | None = None,
+        min_watch_timeout: float | None = None,
+        max_list_pages: int | None = None,
+        use_watch_list: bool | None = None,
+        min_resync_period: float | None = None,
+        gc_freeze: bool | None = None,
+        backlog_warning: int | None = None,
+        name: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        opts = (options or InformerOptions()).with_overrides(
+            transform=transform, backoff=backoff, page_size=page_size,
+            min_watch_timeout=min_watch_timeout, max_list_pages=max_list_pages,
+            use_watch_list=use_watch_list, min_resync_period=min_resync_period,
+            gc_freeze=gc_freeze, backlog_warning=backlog_warning, name=name, clock=clock)
+        self.options = opts
+        self.lister_watcher = lister_watcher
+        self.expected_type = expected_type
+        self.name = opts.name
+        self._default_resync = float(resync_period)
+        self._resync_check_period = float(resync_period)
+        self._min_resync = float(opts.min_resync_period)
+        self._transform = opts.transform
+        self._gc_frozen = False
+        self._clock: Clock = opts.clock or RealClock()
+        indexer = _InformerCache(deletion_handling_meta_namespace_key_func, dict(indexers or {}))
+        self._indexer: Indexer = indexer
+        self._store = indexer.thread_safe_store  # written by key in the processing step
+        self._processor: Processor[L] = Processor(self._clock)
+        self._fifo: DeltaFIFO | None = None
+        self._reflector: ReflectorLike | None = None
+        self._watch_error_handler: WatchErrorHandler | None = None
+        self._lifecycle = threading.Lock()
+        self._block_deltas = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self.stats = InformerStats(self)
+
+    # --- what a front end provides -------------------------------------------------
+
+    def _new_listener(self, handler: Any, requested: float, resync: float) -> L:
+        raise NotImplementedError
+
+    def _start_listener(self, listener: L) -> None:
+        raise NotImplementedError
+
+    def _stop_listener(self, listener: L) -> None:
+        raise NotImplementedError
+
+    # --- configuration -----------------------------------------------------------
+
+    def add_event_handler(self, handler: ResourceEventHandler,
+                          resync_period: float | None = None) -> object:
+        """Register ``handler``; returns a handle for :meth:`remove_event_handler`.
+
+        After start, the handler first receives ``on_add`` for every cached object.
+        Callbacks the handler lacks (say, it has only ``on_add``) are skipped.
+        ``resync_period`` (default: the informer's) below the resync check period
+        is raised to it once the informer runs, as in client-go.
+        """
+        with self._lifecycle:
+            if self._stopped:
+                raise InformerStoppedError(
+                    f"handler {describe_handler(handler)} not added: the informer has stopped")
+            period = self._handler_resync_period(resync_period)
+            listener = self._new_listener(
+                handler, period, effective_resync(period, self._resync_check_period))
+            if not self._started:
+                self._processor.add(listener)
+                return listener
+            with self._block_deltas:  # no delta is applied while we catch the handler up
+                self._processor.add(listener)
+                cached = self._indexer.list()
+                if cached:
+                    listener.add_many([new_notification(Notification, (ADD, None, obj))
+                                       for obj in cached])
+            self._start_listener(listener)
+            return listener
+
+    def _handler_resync_period(self, requested: float | None) -> float:
+        """A new handler's resync period; before start it may shorten the check period.
+
+        Unlike client-go, an informer built without a resync period adopts the
+        first handler's (before start), so asking a handler for resyncs works.
+        """
+        period = self._default_resync if requested is None else float(requested)
+        if period <= 0:
+            return 0.0
+        if period < self._min_resync:
+            logger.warning("resync period %.3fs is too small, using %.3fs",
+                           period, self._min_resync)
+            period = self._min_resync
+        check = self._resync_check_period
+        if not self._started:
+            if check <= 0 or period < check:
+                self._resync_check_period = period
+                self._processor.resync_check_period_changed(period)
+        elif check > 0 and period < check:
+            logger.warning("resync period %.3fs is smaller than the running informer's "
+                           "check period %.3fs; using the latter", period, check)
+            period = check
+        return period  # with check <= 0 after start, effective_resync says it never runs
+
+    def remove_event_handler(self, handle: object) -> bool:
+        """Stop delivering to a handler added earlier; False if it was not registered.
+
+        Once this returns the handler is not called again, except when a handler
+        removes itself from inside a callback (that call finishes first).
+        """
+        for listener in self._processor.listeners:
+            if listener is handle and self._processor.remove(listener):
+                self._stop_listener(listener)
+                return True
+        return False
+
+    def add_indexers(self, indexers: Indexers) -> None:
+        """Add indices to the cache (existing objects are indexed too)."""
+        self._indexer.add_indexers(indexers)
+
+    def set_watch_error_handler(self, handler: WatchErrorHandler) -> None:
+        """Called with each list/watch failure (see :meth:`Reflector.set_watch_error_handler`)."""
+        with self._lifecycle:
+            if self._started:
+                raise RuntimeError("set_watch_error_handler after the informer started")
+            self._watch_error_handler = handler
+
+    def set_transform(self, transform: TransformFunc | None) -> None:
+        """Set the transform applied to objects before they are stored (before start)."""
+        with self._lifecycle:
+            if self._started:
+                raise RuntimeError("set_transform after the informer started")
+            self._transform = transform
+
+    # --- reads ---------------------------------------------------------------------
+
+    def get_store(self) -> Indexer:
+        return self._indexer
+
+    def get_indexer(self) -> Indexer:
+        return self._indexer
+
+    def has_synced(self) -> bool:
+        """True once the first list has been fully applied to the cache."""
+        fifo = self._fifo
+        return fifo is not None and fifo.has_synced()
+
+    def last_sync_resource_version(self) -> str:
+        r = self._reflector
+        return r.last_sync_resource_version() if r is not None else ""
+
+    def is_stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def reflector(self) -> Any:
+        """The running reflector (``None`` before :meth:`run`)."""
+        return self._reflector
+
+    # --- building the pipeline (called by run, under the lifecycle lock) --------------
+
+    def _pipeline(self) -> tuple[DeltaFIFO, InlinePipeline, ReflectorOptions]:
+        """A new DeltaFIFO, the reflector's store in front of it, and the reflector's options."""
+        fifo = new_delta_fifo(meta_namespace_key_func, known_objects=self._indexer,
+                              emit_replaced=True)
+        store = self._store
+        pipeline = InlinePipeline(fifo, self._process_batch, transform=self._transform,
+                                  cached=store.get, transform_failed=self._transform_failed,
+                                  after_replace=self._after_replace,
+                                  name=self.name or "informer")
+        return fifo, pipeline, self.options.reflector_options()
+
+    def _attach(self, fifo: DeltaFIFO, reflector: ReflectorLike) -> None:
+        """Wire the reflector to the handlers' resync choice and the watch error handler."""
+        reflector.should_resync = self._processor.should_resync
+        if self._watch_error_handler is not None:
+            reflector.set_watch_error_handler(self._watch_error_handler)
+        self._fifo, self._reflector = fifo, reflector
+
+    # --- the processing step (the reflector's thread or task, under the queue's lock) -----
+
+    def _process_batch(self, batch: list[tuple[str, Deltas]]) -> None:
+        """Fold a batch into the indexer, then hand its notifications to the handlers.
+
+        The whole batch is written before any notification leaves, so a handler
+        reading the store sees at least the state it is told about. The keys
+        are the queue's: no key function runs here.
+        """
+        with self._block_deltas:
+            folded = fold_batch(batch, self._store, self.name or "informer")
+            stats = self.stats
+            stats.adds += folded.adds
+            stats.updates += folded.updates
+            stats.deletes += folded.deletes
+            stats.resyncs_delivered += folded.resyncs
+            stats.deltas += folded.applied
+            if folded.failed:
+                stats.index_errors += folded.failed
+            if folded.notes:
+                self._processor.distribute(folded.notes, folded.resync_at)
+
+    def _transform_failed(self) -> None:
+        self.stats.transform_errors += 1
+
+    def _after_replace(self) -> None:
+        """Called after each list was applied: freeze the GC once synced, if asked to."""
+        if self.options.gc_freeze and not self._gc_frozen and self.has_synced():
+            self._gc_frozen = True
+            _freeze_gc()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.name or type(self.lister_watcher).__name__}, "
+                f"items={len(self._indexer)}, synced={self.has_synced()})")
+
+
+def _freeze_gc() -> None:
+    """Collect once, then move every tracked object out of the cyclic GC's reach."""
+    gc.collect()
+    gc.freeze()
+    logger.debug("informer synced: froze %d objects out of the cyclic GC", gc.get_freeze_count())
+
+
+__all__ = ["InformerCore", "InformerStoppedError", "ReflectorLike"]

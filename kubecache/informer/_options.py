@@ -1,0 +1,76 @@
+"""InformerOptions: an informer's tuning, as one value.
+
+Both front ends take the same options, either as one ``options=`` value or
+as the keywords of the same names (a keyword that is not ``None`` overrides
+the value's field), so the long keyword list is written once, here. The
+reflector's tuning travels as a :class:`~kubecache.reflector.ReflectorOptions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import Clock
+from ..delta_fifo import TransformFunc
+from ..reflector import ReflectorOptions
+from ._listener import BACKLOG_WARNING
+
+MINIMUM_RESYNC_PERIOD = 1.0
+"""Shortest handler resync period honoured by default (seconds), as in client-go."""
+
+_REFLECTOR_FIELDS = frozenset(f.name for f in dataclasses.fields(ReflectorOptions))
+
+
+@dataclass(frozen=True)
+class InformerOptions:
+    """How an informer runs; every field has the default the informer uses without it.
+
+    - ``transform``: rewrites each object before it is queued and stored (e.g.
+      :func:`kubecache.transforms.drop_managed_fields`); return a new object
+      rather than mutating, and keep its namespace and name.
+    - ``min_resync_period``: the shortest handler resync period honoured.
+    - ``gc_freeze``: after the first list, ``gc.collect()`` + ``gc.freeze()``
+      (process-wide; see :class:`~kubecache.informer.SharedIndexInformer`).
+    - ``backlog_warning``: a handler with this many notifications buffered is
+      logged at WARNING (again at 10x, 100x...; 0 disables). Nothing is dropped.
+    - ``name``: for logs, thread names and metrics; ``clock``: for tests
+      (both passed on to the reflector unless ``reflector`` sets its own).
+    - ``reflector``: the reflector's tuning (backoff, page size, watch
+      timeout, streaming lists...).
+    """
+
+    transform: TransformFunc | None = None
+    min_resync_period: float = MINIMUM_RESYNC_PERIOD
+    gc_freeze: bool = False
+    backlog_warning: int = BACKLOG_WARNING
+    name: str | None = None
+    clock: Clock | None = None
+    reflector: ReflectorOptions = field(default_factory=ReflectorOptions)
+
+    def with_overrides(self, **overrides: Any) -> InformerOptions:
+        """A copy with every override that is not ``None`` applied.
+
+        Overrides named after a :class:`ReflectorOptions` field (``backoff``,
+        ``page_size``, ``min_watch_timeout``, ``use_watch_list``...) go to
+        ``reflector``.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        own = {k: v for k, v in given.items() if k not in _REFLECTOR_FIELDS or k in
+               ("name", "clock")}
+        theirs = {k: v for k, v in given.items() if k in _REFLECTOR_FIELDS
+                  and k not in ("name", "clock")}
+        if theirs:
+            own["reflector"] = self.reflector.with_overrides(**theirs)
+        return dataclasses.replace(self, **own)
+
+    def reflector_options(self) -> ReflectorOptions:
+        """The reflector's options, with the informer's name and clock as defaults."""
+        return dataclasses.replace(self.reflector, name=self.reflector.name or self.name,
+                                   clock=self.reflector.clock or self.clock)
+
+
+__all__ = ["MINIMUM_RESYNC_PERIOD", "InformerOptions"]

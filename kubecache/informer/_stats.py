@@ -1,0 +1,98 @@
+"""InformerStats: an informer's counters, for dashboards and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..reflector import ReflectorStats
+    from ._core import InformerCore
+
+
+class InformerStats:
+    """Counters of an informer (either front end).
+
+    - ``reflector``: the reflector's stats (``None`` before run).
+    - ``deltas``: deltas applied to the indexer; ``adds``/``updates``/``deletes``:
+      notifications distributed by kind; ``resyncs_delivered``: updates that were resyncs.
+    - ``handlers``: registered handlers; ``pending``: notifications buffered, not yet
+      delivered (all handlers); ``backlog``: the same per handler, by name;
+      ``delivered``: notifications delivered; ``handler_errors``: handler calls that raised.
+    - ``transform_errors``: objects left out because the transform raised;
+      ``index_errors``: keys whose changes were dropped because an index function raised.
+    - ``queued``: keys waiting in the DeltaFIFO; ``items``: objects in the indexer;
+      ``synced``: ``has_synced()``.
+    """
+
+    def __init__(self, informer: InformerCore[Any]) -> None:
+        self._informer = informer
+        self.deltas = 0
+        self.adds = 0
+        self.updates = 0
+        self.deletes = 0
+        self.resyncs_delivered = 0
+        self.transform_errors = 0
+        self.index_errors = 0
+
+    @property
+    def reflector(self) -> ReflectorStats | None:
+        r = self._informer.reflector
+        return r.stats if r is not None else None
+
+    @property
+    def handlers(self) -> int:
+        return len(self._informer._processor.listeners)
+
+    @property
+    def pending(self) -> int:
+        return sum(x.pending for x in self._informer._processor.listeners)
+
+    @property
+    def backlog(self) -> dict[str, int]:
+        """Notifications buffered per handler, keyed by the handler's name (``name#2``... for
+        handlers sharing one)."""
+        out: dict[str, int] = {}
+        for x in self._informer._processor.listeners:
+            name, n = x.name, 1
+            while name in out:
+                n += 1
+                name = f"{x.name}#{n}"
+            out[name] = x.pending
+        return out
+
+    @property
+    def delivered(self) -> int:
+        return sum(x.delivered for x in self._informer._processor.listeners)
+
+    @property
+    def handler_errors(self) -> int:
+        return sum(x.handler_errors for x in self._informer._processor.listeners)
+
+    @property
+    def queued(self) -> int:
+        fifo = self._informer._fifo
+        return len(fifo) if fifo is not None else 0
+
+    @property
+    def items(self) -> int:
+        return len(self._informer.get_indexer())
+
+    @property
+    def synced(self) -> bool:
+        return self._informer.has_synced()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain-dict copy (the reflector's counters nested under ``"reflector"``)."""
+        r = self.reflector
+        return {
+            "deltas": self.deltas, "adds": self.adds, "updates": self.updates,
+            "deletes": self.deletes, "resyncs_delivered": self.resyncs_delivered,
+            "handlers": self.handlers, "pending": self.pending, "backlog": self.backlog,
+            "delivered": self.delivered, "handler_errors": self.handler_errors,
+            "transform_errors": self.transform_errors, "index_errors": self.index_errors,
+            "queued": self.queued, "items": self.items, "synced": self.synced,
+            "reflector": r.snapshot() if r is not None else None,
+        }
+
+
+__all__ = ["InformerStats"]

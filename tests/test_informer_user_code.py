@@ -1,0 +1,242 @@
+"""User code on the informer's threads: whatever it raises, it is logged, counted, survived.
+
+Handlers, transforms and index functions run on threads the informer owns
+(delivery threads; the reflector's thread, which applies what it queued).
+``SystemExit`` or ``KeyboardInterrupt`` raised there used to end the thread
+without a word. Also: a handler that falls behind is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from helpers_sync import thread_leak_fixture, wait_for
+
+from kubecache.backoff import Backoff
+from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
+from kubecache.testing import FakeControllerSource
+
+no_thread_leaks = thread_leak_fixture()
+
+SECRET = "s3cr3t-content"
+
+
+def pod(name: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name},
+            "data": {"token": SECRET}, **extra}
+
+
+def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
+    kw.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, jitter=0.0))
+    return SharedIndexInformer(src, **kw)
+
+
+@contextmanager
+def running(informer: SharedIndexInformer) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
+    t.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        t.join(5.0)
+        assert not t.is_alive(), "informer.run did not return after stop"
+
+
+def messages(caplog: pytest.LogCaptureFixture, level: int = logging.ERROR) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= level]
+
+
+def names(informer: SharedIndexInformer) -> list[str]:
+    return sorted(informer.get_store().list_keys())
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, RuntimeError])
+def test_a_handler_raising_anything_keeps_its_delivery_thread(
+        exc: type[BaseException], caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    got: list[str] = []
+
+    def picky(obj: Any) -> None:
+        got.append(obj["metadata"]["name"])
+        if obj["metadata"]["name"] == "b":
+            raise exc("handler gave up")
+
+    inf = new_informer(src)
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=picky))
+    with caplog.at_level(logging.ERROR), running(inf):
+        for name in "abc":
+            src.add(pod(name))
+        assert wait_for(lambda: got == ["a", "b", "c"]), got
+        assert inf.stats.handler_errors == 1
+        src.add(pod("d"))
+        assert wait_for(lambda: got[-1:] == ["d"])
+    logged = [m for m in messages(caplog) if "failed on add" in m]
+    assert len(logged) == 1 and "picky" in logged[0] and "'ns/b'" in logged[0]
+    assert not any(SECRET in m for m in messages(caplog, logging.DEBUG))
+
+
+def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    src.add(pod("bad"))  # fails in the list: the list still syncs, without it
+
+    def strip(obj: Any) -> Any:
+        if obj["metadata"]["name"].startswith("bad"):
+            raise SystemExit("transform gave up")
+        return {k: v for k, v in obj.items() if k != "data"}
+
+    inf = new_informer(src, transform=strip)
+    added: list[str] = []
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: added.append(o["metadata"]["name"])))
+    with caplog.at_level(logging.ERROR), running(inf):
+        assert wait_for(inf.has_synced)
+        assert names(inf) == ["ns/a"]
+        src.add(pod("bad2"))  # fails on a watch event
+        src.add(pod("c"))  # the reflector's thread is alive: this one arrives
+        assert wait_for(lambda: names(inf) == ["ns/a", "ns/c"]), names(inf)
+        assert inf.stats.transform_errors == 2
+        assert all("data" not in o for o in inf.get_store().list())
+        reflector = inf.reflector
+        assert reflector is not None and reflector.stats.lists == 1  # no relist was needed
+    assert added == ["a", "c"]
+    logged = [m for m in messages(caplog) if "transform" in m]
+    assert len(logged) == 2 and all("strip" in m for m in logged)
+    assert "'ns/bad'" in logged[0] and "'ns/bad2'" in logged[1]
+    assert not any(SECRET in m for m in messages(caplog, logging.DEBUG))
+
+
+def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state() -> None:
+    src = FakeControllerSource()
+    src.add(pod("a", v=1))
+    broken = threading.Event()
+
+    def transform(obj: Any) -> Any:
+        if broken.is_set():
+            raise KeyboardInterrupt  # raised by user code on the reflector's thread
+        return obj
+
+    deleted: list[Any] = []
+    inf = new_informer(src, transform=transform)
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_delete=deleted.append))
+    with running(inf):
+        assert wait_for(inf.has_synced)
+        broken.set()
+        src.modify(pod("a", v=2))  # skipped: the cache keeps v=1
+        assert wait_for(lambda: inf.stats.transform_errors == 1)
+        src.drop_watches(expired=True)  # a 410: relist, whose transform fails too
+        assert wait_for(lambda: inf.stats.reflector.relists >= 1)
+        assert wait_for(lambda: inf.stats.transform_errors >= 2)
+        assert inf.get_store().get_by_key("ns/a")[0]["v"] == 1
+        src.delete(pod("a", v=2))  # a deletion is never lost: the cached state goes
+        assert wait_for(lambda: len(deleted) == 1)
+        assert names(inf) == []
+    assert deleted[0].key == "ns/a" and deleted[0].obj["v"] == 1
+
+
+def test_an_index_function_raising_system_exit_drops_only_that_key(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def by_color(obj: Any) -> list[str]:
+        if obj.get("color") == "bad":
+            raise SystemExit("index function gave up")
+        return [obj.get("color", "none")]
+
+    src = FakeControllerSource()
+    for name, color in (("a", "red"), ("b", "bad"), ("c", "red")):
+        src.add(pod(name, color=color))
+    inf = new_informer(src, indexers={"color": by_color})
+    added: list[str] = []
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: added.append(o["metadata"]["name"])))
+    with caplog.at_level(logging.ERROR), running(inf):
+        assert wait_for(inf.has_synced)
+        assert wait_for(lambda: sorted(added) == ["a", "c"])
+        src.add(pod("d", color="red"))
+        assert wait_for(lambda: names(inf) == ["ns/a", "ns/c", "ns/d"])
+        assert inf.stats.index_errors == 1
+        assert len(inf.get_indexer().by_index("color", "red")) == 3
+    logged = [m for m in messages(caplog) if "'ns/b'" in m]
+    assert len(logged) == 1 and "SystemExit" in logged[0]
+    assert not any(SECRET in m for m in messages(caplog, logging.DEBUG))
+
+
+# --- a handler that falls behind -----------------------------------------------------
+
+
+def test_a_slow_handler_is_reported_once_per_tenfold_backlog_and_loses_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    gate = threading.Event()
+    seen: list[int] = []
+
+    class SlowHandler:
+        def on_add(self, obj: Any) -> None:
+            gate.wait(10)
+            seen.append(obj["v"])
+
+        def on_update(self, old: Any, new: Any) -> None:
+            gate.wait(10)
+            seen.append(new["v"])
+
+    fast: list[int] = []
+    inf = new_informer(src, backlog_warning=20)
+    inf.add_event_handler(SlowHandler())
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: fast.append(o["v"]), on_update=lambda old, new: fast.append(new["v"])))
+    with caplog.at_level(logging.INFO, logger="kubecache.informer"), running(inf), \
+            _opened(gate):
+        assert wait_for(inf.has_synced)
+        for v in range(250):
+            (src.add if v == 0 else src.modify)(pod("x", v=v))
+        assert wait_for(lambda: len(fast) == 250)
+        slow_name, fast_name = inf.stats.backlog  # by handler name, in registration order
+        assert slow_name.endswith("<locals>.SlowHandler")
+        assert fast_name.startswith("ResourceEventHandlerFuncs(on_add=")
+        assert wait_for(lambda: inf.stats.backlog[fast_name] == 0)
+        backlog = inf.stats.backlog
+        assert backlog[slow_name] >= 249
+        assert inf.stats.snapshot()["backlog"] == backlog
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.levelno == logging.WARNING and "SlowHandler" in r.getMessage()]
+        assert len(warnings) == 2, warnings  # at 20 and at 200, not at every event
+        assert all("falling behind" in w for w in warnings)
+        assert "20 notifications" in warnings[0] and "200 notifications" in warnings[1]
+        gate.set()
+        assert wait_for(lambda: len(seen) == 250)
+        assert seen == list(range(250))  # nothing dropped, in order
+        assert wait_for(lambda: inf.stats.backlog[slow_name] == 0)
+        src.modify(pod("x", v=250))
+        assert wait_for(lambda: any("SlowHandler caught up" in r.getMessage()
+                                    for r in caplog.records))
+
+
+@contextmanager
+def _opened(gate: threading.Event) -> Iterator[None]:
+    """Open ``gate`` on the way out, so a failed assertion does not leave a handler blocked."""
+    try:
+        yield
+    finally:
+        gate.set()
+
+
+def test_backlog_warnings_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    gate = threading.Event()
+    inf = new_informer(src, backlog_warning=0)
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=lambda o: gate.wait(10)))
+    with caplog.at_level(logging.WARNING, logger="kubecache.informer"), running(inf), \
+            _opened(gate):
+        for i in range(50):
+            src.add(pod(f"p{i}"))
+        assert wait_for(lambda: inf.stats.pending >= 49)
+        gate.set()
+        assert wait_for(lambda: inf.stats.pending == 0)
+    assert not [r for r in caplog.records if "falling behind" in r.getMessage()]
