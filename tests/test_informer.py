@@ -448,3 +448,31 @@ def test_recorder_is_a_resource_event_handler() -> None:
     assert isinstance(Recorder(), ResourceEventHandler)
     assert isinstance(ResourceEventHandlerFuncs(), ResourceEventHandler)
     ResourceEventHandlerFuncs().on_update(1, 2)  # missing callables do nothing
+
+
+def test_options_as_one_value_or_as_keywords() -> None:
+    from kubecache.informer import InformerOptions
+    from kubecache.reflector import ReflectorOptions
+
+    def strip(obj: Any) -> Any:
+        return obj
+
+    backoff = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
+    opts = InformerOptions(transform=strip, backlog_warning=5, name="pods",
+                           reflector=ReflectorOptions(backoff=backoff, page_size=7))
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    inf = SharedIndexInformer(src, options=opts, page_size=3, min_resync_period=0.5)
+    assert inf.options.transform is strip and inf.options.backlog_warning == 5
+    assert inf.options.min_resync_period == 0.5  # a keyword overrides the value's field
+    assert inf.options.reflector.page_size == 3 and inf.options.reflector.backoff is backoff
+    assert opts.reflector.page_size == 7  # the value itself is unchanged (frozen)
+    assert inf.name == "pods"
+    with running(inf):
+        assert wait_for(inf.has_synced)
+        reflector = inf.reflector
+        assert reflector is not None
+        assert reflector.name == "pods" and reflector.page_size == 3
+        assert reflector.backoff is backoff
+    plain = SharedIndexInformer(src, backoff=backoff, page_size=9, gc_freeze=False)
+    assert plain.options.reflector.page_size == 9 and plain.options.transform is None

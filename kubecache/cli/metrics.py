@@ -4,7 +4,8 @@ Metrics are collected at scrape time from the informer's own counters, so
 enabling them adds nothing to the event path except the handler timing. Names
 follow client-go's reflector and workqueue metrics (``reflector_lists_total``,
 ``reflector_watches_total``, ``reflector_last_resource_version``,
-``workqueue_depth``...), labelled with ``name`` (the mirrored resource).
+``workqueue_depth``...), labelled with ``name`` (the mirrored resource);
+``informer_handler_backlog`` is also labelled with ``handler``.
 ``prometheus_client`` is imported lazily; without it the command fails with a
 one-line hint to install the ``metrics`` extra.
 """
@@ -98,6 +99,20 @@ class InformerCollector:
                                     labels=["name"])
         pending.add_metric([name], math.nan if c.queue_depth is None else c.queue_depth)
         yield pending
+        stats = m.informer.stats
+        backlog = GaugeMetricFamily("informer_handler_backlog",
+                                    "Notifications buffered for one handler, not yet delivered",
+                                    labels=["name", "handler"])
+        for handler, n in stats.backlog.items():
+            backlog.add_metric([name, handler], n)
+        yield backlog
+        yield counter("informer_handler_errors", "Handler calls that raised",
+                      stats.handler_errors)
+        yield counter("informer_transform_errors",
+                      "Objects left out of the cache because the transform raised",
+                      stats.transform_errors)
+        yield counter("informer_index_errors",
+                      "Changes dropped because an index function raised", stats.index_errors)
         lat = m.latency
         if lat is not None:
             buckets: list[tuple[str, float]] = []
