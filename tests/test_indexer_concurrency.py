@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from kubecache import Indexer, meta_namespace_key_func, new_indexer
+from tests.support.sync import wait_for
 
 TEAMS = ["red", "green", "blue"]
 TAGS = ["x", "y", "z", "w"]
@@ -31,16 +31,6 @@ def make(name: str, rng: random.Random, gen: int = 0) -> dict[str, Any]:
     return {"metadata": {"namespace": "ns", "name": name,
                          "labels": {"team": rng.choice(TEAMS)}},
             "tags": rng.sample(TAGS, rng.randint(0, 3)), "gen": gen}
-
-
-def wait_for(pred: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``pred`` until it is true or ``timeout`` seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return pred()
-        time.sleep(0.005)
-    return True
 
 
 def run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:

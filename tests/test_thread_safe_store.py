@@ -10,10 +10,12 @@ import pytest
 from kubecache import CacheError, IndexNotFoundError, ThreadSafeStore, new_thread_safe_store
 from kubecache._gc import gc_paused
 from kubecache.thread_safe_store import IndexFuncError
+from tests.support.objects import pod
 
 
 def obj(ns: str, name: str, *tags: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name}, "tags": list(tags)}
+    """A pod in ``ns`` carrying the multi-valued ``tags`` field the tag index reads."""
+    return pod(name, ns=ns, rv=None, tags=list(tags))
 
 
 def by_ns(o: dict[str, Any]) -> list[str]:

@@ -7,23 +7,24 @@ import threading
 from typing import Any
 
 import orjson
-from helpers_sync import thread_leak_fixture, wait_for
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kubecache import SharedIndexInformer, wait_for_cache_sync
 from kubecache.testing import FakeControllerSource
 from kubecache.transforms import chain, compact, drop_managed_fields, intern_strings
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support import objects
+from tests.support.sync import wait_for
 
 
 def pod(name: str) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {
-        "namespace": "ns", "name": name, "labels": {"app": "web"},
-        "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
-        "spec": {"containers": [{"name": "app", "image": "registry.example.com/web:1.2"}]},
-        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    """A pod as a server sends it, managedFields, spec and status: what transforms shrink."""
+    p = objects.pod(
+        name, rv=None, labels={"app": "web"},
+        spec={"containers": [{"name": "app", "image": "registry.example.com/web:1.2"}]},
+        status={"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
+    p["metadata"]["managedFields"] = [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]
+    return p
 
 
 def decoded(name: str) -> dict[str, Any]:
