@@ -9,7 +9,6 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,16 +41,7 @@ from kubecache.cli.mirror import (
     rv_int,
 )
 from kubecache.keys import DeletedFinalStateUnknown
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
-
+from tests.support.sync import wait_for
 
 # -- command line: parsing and one-line errors ---------------------------------
 
