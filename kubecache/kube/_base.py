@@ -422,35 +422,35 @@ class WatchDecoder:
             return [] if ev is None else [ev]
         out: list[Event] = []
         try:
-            self._lines(chunk, end, out)
+            self._lines(chunk, out)
         except MalformedDataError as exc:
             if not out:
                 raise
             self._deferred = exc  # the events before the bad line are delivered first
         return out
 
-    def _lines(self, chunk: bytes, end: int, out: list[Event]) -> None:
-        start = 0
+    def _lines(self, chunk: bytes, out: list[Event]) -> None:
+        lines = chunk.split(b"\n")
+        tail = lines.pop()  # after the last newline: the start of the next line
         limit = self.max_line_bytes
-        while end >= 0:
-            line = chunk[start:end]
-            if self._pending:
-                if self._size + len(line) > limit:
-                    raise self._too_long(self._size + len(line))
-                self._pending.append(line)
-                line = b"".join(self._pending)
-                self._pending.clear()
-                self._size = 0
-            elif len(line) > limit:
+        if self._pending:
+            size = self._size + len(lines[0])
+            if size > limit:
+                raise self._too_long(size)
+            self._pending.append(lines[0])
+            lines[0] = b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+        event = self._event
+        for line in lines:
+            if len(line) > limit:
                 raise self._too_long(len(line))
             if line and not line.isspace():
-                ev = self._event(line)
+                ev = event(line)
                 if ev is not None:
                     out.append(ev)
-            start = end + 1
-            end = chunk.find(b"\n", start)
-        if start < len(chunk):
-            self._hold(chunk[start:])
+        if tail:
+            self._hold(tail)
 
     def finish(self) -> int:
         """End of stream: drop an unterminated last line; return its size (0: none)."""
