@@ -25,7 +25,7 @@ from kubernetes.client.exceptions import ApiException
 import kubecache
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import Event, EventType, FakeWatcher
-from tests.support.objects import model_pod, pod
+from tests.support.objects import model_pod, names, pod
 from tests.support.sync import wait_for
 
 KEY = kubecache.meta_namespace_key_func
@@ -95,8 +95,7 @@ class RecordingStore(kubecache.Store):
         return len(self.inner)
 
     def names(self) -> list[str]:
-        return sorted(o["metadata"]["name"] if isinstance(o, dict) else o.metadata.name
-                      for o in self.inner.list())
+        return names(self.inner.list())
 
 
 class Scripted:

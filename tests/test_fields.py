@@ -29,6 +29,8 @@ POD = {
 
 
 def model_pod() -> V1Pod:
+    """A model with spec and status set (not the shared metadata-only ``model_pod``):
+    field selectors read ``spec.nodeName``, ``spec.hostNetwork`` and ``status.phase``."""
     return V1Pod(metadata=V1ObjectMeta(name="web-1", namespace="prod",
                                        labels={"app.kubernetes.io/name": "web"}),
                  spec=V1PodSpec(containers=[], node_name="node-a", host_network=True),
