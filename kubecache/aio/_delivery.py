@@ -1,0 +1,131 @@
+"""Delivery on an asyncio loop: one task per handler, with its own buffer.
+
+The asyncio twin of :mod:`kubecache.informer._delivery`. Everything runs on
+the loop's thread: the producer (the reflector's task, which applies what it
+queued through the same fold) appends batches to a listener's deque and
+resolves the future its task waits on; the task calls the handler for each
+notification, awaiting the result when the callback is a coroutine function
+(or returns an awaitable). No lock is needed; the one-writer-per-counter rule
+of :mod:`kubecache.informer._listener` holds as on threads.
+
+A coroutine handler that awaits delays nobody else; a plain function runs on
+the loop and should return quickly. A task with a long backlog of plain
+calls yields to the loop every :data:`YIELD_EVERY` notifications, so the
+cache and the other handlers keep going. A handler that raises (anything,
+``SystemExit`` included) is logged and counted, and delivery goes on; only
+the cancellation of the delivery task itself ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from typing import Any
+
+from ..informer._handlers import ADD, UPDATE, Notification, callbacks, key_for_log
+from ..informer._listener import BACKLOG_WARNING, Listener
+
+logger = logging.getLogger("kubecache.informer")
+
+YIELD_EVERY = 256
+"""Plain (non-awaiting) handler calls a delivery task makes before yielding to the loop."""
+
+
+class TaskListener(Listener):
+    """A handler with its own buffer (a deque of batches) and delivery task."""
+
+    def __init__(self, handler: Any, requested_resync: float, resync: float, now: float,
+                 *, backlog_warning: int = BACKLOG_WARNING) -> None:
+        super().__init__(handler, requested_resync, resync, now,
+                         backlog_warning=backlog_warning)
+        self._inbox: deque[list[Notification]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._stopped = False
+        self.task: asyncio.Task[None] | None = None
+
+    def _push(self, notes: list[Notification]) -> None:
+        self._inbox.append(notes)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def start(self) -> None:
+        """Start the delivery task on the running loop."""
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"informer handler {self.name}")
+
+    def stop(self) -> None:
+        """Deliver nothing more: cancel the task (a handler removing itself finishes its call)."""
+        self._stopped = True
+        task = self.task
+        if task is None or task.done():
+            return
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # called from another thread than the loop's
+            task.get_loop().call_soon_threadsafe(task.cancel)
+            return
+        if task is not current:
+            task.cancel()
+
+    async def _run(self) -> None:
+        inbox, keep = self._inbox, self.spent.keep
+        on_add, on_update, on_delete = callbacks(self.handler)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        budget = YIELD_EVERY
+        while not self._stopped:
+            if not inbox:
+                self._waiter = loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+                budget = YIELD_EVERY
+                continue
+            batch = inbox.popleft()
+            done = 0
+            for note in batch:
+                if self._stopped:
+                    return
+                kind, old, new = note
+                try:
+                    if kind is UPDATE:
+                        result = on_update(old, new)
+                    elif kind is ADD:
+                        result = on_add(new)
+                    else:
+                        result = on_delete(old)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                        budget = YIELD_EVERY
+                except asyncio.CancelledError:
+                    if self._stopped or _cancelling(task):
+                        raise  # this task is being stopped
+                    self._failed(note)  # the handler's own (it awaited something cancelled)
+                except BaseException:  # SystemExit too: nothing above this task wants it
+                    self._failed(note)
+                done += 1
+                budget -= 1
+                if budget <= 0:
+                    budget = YIELD_EVERY
+                    await asyncio.sleep(0)
+            self.delivered += done
+            keep(batch)
+
+    def _failed(self, note: Notification) -> None:
+        """Log and count a handler call that raised; delivery goes on."""
+        self.handler_errors += 1
+        logger.exception("handler %s failed on %s of %s", self.name, note.kind,
+                         key_for_log(note.obj))
+
+
+def _cancelling(task: asyncio.Task[Any] | None) -> bool:
+    """Whether someone asked ``task`` to cancel (Python 3.11+; before, only ``stop`` tells)."""
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
+__all__ = ["YIELD_EVERY", "TaskListener"]

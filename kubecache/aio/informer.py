@@ -1,0 +1,118 @@
+"""AsyncSharedIndexInformer: the informer driven by an asyncio loop.
+
+The same engine as :class:`kubecache.SharedIndexInformer` -- the same
+options, DeltaFIFO, fold, indexer, stats and handler rules (see
+:mod:`kubecache.informer`) -- with an :class:`~kubecache.aio.AsyncReflector`
+instead of a reflector thread and one delivery task per handler instead of
+a thread (:mod:`._delivery`). The reflector's task applies what it queued, on
+the loop, as the reflector's thread does.
+
+Tasks: :meth:`AsyncSharedIndexInformer.run` runs the reflector (its own
+child tasks included) in the calling task and starts one delivery task per
+handler; when ``stop`` is set or the calling task is cancelled, it cancels
+and awaits all of them, so nothing it started is left on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..informer._core import InformerCore
+from ._delivery import TaskListener
+from .reflector import AsyncReflector
+
+logger = logging.getLogger("kubecache.informer")
+
+__all__ = ["AsyncSharedIndexInformer", "wait_for_cache_sync"]
+
+
+class AsyncSharedIndexInformer(InformerCore[TaskListener]):
+    """An indexed cache of one resource kept in sync by list + watch, with handlers, on a loop.
+
+    Arguments as :class:`kubecache.SharedIndexInformer`; ``lister_watcher`` is
+    an :class:`~kubecache.aio.AsyncListerWatcher` or a threaded one (its calls
+    then run in the loop's default executor). Handlers' callbacks may be plain
+    functions (run on the loop: keep them short) or coroutine functions (one
+    task per handler: a slow one delays neither the cache nor the others).
+    ``add_event_handler`` and ``remove_event_handler`` are called on the loop.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _new_listener(self, handler: Any, requested: float, resync: float) -> TaskListener:
+        return TaskListener(handler, requested, resync, self._clock.now(),
+                            backlog_warning=self.options.backlog_warning)
+
+    def _start_listener(self, listener: TaskListener) -> None:
+        listener.start()
+        if listener.task is not None:
+            self._tasks.add(listener.task)
+
+    def _stop_listener(self, listener: TaskListener) -> None:
+        listener.stop()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set or this task is cancelled; then end every task started here."""
+        with self._lifecycle:
+            if self._started:
+                raise RuntimeError("AsyncSharedIndexInformer.run called twice")
+            if self._stopped:
+                return
+            fifo, pipeline, options = self._pipeline()
+            reflector = AsyncReflector(self.lister_watcher, self.expected_type, pipeline,
+                                       self._resync_check_period, options=options)
+            self._attach(fifo, reflector)
+            for listener in self._processor.listeners:
+                self._start_listener(listener)
+            self._started = True
+        try:
+            await reflector.run(stop if stop is not None else asyncio.Event())
+        finally:
+            with self._lifecycle:
+                self._stopped = True
+            fifo.close()
+            for listener in self._processor.listeners:
+                listener.stop()
+            tasks = [t for t in self._tasks if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await _settle(tasks)
+            self._tasks.clear()
+
+    async def wait_for_cache_sync(self, timeout: float | None = None) -> bool:
+        """Wait until :meth:`has_synced`; False after ``timeout`` seconds."""
+        return await wait_for_cache_sync(self.has_synced, timeout=timeout)
+
+
+async def _settle(tasks: list[asyncio.Task[None]]) -> None:
+    """Await cancelled tasks to their end, even if the awaiting task is cancelled meanwhile."""
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        await asyncio.shield(gathered)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await gathered
+        raise
+
+
+async def wait_for_cache_sync(*has_synced: Callable[[], bool],
+                              timeout: float | None = None) -> bool:
+    """Wait until every ``has_synced`` returns true; False if ``timeout`` seconds pass first."""
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while not all(fn() for fn in has_synced):
+        pause = 0.01
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            pause = min(pause, remaining)
+        await asyncio.sleep(pause)
+    return True
