@@ -21,53 +21,26 @@ from kubecache.informer import (
     SharedIndexInformer,
     wait_for_cache_sync,
 )
-from kubecache.keys import DeletedFinalStateUnknown, meta_namespace_key_func
+from kubecache.keys import DeletedFinalStateUnknown
 from kubecache.listwatch import ListOptions
 from kubecache.testing import FakeControllerSource
+from tests.support.informers import (
+    AsyncFront,
+    Recorder,
+    ThreadFront,
+    informer_front_fixture,
+    key,
+    rv,
+)
 
 no_thread_leaks = thread_leak_fixture()
+front = informer_front_fixture()
+
+Front = ThreadFront | AsyncFront
 
 
 def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
     return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
-
-
-def key(obj: Any) -> str:
-    if isinstance(obj, DeletedFinalStateUnknown):
-        return obj.key
-    return meta_namespace_key_func(obj)
-
-
-def rv(obj: Any) -> str:
-    return str(obj["metadata"]["resourceVersion"])
-
-
-class Recorder:
-    """A handler that records (kind, key, rv) and can be made to block."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, str]] = []
-        self.raw: list[tuple[str, Any, Any]] = []
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def on_add(self, obj: Any) -> None:
-        self.gate.wait(5)
-        self.raw.append(("add", obj, None))
-        self.events.append(("add", key(obj), rv(obj)))
-
-    def on_update(self, old: Any, new: Any) -> None:
-        self.gate.wait(5)
-        self.raw.append(("update", old, new))
-        self.events.append(("update", key(new), rv(new)))
-
-    def on_delete(self, obj: Any) -> None:
-        self.gate.wait(5)
-        self.raw.append(("delete", obj, None))
-        self.events.append(("delete", key(obj), ""))
-
-    def kinds(self) -> list[tuple[str, str]]:
-        return [(k, n) for k, n, _ in self.events]
 
 
 def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
@@ -88,7 +61,7 @@ def running(informer: SharedIndexInformer) -> Iterator[threading.Event]:
         assert not t.is_alive(), "informer.run did not return after stop"
 
 
-def cache(informer: SharedIndexInformer) -> dict[str, Any]:
+def cache(informer: Any) -> dict[str, Any]:
     return {key(o): o for o in informer.get_store().list()}
 
 
@@ -96,16 +69,16 @@ def source_state(src: FakeControllerSource) -> dict[str, Any]:
     return {key(o): o for o in src.items()}
 
 
-def test_lists_syncs_and_notifies_adds_updates_deletes() -> None:
+def test_lists_syncs_and_notifies_adds_updates_deletes(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("b"))
-    inf = new_informer(src)
-    rec = Recorder()
+    inf = front.new(src)
+    rec = front.recorder()
     inf.add_event_handler(rec)
     assert not inf.has_synced()
-    with running(inf) as stop:
-        assert wait_for_cache_sync(stop, inf.has_synced, timeout=5.0)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
         assert cache(inf) == source_state(src)
         src.modify(pod("a", spec={"v": 2}))
         src.delete(pod("b"))
@@ -119,27 +92,27 @@ def test_lists_syncs_and_notifies_adds_updates_deletes() -> None:
     assert inf.is_stopped()
 
 
-def test_store_is_updated_before_handlers_hear() -> None:
+def test_store_is_updated_before_handlers_hear(front: Front) -> None:
     src = FakeControllerSource()
-    inf = new_informer(src)
+    inf = front.new(src)
     seen: list[bool] = []
     inf.add_event_handler(ResourceEventHandlerFuncs(
         on_add=lambda o: seen.append(inf.get_store().get(o)[0] is not None)))
-    with running(inf):
+    with front.running(inf):
         for i in range(50):
             src.add(pod(f"p{i}"))
         assert wait_for(lambda: len(seen) == 50)
     assert all(seen)
 
 
-def test_a_slow_handler_blocks_neither_others_nor_the_cache() -> None:
+def test_a_slow_handler_blocks_neither_others_nor_the_cache(front: Front) -> None:
     src = FakeControllerSource()
-    inf = new_informer(src)
-    slow, fast = Recorder(), Recorder()
+    inf = front.new(src)
+    slow, fast = front.recorder(), front.recorder()
     slow.gate.clear()
     inf.add_event_handler(slow)
     inf.add_event_handler(fast)
-    with running(inf):
+    with front.running(inf):
         assert wait_for(inf.has_synced)
         for i in range(200):
             src.add(pod(f"p{i % 20}")) if i < 20 else src.modify(pod(f"p{i % 20}", i=i))
@@ -155,12 +128,12 @@ def test_a_slow_handler_blocks_neither_others_nor_the_cache() -> None:
         assert all(vs == sorted(vs) for vs in per_key.values())
 
 
-def test_handler_added_after_start_gets_the_cache_then_live_events() -> None:
+def test_handler_added_after_start_gets_the_cache_then_live_events(front: Front) -> None:
     src = FakeControllerSource()
     for i in range(30):
         src.add(pod(f"p{i}"))
-    inf = new_informer(src)
-    with running(inf):
+    inf = front.new(src)
+    with front.running(inf):
         assert wait_for(inf.has_synced)
         stop_churn = threading.Event()
 
@@ -172,8 +145,8 @@ def test_handler_added_after_start_gets_the_cache_then_live_events() -> None:
 
         t = threading.Thread(target=churn)
         t.start()
-        late = Recorder()
-        inf.add_event_handler(late)
+        late = front.recorder()
+        front.call(inf.add_event_handler, late)
         stop_churn.set()
         t.join()
         assert wait_for(lambda: cache(inf) == source_state(src))
@@ -190,7 +163,7 @@ def test_handler_added_after_start_gets_the_cache_then_live_events() -> None:
                    for vs in per_key.values())
 
 
-def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
+def test_missed_deletion_arrives_as_deleted_final_state_unknown(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("b"))
@@ -208,10 +181,10 @@ def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
                 gate.wait(5)
             return src.watch(o)
 
-    inf = new_informer(GatedSecondWatch())
-    rec = Recorder()
+    inf = front.new(GatedSecondWatch())
+    rec = front.recorder()
     inf.add_event_handler(rec)
-    with running(inf):
+    with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 2)
         src.drop_watches()
         assert wait_for(lambda: GatedSecondWatch.calls == 2)
@@ -229,7 +202,7 @@ def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
         assert inf.stats.reflector is not None and inf.stats.reflector.relists == 1
 
 
-def test_relist_redelivers_every_object_as_an_update() -> None:
+def test_relist_redelivers_every_object_as_an_update(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("b"))
@@ -246,10 +219,10 @@ def test_relist_redelivers_every_object_as_an_update() -> None:
                 gate.wait(5)
             return src.watch(o)
 
-    inf = new_informer(Lw())
-    rec = Recorder()
+    inf = front.new(Lw())
+    rec = front.recorder()
     inf.add_event_handler(rec)
-    with running(inf):
+    with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 2)
         src.drop_watches()
         assert wait_for(lambda: calls["watch"] == 2)
@@ -269,14 +242,14 @@ def test_relist_redelivers_every_object_as_an_update() -> None:
         assert inf.stats.resyncs_delivered == 1 and inf.stats.updates == 1
 
 
-def test_per_handler_resync_periods() -> None:
+def test_per_handler_resync_periods(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
-    inf = new_informer(src, min_resync_period=0.02)
-    resyncing, quiet = Recorder(), Recorder()
+    inf = front.new(src, min_resync_period=0.02)
+    resyncing, quiet = front.recorder(), front.recorder()
     inf.add_event_handler(resyncing, resync_period=0.03)
     inf.add_event_handler(quiet, resync_period=0)
-    with running(inf):
+    with front.running(inf):
         assert wait_for(lambda: len(resyncing.events) >= 4)
         kinds = resyncing.kinds()
         assert kinds[0] == ("add", "default/a") and set(kinds[1:]) == {("update", "default/a")}
@@ -287,10 +260,10 @@ def test_per_handler_resync_periods() -> None:
     assert reflector is not None and reflector.resync_period == pytest.approx(0.03)
 
 
-def test_handler_exceptions_are_logged_and_delivery_goes_on(
+def test_handler_exceptions_are_logged_and_delivery_goes_on(front: Front,
         caplog: pytest.LogCaptureFixture) -> None:
     src = FakeControllerSource()
-    inf = new_informer(src)
+    inf = front.new(src)
     got: list[str] = []
 
     def flaky(obj: Any) -> None:
@@ -299,7 +272,7 @@ def test_handler_exceptions_are_logged_and_delivery_goes_on(
             raise RuntimeError("boom")
 
     inf.add_event_handler(ResourceEventHandlerFuncs(on_add=flaky))
-    with caplog.at_level(logging.ERROR, logger="kubecache.informer"), running(inf):
+    with caplog.at_level(logging.ERROR, logger="kubecache.informer"), front.running(inf):
         src.add(pod("a"))
         src.add(pod("b"))
         assert wait_for(lambda: len(got) == 2)
@@ -307,7 +280,7 @@ def test_handler_exceptions_are_logged_and_delivery_goes_on(
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
 
-def test_transform_runs_before_the_object_is_stored() -> None:
+def test_transform_runs_before_the_object_is_stored(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a", metadata_extra=1))
     src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
@@ -317,10 +290,10 @@ def test_transform_runs_before_the_object_is_stored() -> None:
         meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
         return {**obj, "metadata": meta}
 
-    inf = new_informer(src, transform=strip)
-    rec = Recorder()
+    inf = front.new(src, transform=strip)
+    rec = front.recorder()
     inf.add_event_handler(rec)
-    with running(inf):
+    with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 1)
         src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
                                                 "managedFields": [{"more": 1}]}})
@@ -331,13 +304,13 @@ def test_transform_runs_before_the_object_is_stored() -> None:
                    for o in ([o] if n is None else [o, n]))
 
 
-def test_indexers_and_expected_type() -> None:
+def test_indexers_and_expected_type(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a", "ns1"))
     src.add(pod("b", "ns2"))
-    inf = new_informer(src, expected_type="Pod",
+    inf = front.new(src, expected_type="Pod",
                        indexers={NAMESPACE_INDEX: meta_namespace_index_func})
-    with running(inf):
+    with front.running(inf):
         assert wait_for(inf.has_synced)
         src.add({"kind": "Node", "metadata": {"name": "n1"}})
         src.add(pod("c", "ns1"))
@@ -346,24 +319,24 @@ def test_indexers_and_expected_type() -> None:
                       for o in inf.get_indexer().by_index(NAMESPACE_INDEX, "ns1")) == ["a", "c"]
 
 
-def test_remove_handler_and_lifecycle_errors() -> None:
+def test_remove_handler_and_lifecycle_errors(front: Front) -> None:
     src = FakeControllerSource()
-    inf = new_informer(src)
-    a, b = Recorder(), Recorder()
+    inf = front.new(src)
+    a, b = front.recorder(), front.recorder()
     handle_a = inf.add_event_handler(a)
     inf.add_event_handler(b)
-    with running(inf):
+    with front.running(inf):
         src.add(pod("x"))
         assert wait_for(lambda: len(a.events) == 1 and len(b.events) == 1)
-        assert inf.remove_event_handler(handle_a)
-        assert not inf.remove_event_handler(handle_a)
+        assert front.call(inf.remove_event_handler, handle_a)
+        assert not front.call(inf.remove_event_handler, handle_a)
         src.add(pod("y"))
         assert wait_for(lambda: len(b.events) == 2)
         assert len(a.events) == 1
         with pytest.raises(RuntimeError):
             inf.set_transform(None)
     with pytest.raises(InformerStoppedError):
-        inf.add_event_handler(Recorder())
+        inf.add_event_handler(front.recorder())
 
 
 def test_handler_added_in_the_middle_of_applying_a_list_sees_each_object_once() -> None:
@@ -392,9 +365,9 @@ def test_handler_added_in_the_middle_of_applying_a_list_sees_each_object_once() 
     assert sorted(late.kinds()) == [("add", f"default/p{i:03}") for i in range(600)]
 
 
-def test_a_handler_can_remove_itself_from_a_callback() -> None:
+def test_a_handler_can_remove_itself_from_a_callback(front: Front) -> None:
     src = FakeControllerSource()
-    inf = new_informer(src)
+    inf = front.new(src)
     seen: list[str] = []
     removed: list[bool] = []
     errors: list[BaseException] = []
@@ -407,9 +380,9 @@ def test_a_handler_can_remove_itself_from_a_callback() -> None:
             errors.append(err)
 
     handle = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
-    other = Recorder()
+    other = front.recorder()
     inf.add_event_handler(other)
-    with running(inf):
+    with front.running(inf):
         src.add(pod("x"))
         src.add(pod("y"))
         assert wait_for(lambda: len(other.events) == 2)
@@ -425,16 +398,16 @@ def test_wait_for_cache_sync_timeout_and_stop() -> None:
     assert wait_for_cache_sync(stop, lambda: False) is False
 
 
-def test_has_synced_waits_for_the_whole_first_list() -> None:
+def test_has_synced_waits_for_the_whole_first_list(front: Front) -> None:
     src = FakeControllerSource()
     for i in range(300):
         src.add(pod(f"p{i}"))
-    inf = new_informer(src, page_size=50)
-    rec = Recorder()
+    inf = front.new(src, page_size=50)
+    rec = front.recorder()
     rec.gate.clear()  # handlers being slow must not delay has_synced
     inf.add_event_handler(rec)
-    with running(inf) as stop:
-        assert wait_for_cache_sync(stop, inf.has_synced, timeout=5.0)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
         assert len(inf.get_store().list()) == 300
         rec.gate.set()
         assert wait_for(lambda: len(rec.events) == 300)

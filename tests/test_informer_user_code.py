@@ -20,8 +20,10 @@ from helpers_sync import thread_leak_fixture, wait_for
 from kubecache.backoff import Backoff
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
+from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
 
 no_thread_leaks = thread_leak_fixture()
+front = informer_front_fixture()
 
 SECRET = "s3cr3t-content"
 
@@ -83,7 +85,7 @@ def test_a_handler_raising_anything_keeps_its_delivery_thread(
 
 
 def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
-        caplog: pytest.LogCaptureFixture) -> None:
+        front: ThreadFront | AsyncFront, caplog: pytest.LogCaptureFixture) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("bad"))  # fails in the list: the list still syncs, without it
@@ -93,11 +95,11 @@ def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
             raise SystemExit("transform gave up")
         return {k: v for k, v in obj.items() if k != "data"}
 
-    inf = new_informer(src, transform=strip)
+    inf = front.new(src, transform=strip)
     added: list[str] = []
     inf.add_event_handler(ResourceEventHandlerFuncs(
         on_add=lambda o: added.append(o["metadata"]["name"])))
-    with caplog.at_level(logging.ERROR), running(inf):
+    with caplog.at_level(logging.ERROR), front.running(inf):
         assert wait_for(inf.has_synced)
         assert names(inf) == ["ns/a"]
         src.add(pod("bad2"))  # fails on a watch event
@@ -114,7 +116,8 @@ def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
     assert not any(SECRET in m for m in messages(caplog, logging.DEBUG))
 
 
-def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state() -> None:
+def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state(
+        front: ThreadFront | AsyncFront) -> None:
     src = FakeControllerSource()
     src.add(pod("a", v=1))
     broken = threading.Event()
@@ -125,9 +128,9 @@ def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state() -> None:
         return obj
 
     deleted: list[Any] = []
-    inf = new_informer(src, transform=transform)
+    inf = front.new(src, transform=transform)
     inf.add_event_handler(ResourceEventHandlerFuncs(on_delete=deleted.append))
-    with running(inf):
+    with front.running(inf):
         assert wait_for(inf.has_synced)
         broken.set()
         src.modify(pod("a", v=2))  # skipped: the cache keeps v=1
@@ -143,7 +146,7 @@ def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state() -> None:
 
 
 def test_an_index_function_raising_system_exit_drops_only_that_key(
-        caplog: pytest.LogCaptureFixture) -> None:
+        front: ThreadFront | AsyncFront, caplog: pytest.LogCaptureFixture) -> None:
     def by_color(obj: Any) -> list[str]:
         if obj.get("color") == "bad":
             raise SystemExit("index function gave up")
@@ -152,11 +155,11 @@ def test_an_index_function_raising_system_exit_drops_only_that_key(
     src = FakeControllerSource()
     for name, color in (("a", "red"), ("b", "bad"), ("c", "red")):
         src.add(pod(name, color=color))
-    inf = new_informer(src, indexers={"color": by_color})
+    inf = front.new(src, indexers={"color": by_color})
     added: list[str] = []
     inf.add_event_handler(ResourceEventHandlerFuncs(
         on_add=lambda o: added.append(o["metadata"]["name"])))
-    with caplog.at_level(logging.ERROR), running(inf):
+    with caplog.at_level(logging.ERROR), front.running(inf):
         assert wait_for(inf.has_synced)
         assert wait_for(lambda: sorted(added) == ["a", "c"])
         src.add(pod("d", color="red"))

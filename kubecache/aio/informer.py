@@ -41,9 +41,8 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
     ``add_event_handler`` and ``remove_event_handler`` are called on the loop.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._tasks: set[asyncio.Task[None]] = set()
+    _tasks: set[asyncio.Task[None]]
+    """The delivery tasks this run started (set by :meth:`run`)."""
 
     def _new_listener(self, handler: Any, requested: float, resync: float) -> TaskListener:
         return TaskListener(handler, requested, resync, self._clock.now(),
@@ -68,6 +67,7 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
             reflector = AsyncReflector(self.lister_watcher, self.expected_type, pipeline,
                                        self._resync_check_period, options=options)
             self._attach(fifo, reflector)
+            self._tasks = set()
             for listener in self._processor.listeners:
                 self._start_listener(listener)
             self._started = True

@@ -1,0 +1,211 @@
+"""AsyncSharedIndexInformer specifics: coroutine handlers, cancellation, nothing left running.
+
+The informer's behaviour (notifications, order, resyncs, late handlers...) is
+tested on both front ends in ``test_informer.py``; here is what only asyncio has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+import pytest
+
+from kubecache.aio.informer import AsyncSharedIndexInformer, wait_for_cache_sync
+from kubecache.backoff import Backoff
+from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
+from kubecache.testing import FakeControllerSource
+
+
+def pod(name: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}, **extra}
+
+
+def new_informer(src: Any, **kw: Any) -> AsyncSharedIndexInformer:
+    kw.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, jitter=0.0))
+    return AsyncSharedIndexInformer(src, **kw)
+
+
+async def until(pred: Any, timeout: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not pred():
+        if loop.time() > deadline:
+            return bool(pred())
+        await asyncio.sleep(0.005)
+    return True
+
+
+def others() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+
+
+def test_same_constructor_as_the_threaded_informer() -> None:
+    assert inspect.signature(AsyncSharedIndexInformer) == inspect.signature(SharedIndexInformer)
+    assert list(inspect.signature(AsyncSharedIndexInformer).parameters)[:4] == [
+        "lister_watcher", "expected_type", "resync_period", "indexers"]
+
+
+def test_coroutine_and_plain_callbacks_objects_and_funcs() -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        src.add(pod("a"))
+        got: list[tuple[str, str]] = []
+
+        class Handler:
+            async def on_add(self, obj: Any) -> None:
+                await asyncio.sleep(0)
+                got.append(("obj add", obj["metadata"]["name"]))
+
+            def on_update(self, old: Any, new: Any) -> None:
+                got.append(("obj update", new["metadata"]["name"]))
+
+            async def on_delete(self, obj: Any) -> None:
+                got.append(("obj delete", obj["metadata"]["name"]))
+
+        async def add(obj: Any) -> None:
+            got.append(("funcs add", obj["metadata"]["name"]))
+
+        inf = new_informer(src)
+        inf.add_event_handler(Handler())
+        inf.add_event_handler(ResourceEventHandlerFuncs(on_add=add))
+        stop = asyncio.Event()
+        run = asyncio.create_task(inf.run(stop))
+        assert await wait_for_cache_sync(inf.has_synced, timeout=5)
+        src.modify(pod("a", v=2))
+        src.delete(pod("a"))
+        assert await until(lambda: len(got) == 4)
+        assert [g for g in got if g[0].startswith("obj")] == [
+            ("obj add", "a"), ("obj update", "a"), ("obj delete", "a")]
+        assert ("funcs add", "a") in got
+        stop.set()
+        await run
+        assert others() == []
+        assert inf.is_stopped()
+
+    asyncio.run(main())
+
+
+def test_a_slow_coroutine_handler_delays_neither_the_cache_nor_another_handler() -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        release = asyncio.Event()
+        slow: list[str] = []
+        fast: list[str] = []
+
+        async def held(obj: Any) -> None:
+            await release.wait()
+            slow.append(obj["metadata"]["name"])
+
+        inf = new_informer(src)
+        inf.add_event_handler(ResourceEventHandlerFuncs(on_add=held))
+        inf.add_event_handler(ResourceEventHandlerFuncs(
+            on_add=lambda o: fast.append(o["metadata"]["name"])))
+        stop = asyncio.Event()
+        run = asyncio.create_task(inf.run(stop))
+        assert await wait_for_cache_sync(inf.has_synced, timeout=5)
+        for i in range(50):
+            src.add(pod(f"p{i}"))
+        assert await until(lambda: len(fast) == 50 and len(inf.get_store()) == 50)
+        assert slow == [] and inf.stats.pending >= 49
+        release.set()
+        assert await until(lambda: len(slow) == 50)
+        assert slow == fast
+        stop.set()
+        await run
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, asyncio.CancelledError,
+                                 ValueError])
+def test_a_handler_raising_anything_is_logged_and_delivery_goes_on(
+        exc: type[BaseException], caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        got: list[str] = []
+
+        async def picky(obj: Any) -> None:
+            got.append(obj["metadata"]["name"])
+            if obj["metadata"]["name"] == "b":
+                raise exc("handler gave up")
+
+        inf = new_informer(src)
+        inf.add_event_handler(ResourceEventHandlerFuncs(on_add=picky))
+        stop = asyncio.Event()
+        run = asyncio.create_task(inf.run(stop))
+        for name in "abc":
+            src.add(pod(name))
+        assert await until(lambda: got == ["a", "b", "c"]), got
+        assert inf.stats.handler_errors == 1
+        stop.set()
+        await run
+        assert others() == []
+
+    with caplog.at_level(logging.ERROR, logger="kubecache.informer"):
+        asyncio.run(main())
+    logged = [r.getMessage() for r in caplog.records if "failed on add" in r.getMessage()]
+    assert len(logged) == 1 and "picky" in logged[0] and "'ns/b'" in logged[0]
+
+
+def test_cancelling_the_run_task_leaves_no_task_on_the_loop() -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        src.add(pod("a"))
+        started = asyncio.Event()
+
+        async def forever(obj: Any) -> None:
+            started.set()
+            await asyncio.sleep(3600)  # a handler in the middle of a long await
+
+        inf = new_informer(src, resync_period=0.05)
+        inf.add_event_handler(ResourceEventHandlerFuncs(on_add=forever))
+        run = asyncio.create_task(inf.run())
+        await asyncio.wait_for(started.wait(), 5)
+        assert len(others()) >= 3  # the run, the reflector's children, the delivery task
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        assert others() == []
+        assert inf.is_stopped()
+
+    asyncio.run(main())
+
+
+def test_stop_event_ends_a_handler_added_after_start_and_removal_is_prompt() -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        src.add(pod("a"))
+        inf = new_informer(src)
+        stop = asyncio.Event()
+        run = asyncio.create_task(inf.run(stop))
+        assert await wait_for_cache_sync(inf.has_synced, timeout=5)
+        late: list[str] = []
+
+        async def on_add(obj: Any) -> None:
+            late.append(obj["metadata"]["name"])
+            await asyncio.sleep(3600)
+
+        handle = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
+        assert await until(lambda: late == ["a"])  # the cache first
+        assert inf.remove_event_handler(handle)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert inf.stats.handlers == 0
+        other = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
+        assert other is not handle
+        stop.set()
+        await run
+        assert others() == []
+
+    asyncio.run(main())
+
+
+def test_wait_for_cache_sync_times_out() -> None:
+    async def main() -> None:
+        assert await wait_for_cache_sync(lambda: True) is True
+        assert await wait_for_cache_sync(lambda: True, lambda: False, timeout=0.05) is False
+
+    asyncio.run(main())
