@@ -82,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"python": platform.python_version(), "platform": platform.platform(),
             "quick": args.quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     results: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, str] = {}  # modules with a render(rows) print their own table
     for name in wanted:
         module = importlib.import_module(f"bench.bench_{name}")
         started = time.perf_counter()
         print(f"running {name}...", file=sys.stderr, flush=True)
         results[name] = list(module.run(args.quick))
+        if callable(getattr(module, "render", None)):
+            tables[name] = module.render(results[name])
         print(f"  {name} took {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
         if args.json is None:
             RESULTS.mkdir(exist_ok=True)
@@ -96,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    print(render(results))
+    plain = {name: rows for name, rows in results.items() if name not in tables}
+    parts = [render(plain)] if plain else []
+    print("\n\n".join([*parts, *tables.values()]))
     return 0
 
 
