@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncListerWatcher": "listwatch",
     "AsyncWatch": "listwatch",
     "AsyncReflector": "reflector",
+    "AsyncSharedIndexInformer": "informer",
+    "wait_for_cache_sync": "informer",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from .listwatch import AsyncListerWatcher as AsyncListerWatcher
     from .listwatch import AsyncListWatch as AsyncListWatch
     from .listwatch import AsyncWatch as AsyncWatch
+    from .informer import AsyncSharedIndexInformer as AsyncSharedIndexInformer
+    from .informer import wait_for_cache_sync as wait_for_cache_sync
     from .reflector import AsyncReflector as AsyncReflector
 
 __all__ = sorted(_EXPORTS)
