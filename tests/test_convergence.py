@@ -10,27 +10,25 @@ expire), failing lists and failing watches. At the end:
   and every notification is consistent with the replay (add of an absent key,
   update whose ``old`` is the last state delivered, delete of a present key).
 
-Run with ``-s`` to see the figures.
+Both front ends (threads and asyncio) run the same workload. Run with ``-s``
+to see the figures.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.backoff import Backoff
 from kubecache.errors import StatusError
-from kubecache.informer import SharedIndexInformer
 from kubecache.keys import DeletedFinalStateUnknown, meta_namespace_key_func
 from kubecache.testing import FakeControllerSource
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.informers import informer_front_fixture
+from tests.support.sync import wait_for
 
 KEYS = 3000
 OPS = 20000
@@ -74,28 +72,25 @@ def replay(log: list[tuple[str, Any, Any]]) -> dict[str, Any]:
     return state
 
 
-def _rv(informer: SharedIndexInformer) -> int:
+def _rv(informer: Any) -> int:
     return int(informer.last_sync_resource_version() or 0)
 
 
-def run_churn(seed: int) -> dict[str, Any]:
+def run_churn(seed: int, front: Any) -> dict[str, Any]:
     rng = random.Random(seed)
     src = FakeControllerSource(history=400)
     for i in range(KEYS // 2):
         src.add({"kind": "Pod", "metadata": {"namespace": f"ns{i % 7}", "name": f"p{i}"},
                  "spec": {"gen": 0}})
-    informer = SharedIndexInformer(
-        src, "Pod", page_size=200,
+    informer = front.new(
+        src, expected_type="Pod", page_size=200,
         backoff=Backoff(initial=0.002, maximum=0.02, jitter=0.5, rng=random.Random(seed)))
     journal = Journal()
     informer.add_event_handler(journal)
-    stop = threading.Event()
-    runner = threading.Thread(target=informer.run, args=(stop,), name="convergence informer")
-    runner.start()
     ops: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     started = time.monotonic()
-    try:
+    with front.running(informer):
         live = {f"ns{i % 7}/p{i}" for i in range(KEYS // 2)}
         for n in range(OPS):
             if n % BURST == 0 and rng.random() < FAULT_PROBABILITY:
@@ -164,16 +159,15 @@ def run_churn(seed: int) -> dict[str, Any]:
             "final_diff": diff, "replay_diff": replay_diff,
             "seconds": round(time.monotonic() - started, 2),
         }
-        return figures
-    finally:
-        stop.set()
-        runner.join(5.0)
-        assert not runner.is_alive()
+        return {"front": front.name, **figures}
+
+
+front = informer_front_fixture()
 
 
 @pytest.mark.parametrize("seed", [1, 2024])
-def test_informer_converges_under_churn_and_faults(seed: int) -> None:
-    figures = run_churn(seed)
+def test_informer_converges_under_churn_and_faults(seed: int, front: Any) -> None:
+    figures = run_churn(seed, front)
     print("\nconvergence:", " ".join(f"{k}={v}" for k, v in figures.items()))
     assert figures["final_diff"] == 0 and figures["replay_diff"] == 0
     assert figures["faults"] >= 10 and figures["relists"] >= 1
