@@ -2,8 +2,8 @@
 
 The asyncio twin of :mod:`kubecache.informer._delivery`. Everything runs on
 the loop's thread: the producer (the reflector's task, which applies what it
-queued through the same fold) appends batches to a listener's deque and
-resolves the future its task waits on; the task calls the handler for each
+queued through the same fold) appends to a listener's buffer and resolves
+the future its task waits on; the task calls the handler for each
 notification, awaiting the result when the callback is a coroutine function
 (or returns an awaitable). No lock is needed; the one-writer-per-counter rule
 of :mod:`kubecache.informer._listener` holds as on threads.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import deque
 from typing import Any
 
 from ..informer._handlers import ADD, UPDATE, Notification, callbacks, key_for_log
@@ -34,22 +33,24 @@ YIELD_EVERY = 256
 
 
 class TaskListener(Listener):
-    """A handler with its own buffer (a deque of batches) and delivery task."""
+    """A handler with its own buffer and delivery task."""
 
     def __init__(self, handler: Any, requested_resync: float, resync: float, now: float,
                  *, backlog_warning: int = BACKLOG_WARNING) -> None:
         super().__init__(handler, requested_resync, resync, now,
                          backlog_warning=backlog_warning)
-        self._inbox: deque[list[Notification]] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._stopped = False
         self.task: asyncio.Task[None] | None = None
 
-    def _push(self, notes: list[Notification]) -> None:
-        self._inbox.append(notes)
+    def add_many(self, notes: list[Notification]) -> None:
+        buffer = self._buffer
+        buffer.extend(notes)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        backlog = len(buffer)
+        if backlog >= self._warn_at or backlog < self._calm_below:
+            self._backlog_changed(backlog)
 
     def start(self) -> None:
         """Start the delivery task on the running loop."""
@@ -71,13 +72,14 @@ class TaskListener(Listener):
             task.cancel()
 
     async def _run(self) -> None:
-        inbox, keep = self._inbox, self.spent.keep
+        buffer, keep = self._buffer, self.spent.keep
+        popleft = buffer.popleft
         on_add, on_update, on_delete = callbacks(self.handler)
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         budget = YIELD_EVERY
         while not self._stopped:
-            if not inbox:
+            if not buffer:
                 self._waiter = loop.create_future()
                 try:
                     await self._waiter
@@ -85,35 +87,30 @@ class TaskListener(Listener):
                     self._waiter = None
                 budget = YIELD_EVERY
                 continue
-            batch = inbox.popleft()
-            done = 0
-            for note in batch:
-                if self._stopped:
-                    return
-                kind, old, new = note
-                try:
-                    if kind is UPDATE:
-                        result = on_update(old, new)
-                    elif kind is ADD:
-                        result = on_add(new)
-                    else:
-                        result = on_delete(old)
-                    if result is not None and inspect.isawaitable(result):
-                        await result
-                        budget = YIELD_EVERY
-                except asyncio.CancelledError:
-                    if self._stopped or _cancelling(task):
-                        raise  # this task is being stopped
-                    self._failed(note)  # the handler's own (it awaited something cancelled)
-                except BaseException:  # SystemExit too: nothing above this task wants it
-                    self._failed(note)
-                done += 1
-                budget -= 1
-                if budget <= 0:
+            note = popleft()
+            keep(note)
+            kind, old, new = note
+            try:
+                if kind is UPDATE:
+                    result = on_update(old, new)
+                elif kind is ADD:
+                    result = on_add(new)
+                else:
+                    result = on_delete(old)
+                if result is not None and inspect.isawaitable(result):
+                    await result
                     budget = YIELD_EVERY
-                    await asyncio.sleep(0)
-            self.delivered += done
-            keep(batch)
+            except asyncio.CancelledError:
+                if self._stopped or _cancelling(task):
+                    raise  # this task is being stopped
+                self._failed(note)  # the handler's own (it awaited something cancelled)
+            except BaseException:  # SystemExit too: nothing above this task wants it
+                self._failed(note)
+            self.delivered += 1
+            budget -= 1
+            if budget <= 0:
+                budget = YIELD_EVERY
+                await asyncio.sleep(0)
 
     def _failed(self, note: Notification) -> None:
         """Log and count a handler call that raised; delivery goes on."""

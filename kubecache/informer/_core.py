@@ -107,6 +107,7 @@ class InformerCore(Generic[L]):
         self.lister_watcher = lister_watcher
         self.expected_type = expected_type
         self.name = opts.name
+        self._log_name = opts.name or "informer"
         self._default_resync = float(resync_period)
         self._resync_check_period = float(resync_period)
         self._min_resync = float(opts.min_resync_period)
@@ -276,17 +277,18 @@ class InformerCore(Generic[L]):
         are the queue's: no key function runs here.
         """
         with self._block_deltas:
-            folded = fold_batch(batch, self._store, self.name or "informer")
+            notes, resync_at, adds, updates, deletes, resyncs, applied, failed = fold_batch(
+                batch, self._store, self._log_name)
             stats = self.stats
-            stats.adds += folded.adds
-            stats.updates += folded.updates
-            stats.deletes += folded.deletes
-            stats.resyncs_delivered += folded.resyncs
-            stats.deltas += folded.applied
-            if folded.failed:
-                stats.index_errors += folded.failed
-            if folded.notes:
-                self._processor.distribute(folded.notes, folded.resync_at)
+            stats.adds += adds
+            stats.updates += updates
+            stats.deletes += deletes
+            stats.resyncs_delivered += resyncs
+            stats.deltas += applied
+            if failed:
+                stats.index_errors += failed
+            if notes:
+                self._processor.distribute(notes, resync_at)
 
     def _transform_failed(self) -> None:
         self.stats.transform_errors += 1

@@ -3,21 +3,29 @@
 Threads, and what each owns:
 
 - The *producer* (the reflector's thread, which also applies what it queued;
-  or the thread adding a handler, for its catch-up) owns ``Listener.queued``,
-  the backlog warning and the release side of the :class:`SpentPool`.
-- Each handler's *delivery thread* owns ``delivered``, ``handler_errors`` and
-  the keep side of the pool. It blocks in ``SimpleQueue.get`` (implemented in
-  C: a put wakes it far more cheaply than a ``threading.Event``) and takes
-  whole batches, the same list objects for every handler.
-- Whoever calls :meth:`ThreadListener.stop` sets ``_stopped`` (read by the
-  delivery thread before each call) and posts the stop token.
+  or the thread adding a handler, for its catch-up) appends to each
+  handler's buffer, owns the backlog warning and the release side of the
+  :class:`~._spent.SpentPool`, and wakes an idle delivery thread with one
+  ``SimpleQueue.put`` (implemented in C: far cheaper than a
+  ``threading.Event``, whose ``set`` and ``wait`` run Python code and
+  allocate a lock per wait).
+- Each handler's *delivery thread* pops from its buffer, owns ``delivered``,
+  ``handler_errors`` and the keep side of the pool, and blocks in
+  ``SimpleQueue.get`` only when the buffer is empty.
+- Whoever calls :meth:`ThreadListener.stop` sets ``_stopped`` (read before
+  each call) and posts a wake-up.
+
+The wake-up protocol: the delivery thread sets ``_idle`` and then looks at
+the buffer once more before blocking; the producer appends and then looks at
+``_idle``. One of the two always sees the other's write, so a notification
+is never left waiting (a spare wake-up only makes one empty round).
 
 Lock order (outermost first), as the informer takes them: the informer's
-lifecycle lock -> the DeltaFIFO's lock -> the informer's delta lock (held
-while a batch is folded and distributed, and while a new handler catches up)
--> the processor's lock -> the indexer's lock. Delivery threads take none of
-them: they only touch their own queue and pool, so a handler may read the
-cache, add handlers or remove itself.
+lifecycle lock, the DeltaFIFO's lock, the informer's delta lock (held while
+a batch is folded and distributed, and while a new handler catches up), the
+processor's lock, the indexer's lock; no code takes them in another order.
+Delivery threads take none of them: a handler may read the cache, add
+handlers or remove itself.
 """
 
 from __future__ import annotations
@@ -34,18 +42,25 @@ logger = logging.getLogger(__name__)
 
 
 class ThreadListener(Listener):
-    """A handler with its own buffer (a ``SimpleQueue`` of batches) and delivery thread."""
+    """A handler with its own buffer and delivery thread."""
 
     def __init__(self, handler: Any, requested_resync: float, resync: float, now: float,
                  *, backlog_warning: int = BACKLOG_WARNING) -> None:
         super().__init__(handler, requested_resync, resync, now,
                          backlog_warning=backlog_warning)
-        self._inbox: queue.SimpleQueue[list[Notification] | None] = queue.SimpleQueue()
-        self._stopped = False
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._idle = False
         self._thread: threading.Thread | None = None
 
-    def _push(self, notes: list[Notification]) -> None:
-        self._inbox.put(notes)
+    def add_many(self, notes: list[Notification]) -> None:
+        buffer = self._buffer
+        buffer.extend(notes)
+        if self._idle:
+            self._idle = False
+            self._wakeups.put(None)
+        backlog = len(buffer)
+        if backlog >= self._warn_at or backlog < self._calm_below:
+            self._backlog_changed(backlog)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, daemon=True,
@@ -55,7 +70,7 @@ class ThreadListener(Listener):
     def stop(self) -> None:
         """Deliver nothing more (the call in progress, if any, finishes)."""
         self._stopped = True
-        self._inbox.put(None)
+        self._wakeups.put(None)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the delivery thread; a no-op from that thread (a handler removing itself)."""
@@ -64,29 +79,29 @@ class ThreadListener(Listener):
             thread.join(timeout)
 
     def _run(self) -> None:
-        get, keep = self._inbox.get, self.spent.keep
+        buffer, wait, keep = self._buffer, self._wakeups.get, self.spent.keep
+        popleft = buffer.popleft
         on_add, on_update, on_delete = callbacks(self.handler)
-        while True:
-            batch = get()
-            if batch is None or self._stopped:
-                return
-            done = 0
-            for note in batch:
-                if self._stopped:
-                    return
-                kind, old, new = note
-                try:
-                    if kind is UPDATE:
-                        on_update(old, new)
-                    elif kind is ADD:
-                        on_add(new)
-                    else:
-                        on_delete(old)
-                except BaseException:  # SystemExit too: nothing above this thread wants it
-                    self._failed(note)
-                done += 1
-            self.delivered += done
-            keep(batch)
+        while not self._stopped:
+            if not buffer:
+                self._idle = True
+                if not buffer:  # looked again after saying so: see the module docstring
+                    wait()
+                self._idle = False
+                continue
+            note = popleft()
+            keep(note)
+            kind, old, new = note
+            try:
+                if kind is UPDATE:
+                    on_update(old, new)
+                elif kind is ADD:
+                    on_add(new)
+                else:
+                    on_delete(old)
+            except BaseException:  # SystemExit too: nothing above this thread wants it
+                self._failed(note)
+            self.delivered += 1
 
     def _failed(self, note: Notification) -> None:
         """Log and count a handler call that raised; delivery goes on."""

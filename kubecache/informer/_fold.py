@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .._guard import absorbable
 from ..delta_fifo import Deltas, DeltaType
@@ -48,38 +48,39 @@ class KeyedStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-class Folded:
+class Folded(NamedTuple):
     """What :func:`fold_batch` produced: notifications, resync positions, counts."""
 
-    __slots__ = ("adds", "applied", "deletes", "failed", "notes", "resync_at", "resyncs",
-                 "updates")
+    notes: list[Notification]
+    """Every notification of the batch, in order."""
+    resync_at: list[int]
+    """Positions in ``notes`` of the resyncs (updates whose resourceVersion did not change)."""
+    adds: int
+    updates: int
+    """Updates that are not resyncs."""
+    deletes: int
+    resyncs: int
+    applied: int
+    """Deltas applied to the store."""
+    failed: int
+    """Keys whose store write failed (their deltas are dropped)."""
 
-    def __init__(self) -> None:
-        self.notes: list[Notification] = []
-        """Every notification of the batch, in order."""
-        self.resync_at: list[int] = []
-        """Positions in ``notes`` of the resyncs (updates whose resourceVersion did not change)."""
-        self.adds = self.updates = self.deletes = self.resyncs = 0
-        """Notifications by kind (``updates`` excludes the resyncs)."""
-        self.applied = 0
-        """Deltas applied to the store."""
-        self.failed = 0
-        """Keys whose store write failed (their deltas are dropped)."""
+
+_folded = tuple.__new__  # builds a Folded without NamedTuple's Python-level __new__
 
 
 def fold_batch(batch: Iterable[tuple[str, Deltas]], store: KeyedStore,
                name: str = "informer") -> Folded:
     """Apply a batch of keys' deltas to ``store``; return the notifications (see module doc)."""
-    out = Folded()
-    notes, resync_at = out.notes, out.resync_at
+    notes: list[Notification] = []
+    resync_at: list[int] = []
     append = notes.append
     get, put, remove = store.get, store.update, store.delete
-    adds = updates = deletes = resyncs = applied = 0
+    adds = updates = deletes = resyncs = applied = failed = 0
     for key, deltas in batch:
-        mark, rmark = len(notes), len(resync_at)
         cur, present = get(key)
         existed = present
-        for dtype, obj in deltas:
+        for dtype, obj in deltas:  # each delta makes exactly one notification
             if dtype is _DELETED:
                 append(new_notification(Notification, (DELETE, obj, None)))
                 deletes += 1
@@ -109,22 +110,24 @@ def fold_batch(batch: Iterable[tuple[str, Deltas]], store: KeyedStore,
                          name, key, len(deltas),
                          err if isinstance(err, Exception) else f"{type(err).__name__} "
                          "from an index function", exc_info=True)
-            out.failed += 1
-            for note in notes[mark:]:
+            failed += 1
+            start = len(notes) - len(deltas)
+            while resync_at and resync_at[-1] >= start:
+                resync_at.pop()
+                resyncs -= 1
+                updates += 1  # counted back below, as the update it also is
+            for note in notes[start:]:
                 if note.kind is ADD:
                     adds -= 1
                 elif note.kind is DELETE:
                     deletes -= 1
                 else:
                     updates -= 1
-            resyncs -= len(resync_at) - rmark
-            updates += len(resync_at) - rmark  # those updates were counted as resyncs
-            del notes[mark:], resync_at[rmark:]
+            del notes[start:]
             continue
         applied += len(deltas)
-    out.adds, out.updates, out.deletes, out.resyncs, out.applied = (
-        adds, updates, deletes, resyncs, applied)
-    return out
+    return _folded(Folded, (notes, resync_at, adds, updates, deletes, resyncs, applied,
+                            failed))
 
 
 __all__ = ["Folded", "KeyedStore", "fold_batch"]

@@ -1,20 +1,24 @@
-"""One registered handler, independent of how it is delivered to: counts, resync, backlog.
+"""One registered handler, independent of how it is delivered to: buffer, resync, backlog.
 
-:class:`Listener` is what the processor distributes to. It keeps the
-handler's resync schedule, its counters, its :class:`SpentPool` and the
-backlog warning; a front end subclasses it with the buffer and the loop that
-calls the handler (a thread in ``_delivery``, a task in ``kubecache.aio``).
+:class:`Listener` is what the processor distributes to. It holds the
+handler's buffer (a ``deque`` of notifications), its resync schedule, its
+counters, its :class:`~._spent.SpentPool` and the backlog warning; a front
+end subclasses it with ``add_many`` (append, then wake the delivery loop)
+and the loop that calls the handler (a thread in ``_delivery``, a task in
+``kubecache.aio._delivery``).
 
-Counters each have one writer: ``queued`` and the backlog warning belong to
-the producer (the thread or task that distributes), ``delivered`` and
-``handler_errors`` to the delivery loop. ``pending`` is their difference,
-read from anywhere (a reading a batch old is fine for stats and warnings).
+Each field has one writer: the buffer's right end, the backlog warning and
+the pool's release side belong to the producer (the thread or task that
+distributes); the buffer's left end, ``delivered``, ``handler_errors`` and
+the pool's keep side to the delivery loop. ``pending`` is the buffer's
+length, read from anywhere.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from ._handlers import Notification, describe_handler
@@ -39,12 +43,13 @@ class Listener:
         self.requested_resync_period = requested_resync
         self.resync_period = resync
         self.next_resync = now + resync
-        self.queued = 0
         self.delivered = 0
         self.handler_errors = 0
         self.spent = SpentPool()
+        self._buffer: deque[Notification] = deque()
+        self._stopped = False
         self._backlog_warning = backlog_warning if backlog_warning > 0 else 0
-        self._warn_at = self._backlog_warning or float("inf")
+        self._warn_at: float = self._backlog_warning or float("inf")
         self._calm_below = -1  # once over: the backlog under which it counts as caught up
         self._last_warning = -WARNING_INTERVAL
         self._logged = False  # whether this episode's crossing was logged
@@ -52,10 +57,11 @@ class Listener:
     # --- producer side --------------------------------------------------------------
 
     def add_many(self, notes: list[Notification]) -> None:
-        """Buffer a batch, in order (the list is shared: nobody may change it)."""
-        self.queued += len(notes)
-        self._push(notes)
-        backlog = self.queued - self.delivered
+        """Buffer a batch, in order, and wake the delivery loop (the front end's)."""
+        raise NotImplementedError
+
+    def _backlog_changed(self, backlog: int) -> None:
+        """Called by ``add_many`` when the backlog crossed a warning level or calmed down."""
         if backlog >= self._warn_at:
             self._over(backlog)
         elif backlog < self._calm_below:
@@ -78,12 +84,9 @@ class Listener:
     def _calm(self, backlog: int) -> None:
         if self._logged:
             logger.info("handler %s caught up (%d notifications buffered)", self.name, backlog)
-        self._warn_at = self._backlog_warning
+        self._warn_at = self._backlog_warning or float("inf")
         self._calm_below = -1
         self._logged = False
-
-    def _push(self, notes: list[Notification]) -> None:
-        raise NotImplementedError
 
     def should_resync(self, now: float) -> bool:
         """Whether this handler is due for a resync at ``now`` (and schedule the next)."""
@@ -97,10 +100,10 @@ class Listener:
     @property
     def pending(self) -> int:
         """Notifications buffered, not yet delivered."""
-        return max(0, self.queued - self.delivered)
+        return len(self._buffer)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} pending={self.pending}>"
 
 
-__all__ = ["BACKLOG_WARNING", "Listener"]
+__all__ = ["BACKLOG_WARNING", "WARNING_INTERVAL", "Listener"]

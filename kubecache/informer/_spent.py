@@ -13,11 +13,12 @@ it delivered: it :meth:`keep`\\ s each delivered batch, and the producer
 just before allocating the next ones.
 
 One consumer (the delivery loop) only appends; one producer (the thread or
-task that distributes) only pops. Each side owns one counter, so no lock is
-needed and no side ever pops from an empty pool. When the producer falls
-silent after a burst, the consumer stops keeping past ``cap`` notifications
-and lets further batches go at once: at most ``cap`` notifications (and the
-replaced objects only they hold) wait here.
+task that distributes) only pops. The pool is a ``deque`` with a ``maxlen``:
+an append to a full pool drops the oldest notification (freed there and
+then), so the consumer never pops and the pool never shrinks under the
+producer's feet -- no lock, no reconciliation between the two. At most
+``cap`` notifications (and the replaced objects only they hold) wait here,
+also when the producer falls silent after a burst.
 """
 
 from __future__ import annotations
@@ -30,34 +31,28 @@ SPENT_CAP = 256
 
 
 class SpentPool:
-    """Delivered batches waiting to be freed by the producer (see the module docstring)."""
+    """Delivered notifications waiting to be freed by the producer (see the module docstring)."""
 
-    __slots__ = ("_batches", "_kept", "_released", "cap")
+    __slots__ = ("_spent", "keep")
 
     def __init__(self, cap: int = SPENT_CAP) -> None:
-        self.cap = cap
-        self._batches: deque[list[Any]] = deque()
-        self._kept = 0  # written by the consumer only
-        self._released = 0  # written by the producer only
-
-    def keep(self, batch: list[Any]) -> None:
-        """Consumer: hand back a delivered batch (dropped here if the pool is full)."""
-        size = len(batch)
-        if self._kept - self._released + size <= self.cap:
-            self._batches.append(batch)
-            self._kept += size
+        self._spent: deque[Any] = deque(maxlen=cap)
+        self.keep = self._spent.append
+        """Consumer: hand back a delivered notification (a C call: no Python frame)."""
 
     def release(self, count: int) -> None:
-        """Producer: free at least ``count`` kept notifications (whole batches), if kept."""
-        batches = self._batches
-        freed = 0
-        while freed < count and batches:  # only this side pops: never empty here
-            freed += len(batches.popleft())
-        self._released += freed
+        """Producer: free up to ``count`` kept notifications, oldest first."""
+        spent = self._spent
+        for _ in range(min(count, len(spent))):  # appends never shrink it: no IndexError
+            spent.popleft()
+
+    @property
+    def cap(self) -> int:
+        return self._spent.maxlen or 0
 
     def __len__(self) -> int:
         """Notifications kept, not yet released."""
-        return self._kept - self._released
+        return len(self._spent)
 
 
 __all__ = ["SPENT_CAP", "SpentPool"]
