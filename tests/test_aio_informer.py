@@ -209,3 +209,24 @@ def test_wait_for_cache_sync_times_out() -> None:
         assert await wait_for_cache_sync(lambda: True, lambda: False, timeout=0.05) is False
 
     asyncio.run(main())
+
+
+def test_a_handler_added_from_another_thread_starts_on_the_loop() -> None:
+    async def main() -> None:
+        src = FakeControllerSource()
+        src.add(pod("a"))
+        inf = new_informer(src)
+        stop = asyncio.Event()
+        run = asyncio.create_task(inf.run(stop))
+        assert await wait_for_cache_sync(inf.has_synced, timeout=5)
+        got: list[str] = []
+        handler = ResourceEventHandlerFuncs(on_add=lambda o: got.append(o["metadata"]["name"]))
+        handle = await asyncio.to_thread(inf.add_event_handler, handler)
+        src.add(pod("b"))
+        assert await until(lambda: got == ["a", "b"])
+        assert await asyncio.to_thread(inf.remove_event_handler, handle)
+        stop.set()
+        await run
+        assert others() == []
+
+    asyncio.run(main())

@@ -38,20 +38,37 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
     then run in the loop's default executor). Handlers' callbacks may be plain
     functions (run on the loop: keep them short) or coroutine functions (one
     task per handler: a slow one delays neither the cache nor the others).
-    ``add_event_handler`` and ``remove_event_handler`` are called on the loop.
+    ``add_event_handler`` and ``remove_event_handler`` may be called from any thread
+    (the delivery task starts or ends on the loop).
     """
 
     _tasks: set[asyncio.Task[None]]
     """The delivery tasks this run started (set by :meth:`run`)."""
+    _loop: asyncio.AbstractEventLoop
+    """The loop :meth:`run` runs on."""
 
     def _new_listener(self, handler: Any, requested: float, resync: float) -> TaskListener:
         return TaskListener(handler, requested, resync, self._clock.now(),
                             backlog_warning=self.options.backlog_warning)
 
     def _start_listener(self, listener: TaskListener) -> None:
-        listener.start()
-        if listener.task is not None:
-            self._tasks.add(listener.task)
+        """Start its task on the informer's loop (from another thread: soon, on the loop)."""
+        loop = self._loop
+
+        def start() -> None:
+            if not self._stopped and not listener.stopped:
+                listener.start()
+                if listener.task is not None:
+                    self._tasks.add(listener.task)
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            start()
+        else:
+            loop.call_soon_threadsafe(start)
 
     def _stop_listener(self, listener: TaskListener) -> None:
         listener.stop()
@@ -68,6 +85,7 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
                                        self._resync_check_period, options=options)
             self._attach(fifo, reflector)
             self._tasks = set()
+            self._loop = asyncio.get_running_loop()
             for listener in self._processor.listeners:
                 self._start_listener(listener)
             self._started = True

@@ -98,6 +98,11 @@ class Listener:
     # --- read anywhere ----------------------------------------------------------------
 
     @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called (nothing more is delivered)."""
+        return self._stopped
+
+    @property
     def pending(self) -> int:
         """Notifications buffered, not yet delivered."""
         return len(self._buffer)
