@@ -133,6 +133,28 @@ def _call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]
     return kw
 
 
+def _list_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of an official-client list call for one page (sync and async)."""
+    kw = _call_options(options, fixed)
+    if options.continue_:
+        kw["_continue"] = options.continue_  # the server rejects an rv with a token
+    elif options.resource_version:
+        kw["resource_version"] = options.resource_version
+    if options.limit:
+        kw["limit"] = options.limit
+    return kw
+
+
+def _watch_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of an official-client watch call (sync and async)."""
+    kw = _call_options(options, fixed)
+    kw["watch"] = True
+    kw["resource_version"] = options.resource_version
+    kw["allow_watch_bookmarks"] = options.allow_watch_bookmarks
+    kw.setdefault("timeout_seconds", 300)  # also disables the client's own 410 retry
+    return kw
+
+
 class _KubernetesAdapter:
     """List and watch through a ``kubernetes`` client list function, with dict results."""
 
@@ -143,13 +165,7 @@ class _KubernetesAdapter:
     def list(self, options: ListOptions) -> Any:
         from kubernetes.client.exceptions import ApiException
 
-        kw = _call_options(options, self._kwargs)
-        if options.continue_:
-            kw["_continue"] = options.continue_  # the server rejects an rv with a token
-        elif options.resource_version:
-            kw["resource_version"] = options.resource_version
-        if options.limit:
-            kw["limit"] = options.limit
+        kw = _list_call_options(options, self._kwargs)
         try:
             resp = self._func(_preload_content=False, **kw)
             try:
@@ -163,10 +179,7 @@ class _KubernetesAdapter:
     def watch(self, options: ListOptions) -> _KubernetesWatch:
         from kubernetes import watch as kwatch
 
-        kw = _call_options(options, self._kwargs)
-        kw["resource_version"] = options.resource_version
-        kw["allow_watch_bookmarks"] = options.allow_watch_bookmarks
-        kw.setdefault("timeout_seconds", 300)  # also disables the client's own 410 retry
+        kw = _watch_call_options(options, self._kwargs)
 
         watch_cls: Any = kwatch.Watch
         watcher = watch_cls()

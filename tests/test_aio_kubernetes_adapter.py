@@ -8,6 +8,9 @@ and checks that nothing is left on it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from kubecache.aio import AsyncListerWatcher
+from kubecache.aio import AsyncListerWatcher, AsyncListWatch
 from kubecache.aio.kubernetes import async_list_watch_from_kubernetes
 from kubecache.errors import MalformedDataError, StatusError, is_gone
+from kubecache.kube._base import SilenceBound
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
@@ -220,3 +224,70 @@ def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
         assert long.closed == 1
 
     run(main)
+
+
+def test_async_list_watch_from_kubernetes_is_the_adapter(server: ApiServer, tmp_path: Path,
+                                                         which: str) -> None:
+    server.create("pods", pod("a"))
+    kc = server.write_kubeconfig(tmp_path / "kc")
+
+    async def main() -> None:
+        async with core_api(which, kc) as core:
+            lw = AsyncListWatch.from_kubernetes(core.list_namespaced_pod, namespace="default")
+            assert isinstance(lw, AsyncListWatch)
+            listed = await lw.list(ListOptions())
+            assert [p["metadata"]["name"] for p in listed["items"]] == ["a"]
+            w = await lw.watch(ListOptions(resource_version=listed["metadata"]["resourceVersion"],
+                                           timeout_seconds=7))
+            assert w.silence.seconds == 12.0  # its timeout_seconds + the 5 s margin
+            await asyncio.to_thread(server.create, "pods", pod("b"))
+            ev = await asyncio.wait_for(w.__aiter__().__anext__(), 10)
+            assert ev.type is EventType.ADDED and ev.object["metadata"]["name"] == "b"
+            w.stop()
+
+    run(main)
+
+
+def test_from_kubernetes_imports_the_adapter_only_when_used() -> None:
+    code = ("import sys, kubecache.aio as aio; aio.AsyncListWatch; "
+            "assert 'kubecache.aio.kubernetes' not in sys.modules; "
+            "aio.AsyncListWatch.from_kubernetes(lambda **kw: None); "
+            "assert 'kubecache.aio.kubernetes' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_silent_watch_after_a_bookmark_ends_with_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The adapter's watch applies the same silence bound as kubecache.kube's."""
+    from kubecache.aio.kubernetes import AsyncKubernetesWatch
+
+    class Content:
+        def __init__(self) -> None:
+            self.sent = False
+            self.closed = asyncio.Event()
+
+        async def readany(self) -> bytes:
+            if not self.sent:
+                self.sent = True
+                return b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'
+            await self.closed.wait()  # silent until closed, as an aiohttp response is
+            return b""
+
+    class Response:
+        def __init__(self) -> None:
+            self.content = Content()
+
+        def close(self) -> None:
+            self.content.closed.set()
+
+    async def main() -> None:
+        bound = SilenceBound("pods", {"timeoutSeconds": 300}, bookmark_idle=0.3)
+        t0 = time.monotonic()
+        events = [ev async for ev in AsyncKubernetesWatch(Response(), "pods", silence=bound)]
+        assert [e.type for e in events] == [EventType.BOOKMARK]
+        assert 0.3 <= time.monotonic() - t0 < 3
+
+    with caplog.at_level(logging.WARNING):
+        run(main)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "watch pods: no bytes for 0.3 s although" in warnings[0]

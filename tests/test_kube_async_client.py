@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import trustme
 
-from kubecache.aio import AsyncListerWatcher
+from kubecache.aio import AsyncListerWatcher, AsyncListWatch
 from kubecache.errors import MalformedDataError, StatusError, is_gone
-from kubecache.kube import Config, load_config
-from kubecache.kube._async_client import AsyncClient, _environment_proxy
+from kubecache.kube import Client, Config, load_config, new_list_watch_from_client
+from kubecache.kube._async_client import AsyncClient
 from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
-from kubecache.kube._base import CredentialError, TransportError
-from kubecache.listwatch import ListOptions
+from kubecache.kube._base import CredentialError, TransportError, environment_proxy
+from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 
@@ -542,17 +542,17 @@ def test_proxy_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
                  "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert _environment_proxy("https://cluster.example:6443") is None
+    assert environment_proxy("https://cluster.example:6443") is None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert _environment_proxy("https://cluster.example:6443") == "http://proxy.example:3128"
-    assert _environment_proxy("https://127.0.0.1:6443") is None  # loopback: never proxied
-    assert _environment_proxy("https://localhost:6443") is None
-    assert _environment_proxy("http://cluster.example") is None  # only HTTPS_PROXY is set
+    assert environment_proxy("https://cluster.example:6443") == "http://proxy.example:3128"
+    assert environment_proxy("https://127.0.0.1:6443") is None  # loopback: never proxied
+    assert environment_proxy("https://localhost:6443") is None
+    assert environment_proxy("http://cluster.example") is None  # only HTTPS_PROXY is set
     monkeypatch.setenv("NO_PROXY", ".example")
-    assert _environment_proxy("https://cluster.example:6443") is None
+    assert environment_proxy("https://cluster.example:6443") is None
 
 
-def test_requests_go_through_the_configured_and_the_environment_proxy(
+def test_requests_go_through_the_configured_and_theenvironment_proxy(
         monkeypatch: pytest.MonkeyPatch, server: ApiServer) -> None:
     for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -568,5 +568,29 @@ def test_requests_go_through_the_configured_and_the_environment_proxy(
         monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
         async with AsyncClient(Config(server=server.url)) as client:
             assert (await client.get("/version"))["major"] == "1"  # loopback: direct
+
+    run(main)
+
+
+def test_new_list_watch_from_client_given_an_async_client_is_the_async_list_watch(
+        server: ApiServer) -> None:
+    server.create("pods", pod("a", app="db"))
+    server.create("pods", pod("b", app="web"))
+    with Client(Config(server=server.url)) as sync_client:
+        assert isinstance(new_list_watch_from_client(sync_client, "pods"), ListWatch)
+
+    async def main() -> None:
+        async with AsyncClient(Config(server=server.url)) as client:
+            lw = new_list_watch_from_client(client, "pods", "default", label_selector="app=db")
+            assert isinstance(lw, AsyncListWatch)
+            listed = await lw.list(ListOptions())
+            assert [p["metadata"]["name"] for p in listed["items"]] == ["a"]
+            w = await lw.watch(ListOptions(resource_version=listed["metadata"]["resourceVersion"]))
+            assert isinstance(w, AsyncHTTPWatch)
+            await asyncio.to_thread(server.create, "pods", pod("c", app="db"))
+            await asyncio.to_thread(server.create, "pods", pod("d", app="web"))
+            ev = await asyncio.wait_for(w.__aiter__().__anext__(), 10)
+            assert ev.object["metadata"]["name"] == "c"
+            w.stop()
 
     run(main)

@@ -13,25 +13,35 @@ from hypothesis import strategies as st
 
 from kubecache.errors import MalformedDataError
 from kubecache.kube._base import (
+    BOOKMARK_IDLE_TIMEOUT,
+    MAX_ERROR_BODY,
+    PERFORM_ERRORS,
+    BodyCollector,
     CredentialError,
+    Endpoint,
     ExecAuthenticator,
     ExecResult,
     FileContent,
+    FlowRun,
     LoadClientCert,
     ReadFile,
+    ResourceQuery,
     RunExec,
+    SilenceBound,
     TokenFileAuthenticator,
     WatchDecoder,
     decode_json_body,
+    environment_proxy,
+    failed_answer,
     list_params,
     parse_retry_after,
     status_error_from,
     watch_params,
     with_query,
 )
-from kubecache.kube.config import ExecConfig
+from kubecache.kube.config import Config, ExecConfig
 from kubecache.listwatch import ListOptions
-from kubecache.watch import EventType
+from kubecache.watch import Event, EventType
 
 SECRET = "hunter2-very-secret"
 
@@ -153,17 +163,16 @@ def test_retry_after_as_http_date() -> None:
 
 
 def drive(flow: Any, perform: Any) -> Any:
-    try:
-        request = next(flow)
-        while True:
-            try:
-                result = perform(request)
-            except (OSError, TimeoutError) as exc:
-                request = flow.throw(exc)
-            else:
-                request = flow.send(result)
-    except StopIteration as stop:
-        return stop.value
+    """The loop both clients' drivers run around :class:`FlowRun` (here without I/O)."""
+    run = FlowRun(flow)
+    while run.request is not None:
+        try:
+            result = perform(run.request)
+        except PERFORM_ERRORS as exc:
+            run.throw(exc)
+        else:
+            run.send(result)
+    return run.value
 
 
 def test_token_file_flow_rereads_only_when_changed() -> None:
@@ -212,3 +221,90 @@ def test_exec_flow_caches_and_never_keeps_stderr() -> None:
     assert "exit status 3" in str(info.value) and "42 bytes on stderr" in str(info.value)
     with pytest.raises(CredentialError, match="not found"):
         drive(failing.flow(), lambda req: (_ for _ in ()).throw(FileNotFoundError()))
+
+
+def test_flow_run_reports_the_cached_value_at_once_and_closes_a_failed_flow() -> None:
+    auth = TokenFileAuthenticator("/t")
+    run = FlowRun(auth.flow())
+    assert isinstance(run.request, ReadFile) and run.value is None
+    run.send(FileContent((1, 2, 3), b"tok\n"))
+    assert run.request is None and run.value == "Bearer tok"
+    broken = FlowRun(TokenFileAuthenticator("/t").flow())
+    with pytest.raises(CredentialError):
+        broken.throw(FileNotFoundError("/t"))
+    assert broken.request is None
+
+
+# --- silence bound, bodies, failure answers, the server ----------------------------------------
+
+
+def bookmark() -> Event:
+    return Event(EventType.BOOKMARK, {"metadata": {"resourceVersion": "9"}})
+
+
+def test_silence_bound_drops_to_the_bookmark_idle_timeout_once_a_bookmark_came() -> None:
+    bound = SilenceBound("/api/v1/pods", {"timeoutSeconds": 300})
+    assert bound.seconds == 305.0 and not bound.bookmarked
+    added = Event(EventType.ADDED, {"metadata": {"name": "a"}})
+    assert not bound.note([added]) and bound.seconds == 305.0  # other events change nothing
+    assert "past its timeoutSeconds" in bound.message()
+    assert bound.note([added, bookmark()]) and bound.seconds == BOOKMARK_IDLE_TIMEOUT
+    assert not bound.note([bookmark()])  # once
+    assert bound.message().startswith("watch /api/v1/pods: no bytes for 150 s although")
+
+
+def test_silence_bound_never_grows_and_can_be_disabled() -> None:
+    short = SilenceBound("p", {"timeoutSeconds": 10}, margin=1.0)
+    assert not short.note([bookmark()]) and short.seconds == 11.0 and short.bookmarked
+    off = SilenceBound("p", {}, bookmark_idle=None)
+    assert off.seconds == 305.0 and not off.note([bookmark()]) and off.seconds == 305.0
+
+
+def test_body_collector_bounds_answers_and_cuts_error_pages() -> None:
+    with pytest.raises(MalformedDataError, match="/p: the answer exceeds the limit of 10"):
+        BodyCollector("/p", 10, content_length="11")
+    body = BodyCollector("/p", 10)
+    assert body.add(b"x" * 6)
+    with pytest.raises(MalformedDataError, match="max_list_bytes"):
+        body.add(b"x" * 6)
+    error = BodyCollector("/p", 10, error=True, content_length="99999999")  # not checked
+    assert error.add(b"{}") and not error.add(b"x" * MAX_ERROR_BODY)
+    assert len(error.body()) == MAX_ERROR_BODY + 2
+    unbounded = BodyCollector("/p", None)
+    assert unbounded.add(b"x" * 100) and unbounded.body() == b"x" * 100
+
+
+def test_failed_answer_retries_a_refreshable_401_once() -> None:
+    refreshed: list[int] = []
+
+    def refresh() -> bool:
+        refreshed.append(1)
+        return True
+
+    assert failed_answer(401, "Unauthorized", {}, b"", attempt=0, refresh=refresh) is None
+    again = failed_answer(401, "Unauthorized", {}, b"", attempt=1, refresh=refresh)
+    assert again is not None and again.code == 401 and len(refreshed) == 1
+    none = failed_answer(401, "Unauthorized", {}, b"", attempt=0, refresh=None)
+    assert none is not None and none.code == 401
+    gone = failed_answer(410, "Gone", {}, b"", attempt=0, refresh=refresh)
+    assert gone is not None and gone.code == 410 and len(refreshed) == 1
+
+
+def test_endpoint_strips_and_redacts_url_credentials_and_finds_the_proxy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "skip.example:6443")
+    ep = Endpoint.of(Config(server=f"https://admin:{SECRET}@k8s.example:6443/"))
+    assert ep.base == "https://k8s.example:6443" and ep.https
+    assert ep.proxy == "http://proxy.example:3128" and SECRET not in ep.text
+    assert ep.authenticator is not None and SECRET not in repr(ep)
+    assert environment_proxy("https://skip.example:6443") is None  # host:port in NO_PROXY
+    assert environment_proxy("https://127.0.0.1:6443") is None
+
+
+def test_resource_query_fixed_selectors_win() -> None:
+    q = ResourceQuery.of("deployments.v1.apps", "ns", field_selector="a=b", label_selector="")
+    assert q.path == "/apis/apps/v1/namespaces/ns/deployments"
+    params = q.watch_params(ListOptions(field_selector="x=y", label_selector="app=web"))
+    assert params["fieldSelector"] == "a=b" and params["labelSelector"] == "app=web"
+    assert q.list_params(ListOptions(limit=5)) == {"fieldSelector": "a=b", "limit": 5}

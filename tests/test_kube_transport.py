@@ -1,8 +1,12 @@
 """The sync client's transport against hostile and odd peers: prompt cancel, proxies,
-secrets in logs, silent watches, unbounded lines, Retry-After dates, TLS without verification."""
+secrets in logs, silent watches, unbounded lines, Retry-After dates, TLS without verification.
+
+The silent-watch bound is one rule for both front ends, so those tests run the
+asyncio client (given to the same ``new_list_watch_from_client``) as well."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import email.utils
@@ -25,11 +29,12 @@ from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import cancel
 from kubecache.errors import MalformedDataError, StatusError
-from kubecache.kube import Client, Config, RequestCancelled, TransportError
+from kubecache.kube import AsyncClient, Client, Config, RequestCancelled, TransportError
 from kubecache.kube import new_list_watch_from_client as lw_from
-from kubecache.kube._transport import environment_proxy
+from kubecache.kube._base import environment_proxy
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
+from kubecache.watch import EventType
 
 no_thread_leaks = thread_leak_fixture()
 
@@ -246,20 +251,42 @@ def test_a_silent_server_ends_a_request_by_its_read_timeout() -> None:
         assert time.monotonic() - start < 3
 
 
-def test_a_silent_watch_ends_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with RawServer(headers_then_silence) as srv, \
-            Client(Config(server=srv.url), watch_margin=0.3) as client:
-        w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=1))
+def watch_to_end(front: str, url: str, options: ListOptions, **client_kw: Any) -> list[Any]:
+    """The events of one watch of pods at ``url``, read to its end by the ``front`` end's client.
+
+    Both go through ``new_list_watch_from_client``; ``"async"`` hands it an AsyncClient.
+    """
+    if front == "sync":
+        with Client(Config(server=url), **client_kw) as client:
+            return list(lw_from(client, "pods").watch(options))
+
+    async def main() -> list[Any]:
+        async with AsyncClient(Config(server=url), **client_kw) as client:
+            watch = await lw_from(client, "pods").watch(options)
+            return [ev async for ev in watch]
+
+    return asyncio.run(main())
+
+
+FRONTS = pytest.mark.parametrize("front", ["sync", "async"])
+
+
+@FRONTS
+def test_a_silent_watch_ends_with_a_warning(front: str, caplog: pytest.LogCaptureFixture) -> None:
+    with RawServer(headers_then_silence) as srv:
         start = time.monotonic()
-        assert list(w) == []
-        assert 1.0 <= time.monotonic() - start < 5
+        events = watch_to_end(front, srv.url, ListOptions(resource_version="1", timeout_seconds=1),
+                              watch_margin=0.3)
+        elapsed = time.monotonic() - start
+    assert events == [] and 1.3 <= elapsed < 5
     warning = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warning) == 1 and "/api/v1/pods" in warning[0].getMessage()
-    assert "no bytes for 1 s" in warning[0].getMessage()
+    assert "no bytes for 1.3 s past its timeoutSeconds" in warning[0].getMessage()
 
 
+@FRONTS
 def test_after_a_bookmark_silence_is_bounded_by_the_bookmark_idle_timeout(
-        caplog: pytest.LogCaptureFixture) -> None:
+        front: str, caplog: pytest.LogCaptureFixture) -> None:
     bookmark = b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'
 
     def handler(conn: socket.socket) -> None:
@@ -268,14 +295,36 @@ def test_after_a_bookmark_silence_is_bounded_by_the_bookmark_idle_timeout(
         while conn.recv(65536):
             pass
 
-    with RawServer(handler) as srv, \
-            Client(Config(server=srv.url), bookmark_idle_timeout=0.5) as client:
-        w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=300))
+    with RawServer(handler) as srv:
         start = time.monotonic()
-        events = list(w)
-        assert time.monotonic() - start < 3 and len(events) == 1
-    assert any("no bytes for 0 s" in r.getMessage() or "no bytes for 1 s" in r.getMessage()
-               for r in caplog.records if r.levelno == logging.WARNING)
+        events = watch_to_end(front, srv.url,
+                              ListOptions(resource_version="1", timeout_seconds=300),
+                              bookmark_idle_timeout=0.5)
+        elapsed = time.monotonic() - start
+    assert [e.type for e in events] == [EventType.BOOKMARK] and 0.5 <= elapsed < 4
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1 and "/api/v1/pods" in warning[0]
+    assert "no bytes for 0.5 s although the server had been sending bookmarks" in warning[0]
+
+
+@FRONTS
+def test_without_a_bookmark_the_bound_stays_at_timeout_seconds(front: str) -> None:
+    """Events that are not bookmarks do not shorten the bound (the server may never send any)."""
+    added = b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"9"}}}\n'
+
+    def handler(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(CHUNKED + chunk(added))
+        time.sleep(1.0)  # the server's pace: quieter than bookmark_idle_timeout allows
+        conn.sendall(chunk(added) + b"0\r\n\r\n")
+        while conn.recv(65536):
+            pass
+
+    with RawServer(handler) as srv:
+        events = watch_to_end(front, srv.url,
+                              ListOptions(resource_version="1", timeout_seconds=300),
+                              bookmark_idle_timeout=0.3)
+    assert [e.type for e in events] == [EventType.ADDED, EventType.ADDED]
 
 
 # --- bounded memory (issue 9) ----------------------------------------------------------------
@@ -476,7 +525,9 @@ def test_https_through_a_connect_proxy_with_credentials(
         cfg = Config(server=api.url, ca_data=ca.cert_pem.bytes(), proxy_url=proxy_url)
         with Client(cfg) as client:
             assert client.get("/api/v1/pods")["items"] == []
-            assert list(lw_from(client, "pods").watch(ListOptions(timeout_seconds=1))) == []
+            events = list(lw_from(client, "pods").watch(ListOptions(timeout_seconds=1)))
+            # The server's bookmark (every 1 s) may beat its 1 s watch timeout: no other event.
+            assert all(e.type is EventType.BOOKMARK for e in events)
             text = _everything(caplog, client, cfg)
     assert proxy.requests and proxy.requests[0].startswith(
         f"CONNECT 127.0.0.1:{api.url.rsplit(':', 1)[1]} ".encode())

@@ -14,39 +14,38 @@ It behaves as the threaded adapter does:
   clients' own ``Watch`` would turn them into exceptions and retry 410 itself;
 - an error answer or an ``ApiException`` becomes a
   :class:`~kubecache.errors.StatusError` (410 stays 410, ``Retry-After`` kept);
-- ``stop()`` closes the response, so a pending read ends at once.
+- ``stop()`` closes the response, so a pending read ends at once; a watch
+  silent past its ``timeout_seconds`` + 5 s (150 s once a bookmark came)
+  ends with a WARNING, as :mod:`kubecache.kube`'s watches do.
 
 Neither package is imported by this module: the function's answers are used
 through their duck type (``status``, ``read()``, ``content.readany()``,
-``release()``, ``close()``: an aiohttp ``ClientResponse``). Watch lines are
-decoded by the same :class:`~kubecache.kube._base.WatchDecoder` as
-:mod:`kubecache.kube`'s (a line over 16 MiB is a MalformedDataError).
+``release()``, ``close()``: an aiohttp ``ClientResponse``). The watch is
+the same :class:`~kubecache.kube._async_watch.AsyncHTTPWatch` as
+:class:`~kubecache.kube.AsyncClient`'s (a line over 16 MiB is a
+MalformedDataError; the silence bound is :class:`~kubecache.kube._base.SilenceBound`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import StatusError
-from ..kube._base import (
-    DEFAULT_WATCH_TIMEOUT,
-    MAX_LINE_BYTES,
-    WatchDecoder,
-    decode_json_body,
-    status_error_from,
+from ..kube._async_watch import AsyncHTTPWatch
+from ..kube._base import SilenceBound, decode_json_body, status_error_from
+from ..listwatch import (
+    ListOptions,
+    _list_call_options,
+    _status_error_from_api_exception,
+    _watch_call_options,
 )
-from ..listwatch import ListOptions, _call_options, _status_error_from_api_exception
-from ..watch import Event
 from .listwatch import AsyncListWatch
 
 __all__ = ["AsyncKubernetesWatch", "async_list_watch_from_kubernetes"]
 
-logger = logging.getLogger(__name__)
 
 def _is_api_exception(exc: BaseException) -> bool:
     """An ``ApiException`` of either client, recognized without importing them."""
@@ -100,97 +99,21 @@ class _Adapter:
         return response
 
     async def list(self, options: ListOptions) -> Any:
-        kw = _call_options(options, self._kwargs)
-        if options.continue_:
-            kw["_continue"] = options.continue_  # the server rejects an rv with a token
-        elif options.resource_version:
-            kw["resource_version"] = options.resource_version
-        if options.limit:
-            kw["limit"] = options.limit
-        response = await self._call(kw)
+        response = await self._call(_list_call_options(options, self._kwargs))
         try:
             data = await response.read()
         finally:
             response.release()
         return decode_json_body(data, self._what)
 
-    async def watch(self, options: ListOptions) -> AsyncKubernetesWatch:
-        kw = _call_options(options, self._kwargs)
-        kw["watch"] = True
-        kw["resource_version"] = options.resource_version
-        kw["allow_watch_bookmarks"] = options.allow_watch_bookmarks
-        kw.setdefault("timeout_seconds", DEFAULT_WATCH_TIMEOUT)
-        return AsyncKubernetesWatch(await self._call(kw), self._what)
+    async def watch(self, options: ListOptions) -> AsyncHTTPWatch:
+        kw = _watch_call_options(options, self._kwargs)
+        silence = SilenceBound(self._what, {"timeoutSeconds": kw["timeout_seconds"]})
+        return AsyncHTTPWatch(await self._call(kw), self._what, silence=silence)
 
 
-class AsyncKubernetesWatch:
-    """One raw watch response read line by line into :class:`~kubecache.watch.Event` s.
-
-    Iterate once. ``stop()`` (synchronous) closes the response: a pending
-    read ends and iteration finishes. A stream that breaks simply ends, as
-    the threaded watch does; the reflector resumes from its last version.
-    """
-
-    def __init__(self, response: Any, what: str = "",
-                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self._response = response
-        self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes)
-        self._ready: deque[Event] = deque()
-        self._stopped = False
-        self._closed = False
-
-    def __aiter__(self) -> AsyncKubernetesWatch:
-        return self
-
-    async def __anext__(self) -> Event:
-        if self._ready:
-            return self._ready.popleft()
-        while not self._stopped:
-            try:
-                chunk = await self._response.content.readany()
-            except BaseException as exc:
-                self._close()
-                if not isinstance(exc, Exception):  # cancelled: the connection is closed
-                    raise
-                if not self._stopped:
-                    logger.debug("watch %s ended: %s: %s", self._what, type(exc).__name__, exc)
-                break
-            if not chunk:
-                self._decoder.finish()
-                break
-            try:
-                events = self._decoder.feed(chunk)
-            except BaseException:
-                self._close()
-                raise
-            if events:
-                self._ready.extend(events[1:])
-                return events[0]
-        self._close()
-        raise StopAsyncIteration
-
-    def stop(self) -> None:
-        """End the watch: a pending read fails at once and iteration finishes."""
-        self._stopped = True
-        self._ready.clear()
-        self._close()
-
-    async def aclose(self) -> None:
-        self.stop()
-
-    def is_stopped(self) -> bool:
-        return self._stopped
-
-    def _close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with contextlib.suppress(Exception):
-            self._response.close()
-
-    def __repr__(self) -> str:
-        return f"AsyncKubernetesWatch({self._what}, stopped={self._stopped})"
+AsyncKubernetesWatch = AsyncHTTPWatch
+"""The watch of this adapter: the same class as :class:`~kubecache.kube.AsyncClient`'s."""
 
 
 def async_list_watch_from_kubernetes(list_function: Callable[..., Any],
@@ -199,6 +122,6 @@ def async_list_watch_from_kubernetes(list_function: Callable[..., Any],
 
     ``kwargs`` are passed on every call (``namespace="x"``, ``label_selector=...``).
     Works with ``kubernetes_asyncio`` and the official client's ``kubernetes.aio``.
+    The same as :meth:`kubecache.aio.AsyncListWatch.from_kubernetes`.
     """
-    adapter = _Adapter(list_function, kwargs)
-    return AsyncListWatch(adapter.list, adapter.watch)
+    return AsyncListWatch.from_kubernetes(list_function, **kwargs)

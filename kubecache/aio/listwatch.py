@@ -9,6 +9,9 @@ The same two calls as :class:`kubecache.listwatch.ListerWatcher`, as coroutines:
   ``{"type", "object"}`` dicts) with a synchronous ``stop()`` (or an
   ``aclose()``), after which iteration ends soon.
 
+:meth:`AsyncListWatch.from_kubernetes` adapts the list coroutine functions
+of ``kubernetes_asyncio`` / ``kubernetes.aio`` (imported by neither).
+
 Failures are exceptions, with the same meaning as for the threaded protocol
 (410 -> relist, see :mod:`kubecache.errors`). Cancelling the awaiting task is
 how a caller interrupts a call in flight; an implementation must leave nothing
@@ -61,6 +64,21 @@ class AsyncListWatch:
 
     async def watch(self, options: ListOptions) -> AsyncIterable[Any]:
         return await self.watch_func(options)
+
+    @classmethod
+    def from_kubernetes(cls, list_function: Callable[..., Any], **kwargs: Any) -> AsyncListWatch:
+        """Adapt an async list function, e.g. ``CoreV1Api(api).list_namespaced_pod``.
+
+        The twin of :meth:`kubecache.ListWatch.from_kubernetes` for
+        ``kubernetes_asyncio`` and the official client's ``kubernetes.aio``:
+        ``kwargs`` are passed on every call, lists and watch events are plain
+        dicts, ``ApiException`` and error answers become
+        :class:`~kubecache.errors.StatusError`. See :mod:`kubecache.aio.kubernetes`.
+        """
+        from .kubernetes import _Adapter
+
+        adapter = _Adapter(list_function, kwargs)
+        return cls(adapter.list, adapter.watch)
 
     def __repr__(self) -> str:
         return f"AsyncListWatch({self.list_func!r}, {self.watch_func!r})"

@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import ssl
 import subprocess
-import urllib.request
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 try:
     import aiohttp
@@ -47,22 +44,27 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from ..__about__ import __version__
 from .._json import dumps
+from ._async_watch import AsyncHTTPWatch
 from ._base import (
+    BOOKMARK_IDLE_TIMEOUT,
+    DEFAULT_MAX_LIST_BYTES,
     MAX_LINE_BYTES,
+    PERFORM_ERRORS,
     WATCH_MARGIN,
     Authenticator,
+    BodyCollector,
+    Endpoint,
     ExecResult,
-    FileContent,
-    LoadClientCert,
+    FlowRun,
+    IORequest,
     ReadFile,
     RunExec,
+    SilenceBound,
     TransportError,
-    build_authenticator,
-    check_body_size,
     decode_json_body,
-    status_error_from,
+    failed_answer,
 )
-from .auth import load_client_cert, make_ssl_context
+from .auth import load_client_cert, make_ssl_context, read_file
 from .config import Config, load_config, redacted_url
 
 __all__ = ["AsyncClient"]
@@ -70,52 +72,6 @@ __all__ = ["AsyncClient"]
 Params = Mapping[str, str | int]
 
 _USER_AGENT = f"kubecache/{__version__}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _environment_proxy(server: str) -> str | None:
-    """The proxy the environment names for ``server`` (``None``: direct), as Go decides it."""
-    parts = urlsplit(server)
-    host = parts.hostname or ""
-    if _is_loopback(host):
-        return None
-    proxies = urllib.request.getproxies_environment()
-    scheme = parts.scheme or "https"
-    proxy = proxies.get(scheme)
-    if not proxy:
-        return None
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    if urllib.request.proxy_bypass_environment(netloc, proxies):  # type: ignore[attr-defined]
-        return None
-    return proxy
-
-
-def _split_userinfo(server: str) -> tuple[str, str | None, str | None]:
-    """``server`` without a ``user:password@``, and those (percent-decoded) if it had them."""
-    parts = urlsplit(server)
-    if "@" not in parts.netloc:
-        return server, None, None
-    host = parts.netloc.rpartition("@")[2]
-    return (parts._replace(netloc=host).geturl(), unquote(parts.username or ""),
-            unquote(parts.password or ""))
-
-
-def _read_file(path: str, known: tuple[int, int, int] | None) -> FileContent:
-    """:class:`ReadFile` in a worker thread: stat, and read unless the stamp is ``known``."""
-    st = os.stat(path)
-    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-    if stamp == known:
-        return FileContent(stamp, None)
-    with open(path, "rb") as fh:
-        return FileContent(stamp, fh.read())
 
 
 async def _run_exec(req: RunExec) -> ExecResult:
@@ -144,27 +100,31 @@ class AsyncClient:
     ``connect_timeout``: seconds to establish a connection;
     ``watch_margin``: added to a watch's ``timeoutSeconds`` for its read timeout;
     ``max_line_bytes``: longest watch event line (``MalformedDataError`` beyond);
-    ``max_list_bytes``: cap on a list or object answer (``None``: no cap).
+    ``max_list_bytes``: cap on a list or object answer (``None``: no cap);
+    ``bookmark_idle_timeout``: the silence that ends a watch once it has seen a
+    bookmark (``None``: only ``timeoutSeconds`` + ``watch_margin``). The same
+    keywords and defaults as :class:`~.client.Client`'s.
     """
 
     def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
                  watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_list_bytes: int | None = None) -> None:
+                 max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
+                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
         self.config = config
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.watch_margin = watch_margin
         self.max_line_bytes = max_line_bytes
         self.max_list_bytes = max_list_bytes
-        base, user, password = _split_userinfo(config.server)
-        self._base = base.rstrip("/")
-        https = config.server.startswith("https://")
-        self._ssl: ssl.SSLContext | None = make_ssl_context(config) if https else None
-        self._auth: Authenticator | None = build_authenticator(
-            config, url_username=user, url_password=password)
+        self.bookmark_idle_timeout = bookmark_idle_timeout
+        endpoint = Endpoint.of(config)
+        self._base = endpoint.base
+        self._server_text = endpoint.text
+        self._ssl: ssl.SSLContext | None = make_ssl_context(config) if endpoint.https else None
+        self._auth: Authenticator | None = endpoint.authenticator
         self._auth_lock: asyncio.Lock | None = None
-        self._proxy = config.proxy_url or _environment_proxy(config.server)
-        self._server_hostname = config.tls_server_name if https else None
+        self._proxy = endpoint.proxy
+        self._server_hostname = config.tls_server_name if endpoint.https else None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -201,54 +161,43 @@ class AsyncClient:
         auth = self._auth
         if auth is None:
             return None
-        flow = auth.flow()
-        try:
-            flow.send(None)
-        except StopIteration as done:  # cached: no I/O needed
-            return done.value  # type: ignore[no-any-return]
-        flow.close()
+        run = FlowRun(auth.flow())
+        if run.request is None:  # cached: no I/O needed
+            return run.value
+        run.close()
         if self._auth_lock is None:
             self._auth_lock = asyncio.Lock()
         async with self._auth_lock:  # one fetch at a time; a fresh flow reuses another's fetch
-            return await self._drive(auth.flow())
-
-    async def _drive(self, flow: Generator[Any, Any, str | None]) -> str | None:
-        try:
-            request = flow.send(None)
-            while True:
+            run = FlowRun(auth.flow())
+            while run.request is not None:
                 try:
-                    result = await self._perform(request)
-                except (OSError, TimeoutError) as exc:
-                    request = flow.throw(exc)
+                    result = await self._perform(run.request)
+                except PERFORM_ERRORS as exc:
+                    run.throw(exc)
                 else:
-                    request = flow.send(result)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        finally:
-            flow.close()
+                    run.send(result)
+            return run.value
 
-    async def _perform(self, request: Any) -> Any:
+    async def _perform(self, request: IORequest) -> Any:
         if isinstance(request, ReadFile):
-            return await asyncio.to_thread(_read_file, request.path, request.known)
+            return await asyncio.to_thread(read_file, request)
         if isinstance(request, RunExec):
             return await _run_exec(request)
-        if isinstance(request, LoadClientCert):
-            if self._ssl is not None:
-                await asyncio.to_thread(load_client_cert, self._ssl, None, None,
-                                        request.cert, request.key)
-            return None
-        raise TypeError(f"unknown auth I/O request {type(request).__name__}")
+        if self._ssl is not None:  # LoadClientCert; the flow checks for HTTPS first
+            await asyncio.to_thread(load_client_cert, self._ssl, None, None,
+                                    request.cert, request.key)
+        return None
 
     def _transport_error(self, method: str, path: str, exc: BaseException) -> TransportError:
         what = type(exc).__name__
         detail = str(exc) if not isinstance(exc, asyncio.TimeoutError) else "timed out"
-        return TransportError(f"{method} {redacted_url(self._base)}{path.split('?', 1)[0]}: "
+        return TransportError(f"{method} {self._server_text}{path.split('?', 1)[0]}: "
                               f"{what}: {detail[:200]}")
 
     async def _send(self, method: str, path: str, params: Params | None, data: bytes | None,
                     headers: dict[str, str] | None,
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
-        """One request with credentials (one retry after a 401 when they refresh)."""
+        """One request with credentials; a failure answer raises (a 401 may be retried once)."""
         session = self._get_session()
         query = {k: str(v) for k, v in params.items()} if params else None
         for attempt in (0, 1):
@@ -263,24 +212,31 @@ class AsyncClient:
                     server_hostname=self._server_hostname, timeout=timeout)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 raise self._transport_error(method, path, exc) from None
-            if (response.status == 401 and attempt == 0 and self._auth is not None
-                    and self._auth.refresh()):
+            if response.status < 400:
+                return response
+            try:
+                body = await self._read(response, method, path, error=True)
+            finally:
                 response.release()
-                continue
-            return response
+            error = failed_answer(response.status, response.reason or "", response.headers,
+                                  body, attempt=attempt,
+                                  refresh=self._auth.refresh if self._auth else None)
+            if error is not None:
+                raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _read(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+    async def _read(self, response: aiohttp.ClientResponse, method: str, path: str,
+                    error: bool = False) -> bytes:
+        """The whole body, within ``max_list_bytes`` (a failure answer: its first MiB)."""
         try:
-            if self.max_list_bytes is None:
+            if self.max_list_bytes is None and not error:
                 return await response.read()
-            parts: list[bytes] = []
-            size = 0
+            body = BodyCollector(path, self.max_list_bytes, error=error,
+                                 content_length=response.headers.get("Content-Length"))
             async for chunk in response.content.iter_chunked(1 << 16):
-                size += len(chunk)
-                check_body_size(size, self.max_list_bytes, path)
-                parts.append(chunk)
-            return b"".join(parts)
+                if not body.add(chunk):
+                    break
+            return body.body()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise self._transport_error(method, path, exc) from None
 
@@ -297,9 +253,6 @@ class AsyncClient:
         response = await self._send(method, path, params, content, headers, client_timeout)
         try:
             data = await self._read(response, method, path)
-            if response.status >= 400:
-                raise status_error_from(response.status, response.reason or "",
-                                        response.headers, data)
         finally:
             response.release()
         return decode_json_body(data, path)
@@ -329,15 +282,22 @@ class AsyncClient:
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self.connect_timeout,
             sock_read=self.timeout if read_timeout is None else read_timeout)
-        response = await self._send("GET", path, params, None, None, timeout)
-        if response.status >= 400:
-            try:
-                data = await self._read(response, "GET", path)
-            finally:
-                response.release()
-            raise status_error_from(response.status, response.reason or "", response.headers,
-                                    data)
-        return response
+        return await self._send("GET", path, params, None, None, timeout)
+
+    async def watch(self, path: str, params: Params | None = None) -> AsyncHTTPWatch:
+        """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).
+
+        Returns an :class:`~._async_watch.AsyncHTTPWatch` whose reads are bounded
+        by a :class:`~._base.SilenceBound`, as :meth:`Client.watch`'s are:
+        ``timeoutSeconds`` plus :attr:`watch_margin`, :attr:`bookmark_idle_timeout`
+        once a bookmark came.
+        """
+        query = dict(params or {})
+        query.setdefault("watch", 1)
+        silence = SilenceBound(path, query, margin=self.watch_margin,
+                               bookmark_idle=self.bookmark_idle_timeout)
+        response = await self.stream(path, query, read_timeout=silence.seconds)
+        return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence)
 
     # --- lifecycle ------------------------------------------------------------------------
 

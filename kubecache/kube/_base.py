@@ -15,8 +15,16 @@ Resources and requests
     client-go; a watch always asks for bookmarks and names a ``timeoutSeconds``,
     :data:`DEFAULT_WATCH_TIMEOUT` when the options name none).
     ``with_query(path, params) -> str``: ``path?query`` (URL-encoded).
-    ``watch_read_timeout(params, margin)``: how long a watch may stay silent
-    (``timeoutSeconds`` + ``margin``; :data:`WATCH_MARGIN` by default).
+    ``watch_read_timeout(params, margin)``: ``timeoutSeconds`` + ``margin``
+    (:data:`WATCH_MARGIN` by default). ``ResourceQuery.of(resource, namespace,
+    field_selector, label_selector)``: a list-watch's ``path`` and its
+    ``list_params(options)`` / ``watch_params(options)`` with fixed selectors.
+
+The server
+    ``Endpoint.of(config)``: the base URL without ``user:password@``, the
+    redacted text for messages, the proxy (``proxy-url``, else
+    :func:`environment_proxy`: Go's ``ProxyFromEnvironment``, never for a
+    loopback server) and the authenticator. ``split_userinfo(url)``.
 
 Answers
     ``status_error_from(code, reason_phrase, headers, body) -> StatusError``:
@@ -25,9 +33,11 @@ Answers
     ``details.retryAfterSeconds`` (so ``StatusError.retry_after`` has it).
     ``decode_json_body(body, what)``: a list or object answer;
     :class:`~kubecache.errors.MalformedDataError` naming ``what`` (the
-    request path) on bad JSON. ``check_body_size(size, limit, what)`` for a
-    ``max_list_bytes`` bound (the clients default to no bound: see
-    :data:`DEFAULT_MAX_LIST_BYTES`).
+    request path) on bad JSON. ``BodyCollector(what, limit, error=...)``
+    gathers a body within ``max_list_bytes`` (the clients default to no
+    bound: see :data:`DEFAULT_MAX_LIST_BYTES`), a failure answer's within
+    :data:`MAX_ERROR_BODY`. ``failed_answer(...)``: retry once after a 401
+    whose credentials refresh, else the ``StatusError``.
 
 Watch streams
     ``WatchDecoder(what, max_line_bytes=MAX_LINE_BYTES)``: ``feed(chunk) ->
@@ -38,6 +48,10 @@ Watch streams
     size, never content) before more than the limit is held. A bad line after
     good ones in one chunk: ``feed`` returns the good events and the error is
     raised by ``check()`` (call it after handling them) or the next call.
+    ``SilenceBound(what, params, margin=, bookmark_idle=)``: how long a watch
+    may go without bytes (``seconds``: ``timeoutSeconds`` + margin, dropping
+    to :data:`BOOKMARK_IDLE_TIMEOUT` once a BOOKMARK was seen: ``note(events)``
+    says when) and the WARNING to log when a read outlasts it (``message()``).
 
 Errors
     :class:`TransportError` (``CacheError``, ``ConnectionError``): the server
@@ -68,7 +82,8 @@ Credentials, sans-I/O (httpx's ``Auth.auth_flow`` idea)
     (``FileNotFoundError`` for a missing file or command) or
     ``TimeoutError`` (plugin timeout); the flow turns it into a
     :class:`CredentialError` or recovers. A flow whose credential is cached
-    returns at its first ``next()``; drivers run a flow that yields while
+    returns at its first ``next()``; :class:`FlowRun` steps a flow for a
+    driver (which performs the requests); drivers run a flow that yields while
     holding one lock per authenticator (``threading.Lock`` /
     ``asyncio.Lock``) and then start a fresh ``flow()`` under it, so a
     credential fetched meanwhile by someone else is reused. After a 401,
@@ -80,42 +95,51 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import ipaddress
 import math
 import os
 import time
-from collections.abc import Generator, Iterable, Mapping
+import urllib.request
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 from .._gc import gc_paused
 from .._json import dumps, loads
 from ..errors import STATUS_REASONS, CacheError, MalformedDataError, StatusError
 from ..listwatch import ListOptions
 from ..watch import Event, EventType
-from .config import Config, ExecConfig
+from .config import Config, ExecConfig, redacted_url
 
 __all__ = [
     "BOOKMARK_IDLE_TIMEOUT",
     "DEFAULT_MAX_LIST_BYTES",
     "DEFAULT_WATCH_TIMEOUT",
     "EXEC_TIMEOUT",
+    "MAX_ERROR_BODY",
     "MAX_LINE_BYTES",
+    "PERFORM_ERRORS",
     "WATCH_MARGIN",
     "Authenticator",
     "BasicAuthenticator",
+    "BodyCollector",
     "CredentialError",
+    "Endpoint",
     "ExecAuthenticator",
     "ExecResult",
     "FileContent",
     "Flow",
+    "FlowRun",
     "IORequest",
     "LoadClientCert",
     "ReadFile",
     "RequestCancelled",
     "ResourcePath",
+    "ResourceQuery",
     "RunExec",
+    "SilenceBound",
     "TokenAuthenticator",
     "TokenFileAuthenticator",
     "TransportError",
@@ -123,9 +147,14 @@ __all__ = [
     "build_authenticator",
     "check_body_size",
     "decode_json_body",
+    "environment_proxy",
+    "failed_answer",
+    "is_loopback",
     "list_params",
     "parse_resource",
     "parse_retry_after",
+    "selector_text",
+    "split_userinfo",
     "status_error_from",
     "watch_params",
     "watch_read_timeout",
@@ -274,6 +303,110 @@ def watch_read_timeout(params: Mapping[str, str | int], margin: float = WATCH_MA
     return float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT) + margin
 
 
+def selector_text(value: Any) -> str | None:
+    """A selector given as text or as an object whose ``str()`` is the text; ``None``: none."""
+    if value is None:
+        return None
+    return str(value) or None
+
+
+@dataclass(frozen=True)
+class ResourceQuery:
+    """One resource's list and watch requests, restricted by fixed selectors.
+
+    The fixed selectors take precedence over those in the options, as in
+    client-go's ``NewListWatchFromClient``.
+    """
+
+    path: str
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+    @classmethod
+    def of(cls, resource: str, namespace: str = "", field_selector: Any = None,
+           label_selector: Any = None) -> ResourceQuery:
+        return cls(parse_resource(resource).path(namespace), selector_text(label_selector),
+                   selector_text(field_selector))
+
+    def list_params(self, options: ListOptions) -> Params:
+        return list_params(options, self.label_selector, self.field_selector)
+
+    def watch_params(self, options: ListOptions) -> Params:
+        return watch_params(options, self.label_selector, self.field_selector)
+
+
+# --- the server: address, credentials in the URL, proxy ----------------------------------------
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without its ``user:password@``, and the (decoded) user and password."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = parts._replace(netloc=hostport).geturl()
+    return clean, unquote(user), unquote(password) if password else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def environment_proxy(server: str) -> str | None:
+    """The ``$HTTPS_PROXY``/``$HTTP_PROXY`` for ``server`` (``None``: direct), as Go decides.
+
+    Never for a loopback server; ``$NO_PROXY`` is honoured (host or host:port entries).
+    Reads the environment only: no I/O.
+    """
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if is_loopback(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme or "https")
+    if not proxy:
+        return None
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if urllib.request.proxy_bypass_environment(netloc, proxies):  # type: ignore[attr-defined]
+        return None
+    return proxy
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What both clients derive alike from a :class:`~.config.Config` before any I/O.
+
+    ``base``: the server URL without ``user:password@`` or a trailing ``/``;
+    ``text``: the server for messages (credentials removed); ``proxy``: the
+    config's ``proxy-url``, else the environment's (may carry credentials:
+    not in the repr); ``authenticator``: what the config (or the URL's
+    userinfo) asks for.
+    """
+
+    base: str
+    text: str
+    https: bool
+    proxy: str | None = field(repr=False)
+    authenticator: Authenticator | None
+
+    @classmethod
+    def of(cls, config: Config) -> Endpoint:
+        server, user, password = split_userinfo(config.server)
+        return cls(base=server.rstrip("/"), text=redacted_url(config.server),
+                   https=server.startswith("https://"),
+                   proxy=config.proxy_url or environment_proxy(server),
+                   authenticator=build_authenticator(config, url_username=user,
+                                                     url_password=password))
+
+
 # --- answers ---------------------------------------------------------------------------------
 
 
@@ -366,6 +499,61 @@ def check_body_size(size: int, limit: int | None, what: str) -> None:
     if limit is not None and size > limit:
         raise MalformedDataError(f"{what}: the answer exceeds the limit of {limit} bytes "
                                  f"(max_list_bytes)")
+
+
+MAX_ERROR_BODY = 1 << 20
+"""Bytes of a failure answer kept for its Status; the rest is not waited for."""
+
+
+class BodyCollector:
+    """An answer's body gathered chunk by chunk within its bound.
+
+    A success answer over ``limit`` (``max_list_bytes``; ``None``: no bound)
+    is a ``MalformedDataError`` -- as soon as ``Content-Length`` says so, or
+    once the bytes read pass it. A failure answer (``error=True``) is cut at
+    :data:`MAX_ERROR_BODY`: a Status fits, the rest of a huge error page is
+    not needed. ``add`` says whether more is wanted.
+    """
+
+    __slots__ = ("_parts", "error", "limit", "size", "what")
+
+    def __init__(self, what: str, limit: int | None, *, error: bool = False,
+                 content_length: str | None = None) -> None:
+        self.what = what
+        self.error = error
+        self.limit = MAX_ERROR_BODY if error else limit
+        self.size = 0
+        self._parts: list[bytes] = []
+        if not error and content_length and content_length.isdigit():
+            check_body_size(int(content_length), limit, what)
+
+    def add(self, chunk: bytes) -> bool:
+        """Take ``chunk``; false when no more is wanted (a failure answer's cap reached)."""
+        self.size += len(chunk)
+        self._parts.append(chunk)
+        if self.limit is not None and self.size > self.limit:
+            if self.error:
+                return False
+            self._parts.clear()
+            check_body_size(self.size, self.limit, self.what)
+        return True
+
+    def body(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def failed_answer(code: int, reason_phrase: str,
+                  headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes, *,
+                  attempt: int, refresh: Callable[[], bool] | None) -> StatusError | None:
+    """Judge a failure answer: ``None`` to send the request again, else the error to raise.
+
+    A 401 on the first attempt is retried once when ``refresh`` (the
+    credentials' refresh, ``None`` without any) says new ones may help, as
+    client-go does; anything else is the server's Status.
+    """
+    if code == 401 and attempt == 0 and refresh is not None and refresh():
+        return None
+    return status_error_from(code, reason_phrase, headers, body)
 
 
 def _json_problem(exc: BaseException) -> str:
@@ -507,6 +695,54 @@ class WatchDecoder:
         return f"WatchDecoder({self.what!r}, buffered={self._size})"
 
 
+class SilenceBound:
+    """How long a watch may go without a byte before it counts as dead; both watches use it.
+
+    ``seconds`` starts at the watch's ``timeoutSeconds`` plus ``margin`` (the
+    server itself ends the watch at ``timeoutSeconds``). Once a BOOKMARK
+    arrives, the server is known to send them (kube-apiserver: about one a
+    minute), and the bound drops to ``bookmark_idle`` when that is shorter
+    (``None``: never). It never drops before: a server that sends no
+    bookmarks may stay silent until ``timeoutSeconds``, and a false alarm
+    costs a reconnect every time. The reader applies ``seconds`` to its
+    reads, calls :meth:`note` with each chunk's events, and logs
+    :meth:`message` at WARNING when a read outlasts the bound.
+    """
+
+    __slots__ = ("_idle", "bookmarked", "seconds", "what")
+
+    def __init__(self, what: str, params: Mapping[str, str | int] | None = None, *,
+                 margin: float = WATCH_MARGIN,
+                 bookmark_idle: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
+        self.what = what
+        self.seconds = watch_read_timeout(params or {}, margin)
+        self._idle = bookmark_idle
+        self.bookmarked = False
+
+    def note(self, events: list[Event]) -> bool:
+        """Look at a chunk's events; true when the bound has just dropped (apply ``seconds``)."""
+        if self.bookmarked:
+            return False
+        for ev in events:
+            if ev.type is EventType.BOOKMARK:
+                self.bookmarked = True
+                if self._idle is not None and self._idle < self.seconds:
+                    self.seconds = self._idle
+                    return True
+                return False
+        return False
+
+    def message(self) -> str:
+        """The WARNING for a watch that stayed silent past the bound (path and silence)."""
+        why = ("although the server had been sending bookmarks" if self.bookmarked
+               else "past its timeoutSeconds")
+        return (f"watch {self.what}: no bytes for {self.seconds:g} s {why}; the connection "
+                f"counts as dead, ending the watch (it resumes from the last resourceVersion)")
+
+    def __repr__(self) -> str:
+        return f"SilenceBound({self.what!r}, seconds={self.seconds:g})"
+
+
 # --- credentials -------------------------------------------------------------------------------
 
 
@@ -559,6 +795,59 @@ class LoadClientCert:
 IORequest = ReadFile | RunExec | LoadClientCert
 Flow = Generator[IORequest, Any, str | None]
 """An auth flow: yields I/O requests, receives results, returns the Authorization value."""
+
+PERFORM_ERRORS = (OSError, TimeoutError)
+"""Failures of an I/O request that drivers throw into the flow (it decides what they mean)."""
+
+
+class FlowRun:
+    """One run of an auth flow, stepped by a driver that performs its I/O requests.
+
+    ``request`` is the I/O to perform next, ``None`` once the flow has ended
+    with ``value`` (the ``Authorization`` value, or ``None``). The driver
+    answers each request with :meth:`send` (its result) or :meth:`throw`
+    (one of :data:`PERFORM_ERRORS`)::
+
+        run = FlowRun(authenticator.flow())
+        while run.request is not None:
+            try:
+                result = perform(run.request)   # or: await perform(...)
+            except PERFORM_ERRORS as exc:
+                run.throw(exc)
+            else:
+                run.send(result)
+        return run.value
+    """
+
+    __slots__ = ("_flow", "request", "value")
+
+    def __init__(self, flow: Flow) -> None:
+        self._flow = flow
+        self.value: str | None = None
+        self.request: IORequest | None = None
+        self._step(flow.send, None)
+
+    def send(self, result: Any) -> None:
+        self._step(self._flow.send, result)
+
+    def throw(self, exc: BaseException) -> None:
+        self._step(self._flow.throw, exc)
+
+    def close(self) -> None:
+        """Abandon the run (a driver that will start a fresh one under its lock)."""
+        self._flow.close()
+        self.request = None
+
+    def _step(self, step: Callable[[Any], IORequest], arg: Any) -> None:
+        try:
+            self.request = step(arg)
+        except StopIteration as done:
+            self.request = None
+            self.value = done.value
+        except BaseException:
+            self.request = None
+            self._flow.close()
+            raise
 
 
 class Authenticator:

@@ -25,22 +25,21 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
-import ipaddress
 import socket
 import ssl
 import threading
-import urllib.request
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from ._base import split_userinfo
 from .config import ConfigError
 
-__all__ = ["Blocking", "blocking", "make_pool_manager", "split_userinfo"]
+__all__ = ["Blocking", "blocking", "make_pool_manager"]
 
 _current: contextvars.ContextVar[Blocking | None] = contextvars.ContextVar(
     "kubecache_kube_blocking", default=None)
@@ -173,46 +172,6 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
-    """``url`` without its ``user:password@``, and the (decoded) user and password."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    clean = parts._replace(netloc=hostport).geturl()
-    return clean, unquote(user), unquote(password) if password else None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = host.strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def environment_proxy(server: str) -> str | None:
-    """The ``$HTTPS_PROXY``/``$HTTP_PROXY`` for ``server``, as Go's ProxyFromEnvironment.
-
-    Never for a loopback server; ``$NO_PROXY`` is honoured.
-    """
-    parts = urlsplit(server)
-    host = parts.hostname or ""
-    if is_loopback(host):
-        return None
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme)
-    if not proxy:
-        return None
-    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
-        return None
-    return proxy
 
 
 def make_pool_manager(server: str, *, ssl_context: ssl.SSLContext | None,

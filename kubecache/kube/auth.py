@@ -30,11 +30,13 @@ from typing import Any
 
 from ._base import (
     EXEC_TIMEOUT,
+    PERFORM_ERRORS,
     Authenticator,
     CredentialError,
     ExecResult,
     FileContent,
     Flow,
+    FlowRun,
     IORequest,
     ReadFile,
     RunExec,
@@ -124,13 +126,11 @@ class SyncAuth:
 
     def authorization(self) -> str | None:
         """The ``Authorization`` header value to send (``None``: none)."""
-        flow = self.authenticator.flow()
-        try:
-            next(flow)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        flow.close()
-        with self._lock:
+        run = FlowRun(self.authenticator.flow())
+        if run.request is None:  # cached: no I/O needed
+            return run.value
+        run.close()
+        with self._lock:  # one fetch at a time; a fresh flow reuses another's fetch
             return drive(self.authenticator.flow(), self._perform)
 
     def refresh(self) -> bool:
@@ -154,17 +154,15 @@ class SyncAuth:
 
 def drive(flow: Flow, perform: Callable[[IORequest], Any]) -> str | None:
     """Run ``flow`` to its end, performing each request; failures are thrown into it."""
-    try:
-        request = next(flow)
-        while True:
-            try:
-                result = perform(request)
-            except (OSError, TimeoutError) as exc:
-                request = flow.throw(exc)
-            else:
-                request = flow.send(result)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    run = FlowRun(flow)
+    while run.request is not None:
+        try:
+            result = perform(run.request)
+        except PERFORM_ERRORS as exc:
+            run.throw(exc)
+        else:
+            run.send(result)
+    return run.value
 
 
 def read_file(request: ReadFile) -> FileContent:

@@ -32,7 +32,7 @@ import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from urllib3.exceptions import (
@@ -53,18 +53,21 @@ from ._base import (
     DEFAULT_MAX_LIST_BYTES,
     MAX_LINE_BYTES,
     WATCH_MARGIN,
+    BodyCollector,
+    Endpoint,
     RequestCancelled,
+    SilenceBound,
     TransportError,
-    build_authenticator,
-    check_body_size,
     decode_json_body,
-    status_error_from,
-    watch_read_timeout,
+    failed_answer,
     with_query,
 )
-from ._transport import Blocking, blocking, environment_proxy, make_pool_manager, split_userinfo
+from ._transport import Blocking, blocking, make_pool_manager
 from .auth import SyncAuth, make_ssl_context
-from .config import Config, load_config, redacted_url
+from .config import Config, load_config
+
+if TYPE_CHECKING:
+    from .listwatch import HTTPWatch
 
 __all__ = ["Client", "StreamResponse"]
 
@@ -72,9 +75,6 @@ Params = Mapping[str, str | int]
 
 _READ = 65536
 """Bytes asked of the socket per read (a watch chunk is usually one event, far smaller)."""
-
-_MAX_ERROR_BODY = 1 << 20
-"""Bytes of a failure answer read for its Status; the rest is not waited for."""
 
 
 class _Call:
@@ -201,22 +201,19 @@ class Client:
         self.max_line_bytes = max_line_bytes
         self.max_list_bytes = max_list_bytes
         self.bookmark_idle_timeout = bookmark_idle_timeout
-        server, url_user, url_password = split_userinfo(config.server)
-        self._base = server.rstrip("/")
-        self._server_text = redacted_url(config.server)
-        https = server.startswith("https://")
-        self._ssl: ssl.SSLContext | None = make_ssl_context(config) if https else None
-        authenticator = build_authenticator(config, url_username=url_user,
-                                            url_password=url_password)
+        endpoint = Endpoint.of(config)
+        self._base = endpoint.base
+        self._server_text = endpoint.text
+        self._ssl: ssl.SSLContext | None = make_ssl_context(config) if endpoint.https else None
+        authenticator = endpoint.authenticator
         self._auth = SyncAuth(authenticator, self._ssl) if authenticator is not None else None
-        proxy = config.proxy_url or environment_proxy(server)
-        self._pool = make_pool_manager(
-            server, ssl_context=self._ssl, tls_server_name=config.tls_server_name,
-            insecure=config.insecure_skip_tls_verify, proxy_url=proxy,
-            headers={"User-Agent": f"kubecache/{__version__}", "Accept": "application/json"},
-            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout), maxsize=pool_size)
         self._default_headers = {"User-Agent": f"kubecache/{__version__}",
                                  "Accept": "application/json"}
+        self._pool = make_pool_manager(
+            endpoint.base, ssl_context=self._ssl, tls_server_name=config.tls_server_name,
+            insecure=config.insecure_skip_tls_verify, proxy_url=endpoint.proxy,
+            headers=dict(self._default_headers),
+            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout), maxsize=pool_size)
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None,
@@ -281,21 +278,21 @@ class Client:
         return StreamResponse(call, path)
 
     def watch(self, path: str, params: Params | None = None, *,
-              accept: str | None = None) -> Any:
+              accept: str | None = None) -> HTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).
 
-        Returns an :class:`~.listwatch.HTTPWatch`; its read timeout is the
-        watch's ``timeoutSeconds`` plus :attr:`watch_margin`.
+        Returns an :class:`~.listwatch.HTTPWatch` whose reads are bounded by a
+        :class:`~._base.SilenceBound`: ``timeoutSeconds`` plus
+        :attr:`watch_margin`, :attr:`bookmark_idle_timeout` once a bookmark came.
         """
         from .listwatch import HTTPWatch
 
         query = dict(params or {})
         query.setdefault("watch", 1)
-        read_timeout = watch_read_timeout(query, self.watch_margin)
-        response = self.stream(path, query, read_timeout=read_timeout, accept=accept)
-        return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes,
-                         read_timeout=read_timeout,
-                         bookmark_idle_timeout=self.bookmark_idle_timeout)
+        silence = SilenceBound(path, query, margin=self.watch_margin,
+                               bookmark_idle=self.bookmark_idle_timeout)
+        response = self.stream(path, query, read_timeout=silence.seconds, accept=accept)
+        return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence)
 
     # --- the I/O ----------------------------------------------------------------------------
 
@@ -335,39 +332,27 @@ class Client:
             if response.status < 400:
                 return call
             try:
-                error_body = self._read_body(call, path, _MAX_ERROR_BODY, error=True)
+                error_body = self._read_body(call, path, error=True)
             finally:
                 call.done(False)
-            if (response.status == 401 and attempt == 0 and self._auth is not None
-                    and self._auth.refresh()):
-                continue
-            raise status_error_from(response.status, response.reason or "",
-                                    response.headers, error_body)
+            error = failed_answer(response.status, response.reason or "", response.headers,
+                                  error_body, attempt=attempt,
+                                  refresh=self._auth.refresh if self._auth else None)
+            if error is not None:
+                raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read_body(self, call: _Call, path: str, limit: int | None = None,
-                   error: bool = False) -> bytes:
-        """The whole body (at most ``limit`` bytes, else ``max_list_bytes``)."""
+    def _read_body(self, call: _Call, path: str, error: bool = False) -> bytes:
+        """The whole body, within ``max_list_bytes`` (a failure answer: its first MiB)."""
         response = call.response
-        if limit is None:
-            limit = self.max_list_bytes
         try:
-            if limit is None:
+            if self.max_list_bytes is None and not error:
                 return response.read()
-            length = response.headers.get("Content-Length")
-            if not error and length and length.isdigit():
-                check_body_size(int(length), limit, path)
-            parts: list[bytes] = []
-            size = 0
-            while chunk := response.read(_READ):
-                size += len(chunk)
-                if size > limit:
-                    if error:  # a Status fits; the rest of a huge error page is not needed
-                        parts.append(chunk)
-                        break
-                    check_body_size(size, limit, path)
-                parts.append(chunk)
-            return b"".join(parts)
+            body = BodyCollector(path, self.max_list_bytes, error=error,
+                                 content_length=response.headers.get("Content-Length"))
+            while (chunk := response.read(_READ)) and body.add(chunk):
+                pass
+            return body.body()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if call.hold.cancelled:
                 raise RequestCancelled(f"{path}: cancelled while reading the answer") from None

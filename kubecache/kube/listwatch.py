@@ -17,41 +17,45 @@
   resourceVersion without relisting. ``stop()`` from any thread, or a cancel
   of the :mod:`kubecache.cancel` scope the iteration runs in, ends it promptly.
 
-Silent watches: a watch that receives no bytes at all for its
-``timeoutSeconds`` plus the client's ``watch_margin`` (5 s; the server
-itself ends the watch at ``timeoutSeconds``) counts as dead: it ends with a
-WARNING naming the path and the silence. Once the watch has received a
-BOOKMARK, the server is known to send them (kube-apiserver sends one about
-every minute to a watch that asks), so the bound drops to
-:data:`BOOKMARK_IDLE_TIMEOUT` (150 s: two missed bookmarks plus a margin).
-It is not lowered before that: servers that never send bookmarks (older or
-aggregated API servers) may legitimately stay silent until ``timeoutSeconds``,
-and a false alarm would cost a reconnect every time.
+Silent watches: the reads are bounded by a :class:`~._base.SilenceBound`
+(the rule the asyncio watch uses too): no bytes at all for the watch's
+``timeoutSeconds`` plus the client's ``watch_margin`` (5 s), or for
+:data:`BOOKMARK_IDLE_TIMEOUT` (150 s) once a BOOKMARK has shown that the
+server sends them, and the watch counts as dead: it ends with a WARNING
+naming the path and the silence, and the Reflector resumes.
+
+:func:`new_list_watch_from_client` given an :class:`~._async_client.AsyncClient`
+returns the asyncio list-watch (one function name for both front ends).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions, ListWatch
-from ..watch import Event, EventType
+from ..watch import Event
 from ._base import (
     BOOKMARK_IDLE_TIMEOUT,
     DEFAULT_WATCH_TIMEOUT,
     MAX_LINE_BYTES,
     ResourcePath,
+    ResourceQuery,
+    SilenceBound,
     WatchDecoder,
-    list_params,
     parse_resource,
-    watch_params,
 )
 from .client import Client, StreamResponse, describe_transport_error
+
+if TYPE_CHECKING:
+    from ..aio.listwatch import AsyncListWatch
+    from ._async_client import AsyncClient
 
 __all__ = ["BOOKMARK_IDLE_TIMEOUT", "DEFAULT_WATCH_TIMEOUT", "HTTPWatch", "ResourcePath",
            "new_list_watch_from_client", "parse_resource"]
@@ -67,13 +71,12 @@ class HTTPWatch:
     """
 
     def __init__(self, response: StreamResponse, what: str = "", *,
-                 max_line_bytes: int = MAX_LINE_BYTES, read_timeout: float | None = None,
-                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
+                 max_line_bytes: int = MAX_LINE_BYTES,
+                 silence: SilenceBound | None = None) -> None:
         self._response = response
         self._what = what
         self._decoder = WatchDecoder(what, max_line_bytes)
-        self._read_timeout = read_timeout
-        self._bookmark_idle = bookmark_idle_timeout
+        self._silence = silence if silence is not None else SilenceBound(what)
         self._lock = threading.Lock()
         self._stopped = False
         self._reading = False
@@ -89,18 +92,13 @@ class HTTPWatch:
                 return
             self._reading = True
         feed = self._decoder.feed
-        bookmarks = self._bookmark_idle is not None
-        silence = self._read_timeout
+        silence = self._silence
         try:
             for chunk in self._response.chunks():
-                for event in feed(chunk):
-                    if bookmarks and event.type is EventType.BOOKMARK:
-                        bookmarks = False
-                        assert self._bookmark_idle is not None
-                        if silence is None or self._bookmark_idle < silence:
-                            silence = self._bookmark_idle
-                            self._response.set_read_timeout(silence)
-                    yield event
+                events = feed(chunk)
+                if silence.note(events):
+                    self._response.set_read_timeout(silence.seconds)
+                yield from events
                 self._decoder.check()
             dropped = self._decoder.finish()
             if dropped:
@@ -108,9 +106,7 @@ class HTTPWatch:
                              self._what, dropped)
         except ReadTimeoutError:
             if not self._stopped:
-                logger.warning("watch %s: no bytes for %.0f s, the connection counts as dead; "
-                               "ending the watch (it resumes from the last resourceVersion)",
-                               self._what, silence or 0.0)
+                logger.warning("%s", silence.message())
         except (HTTPError, OSError) as exc:
             if not self._stopped and not self._response.aborted:
                 logger.debug("watch %s ended: %s", self._what, describe_transport_error(exc))
@@ -142,31 +138,44 @@ class HTTPWatch:
         return f"HTTPWatch({self._what}, stopped={self._stopped})"
 
 
-def _selector(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text or None
-
-
+@overload
 def new_list_watch_from_client(client: Client, resource: str, namespace: str = "",
                                field_selector: Any = None, label_selector: Any = None,
-                               ) -> ListWatch:
-    """A :class:`~kubecache.ListWatch` of ``resource`` in ``namespace`` (``""``: all).
+                               ) -> ListWatch: ...
 
+
+@overload
+def new_list_watch_from_client(client: AsyncClient, resource: str, namespace: str = "",
+                               field_selector: Any = None, label_selector: Any = None,
+                               ) -> AsyncListWatch: ...
+
+
+def new_list_watch_from_client(client: Client | AsyncClient, resource: str,
+                               namespace: str = "", field_selector: Any = None,
+                               label_selector: Any = None) -> ListWatch | AsyncListWatch:
+    """A list-watch of ``resource`` in ``namespace`` (``""``: all) through ``client``.
+
+    A :class:`~kubecache.ListWatch` for a :class:`Client`; for an
+    :class:`~kubecache.kube.AsyncClient` the
+    :class:`~kubecache.aio.AsyncListWatch` of
+    :func:`~kubecache.kube.new_async_list_watch_from_client`.
     ``field_selector``/``label_selector`` (text, or selector objects whose
     ``str()`` is the text) restrict every list and watch and take precedence
     over the selectors in the options, as in client-go.
     """
-    path = parse_resource(resource).path(namespace)
-    fixed_fields = _selector(field_selector)
-    fixed_labels = _selector(label_selector)
+    async_client = sys.modules.get("kubecache.kube._async_client")  # loaded if one exists
+    if async_client is not None and isinstance(client, async_client.AsyncClient):
+        from ._async_listwatch import new_async_list_watch_from_client
+
+        return new_async_list_watch_from_client(client, resource, namespace, field_selector,
+                                                label_selector)
+    sync_client = cast(Client, client)
+    query = ResourceQuery.of(resource, namespace, field_selector, label_selector)
 
     def list_func(options: ListOptions) -> Any:
-        return client.get(path, list_params(options, fixed_labels, fixed_fields))
+        return sync_client.get(query.path, query.list_params(options))
 
     def watch_func(options: ListOptions) -> HTTPWatch:
-        watch: HTTPWatch = client.watch(path, watch_params(options, fixed_labels, fixed_fields))
-        return watch
+        return sync_client.watch(query.path, query.watch_params(options))
 
     return ListWatch(list_func, watch_func)

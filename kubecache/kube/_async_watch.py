@@ -1,0 +1,161 @@
+"""The asyncio watch stream: NDJSON events from an aiohttp-style response, with the silence bound.
+
+One class serves both asyncio sources: :class:`~._async_client.AsyncClient`
+watches and the ``kubernetes_asyncio`` / ``kubernetes.aio`` adapter
+(:mod:`kubecache.aio.kubernetes`). The response is used by its duck type
+(``content.readany()``, ``close()``), so this module imports no HTTP library.
+Decoding is :class:`~._base.WatchDecoder`'s and the silence rule
+:class:`~._base.SilenceBound`'s, as for the threaded :class:`~.listwatch.HTTPWatch`;
+only the waiting differs: a loop timer ends a read that outlasts the bound
+(closing the response), where the threaded watch sets a socket timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import Any
+
+from ..watch import Event
+from ._base import MAX_LINE_BYTES, SilenceBound, WatchDecoder
+
+__all__ = ["AsyncHTTPWatch"]
+
+logger = logging.getLogger(__name__)
+
+
+class AsyncHTTPWatch:
+    """One open watch stream: ``async for`` its events; ``stop()`` ends it.
+
+    Iterate once, from one task. ``stop()`` is synchronous and may be called
+    at any time from the loop's thread: it closes the response, so a pending
+    read ends at once and iteration finishes. Cancelling the task that awaits
+    the next event closes the response too. A read that waits longer than
+    ``silence.seconds`` for bytes (the time the consumer spends elsewhere does
+    not count) ends the watch with a WARNING; a stream that breaks ends it
+    quietly (DEBUG). Either way the reflector resumes from its last version.
+    """
+
+    def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
+                 *, silence: SilenceBound | None = None) -> None:
+        self._response = response
+        self._what = what
+        self._decoder = WatchDecoder(what, max_line_bytes)
+        self._silence = silence if silence is not None else SilenceBound(what)
+        self._ready: deque[Event] = deque()
+        self._stopped = False
+        self._closed = False
+        self._silent = False
+        self._waiting_since: float | None = None  # loop time a pending read began
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def silence(self) -> SilenceBound:
+        """The bound on a read's wait for bytes (it drops once a bookmark came)."""
+        return self._silence
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete event line held (never more than ``max_line_bytes``)."""
+        return self._decoder.buffered
+
+    def __aiter__(self) -> AsyncHTTPWatch:
+        return self
+
+    async def __anext__(self) -> Event:
+        ready = self._ready
+        if ready:
+            return ready.popleft()
+        content = self._response.content
+        feed = self._decoder.feed
+        silence = self._silence
+        loop = asyncio.get_running_loop()
+        if self._timer is None and not self._closed:
+            self._arm(loop, loop.time())
+        while not self._stopped and not self._closed:
+            self._waiting_since = loop.time()
+            try:
+                chunk = await content.readany()
+            except BaseException as exc:
+                self._waiting_since = None
+                self._close()
+                if not isinstance(exc, Exception):  # cancelled: the connection is closed
+                    raise
+                if isinstance(exc, TimeoutError):  # the HTTP library's own read timeout
+                    self._silent = True
+                if not self._silent and not self._stopped:
+                    logger.debug("watch %s ended: %s: %s", self._what, type(exc).__name__, exc)
+                break
+            self._waiting_since = None
+            if not chunk:
+                dropped = self._decoder.finish()
+                if dropped:
+                    logger.debug("watch %s ended inside an event line (%d bytes dropped)",
+                                 self._what, dropped)
+                break
+            try:
+                events = feed(chunk)
+            except BaseException:
+                self._close()
+                raise
+            if silence.note(events):
+                self._arm(loop, loop.time())  # the bound just dropped: the timer must too
+            if events:
+                if len(events) > 1:
+                    ready.extend(events[1:])
+                return events[0]
+        if self._silent and not self._stopped:
+            logger.warning("%s", silence.message())
+        self._close()
+        raise StopAsyncIteration
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(since + self._silence.seconds, self._check, loop)
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Timer: end the watch if the pending read has outlasted the bound, else re-arm."""
+        self._timer = None
+        if self._closed:
+            return
+        since = self._waiting_since
+        now = loop.time()
+        if since is not None and now - since >= self._silence.seconds:
+            self._silent = True
+            self._close()  # the pending read ends; __anext__ logs the warning
+            return
+        self._arm(loop, now if since is None else since)
+
+    def stop(self) -> None:
+        """End the watch: a pending read fails at once and iteration finishes."""
+        self._stopped = True
+        self._ready.clear()
+        self._close()
+
+    async def aclose(self) -> None:
+        self.stop()
+
+    def is_stopped(self) -> bool:
+        return self._stopped
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+    async def __aenter__(self) -> AsyncHTTPWatch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"AsyncHTTPWatch({self._what}, stopped={self._stopped})"
