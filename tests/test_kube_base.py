@@ -15,7 +15,6 @@ from kubecache.errors import MalformedDataError
 from kubecache.kube._base import (
     BOOKMARK_IDLE_TIMEOUT,
     MAX_ERROR_BODY,
-    PERFORM_ERRORS,
     BodyCollector,
     CredentialError,
     Endpoint,
@@ -39,6 +38,7 @@ from kubecache.kube._base import (
     watch_params,
     with_query,
 )
+from kubecache.kube.auth import drive  # the sync driver: FlowRun stepped by blocking I/O
 from kubecache.kube.config import Config, ExecConfig
 from kubecache.listwatch import ListOptions
 from kubecache.watch import Event, EventType
@@ -160,19 +160,6 @@ def test_retry_after_as_http_date() -> None:
 
 
 # --- auth flows --------------------------------------------------------------------------------
-
-
-def drive(flow: Any, perform: Any) -> Any:
-    """The loop both clients' drivers run around :class:`FlowRun` (here without I/O)."""
-    run = FlowRun(flow)
-    while run.request is not None:
-        try:
-            result = perform(run.request)
-        except PERFORM_ERRORS as exc:
-            run.throw(exc)
-        else:
-            run.send(result)
-    return run.value
 
 
 def test_token_file_flow_rereads_only_when_changed() -> None:

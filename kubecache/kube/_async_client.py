@@ -33,7 +33,7 @@ import ssl
 import subprocess
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import aiohttp
@@ -46,26 +46,25 @@ from ..__about__ import __version__
 from .._json import dumps
 from ._async_watch import AsyncHTTPWatch
 from ._base import (
-    BOOKMARK_IDLE_TIMEOUT,
-    DEFAULT_MAX_LIST_BYTES,
-    MAX_LINE_BYTES,
     PERFORM_ERRORS,
-    WATCH_MARGIN,
     Authenticator,
     BodyCollector,
-    Endpoint,
+    ClientBase,
+    ClientSettings,
     ExecResult,
     FlowRun,
     IORequest,
     ReadFile,
     RunExec,
-    SilenceBound,
     TransportError,
     decode_json_body,
     failed_answer,
 )
 from .auth import load_client_cert, make_ssl_context, read_file
 from .config import Config, load_config, redacted_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncClient"]
 
@@ -93,31 +92,17 @@ async def _run_exec(req: RunExec) -> ExecResult:
     return ExecResult(proc.returncode or 0, out, len(err))
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """An asyncio client for one API server, configured by a :class:`~.config.Config`.
 
-    ``timeout``: seconds a request may wait for the next bytes;
-    ``connect_timeout``: seconds to establish a connection;
-    ``watch_margin``: added to a watch's ``timeoutSeconds`` for its read timeout;
-    ``max_line_bytes``: longest watch event line (``MalformedDataError`` beyond);
-    ``max_list_bytes``: cap on a list or object answer (``None``: no cap);
-    ``bookmark_idle_timeout``: the silence that ends a watch once it has seen a
-    bookmark (``None``: only ``timeoutSeconds`` + ``watch_margin``). The same
-    keywords and defaults as :class:`~.client.Client`'s.
+    The keywords and defaults are :class:`~.client.Client`'s (those of
+    :class:`~._base.ClientBase`: timeouts, ``watch_margin``, ``max_line_bytes``,
+    ``max_list_bytes``, ``bookmark_idle_timeout``).
     """
 
-    def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
-                 watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
-                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
-        self.config = config
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.watch_margin = watch_margin
-        self.max_line_bytes = max_line_bytes
-        self.max_list_bytes = max_list_bytes
-        self.bookmark_idle_timeout = bookmark_idle_timeout
-        endpoint = Endpoint.of(config)
+    def __init__(self, config: Config, **settings: Unpack[ClientSettings]) -> None:
+        super().__init__(config, **settings)
+        endpoint = self.endpoint
         self._base = endpoint.base
         self._server_text = endpoint.text
         self._ssl: ssl.SSLContext | None = make_ssl_context(config) if endpoint.https else None
@@ -136,11 +121,6 @@ class AsyncClient:
         Reads the kubeconfig synchronously (once, small files).
         """
         return cls(load_config(path, context), **kwargs)
-
-    @property
-    def namespace(self) -> str:
-        """The namespace of the configured context (``"default"`` when it names none)."""
-        return self.config.namespace
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -292,10 +272,7 @@ class AsyncClient:
         ``timeoutSeconds`` plus :attr:`watch_margin`, :attr:`bookmark_idle_timeout`
         once a bookmark came.
         """
-        query = dict(params or {})
-        query.setdefault("watch", 1)
-        silence = SilenceBound(path, query, margin=self.watch_margin,
-                               bookmark_idle=self.bookmark_idle_timeout)
+        query, silence = self._watch_request(path, params)
         response = await self.stream(path, query, read_timeout=silence.seconds)
         return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence)
 

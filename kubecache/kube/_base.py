@@ -103,7 +103,7 @@ import urllib.request
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import unquote, urlencode, urlsplit
 
 from .._gc import gc_paused
@@ -125,6 +125,8 @@ __all__ = [
     "Authenticator",
     "BasicAuthenticator",
     "BodyCollector",
+    "ClientBase",
+    "ClientSettings",
     "CredentialError",
     "Endpoint",
     "ExecAuthenticator",
@@ -405,6 +407,57 @@ class Endpoint:
                    proxy=config.proxy_url or environment_proxy(server),
                    authenticator=build_authenticator(config, url_username=user,
                                                      url_password=password))
+
+
+class ClientSettings(TypedDict, total=False):
+    """The keywords both clients take (see :class:`ClientBase`)."""
+
+    timeout: float
+    connect_timeout: float
+    watch_margin: float
+    max_line_bytes: int
+    max_list_bytes: int | None
+    bookmark_idle_timeout: float | None
+
+
+class ClientBase:
+    """The settings, endpoint and watch bound both clients share; they add the I/O.
+
+    ``timeout``: seconds a request may wait for the next bytes;
+    ``connect_timeout``: seconds to establish a connection (TCP and TLS);
+    ``watch_margin``: seconds added to a watch's ``timeoutSeconds`` for its
+    read timeout; ``max_line_bytes``: the longest watch event line
+    (``MalformedDataError`` beyond); ``max_list_bytes``: the largest answer
+    body accepted (``None``: no bound); ``bookmark_idle_timeout``: the
+    silence that ends a watch once it has seen a bookmark (``None``: only
+    ``timeoutSeconds`` + ``watch_margin``).
+    """
+
+    def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
+                 watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
+                 max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
+                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
+        self.config = config
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.watch_margin = watch_margin
+        self.max_line_bytes = max_line_bytes
+        self.max_list_bytes = max_list_bytes
+        self.bookmark_idle_timeout = bookmark_idle_timeout
+        self.endpoint = Endpoint.of(config)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the configured context (``"default"`` when it names none)."""
+        return self.config.namespace
+
+    def _watch_request(self, path: str,
+                       params: Mapping[str, str | int] | None) -> tuple[Params, SilenceBound]:
+        """A watch's query (``watch=1`` ensured) and the bound on its silence."""
+        query: Params = dict(params or {})
+        query.setdefault("watch", 1)
+        return query, SilenceBound(path, query, margin=self.watch_margin,
+                                   bookmark_idle=self.bookmark_idle_timeout)
 
 
 # --- answers ---------------------------------------------------------------------------------

@@ -49,14 +49,10 @@ from .. import cancel
 from ..__about__ import __version__
 from .._json import dumps
 from ._base import (
-    BOOKMARK_IDLE_TIMEOUT,
-    DEFAULT_MAX_LIST_BYTES,
-    MAX_LINE_BYTES,
-    WATCH_MARGIN,
     BodyCollector,
-    Endpoint,
+    ClientBase,
+    ClientSettings,
     RequestCancelled,
-    SilenceBound,
     TransportError,
     decode_json_body,
     failed_answer,
@@ -67,6 +63,8 @@ from .auth import SyncAuth, make_ssl_context
 from .config import Config, load_config
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .listwatch import HTTPWatch
 
 __all__ = ["Client", "StreamResponse"]
@@ -175,33 +173,20 @@ class StreamResponse:
         return f"StreamResponse({self.what}, status={self.status}, closed={self._closed})"
 
 
-class Client:
+class Client(ClientBase):
     """A client for one API server, configured by a :class:`~.config.Config`.
 
-    ``timeout``: seconds a request may wait for the next bytes;
-    ``connect_timeout``: seconds to establish a connection (TCP and TLS);
-    ``watch_margin``: seconds added to a watch's ``timeoutSeconds`` for its read
-    timeout; ``max_line_bytes``: the longest watch event accepted;
-    ``max_list_bytes``: the largest answer body accepted (``None``: no bound);
-    ``bookmark_idle_timeout``: the silence that ends a watch once it has seen a
-    bookmark (``None``: only ``timeoutSeconds`` + ``watch_margin``);
-    ``pool_size``: idle connections kept for reuse (more may be open at once).
+    The keywords of :class:`~._base.ClientBase` (timeouts, ``watch_margin``,
+    ``max_line_bytes``, ``max_list_bytes``, ``bookmark_idle_timeout``: the same
+    as :class:`~kubecache.kube.AsyncClient`'s), and ``pool_size``: idle
+    connections kept for reuse (more may be open at once).
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
-                 watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
-                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT,
-                 pool_size: int = 32) -> None:
-        self.config = config
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.watch_margin = watch_margin
-        self.max_line_bytes = max_line_bytes
-        self.max_list_bytes = max_list_bytes
-        self.bookmark_idle_timeout = bookmark_idle_timeout
-        endpoint = Endpoint.of(config)
+    def __init__(self, config: Config, *, pool_size: int = 32,
+                 **settings: Unpack[ClientSettings]) -> None:
+        super().__init__(config, **settings)
+        endpoint = self.endpoint
         self._base = endpoint.base
         self._server_text = endpoint.text
         self._ssl: ssl.SSLContext | None = make_ssl_context(config) if endpoint.https else None
@@ -213,18 +198,14 @@ class Client:
             endpoint.base, ssl_context=self._ssl, tls_server_name=config.tls_server_name,
             insecure=config.insecure_skip_tls_verify, proxy_url=endpoint.proxy,
             headers=dict(self._default_headers),
-            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout), maxsize=pool_size)
+            timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.timeout),
+            maxsize=pool_size)
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None,
                         context: str | None = None, **kwargs: Any) -> Client:
         """A client for ``context`` (default: current) of ``path`` (default: kubectl's search)."""
         return cls(load_config(path, context), **kwargs)
-
-    @property
-    def namespace(self) -> str:
-        """The namespace of the configured context (``"default"`` when it names none)."""
-        return self.config.namespace
 
     # --- requests ---------------------------------------------------------------------
 
@@ -287,10 +268,7 @@ class Client:
         """
         from .listwatch import HTTPWatch
 
-        query = dict(params or {})
-        query.setdefault("watch", 1)
-        silence = SilenceBound(path, query, margin=self.watch_margin,
-                               bookmark_idle=self.bookmark_idle_timeout)
+        query, silence = self._watch_request(path, params)
         response = self.stream(path, query, read_timeout=silence.seconds, accept=accept)
         return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence)
 
