@@ -25,11 +25,11 @@ _EXPORTS: dict[str, str] = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from .informer import AsyncSharedIndexInformer as AsyncSharedIndexInformer
+    from .informer import wait_for_cache_sync as wait_for_cache_sync
     from .listwatch import AsyncListerWatcher as AsyncListerWatcher
     from .listwatch import AsyncListWatch as AsyncListWatch
     from .listwatch import AsyncWatch as AsyncWatch
-    from .informer import AsyncSharedIndexInformer as AsyncSharedIndexInformer
-    from .informer import wait_for_cache_sync as wait_for_cache_sync
     from .reflector import AsyncReflector as AsyncReflector
 
 __all__ = sorted(_EXPORTS)
