@@ -53,7 +53,7 @@ REFERENCE = "kubecache threaded"
 NODE = "client-node makeInformer"
 CLIENTS = (
     *FLOORS,
-    "kubecache threaded",
+    REFERENCE,
     "kubecache threaded compact",
     "kubecache asyncio",
     "kubecache asyncio compact",
@@ -63,6 +63,9 @@ CLIENTS = (
     "kubernetes_asyncio watch",
     NODE,
 )
+QUICK_CLIENTS = tuple(c for c in CLIENTS if c.startswith(("floor", "kubecache"))
+                      or c == "official SharedInformer")
+"""``--quick`` runs the floors, kubecache and the official informer (no npm, no slow peers)."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,12 @@ class Workload:
 
 
 def sizes(quick: bool) -> dict[str, Any]:
-    """Workload sizes: (trickle events, rate, bulk list, bulk events, big list, idle seconds)."""
+    """Workload sizes: trickle events and rate, bulk list and events, the lists, idle seconds."""
     if quick:
         return {"trickle": 1_000, "rate": 2_000.0, "bulk_list": 2_000, "bulk": 20_000,
-                "big": 20_000, "idle_s": 5.0}
-    return {"trickle": 6_000, "rate": 2_000.0, "bulk_list": 10_000, "bulk": 100_000,
-            "big": 100_000, "idle_s": 20.0}
+                "sync": 2_000, "big": 5_000, "idle_s": 3.0}
+    return {"trickle": 4_000, "rate": 2_000.0, "bulk_list": 10_000, "bulk": 100_000,
+            "sync": 10_000, "big": 100_000, "idle_s": 20.0}
 
 
 def server_config(quick: bool) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def server_config(quick: bool) -> dict[str, Any]:
         "trickle": {"list": 1_000, "events": s["trickle"], "keys": 1_000, "rate": s["rate"]},
         "bulk": {"list": s["bulk_list"], "events": s["bulk"], "keys": s["bulk_list"],
                  "batch": 64},
-        "sync10k": {"list": 10_000},
+        "sync": {"list": s["sync"]},
         "idle": {"list": 1_000},
         "relist": {"list": s["big"], "relist": True},
     }}
@@ -102,8 +105,9 @@ def workloads(quick: bool) -> list[Workload]:
     return [
         Workload("trickle", "trickle", "events", deadline_s=trickle_s + 60),
         Workload("fan-out", "trickle", "events", handlers=10, deadline_s=trickle_s + 60),
-        Workload("bulk", "bulk", "events", deadline_s=40.0 if quick else 60.0),
-        Workload("sync 10k", "sync10k", "none", deadline_s=60.0),
+        # slow clients stop early: CPU per event and the rate come from what they took
+        Workload("bulk", "bulk", "events", deadline_s=8.0 if quick else 20.0),
+        Workload("sync", "sync", "none", deadline_s=60.0),
         Workload("relist", "relist", "relist", deadline_s=big),
         Workload("idle", "idle", "idle", deadline_s=s["idle_s"] + 60),
     ]
@@ -252,13 +256,16 @@ def run_client(client: str, wl: Workload, server: Server, kubeconfig: Path,
         if proc.poll() is None:
             _kill(proc)
     lines = out.strip().splitlines()
+    errors = err.strip().splitlines()
     try:
         result: dict[str, Any] = json.loads(lines[-1])
     except (IndexError, ValueError):
-        tail = (err.strip().splitlines() or [""])[-1]
-        return {"error": f"exit code {proc.returncode}: {tail[:160]}"}
-    if os.environ.get("BENCH_PEERS_DEBUG") and err.strip():
+        return {"error": f"exit code {proc.returncode}: {(errors or [''])[-1][:160]}",
+                "stderr": errors[-20:]}
+    if os.environ.get("BENCH_PEERS_DEBUG") and errors:
         print(err, file=sys.stderr)
+    if errors and ("error" in result or result.get("partial")):
+        result["stderr"] = errors[-20:]  # what the client logged, for the JSON
     return result
 
 
@@ -270,8 +277,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("fan-out x10", "fan-out", "us CPU/event"),
     ("bulk", "bulk", "us CPU/event"),
     ("bulk rate", "bulk", "events/s"),
-    ("sync 10k", "sync 10k", "s"),
-    ("RSS 10k", "sync 10k", "MB"),
+    ("sync", "sync", "s"),
+    ("RSS sync", "sync", "MB"),
     ("sync big", "relist", "s"),
     ("relist big", "relist", "s"),
     ("RSS big", "relist", "MB"),
@@ -287,11 +294,11 @@ def figure(column: str, r: dict[str, Any]) -> float | None:
         return r["phase_cpu_s"] / r["events"] * 1e6 if r["events"] else None
     if column == "bulk rate":
         return r["events"] / r["phase_s"] if r["events"] and r["phase_s"] > 0 else None
-    if column in ("sync 10k", "sync big"):
+    if column in ("sync", "sync big"):
         return float(r["sync_s"])
     if column == "relist big":
         return None if r.get("partial") else float(r["phase_s"])
-    if column in ("RSS 10k", "RSS big"):
+    if column in ("RSS sync", "RSS big"):
         return r["synced_rss_kb"] / 1024
     if column == "idle":
         return r["phase_cpu_s"] / r["phase_s"] * 100 if r["phase_s"] > 0 else None
@@ -365,9 +372,10 @@ def render(rows: list[dict[str, Any]]) -> str:
         if "client" in r:
             values.setdefault(r["client"], {})[r["column"]] = (
                 r["value"] if r.get("value") is not None else r.get("error", "n/a"))
-    big = meta.get("big", 100_000)
-    label = {"sync big": f"sync {big // 1000}k", "relist big": f"relist {big // 1000}k",
-             "RSS big": f"RSS {big // 1000}k"}
+    sz = meta.get("sizes") or sizes(False)
+    small, big = f"{sz['sync'] // 1000}k", f"{sz['big'] // 1000}k"
+    label = {"sync": f"sync {small}", "RSS sync": f"RSS {small}", "sync big": f"sync {big}",
+             "relist big": f"relist {big}", "RSS big": f"RSS {big}"}
     columns = [c for c, _, _ in METRICS]
     header = ["client", *(label.get(c, c) for c in columns)]
     units = ["", *("us/ev" if u == "us CPU/event" else "ev/s" if u == "events/s" else u
@@ -429,31 +437,43 @@ def run_together(clients: list[str], wl: Workload, server: Server, kubeconfig: P
 RELIST_BUDGET_S = 100.0
 """A client whose 10k sync predicts more than this for the big sync + relist skips it."""
 
+SAME_AS = {"kubecache asyncio compact": "kubecache threaded compact"}
+"""Clients whose big relist measures what another row does (the same storage)."""
 
-def too_slow(done: dict[str, dict[str, Any]], wl: Workload, sz: dict[str, Any]) -> str | None:
-    """Why ``wl`` is skipped for a client, from its own ``sync 10k`` run; None to run it."""
-    if wl.phase != "relist" or sz["big"] <= 10_000 or os.environ.get("BENCH_PEERS_ALL"):
+
+def skip_reason(client: str, results: dict[str, dict[str, dict[str, Any]]], wl: Workload,
+                sz: dict[str, Any]) -> str | None:
+    """Why the big relist is skipped for ``client`` (to keep the full run in its budget)."""
+    if wl.phase != "relist" or os.environ.get("BENCH_PEERS_ALL"):
         return None
-    r = done.get("sync 10k", {})
+    how = "BENCH_PEERS_ALL=1 runs it"
+    if client in SAME_AS:
+        return f"skipped: {SAME_AS[client]} measures the same storage ({how})"
+    r = results[client].get("sync", {})
     if "sync_s" not in r:
         return None
-    estimate = r["sync_s"] * sz["big"] / 10_000 * 2
+    if client in FLOORS:
+        other = results[next(c for c in FLOORS if c != client)].get("sync", {})
+        if other.get("sync_s", float("inf")) < r["sync_s"]:
+            return f"skipped: the other floor synced {sz['sync']:,} faster ({how})"
+    estimate = r["sync_s"] * sz["big"] / sz["sync"] * 2
     if estimate <= RELIST_BUDGET_S:
         return None
-    return (f"skipped: its sync of 10k took {r['sync_s']:.1f} s, so {sz['big']:,} + a relist "
-            f"would take ~{estimate:.0f} s (BENCH_PEERS_ALL=1 runs it)")
+    return (f"skipped: its sync of {sz['sync']:,} took {r['sync_s']:.1f} s, so {sz['big']:,} "
+            f"+ a relist would take ~{estimate:.0f} s ({how})")
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
     sz = sizes(quick)
-    node_cmd = node_command()
+    node_cmd = node_command() if not quick else "not run by --quick"
     started = time.perf_counter()
     server = Server(server_config(quick))
     print(f"  peers: server built its data in {server.build_s:.1f}s", file=sys.stderr,
           flush=True)
-    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in CLIENTS}
     only = os.environ.get("BENCH_PEERS_CLIENTS")
-    chosen = [c for c in CLIENTS if not only or c in only.split(",")]
+    chosen = [c for c in (QUICK_CLIENTS if quick else CLIENTS)
+              if not only or c in only.split(",")]
+    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in chosen}
     only_wl = os.environ.get("BENCH_PEERS_WORKLOADS")
     try:
         with tempfile.TemporaryDirectory(prefix="kubecache-peers-") as tmp:
@@ -474,7 +494,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                         results[c][wl.name] = r
                     continue
                 for c in chosen:
-                    if skip := too_slow(results[c], wl, sz):
+                    if skip := skip_reason(c, results, wl, sz):
                         results[c][wl.name] = {"error": skip}
                         print(f"  peers: {wl.name:9} {c:28} {skip}", file=sys.stderr)
                         continue
