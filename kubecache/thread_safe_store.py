@@ -7,7 +7,11 @@ caller computes keys) and guarantees, under one lock:
   ``replace``: an update moves only the index values that changed, and a value
   whose set of keys becomes empty is removed (no stale entries).
 - A failing index function leaves the store unchanged: every index value of
-  the new object is computed before anything is written.
+  the new object is computed before anything is written. Whatever it raises
+  (``SystemExit`` and other ``BaseException`` subclasses included, short of
+  what :func:`kubecache._guard.absorbable` lets through: ``GeneratorExit``,
+  ``CancelledError``, a main-thread ``KeyboardInterrupt``) comes out as an
+  :class:`IndexFuncError` naming the index and the key.
 - ``replace`` builds the new items and indices aside and swaps them in whole,
   so readers see the old content or the new one, never half of each.
 - Reads copy out under the same lock, so a reader never sees an item that is
@@ -27,6 +31,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ._guard import absorbable
 from .errors import CacheError, IndexNotFoundError
 from .index import Indexers, IndexFunc, Indices, index_values
 
@@ -145,7 +150,9 @@ class ThreadSafeStore:
                     news.append(result[0])  # the common case, without a call
                 else:
                     news.append(_normalize(result))
-            except Exception as err:
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
                 raise IndexFuncError(name, key, obj, err) from err
         self._items[key] = obj
         for (_, _, filed, values), new in zip(slots, news, strict=True):
@@ -194,7 +201,9 @@ class ThreadSafeStore:
             _, fn, index, _ = self._slot_locked(name)
             try:
                 values = _normalize(fn(obj))
-            except Exception as err:
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
                 raise IndexFuncError(name, None, obj, err) from err
             if values is None:
                 return []
@@ -324,7 +333,9 @@ def _build_slot(name: str, fn: IndexFunc, items: Mapping[str, Any]) -> _Slot:
                     index[value] = {key: obj}
                 else:
                     filed[key] = obj
-    except Exception as err:
+    except BaseException as err:
+        if not absorbable(err):
+            raise
         raise IndexFuncError(name, key, items.get(key) if key is not None else None,
                              err) from err
     return name, fn, index, key_values

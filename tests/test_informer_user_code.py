@@ -168,6 +168,7 @@ def test_an_index_function_raising_system_exit_drops_only_that_key(
         assert len(inf.get_indexer().by_index("color", "red")) == 3
     logged = [m for m in messages(caplog) if "'ns/b'" in m]
     assert len(logged) == 1 and "SystemExit" in logged[0]
+    assert "index function 'color'" in logged[0]  # the index is named, as for an Exception
     assert not any(SECRET in m for m in messages(caplog, logging.DEBUG))
 
 

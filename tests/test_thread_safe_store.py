@@ -294,3 +294,43 @@ def test_gc_paused_restores_previous_state_and_nests() -> None:
     with pytest.raises(RuntimeError), gc_paused():
         raise RuntimeError("inside")
     assert gc.isenabled()
+
+
+class _Quit(BaseException):
+    """A BaseException that is neither an Exception nor one absorbable() lets through."""
+
+
+@pytest.mark.parametrize("exc", [SystemExit, _Quit])
+def test_index_func_raising_a_base_exception_is_index_func_error(
+        exc: type[BaseException]) -> None:
+    def quits(o: dict[str, Any]) -> list[str]:
+        if o.get("poison"):
+            raise exc("gave up")
+        return by_ns(o)
+
+    s = new_thread_safe_store({"ns": by_ns, "quits": quits}, {})
+    s.add("a", obj("n1", "a"))
+    bad = {**obj("n2", "a"), "poison": True}
+    for write in (lambda: s.update("a", bad), lambda: s.replace({"a": bad}),
+                  lambda: s.index("quits", bad)):
+        with pytest.raises(IndexFuncError) as info:
+            write()
+        assert info.value.index_name == "quits" and isinstance(info.value.err, exc)
+        assert "'quits'" in str(info.value)
+    assert s.get("a") == (obj("n1", "a"), True)  # nothing changed
+    s2 = new_thread_safe_store({}, {})
+    s2.add("p", bad)
+    with pytest.raises(IndexFuncError, match="'p'"):
+        s2.add_indexers({"quits": quits})
+
+
+def test_index_func_stop_signals_are_not_wrapped() -> None:
+    """GeneratorExit and a main-thread KeyboardInterrupt go through (absorbable says no)."""
+    for exc in (GeneratorExit, KeyboardInterrupt):
+        def raises(o: dict[str, Any], exc: type[BaseException] = exc) -> list[str]:
+            raise exc()
+
+        s = new_thread_safe_store({"x": raises}, {})
+        with pytest.raises(exc):
+            s.add("a", obj("n", "a"))
+        assert len(s) == 0
