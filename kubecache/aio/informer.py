@@ -7,6 +7,12 @@ instead of a reflector thread and one delivery task per handler instead of
 a thread (:mod:`._delivery`). The reflector's task applies what it queued, on
 the loop, as the reflector's thread does.
 
+Lifecycle, the verbs of :class:`~kubecache.aio.AsyncReflector`: ``await
+run(stop)`` runs in the calling task; ``start()`` runs it in a new task
+(returned), ``stop()`` ends that, ``await join()`` waits for the end,
+``is_running()`` tells. An informer runs once: a second ``run``/``start``
+raises ``RuntimeError``.
+
 Tasks: :meth:`AsyncSharedIndexInformer.run` runs the reflector (its own
 child tasks included) in the calling task and starts one delivery task per
 handler; when ``stop`` is set or the calling task is cancelled, it cancels
@@ -73,11 +79,72 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
     def _stop_listener(self, listener: TaskListener) -> None:
         listener.stop()
 
+    # --- lifecycle: await run(stop); start/stop/join/is_running, as an AsyncReflector's ----
+
+    def _init_lifecycle(self) -> None:
+        self._own_stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or this task is cancelled; then end every task started here."""
         with self._lifecycle:
-            if self._started:
-                raise RuntimeError("AsyncSharedIndexInformer.run called twice")
+            self._claim("run")
+        await self._run(stop if stop is not None else asyncio.Event())
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in a new task of the running loop (returned); :meth:`stop` ends it."""
+        loop = asyncio.get_running_loop()
+        with self._lifecycle:
+            self._claim("start")
+            self._loop = loop
+            self._own_stop = asyncio.Event()
+            self._task = loop.create_task(self._run(self._own_stop),
+                                          name=f"informer {self._log_name}")
+        return self._task
+
+    def stop(self) -> None:
+        """End a run started by :meth:`start` (before any run: the informer will not run).
+
+        May be called from any thread. An ``await run(stop)`` ends when its own
+        ``stop`` is set (or its task is cancelled).
+        """
+        self._stop_before_start()
+        own = self._own_stop
+        if own is None:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            own.set()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(own.set)
+
+    async def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end; True if it did (or never started), False on timeout.
+
+        Cancelling the waiting task does not cancel the run.
+        """
+        end: asyncio.Future[Any] | None = self._task or self._done
+        if end is None:
+            return True
+        if not end.done():
+            await asyncio.wait({end}, timeout=timeout)
+            if not end.done():
+                return False
+        if not end.cancelled() and end.exception() is not None:
+            raise end.exception()  # type: ignore[misc]
+        return True
+
+    def is_running(self) -> bool:
+        """Whether a run (by :meth:`start` or :meth:`run`) is under way."""
+        task = self._task
+        return self._active or (task is not None and not task.done())
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        with self._lifecycle:
             if self._stopped:
                 return
             fifo, pipeline, options = self._pipeline()
@@ -86,11 +153,12 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
             self._attach(fifo, reflector)
             self._tasks = set()
             self._loop = asyncio.get_running_loop()
+            self._done = self._loop.create_future()
             for listener in self._processor.listeners:
                 self._start_listener(listener)
-            self._started = True
+            self._started = self._active = True
         try:
-            await reflector.run(stop if stop is not None else asyncio.Event())
+            await reflector.run(stop)
         finally:
             with self._lifecycle:
                 self._stopped = True
@@ -100,9 +168,14 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
             tasks = [t for t in self._tasks if not t.done()]
             for task in tasks:
                 task.cancel()
-            if tasks:
-                await _settle(tasks)
-            self._tasks.clear()
+            try:
+                if tasks:
+                    await _settle(tasks)
+            finally:
+                self._tasks.clear()
+                self._active = False
+                if not self._done.done():
+                    self._done.set_result(None)
 
     async def wait_for_cache_sync(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`has_synced`; False after ``timeout`` seconds."""

@@ -25,9 +25,16 @@ from ..reflector import ReflectorOptions, ReflectorStats, WatchErrorHandler
 from ..store import Cache, Indexer
 from ..thread_safe_store import ThreadSafeStore
 from ._fold import fold_batch
-from ._handlers import ADD, Notification, ResourceEventHandler, describe_handler, new_notification
+from ._handlers import (
+    ADD,
+    Notification,
+    ResourceEventHandler,
+    describe_callable,
+    describe_handler,
+    new_notification,
+)
 from ._listener import Listener
-from ._options import InformerOptions
+from ._options import InformerOptions, storage_transform
 from ._pipeline import InlinePipeline
 from ._processor import Processor, effective_resync
 from ._stats import InformerStats
@@ -73,7 +80,7 @@ class InformerCore(Generic[L]):
     ``resync_period``: the default handler resync period (0: never).
     ``indexers``: extra indices for the cache. Tuning comes as ``options`` (an
     :class:`InformerOptions`) or as keywords of the same names (a keyword that
-    is not ``None`` wins): ``transform``, ``min_resync_period``, ``gc_freeze``,
+    is not ``None`` wins): ``transform``, ``storage``, ``min_resync_period``, ``gc_freeze``,
     ``backlog_warning``, ``name``, ``clock``, and the reflector's ``backoff``,
     ``page_size``, ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list``.
     """
@@ -87,6 +94,7 @@ class InformerCore(Generic[L]):
         *,
         options: InformerOptions | None = None,
         transform: TransformFunc | None = None,
+        storage: str | None = None,
         backoff: Any = None,
         page_size: int | None = None,
         min_watch_timeout: float | None = None,
@@ -99,7 +107,7 @@ class InformerCore(Generic[L]):
         clock: Clock | None = None,
     ) -> None:
         opts = (options or InformerOptions()).with_overrides(
-            transform=transform, backoff=backoff, page_size=page_size,
+            transform=transform, storage=storage, backoff=backoff, page_size=page_size,
             min_watch_timeout=min_watch_timeout, max_list_pages=max_list_pages,
             use_watch_list=use_watch_list, min_resync_period=min_resync_period,
             gc_freeze=gc_freeze, backlog_warning=backlog_warning, name=name, clock=clock)
@@ -112,6 +120,7 @@ class InformerCore(Generic[L]):
         self._resync_check_period = float(resync_period)
         self._min_resync = float(opts.min_resync_period)
         self._transform = opts.transform
+        self._storage = storage_transform(opts.storage)  # applied after _transform
         self._gc_frozen = False
         self._clock: Clock = opts.clock or RealClock()
         indexer = _InformerCache(deletion_handling_meta_namespace_key_func, dict(indexers or {}))
@@ -123,9 +132,30 @@ class InformerCore(Generic[L]):
         self._watch_error_handler: WatchErrorHandler | None = None
         self._lifecycle = threading.Lock()
         self._block_deltas = threading.Lock()
-        self._started = False
+        self._started = False  # the pipeline is built and the listeners started
         self._stopped = False
+        self._claimed = False  # run or start was called (each informer runs once)
+        self._active = False  # run is under way
         self.stats = InformerStats(self)
+        self._init_lifecycle()
+
+    # --- lifecycle bookkeeping (the verbs are the front ends') ------------------------
+
+    def _init_lifecycle(self) -> None:
+        """Set up the front end's own lifecycle state (end of ``__init__``)."""
+
+    def _claim(self, verb: str) -> None:
+        """Mark the informer as run (under the lifecycle lock): it runs only once."""
+        if self._claimed:
+            raise RuntimeError(f"{type(self).__name__}.{verb}: the informer was already "
+                               "started (an informer runs once)")
+        self._claimed = True
+
+    def _stop_before_start(self) -> None:
+        """``stop()`` before any run: the informer will not run (a later start returns at once)."""
+        with self._lifecycle:
+            if not self._claimed:
+                self._stopped = True
 
     # --- what a front end provides -------------------------------------------------
 
@@ -254,7 +284,8 @@ class InformerCore(Generic[L]):
         fifo = new_delta_fifo(meta_namespace_key_func, known_objects=self._indexer,
                               emit_replaced=True)
         store = self._store
-        pipeline = InlinePipeline(fifo, self._process_batch, transform=self._transform,
+        pipeline = InlinePipeline(fifo, self._process_batch,
+                                  transform=_then(self._transform, self._storage),
                                   cached=store.get, transform_failed=self._transform_failed,
                                   after_replace=self._after_replace,
                                   name=self.name or "informer")
@@ -302,6 +333,18 @@ class InformerCore(Generic[L]):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.name or type(self.lister_watcher).__name__}, "
                 f"items={len(self._indexer)}, synced={self.has_synced()})")
+
+
+def _then(first: TransformFunc | None, last: TransformFunc | None) -> TransformFunc | None:
+    """``first`` then ``last`` as one transform (either may be absent), named after both."""
+    if first is None or last is None:
+        return first or last
+
+    def both(obj: Any) -> Any:
+        return last(first(obj))
+
+    both.__qualname__ = f"{describe_callable(first)} then {describe_callable(last)}"
+    return both
 
 
 def _freeze_gc() -> None:

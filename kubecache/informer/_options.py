@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import compact
 from ..clock import Clock
 from ..delta_fifo import TransformFunc
 from ..reflector import ReflectorOptions
@@ -22,6 +23,9 @@ MINIMUM_RESYNC_PERIOD = 1.0
 
 _REFLECTOR_FIELDS = frozenset(f.name for f in dataclasses.fields(ReflectorOptions))
 
+STORAGES = ("dicts", "compact", "compressed")
+"""How an informer keeps its cached objects (see :class:`InformerOptions`)."""
+
 
 @dataclass(frozen=True)
 class InformerOptions:
@@ -30,6 +34,11 @@ class InformerOptions:
     - ``transform``: rewrites each object before it is queued and stored (e.g.
       :func:`kubecache.transforms.drop_managed_fields`); return a new object
       rather than mutating, and keep its namespace and name.
+    - ``storage``: how cached objects are kept: ``"dicts"`` (as decoded),
+      ``"compact"`` (:func:`kubecache.compact.compact_object`: read-only
+      mappings of about their JSON size) or ``"compressed"`` (a
+      :func:`kubecache.compact.compressed` transform of the informer's own,
+      smaller still). Either is applied after ``transform``.
     - ``min_resync_period``: the shortest handler resync period honoured.
     - ``gc_freeze``: after the first list, ``gc.collect()`` + ``gc.freeze()``
       (process-wide; see :class:`~kubecache.informer.SharedIndexInformer`).
@@ -42,12 +51,18 @@ class InformerOptions:
     """
 
     transform: TransformFunc | None = None
+    storage: str = "dicts"
     min_resync_period: float = MINIMUM_RESYNC_PERIOD
     gc_freeze: bool = False
     backlog_warning: int = BACKLOG_WARNING
     name: str | None = None
     clock: Clock | None = None
     reflector: ReflectorOptions = field(default_factory=ReflectorOptions)
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGES:
+            raise ValueError(f"storage {self.storage!r} is not one of "
+                             f"{', '.join(map(repr, STORAGES))}")
 
     def with_overrides(self, **overrides: Any) -> InformerOptions:
         """A copy with every override that is not ``None`` applied.
@@ -73,4 +88,17 @@ class InformerOptions:
                                    clock=self.reflector.clock or self.clock)
 
 
-__all__ = ["MINIMUM_RESYNC_PERIOD", "InformerOptions"]
+def storage_transform(storage: str) -> TransformFunc | None:
+    """The transform that puts objects into ``storage`` (``None`` for ``"dicts"``).
+
+    ``"compressed"`` gives a new transform on each call: its preset dictionary
+    is learnt from the first object it sees, so each informer has its own.
+    """
+    if storage == "compact":
+        return compact.compact_object
+    if storage == "compressed":
+        return compact.compressed()
+    return None
+
+
+__all__ = ["MINIMUM_RESYNC_PERIOD", "STORAGES", "InformerOptions", "storage_transform"]

@@ -1,5 +1,11 @@
 """SharedIndexInformer: the threaded front end, and ``wait_for_cache_sync``.
 
+Lifecycle, the verbs of :class:`~kubecache.Reflector`: ``run(stop)`` blocks
+in the caller's thread; ``start()`` runs it on a daemon thread of the
+informer's own and returns that thread, ``stop()`` ends it, ``join(timeout)``
+waits for the end, ``is_running()`` tells. An informer runs once: a second
+``run``/``start`` raises ``RuntimeError``.
+
 Threads: :meth:`SharedIndexInformer.run` starts the reflector's thread
 (which also applies what it queued: there is no processing-loop thread) and
 one delivery thread per handler, waits for ``stop`` in the caller's thread,
@@ -29,7 +35,9 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
     ``indexers``: extra indices for the cache. Keyword-only tuning (or one
     ``options=InformerOptions(...)``): ``transform`` rewrites each object
     before it is queued and stored (e.g. to drop ``metadata.managedFields``;
-    return a new object rather than mutating); ``backoff``, ``page_size``,
+    return a new object rather than mutating); ``storage`` (``"dicts"``,
+    ``"compact"``, ``"compressed"``) picks how cached objects are kept, applied
+    after ``transform`` (see :class:`InformerOptions`); ``backoff``, ``page_size``,
     ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list`` tune the
     Reflector; ``min_resync_period`` floors handler resync periods;
     ``backlog_warning`` is the handler backlog that logs a warning; ``name``
@@ -44,6 +52,17 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
     fades as watch updates replace the frozen objects. ``gc.unfreeze()`` undoes it.
     """
 
+    _own_stop: threading.Event
+    """Set by :meth:`stop`: ends a run started by :meth:`start`."""
+    _ended: threading.Event
+    """Set when a run has ended (or returned at once)."""
+    _thread: threading.Thread | None
+
+    def _init_lifecycle(self) -> None:
+        self._own_stop = threading.Event()
+        self._ended = threading.Event()
+        self._thread = None
+
     def _new_listener(self, handler: Any, requested: float, resync: float) -> ThreadListener:
         return ThreadListener(handler, requested, resync, self._clock.now(),
                               backlog_warning=self.options.backlog_warning)
@@ -55,35 +74,78 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
         listener.stop()
         listener.join()
 
+    # --- lifecycle: run(stop) blocks; start/stop/join/is_running, as a Reflector's ---------
+
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set, then stop and join every thread started here."""
         with self._lifecycle:
-            if self._started:
-                raise RuntimeError("SharedIndexInformer.run called twice")
-            if self._stopped:
-                return
-            fifo, pipeline, options = self._pipeline()
-            reflector = Reflector(self.lister_watcher, self.expected_type, pipeline,
-                                  self._resync_check_period, options=options)
-            self._attach(fifo, reflector)
-            for listener in self._processor.listeners:
-                listener.start()
-            self._started = True
-        reflector.run_until(stop)
+            self._claim("run")
+        self._run(stop)
+
+    def start(self) -> threading.Thread:
+        """Run on a daemon thread of the informer's own (returned); :meth:`stop` ends it."""
+        with self._lifecycle:
+            self._claim("start")
+            thread = threading.Thread(target=self._run, args=(self._own_stop,), daemon=True,
+                                      name=f"informer {self._log_name}")
+            self._thread = thread
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """End a run started by :meth:`start` (before any run: the informer will not run).
+
+        A blocking ``run(stop)`` ends when its own ``stop`` is set.
+        """
+        self._stop_before_start()
+        self._own_stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end; True if it did (or never started)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        if not self._claimed:
+            return True
+        return self._ended.wait(timeout)
+
+    def is_running(self) -> bool:
+        """Whether a run (by :meth:`start` or :meth:`run`) is under way."""
+        thread = self._thread
+        return self._active or (thread is not None and thread.is_alive())
+
+    def _run(self, stop: threading.Event) -> None:
         try:
-            stop.wait()
-        finally:
             with self._lifecycle:
-                self._stopped = True
-            if not reflector.join(5.0):
-                logger.warning("%s: still waiting for the reflector to stop", reflector.name)
-                reflector.join()
-            fifo.close()
-            listeners = self._processor.listeners
-            for listener in listeners:
-                listener.stop()
-            for listener in listeners:
-                listener.join()
+                if self._stopped:
+                    return
+                fifo, pipeline, options = self._pipeline()
+                reflector = Reflector(self.lister_watcher, self.expected_type, pipeline,
+                                      self._resync_check_period, options=options)
+                self._attach(fifo, reflector)
+                for listener in self._processor.listeners:
+                    listener.start()
+                self._started = self._active = True
+            reflector.run_until(stop)
+            try:
+                stop.wait()
+            finally:
+                with self._lifecycle:
+                    self._stopped = True
+                if not reflector.join(5.0):
+                    logger.warning("%s: still waiting for the reflector to stop",
+                                   reflector.name)
+                    reflector.join()
+                fifo.close()
+                listeners = self._processor.listeners
+                for listener in listeners:
+                    listener.stop()
+                for listener in listeners:
+                    listener.join()
+        finally:
+            self._active = False
+            self._ended.set()
 
 
 def wait_for_cache_sync(stop: threading.Event | None, *has_synced_funcs: Callable[[], bool],

@@ -6,7 +6,9 @@ a :class:`ThreadFront` or an :class:`AsyncFront` with the same small API --
 the block ends (and checks that ``run`` returned and, for asyncio, that no
 task is left on the loop), ``call(fn, *args)`` runs ``fn`` where the
 informer's own code runs (the loop's thread for asyncio: ``add_event_handler``
-after start, ``remove_event_handler``), and ``recorder()`` builds a handler
+after start, ``remove_event_handler``), the lifecycle verbs ``start``,
+``stop``, ``join(timeout)`` and ``is_running`` called where each belongs, and
+``recorder()`` builds a handler
 that records what it gets and can be held up by its ``gate`` (a blocking wait
 on threads, an await on asyncio, so a held-up handler never blocks the loop).
 """
@@ -118,6 +120,22 @@ class ThreadFront:
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 
+    def start(self, informer: Any) -> Any:
+        return informer.start()
+
+    def stop(self, informer: Any) -> None:
+        informer.stop()
+
+    def join(self, informer: Any, timeout: float | None = None) -> bool:
+        return bool(informer.join(timeout))
+
+    def is_running(self, informer: Any) -> bool:
+        return bool(informer.is_running())
+
+    def tasks_left(self) -> list[Any]:
+        """No loop here: threads are checked by the suite's leak check."""
+        return []
+
     def recorder(self) -> Recorder:
         return Recorder()
 
@@ -148,7 +166,7 @@ class AsyncFront:
         finally:
             self.loop.call_soon_threadsafe(stop.set)
             run.result(5.0)
-            left = self.call(lambda: [t for t in asyncio.all_tasks(self.loop) if not t.done()])
+            left = self.tasks_left()
             assert not left, f"tasks left on the loop: {left}"
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -163,6 +181,27 @@ class AsyncFront:
 
         self.loop.call_soon_threadsafe(call)
         return done.result(5.0)
+
+    def start(self, informer: Any) -> Any:
+        """``informer.start()`` on the loop: its task."""
+        return self.call(informer.start)
+
+    def stop(self, informer: Any) -> None:
+        """``informer.stop()`` from this (another) thread, as a user may."""
+        informer.stop()
+
+    def join(self, informer: Any, timeout: float | None = None) -> bool:
+        wait = None if timeout is None else timeout + 5.0
+        return bool(asyncio.run_coroutine_threadsafe(informer.join(timeout),
+                                                     self.loop).result(wait))
+
+    def is_running(self, informer: Any) -> bool:
+        return bool(self.call(informer.is_running))
+
+    def tasks_left(self) -> list[asyncio.Task[Any]]:
+        """Tasks on the loop that have not ended."""
+        return list(self.call(lambda: [t for t in asyncio.all_tasks(self.loop)
+                                       if not t.done()]))
 
     def recorder(self) -> Recorder:
         return AsyncRecorder()

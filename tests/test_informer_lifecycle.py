@@ -1,0 +1,161 @@
+"""One lifecycle vocabulary: both informers have the reflectors' verbs.
+
+``run(stop)`` blocks (or is awaited); ``start()`` runs it on a thread (a task)
+of the informer's own, ``stop()`` ends that, ``join(timeout)`` waits,
+``is_running()`` tells. An informer runs once. Every test runs on both front
+ends and checks that nothing it started is left (the suite's thread-leak
+check, and no task left on the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from kubecache.aio import AsyncSharedIndexInformer
+from kubecache.informer import InformerStoppedError, ResourceEventHandlerFuncs
+from kubecache.testing import FakeControllerSource
+from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.objects import pod
+from tests.support.sync import wait_for
+
+front = informer_front_fixture()
+
+Front = ThreadFront | AsyncFront
+
+
+def _source(*names: str) -> FakeControllerSource:
+    src = FakeControllerSource()
+    for name in names:
+        src.add(pod(name, rv=None))
+    return src
+
+
+def _ended(front: Front, runner: Any) -> bool:
+    if isinstance(runner, threading.Thread):
+        return not runner.is_alive()
+    return bool(front.call(runner.done))
+
+
+def test_start_stop_join_is_running(front: Front) -> None:
+    src = _source("a", "b")
+    inf = front.new(src)
+    added: list[str] = []
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda o: added.append(o["metadata"]["name"])))
+    assert not front.is_running(inf)
+    runner = front.start(inf)
+    assert isinstance(runner, threading.Thread if front.name == "thread" else asyncio.Task)
+    if isinstance(runner, threading.Thread):
+        assert runner.daemon
+    assert front.is_running(inf)
+    assert wait_for(inf.has_synced)
+    assert wait_for(lambda: sorted(added) == ["a", "b"])
+    assert front.join(inf, 0.05) is False  # still running: a timed join says so
+    t0 = time.monotonic()
+    front.stop(inf)
+    assert front.join(inf, 5.0) is True
+    assert time.monotonic() - t0 < 3.0  # prompt: no waiting out a watch or a backoff
+    assert not front.is_running(inf) and inf.is_stopped()
+    assert _ended(front, runner)
+    assert front.tasks_left() == []
+    assert front.join(inf) is True  # again, at once
+
+
+def test_stop_before_start_means_the_informer_never_runs(front: Front) -> None:
+    src = _source("a")
+    inf = front.new(src)
+    front.stop(inf)
+    assert front.join(inf, 1.0) is True  # never started
+    runner = front.start(inf)  # allowed, and returns at once
+    assert front.join(inf, 5.0) is True
+    assert _ended(front, runner)
+    assert not front.is_running(inf)
+    assert inf.get_store().list_keys() == [] and not inf.has_synced()
+    with pytest.raises(InformerStoppedError):
+        inf.add_event_handler(ResourceEventHandlerFuncs())
+    assert front.tasks_left() == []
+
+
+def test_start_twice_raises_and_the_first_run_goes_on(front: Front) -> None:
+    inf = front.new(_source("a"))
+    front.start(inf)
+    try:
+        with pytest.raises(RuntimeError, match="already started"):
+            front.start(inf)
+        assert wait_for(inf.has_synced)
+        assert front.is_running(inf)
+    finally:
+        front.stop(inf)
+        assert front.join(inf, 5.0)
+    with pytest.raises(RuntimeError):  # nor after it ended: an informer runs once
+        front.start(inf)
+    assert front.tasks_left() == []
+
+
+def test_run_after_start_raises_and_start_after_run_raises(front: Front) -> None:
+    inf = front.new(_source("a"))
+    front.start(inf)
+    try:
+        if isinstance(front, ThreadFront):
+            with pytest.raises(RuntimeError):
+                inf.run(threading.Event())
+        else:
+            with pytest.raises(RuntimeError):
+                asyncio.run_coroutine_threadsafe(inf.run(asyncio.Event()),
+                                                 front.loop).result(5.0)
+    finally:
+        front.stop(inf)
+        assert front.join(inf, 5.0)
+    inf2 = front.new(_source("a"))
+    with front.running(inf2):
+        assert wait_for(inf2.has_synced)
+        assert front.is_running(inf2)  # is_running covers a blocking run too
+        with pytest.raises(RuntimeError):
+            front.start(inf2)
+    assert front.join(inf2, 5.0) and not front.is_running(inf2)
+    assert front.tasks_left() == []
+
+
+def test_join_before_anything_and_stop_twice(front: Front) -> None:
+    inf = front.new(_source())
+    assert front.join(inf) is True
+    front.start(inf)
+    assert wait_for(inf.has_synced)
+    front.stop(inf)
+    front.stop(inf)
+    assert front.join(inf, 5.0) is True
+    assert front.tasks_left() == []
+
+
+def test_stop_from_a_handler_ends_the_run(front: Front) -> None:
+    """A handler may stop its own informer: the run ends, nothing deadlocks."""
+    src = _source("a")
+    holder: list[Any] = []
+    inf = front.new(src)
+    holder.append(inf)
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=lambda o: holder[0].stop()))
+    front.start(inf)
+    assert front.join(inf, 5.0) is True
+    assert not front.is_running(inf)
+    assert front.tasks_left() == []
+
+
+def test_async_join_cancelled_does_not_cancel_the_run() -> None:
+    async def main() -> None:
+        inf = AsyncSharedIndexInformer(_source("a"))
+        task = inf.start()
+        waiter = asyncio.ensure_future(inf.join())
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert inf.is_running() and not task.done()
+        inf.stop()
+        assert await inf.join(5.0) is True
+        assert task.done() and not task.cancelled()
+
+    asyncio.run(main())
