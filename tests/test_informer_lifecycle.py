@@ -98,7 +98,7 @@ def test_start_twice_raises_and_the_first_run_goes_on(front: Front) -> None:
 
 
 def test_run_after_start_raises_and_start_after_run_raises(front: Front) -> None:
-    inf = front.new(_source("a"))
+    inf: Any = front.new(_source("a"))
     front.start(inf)
     try:
         if isinstance(front, ThreadFront):
