@@ -247,3 +247,46 @@ def test_relist_is_back_to_a_listing_state() -> None:
     m.step(WatchEnded(1, 1.0, StatusError(gone_status("too old"))))
     assert isinstance(m.state, Listing) and m.state.rv == "" and not isinstance(
         m.state, Streaming)
+
+
+class HoldingStore:
+    """A store recording hold/flush around the writes (as the informer's pipeline has)."""
+
+    def __init__(self) -> None:
+        self.inner = new_store(meta_namespace_key_func)
+        self.log: list[str] = []
+
+    def hold(self) -> None:
+        self.log.append("hold")
+
+    def flush(self) -> None:
+        self.log.append("flush")
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self.inner, name)
+        if name in ("add", "update", "delete"):
+            def write(obj: Any) -> None:
+                self.log.append(name)
+                inner(obj)
+            return write
+        return inner
+
+
+def test_events_that_arrived_together_are_applied_as_one_held_batch() -> None:
+    store = HoldingStore()
+    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
+                         backoff=Backoff(jitter=0.0))
+    m.start()
+    m.step(Listed(page([])))
+    applied, err = m.on_events([("ADDED", pod("a", "2")), ("ADDED", pod("b", "3"))])
+    assert (applied, err) == (2, None)
+    assert store.log == ["hold", "add", "add", "flush"]
+    store.log.clear()
+    assert m.on_events([("MODIFIED", pod("a", "4"))]) == (1, None)
+    assert store.log == ["update"]  # a lone event needs no hold
+    store.log.clear()
+    applied, err = m.on_events([("DELETED", pod("a", "5")),
+                                ("ERROR", gone_status("too old")), ("ADDED", pod("c", "6"))])
+    assert applied == 1 and isinstance(err, StatusError) and err.code == 410
+    assert store.log == ["hold", "delete", "flush"]  # flushed even when the batch ends early
+    assert m.last_sync_rv == "5"

@@ -158,14 +158,29 @@ class AsyncReflector(ReflectorBase):
         machine.watch_opened()
         events = 0
         error: BaseException | None = None
-        stream = _aiter_events(w) if hasattr(w, "__aiter__") else _threaded_events(w)
+        batches = getattr(w, "batches", None)
+        stream: AsyncIterator[Any]
+        if callable(batches):
+            stream = batches()
+        elif hasattr(w, "__aiter__"):
+            stream = _aiter_events(w)
+        else:
+            stream = _threaded_events(w)
         try:
-            on_event = machine.on_event
-            async for event in stream:
-                error = on_event(event)
-                if error is not None:
-                    break
-                events += 1
+            if callable(batches):
+                on_events = machine.on_events
+                async for batch in stream:
+                    applied, error = on_events(batch)
+                    events += applied
+                    if error is not None:
+                        break
+            else:
+                on_event = machine.on_event
+                async for event in stream:
+                    error = on_event(event)
+                    if error is not None:
+                        break
+                    events += 1
         except BaseException as err:
             if not absorbable(err):
                 raise

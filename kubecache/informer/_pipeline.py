@@ -62,8 +62,25 @@ class InlinePipeline(Store):
         self._transform_failed = transform_failed
         self._after_replace = after_replace
         self._name = name
+        self._held = False
 
     def _drain(self) -> None:
+        if not self._held:
+            self._fifo.drain(self._process, BATCH)
+
+    def hold(self) -> None:
+        """Queue writes without draining until :meth:`flush` (events that came together).
+
+        The reflector holds the pipeline while it applies the events decoded
+        from one read of the socket, so they are folded and handed to the
+        handlers as one batch: one lock round and one wake-up per handler
+        instead of one per event.
+        """
+        self._held = True
+
+    def flush(self) -> None:
+        """End a :meth:`hold`: drain everything queued meanwhile."""
+        self._held = False
         self._fifo.drain(self._process, BATCH)
 
     def _transformed(self, obj: Any) -> Any:

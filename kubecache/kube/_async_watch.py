@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..watch import Event
@@ -66,8 +67,25 @@ class AsyncHTTPWatch:
 
     async def __anext__(self) -> Event:
         ready = self._ready
-        if ready:
-            return ready.popleft()
+        if not ready:
+            batch = await self._next_batch()
+            if batch is None:
+                raise StopAsyncIteration
+            ready.extend(batch)
+        return ready.popleft()
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """The events as they arrive, one list per read (a reflector applies each list as
+        one batch: one fold and one hand-off to handlers for events that came together)."""
+        if self._ready:
+            pending = list(self._ready)
+            self._ready.clear()
+            yield pending
+        while (batch := await self._next_batch()) is not None:
+            yield batch
+
+    async def _next_batch(self) -> list[Event] | None:
+        """The events of the next read that held any; ``None`` once the watch is over."""
         content = self._response.content
         feed = self._decoder.feed
         silence = self._silence
@@ -103,13 +121,11 @@ class AsyncHTTPWatch:
             if silence.note(events):
                 self._arm(loop, loop.time())  # the bound just dropped: the timer must too
             if events:
-                if len(events) > 1:
-                    ready.extend(events[1:])
-                return events[0]
+                return events
         if self._silent and not self._stopped:
             logger.warning("%s", silence.message())
         self._close()
-        raise StopAsyncIteration
+        return None
 
     def _arm(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
         if self._timer is not None:

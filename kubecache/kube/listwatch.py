@@ -87,6 +87,12 @@ class HTTPWatch:
         return self._decoder.buffered
 
     def __iter__(self) -> Iterator[Event]:
+        for batch in self.iter_batches():
+            yield from batch
+
+    def iter_batches(self) -> Iterator[list[Event]]:
+        """The events as they arrive, one list per read (a reflector applies each list as
+        one batch: one fold and one hand-off to handlers for events that came together)."""
         with self._lock:
             if self._stopped or self._reading:
                 return
@@ -98,7 +104,8 @@ class HTTPWatch:
                 events = feed(chunk)
                 if silence.note(events):
                     self._response.set_read_timeout(silence.seconds)
-                yield from events
+                if events:
+                    yield events
                 self._decoder.check()
             dropped = self._decoder.finish()
             if dropped:

@@ -244,6 +244,9 @@ class ReflectorMachine:
         rv_updater = getattr(store, "update_resource_version", None)
         self._rv_updater: Callable[[str], None] | None = (
             rv_updater if callable(rv_updater) else None)
+        hold, flush = getattr(store, "hold", None), getattr(store, "flush", None)
+        self._hold: Callable[[], object] | None = hold if callable(hold) else None
+        self._flush: Callable[[], object] | None = flush if callable(flush) else None
 
     # --- driving ----------------------------------------------------------------
 
@@ -418,6 +421,29 @@ class ReflectorMachine:
             if self._rv_updater is not None:
                 self._rv_updater(rv)
         return None
+
+    def on_events(self, batch: list[Any]) -> tuple[int, BaseException | None]:
+        """Apply events that arrived together: (how many were applied, the error that ends
+        the watch, if any).
+
+        A store with ``hold``/``flush`` (the informer's pipeline) is held for
+        the batch, so its changes are processed and handed on as one.
+        """
+        held = len(batch) > 1 and self._hold is not None and self._flush is not None
+        if held:
+            self._hold()  # type: ignore[misc]
+        try:
+            applied = 0
+            on_event = self.on_event
+            for event in batch:
+                err = on_event(event)
+                if err is not None:
+                    return applied, err
+                applied += 1
+            return applied, None
+        finally:
+            if held:
+                self._flush()  # type: ignore[misc]
 
     def _initial_event(self, state: Streaming, etype: Any, obj: Any, rv: str) -> None:
         """An event of a streamed list before its end: collect it aside."""

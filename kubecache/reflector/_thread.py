@@ -153,7 +153,17 @@ class Reflector(ReflectorBase, BackgroundLoop):
         events = 0
         error: BaseException | None = None
         try:
-            if not stop.is_set():
+            if stop.is_set():
+                pass
+            elif callable(batches := getattr(w, "iter_batches", None)):
+                on_events = machine.on_events
+                with scope(self._scope):
+                    for batch in batches():
+                        applied, error = on_events(batch)
+                        events += applied
+                        if error is not None or stop.is_set():
+                            break
+            else:
                 on_event = machine.on_event
                 with scope(self._scope):
                     for event in w:
