@@ -1,29 +1,41 @@
 """Side by side with the peers: kubecache against the official clients, Node.js and the floor.
 
-``python -m bench peers`` (``--quick``: smaller sizes). One server process
+``python -m bench peers`` (``--quick``: smaller sizes, and only the floors,
+kubecache and the official informer). One server process
 (``bench/peers/server.py``) serves pre-serialized pod lists and watch streams;
 every client runs each workload in a fresh process of its own
-(``bench/peers/client.py``, ``bench/peers/node/client.mjs``) and reports its
-own CPU time (user + sys, every thread), wall time, events seen and peak RSS
-(VmHWM). Workloads:
+(``bench/peers/client.py``, ``bench/peers/node/client.mjs``, npm-installed
+into ``bench/.cache/node``) and reports its own CPU time (user + sys, every
+thread), wall time, events seen and peak RSS (VmHWM). Workloads (full sizes):
 
-- ``trickle``: 1,000 pods listed, then MODIFIED events one per write at 2,000/s: CPU per event;
-- ``fan-out``: the same stream with 10 handlers (the first counts): CPU per event;
+- ``trickle``: 1,000 pods listed, then 4,000 MODIFIED events, one per write at
+  2,000/s: CPU per event;
+- ``fan-out x10``: the same stream with 10 handlers (the first counts): CPU per event;
 - ``bulk``: 10k pods listed, then 100k MODIFIED events as fast as the client reads
-  (64 one-event chunks per write): CPU per event and events/s;
+  (64 one-event chunks per write); a client still reading after 20 s stops
+  there: CPU per event and events/s over what it took;
 - ``sync 10k``: list 10k pods, then a silent watch: time until the handler saw every pod;
 - ``sync 100k`` / ``relist 100k``: list 100k pods; the watch answers 410 Expired; the
   client relists 100k changed pods: time until the handler saw each update;
-  ``RSS 100k``: peak RSS when the first 100k were in;
+  ``RSS 100k``: peak RSS when the first 100k were in. To fit the run in ~10
+  minutes this runs for one floor (the faster at 10k), once per storage mode,
+  and not for clients whose own 10k sync predicts more than 100 s
+  (``BENCH_PEERS_ALL=1`` runs everything);
 - ``idle``: 1,000 pods cached, no events for 20 s: CPU as % of a core (all clients at once).
 
 The floor is the faster of two raw transports (urllib3 ``read_chunked``,
-``http.client`` ``readline``) decoding with ``orjson`` into dicts kept by key;
-a raw socket reader (bytes only) on the bulk stream shows the server is not
-the bottleneck. Every figure is also given as a ratio to the floor and to
+``http.client`` ``readline``) decoding with ``orjson`` into dicts kept by key
+(the cyclic GC paused while a list is decoded, as kubecache does); a raw
+socket reader (bytes only) on the bulk stream shows the server is not the
+bottleneck. Every figure is also given as a ratio to the floor and to
 kubecache's threaded informer from the same run. A client that is missing
 or crashes shows ``n/a`` with its reason; each run has a deadline and its
 process group is killed after it.
+
+Environment: ``BENCH_PEERS_CLIENTS`` / ``BENCH_PEERS_WORKLOADS`` (comma-separated
+names) select; ``BENCH_PEERS_DEBUG=1`` logs the server's requests and the
+clients' stderr; ``BENCH_PEERS_PROFILE=<dir>`` records a py-spy speedscope
+profile of every Python client run there.
 """
 
 from __future__ import annotations
@@ -245,6 +257,14 @@ def run_client(client: str, wl: Workload, server: Server, kubeconfig: Path,
         cmd = [*node_cmd, json.dumps(spec)]
     else:
         cmd = [sys.executable, "-m", "bench.peers.client", json.dumps(spec)]
+        if profile := os.environ.get("BENCH_PEERS_PROFILE"):  # a directory for py-spy profiles
+            slug = "-".join(f"{client} {wl.name}".replace(">", "").replace("(", "").replace(
+                ")", "").replace(".", "").split())
+            native = bool(os.environ.get("BENCH_PEERS_PROFILE_NATIVE"))  # pauses the client
+            cmd = [str(Path(sys.executable).with_name("py-spy")), "record",
+                   "--native" if native else "--nonblocking",
+                   "--format", "speedscope", "-o", str(Path(profile) / f"{slug}.json"), "--",
+                   *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
@@ -257,9 +277,10 @@ def run_client(client: str, wl: Workload, server: Server, kubeconfig: Path,
             _kill(proc)
     lines = out.strip().splitlines()
     errors = err.strip().splitlines()
-    try:
-        result: dict[str, Any] = json.loads(lines[-1])
-    except (IndexError, ValueError):
+    try:  # the last JSON line (a profiler wrapping the client may print after it)
+        result: dict[str, Any] = json.loads(next(
+            line for line in reversed(lines) if line.startswith("{")))
+    except (StopIteration, ValueError):
         return {"error": f"exit code {proc.returncode}: {(errors or [''])[-1][:160]}",
                 "stderr": errors[-20:]}
     if os.environ.get("BENCH_PEERS_DEBUG") and errors:
@@ -279,6 +300,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("bulk rate", "bulk", "events/s"),
     ("sync", "sync", "s"),
     ("RSS sync", "sync", "MB"),
+    ("held sync", "sync", "MB"),
     ("sync big", "relist", "s"),
     ("relist big", "relist", "s"),
     ("RSS big", "relist", "MB"),
@@ -300,6 +322,8 @@ def figure(column: str, r: dict[str, Any]) -> float | None:
         return None if r.get("partial") else float(r["phase_s"])
     if column in ("RSS sync", "RSS big"):
         return r["synced_rss_kb"] / 1024
+    if column == "held sync":
+        return r["held_rss_kb"] / 1024 if r.get("held_rss_kb") else None
     if column == "idle":
         return r["phase_cpu_s"] / r["phase_s"] * 100 if r["phase_s"] > 0 else None
     raise KeyError(column)
@@ -374,7 +398,8 @@ def render(rows: list[dict[str, Any]]) -> str:
                 r["value"] if r.get("value") is not None else r.get("error", "n/a"))
     sz = meta.get("sizes") or sizes(False)
     small, big = f"{sz['sync'] // 1000}k", f"{sz['big'] // 1000}k"
-    label = {"sync": f"sync {small}", "RSS sync": f"RSS {small}", "sync big": f"sync {big}",
+    label = {"sync": f"sync {small}", "RSS sync": f"RSS {small}",
+             "held sync": f"held {small}", "sync big": f"sync {big}",
              "relist big": f"relist {big}", "RSS big": f"RSS {big}"}
     columns = [c for c, _, _ in METRICS]
     header = ["client", *(label.get(c, c) for c in columns)]

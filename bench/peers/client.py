@@ -45,16 +45,21 @@ def cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def hwm_kb() -> int:
-    """Peak resident set so far (VmHWM), in KiB."""
+def hwm_kb(field: str = "VmHWM") -> int:
+    """Peak resident set so far (``VmHWM``), or the current one (``VmRSS``), in KiB."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def gc_counts() -> list[int]:
+    """Collections so far per generation (to tell when the cyclic GC decides a figure)."""
+    return [g["collections"] for g in gc.get_stats()]
 
 
 class Probe:
@@ -66,12 +71,14 @@ class Probe:
         self.phase_target = phase_target
         self.next_target = sync_target
         self.marks: dict[str, tuple[float, float]] = {}
+        self.gc: dict[str, list[int]] = {}
         self.synced_rss = 0
         self.synced = threading.Event()
         self.done = threading.Event()
 
     def mark(self, name: str) -> None:
         self.marks[name] = (time.perf_counter(), cpu_s())
+        self.gc[name] = gc_counts()
 
     def hit(self, *_: Any) -> None:
         self.count += 1
@@ -552,6 +559,10 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
                          f"({probe.count:,} of {probe.sync_target:,} objects)"}
     if errors:
         return {"error": f"crashed: {type(errors[0]).__name__}: {errors[0]}"}
+    held_rss = 0
+    if spec["phase"] == "none":  # what the cache holds once the sync's garbage is gone
+        time.sleep(1.0)
+        held_rss = hwm_kb("VmRSS")
     if spec["phase"] == "idle":
         time.sleep(1.0)  # let the sync's aftermath (a collection, opening the watch) pass
         probe.mark("synced")
@@ -565,11 +576,13 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
     t0, c0 = probe.marks["start"]
     t1, c1 = probe.marks["synced"]
     t2, c2 = probe.marks.get("done", probe.marks["synced"])
+    g0, g1 = probe.gc.get("synced", []), probe.gc.get("done", probe.gc.get("synced", []))
     return {"sync_s": t1 - t0, "sync_cpu_s": c1 - c0, "phase_s": t2 - t1,
             "phase_cpu_s": c2 - c1, "events": max(0, probe.count - probe.sync_target)
             if spec["client"] != "raw socket" else probe.count,
             "synced_rss_kb": probe.synced_rss or hwm_kb(), "peak_rss_kb": hwm_kb(),
-            "partial": partial}
+            "held_rss_kb": held_rss, "partial": partial,
+            "gc_collections_in_phase": [b - a for a, b in zip(g0, g1, strict=False)]}
 
 
 if __name__ == "__main__":

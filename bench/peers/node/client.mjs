@@ -16,13 +16,14 @@ let finished = false;
 
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 const mark = (name) => { marks[name] = [performance.now() / 1000, cpu()]; };
-const hwmKb = () => {
+const hwmKb = (field = 'VmHWM') => {
   try {
-    const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync('/proc/self/status', 'utf8'));
     if (m) return Number(m[1]);
   } catch (e) { /* not Linux */ }
   return process.resourceUsage().maxRSS;
 };
+let heldRss = 0;
 
 function finish(result) {
   if (finished) return;
@@ -37,7 +38,7 @@ function report(partial) {
   const [t2, c2] = marks.done;
   finish({ sync_s: t1 - t0, sync_cpu_s: c1 - c0, phase_s: t2 - t1, phase_cpu_s: c2 - c1,
            events: Math.max(0, count - spec.list), synced_rss_kb: syncedRss,
-           peak_rss_kb: hwmKb(), partial });
+           peak_rss_kb: hwmKb(), held_rss_kb: heldRss, partial });
 }
 
 function onSynced() {
@@ -47,7 +48,7 @@ function onSynced() {
       setTimeout(() => report(false), spec.idle_s * 1000);
     }, 1000);
   } else if (!phaseTarget) {
-    report(false);
+    setTimeout(() => { heldRss = hwmKb('VmRSS'); report(false); }, 1000);
   }
 }
 
