@@ -58,6 +58,7 @@ from ._base import (
     failed_answer,
     with_query,
 )
+from ._chunked import ChunkedDecoder
 from ._transport import Blocking, blocking, make_pool_manager
 from .auth import SyncAuth, make_ssl_context
 from .config import Config, load_config
@@ -97,6 +98,12 @@ class _Call:
             self.response.release_conn()
 
 
+def _buffered_body(response: urllib3.BaseHTTPResponse) -> Any:
+    """The buffered socket file under a urllib3 response (``read1``-able), if reachable."""
+    fp = getattr(getattr(response, "_fp", None), "fp", None)
+    return fp if callable(getattr(fp, "read1", None)) else None
+
+
 class StreamResponse:
     """An open streaming answer (2xx): iterate :meth:`chunks`; :meth:`abort` from any thread.
 
@@ -129,6 +136,20 @@ class StreamResponse:
         unregister = cancel.on_cancel(self.abort)
         clean = False
         try:
+            raw = _buffered_body(response) if response.chunked else None
+            if raw is not None:
+                # What the socket has, framing stripped here: events that arrived
+                # together stay together (see _chunked). The connection is not
+                # reused afterwards, as urllib3 did not see the body.
+                decoder = ChunkedDecoder(self.what)
+                while not decoder.done:
+                    data = raw.read1(amt)
+                    if not data:
+                        raise ProtocolError(f"{self.what}: connection closed inside the body")
+                    payload = decoder.feed(data)
+                    if payload:
+                        yield payload
+                return
             if response.chunked:
                 yield from response.read_chunked(amt)
             else:

@@ -111,7 +111,7 @@ class HTTPWatch:
             if dropped:
                 logger.debug("watch %s ended inside an event line (%d bytes dropped)",
                              self._what, dropped)
-        except ReadTimeoutError:
+        except (ReadTimeoutError, TimeoutError):  # the socket's timeout: the silence bound
             if not self._stopped:
                 logger.warning("%s", silence.message())
         except (HTTPError, OSError) as exc:

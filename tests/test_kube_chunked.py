@@ -1,0 +1,53 @@
+"""The chunked-coding decoder: any split of the stream gives back the payload; bounded lines."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubecache.errors import MalformedDataError
+from kubecache.kube._chunked import MAX_LINE, ChunkedDecoder
+
+
+def encode(chunks: list[bytes], trailers: bytes = b"") -> bytes:
+    body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(c), c) if i % 2 else b"%X\r\n%s\r\n" % (
+        len(c), c) for i, c in enumerate(chunks) if c)
+    return body + b"0\r\n" + trailers + b"\r\n"
+
+
+@given(st.lists(st.binary(min_size=1, max_size=300), max_size=12),
+       st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=40),
+       st.booleans())
+def test_any_split_of_a_chunked_stream_gives_back_the_payload(
+        chunks: list[bytes], cuts: list[int], trailer: bool) -> None:
+    wire = encode(chunks, b"X-Check: 1\r\n" if trailer else b"") + b"junk after the end"
+    decoder = ChunkedDecoder("test")
+    out, pos, i = [], 0, 0
+    while pos < len(wire) and not decoder.done:
+        step = cuts[i % len(cuts)]
+        out.append(decoder.feed(wire[pos:pos + step]))
+        pos += step
+        i += 1
+    assert decoder.done
+    assert b"".join(out) == b"".join(chunks)
+
+
+def test_events_that_arrive_together_come_out_in_one_piece() -> None:
+    events = [b'{"type":"MODIFIED","object":{"n":%d}}\n' % i for i in range(64)]
+    decoder = ChunkedDecoder()
+    payload = decoder.feed(b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events))
+    assert payload == b"".join(events) and not decoder.done
+
+
+@pytest.mark.parametrize("wire", [b"zz\r\n", b"-5\r\nabc", b"3\r\nabcXY", b"1" * (MAX_LINE + 2)])
+def test_broken_framing_is_malformed_data(wire: bytes) -> None:
+    with pytest.raises(MalformedDataError):
+        ChunkedDecoder("watch /api/v1/pods").feed(wire)
+
+
+def test_a_size_line_split_across_reads_is_bounded() -> None:
+    decoder = ChunkedDecoder()
+    decoder.feed(b"1" * 4000)
+    with pytest.raises(MalformedDataError, match="chunk-size line"):
+        decoder.feed(b"1" * 200)
