@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,3 +53,21 @@ def test_a_size_line_split_across_reads_is_bounded() -> None:
     decoder.feed(b"1" * 4000)
     with pytest.raises(MalformedDataError, match="chunk-size line"):
         decoder.feed(b"1" * 200)
+
+
+def test_a_reads_event_lines_decode_one_at_a_time_as_they_are_applied() -> None:
+    from kubecache.kube._base import EventLines, WatchDecoder
+
+    decoder = WatchDecoder("watch /api/v1/pods")
+    lines = decoder.split(b'{"type":"ADDED","object":{"n":1}}\n\n'
+                          b'{"type":"ADDED","object":{"n":2}}\n{"type":"BOOK')
+    assert len(lines) == 2 and decoder.buffered == len(b'{"type":"BOOK')
+    decoded: list[bytes] = []
+
+    def decode(line: bytes) -> Any:
+        decoded.append(line)
+        return decoder.decode(line)
+
+    it = iter(EventLines(lines, decode))
+    assert next(it).object == {"n": 1} and len(decoded) == 1  # the second is not decoded yet
+    assert next(it).object == {"n": 2} and len(decoded) == 2

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._gc import gc_paused
 from .._guard import absorbable
 from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc
 from ..keys import DeletedFinalStateUnknown, meta_namespace_key_func
@@ -63,6 +64,7 @@ class InlinePipeline(Store):
         self._after_replace = after_replace
         self._name = name
         self._held = False
+        self._gc_pause: Any = None
 
     def _drain(self) -> None:
         if not self._held:
@@ -77,11 +79,18 @@ class InlinePipeline(Store):
         instead of one per event.
         """
         self._held = True
+        self._gc_pause = gc_paused()
+        self._gc_pause.__enter__()
 
     def flush(self) -> None:
         """End a :meth:`hold`: drain everything queued meanwhile."""
         self._held = False
-        self._fifo.drain(self._process, BATCH)
+        try:
+            self._fifo.drain(self._process, BATCH)
+        finally:
+            pause, self._gc_pause = self._gc_pause, None
+            if pause is not None:
+                pause.__exit__(None, None, None)
 
     def _transformed(self, obj: Any) -> Any:
         """``transform(obj)``, or ``_FAILED`` after logging and counting its failure."""

@@ -16,11 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..watch import Event
-from ._base import MAX_LINE_BYTES, SilenceBound, WatchDecoder
+from ._base import MAX_LINE_BYTES, EventLines, SilenceBound, WatchDecoder
 
 __all__ = ["AsyncHTTPWatch"]
 
@@ -71,10 +71,14 @@ class AsyncHTTPWatch:
             batch = await self._next_batch()
             if batch is None:
                 raise StopAsyncIteration
-            ready.extend(batch)
+            try:
+                ready.extend(batch)  # decodes: a bad line ends the watch
+            except BaseException:
+                self._close()
+                raise
         return ready.popleft()
 
-    async def batches(self) -> AsyncIterator[list[Event]]:
+    async def batches(self) -> AsyncIterator[Iterable[Event]]:
         """The events as they arrive, one list per read (a reflector applies each list as
         one batch: one fold and one hand-off to handlers for events that came together)."""
         if self._ready:
@@ -84,10 +88,10 @@ class AsyncHTTPWatch:
         while (batch := await self._next_batch()) is not None:
             yield batch
 
-    async def _next_batch(self) -> list[Event] | None:
+    async def _next_batch(self) -> EventLines | None:
         """The events of the next read that held any; ``None`` once the watch is over."""
         content = self._response.content
-        feed = self._decoder.feed
+        split = self._decoder.split
         silence = self._silence
         loop = asyncio.get_running_loop()
         if self._timer is None and not self._closed:
@@ -114,14 +118,14 @@ class AsyncHTTPWatch:
                                  self._what, dropped)
                 break
             try:
-                events = feed(chunk)
+                lines = split(chunk)
             except BaseException:
                 self._close()
                 raise
-            if silence.note(events):
-                self._arm(loop, loop.time())  # the bound just dropped: the timer must too
-            if events:
-                return events
+            if lines:
+                if silence.note_lines(lines):
+                    self._arm(loop, loop.time())  # the bound just dropped: the timer must too
+                return EventLines(lines, self._decoder.decode)
         if self._silent and not self._stopped:
             logger.warning("%s", silence.message())
         self._close()

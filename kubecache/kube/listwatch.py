@@ -45,6 +45,7 @@ from ._base import (
     BOOKMARK_IDLE_TIMEOUT,
     DEFAULT_WATCH_TIMEOUT,
     MAX_LINE_BYTES,
+    EventLines,
     ResourcePath,
     ResourceQuery,
     SilenceBound,
@@ -90,22 +91,22 @@ class HTTPWatch:
         for batch in self.iter_batches():
             yield from batch
 
-    def iter_batches(self) -> Iterator[list[Event]]:
+    def iter_batches(self) -> Iterator[EventLines]:
         """The events as they arrive, one list per read (a reflector applies each list as
         one batch: one fold and one hand-off to handlers for events that came together)."""
         with self._lock:
             if self._stopped or self._reading:
                 return
             self._reading = True
-        feed = self._decoder.feed
+        split, decode = self._decoder.split, self._decoder.decode
         silence = self._silence
         try:
             for chunk in self._response.chunks():
-                events = feed(chunk)
-                if silence.note(events):
-                    self._response.set_read_timeout(silence.seconds)
-                if events:
-                    yield events
+                lines = split(chunk)
+                if lines:
+                    if silence.note_lines(lines):
+                        self._response.set_read_timeout(silence.seconds)
+                    yield EventLines(lines, decode)
                 self._decoder.check()
             dropped = self._decoder.finish()
             if dropped:
