@@ -290,3 +290,27 @@ def test_events_that_arrived_together_are_applied_as_one_held_batch() -> None:
     assert applied == 1 and isinstance(err, StatusError) and err.code == 410
     assert store.log == ["hold", "delete", "flush"]  # flushed even when the batch ends early
     assert m.last_sync_rv == "5"
+
+
+class PreparingStore(HoldingStore):
+    """A store that transforms each list page as it arrives (as the informer's pipeline does)."""
+
+    def prepare(self, items: list[Any]) -> list[Any]:
+        self.log.append(f"prepare {len(items)}")
+        return [{**o, "prepared": True} for o in items]
+
+    def replace_prepared(self, items: list[Any], rv: str) -> None:
+        self.log.append(f"replace_prepared {len(items)}")
+        self.inner.replace(items, rv)
+
+
+def test_each_list_page_is_prepared_as_it_arrives_and_replaced_once() -> None:
+    store = PreparingStore()
+    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
+                         backoff=Backoff(jitter=0.0), page_size=2)
+    m.start()
+    m.step(Listed(page([pod("a"), pod("b")], token="t1")))
+    assert store.log == ["prepare 2"] and len(store.inner) == 0
+    m.step(Listed(page([pod("c")], rv="9")))
+    assert store.log == ["prepare 2", "prepare 1", "replace_prepared 3"]
+    assert all(o["prepared"] for o in store.inner.list())

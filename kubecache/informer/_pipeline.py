@@ -134,8 +134,21 @@ class InlinePipeline(Store):
         self._drain()
 
     def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
-        if self._transform is not None:
-            items = self._transform_items(items)
+        self.replace_prepared(self.prepare(list(items)), resource_version)
+
+    def prepare(self, items: builtins.list[Any]) -> builtins.list[Any]:
+        """Transform one page of a list as it arrives (the reflector calls this per page).
+
+        A list of many pages is then held transformed, not as decoded dicts:
+        with compact storage, a 10k-pod list peaks at its compact size plus
+        one page instead of every decoded pod. :meth:`replace_prepared` ends it.
+        """
+        if self._transform is None:
+            return items
+        return self._transform_items(items)
+
+    def replace_prepared(self, items: Iterable[Any], resource_version: str = "") -> None:
+        """:meth:`replace` with items that went through :meth:`prepare`."""
         self._fifo.replace(items, resource_version)
         self._drain()
         if self._after_replace is not None:

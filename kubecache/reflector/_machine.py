@@ -244,6 +244,12 @@ class ReflectorMachine:
         rv_updater = getattr(store, "update_resource_version", None)
         self._rv_updater: Callable[[str], None] | None = (
             rv_updater if callable(rv_updater) else None)
+        prepare = getattr(store, "prepare", None)
+        replace_prepared = getattr(store, "replace_prepared", None)
+        self._prepare: Callable[[list[Any]], list[Any]] | None = None
+        self._replace_prepared: Callable[[list[Any], str], object] | None = None
+        if callable(prepare) and callable(replace_prepared):
+            self._prepare, self._replace_prepared = prepare, replace_prepared
         hold, flush = getattr(store, "hold", None), getattr(store, "flush", None)
         self._hold: Callable[[], object] | None = hold if callable(hold) else None
         self._flush: Callable[[], object] | None = flush if callable(flush) else None
@@ -321,6 +327,11 @@ class ReflectorMachine:
         except MalformedDataError as bad:
             return self._failure(bad, self._listing(state.rv))
         self.stats.list_pages += 1
+        if self._prepare is not None:  # e.g. the informer transforms each page as it comes
+            try:
+                page_items = self._prepare(page_items)
+            except Exception as err:
+                return self._failure(err, self._listing(state.rv))
         state.items.extend(page_items)
         if token:
             pages = state.pages + 1
@@ -340,7 +351,7 @@ class ReflectorMachine:
         if state.rv == "0" and (state.pages or state.token):
             self._pages_cached_reads = True
         try:
-            self._synced(state.items, page_rv)
+            self._synced(state.items, page_rv, prepared=True)
         except Exception as err:  # the store refused the list (a broken index function...)
             return self._failure(err, self._listing(state.rv))
         return self._go(Watching(page_rv))
@@ -358,9 +369,12 @@ class ReflectorMachine:
             return self._go(self._listing(""))
         return self._failure(err, self._listing(state.rv))
 
-    def _synced(self, items: list[Any], rv: str) -> None:
+    def _synced(self, items: list[Any], rv: str, *, prepared: bool = False) -> None:
         """A whole list (or streamed list) is in: replace the store."""
-        self.store.replace(items, rv)
+        if prepared and self._replace_prepared is not None:
+            self._replace_prepared(items, rv)
+        else:
+            self.store.replace(items, rv)
         self._set_rv(rv)
         self.stats.list_items = len(items)
         if self.listed:
