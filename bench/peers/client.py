@@ -294,6 +294,9 @@ def _accepted(fn: Any, **options: Any) -> dict[str, Any]:
 
 def compact_options() -> dict[str, Any] | str:
     """Informer keywords for compact storage, or why it is not available."""
+    from kubecache.informer import SharedIndexInformer
+    if "storage" in inspect.signature(SharedIndexInformer).parameters:
+        return {"storage": "compact"}
     if importlib.util.find_spec("kubecache.compact") is None:
         return "kubecache.compact does not exist yet"
     mod = importlib.import_module("kubecache.compact")
