@@ -12,7 +12,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,7 @@ def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
             "metadata": {"name": name, "namespace": ns, "labels": labels}}
 
 
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=3600) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,14 +20,9 @@ from kubecache.errors import StatusError
 from kubecache.testing import ApiServer
 from kubecache.testing._apiserver_resources import BUILTIN
 from kubecache.testing._apiserver_storage import Storage
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
-
-
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=0.1) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 @pytest.fixture

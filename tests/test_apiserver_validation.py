@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers_sync import thread_leak_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,15 +25,10 @@ from kubecache.testing._apiserver_http import _compile_filter
 from kubecache.testing._apiserver_resources import BUILTIN, ResourceType
 from kubecache.testing._apiserver_storage import Storage
 
-no_thread_leaks = thread_leak_fixture()
-
 PODS = "/api/v1/namespaces/default/pods"
 
 
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=0.1) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 @pytest.fixture

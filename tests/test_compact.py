@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import (
     CacheError,
@@ -50,8 +49,7 @@ from kubecache.listers import (
 )
 from kubecache.testing import FakeControllerSource
 from kubecache.transforms import chain, drop_managed_fields
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 
 def pod(name: str, namespace: str = "ns", app: str = "web", rv: str = "7") -> dict[str, Any]:

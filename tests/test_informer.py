@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.backoff import Backoff
 from kubecache.index import NAMESPACE_INDEX, meta_namespace_index_func
@@ -32,8 +31,8 @@ from tests.support.informers import (
     key,
     rv,
 )
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
 front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront

@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.backoff import Backoff
 from kubecache.delta_fifo import DeltaType, new_delta_fifo
@@ -18,8 +17,7 @@ from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
 from kubecache.store import new_indexer
 from kubecache.testing import FakeControllerSource
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 
 def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
+
+from tests.support.sync import wait_for
 
 pytest.importorskip("prometheus_client")
 
@@ -15,8 +16,6 @@ from kubecache.cli.metrics import InformerCollector
 from kubecache.cli.mirror import Mirror
 from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.testing import FakeControllerSource
-
-no_thread_leaks = thread_leak_fixture()
 
 
 def samples(collector: InformerCollector) -> dict[str, list[Any]]:

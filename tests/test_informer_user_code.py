@@ -15,14 +15,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.backoff import Backoff
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
 from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
 front = informer_front_fixture()
 
 SECRET = "s3cr3t-content"

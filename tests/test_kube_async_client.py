@@ -62,10 +62,7 @@ async def eventually(pred: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=3600) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
 
 
 # --- requests, lists, watches ------------------------------------------------------------

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.errors import StatusError, is_gone
 from kubecache.kube import Client, Config, TransportError, new_list_watch_from_client
@@ -18,14 +17,9 @@ from kubecache.kube.listwatch import HTTPWatch, ResourcePath, parse_resource
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import Event, EventType
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
-
-
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=0.1) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 @pytest.fixture

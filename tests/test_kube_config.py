@@ -21,14 +21,11 @@ from typing import Any
 import pytest
 import trustme
 import yaml
-from helpers_sync import thread_leak_fixture
 
 from kubecache.errors import CacheError, StatusError
 from kubecache.kube import Client, Config, ConfigError, TransportError, load_config
 from kubecache.kube.auth import CredentialError
 from kubecache.testing import ApiServer
-
-no_thread_leaks = thread_leak_fixture()
 
 SECRET = "s3cr3t-t0ken-value"
 

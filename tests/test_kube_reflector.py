@@ -7,11 +7,9 @@ connections -> resume without relist, server restart -> converge.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import (
     NAMESPACE_INDEX,
@@ -26,8 +24,7 @@ from kubecache.backoff import Backoff
 from kubecache.kube import Client, Config, new_list_watch_from_client
 from kubecache.store import Store
 from kubecache.testing import ApiServer
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 
 def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
@@ -69,10 +66,7 @@ class Running:
         self.client.close()
 
 
-@pytest.fixture
-def server() -> Iterator[ApiServer]:
-    with ApiServer(bookmark_interval=0.1) as srv:
-        yield srv
+pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 def test_initial_list_is_paginated(server: ApiServer) -> None:

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 import trustme
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import cancel
 from kubecache.errors import MalformedDataError, StatusError
@@ -35,8 +34,7 @@ from kubecache.kube._base import environment_proxy
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 PASSWORD = "pw-s3cr3t-value"
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache.backoff import Backoff
 from kubecache.errors import StatusError
@@ -22,8 +21,7 @@ from kubecache.testing import FakeControllerSource
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
 from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
-
-no_thread_leaks = thread_leak_fixture()
+from tests.support.sync import wait_for
 
 
 def pod(name: str, ns: str = "default", rv: str | None = None, **extra: Any) -> dict[str, Any]:

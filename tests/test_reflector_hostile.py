@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_sync import thread_leak_fixture, wait_for
 
 from kubecache import cancel
 from kubecache.backoff import Backoff
@@ -19,8 +18,8 @@ from kubecache.reflector import ListPagingError
 from kubecache.store import Store, new_store
 from kubecache.watch import FakeWatcher
 from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
+from tests.support.sync import wait_for
 
-no_thread_leaks = thread_leak_fixture()
 frontend = frontend_fixture()
 
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 LEAK_TIMEOUT = 2.0
 """How long after a test's end its threads may take to finish, in seconds."""
@@ -49,18 +47,3 @@ def assert_no_new_threads(before: set[threading.Thread], timeout: float = LEAK_T
     assert not leaked, (f"threads still running {timeout:g} s after the test: "
                         f"{[t.name for t in leaked]}")
 
-
-def thread_leak_fixture(autouse: bool = True, timeout: float = LEAK_TIMEOUT) -> Any:
-    """A fixture failing the test if it leaves a thread running ``timeout`` s after its end.
-
-    The suite-wide ``no_thread_leaks`` fixture in ``tests/conftest.py`` does this
-    for every test; this factory stays for modules not yet moved to it.
-    """
-
-    @pytest.fixture(autouse=autouse)
-    def _no_thread_leaks() -> Iterator[None]:
-        before = set(threading.enumerate())
-        yield
-        assert_no_new_threads(before, timeout)
-
-    return _no_thread_leaks
