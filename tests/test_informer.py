@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -29,6 +27,8 @@ from tests.support.informers import (
     ThreadFront,
     informer_front_fixture,
     key,
+    new_informer,
+    running,
     rv,
 )
 from tests.support.sync import wait_for
@@ -40,24 +40,6 @@ Front = ThreadFront | AsyncFront
 
 def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
     return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
-
-
-def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
-    kw.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, jitter=0.0))
-    return SharedIndexInformer(src, **kw)
-
-
-@contextmanager
-def running(informer: SharedIndexInformer) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
-    t.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        t.join(5.0)
-        assert not t.is_alive(), "informer.run did not return after stop"
 
 
 def cache(informer: Any) -> dict[str, Any]:

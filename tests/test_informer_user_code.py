@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 
-from kubecache.backoff import Backoff
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.informers import (
+    AsyncFront,
+    ThreadFront,
+    informer_front_fixture,
+    new_informer,
+    running,
+)
 from tests.support.sync import wait_for
 
 front = informer_front_fixture()
@@ -30,24 +35,6 @@ SECRET = "s3cr3t-content"
 def pod(name: str, **extra: Any) -> dict[str, Any]:
     return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name},
             "data": {"token": SECRET}, **extra}
-
-
-def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
-    kw.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, jitter=0.0))
-    return SharedIndexInformer(src, **kw)
-
-
-@contextmanager
-def running(informer: SharedIndexInformer) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
-    t.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        t.join(5.0)
-        assert not t.is_alive(), "informer.run did not return after stop"
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int = logging.ERROR) -> list[str]:

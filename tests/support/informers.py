@@ -19,7 +19,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -99,23 +99,33 @@ def _backoff(kw: dict[str, Any]) -> dict[str, Any]:
     return kw
 
 
+def new_informer(src: Any, **kw: Any) -> SharedIndexInformer:
+    """A threaded informer over ``src`` that retries fast (unless ``backoff`` is given)."""
+    return SharedIndexInformer(src, **_backoff(kw))
+
+
+@contextmanager
+def running(informer: Any) -> Iterator[None]:
+    """Run a threaded informer's ``run(stop)`` on a thread; stop it and check it returned."""
+    stop = threading.Event()
+    t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(5.0)
+        assert not t.is_alive(), "informer.run did not return after stop"
+
+
 class ThreadFront:
     name = "thread"
 
     def new(self, src: Any, **kw: Any) -> SharedIndexInformer:
-        return SharedIndexInformer(src, **_backoff(kw))
+        return new_informer(src, **kw)
 
-    @contextmanager
-    def running(self, informer: Any) -> Iterator[None]:
-        stop = threading.Event()
-        t = threading.Thread(target=informer.run, args=(stop,), name="test informer.run")
-        t.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            t.join(5.0)
-            assert not t.is_alive(), "informer.run did not return after stop"
+    def running(self, informer: Any) -> AbstractContextManager[None]:
+        return running(informer)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
