@@ -7,7 +7,8 @@
   are not its own to stop opts out with ``@pytest.mark.allow_thread_leaks(reason)``;
 - ``server``: an embedded ``kubecache.testing.ApiServer`` for one test, built with
   the keyword arguments of the module's or test's ``@pytest.mark.apiserver(...)``;
-- ``kubeconfig``: a kubeconfig file for ``server``, in the test's ``tmp_path``.
+- ``kubeconfig``: a kubeconfig file for ``server``, in the test's ``tmp_path``;
+- ``http``: an ``httpx.Client`` for ``server`` (its base URL, a 10 s timeout).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ settings.register_profile(
 settings.load_profile("kubecache")
 
 if TYPE_CHECKING:
+    import httpx
+
     from kubecache.testing import ApiServer
 
 
@@ -71,3 +74,12 @@ def server(request: pytest.FixtureRequest) -> Iterator[ApiServer]:
 def kubeconfig(server: ApiServer, tmp_path: Path) -> Path:
     """A kubeconfig file (mode 0600) pointing at ``server``."""
     return Path(server.write_kubeconfig(tmp_path / "kubeconfig"))
+
+
+@pytest.fixture
+def http(server: ApiServer) -> Iterator[httpx.Client]:
+    """An HTTP client for ``server``'s URL, closed after the test."""
+    import httpx  # here: only the API server's wire tests need it
+
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client

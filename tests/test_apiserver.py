@@ -7,7 +7,6 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,6 @@ from kubecache.testing._apiserver_storage import Storage
 from tests.support.sync import wait_for
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
-
-
-@pytest.fixture
-def http(server: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
 
 
 def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import string
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,12 +28,6 @@ PODS = "/api/v1/namespaces/default/pods"
 
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
-
-
-@pytest.fixture
-def http(server: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
 
 
 def pod(name: Any = "p", **meta: Any) -> dict[str, Any]:
