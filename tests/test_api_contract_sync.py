@@ -26,6 +26,7 @@ import kubecache
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import Event, EventType, FakeWatcher
 from tests.support.objects import model_pod, names, pod
+from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
 
 KEY = kubecache.meta_namespace_key_func
@@ -51,11 +52,11 @@ def stop() -> Iterator[threading.Event]:
     ev.set()
 
 
-class RecordingStore(kubecache.Store):
+class RecordingStore(DelegatingStore):
     """A Store that records every call a Reflector makes (and keeps the state)."""
 
     def __init__(self) -> None:
-        self.inner = kubecache.new_store(KEY)
+        super().__init__(KEY)
         self.calls: list[tuple[str, Any]] = []
         self.resyncs = 0
 
@@ -71,18 +72,6 @@ class RecordingStore(kubecache.Store):
         self.calls.append(("delete", obj))
         self.inner.delete(obj)
 
-    def list(self) -> list[Any]:
-        return self.inner.list()
-
-    def list_keys(self) -> list[str]:
-        return self.inner.list_keys()
-
-    def get(self, obj: Any) -> tuple[Any, bool]:
-        return self.inner.get(obj)
-
-    def get_by_key(self, key: str) -> tuple[Any, bool]:
-        return self.inner.get_by_key(key)
-
     def replace(self, items: Any, resource_version: str = "") -> None:
         items = list(items)
         self.calls.append(("replace", (items, resource_version)))
@@ -90,9 +79,6 @@ class RecordingStore(kubecache.Store):
 
     def resync(self) -> None:
         self.resyncs += 1
-
-    def __len__(self) -> int:
-        return len(self.inner)
 
     def names(self) -> list[str]:
         return names(self.inner.list())

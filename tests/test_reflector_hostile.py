@@ -15,9 +15,10 @@ from kubecache.errors import StatusError
 from kubecache.keys import meta_namespace_key_func
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.reflector import ListPagingError
-from kubecache.store import Store, new_store
+from kubecache.store import new_store
 from kubecache.watch import FakeWatcher
 from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
+from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
 
 frontend = frontend_fixture()
@@ -92,11 +93,11 @@ def test_retry_after_is_waited_out(stop: threading.Event, frontend: str) -> None
     assert times[1] - times[0] >= 0.95
 
 
-class ExplodingStore(Store):
+class ExplodingStore(DelegatingStore):
     """A store whose add raises ``exc`` for the object named ``bad`` (and replace once)."""
 
     def __init__(self, exc: type[BaseException], fail_replace: bool = False) -> None:
-        self.inner = new_store(meta_namespace_key_func)
+        super().__init__()
         self.exc = exc
         self.fail_replace = fail_replace
 
@@ -105,35 +106,11 @@ class ExplodingStore(Store):
             raise self.exc("user code says exit")
         self.inner.add(obj)
 
-    def update(self, obj: Any) -> None:
-        self.inner.update(obj)
-
-    def delete(self, obj: Any) -> None:
-        self.inner.delete(obj)
-
     def replace(self, items: Any, resource_version: str = "") -> None:
         if self.fail_replace:
             self.fail_replace = False
             raise self.exc("user code in replace")
         self.inner.replace(items, resource_version)
-
-    def resync(self) -> None:
-        pass
-
-    def list(self) -> list[Any]:
-        return self.inner.list()
-
-    def list_keys(self) -> list[str]:
-        return self.inner.list_keys()
-
-    def get(self, obj: Any) -> tuple[Any, bool]:
-        return self.inner.get(obj)
-
-    def get_by_key(self, key: str) -> tuple[Any, bool]:
-        return self.inner.get_by_key(key)
-
-    def __len__(self) -> int:
-        return len(self.inner)
 
 
 @pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, RuntimeError])
