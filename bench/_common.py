@@ -1,11 +1,16 @@
-"""Shared pieces of the benchmarks: a realistic pod and best-of timing."""
+"""Shared pieces of the benchmarks: a realistic pod, best-of timing, a server child process."""
 
 from __future__ import annotations
 
 import gc
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kubecache.backoff import Backoff
@@ -127,3 +132,39 @@ def realistic_pod(i: int, gen: int = 0) -> dict[str, Any]:
                                   for n in ("app", "sidecar")],
         },
     }
+
+
+# --- a server in a child process (so its CPU is not the client's) ---------------------------
+
+
+def serve_connections(handle: Callable[[socket.socket], None]) -> None:
+    """Child process: print a free port; ``handle`` each connection on a thread till stdin ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()  # the parent closes our stdin when it is done
+
+
+@contextmanager
+def server_process(module: str, *args: str) -> Iterator[int]:
+    """Run ``python -m module serve *args`` (a :func:`serve_connections` child); yield its port."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", module, "serve", *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
+    try:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline())
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

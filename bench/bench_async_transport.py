@@ -35,7 +35,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -43,7 +42,7 @@ from typing import Any
 
 import orjson
 
-from bench._common import realistic_pod
+from bench._common import realistic_pod, serve_connections, server_process
 
 TRICKLE_RATE = 2_000.0
 
@@ -98,37 +97,13 @@ def serve(lines_path: str, rate: float) -> None:
     with open(lines_path, "rb") as f:
         lines = f.read().splitlines(keepends=True)
     chunks = [b"%x\r\n%s\r\n" % (len(line), line) for line in lines]
-    listener = socket.create_server(("127.0.0.1", 0))
-    print(listener.getsockname()[1], flush=True)
-
-    def accept() -> None:
-        while True:
-            conn, _ = listener.accept()
-            threading.Thread(target=_serve_connection, args=(conn, chunks, rate),
-                             daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    sys.stdin.read()
+    serve_connections(lambda conn: _serve_connection(conn, chunks, rate))
 
 
 @contextmanager
 def stream_server(lines_path: str, rate: float) -> Iterator[str]:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_async_transport", "serve",
-                             lines_path, str(rate)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+    with server_process("bench.bench_async_transport", lines_path, str(rate)) as port:
         yield f"http://127.0.0.1:{port}/api/v1/pods?watch=1"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- the clients (each runs in its own process) ----------------------------------------------

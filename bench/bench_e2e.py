@@ -29,7 +29,6 @@ from __future__ import annotations
 import gc
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +41,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bench._common import best, realistic_pod, time_reflector, wait_until
+from bench._common import (
+    best,
+    realistic_pod,
+    serve_connections,
+    server_process,
+    time_reflector,
+    wait_until,
+)
 from kubecache.backoff import Backoff
 from kubecache.informer import SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
@@ -125,17 +131,7 @@ def serve(list_path: str, stream_path: str, rate: float = 0.0) -> None:
         listed = f.read()
     with open(stream_path, "rb") as f:
         stream = f.read()
-    listener = socket.create_server(("127.0.0.1", 0))
-    print(listener.getsockname()[1], flush=True)
-
-    def accept() -> None:
-        while True:
-            conn, _ = listener.accept()
-            threading.Thread(target=_serve_connection, args=(conn, listed, stream, rate),
-                             daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    sys.stdin.read()  # the parent closes our stdin when it is done
+    serve_connections(lambda conn: _serve_connection(conn, listed, stream, rate))
 
 
 def _write_temp(data: bytes) -> str:
@@ -159,21 +155,10 @@ def stream_server(lines: list[bytes], rate: float = 0.0) -> Iterator[str]:
              _write_temp(b"".join(b"%x\r\n%s\r\n" % (len(line), line)
                                   for line in lines[KEYS:]))]
     del listed
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_e2e", "serve", *paths, str(rate)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
     try:
-        assert proc.stdout is not None and proc.stdin is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        with server_process("bench.bench_e2e", *paths, str(rate)) as port:
+            yield f"http://127.0.0.1:{port}"
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         for path in paths:
             os.unlink(path)
 
