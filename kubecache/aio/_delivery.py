@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from typing import Any
 
-from ..informer._handlers import ADD, UPDATE, Notification, callbacks, key_for_log
+from ..informer._handlers import Notification, dispatcher
 from ..informer._listener import BACKLOG_WARNING, Listener
-
-logger = logging.getLogger("kubecache.informer")
 
 YIELD_EVERY = 256
 """Plain (non-awaiting) handler calls a delivery task makes before yielding to the loop."""
@@ -74,7 +71,7 @@ class TaskListener(Listener):
     async def _run(self) -> None:
         buffer, keep = self._buffer, self.spent.keep
         popleft = buffer.popleft
-        on_add, on_update, on_delete = callbacks(self.handler)
+        deliver = dispatcher(self.handler)
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         budget = YIELD_EVERY
@@ -89,14 +86,8 @@ class TaskListener(Listener):
                 continue
             note = popleft()
             keep(note)
-            kind, old, new = note
             try:
-                if kind is UPDATE:
-                    result = on_update(old, new)
-                elif kind is ADD:
-                    result = on_add(new)
-                else:
-                    result = on_delete(old)
+                result = deliver(*note)
                 if result is not None and inspect.isawaitable(result):
                     await result
                     budget = YIELD_EVERY
@@ -111,12 +102,6 @@ class TaskListener(Listener):
             if budget <= 0:
                 budget = YIELD_EVERY
                 await asyncio.sleep(0)
-
-    def _failed(self, note: Notification) -> None:
-        """Log and count a handler call that raised; delivery goes on."""
-        self.handler_errors += 1
-        logger.exception("handler %s failed on %s of %s", self.name, note.kind,
-                         key_for_log(note.obj))
 
 
 def _cancelling(task: asyncio.Task[Any] | None) -> bool:

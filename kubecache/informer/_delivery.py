@@ -30,15 +30,12 @@ handlers or remove itself.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from typing import Any
 
-from ._handlers import ADD, UPDATE, Notification, callbacks, key_for_log
+from ._handlers import Notification, dispatcher
 from ._listener import BACKLOG_WARNING, Listener
-
-logger = logging.getLogger(__name__)
 
 
 class ThreadListener(Listener):
@@ -81,7 +78,7 @@ class ThreadListener(Listener):
     def _run(self) -> None:
         buffer, wait, keep = self._buffer, self._wakeups.get, self.spent.keep
         popleft = buffer.popleft
-        on_add, on_update, on_delete = callbacks(self.handler)
+        deliver = dispatcher(self.handler)
         while not self._stopped:
             if not buffer:
                 self._idle = True
@@ -91,23 +88,10 @@ class ThreadListener(Listener):
                 continue
             note = popleft()
             keep(note)
-            kind, old, new = note
             try:
-                if kind is UPDATE:
-                    on_update(old, new)
-                elif kind is ADD:
-                    on_add(new)
-                else:
-                    on_delete(old)
+                deliver(*note)
             except BaseException:  # SystemExit too: nothing above this thread wants it
                 self._failed(note)
             self.delivered += 1
-
-    def _failed(self, note: Notification) -> None:
-        """Log and count a handler call that raised; delivery goes on."""
-        self.handler_errors += 1
-        logger.exception("handler %s failed on %s of %s", self.name, note.kind,
-                         key_for_log(note.obj))
-
 
 __all__ = ["ThreadListener"]

@@ -107,6 +107,25 @@ def _ignore(*_: Any) -> None:
     """Stands in for a callback the handler does not implement."""
 
 
+def dispatcher(handler: Any) -> Callable[[NotificationKind, Any, Any], Any]:
+    """One function delivering a notification's ``(kind, old, new)`` to ``handler``.
+
+    It calls the callback for the kind (a missing one does nothing) and returns
+    what that returned: the asyncio front end awaits it when it is awaitable.
+    Both front ends' delivery loops call it, so a kind means the same call on each.
+    """
+    on_add, on_update, on_delete = callbacks(handler)
+
+    def deliver(kind: NotificationKind, old: Any, new: Any) -> Any:
+        if kind is UPDATE:
+            return on_update(old, new)
+        if kind is ADD:
+            return on_add(new)
+        return on_delete(old)
+
+    return deliver
+
+
 def describe_handler(handler: Any) -> str:
     """A handler's name for logs, thread names and metrics: never its content."""
     if isinstance(handler, ResourceEventHandlerFuncs):
@@ -146,6 +165,7 @@ __all__ = [
     "callbacks",
     "describe_callable",
     "describe_handler",
+    "dispatcher",
     "key_for_log",
     "new_notification",
 ]

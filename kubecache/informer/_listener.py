@@ -21,7 +21,7 @@ import time
 from collections import deque
 from typing import Any
 
-from ._handlers import Notification, describe_handler
+from ._handlers import Notification, describe_handler, key_for_log
 from ._spent import SpentPool
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,12 @@ class Listener:
     def pending(self) -> int:
         """Notifications buffered, not yet delivered."""
         return len(self._buffer)
+
+    def _failed(self, note: Notification) -> None:
+        """Log and count a handler call that raised (by the object's key); delivery goes on."""
+        self.handler_errors += 1
+        logger.exception("handler %s failed on %s of %s", self.name, note.kind,
+                         key_for_log(note.obj))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} pending={self.pending}>"
