@@ -147,10 +147,7 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
         with self._lifecycle:
             if self._stopped:
                 return
-            fifo, pipeline, options = self._pipeline()
-            reflector = AsyncReflector(self.lister_watcher, self.expected_type, pipeline,
-                                       self._resync_check_period, options=options)
-            self._attach(fifo, reflector)
+            fifo, reflector = self._new_run(AsyncReflector)
             self._tasks = set()
             self._loop = asyncio.get_running_loop()
             self._done = self._loop.create_future()

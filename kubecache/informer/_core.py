@@ -21,7 +21,7 @@ from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
 from ..errors import CacheError
 from ..index import Indexers
 from ..keys import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
-from ..reflector import ReflectorOptions, ReflectorStats, WatchErrorHandler
+from ..reflector import ReflectorStats, WatchErrorHandler
 from ..store import Cache, Indexer
 from ..thread_safe_store import ThreadSafeStore
 from ._fold import fold_batch
@@ -58,6 +58,9 @@ class ReflectorLike(Protocol):
     def last_sync_resource_version(self) -> str: ...
 
     def set_watch_error_handler(self, handler: WatchErrorHandler) -> None: ...
+
+
+R = TypeVar("R", bound=ReflectorLike)
 
 
 class _InformerCache(Cache):
@@ -279,8 +282,13 @@ class InformerCore(Generic[L]):
 
     # --- building the pipeline (called by run, under the lifecycle lock) --------------
 
-    def _pipeline(self) -> tuple[DeltaFIFO, InlinePipeline, ReflectorOptions]:
-        """A new DeltaFIFO, the reflector's store in front of it, and the reflector's options."""
+    def _new_run(self, reflector_type: Callable[..., R]) -> tuple[DeltaFIFO, R]:
+        """A run's DeltaFIFO and its reflector (of the front end's ``reflector_type``).
+
+        The reflector writes through the pipeline (transform, storage, fold) into
+        the queue, asks the handlers' resync choice and reports to the watch
+        error handler; both become the informer's current ones.
+        """
         fifo = new_delta_fifo(meta_namespace_key_func, known_objects=self._indexer,
                               emit_replaced=True)
         store = self._store
@@ -289,14 +297,14 @@ class InformerCore(Generic[L]):
                                   cached=store.get, transform_failed=self._transform_failed,
                                   after_replace=self._after_replace,
                                   name=self.name or "informer")
-        return fifo, pipeline, self.options.reflector_options()
-
-    def _attach(self, fifo: DeltaFIFO, reflector: ReflectorLike) -> None:
-        """Wire the reflector to the handlers' resync choice and the watch error handler."""
+        reflector = reflector_type(self.lister_watcher, self.expected_type, pipeline,
+                                   self._resync_check_period,
+                                   options=self.options.reflector_options())
         reflector.should_resync = self._processor.should_resync
         if self._watch_error_handler is not None:
             reflector.set_watch_error_handler(self._watch_error_handler)
         self._fifo, self._reflector = fifo, reflector
+        return fifo, reflector
 
     # --- the processing step (the reflector's thread or task, under the queue's lock) -----
 

@@ -120,10 +120,7 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
             with self._lifecycle:
                 if self._stopped:
                     return
-                fifo, pipeline, options = self._pipeline()
-                reflector = Reflector(self.lister_watcher, self.expected_type, pipeline,
-                                      self._resync_check_period, options=options)
-                self._attach(fifo, reflector)
+                fifo, reflector = self._new_run(Reflector)
                 for listener in self._processor.listeners:
                     listener.start()
                 self._started = self._active = True
