@@ -32,6 +32,7 @@ from kubecache.kube._base import CredentialError, TransportError, environment_pr
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
+from tests.support.servers import HeaderRecorder
 
 SECRET = "s3cr3t-t0ken-value"
 
@@ -343,18 +344,6 @@ def test_refused_connection_is_a_transport_error() -> None:
 # --- credentials -------------------------------------------------------------------------
 
 
-class Recorder:
-    """An ``authenticate`` hook accepting one header value, recording what it saw."""
-
-    def __init__(self, accept: str | None) -> None:
-        self.accept = accept
-        self.seen: list[str | None] = []
-
-    def __call__(self, header: str | None) -> bool:
-        self.seen.append(header)
-        return header == self.accept
-
-
 PLUGIN = textwrap.dedent("""
     import json, os, sys, time
     state = sys.argv[1]
@@ -398,7 +387,7 @@ def runs(tmp_path: Path) -> int:
 
 def test_exec_plugin_runs_without_blocking_the_loop_and_refreshes_on_401(
         tmp_path: Path) -> None:
-    rec = Recorder(f"Bearer {SECRET}-1")
+    rec = HeaderRecorder(f"Bearer {SECRET}-1")
     with ApiServer(authenticate=rec) as srv:
         config = exec_config(srv.url, tmp_path, PLUGIN_SLEEP="0.5")
 
@@ -431,7 +420,7 @@ def test_exec_plugin_runs_without_blocking_the_loop_and_refreshes_on_401(
 def test_token_file_is_reread_when_it_rotates(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text(SECRET)
-    rec = Recorder("Bearer " + SECRET)
+    rec = HeaderRecorder("Bearer " + SECRET)
     with ApiServer(authenticate=rec) as srv:
         async def main() -> None:
             async with AsyncClient(Config(server=srv.url, token_file=str(token))) as client:
@@ -447,7 +436,7 @@ def test_token_file_is_reread_when_it_rotates(tmp_path: Path) -> None:
 def test_secrets_never_in_logs_reprs_or_errors(tmp_path: Path,
                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and asyncio's included
-    rec = Recorder("Bearer nothing-matches")
+    rec = HeaderRecorder("Bearer nothing-matches")
     texts: list[str] = []
     with ApiServer(authenticate=rec) as srv:
         host = srv.url.split("://", 1)[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from kubecache.kube.listwatch import HTTPWatch, ResourcePath, parse_resource
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import Event, EventType
+from tests.support.servers import RawServer, read_head
 from tests.support.sync import wait_for
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
@@ -168,42 +168,21 @@ def test_http_errors_become_status_errors(server: ApiServer, client: Client) -> 
     assert is_gone(exc.value) and exc.value.reason == "Expired"
 
 
-class CannedServer:
-    """Answers every request on a raw socket with the same bytes (then closes)."""
+def canned(answer: bytes) -> RawServer:
+    """A server answering every request with the same bytes (then closing)."""
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            read_head(conn)
+            conn.sendall(answer)
 
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self._serve)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(self.answer)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
-        self.sock.close()
-        self.thread.join()
+    return RawServer(handle)
 
 
 def test_non_status_error_bodies_are_synthesized() -> None:
-    srv = CannedServer(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\n"
-                       b"Content-Length: 22\r\nConnection: close\r\n\r\nupstream connect error")
-    try:
-        with Client(Config(server=srv.url)) as client, pytest.raises(StatusError) as exc:
-            client.get("/api/v1/pods")
-    finally:
-        srv.close()
+    with canned(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\n"
+                b"Content-Length: 22\r\nConnection: close\r\n\r\nupstream connect error") as srv, \
+            Client(Config(server=srv.url)) as client, pytest.raises(StatusError) as exc:
+        client.get("/api/v1/pods")
     st = exc.value
     assert (st.code, st.reason, st.message) == (503, "ServiceUnavailable",
                                                 "upstream connect error")

@@ -26,6 +26,7 @@ from kubecache.errors import CacheError, StatusError
 from kubecache.kube import Client, Config, ConfigError, TransportError, load_config
 from kubecache.kube.auth import CredentialError
 from kubecache.testing import ApiServer
+from tests.support.servers import HeaderRecorder
 
 SECRET = "s3cr3t-t0ken-value"
 
@@ -177,26 +178,14 @@ def test_repr_and_logs_hide_secrets(tmp_path: Path, caplog: pytest.LogCaptureFix
 # --- authentication against the embedded server --------------------------------------------
 
 
-class Recorder:
-    """An ``authenticate`` hook that accepts one header value and records what it saw."""
-
-    def __init__(self, accept: str | None) -> None:
-        self.accept = accept
-        self.seen: list[str | None] = []
-
-    def __call__(self, header: str | None) -> bool:
-        self.seen.append(header)
-        return header == self.accept
-
-
 @pytest.fixture
-def auth_server() -> Iterator[tuple[ApiServer, Recorder]]:
-    rec = Recorder("Bearer " + SECRET)
+def auth_server() -> Iterator[tuple[ApiServer, HeaderRecorder]]:
+    rec = HeaderRecorder("Bearer " + SECRET)
     with ApiServer(authenticate=rec) as srv:
         yield srv, rec
 
 
-def test_bearer_token(auth_server: tuple[ApiServer, Recorder], tmp_path: Path) -> None:
+def test_bearer_token(auth_server: tuple[ApiServer, HeaderRecorder], tmp_path: Path) -> None:
     srv, rec = auth_server
     path = srv.write_kubeconfig(tmp_path / "kc", user={"token": SECRET})
     assert rec.accept == "Bearer " + SECRET
@@ -208,7 +197,7 @@ def test_bearer_token(auth_server: tuple[ApiServer, Recorder], tmp_path: Path) -
     assert (exc.value.code, exc.value.reason) == (401, "Unauthorized")
 
 
-def test_token_file_is_reread_when_it_rotates(auth_server: tuple[ApiServer, Recorder],
+def test_token_file_is_reread_when_it_rotates(auth_server: tuple[ApiServer, HeaderRecorder],
                                              tmp_path: Path) -> None:
     srv, rec = auth_server
     token = tmp_path / "token"
@@ -226,7 +215,7 @@ def test_token_file_is_reread_when_it_rotates(auth_server: tuple[ApiServer, Reco
 
 def test_basic_auth(tmp_path: Path) -> None:
     expected = "Basic " + b64(b"bob:hunter2")
-    rec = Recorder(expected)
+    rec = HeaderRecorder(expected)
     with ApiServer(authenticate=rec) as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user={"username": "bob",
                                                             "password": "hunter2"})
@@ -275,7 +264,7 @@ def runs(tmp_path: Path) -> int:
 @pytest.mark.parametrize("api_version", ["client.authentication.k8s.io/v1",
                                          "client.authentication.k8s.io/v1beta1"])
 def test_exec_plugin_token_is_cached(tmp_path: Path, api_version: str) -> None:
-    rec = Recorder(f"Bearer {SECRET}-1")
+    rec = HeaderRecorder(f"Bearer {SECRET}-1")
     with ApiServer(authenticate=rec) as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 3600, api_version))
         with Client.from_kubeconfig(path) as client:
@@ -285,7 +274,7 @@ def test_exec_plugin_token_is_cached(tmp_path: Path, api_version: str) -> None:
 
 
 def test_exec_plugin_reruns_when_expired_or_rejected(tmp_path: Path) -> None:
-    rec = Recorder(None)
+    rec = HeaderRecorder(None)
     rec.accept = f"Bearer {SECRET}-1"
     with ApiServer(authenticate=rec) as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 0))
@@ -416,7 +405,7 @@ def test_exec_plugin_receives_cluster_info(tmp_path: Path) -> None:
 
 
 def test_in_cluster_end_to_end_over_tls(ca: trustme.CA, tmp_path: Path) -> None:
-    rec = Recorder("Bearer " + SECRET)
+    rec = HeaderRecorder("Bearer " + SECRET)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(ctx)
     with ApiServer(ssl_context=ctx, authenticate=rec) as srv:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import email.utils
 import logging
 import resource
@@ -34,68 +33,10 @@ from kubecache.kube._base import environment_proxy
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
+from tests.support.servers import RawServer, read_head
 from tests.support.sync import wait_for
 
 PASSWORD = "pw-s3cr3t-value"
-
-
-class RawServer:
-    """A raw TCP server running ``handler(conn)`` for each connection, on threads."""
-
-    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
-        self.handler = handler
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.conns: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
-        self.accepted = 0
-        self.thread = threading.Thread(target=self._serve)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            t = threading.Thread(target=self._run, args=(conn,))
-            self.threads.append(t)
-            t.start()
-
-    def _run(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            self.handler(conn)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self.thread.join()
-        for c in self.conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-            c.close()
-        for t in self.threads:
-            t.join()
-
-    def __enter__(self) -> RawServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def read_head(conn: socket.socket) -> bytes:
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        data = conn.recv(65536)
-        if not data:
-            break
-        buf += data
-    return buf
 
 
 def never_answer(conn: socket.socket) -> None:
