@@ -28,7 +28,7 @@ from typing import Any
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
-from ..reflector._base import ReflectorBase
+from ..reflector._base import ListingGCPause, ReflectorBase
 from ..reflector._machine import (
     Failed,
     Listed,
@@ -121,13 +121,18 @@ class AsyncReflector(ReflectorBase):
     async def _loop(self) -> None:
         machine = self._machine
         request: Request = machine.start()
-        while True:
-            try:
-                request = machine.step(await self._perform(request))
-            except BaseException as err:  # a bug or a broken store: keep the task alive
-                if not absorbable(err):
-                    raise
-                request = machine.crashed(err)
+        pause = ListingGCPause()
+        try:
+            while True:
+                pause.update(request)
+                try:
+                    request = machine.step(await self._perform(request))
+                except BaseException as err:  # a bug or a broken store: keep the task alive
+                    if not absorbable(err):
+                        raise
+                    request = machine.crashed(err)
+        finally:
+            pause.release()
 
     async def _perform(self, request: Request) -> Outcome:
         if isinstance(request, Sleep):

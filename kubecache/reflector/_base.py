@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .._gc import gc_paused
 from .._guard import absorbable
 from ..backoff import Backoff
 from ..clock import Clock, RealClock
@@ -15,6 +16,7 @@ from ._machine import (
     DEFAULT_MAX_LIST_PAGES,
     DEFAULT_MIN_WATCH_TIMEOUT,
     DEFAULT_PAGE_SIZE,
+    ListPage,
     ReflectorMachine,
     WatchErrorHandler,
 )
@@ -133,6 +135,37 @@ class ReflectorBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, rv={self.last_sync_resource_version()!r})"
+
+
+class ListingGCPause:
+    """Keeps the cyclic GC paused from a list's first page until the store holds the list.
+
+    A paginated list of 100k objects builds millions of long-lived containers
+    across its pages; with the collector running, every page's allocations
+    trigger collections that rescan all the pages before it (half the CPU of
+    a 100k sync, measured by ``python -m bench peers``). Nothing in a list is
+    garbage, so the pause loses nothing; it ends with the first request that
+    is not a page (the watch, or a backoff after a failure). Drivers call
+    :meth:`update` with each request and :meth:`release` when they end.
+    """
+
+    __slots__ = ("_pause",)
+
+    def __init__(self) -> None:
+        self._pause: Any = None
+
+    def update(self, request: object) -> None:
+        if isinstance(request, ListPage):
+            if self._pause is None:
+                self._pause = gc_paused()
+                self._pause.__enter__()
+        elif self._pause is not None:
+            self.release()
+
+    def release(self) -> None:
+        pause, self._pause = self._pause, None
+        if pause is not None:
+            pause.__exit__(None, None, None)
 
 
 def _default_name(lw: Any, expected: type | str | None) -> str:

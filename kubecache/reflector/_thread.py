@@ -29,7 +29,7 @@ from .._runner import BackgroundLoop
 from ..cancel import CancelScope, scope
 from ..listwatch import ListerWatcher, ListOptions
 from ..watch import stop_watch
-from ._base import ReflectorBase
+from ._base import ListingGCPause, ReflectorBase
 from ._machine import (
     BackingOff,
     Failed,
@@ -79,11 +79,16 @@ class Reflector(ReflectorBase, BackgroundLoop):
 
     def _loop(self, stop: threading.Event) -> None:
         logger.debug("%s: starting", self.name)
+        pause = ListingGCPause()
         with self._timer(stop):
             machine = self._machine
             request = machine.start()
-            while not stop.is_set():
-                request = self._perform(request, stop)
+            try:
+                while not stop.is_set():
+                    pause.update(request)
+                    request = self._perform(request, stop)
+            finally:
+                pause.release()
         logger.debug("%s: stopped", self.name)
 
     def list_and_watch(self, stop: threading.Event) -> None:
@@ -94,10 +99,13 @@ class Reflector(ReflectorBase, BackgroundLoop):
         watch failures are retried here with backoff.
         """
         machine = self._machine
-        with self._timer(stop):
+        pause = ListingGCPause()
+        with self._timer(stop), contextlib.ExitStack() as cleanup:
+            cleanup.callback(pause.release)
             request = machine.start()
             lists = self.stats.lists
             while not stop.is_set():
+                pause.update(request)
                 state = machine.state
                 if self.stats.lists > lists and isinstance(state, (Listing, Streaming)):
                     return  # a relist is due: the cycle is over
