@@ -204,3 +204,23 @@ def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend
     t0 = time.monotonic()
     stop.set()
     assert r.join(2.0) and time.monotonic() - t0 < 1.5
+
+
+def test_the_cyclic_gc_is_paused_across_a_paginated_list_and_back_after(
+        stop: threading.Event, frontend: str) -> None:
+    import gc
+
+    seen: list[bool] = []
+
+    def list_func(o: ListOptions) -> Any:
+        seen.append(gc.isenabled())
+        if not o.continue_:
+            return {"metadata": {"resourceVersion": "5", "continue": "p2"}, "items": [pod("a")]}
+        return {"metadata": {"resourceVersion": "5"}, "items": [pod("b")]}
+
+    assert gc.isenabled()
+    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()),
+                        new_store(meta_namespace_key_func), stop, backoff=fast(), page_size=1)
+    assert wait_for(lambda: r.stats.watch_starts == 1)
+    assert seen == [False, False]  # paused from the first page on
+    assert wait_for(gc.isenabled)  # and back once the watch is open
