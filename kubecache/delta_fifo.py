@@ -20,9 +20,10 @@ The contract, as in client-go's ``delta_fifo.go``:
 - ``resync()`` appends ``Sync`` for every ``known_objects`` key with nothing
   queued; keys with pending deltas are skipped, so a resync never re-delivers
   an older state after a newer one.
-- ``pop`` returns the key's ``Deltas``; ``process`` runs under the queue's lock
-  so that ``known_objects`` (the informer's indexer, updated in ``process``)
-  always agrees with the queue for ``delete``/``replace``/``resync``.
+- ``pop`` (and ``await apop``, its asyncio twin) returns the key's
+  ``Deltas``; ``process`` runs under the queue's lock so that
+  ``known_objects`` (the informer's indexer, updated in ``process``) always
+  agrees with the queue for ``delete``/``replace``/``resync``.
 - ``has_synced()``: if the first write was an add/update/delete, true at once;
   if it was a ``replace``, true once every entry that replace queued (items
   and tombstones) was popped.
@@ -259,6 +260,8 @@ class DeltaFIFO(QueueBase):
             self._queue.append(key)
             if self._waiting:
                 self._cond.notify()
+            if self._waiters:
+                self._wake_waiter_locked()
             return
         if action is _DELETED and deltas[-1][0] is _DELETED:
             # Two deletions in a row are one event; keep the better-informed one.

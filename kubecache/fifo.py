@@ -12,6 +12,14 @@ first-out line of keys. The contract, as in client-go's ``fifo.go``:
   any other exception propagates and the item stays removed. Nothing ready
   before ``timeout`` -> :class:`~kubecache.PopTimeoutError`; closed and empty ->
   :class:`~kubecache.FIFOClosedError`. ``close()`` wakes every blocked popper.
+- ``await apop(process=None, timeout=None)`` (on :class:`QueueBase`) is ``pop``
+  for asyncio, with the same semantics; it waits on the event loop, not in a
+  thread. An idle ``apop`` is one callback in the queue's waiter set, which
+  producers (any thread, or the loop) call under the lock when a key becomes
+  ready or the queue closes; the callback only schedules ``Event.set`` on the
+  waiting loop. Cancelling the awaiting task unregisters it and loses nothing:
+  an item leaves the queue only in the pop that returns it, and a wake-up the
+  cancelled task had been given passes to the next waiter.
 - ``pop_batch(process, limit)`` (an extension for the informer) pops up to
   ``limit`` ready items under one lock acquisition and calls
   ``process([(key, item), ...])`` once, under the lock.
@@ -33,6 +41,9 @@ those, so a key deleted and added again waits at the back of the line.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
+import inspect
 import logging
 import threading
 import time
@@ -93,6 +104,8 @@ class QueueBase(Queue):
         # key -> number of entries for it at the front of ``_queue`` whose item is gone.
         self._stale: dict[str, int] = {}
         self._waiting = 0  # poppers blocked in wait(); enqueue notifies only when > 0
+        # apop waiters, oldest first (a dict as an ordered set): each call wakes one.
+        self._waiters: dict[Callable[[], None], None] = {}
         self._populated = False
         self._initial_count = 0
         self._closed = False
@@ -110,6 +123,21 @@ class QueueBase(Queue):
         self._queue.append(key)
         if self._waiting:
             self._cond.notify()
+        if self._waiters:
+            self._wake_waiter_locked()
+
+    def _wake_waiter_locked(self) -> None:
+        """A key became ready: wake the longest-waiting ``apop`` (it leaves the set)."""
+        waiter = next(iter(self._waiters))
+        del self._waiters[waiter]
+        waiter()
+
+    def _wake_all_waiters_locked(self) -> None:
+        """Wake every waiting ``apop`` (close, or many keys ready at once)."""
+        waiters = list(self._waiters)
+        self._waiters.clear()
+        for waiter in waiters:
+            waiter()
 
     def _discard_locked(self, key: str) -> None:
         """Drop the item of a queued key; its entry in the line becomes stale."""
@@ -200,6 +228,80 @@ class QueueBase(Queue):
                     self._add_if_not_present_locked(key, item)
             return item
 
+    async def apop(self, process: PopProcessFunc | None = None,
+                   timeout: float | None = None) -> Any:
+        """:meth:`pop` for asyncio: the same semantics, awaited instead of blocking.
+
+        While nothing is ready the task waits on its event loop (no thread is
+        blocked, none is borrowed from an executor); producers may run on any
+        thread or on the loop itself. ``process`` runs under the queue's lock
+        exactly as for ``pop``, so it must be a plain function: a coroutine
+        function is refused with ``TypeError`` (a coroutine cannot run under a
+        threading lock). ``Requeue``, ``timeout`` -> ``PopTimeoutError`` and a
+        closed, empty queue -> ``FIFOClosedError`` as in ``pop``. Cancelling the
+        task while it waits removes nothing from the queue.
+        """
+        if process is not None and inspect.iscoroutinefunction(process):
+            raise TypeError(f"{type(self).__name__}.apop: process must be a plain function, "
+                            f"not the coroutine function {process!r} (it runs under a lock)")
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            woken = asyncio.Event()
+
+            def waiter(woken: asyncio.Event = woken) -> None:
+                # A closed loop raises RuntimeError: its task is gone, nothing to wake.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(woken.set)
+
+            with self._lock:
+                key = self._ready_key_locked()
+                if key is not None:
+                    return self._apop_take_locked(key, process)
+                if self._closed:
+                    raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
+                remaining: float | None = None
+                if timeout is not None:
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + max(timeout, 0.0)
+                    remaining = deadline - now
+                    if remaining <= 0:
+                        raise PopTimeoutError(
+                            f"{type(self).__name__}: nothing to pop within {timeout}s")
+                self._waiters[waiter] = None
+            timer = loop.call_later(remaining, woken.set) if remaining is not None else None
+            try:
+                await woken.wait()
+            except BaseException:
+                with self._lock:
+                    claimed = self._waiters.pop(waiter, _ABSENT) is _ABSENT
+                    if claimed and self._items and self._waiters:
+                        self._wake_waiter_locked()  # our wake-up was for an item: pass it on
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            with self._lock:
+                self._waiters.pop(waiter, None)  # still there if the timer woke us
+
+    def _apop_take_locked(self, key: str, process: PopProcessFunc | None) -> Any:
+        item = self._items.pop(key)
+        if process is not None:
+            try:
+                result = process(item)
+            except Requeue:
+                self._add_if_not_present_locked(key, item)
+            else:
+                if inspect.isawaitable(result):
+                    # Nothing of it ran: put the item back, refuse the coroutine.
+                    self._add_if_not_present_locked(key, item)
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    raise TypeError(f"{type(self).__name__}.apop: process returned an "
+                                    "awaitable; it must be a plain function (it runs under a lock)")
+        return item
+
     def pop_batch(self, process: BatchProcessFunc, limit: int = 256,
                   timeout: float | None = None) -> int:
         """Block until an item is ready, then remove up to ``limit`` ready items at once.
@@ -240,6 +342,8 @@ class QueueBase(Queue):
         with self._lock:
             self._closed = True
             self._cond.notify_all()
+            if self._waiters:
+                self._wake_all_waiters_locked()
 
     def is_closed(self) -> bool:
         with self._lock:
@@ -328,6 +432,8 @@ class FIFO(QueueBase):
             self._stale.clear()
             if fresh and self._waiting:
                 self._cond.notify_all()
+            if fresh and self._waiters:
+                self._wake_all_waiters_locked()
 
     def resync(self) -> None:
         """Nothing to do: every stored key is always in the line."""

@@ -1,0 +1,324 @@
+"""``await apop()`` on FIFO and DeltaFIFO: ``pop``'s semantics, waiting on the event loop.
+
+Every test runs its coroutine under :func:`run`, which bounds it with a
+deadline and fails if a task is still alive at the end; the suite-wide
+thread-leak check covers threads (and so the loop's default executor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubecache import FIFOClosedError, PopTimeoutError, Requeue, meta_namespace_key_func
+from kubecache.delta_fifo import DeltaFIFO, Deltas
+from kubecache.fifo import FIFO, QueueBase
+from tests.support.objects import pod
+
+DEADLINE = 10.0
+"""Seconds any one test's coroutine may take before it is failed."""
+
+MakeQueue = Callable[[], QueueBase]
+QUEUES: list[Any] = [
+    pytest.param(lambda: FIFO(meta_namespace_key_func), id="FIFO"),
+    pytest.param(lambda: DeltaFIFO(meta_namespace_key_func), id="DeltaFIFO"),
+]
+
+
+def name(item: Any) -> str:
+    """The object's name, whether ``item`` is a FIFO's object or a DeltaFIFO's Deltas."""
+    obj = item[-1].object if isinstance(item, Deltas) else item
+    return str(obj["metadata"]["name"])
+
+
+def waiters(q: QueueBase) -> int:
+    """How many ``apop`` calls are registered as waiting on ``q``."""
+    with q._lock:
+        return len(q._waiters)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main()`` on a fresh loop, bounded by DEADLINE; fail if it leaves a task behind."""
+    async def bounded() -> None:
+        await asyncio.wait_for(main(), DEADLINE)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        assert not left, f"tasks still running: {left}"
+
+    asyncio.run(bounded())
+
+
+async def until(pred: Callable[[], object], timeout: float = 5.0) -> None:
+    """Yield to the loop until ``pred()`` is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.001)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_apop_returns_items_in_order_and_calls_process(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        for n in "abc":
+            q.add(pod(n))
+        seen: list[str] = []
+        got = [await q.apop(lambda item: seen.append(name(item))) for _ in range(3)]
+        assert [name(i) for i in got] == ["a", "b", "c"] == seen
+        assert len(q) == 0 and waiters(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_apop_waits_for_a_producer_thread(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        task = asyncio.create_task(q.apop())
+        await until(lambda: waiters(q) == 1)
+        producer = threading.Thread(target=q.add, args=(pod("a"),))
+        producer.start()
+        assert name(await task) == "a"
+        producer.join(5)
+        assert waiters(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_apop_waits_on_the_loop_without_a_thread(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        before = set(threading.enumerate())
+        task = asyncio.create_task(q.apop())
+        await until(lambda: waiters(q) == 1)
+        await asyncio.sleep(0.01)  # let an executor thread (if one were used) show up
+        assert set(threading.enumerate()) == before, "apop started a thread while idle"
+        assert not task.done()
+        asyncio.get_running_loop().call_soon(q.add, pod("a"))  # producer on the loop
+        assert name(await task) == "a"
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_replace_wakes_waiting_apops(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        tasks = [asyncio.create_task(q.apop()) for _ in range(2)]
+        await until(lambda: waiters(q) == 2)
+        q.replace([pod("a"), pod("b")], "1")
+        assert sorted(name(i) for i in await asyncio.gather(*tasks)) == ["a", "b"]
+        assert q.has_synced()
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_apop_timeout_raises_pop_timeout_error(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        start = time.monotonic()
+        with pytest.raises(PopTimeoutError) as err:
+            await q.apop(timeout=0.05)
+        assert time.monotonic() - start >= 0.05
+        assert isinstance(err.value, TimeoutError)
+        assert waiters(q) == 0
+        with pytest.raises(PopTimeoutError):
+            await q.apop(timeout=0)
+        q.add(pod("a"))
+        assert name(await q.apop(timeout=0)) == "a"  # ready items win over the deadline
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_apop_on_closed_queue(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        q.add(pod("a"))
+        q.close()
+        assert name(await q.apop()) == "a"  # closed but not empty: still pops
+        with pytest.raises(FIFOClosedError):
+            await q.apop()
+        with pytest.raises(FIFOClosedError):
+            await q.apop(timeout=1.0)
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_close_wakes_every_waiting_apop(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        tasks = [asyncio.create_task(q.apop()) for _ in range(3)]
+        await until(lambda: waiters(q) == 3)
+        closer = threading.Thread(target=q.close)
+        closer.start()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        closer.join(5)
+        assert all(isinstance(r, FIFOClosedError) for r in results), results
+        assert waiters(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_requeue_from_process_puts_the_item_back(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        q.add(pod("a"))
+
+        def process(item: Any) -> None:
+            raise Requeue()
+
+        assert name(await q.apop(process)) == "a"
+        assert q.list_keys() == ["ns/a"]
+        assert name(await q.apop()) == "a"
+        assert len(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_other_errors_from_process_propagate_with_the_item_removed(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        q.add(pod("a"))
+
+        def process(item: Any) -> None:
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            await q.apop(process)
+        assert len(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_coroutine_process_is_refused_and_loses_nothing(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        q.add(pod("a"))
+
+        async def process(item: Any) -> None:
+            raise AssertionError("must not run")
+
+        with pytest.raises(TypeError, match="plain function"):
+            await q.apop(process)
+        with pytest.raises(TypeError, match="awaitable"):
+            await q.apop(lambda item: process(item))  # hides the coroutine function
+        assert q.list_keys() == ["ns/a"]
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_cancelled_apop_unregisters_and_leaves_the_item(make: MakeQueue) -> None:
+    async def main() -> None:
+        q = make()
+        task = asyncio.create_task(q.apop())
+        await until(lambda: waiters(q) == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert waiters(q) == 0
+        q.add(pod("a"))
+        assert q.list_keys() == ["ns/a"]
+        assert name(await q.apop()) == "a"
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+def test_wakeup_of_a_cancelled_apop_passes_to_the_next(make: MakeQueue) -> None:
+    """An item arrives, wakes the first waiter, which is cancelled before it runs."""
+    async def main() -> None:
+        q = make()
+        first = asyncio.create_task(q.apop())
+        await until(lambda: waiters(q) == 1)
+        second = asyncio.create_task(q.apop())
+        await until(lambda: waiters(q) == 2)
+        q.add(pod("a"))  # wakes `first` only (it leaves the waiter set)...
+        assert waiters(q) == 1
+        first.cancel()  # ...and `first` is cancelled before it could pop
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        done, _ = await asyncio.wait({second}, timeout=2.0)
+        assert second in done, "the item's wake-up died with the cancelled task"
+        assert name(second.result()) == "a"
+        assert waiters(q) == 0
+
+    run(main)
+
+
+@pytest.mark.parametrize("make", QUEUES)
+@settings(max_examples=15, deadline=None)
+@given(consumers=st.integers(1, 8), count=st.integers(0, 300), cancels=st.integers(0, 10),
+       thread_popper=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_concurrent_apops_get_distinct_items(make: MakeQueue, consumers: int, count: int,
+                                             cancels: int, thread_popper: bool,
+                                             seed: int) -> None:
+    """Threaded producer, many apop tasks (some cancelled and replaced): no loss, no duplicate."""
+    rng = random.Random(seed)
+    names = [f"p{i}" for i in range(count)]
+    got: list[str] = []
+    got_lock = threading.Lock()
+
+    def record(item: Any) -> None:
+        with got_lock:
+            got.append(name(item))
+
+    def produce(q: QueueBase) -> None:
+        for i, n in enumerate(names):
+            q.add(pod(n))
+            if rng.random() < 0.05:
+                time.sleep(0)  # hand the GIL over now and then
+            if i == count // 2:
+                time.sleep(0.001)
+        q.close()
+
+    def pop_in_thread(q: QueueBase) -> None:
+        try:
+            while True:
+                record(q.pop(timeout=DEADLINE))
+        except FIFOClosedError:
+            pass
+
+    async def consume(q: QueueBase) -> None:
+        try:
+            while True:
+                record(await q.apop())
+        except FIFOClosedError:
+            pass
+
+    async def main() -> None:
+        q = make()
+        tasks = [asyncio.create_task(consume(q)) for _ in range(consumers)]
+        threads = [threading.Thread(target=produce, args=(q,))]
+        if thread_popper:
+            threads.append(threading.Thread(target=pop_in_thread, args=(q,)))
+        for t in threads:
+            t.start()
+        for _ in range(cancels):
+            await asyncio.sleep(0)
+            victim = rng.randrange(len(tasks))
+            tasks[victim].cancel()
+            tasks.append(asyncio.create_task(consume(q)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for t in threads:
+            t.join(DEADLINE)
+        for r in results:
+            assert r is None or isinstance(r, asyncio.CancelledError), r
+        assert sorted(got) == sorted(names)  # every item exactly once
+        assert len(q) == 0 and waiters(q) == 0
+
+    run(main)
