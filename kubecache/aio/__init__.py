@@ -4,7 +4,8 @@
 arguments as :class:`kubecache.Reflector` and :class:`kubecache.SharedIndexInformer`
 and use the same stores, indexers, queues and decisions (the reflector's
 sans-I/O state machine, the informer's delta fold); only the I/O and the
-waiting differ. Names load lazily (PEP 562).
+waiting differ. The queues need no twin: ``await queue.apop(process, timeout)``
+on a FIFO or DeltaFIFO is ``pop`` awaited on the loop. Names load lazily (PEP 562).
 """
 
 from __future__ import annotations
