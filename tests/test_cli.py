@@ -581,9 +581,10 @@ def test_preflight_failures_become_one_clear_message() -> None:
     err = StatusError(code=403, reason="Forbidden", message="pods is forbidden")
     with pytest.raises(CliError, match=r"cannot list pods on srv: .*403 Forbidden"):
         _preflight(PageLW(error=err), "pods", "srv")
-    httpx = pytest.importorskip("httpx")
+    from kubecache.kube import TransportError
+
     with pytest.raises(CliError, match="cannot reach srv to list pods: refused"):
-        _preflight(PageLW(error=httpx.ConnectError("refused")), "pods", "srv")
+        _preflight(PageLW(error=TransportError("refused")), "pods", "srv")
 
 
 def test_missing_cli_extra_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,

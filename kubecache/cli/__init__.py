@@ -9,7 +9,6 @@ traceback.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import traceback
 from typing import Any
@@ -42,11 +41,8 @@ def _error(message: str) -> None:
 
 
 def _describe_http_error(err: BaseException) -> str:
-    url = ""
-    with contextlib.suppress(AttributeError, RuntimeError):  # httpx: no request attached
-        url = str(err.request.url)  # type: ignore[attr-defined]
-    cause = str(err) or type(err).__name__
-    return f"cannot reach {url}: {cause}" if url else f"HTTP error: {cause}"
+    # kubecache.kube.TransportError's message names the server (credentials removed).
+    return f"cannot reach the server: {str(err) or type(err).__name__}"
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -119,5 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_http_error(err: BaseException) -> bool:
-    httpx = sys.modules.get("httpx")
-    return httpx is not None and isinstance(err, httpx.HTTPError)
+    kube_base = sys.modules.get("kubecache.kube._base")
+    transport_error = getattr(kube_base, "TransportError", None)
+    return transport_error is not None and isinstance(err, transport_error)

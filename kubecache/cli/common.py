@@ -57,9 +57,9 @@ def setup_logging(verbosity: int, quiet_default: int = logging.WARNING) -> None:
         handler._kubecache_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request at INFO; that is noise unless debugging.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # urllib3 and aiohttp log connection details at DEBUG/INFO: noise unless debugging.
+    for name in ("urllib3", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -72,7 +72,7 @@ def import_kube() -> Any:
     try:
         from .. import kube
 
-        kube.Client  # noqa: B018 - loads httpx & co now, to fail here with a clear message
+        kube.Client  # noqa: B018 - loads urllib3 & co now, to fail here with a clear message
     except ImportError as err:
         raise CliError(f"the Kubernetes source needs extra packages ({err.name or err}): "
                        "pip install 'kubecache[kube]'") from err

@@ -243,12 +243,8 @@ def _describe_failure(err: BaseException, resource: str, server: str) -> str:
 
     if isinstance(err, StatusError):
         return f"cannot list {resource} on {server}: {err}"
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx comes with the kube extra
-        httpx = None  # type: ignore[assignment]
-    if isinstance(err, ConnectionError) or (httpx is not None and isinstance(err, httpx.HTTPError)):
-        cause = str(err) or type(err).__name__  # kubecache.kube.TransportError is a ConnectionError
+    if isinstance(err, ConnectionError):  # kubecache.kube.TransportError is one
+        cause = str(err) or type(err).__name__
         return f"cannot reach {server} to list {resource}: {cause}"
     return f"cannot list {resource} on {server}: {type(err).__name__}: {err}"
 
