@@ -71,3 +71,9 @@ def test_a_reads_event_lines_decode_one_at_a_time_as_they_are_applied() -> None:
     it = iter(EventLines(lines, decode))
     assert next(it).object == {"n": 1} and len(decoded) == 1  # the second is not decoded yet
     assert next(it).object == {"n": 2} and len(decoded) == 2
+
+
+@pytest.mark.parametrize("size", [b"0x5", b"+5", b"5_0", b"-0"])
+def test_chunk_sizes_are_hex_digits_only(size: bytes) -> None:
+    with pytest.raises(MalformedDataError, match="bad chunk size"):
+        ChunkedDecoder().feed(size + b"\r\nhello\r\n")

@@ -303,6 +303,10 @@ class PreparingStore(HoldingStore):
         self.log.append(f"replace_prepared {len(items)}")
         self.inner.replace(items, rv)
 
+    def replace(self, items: list[Any], rv: str = "") -> None:
+        self.log.append("replace")
+        self.inner.replace(items, rv)
+
 
 def test_each_list_page_is_prepared_as_it_arrives_and_replaced_once() -> None:
     store = PreparingStore()
@@ -314,3 +318,28 @@ def test_each_list_page_is_prepared_as_it_arrives_and_replaced_once() -> None:
     m.step(Listed(page([pod("c")], rv="9")))
     assert store.log == ["prepare 2", "prepare 1", "replace_prepared 3"]
     assert all(o["prepared"] for o in store.inner.list())
+
+
+def test_changes_during_a_streamed_list_are_applied_to_the_collected_state() -> None:
+    m, store, _ = machine(watch_list=True)
+    m.start()
+    for event in [("ADDED", pod("a", "5")), ("ADDED", pod("b", "6")),
+                  ("DELETED", pod("a", "7")), ("MODIFIED", pod("b", "8"))]:
+        assert m.on_event(event) is None
+    end = {"metadata": {"resourceVersion": "8", "annotations": {INITIAL_EVENTS_END: "true"}}}
+    m.on_event(("BOOKMARK", end))
+    assert store.list_keys() == ["ns/b"]  # the deleted one does not come back
+    assert store.get_by_key("ns/b")[0]["metadata"]["resourceVersion"] == "8"
+
+
+def test_a_streamed_list_ending_inside_a_held_batch_reaches_the_store_unheld() -> None:
+    store = PreparingStore()
+    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
+                         backoff=Backoff(jitter=0.0), watch_list=True)
+    m.start()
+    end = {"metadata": {"resourceVersion": "9", "annotations": {INITIAL_EVENTS_END: "true"}}}
+    applied, err = m.on_events([("ADDED", pod("a", "5")), ("BOOKMARK", end),
+                                ("MODIFIED", pod("a", "10"))])
+    assert (applied, err) == (3, None)
+    # the replace happens between a flush and a new hold; the later event is held as usual
+    assert store.log == ["hold", "flush", "replace", "hold", "update", "flush"]

@@ -223,9 +223,28 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         cancel_scope.cancel()
-        with contextlib.suppress(BaseException):
-            await future
+        await _settle(future)
         raise
+
+
+async def _settle(future: asyncio.Future[Any]) -> None:
+    """Wait until an executor call has returned, even through further cancellations.
+
+    So that no executor thread is still busy when the reflector's ``run``
+    returns; a cancellation that arrives meanwhile is re-raised afterwards.
+    """
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled = True
+        except BaseException:
+            break
+    if not future.cancelled():
+        future.exception()  # retrieved: never "exception was never retrieved"
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _is_async(method: Any) -> bool:
@@ -264,8 +283,7 @@ async def _threaded_events(w: Iterable[Any]) -> AsyncIterator[Any]:
         if pending is not None:
             stop_watch(w)
             cancel_scope.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+            await _settle(pending)
 
 
 async def _close(stream: AsyncIterator[Any]) -> None:

@@ -65,6 +65,7 @@ class InlinePipeline(Store):
         self._name = name
         self._held = False
         self._gc_pause: Any = None
+        self._replaced_while_held = False
 
     def _drain(self) -> None:
         if not self._held:
@@ -78,6 +79,8 @@ class InlinePipeline(Store):
         handlers as one batch: one lock round and one wake-up per handler
         instead of one per event.
         """
+        if self._held:
+            return
         self._held = True
         self._gc_pause = gc_paused()
         self._gc_pause.__enter__()
@@ -91,6 +94,10 @@ class InlinePipeline(Store):
             pause, self._gc_pause = self._gc_pause, None
             if pause is not None:
                 pause.__exit__(None, None, None)
+        if self._replaced_while_held:
+            self._replaced_while_held = False
+            if self._after_replace is not None:
+                self._after_replace()
 
     def _transformed(self, obj: Any) -> Any:
         """``transform(obj)``, or ``_FAILED`` after logging and counting its failure."""
@@ -150,6 +157,9 @@ class InlinePipeline(Store):
     def replace_prepared(self, items: Iterable[Any], resource_version: str = "") -> None:
         """:meth:`replace` with items that went through :meth:`prepare`."""
         self._fifo.replace(items, resource_version)
+        if self._held:  # applied (and after_replace called) by flush()
+            self._replaced_while_held = True
+            return
         self._drain()
         if self._after_replace is not None:
             self._after_replace()

@@ -90,6 +90,11 @@ class AsyncHTTPWatch:
 
     async def _next_batch(self) -> EventLines | None:
         """The events of the next read that held any; ``None`` once the watch is over."""
+        try:
+            self._decoder.check()  # a bad line deferred behind the last batch's events
+        except BaseException:
+            self._close()
+            raise
         content = self._response.content
         split = self._decoder.split
         silence = self._silence

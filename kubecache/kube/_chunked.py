@@ -24,6 +24,7 @@ MAX_LINE = 4096
 """Longest chunk-size (with extensions) or trailer line accepted, in bytes."""
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+_HEX = b"0123456789abcdefABCDEF"
 
 
 class ChunkedDecoder:
@@ -96,14 +97,10 @@ class ChunkedDecoder:
         return line.rstrip(b"\r"), nl + 1
 
     def _start_chunk(self, line: bytes) -> None:
-        size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise MalformedDataError(
-                f"{self._what}: bad chunk size {size_text[:20]!r}") from None
-        if size < 0:
-            raise MalformedDataError(f"{self._what}: negative chunk size")
+        size_text = line.split(b";", 1)[0].strip(b" \t")
+        if not size_text or size_text.strip(_HEX):  # only hex digits (int() would take more)
+            raise MalformedDataError(f"{self._what}: bad chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:
             self._state = _TRAILER
         else:

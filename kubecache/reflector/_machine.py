@@ -50,6 +50,7 @@ from .._guard import absorbable
 from ..backoff import Backoff
 from ..clock import Clock
 from ..errors import CacheError, MalformedDataError, StatusError, is_gone, needs_relist, retry_after
+from ..keys import meta_namespace_key_func
 from ..listwatch import ListOptions
 from ..meta import describe, get_kind, get_resource_version
 from ..store import Store
@@ -103,7 +104,7 @@ class Streaming:
 
     rv: str
     list_rv: str
-    collected: list[Any] = dataclasses.field(default_factory=list)
+    collected: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +254,7 @@ class ReflectorMachine:
         hold, flush = getattr(store, "hold", None), getattr(store, "flush", None)
         self._hold: Callable[[], object] | None = hold if callable(hold) else None
         self._flush: Callable[[], object] | None = flush if callable(flush) else None
+        self._batch_held = False
 
     # --- driving ----------------------------------------------------------------
 
@@ -330,7 +332,9 @@ class ReflectorMachine:
         if self._prepare is not None:  # e.g. the informer transforms each page as it comes
             try:
                 page_items = self._prepare(page_items)
-            except Exception as err:
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
                 return self._failure(err, self._listing(state.rv))
         state.items.extend(page_items)
         if token:
@@ -352,7 +356,9 @@ class ReflectorMachine:
             self._pages_cached_reads = True
         try:
             self._synced(state.items, page_rv, prepared=True)
-        except Exception as err:  # the store refused the list (a broken index function...)
+        except BaseException as err:  # the store refused the list (a broken index function...)
+            if not absorbable(err):
+                raise
             return self._failure(err, self._listing(state.rv))
         return self._go(Watching(page_rv))
 
@@ -446,6 +452,7 @@ class ReflectorMachine:
         held = len(batch) > 1 and self._hold is not None and self._flush is not None
         if held:
             self._hold()  # type: ignore[misc]
+            self._batch_held = True
         try:
             applied = 0
             on_event = self.on_event
@@ -457,23 +464,43 @@ class ReflectorMachine:
             return applied, None
         finally:
             if held:
+                self._batch_held = False
                 self._flush()  # type: ignore[misc]
 
     def _initial_event(self, state: Streaming, etype: Any, obj: Any, rv: str) -> None:
-        """An event of a streamed list before its end: collect it aside."""
-        if etype == "ADDED":
-            state.collected.append(obj)
-            self.stats.events["ADDED"] += 1
-        elif etype == "BOOKMARK":
+        """An event of a streamed list before its end: applied to the state collected aside.
+
+        The server may send changes (MODIFIED, DELETED) before the end
+        bookmark while its cache catches up; like client-go's temporary store,
+        the collected state is keyed by object, so they are not lost.
+        """
+        if etype == "BOOKMARK":
             self.stats.events["BOOKMARK"] += 1
-            annotations = _annotations(obj)
-            if annotations.get(INITIAL_EVENTS_END) == "true":
-                self._synced(state.collected, rv)
+            if _annotations(obj).get(INITIAL_EVENTS_END) == "true":
+                held = self._batch_held
+                if held:
+                    self._flush()  # type: ignore[misc]  # the list reaches the store on its own
+                self._synced(list(state.collected.values()), rv)
                 self.state = Watching(rv)
-        else:
+                if held:
+                    self._hold()  # type: ignore[misc]  # for the rest of the batch
+            return
+        if etype not in ("ADDED", "MODIFIED", "DELETED"):
             self.stats.skipped += 1
-            logger.warning("%s: %s event before the end of a streamed list, ignored",
-                           self.name, etype)
+            logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
+            return
+        try:
+            key = meta_namespace_key_func(obj)
+        except Exception as err:
+            self.stats.skipped += 1
+            logger.error("%s: %s event for %s without a key: %s", self.name, etype,
+                         describe(obj), err)
+            return
+        if etype == "DELETED":
+            state.collected.pop(key, None)
+        else:
+            state.collected[key] = obj
+        self.stats.events[etype] += 1
 
     def _watch_ended(self, state: Watching | Streaming, ended: WatchEnded) -> Request:
         err = ended.error

@@ -205,6 +205,8 @@ class Reflector(ReflectorBase, BackgroundLoop):
             done.set()
             if stop.is_set():
                 timer.join()
+            else:  # a list_and_watch cycle ended by itself: the timer notices within a poll
+                timer.join(_DONE_POLL + 0.5)
 
     def _tick(self, stop: threading.Event, done: threading.Event) -> None:
         period = self.resync_period
@@ -214,7 +216,10 @@ class Reflector(ReflectorBase, BackgroundLoop):
             wait = _DONE_POLL
             if period > 0:
                 wait = min(wait, max(0.0, next_resync - clock.now()))
-            if stop.wait(wait):
+            stopped = stop.wait(wait)
+            if done.is_set():
+                return  # the cycle ended meanwhile (list_and_watch): nothing more to do
+            if stopped:
                 self._scope.cancel()
                 with self._watch_lock:
                     w = self._current_watch
