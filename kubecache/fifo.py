@@ -183,6 +183,25 @@ class QueueBase(Queue):
             batch.append((more, items.pop(more)))
         return batch
 
+    def _wait_budget_locked(self, timeout: float | None, deadline: float | None,
+                            ) -> tuple[float | None, float | None]:
+        """Nothing is ready: raise if closed or out of time, else (deadline, seconds left).
+
+        ``deadline`` is ``None`` on the first wait of a pop (it is set from
+        ``timeout`` then); seconds left is ``None`` when there is no timeout.
+        """
+        if self._closed:
+            raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
+        if timeout is None:
+            return None, None
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + max(timeout, 0.0)
+        remaining = deadline - now
+        if remaining <= 0:
+            raise PopTimeoutError(f"{type(self).__name__}: nothing to pop within {timeout}s")
+        return deadline, remaining
+
     def _next_key_locked(self, timeout: float | None) -> str:
         """Wait for and take the first live key off the line."""
         deadline: float | None = None
@@ -190,17 +209,7 @@ class QueueBase(Queue):
             key = self._ready_key_locked()
             if key is not None:
                 return key
-            if self._closed:
-                raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
-            remaining: float | None = None
-            if timeout is not None:
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + max(timeout, 0.0)
-                remaining = deadline - now
-                if remaining <= 0:
-                    raise PopTimeoutError(
-                        f"{type(self).__name__}: nothing to pop within {timeout}s")
+            deadline, remaining = self._wait_budget_locked(timeout, deadline)
             self._waiting += 1
             try:
                 self._cond.wait(remaining)
@@ -258,17 +267,7 @@ class QueueBase(Queue):
                 key = self._ready_key_locked()
                 if key is not None:
                     return self._apop_take_locked(key, process)
-                if self._closed:
-                    raise FIFOClosedError(f"{type(self).__name__}: pop on a closed, empty queue")
-                remaining: float | None = None
-                if timeout is not None:
-                    now = time.monotonic()
-                    if deadline is None:
-                        deadline = now + max(timeout, 0.0)
-                    remaining = deadline - now
-                    if remaining <= 0:
-                        raise PopTimeoutError(
-                            f"{type(self).__name__}: nothing to pop within {timeout}s")
+                deadline, remaining = self._wait_budget_locked(timeout, deadline)
                 self._waiters[waiter] = None
             timer = loop.call_later(remaining, woken.set) if remaining is not None else None
             try:
