@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .meta import describe
+
 
 class CacheError(Exception):
     """Base class of every kubecache error."""
@@ -21,7 +23,7 @@ class KeyFuncError(CacheError):
     def __init__(self, obj: Any, err: BaseException | str) -> None:
         self.obj = obj
         self.err = err
-        super().__init__(f"couldn't create key for object {_describe(obj)}: {err}")
+        super().__init__(f"couldn't create key for object {describe(obj)}: {err}")
 
 
 class IndexNotFoundError(CacheError, KeyError):
@@ -206,9 +208,3 @@ def _status_code(status: Mapping[str, Any]) -> int:
     except (TypeError, ValueError):
         return 0
 
-
-def _describe(obj: Any) -> str:
-    """An object named by kind and namespace/name, never by its content (may be a Secret)."""
-    from .meta import describe
-
-    return describe(obj)

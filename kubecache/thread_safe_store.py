@@ -34,6 +34,7 @@ from typing import Any
 from ._guard import absorbable
 from .errors import CacheError, IndexNotFoundError
 from .index import Indexers, IndexFunc, Indices, index_values
+from .meta import describe
 
 _MISSING: Any = object()
 
@@ -56,7 +57,7 @@ class IndexFuncError(CacheError):
         self.key = key
         self.obj = obj
         self.err = err
-        target = f"key {key!r}" if key is not None else f"object {_describe(obj)}"
+        target = f"key {key!r}" if key is not None else f"object {describe(obj)}"
         super().__init__(f"index function {index_name!r} failed for {target}: {err!r}")
 
 
@@ -340,11 +341,6 @@ def _build_slot(name: str, fn: IndexFunc, items: Mapping[str, Any]) -> _Slot:
                              err) from err
     return name, fn, index, key_values
 
-
-def _describe(obj: Any) -> str:
-    from .meta import describe
-
-    return describe(obj)
 
 
 __all__ = [

@@ -43,8 +43,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from .._guard import absorbable
 from ..backoff import Backoff
@@ -179,6 +179,14 @@ class Slept:
 
 
 Outcome = Listed | Failed | WatchEnded | Slept
+
+class EventBatch(Protocol):
+    """Events that arrived together: sized, iterated once (a list, or lines decoded lazily)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
 
 WatchErrorHandler = Callable[[Any, BaseException], None]
 """Called with the reflector and the error each time a list or watch fails."""
@@ -442,7 +450,7 @@ class ReflectorMachine:
                 self._rv_updater(rv)
         return None
 
-    def on_events(self, batch: list[Any]) -> tuple[int, BaseException | None]:
+    def on_events(self, batch: EventBatch) -> tuple[int, BaseException | None]:
         """Apply events that arrived together: (how many were applied, the error that ends
         the watch, if any).
 
