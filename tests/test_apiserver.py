@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -349,6 +350,70 @@ def test_server_stop_ends_open_watches_promptly() -> None:
     t.join()
 
 
+def test_stop_joins_every_request_thread() -> None:
+    """``stop()`` returns only once its connection threads ended (idle, watching, delayed)."""
+    before = set(threading.enumerate())
+    delayed: list[int] = []
+    with ApiServer() as srv, httpx.Client(base_url=srv.url) as http:
+        assert http.get("/api/v1/pods").status_code == 200  # an idle keep-alive connection
+        opened = threading.Event()
+
+        def watch() -> None:
+            with contextlib.suppress(httpx.HTTPError), httpx.stream(
+                    "GET", srv.url + "/api/v1/pods", params={"watch": "1"}) as resp:
+                opened.set()
+                for _ in resp.iter_lines():
+                    pass
+
+        def slow() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                delayed.append(httpx.get(srv.url + "/api/v1/pods", timeout=30).status_code)
+
+        clients = [threading.Thread(target=watch), threading.Thread(target=slow)]
+        clients[0].start()
+        assert opened.wait(5) and wait_for(lambda: srv.stats.open_watches == 1)
+        srv.set_delay(30)
+        clients[1].start()
+        assert wait_for(lambda: srv.stats.requests == 3)  # the slow request is in its delay
+        start = time.monotonic()
+        srv.stop()
+        elapsed = time.monotonic() - start
+        left = [t.name for t in threading.enumerate() if t not in before and t not in clients]
+        assert left == [] and elapsed < 5
+    for t in clients:
+        t.join(10)
+    assert delayed in ([503], [])  # answered "shutting down" or cut: never left waiting
+
+
+@pytest.mark.parametrize(("resource", "path", "kind"), [
+    ("leases.v1.coordination.k8s.io", "/apis/coordination.k8s.io/v1", "Lease"),
+    ("events", "/api/v1", "Event"),
+    ("events.v1.events.k8s.io", "/apis/events.k8s.io/v1", "Event"),
+])
+def test_leases_and_events_crud_watch_and_optimistic_concurrency(
+        server: ApiServer, http: httpx.Client, resource: str, path: str, kind: str) -> None:
+    listed = {r["name"]: r for r in http.get(path).json()["resources"]}
+    assert listed[resource.split(".")[0]]["kind"] == kind
+    base = f"{path}/namespaces/default/{resource.split('.')[0]}"
+    rv = server.resource_version
+    created = http.post(base, json={"metadata": {"name": "x"}, "spec": {"holderIdentity": "a"}})
+    assert created.status_code == 201, created.text
+    obj = created.json()
+    assert (obj["kind"], obj["apiVersion"]) == (kind, path.removeprefix("/api/").removeprefix(
+        "/apis/"))
+    obj["spec"] = {"holderIdentity": "b"}
+    first = http.put(f"{base}/x", json=obj)
+    assert first.status_code == 200 and first.json()["spec"] == {"holderIdentity": "b"}
+    obj["spec"] = {"holderIdentity": "c"}  # written against the version read before "b"
+    stale = http.put(f"{base}/x", json=obj)
+    assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+    assert server.get(resource, "x")["spec"] == {"holderIdentity": "b"}
+    assert http.delete(f"{base}/x").status_code == 200
+    events = watch_lines(http, base, resourceVersion=rv, timeoutSeconds="1")
+    assert [(e["type"], e["object"]["spec"]["holderIdentity"]) for e in events] == [
+        ("ADDED", "a"), ("MODIFIED", "b"), ("DELETED", "b")]
+
+
 # --- discovery, tables, faults ---------------------------------------------------------
 
 
@@ -361,7 +426,7 @@ def test_discovery_includes_registered_resources(server: ApiServer, http: httpx.
     assert core["pods"]["namespaced"] and not core["nodes"]["namespaced"]
     assert "watch" in core["pods"]["verbs"] and core["pods"]["shortNames"] == ["po"]
     groups = {g["name"] for g in http.get("/apis").json()["groups"]}
-    assert groups == {"apps", "example.com"}
+    assert groups == {"apps", "coordination.k8s.io", "events.k8s.io", "example.com"}
     widgets = http.get("/apis/example.com/v1alpha1").json()["resources"][0]
     assert (widgets["kind"], widgets["shortNames"]) == ("Widget", ["wd"])
     assert http.get("/apis/example.com").json()["preferredVersion"]["version"] == "v1alpha1"

@@ -114,6 +114,7 @@ class App:
         self.fail_code = 500
         self.fail_reason = "InternalError"
         self.delay = 0.0
+        self.stopping = threading.Event()  # set by ApiServer.stop(): delays end at once
         self.watch_floor = 0  # the storage version when this server (its watch cache) started
         self.open: dict[Watcher, socket.socket] = {}
 
@@ -127,8 +128,8 @@ class App:
                 self.fail_count -= 1
                 self.stats.injected_failures += 1
                 code, reason = self.fail_code, self.fail_reason
-        if delay > 0:
-            time.sleep(delay)
+        if delay > 0 and self.stopping.wait(delay):
+            raise status(503, "ServiceUnavailable", "the server is shutting down")
         if fail:
             extra: dict[str, Any] = {"retryAfterSeconds": 1} if code == 429 else {}
             raise status(code, reason, f"injected failure ({code} {reason})", **extra)
@@ -171,6 +172,7 @@ class HTTPServer(ThreadingHTTPServer):
         self.app = app
         self.ssl_context = ssl_context
         self.connections: set[socket.socket] = set()
+        self.threads: set[threading.Thread] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
@@ -192,11 +194,45 @@ class HTTPServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, tracked so :meth:`join_threads` can wait for them."""
+        t = threading.Thread(target=self._serve_connection, args=(request, client_address),
+                             name=f"kubecache-apiserver-conn:{self.server_address[1]}",
+                             daemon=True)
+        with self.connections_lock:
+            self.threads.add(t)
+        t.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.threads.discard(threading.current_thread())
+
     def close_connections(self) -> None:
         with self.connections_lock:
             conns = list(self.connections)
         for conn in conns:
             _shutdown(conn)
+
+    def join_threads(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for every connection thread to end; True when all did.
+
+        Connections are broken again while waiting: one accepted just before
+        the stop may register after the first :meth:`close_connections`.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self.close_connections()
+            with self.connections_lock:
+                alive = [t for t in self.threads if t.is_alive()]
+            if not alive:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            alive[0].join(min(left, 0.05))
 
 
 class _Route:

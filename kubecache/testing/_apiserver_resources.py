@@ -66,7 +66,10 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     ResourceType("", "v1", "namespaces", "Namespace", False, ("ns",)),
     ResourceType("", "v1", "replicationcontrollers", "ReplicationController", True, ("rc",)),
+    ResourceType("", "v1", "events", "Event", True, ("ev",)),
     ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
+    ResourceType("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
 )
 
 # Subresources served for every type: ``status`` (PUT/PATCH of the status only).

@@ -99,6 +99,17 @@ def _configmap_cells(obj: dict[str, Any]) -> list[Any]:
             _age(obj)]
 
 
+def _lease_cells(obj: dict[str, Any]) -> list[Any]:
+    return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj)]
+
+
+def _event_cells(obj: dict[str, Any]) -> list[Any]:
+    involved = obj.get("involvedObject") or {}
+    what = f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
+    return [_name(obj), obj.get("type") or "", obj.get("reason") or "", what,
+            obj.get("message") or "", _age(obj)]
+
+
 def _default_cells(obj: dict[str, Any]) -> list[Any]:
     return [_name(obj), _age(obj)]
 
@@ -115,6 +126,9 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Cells]] = {
     ("", "services"): ([_NAME, _col("Type"), _col("Cluster-IP"), _col("External-IP"),
                         _col("Port(s)"), _AGE], _service_cells),
     ("", "configmaps"): ([_NAME, _col("Data", "integer"), _AGE], _configmap_cells),
+    ("coordination.k8s.io", "leases"): ([_NAME, _col("Holder"), _AGE], _lease_cells),
+    ("", "events"): ([_NAME, _col("Type"), _col("Reason"), _col("Object"), _col("Message"),
+                      _AGE], _event_cells),
 }
 _DEFAULT: tuple[list[dict[str, Any]], Cells] = ([_NAME, _AGE], _default_cells)
 

@@ -42,6 +42,8 @@ __all__ = ["ApiServer", "ServerStats", "Storage"]
 
 logger = logging.getLogger(__name__)
 
+_STOP_JOIN_TIMEOUT = 5.0  # seconds stop() waits for request threads (a delayed request, ...)
+
 
 class ApiServer:
     """A Kubernetes-compatible API server on ``host:port`` (port 0 picks a free one).
@@ -83,6 +85,7 @@ class ApiServer:
         if self._httpd is not None:
             return self
         self._app.watch_floor = self.storage.resource_version
+        self._app.stopping.clear()
         self._httpd = HTTPServer((self.host, self._port), self._app, self._ssl)
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
@@ -93,10 +96,15 @@ class ApiServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and break every open connection (watches end at once). Idempotent."""
+        """Stop serving, break every open connection and join the request threads. Idempotent.
+
+        Watches end at once; a request still running (a :meth:`set_delay`, a wait
+        for a future resourceVersion) is waited for, up to 5 s, then logged.
+        """
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self._app.stopping.set()
         httpd.shutdown()
         self._app.drop_watches()
         httpd.close_connections()
@@ -104,6 +112,9 @@ class ApiServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if not httpd.join_threads(_STOP_JOIN_TIMEOUT):
+            logger.warning("embedded API server %s: request threads still running %g s after "
+                           "stop()", self.url, _STOP_JOIN_TIMEOUT)
 
     def __enter__(self) -> ApiServer:
         return self.start()
