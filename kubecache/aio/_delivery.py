@@ -12,18 +12,24 @@ A coroutine handler that awaits delays nobody else; a plain function runs on
 the loop and should return quickly. A task with a long backlog of plain
 calls yields to the loop every :data:`YIELD_EVERY` notifications, so the
 cache and the other handlers keep going. A handler that raises (anything,
-``SystemExit`` included) is logged and counted, and delivery goes on; only
-the cancellation of the delivery task itself ends it.
+``SystemExit`` included) is logged and counted, and delivery goes on. Only
+:meth:`TaskListener.stop` (or the informer's end) ends the task: a
+cancellation that comes without one (a coroutine handler cancelling its own
+task) is logged at WARNING, counted (``stats.handler_cancellations``) and
+delivery goes on with the next notification.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from typing import Any
 
-from ..informer._handlers import Notification, dispatcher
+from ..informer._handlers import Notification, key_for_log
 from ..informer._listener import BACKLOG_WARNING, Listener
+
+logger = logging.getLogger("kubecache.informer")
 
 YIELD_EVERY = 256
 """Plain (non-awaiting) handler calls a delivery task makes before yielding to the loop."""
@@ -69,9 +75,21 @@ class TaskListener(Listener):
             task.cancel()
 
     async def _run(self) -> None:
+        """Deliver until stopped; a cancellation that is not a stop restarts the loop."""
+        task = asyncio.current_task()
+        while True:
+            try:
+                await self._deliver()
+                return
+            except asyncio.CancelledError:
+                if self._stopped:
+                    raise  # stop() (or the informer's end): this task is being ended
+                self._restarted(task, None)
+
+    async def _deliver(self) -> None:
         buffer, keep = self._buffer, self.spent.keep
         popleft = buffer.popleft
-        deliver = dispatcher(self.handler)
+        deliver = self.deliver
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         budget = YIELD_EVERY
@@ -92,9 +110,12 @@ class TaskListener(Listener):
                     await result
                     budget = YIELD_EVERY
             except asyncio.CancelledError:
-                if self._stopped or _cancelling(task):
+                if self._stopped:
                     raise  # this task is being stopped
-                self._failed(note)  # the handler's own (it awaited something cancelled)
+                if _cancelling(task):
+                    self._restarted(task, note)  # the handler cancelled its own task
+                else:
+                    self._failed(note)  # the handler's own (it awaited something cancelled)
             except BaseException:  # SystemExit too: nothing above this task wants it
                 self._failed(note)
             self.delivered += 1
@@ -102,6 +123,21 @@ class TaskListener(Listener):
             if budget <= 0:
                 budget = YIELD_EVERY
                 await asyncio.sleep(0)
+
+    def _restarted(self, task: asyncio.Task[Any] | None, note: Notification | None) -> None:
+        """The delivery task was cancelled, not by a stop (the handler cancelled its own task).
+
+        Log it at WARNING, count it (``cancellations``), clear the request and go
+        on delivering: a task that ended here would leave the handler deaf for good.
+        """
+        self.cancellations += 1
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            while _cancelling(task):
+                uncancel()
+        where = "" if note is None else f" during {note.kind} of {key_for_log(note.obj)}"
+        logger.warning("handler %s: its delivery task was cancelled%s, not by the informer "
+                       "(a handler cancelling its own task?); delivery goes on", self.name, where)
 
 
 def _cancelling(task: asyncio.Task[Any] | None) -> bool:

@@ -34,7 +34,7 @@ import queue
 import threading
 from typing import Any
 
-from ._handlers import Notification, dispatcher
+from ._handlers import Notification
 from ._listener import BACKLOG_WARNING, Listener
 
 
@@ -78,7 +78,7 @@ class ThreadListener(Listener):
     def _run(self) -> None:
         buffer, wait, keep = self._buffer, self._wakeups.get, self.spent.keep
         popleft = buffer.popleft
-        deliver = dispatcher(self.handler)
+        deliver = self.deliver
         while not self._stopped:
             if not buffer:
                 self._idle = True

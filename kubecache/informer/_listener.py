@@ -21,7 +21,7 @@ import time
 from collections import deque
 from typing import Any
 
-from ._handlers import Notification, describe_handler, key_for_log
+from ._handlers import Notification, describe_handler, dispatcher, key_for_log
 from ._spent import SpentPool
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class Listener:
         self.next_resync = now + resync
         self.delivered = 0
         self.handler_errors = 0
+        self.cancellations = 0
+        """Times the delivery task was cancelled without a stop (asyncio; see ``_delivery``)."""
+        self.deliver = dispatcher(handler)
         self.spent = SpentPool()
         self._buffer: deque[Notification] = deque()
         self._stopped = False

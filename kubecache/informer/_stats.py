@@ -17,7 +17,9 @@ class InformerStats:
       notifications distributed by kind; ``resyncs_delivered``: updates that were resyncs.
     - ``handlers``: registered handlers; ``pending``: notifications buffered, not yet
       delivered (all handlers); ``backlog``: the same per handler, by name;
-      ``delivered``: notifications delivered; ``handler_errors``: handler calls that raised.
+      ``delivered``: notifications delivered; ``handler_errors``: handler calls that raised;
+      ``handler_cancellations``: asyncio delivery tasks cancelled other than by a stop
+      (a coroutine handler cancelling its own task), each logged; delivery went on.
     - ``transform_errors``: objects left out because the transform raised;
       ``index_errors``: keys whose changes were dropped because an index function raised.
     - ``queued``: keys waiting in the DeltaFIFO; ``items``: objects in the indexer;
@@ -69,6 +71,11 @@ class InformerStats:
         return sum(x.handler_errors for x in self._informer._processor.listeners)
 
     @property
+    def handler_cancellations(self) -> int:
+        """Cancellations of a delivery task that were not a stop (asyncio; delivery went on)."""
+        return sum(x.cancellations for x in self._informer._processor.listeners)
+
+    @property
     def queued(self) -> int:
         fifo = self._informer._fifo
         return len(fifo) if fifo is not None else 0
@@ -89,6 +96,7 @@ class InformerStats:
             "deletes": self.deletes, "resyncs_delivered": self.resyncs_delivered,
             "handlers": self.handlers, "pending": self.pending, "backlog": self.backlog,
             "delivered": self.delivered, "handler_errors": self.handler_errors,
+            "handler_cancellations": self.handler_cancellations,
             "transform_errors": self.transform_errors, "index_errors": self.index_errors,
             "queued": self.queued, "items": self.items, "synced": self.synced,
             "reflector": r.snapshot() if r is not None else None,
