@@ -9,8 +9,8 @@ caller computes keys) and guarantees, under one lock:
 - A failing index function leaves the store unchanged: every index value of
   the new object is computed before anything is written. Whatever it raises
   (``SystemExit`` and other ``BaseException`` subclasses included, short of
-  what :func:`kubecache._guard.absorbable` lets through: ``GeneratorExit``,
-  ``CancelledError``, a main-thread ``KeyboardInterrupt``) comes out as an
+  what :func:`kubecache._guard.absorbable` lets through: ``CancelledError``,
+  a main-thread ``KeyboardInterrupt``) comes out as an
   :class:`IndexFuncError` naming the index and the key.
 - ``replace`` builds the new items and indices aside and swaps them in whole,
   so readers see the old content or the new one, never half of each.

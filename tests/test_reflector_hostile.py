@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from kubecache.reflector import ListPagingError
 from kubecache.store import new_store
 from kubecache.watch import FakeWatcher
 from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
+from tests.support.informers import informer_front_fixture
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
 
 frontend = frontend_fixture()
+front = informer_front_fixture()
 
 
 def pod(name: str, rv: str = "1") -> dict[str, Any]:
@@ -224,3 +227,72 @@ def test_the_cyclic_gc_is_paused_across_a_paginated_list_and_back_after(
     assert wait_for(lambda: r.stats.watch_starts == 1)
     assert seen == [False, False]  # paused from the first page on
     assert wait_for(gc.isenabled)  # and back once the watch is open
+
+
+# --- issue 14: GeneratorExit from user code; resourceVersion regressions -------------
+
+def _gen_exit_transform(obj: Any) -> Any:
+    if obj["metadata"]["name"].startswith("bad"):
+        raise GeneratorExit  # user code raising what a closed generator raises
+    return obj
+
+
+def _gen_exit_index(obj: Any) -> list[str]:
+    if obj["metadata"]["name"].startswith("bad"):
+        raise GeneratorExit
+    return [obj["metadata"]["namespace"]]
+
+
+@pytest.mark.parametrize("where", ["transform", "index"])
+def test_generator_exit_from_user_code_is_logged_and_the_reflector_goes_on(
+        front: Any, where: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14 item 3: it used to kill the reflector thread (asyncio: end ``run``) silently."""
+    from kubecache.testing import FakeControllerSource
+
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    kw: dict[str, Any] = ({"transform": _gen_exit_transform} if where == "transform"
+                          else {"indexers": {"ns": _gen_exit_index}})
+    inf = front.new(src, **kw)
+    with caplog.at_level(logging.ERROR), front.running(inf):
+        assert wait_for(inf.has_synced)
+        src.add(pod("bad"))  # fails in user code on a watch event
+        src.add(pod("c"))  # arrives: the reflector is alive
+        assert wait_for(lambda: "ns/c" in inf.get_store().list_keys()), (
+            inf.get_store().list_keys())
+        assert "ns/bad" not in inf.get_store().list_keys()
+        reflector = inf.reflector
+        assert reflector is not None and reflector.stats.lists == 1
+    assert "GeneratorExit" in caplog.text and "'ns/bad'" in caplog.text
+
+
+def test_rv_regressions_are_applied_counted_and_logged_once(
+        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+    w = FakeWatcher()
+
+    def list_func(o: ListOptions) -> Any:
+        return {"metadata": {"resourceVersion": "10"}, "items": [pod("a", "10")]}
+
+    store = new_store(meta_namespace_key_func)
+    with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
+        r = start_reflector(frontend, ListWatch(list_func, lambda o: w), store, stop,
+                            backoff=fast())
+        assert wait_for(lambda: r.stats.watch_starts == 1)
+        w.modify(pod("a", "20"))
+        w.bookmark({"metadata": {"resourceVersion": "15"}})  # lower than 20
+        w.modify(pod("a", "12"))  # older than the cached object (and than 15)
+        w.modify(pod("a", "30"))
+        assert wait_for(lambda: r.stats.events["MODIFIED"] == 3)
+    assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "30"
+    assert r.stats.rv_regressions == 2  # applied as client-go does, and counted
+    assert r.last_sync_resource_version() == "30"
+    warned = [m for m in caplog.messages if "older than" in m]
+    assert len(warned) == 1 and "BOOKMARK" in warned[0] and "15" in warned[0]
+
+
+def test_absorbable_lets_generator_exit_through_only_where_a_generator_is_closed() -> None:
+    from kubecache._guard import absorbable
+
+    assert absorbable(GeneratorExit())  # raised by user code in a plain call
+    assert not absorbable(GeneratorExit(), closing=True)  # at a yield/await of our own
+    assert absorbable(SystemExit(), closing=True) and absorbable(ValueError(), closing=True)

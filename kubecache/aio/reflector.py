@@ -128,7 +128,7 @@ class AsyncReflector(ReflectorBase):
                 try:
                     request = machine.step(await self._perform(request))
                 except BaseException as err:  # a bug or a broken store: keep the task alive
-                    if not absorbable(err):
+                    if not absorbable(err, closing=True):
                         raise
                     request = machine.crashed(err)
         finally:
@@ -144,7 +144,7 @@ class AsyncReflector(ReflectorBase):
                     return Listed(await self.lister_watcher.list(request.options))
                 return Listed(await _in_thread(self.lister_watcher.list, request.options))
             except BaseException as err:
-                if not absorbable(err):
+                if not absorbable(err, closing=True):
                     raise
                 return Failed(err)
         return await self._watch(request.options)
@@ -157,7 +157,7 @@ class AsyncReflector(ReflectorBase):
             else:
                 w = await _in_thread(self.lister_watcher.watch, options)
         except BaseException as err:
-            if not absorbable(err):
+            if not absorbable(err, closing=True):
                 raise
             return Failed(err)
         machine.watch_opened()
@@ -187,7 +187,7 @@ class AsyncReflector(ReflectorBase):
                         break
                     events += 1
         except BaseException as err:
-            if not absorbable(err):
+            if not absorbable(err, closing=True):
                 raise
             error = err
         finally:

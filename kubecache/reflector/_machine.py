@@ -263,6 +263,7 @@ class ReflectorMachine:
         self._hold: Callable[[], object] | None = hold if callable(hold) else None
         self._flush: Callable[[], object] | None = flush if callable(flush) else None
         self._batch_held = False
+        self._regression_logged = False
 
     # --- driving ----------------------------------------------------------------
 
@@ -444,6 +445,9 @@ class ReflectorMachine:
             return None
         self.stats.events[etype] += 1
         if rv:
+            last = self.last_sync_rv
+            if len(rv) <= len(last) and (len(rv) < len(last) or rv < last):
+                self._regressed(etype, obj, rv, last)
             self.last_sync_rv = rv
             self.stats.last_sync_rv = rv
             if self._rv_updater is not None:
@@ -569,6 +573,23 @@ class ReflectorMachine:
         self._report(err)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _regressed(self, etype: str, obj: Any, rv: str, last: str) -> None:
+        """A watch event older than what the store already reflects (a server replaying).
+
+        Applied as client-go applies it (the rv goes back too; a handler then
+        sees an update whose old and new versions may be equal); counted, and
+        logged once per reflector.
+        """
+        if not (rv.isdigit() and last.isdigit()):
+            return  # not integers: no order to judge
+        self.stats.rv_regressions += 1
+        if not self._regression_logged:
+            self._regression_logged = True
+            logger.warning(
+                "%s: the server sent a %s for %s at resourceVersion %s, older than %s "
+                "already applied; applied as is (counted in stats.rv_regressions, "
+                "logged once)", self.name, etype, describe(obj), rv, last)
 
     def _type_ok(self, obj: Any) -> bool:
         expected = self.expected_type

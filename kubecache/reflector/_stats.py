@@ -20,6 +20,9 @@ class ReflectorStats:
     - ``events``: watch events applied, by type (``ADDED``, ``MODIFIED``, ``DELETED``,
       ``BOOKMARK``); ``skipped``: events dropped (unexpected type, unknown event
       type, refused by the store).
+    - ``rv_regressions``: watch events (bookmarks included) whose resourceVersion was
+      older than one already applied (a server replaying history); applied as
+      client-go applies them, logged once.
     - ``gone``: 410 Gone / Expired answers (each leads to a consistent relist).
     - ``errors``: failures passed to the watch error handler (410s included);
       ``last_error``: the latest one, as text.
@@ -37,6 +40,7 @@ class ReflectorStats:
     events: dict[str, int] = dataclasses.field(
         default_factory=lambda: {"ADDED": 0, "MODIFIED": 0, "DELETED": 0, "BOOKMARK": 0})
     skipped: int = 0
+    rv_regressions: int = 0
     gone: int = 0
     errors: int = 0
     last_error: str = ""
