@@ -1,0 +1,248 @@
+"""One lifecycle, two runners: ThreadService and TaskService give the verbs one meaning.
+
+Every test runs on both runners (the ``service_front`` fixture); outcomes are
+decided by events and state, never by sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from kubecache.runtime import Lifecycle, State, TaskService, settle
+from tests.support.runtime import ThreadServiceFront, Toy, service_front_fixture
+
+service_front = service_front_fixture()
+
+Front = ThreadServiceFront
+
+
+def test_states_in_order_and_each_hook_sees_its_own(service_front: Front) -> None:
+    toy = Toy()
+    svc = service_front.new(toy)
+    assert svc.state is State.NEW and not svc.is_running()
+    runner = service_front.start(svc)
+    assert isinstance(runner, service_front.runner_type)
+    assert toy.serving.wait(5)
+    assert svc.state is State.RUNNING and svc.is_running()
+    assert service_front.join(svc, 0.05) is False  # still running: a timed join says so
+    service_front.stop(svc)
+    assert service_front.join(svc, 5) is True
+    assert toy.calls == [("prepare", State.STARTING), ("serve", State.RUNNING),
+                         ("cleanup", State.STOPPING)]
+    assert svc.state is State.STOPPED and not svc.is_running()
+    assert svc.lifecycle.error is None
+    assert service_front.join(svc) is True  # again, at once
+
+
+def test_is_running_until_cleanup_has_finished(service_front: Front) -> None:
+    toy = Toy()
+    toy.cleanup_gate.clear()
+    svc = service_front.new(toy)
+    service_front.start(svc)
+    assert toy.serving.wait(5)
+    service_front.stop(svc)
+    assert service_front.join(svc, 0.05) is False
+    assert svc.is_running()  # STOPPING still counts: the run is not over
+    toy.cleanup_gate.set()
+    assert service_front.join(svc, 5) is True
+    assert not svc.is_running()
+
+
+def test_runs_once(service_front: Front) -> None:
+    svc = service_front.new(Toy())
+    service_front.start(svc)
+    with pytest.raises(RuntimeError, match=r"toy 'toy': cannot start\(\).*already running"):
+        service_front.start(svc)
+    service_front.stop(svc)
+    assert service_front.join(svc, 5)
+    with pytest.raises(RuntimeError, match="runs once"):
+        service_front.start(svc)
+
+
+def test_stop_before_start_cancels(service_front: Front) -> None:
+    toy = Toy()
+    svc = service_front.new(toy)
+    service_front.stop(svc)
+    assert svc.state is State.STOPPED
+    assert service_front.join(svc, 1) is True
+    service_front.start(svc)  # allowed: returns at once, runs nothing
+    assert service_front.join(svc, 5) is True
+    assert toy.calls == [] and not svc.is_running()
+    service_front.stop(svc)  # twice: harmless
+
+
+def test_run_blocks_until_its_stop_and_stop_ends_only_start(service_front: Front) -> None:
+    toy = Toy()
+    svc = service_front.new(toy)
+    set_stop, done = service_front.run_in_background(svc)
+    assert toy.serving.wait(5)
+    assert svc.is_running() and not done.done()
+    with pytest.raises(RuntimeError):
+        service_front.start(svc)
+    svc.stop()  # ends a start()ed run only: this run goes on
+    assert service_front.join(svc, 0.05) is False
+    set_stop()
+    assert done.result(5) is None
+    assert service_front.join(svc, 5) and svc.state is State.STOPPED
+
+
+def test_a_failing_serve_is_raised_to_run_and_kept(service_front: Front) -> None:
+    toy = Toy(fail_in="serve")
+    svc = service_front.new(toy)
+    set_stop, done = service_front.run_in_background(svc)
+    assert toy.serving.wait(5)
+    set_stop()
+    with pytest.raises(ValueError, match="toy fails in serve"):
+        done.result(5)
+    assert [c for c, _ in toy.calls] == ["prepare", "serve", "cleanup"]  # cleanup ran anyway
+    assert svc.state is State.STOPPED
+    assert isinstance(svc.lifecycle.error, ValueError)
+
+
+def test_a_failing_serve_on_its_own_runner_is_logged(service_front: Front,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    toy = Toy(fail_in="serve")
+    svc = service_front.new(toy)
+    with caplog.at_level(logging.ERROR, logger="kubecache.runtime"):
+        service_front.start(svc)
+        assert toy.serving.wait(5)
+        service_front.stop(svc)
+        assert service_front.join(svc, 5)
+    assert "toy toy: ended by an error" in caplog.text and "toy fails in serve" in caplog.text
+    assert isinstance(svc.lifecycle.error, ValueError) and svc.state is State.STOPPED
+
+
+def test_a_failing_prepare_skips_serve_and_cleanup(service_front: Front) -> None:
+    toy = Toy(fail_in="prepare")
+    svc = service_front.new(toy)
+    _, done = service_front.run_in_background(svc)
+    with pytest.raises(ValueError, match="prepare"):
+        done.result(5)
+    assert [c for c, _ in toy.calls] == ["prepare"]
+    assert svc.state is State.STOPPED and not svc.is_running()
+
+
+def test_restartable_runs_again_but_never_twice_at_once(service_front: Front) -> None:
+    toy = Toy()
+    svc = service_front.new(toy, once=False)
+    for _ in range(2):
+        toy.serving.clear()
+        set_stop, done = service_front.run_in_background(svc)
+        assert toy.serving.wait(5)
+        with pytest.raises(RuntimeError, match="already running"):
+            service_front.start(svc)
+        set_stop()
+        done.result(5)
+    assert [c for c, _ in toy.calls].count("serve") == 2
+
+
+def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:
+    svc = ThreadServiceFront().new(Toy())
+    with pytest.raises(TypeError, match=r"stop must be a threading.Event.*not function"):
+        svc.run(lambda: True)
+    assert svc.state is State.NEW  # nothing was claimed
+
+
+def test_lifecycle_wait_idle_and_cancel() -> None:
+    lc = Lifecycle("x", kind="thing")
+    assert lc.wait_idle(0) is True  # NEW is idle
+    assert lc.claim("start") is True
+    assert lc.wait_idle(0) is False
+    lc.mark_running()
+    woke = threading.Event()
+
+    def waiter() -> None:
+        lc.wait_idle(5)
+        woke.set()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    assert not lc.cancel()  # not NEW: no effect
+    lc.mark_stopping()
+    lc.mark_stopped()
+    assert woke.wait(5)
+    t.join()
+    assert repr(lc) == "Lifecycle(thing 'x', stopped)"
+
+
+class _SlowCleanup(TaskService):
+    def __init__(self) -> None:
+        self._init_service("slow", kind="slow")
+        self.cleaned = False
+        self.serving = asyncio.Event()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        self.serving.set()
+        await stop.wait()
+
+    async def _cleanup(self) -> None:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.cleaned = True
+
+
+def test_cancelling_a_run_still_finishes_its_cleanup() -> None:
+    async def main() -> None:
+        svc = _SlowCleanup()
+        task = asyncio.ensure_future(svc.run())
+        await svc.serving.wait()
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()  # again, during cleanup
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert svc.cleaned and svc.state is State.STOPPED
+        assert svc.lifecycle.error is None  # a cancellation is no failure
+
+    asyncio.run(main())
+
+
+def test_join_cancelled_does_not_cancel_the_run() -> None:
+    async def main() -> None:
+        svc = _SlowCleanup()
+        task = svc.start()
+        await svc.serving.wait()
+        waiter = asyncio.ensure_future(svc.join())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert svc.is_running() and not task.done()
+        svc.stop()
+        assert await svc.join(5) is True
+        assert task.done() and not task.cancelled() and svc.cleaned
+
+    asyncio.run(main())
+
+
+def test_settle_waits_through_cancellations_and_retrieves_errors() -> None:
+    async def main() -> None:
+        release = asyncio.Event()
+        ended: list[str] = []
+
+        async def child(name: str, fail: bool) -> None:
+            try:
+                await release.wait()
+            finally:
+                await asyncio.sleep(0)
+                ended.append(name)
+            if fail:
+                raise ValueError(name)
+
+        kids: list[Any] = [asyncio.ensure_future(child("a", False)),
+                           asyncio.ensure_future(child("b", True))]
+        waiter = asyncio.ensure_future(settle(kids))
+        await asyncio.sleep(0)
+        waiter.cancel()  # the settling task is cancelled: it still waits for both
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert sorted(ended) == ["a", "b"] and all(k.done() for k in kids)
+
+    asyncio.run(main())
