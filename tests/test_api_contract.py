@@ -1,7 +1,7 @@
 """Black-box checks of the public contract for errors, keys, stores and indexers.
 
 The contract is the set of public names, their exact signatures and defaults, and
-the behaviour README's "Stores and indexers" section describes; these tests pin it.
+the behaviour docs/stores-and-queues.md ("Stores and indexers") describes; these tests pin it.
 
 Written as a new user would: only the public names, spelled as the contract
 spells them, on dicts and on attribute-style objects (the official client's

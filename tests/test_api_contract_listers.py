@@ -1,7 +1,6 @@
 """Black-box checks of the public contract of ``kubecache.labels``, ``kubecache.listers``,
 ``kubecache.kube`` and ``kubecache.testing.ApiServer``: names, exact signatures and
-the behaviour README's "Label and field selectors, listers" and "Mirroring a
-Kubernetes cluster" sections describe.
+the behaviour docs/selectors-and-listers.md and docs/kubernetes.md describe.
 
 Only public names, spelled as the contract spells them; listers on dicts and on
 the official client's models. The Kubernetes source runs against the embedded

@@ -1,6 +1,6 @@
 """Black-box checks of the public contract of FIFO, DeltaFIFO, expiration and UndeltaStore:
-names, exact signatures and the behaviour README's "Queues: FIFO and DeltaFIFO"
-section describes.
+names, exact signatures and the behaviour docs/stores-and-queues.md ("Queues: FIFO and
+DeltaFIFO") describes.
 
 Only public names, spelled as the contract spells them. Every thread a test
 starts is joined before it ends.

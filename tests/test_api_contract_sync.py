@@ -1,6 +1,6 @@
 """Black-box checks of the public contract of watch, ListWatch, Reflector, Poller,
 FakeControllerSource and SharedIndexInformer: names, exact signatures and the
-behaviour README's "Reflector and SharedIndexInformer" section describes.
+behaviour docs/reflector-and-informers.md describes.
 
 Only public names, spelled as the contract spells them: top-level ``kubecache.X``,
 plus ``kubecache.watch`` and ``kubecache.testing``. Sources are scripted the way a
