@@ -80,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "SharedIndexInformer": "informer",
     "ResourceEventHandler": "informer",
     "ResourceEventHandlerFuncs": "informer",
+    "ResourceEventHandlerRegistration": "informer",
     "wait_for_cache_sync": "informer",
 }
 
@@ -194,6 +195,9 @@ if TYPE_CHECKING:  # eager imports for type checkers and IDEs
     )
     from .informer import (
         ResourceEventHandlerFuncs as ResourceEventHandlerFuncs,
+    )
+    from .informer import (
+        ResourceEventHandlerRegistration as ResourceEventHandlerRegistration,
     )
     from .informer import (
         SharedIndexInformer as SharedIndexInformer,

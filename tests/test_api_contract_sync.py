@@ -653,7 +653,8 @@ def test_informer_signatures() -> None:
         ("resync_period", POS, 0.0), ("indexers", POS, None)]
     informer = kubecache.SharedIndexInformer(Scripted([list_result("1")], []).lw)
     assert [(p[0], p[2]) for p in params(informer.add_event_handler)] == [
-        ("handler", EMPTY), ("resync_period", None)]
+        ("handler", EMPTY), ("resync_period", None), ("inline", False)]
+    assert params(informer.add_event_handler)[2][1] == "KEYWORD_ONLY"  # API.md: inline handlers
     assert [p[0] for p in params(informer.run)] == ["stop"]
     assert params(kubecache.ResourceEventHandlerFuncs) == [
         ("on_add", POS, None), ("on_update", POS, None), ("on_delete", POS, None)]

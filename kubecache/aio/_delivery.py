@@ -45,7 +45,7 @@ class TaskListener(Listener):
         self._waiter: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def add_many(self, notes: list[Notification]) -> None:
+    def _append(self, notes: list[Notification]) -> None:
         buffer = self._buffer
         buffer.extend(notes)
         waiter = self._waiter

@@ -48,6 +48,8 @@ class AsyncSharedIndexInformer(InformerCore[TaskListener]):
     (the delivery task starts or ends on the loop).
     """
 
+    _awaits_inline = True  # coroutine inline handlers: awaited by the reflector's task
+
     _tasks: set[asyncio.Task[None]]
     """The delivery tasks this run started (set by :meth:`run`)."""
     _loop: asyncio.AbstractEventLoop

@@ -67,6 +67,8 @@ class AsyncReflector(ReflectorBase):
         self._active = False
         self._async_list = _is_async(getattr(lister_watcher, "list", None))
         self._async_watch = _is_async(getattr(lister_watcher, "watch", None))
+        self._awaiting = getattr(store, "awaiting", None)  # an informer's inline coroutines,
+        self._settle_store: Any = getattr(store, "settle", None)  # awaited after a write
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -127,6 +129,8 @@ class AsyncReflector(ReflectorBase):
                 pause.update(request)
                 try:
                     request = machine.step(await self._perform(request))
+                    if self._awaiting:
+                        await self._settle_store()
                 except BaseException as err:  # a bug or a broken store: keep the task alive
                     if not absorbable(err, closing=True):
                         raise
@@ -176,6 +180,8 @@ class AsyncReflector(ReflectorBase):
                 on_events = machine.on_events
                 async for batch in stream:
                     applied, error = on_events(batch)
+                    if self._awaiting:
+                        await self._settle_store()
                     events += applied
                     if error is not None:
                         break
@@ -183,6 +189,8 @@ class AsyncReflector(ReflectorBase):
                 on_event = machine.on_event
                 async for event in stream:
                     error = on_event(event)
+                    if self._awaiting:
+                        await self._settle_store()
                     if error is not None:
                         break
                     events += 1
@@ -203,6 +211,8 @@ class AsyncReflector(ReflectorBase):
         while True:
             await asyncio.sleep(self.resync_period)
             self._resync()
+            if self._awaiting:
+                await self._settle_store()
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:

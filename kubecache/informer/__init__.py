@@ -43,7 +43,9 @@ Modules, one concept each: ``_handlers`` (the handler protocol and the
 :class:`Notification` type), ``_fold`` (deltas -> store writes and
 notifications), ``_pipeline`` (the reflector's store: transform, queue,
 drain), ``_spent`` (the GC measure), ``_listener`` / ``_delivery`` (a
-handler's registration; its thread), ``_processor`` (fan-out and resync
+handler's registration; its thread), ``_registration`` (the handle
+``add_event_handler`` returns: ``has_synced``), ``_inline`` (handlers called
+with no hand-off), ``_processor`` (fan-out and resync
 choice), ``_stats``, ``_options``, ``_core`` (what both front ends share) and
 ``_shared`` (the threaded informer). The asyncio front end is
 :class:`kubecache.aio.AsyncSharedIndexInformer`.
@@ -60,6 +62,7 @@ from ._handlers import (
 )
 from ._listener import BACKLOG_WARNING
 from ._options import MINIMUM_RESYNC_PERIOD, InformerOptions
+from ._registration import ResourceEventHandlerRegistration
 from ._shared import SharedIndexInformer, wait_for_cache_sync
 from ._stats import InformerStats
 
@@ -73,6 +76,7 @@ __all__ = [
     "NotificationKind",
     "ResourceEventHandler",
     "ResourceEventHandlerFuncs",
+    "ResourceEventHandlerRegistration",
     "SharedIndexInformer",
     "wait_for_cache_sync",
 ]

@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..clock import Clock, RealClock
 from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
@@ -33,10 +33,12 @@ from ._handlers import (
     describe_handler,
     new_notification,
 )
+from ._inline import InlineListener
 from ._listener import Listener
 from ._options import InformerOptions, storage_transform
 from ._pipeline import InlinePipeline
 from ._processor import Processor, effective_resync
+from ._registration import ResourceEventHandlerRegistration
 from ._stats import InformerStats
 
 logger = logging.getLogger("kubecache.informer")
@@ -80,6 +82,8 @@ class _InformerCache(Cache):
 class InformerCore(Generic[L]):
     """The front-end independent part of an informer (see the module docstring).
 
+    ``_awaits_inline``: whether inline handlers' awaitables are awaited (asyncio).
+
     ``resync_period``: the default handler resync period (0: never).
     ``indexers``: extra indices for the cache. Tuning comes as ``options`` (an
     :class:`InformerOptions`) or as keywords of the same names (a keyword that
@@ -87,6 +91,8 @@ class InformerCore(Generic[L]):
     ``backlog_warning``, ``name``, ``clock``, and the reflector's ``backoff``,
     ``page_size``, ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list``.
     """
+
+    _awaits_inline = False
 
     def __init__(
         self,
@@ -174,32 +180,42 @@ class InformerCore(Generic[L]):
     # --- configuration -----------------------------------------------------------
 
     def add_event_handler(self, handler: ResourceEventHandler,
-                          resync_period: float | None = None) -> object:
-        """Register ``handler``; returns a handle for :meth:`remove_event_handler`.
+                          resync_period: float | None = None, *,
+                          inline: bool = False) -> ResourceEventHandlerRegistration:
+        """Register ``handler``; returns its registration (for :meth:`remove_event_handler`).
 
         After start, the handler first receives ``on_add`` for every cached object.
         Callbacks the handler lacks (say, it has only ``on_add``) are skipped.
         ``resync_period`` (default: the informer's) below the resync check period
-        is raised to it once the informer runs, as in client-go.
+        is raised to it once the informer runs, as in client-go. ``inline=True``:
+        called by the informer's own thread or task, with no hand-off (see
+        :mod:`kubecache.informer._inline`; a slow inline handler delays the informer).
         """
         with self._lifecycle:
             if self._stopped:
                 raise InformerStoppedError(
                     f"handler {describe_handler(handler)} not added: the informer has stopped")
             period = self._handler_resync_period(resync_period)
-            listener = self._new_listener(
-                handler, period, effective_resync(period, self._resync_check_period))
+            resync = effective_resync(period, self._resync_check_period)
+            listener: L = (self._new_inline_listener(handler, period, resync) if inline
+                           else self._new_listener(handler, period, resync))
             if not self._started:
                 self._processor.add(listener)
-                return listener
+                return listener.registration
             with self._block_deltas:  # no delta is applied while we catch the handler up
                 self._processor.add(listener)
                 cached = self._indexer.list()
                 if cached:
                     listener.add_many([new_notification(Notification, (ADD, None, obj))
-                                       for obj in cached])
+                                       for obj in cached], True)
             self._start_listener(listener)
-            return listener
+            return listener.registration
+
+    def _new_inline_listener(self, handler: Any, requested: float, resync: float) -> L:
+        awaits = self._processor.awaits if self._awaits_inline else None
+        inline = InlineListener(handler, requested, resync, self._clock.now(), awaits=awaits,
+                                backlog_warning=self.options.backlog_warning)
+        return cast(L, inline)  # started and stopped through the same verbs as L
 
     def _handler_resync_period(self, requested: float | None) -> float:
         """A new handler's resync period; before start it may shorten the check period.
@@ -226,13 +242,15 @@ class InformerCore(Generic[L]):
         return period  # with check <= 0 after start, effective_resync says it never runs
 
     def remove_event_handler(self, handle: object) -> bool:
-        """Stop delivering to a handler added earlier; False if it was not registered.
+        """Stop delivering to a handler added earlier (by its registration); False if it
+        was not registered.
 
         Once this returns the handler is not called again, except when a handler
         removes itself from inside a callback (that call finishes first).
         """
         for listener in self._processor.listeners:
-            if listener is handle and self._processor.remove(listener):
+            if (listener.registration is handle or listener is handle) and \
+                    self._processor.remove(listener):
                 self._stop_listener(listener)
                 return True
         return False
@@ -296,6 +314,7 @@ class InformerCore(Generic[L]):
                                   transform=_then(self._transform, self._storage),
                                   cached=store.get, transform_failed=self._transform_failed,
                                   after_replace=self._after_replace,
+                                  awaits=self._processor.awaits,
                                   name=self.name or "informer")
         reflector = reflector_type(self.lister_watcher, self.expected_type, pipeline,
                                    self._resync_check_period,
@@ -328,12 +347,16 @@ class InformerCore(Generic[L]):
                 stats.index_errors += failed
             if notes:
                 self._processor.distribute(notes, resync_at)
+            if self._processor.initial and self.has_synced():
+                self._processor.initial_list_done()
 
     def _transform_failed(self) -> None:
         self.stats.transform_errors += 1
 
     def _after_replace(self) -> None:
         """Called after each list was applied: freeze the GC once synced, if asked to."""
+        if self._processor.initial and self.has_synced():
+            self._processor.initial_list_done()  # an empty list makes no batch
         if self.options.gc_freeze and not self._gc_frozen and self.has_synced():
             self._gc_frozen = True
             _freeze_gc()

@@ -49,7 +49,7 @@ class ThreadListener(Listener):
         self._idle = False
         self._thread: threading.Thread | None = None
 
-    def add_many(self, notes: list[Notification]) -> None:
+    def _append(self, notes: list[Notification]) -> None:
         buffer = self._buffer
         buffer.extend(notes)
         if self._idle:

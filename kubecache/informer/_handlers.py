@@ -1,7 +1,10 @@
 """What an informer tells its handlers: the handler protocol and the notification type.
 
 A handler has ``on_add(obj)``, ``on_update(old, new)`` and ``on_delete(obj)``;
-any of them may be missing (it is then skipped). The asyncio front end also
+any of them may be missing (it is then skipped). ``on_add`` may take a second
+parameter, ``is_in_initial_list`` (client-go's ``isInInitialList``): true for
+the adds of the informer's first list, and for the catch-up adds of a handler
+added later; false for everything after (see :func:`initial_flag_style`). The asyncio front end also
 accepts coroutine functions for each. A :class:`Notification` is one call to
 make: its :class:`NotificationKind` and the object(s) it carries, built once
 per change and shared by every handler's buffer.
@@ -10,6 +13,7 @@ per change and shared by every handler's buffer.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -19,7 +23,10 @@ from ..keys import deletion_handling_meta_namespace_key_func
 
 @runtime_checkable
 class ResourceEventHandler(Protocol):
-    """Receives an informer's notifications (each handler on its own thread or task)."""
+    """Receives an informer's notifications (each handler on its own thread or task).
+
+    ``on_add`` may also be written ``on_add(self, obj, is_in_initial_list)``.
+    """
 
     def on_add(self, obj: Any) -> None: ...
 
@@ -95,26 +102,69 @@ new_notification: Callable[[type[Notification], tuple[NotificationKind, Any, Any
 """``new_notification(Notification, (kind, old, new))``: a Notification without a Python frame."""
 
 
-def callbacks(handler: Any) -> tuple[Callable[[Any], Any], Callable[[Any, Any], Any],
+def callbacks(handler: Any) -> tuple[Callable[..., Any], Callable[[Any, Any], Any],
                                      Callable[[Any], Any]]:
-    """The handler's ``(on_add, on_update, on_delete)``; a missing one does nothing."""
+    """The handler's ``(on_add, on_update, on_delete)``; a missing one does nothing.
+
+    A :class:`ResourceEventHandlerFuncs`' own functions are returned (one call
+    fewer per notification, and its ``on_add`` is inspected for the flag).
+    """
+    if isinstance(handler, ResourceEventHandlerFuncs):
+        return (handler.add_func or _ignore, handler.update_func or _ignore,
+                handler.delete_func or _ignore)
     return (getattr(handler, "on_add", None) or _ignore,
             getattr(handler, "on_update", None) or _ignore,
             getattr(handler, "on_delete", None) or _ignore)
 
 
-def _ignore(*_: Any) -> None:
+def _ignore(*_: Any, **__: Any) -> None:
     """Stands in for a callback the handler does not implement."""
 
 
-def dispatcher(handler: Any) -> Callable[[NotificationKind, Any, Any], Any]:
+INITIAL_FLAG = "is_in_initial_list"
+"""The name of ``on_add``'s optional second parameter (client-go's ``isInInitialList``)."""
+
+
+def initial_flag_style(on_add: Callable[..., Any]) -> str | None:
+    """How ``on_add`` takes the initial-list flag: ``"keyword"``, ``"positional"`` or ``None``.
+
+    An ``on_add`` with a parameter named ``is_in_initial_list`` gets it by
+    keyword; one with two required positional parameters gets it second;
+    any other (``on_add(obj)``, ``on_add(obj, extra=None)``) is called as before.
+    Decided once, when the handler is registered.
+    """
+    try:
+        params = list(inspect.signature(on_add).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    if any(p.name == INITIAL_FLAG and p.kind is not p.POSITIONAL_ONLY for p in params):
+        return "keyword"
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty]
+    return "positional" if len(required) >= 2 else None
+
+
+def dispatcher(handler: Any, is_initial: Callable[[], bool] | None = None,
+               ) -> Callable[[NotificationKind, Any, Any], Any]:
     """One function delivering a notification's ``(kind, old, new)`` to ``handler``.
 
     It calls the callback for the kind (a missing one does nothing) and returns
     what that returned: the asyncio front end awaits it when it is awaitable.
     Both front ends' delivery loops call it, so a kind means the same call on each.
+    ``is_initial()`` says whether the add being delivered belongs to the initial
+    list; it is asked only when ``on_add`` takes the flag (:func:`initial_flag_style`).
     """
     on_add, on_update, on_delete = callbacks(handler)
+    style = initial_flag_style(on_add) if is_initial is not None else None
+    if style is not None:
+        assert is_initial is not None
+        plain_add = on_add
+        if style == "keyword":
+            def on_add(obj: Any) -> Any:
+                return plain_add(obj, **{INITIAL_FLAG: is_initial()})
+        else:
+            def on_add(obj: Any) -> Any:
+                return plain_add(obj, is_initial())
 
     def deliver(kind: NotificationKind, old: Any, new: Any) -> Any:
         if kind is UPDATE:
@@ -157,6 +207,7 @@ def key_for_log(obj: Any) -> str:
 __all__ = [
     "ADD",
     "DELETE",
+    "INITIAL_FLAG",
     "UPDATE",
     "Notification",
     "NotificationKind",
@@ -166,6 +217,7 @@ __all__ = [
     "describe_callable",
     "describe_handler",
     "dispatcher",
+    "initial_flag_style",
     "key_for_log",
     "new_notification",
 ]

@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any
 
 from ._handlers import Notification, describe_handler, dispatcher, key_for_log
+from ._registration import ResourceEventHandlerRegistration
 from ._spent import SpentPool
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,12 @@ class Listener:
         self.handler_errors = 0
         self.cancellations = 0
         """Times the delivery task was cancelled without a stop (asyncio; see ``_delivery``)."""
-        self.deliver = dispatcher(handler)
+        self.enqueued = 0
+        """Notifications handed to this listener so far (the producer's count)."""
+        self.initial_until = 0
+        """The notifications before this position belong to the initial list."""
+        self.deliver = dispatcher(handler, self.is_initial)
+        self.registration = ResourceEventHandlerRegistration(self)
         self.spent = SpentPool()
         self._buffer: deque[Notification] = deque()
         self._stopped = False
@@ -59,8 +65,20 @@ class Listener:
 
     # --- producer side --------------------------------------------------------------
 
-    def add_many(self, notes: list[Notification]) -> None:
-        """Buffer a batch, in order, and wake the delivery loop (the front end's)."""
+    def add_many(self, notes: list[Notification], initial: bool = False) -> None:
+        """Buffer a batch, in order, and wake the delivery loop (the front end's).
+
+        ``initial``: the batch belongs to the initial list (the first list, or
+        this handler's catch-up when it was added late).
+        """
+        end = self.enqueued + len(notes)
+        if initial:
+            self.initial_until = end  # before the notes are visible to the delivery loop
+        self.enqueued = end
+        self._append(notes)
+
+    def _append(self, notes: list[Notification]) -> None:
+        """Buffer ``notes`` and wake the delivery loop (the front end's)."""
         raise NotImplementedError
 
     def _backlog_changed(self, backlog: int) -> None:
@@ -99,6 +117,14 @@ class Listener:
         return True
 
     # --- read anywhere ----------------------------------------------------------------
+
+    def is_initial(self) -> bool:
+        """Whether the notification being delivered belongs to the initial list."""
+        return self.delivered < self.initial_until
+
+    def initial_delivered(self) -> bool:
+        """Whether every initial-list notification handed out so far has been delivered."""
+        return self.delivered >= self.initial_until
 
     @property
     def stopped(self) -> bool:

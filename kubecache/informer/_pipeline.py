@@ -32,6 +32,7 @@ from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc
 from ..keys import DeletedFinalStateUnknown, meta_namespace_key_func
 from ..store import Store
 from ._handlers import describe_callable, key_for_log
+from ._inline import InlineAwaits
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class InlinePipeline(Store):
                  cached: Callable[[str], tuple[Any, bool]] | None = None,
                  transform_failed: Callable[[], object] | None = None,
                  after_replace: Callable[[], object] | None = None,
+                 awaits: InlineAwaits | None = None,
                  name: str = "informer") -> None:
         self._fifo = fifo
         self._process = process
@@ -66,6 +68,13 @@ class InlinePipeline(Store):
         self._held = False
         self._gc_pause: Any = None
         self._replaced_while_held = False
+        self.awaiting: InlineAwaits = awaits if awaits is not None else InlineAwaits()
+        """Inline handlers' awaitables; the asyncio reflector awaits :meth:`settle` when
+        this is not empty, after each write (see :mod:`._inline`)."""
+
+    async def settle(self) -> None:
+        """Await the inline handlers' awaitables queued by the writes so far, in order."""
+        await self.awaiting.settle()
 
     def _drain(self) -> None:
         if not self._held:

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from ..clock import Clock
 from ._handlers import Notification
+from ._inline import InlineAwaits
 from ._listener import Listener
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,22 @@ class Processor(Generic[L]):
         self.listeners: tuple[L, ...] = ()
         self.syncing: tuple[L, ...] = ()
         """The listeners due for a resync in the current resync round."""
+        self.initial = True
+        """Whether what is distributed belongs to the initial list (until the informer syncs)."""
+        self.awaits = InlineAwaits()
+        """Inline handlers' awaitables, for the asyncio informer's task to await in order."""
+
+    def initial_list_done(self) -> None:
+        """The informer synced: what is distributed from now on is live (not initial)."""
+        self.initial = False
+
+    def list_synced(self) -> bool:
+        """Whether :meth:`initial_list_done` was called (the registrations' first condition)."""
+        return not self.initial
 
     def add(self, listener: L) -> None:
         """Register ``listener`` (it syncs with the others until the next resync check)."""
+        listener.registration._bind(self.list_synced)
         with self._lock:
             self.listeners = (*self.listeners, listener)
             self.syncing = (*self.syncing, listener)
@@ -50,27 +64,30 @@ class Processor(Generic[L]):
         """Hand a batch to every listener; the notes at positions ``resync_at`` are resyncs.
 
         Each listener first releases as many spent notifications as it is given
-        (see :mod:`._spent`). Resyncs go only to the listeners due for one; the
-        others share one list of the rest, in order.
+        (see :mod:`._spent`). Every listener gets the notifications in the order
+        given, one batch after the other: arrival order, across keys. Resyncs go
+        only to the listeners due for one; the others share one list of the rest,
+        in order.
         """
         count = len(notes)
+        initial = self.initial
         if not resync_at:
             for listener in self.listeners:
                 listener.spent.release(count)
-                listener.add_many(notes)
+                listener.add_many(notes, initial)
             return
         syncing = self.syncing
         rest: list[Notification] | None = None
         for listener in self.listeners:
             listener.spent.release(count)
             if listener in syncing:
-                listener.add_many(notes)
+                listener.add_many(notes, initial)
                 continue
             if rest is None:
                 skip = set(resync_at)
                 rest = [note for i, note in enumerate(notes) if i not in skip]
             if rest:
-                listener.add_many(rest)
+                listener.add_many(rest, initial)
 
     def should_resync(self) -> bool:
         """Pick the listeners due for a resync now; true if there is any."""

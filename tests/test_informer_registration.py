@@ -1,0 +1,324 @@
+"""Handler registrations, the initial-list flag, inline handlers, delivery order (issue 16).
+
+Every test runs on both front ends through the ``front`` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+import kubecache
+from kubecache.informer import ResourceEventHandlerFuncs, ResourceEventHandlerRegistration
+from kubecache.testing import FakeControllerSource
+from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture, key
+from tests.support.sync import wait_for
+
+front = informer_front_fixture()
+
+Front = ThreadFront | AsyncFront
+
+
+def pod(name: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}, **extra}
+
+
+def name(obj: Any) -> str:
+    return str(obj["metadata"]["name"])
+
+
+class FlagRecorder:
+    """Records ``(name, is_in_initial_list)`` per add; gated like the shared recorder."""
+
+    def __init__(self) -> None:
+        self.adds: list[tuple[str, bool]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
+        self.gate.wait(5)
+        self.adds.append((name(obj), is_in_initial_list))
+
+
+class AsyncFlagRecorder(FlagRecorder):
+    async def on_add(self, obj: Any, is_in_initial_list: bool) -> None:  # type: ignore[override]
+        for _ in range(1000):
+            if self.gate.is_set():
+                break
+            await asyncio.sleep(0.005)
+        self.adds.append((name(obj), is_in_initial_list))
+
+
+def flag_recorder(front: Front) -> FlagRecorder:
+    return AsyncFlagRecorder() if front.name == "asyncio" else FlagRecorder()
+
+
+# --- registrations ----------------------------------------------------------------------
+
+
+def test_a_registration_syncs_once_its_handler_got_the_initial_list(front: Front) -> None:
+    src = FakeControllerSource()
+    for i in range(3):
+        src.add(pod(f"p{i}"))
+    inf = front.new(src)
+    rec = front.recorder()
+    rec.gate.clear()
+    reg = inf.add_event_handler(rec)
+    assert isinstance(reg, ResourceEventHandlerRegistration)
+    assert kubecache.ResourceEventHandlerRegistration is ResourceEventHandlerRegistration
+    assert reg.handler is rec and not reg.inline
+    assert not reg.has_synced()
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+        assert not reg.has_synced()  # the informer synced; its handler is held up
+        rec.gate.set()
+        assert wait_for(reg.has_synced)
+        assert len(rec.events) == 3
+        assert front.call(inf.remove_event_handler, reg) is True
+        assert front.call(inf.remove_event_handler, reg) is False
+        src.add(pod("late"))
+        assert wait_for(lambda: "ns/late" in inf.get_store().list_keys())
+    assert len(rec.events) == 3
+
+
+def test_a_handler_added_late_syncs_after_its_catch_up(front: Front) -> None:
+    src = FakeControllerSource()
+    for i in range(20):
+        src.add(pod(f"p{i}"))
+    inf = front.new(src)
+    first = inf.add_event_handler(front.recorder())
+    with front.running(inf):
+        assert wait_for(first.has_synced)
+        rec = front.recorder()
+        rec.gate.clear()
+        reg = front.call(inf.add_event_handler, rec)
+        src.add(pod("live"))
+        assert wait_for(lambda: len(inf.get_store().list_keys()) == 21)
+        assert not reg.has_synced() and first.has_synced()
+        rec.gate.set()
+        assert wait_for(reg.has_synced)
+        assert wait_for(lambda: len(rec.events) == 21)
+        assert rec.events[-1][1] == "ns/live"
+
+
+def test_an_empty_initial_list_syncs_every_registration(front: Front) -> None:
+    inf = front.new(FakeControllerSource())
+    reg = inf.add_event_handler(front.recorder())
+    with front.running(inf):
+        assert wait_for(reg.has_synced)
+
+
+def test_the_initial_list_flag_marks_the_first_list_and_a_late_handlers_catch_up(
+        front: Front) -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    src.add(pod("b"))
+    inf = front.new(src)
+    early = flag_recorder(front)
+    kw_only: list[tuple[str, bool]] = []
+    plain: list[str] = []
+    inf.add_event_handler(early)
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda obj, *, is_in_initial_list: kw_only.append((name(obj),
+                                                                  is_in_initial_list))))
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=lambda obj, extra=None: plain.append(name(obj))))  # no flag asked: none given
+    with front.running(inf):
+        assert wait_for(lambda: len(early.adds) == 2)
+        src.add(pod("c"))
+        assert wait_for(lambda: len(early.adds) == 3)
+        late = flag_recorder(front)
+        front.call(inf.add_event_handler, late)
+        assert wait_for(lambda: len(late.adds) == 3)
+        src.add(pod("d"))
+        assert wait_for(lambda: len(late.adds) == 4 and len(early.adds) == 4)
+        assert wait_for(lambda: len(kw_only) == 4 and len(plain) == 4)
+    assert early.adds == [("a", True), ("b", True), ("c", False), ("d", False)]
+    assert kw_only == early.adds
+    assert plain == ["a", "b", "c", "d"]
+    assert sorted(late.adds[:3]) == [("a", True), ("b", True), ("c", True)]
+    assert late.adds[3] == ("d", False)
+
+
+def test_a_relist_is_not_the_initial_list(front: Front) -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    inf = front.new(src)
+    rec = flag_recorder(front)
+    inf.add_event_handler(rec)
+    with front.running(inf):
+        assert wait_for(lambda: len(rec.adds) == 1)
+        src.drop_watches(expired=True)
+        src.add(pod("b"))  # may arrive with the relist
+        assert wait_for(lambda: len(rec.adds) == 2)
+    assert rec.adds == [("a", True), ("b", False)]
+
+
+# --- inline handlers -----------------------------------------------------------------------
+
+
+class Inline:
+    """An inline handler that notes where it runs and what the cache held."""
+
+    def __init__(self, inf: Any) -> None:
+        self.inf = inf
+        self.got: list[str] = []
+        self.cached: list[bool] = []
+        self.where: set[str] = set()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def _note(self, obj: Any) -> None:
+        self.got.append(key(obj))
+        self.cached.append(self.inf.get_store().get_by_key(key(obj))[1])
+        task = _current_task()
+        self.where.add(task.get_name() if task is not None else
+                       threading.current_thread().name)
+
+    def on_add(self, obj: Any) -> None:
+        self._note(obj)
+        if name(obj) == "slow":
+            self.entered.set()
+            self.gate.wait(5)
+        if name(obj) == "bad":
+            raise RuntimeError("inline handler failed")
+
+    def on_delete(self, obj: Any) -> None:
+        self._note(obj)
+
+
+class AsyncInline(Inline):
+    async def on_add(self, obj: Any) -> None:  # type: ignore[override]
+        self._note(obj)
+        if name(obj) == "slow":
+            self.entered.set()
+            while not self.gate.is_set():
+                await asyncio.sleep(0.005)
+        if name(obj) == "bad":
+            raise RuntimeError("inline handler failed")
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def inline_handler(front: Front, inf: Any) -> Inline:
+    return AsyncInline(inf) if front.name == "asyncio" else Inline(inf)
+
+
+def test_an_inline_handler_runs_on_the_informers_own_thread_after_the_cache_holds_it(
+        front: Front) -> None:
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    inf = front.new(src)
+    h = inline_handler(front, inf)
+    reg = inf.add_event_handler(h, inline=True)
+    assert reg.inline
+    with front.running(inf):
+        assert wait_for(reg.has_synced)
+        for i in range(20):
+            src.add(pod(f"p{i}"))
+        src.delete(pod("a"))
+        assert wait_for(lambda: len(h.got) == 22)
+        assert inf.stats.pending == 0
+    assert h.got == ["ns/a", *(f"ns/p{i}" for i in range(20)), "ns/a"]
+    assert h.cached == [True] * 21 + [False]  # the cache held each change (and the deletion)
+    assert not any(w.startswith("informer handler") for w in h.where), h.where
+
+
+def test_a_slow_inline_handler_holds_up_the_informer(front: Front) -> None:
+    src = FakeControllerSource()
+    inf = front.new(src)
+    h = inline_handler(front, inf)
+    h.gate.clear()
+    inf.add_event_handler(h, inline=True)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+        src.add(pod("slow"))
+        assert h.entered.wait(5)
+        src.add(pod("next"))
+        assert not wait_for(lambda: "ns/next" in inf.get_store().list_keys(), timeout=0.2)
+        h.gate.set()
+        assert wait_for(lambda: h.got == ["ns/slow", "ns/next"])
+        assert "ns/next" in inf.get_store().list_keys()
+
+
+def test_a_raising_inline_handler_is_logged_and_counted(
+        front: Front, caplog: pytest.LogCaptureFixture) -> None:
+    src = FakeControllerSource()
+    inf = front.new(src)
+    h = inline_handler(front, inf)
+    inf.add_event_handler(h, inline=True)
+    with caplog.at_level(logging.ERROR), front.running(inf):
+        assert wait_for(inf.has_synced)
+        src.add(pod("bad"))
+        src.add(pod("good"))
+        assert wait_for(lambda: h.got == ["ns/bad", "ns/good"])
+        assert wait_for(lambda: inf.stats.handler_errors == 1)
+        assert "ns/good" in inf.get_store().list_keys()
+    assert any("failed on add of 'ns/bad'" in r.getMessage() for r in caplog.records)
+
+
+def test_an_inline_handler_added_late_gets_the_cache_then_live_events(front: Front) -> None:
+    src = FakeControllerSource()
+    for i in range(5):
+        src.add(pod(f"p{i}"))
+    inf = front.new(src)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+        h = inline_handler(front, inf)
+        reg = front.call(lambda: inf.add_event_handler(h, inline=True))
+        assert wait_for(reg.has_synced)  # no later event needed to finish the catch-up
+        assert sorted(h.got) == [f"ns/p{i}" for i in range(5)]
+        src.add(pod("live"))
+        assert wait_for(lambda: h.got[-1:] == ["ns/live"])
+        assert front.call(inf.remove_event_handler, reg)
+        src.add(pod("after"))
+        assert wait_for(lambda: "ns/after" in inf.get_store().list_keys())
+    assert "ns/after" not in h.got
+
+
+# --- delivery order ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["buffered", "inline"])
+def test_each_handler_gets_notifications_in_arrival_order_across_keys(
+        front: Front, inline: bool) -> None:
+    src = FakeControllerSource()
+    inf = front.new(src)
+    seen: list[tuple[str, str, str]] = []
+
+    def record(kind: str) -> Any:
+        def fn(*objs: Any) -> None:
+            obj = objs[-1]
+            seen.append((kind, name(obj), "" if kind == "delete" else str(obj["v"])))
+        return fn
+
+    inf.add_event_handler(ResourceEventHandlerFuncs(
+        on_add=record("add"), on_update=record("update"), on_delete=record("delete")),
+        inline=inline)
+    expected: list[tuple[str, str, str]] = []
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+        for step in range(300):
+            n = f"k{(step * 7) % 13}"
+            if src.items() and any(name(o) == n for o in src.items()):
+                if step % 5 == 0:
+                    src.delete(pod(n))
+                    expected.append(("delete", n, ""))
+                else:
+                    src.modify(pod(n, v=step))
+                    expected.append(("update", n, str(step)))
+            else:
+                src.add(pod(n, v=step))
+                expected.append(("add", n, str(step)))
+        assert wait_for(lambda: len(seen) == len(expected))
+    assert seen == expected
