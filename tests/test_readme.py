@@ -1,8 +1,9 @@
 """The ```python blocks of README.md and of every docs/ page run as written.
 
 They are the first code users copy, so each one is executed here: it must
-print something (an example that starts an informer and exits before it syncs
-prints nothing and fails) and leave no thread running. A block that cannot run
+show an outcome, by printing something or by an ``assert`` (an example that
+starts an informer and exits before it syncs shows nothing and fails), and
+leave no thread running. A block that cannot run
 here (it needs a real cluster) is preceded by the line ``<!-- no-run -->``;
 blocks in other languages (```sh, ```text) are never run.
 
@@ -89,7 +90,8 @@ def test_example_runs(block: Block) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(block.code, block.name, "exec"), {"__name__": "__main__"})
-    assert out.getvalue().strip(), f"the example at {block.name} printed nothing"
+    shows = out.getvalue().strip() or re.search(r"^\s*assert ", block.code, flags=re.M)
+    assert shows, f"the example at {block.name} neither printed nor asserted anything"
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     for t in leaked:
         t.join(timeout=5)
