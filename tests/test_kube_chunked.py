@@ -77,3 +77,20 @@ def test_a_reads_event_lines_decode_one_at_a_time_as_they_are_applied() -> None:
 def test_chunk_sizes_are_hex_digits_only(size: bytes) -> None:
     with pytest.raises(MalformedDataError, match="bad chunk size"):
         ChunkedDecoder().feed(size + b"\r\nhello\r\n")
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "byte-by-byte"])
+def test_the_size_line_limit_does_not_count_the_terminator(ending: bytes, split: bool) -> None:
+    def feed(line_len: int) -> bytes:
+        ext = b"5;" + b"x" * (line_len - 2)  # a size line of exactly line_len bytes
+        wire = ext + ending + b"hello\r\n0\r\n\r\n"
+        decoder = ChunkedDecoder("w")
+        pieces = [wire[i:i + 1] for i in range(len(wire))] if split else [wire]
+        out = b"".join(decoder.feed(p) for p in pieces)
+        assert decoder.done
+        return out
+
+    assert feed(MAX_LINE) == b"hello"  # exactly the limit: accepted, CRLF or LF alike
+    with pytest.raises(MalformedDataError, match="longer than 4096 bytes"):
+        feed(MAX_LINE + 1)

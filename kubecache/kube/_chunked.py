@@ -9,7 +9,8 @@ that arrived together in one piece, which the reflector applies as one batch
 (one fold, one wake-up per handler). ``python -m bench peers`` (bulk) and
 ``python -m bench transport`` measure it.
 
-Bounded: a chunk-size or trailer line longer than :data:`MAX_LINE` is a
+Bounded: a chunk-size or trailer line longer than :data:`MAX_LINE` (not
+counting its CRLF or LF terminator) is a
 :class:`~kubecache.errors.MalformedDataError` (urllib3 reads that line
 without a bound).
 """
@@ -21,7 +22,8 @@ from ..errors import MalformedDataError
 __all__ = ["MAX_LINE", "ChunkedDecoder"]
 
 MAX_LINE = 4096
-"""Longest chunk-size (with extensions) or trailer line accepted, in bytes."""
+"""Longest chunk-size (with extensions) or trailer line accepted, in bytes, without its
+terminator: CRLF and LF lines of one size are treated alike."""
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 _HEX = b"0123456789abcdefABCDEF"
@@ -81,9 +83,10 @@ class ChunkedDecoder:
         nl = data.find(b"\n", pos, end)
         if nl < 0:
             self._line += data[pos:end]
-            if len(self._line) > MAX_LINE:
-                raise MalformedDataError(
-                    f"{self._what}: a chunk-size line longer than {MAX_LINE} bytes")
+            held = len(self._line)
+            # A held CR may be the start of the CRLF that ends the line: it does not count.
+            if held > MAX_LINE and not (held == MAX_LINE + 1 and self._line[-1] == 13):
+                raise self._too_long()
             return None, end
         if self._line:
             self._line += data[pos:nl]
@@ -91,10 +94,16 @@ class ChunkedDecoder:
             self._line.clear()
         else:
             line = data[pos:nl]
+        if line[-1:] == b"\r":
+            line = line[:-1]  # the terminator (CRLF or LF) is not part of the line
         if len(line) > MAX_LINE:
-            raise MalformedDataError(
-                f"{self._what}: a chunk-size line longer than {MAX_LINE} bytes")
-        return line.rstrip(b"\r"), nl + 1
+            raise self._too_long()
+        return line, nl + 1
+
+    def _too_long(self) -> MalformedDataError:
+        self._line.clear()
+        return MalformedDataError(
+            f"{self._what}: a chunk-size line longer than {MAX_LINE} bytes")
 
     def _start_chunk(self, line: bytes) -> None:
         size_text = line.split(b";", 1)[0].strip(b" \t")
