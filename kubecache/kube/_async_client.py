@@ -44,6 +44,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from ..__about__ import __version__
 from .._json import dumps
+from ..errors import MalformedDataError
 from ._async_watch import AsyncHTTPWatch
 from ._base import (
     PERFORM_ERRORS,
@@ -58,7 +59,9 @@ from ._base import (
     RunExec,
     TransportError,
     decode_json_body,
+    describe_error,
     failed_answer,
+    first_line,
 )
 from .auth import load_client_cert, make_ssl_context, read_file
 from .config import Config, load_config, redacted_url
@@ -71,6 +74,17 @@ __all__ = ["AsyncClient"]
 Params = Mapping[str, str | int]
 
 _USER_AGENT = f"kubecache/{__version__}"
+
+
+def describe_aiohttp_error(exc: BaseException) -> str:
+    """A short, redacted cause for an aiohttp/socket failure (no URLs, no request info)."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"proxy refused the tunnel: {exc.status} {first_line(exc.message, 80)}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: {exc.status} {first_line(exc.message, 80)}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"{type(exc).__name__}: timed out"
+    return describe_error(exc)
 
 
 async def _run_exec(req: RunExec) -> ExecResult:
@@ -169,10 +183,7 @@ class AsyncClient(ClientBase):
         return None
 
     def _transport_error(self, method: str, path: str, exc: BaseException) -> TransportError:
-        what = type(exc).__name__
-        detail = str(exc) if not isinstance(exc, asyncio.TimeoutError) else "timed out"
-        return TransportError(f"{method} {self._server_text}{path.split('?', 1)[0]}: "
-                              f"{what}: {detail[:200]}")
+        return self.endpoint.transport_error(method, path, describe_aiohttp_error(exc))
 
     async def _send(self, method: str, path: str, params: Params | None, data: bytes | None,
                     headers: dict[str, str] | None,
@@ -185,13 +196,18 @@ class AsyncClient(ClientBase):
             authorization = await self._authorization()
             if authorization:
                 hdrs["Authorization"] = authorization
+            failure: TransportError | None = None
             try:
                 response = await session.request(
                     method, self._base + path, params=query, data=data, headers=hdrs,
                     allow_redirects=False, proxy=self._proxy,
                     server_hostname=self._server_hostname, timeout=timeout)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise self._transport_error(method, path, exc) from None
+                failure = self._transport_error(method, path, exc)
+            if failure is not None:
+                # Raised outside the handler: aiohttp's exception (its text and request
+                # info hold the proxy URL and Proxy-Authorization) is not the context.
+                raise failure
             if response.status < 400:
                 return response
             try:
@@ -207,18 +223,27 @@ class AsyncClient(ClientBase):
 
     async def _read(self, response: aiohttp.ClientResponse, method: str, path: str,
                     error: bool = False) -> bytes:
-        """The whole body, within ``max_list_bytes`` (a failure answer: its first MiB)."""
+        """The whole body, decoded (aiohttp undoes gzip and deflate), within
+        ``max_list_bytes`` (a failure answer: its first MiB)."""
+        failure: BaseException
         try:
             if self.max_list_bytes is None and not error:
                 return await response.read()
+            identity = response.headers.get("Content-Encoding", "identity").strip().lower()
             body = BodyCollector(path, self.max_list_bytes, error=error,
-                                 content_length=response.headers.get("Content-Length"))
+                                 content_length=response.headers.get("Content-Length")
+                                 if identity == "identity" else None)
             async for chunk in response.content.iter_chunked(1 << 16):
                 if not body.add(chunk):
                     break
             return body.body()
+        except aiohttp.ClientPayloadError as exc:
+            failure = (MalformedDataError(f"{path}: the answer's body is corrupt "
+                                          f"({first_line(exc, 80)})")
+                       if "ncod" in str(exc) else self._transport_error(method, path, exc))
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise self._transport_error(method, path, exc) from None
+            failure = self._transport_error(method, path, exc)
+        raise failure  # outside the handler: no aiohttp exception in the context
 
     # --- requests -------------------------------------------------------------------------
 
@@ -227,7 +252,9 @@ class AsyncClient(ClientBase):
                       timeout: float | None = None) -> Any:
         """Send one request and return the decoded JSON answer; failures -> StatusError."""
         content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
-        headers = {"Content-Type": content_type} if content is not None else None
+        headers = {"Accept-Encoding": self.accept_encoding(streaming=False)}
+        if content is not None:
+            headers["Content-Type"] = content_type
         client_timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
                                                sock_read=timeout or self.timeout)
         response = await self._send(method, path, params, content, headers, client_timeout)
@@ -262,7 +289,9 @@ class AsyncClient(ClientBase):
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self.connect_timeout,
             sock_read=self.timeout if read_timeout is None else read_timeout)
-        return await self._send("GET", path, params, None, None, timeout)
+        return await self._send("GET", path, params, None,
+                                {"Accept-Encoding": self.accept_encoding(streaming=True)},
+                                timeout)
 
     async def watch(self, path: str, params: Params | None = None) -> AsyncHTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..watch import Event
-from ._base import MAX_LINE_BYTES, EventLines, SilenceBound, WatchDecoder
+from ._base import MAX_LINE_BYTES, EventLines, SilenceBound, WatchDecoder, describe_error
 
 __all__ = ["AsyncHTTPWatch"]
 
@@ -45,6 +45,7 @@ class AsyncHTTPWatch:
         self._what = what
         self._decoder = WatchDecoder(what, max_line_bytes)
         self._silence = silence if silence is not None else SilenceBound(what)
+        self._decode = self._silence.watching(self._decoder.decode)
         self._ready: deque[Event] = deque()
         self._stopped = False
         self._closed = False
@@ -99,8 +100,8 @@ class AsyncHTTPWatch:
         split = self._decoder.split
         silence = self._silence
         loop = asyncio.get_running_loop()
-        if self._timer is None and not self._closed:
-            self._arm(loop, loop.time())
+        if (self._timer is None or silence.take_drop()) and not self._closed:
+            self._arm(loop, loop.time())  # first read, or a BOOKMARK dropped the bound
         while not self._stopped and not self._closed:
             self._waiting_since = loop.time()
             try:
@@ -113,7 +114,7 @@ class AsyncHTTPWatch:
                 if isinstance(exc, TimeoutError):  # the HTTP library's own read timeout
                     self._silent = True
                 if not self._silent and not self._stopped:
-                    logger.debug("watch %s ended: %s: %s", self._what, type(exc).__name__, exc)
+                    logger.debug("watch %s ended: %s", self._what, describe_error(exc))
                 break
             self._waiting_since = None
             if not chunk:
@@ -128,9 +129,7 @@ class AsyncHTTPWatch:
                 self._close()
                 raise
             if lines:
-                if silence.note_lines(lines):
-                    self._arm(loop, loop.time())  # the bound just dropped: the timer must too
-                return EventLines(lines, self._decoder.decode)
+                return EventLines(lines, self._decode)
         if self._silent and not self._stopped:
             logger.warning("%s", silence.message())
         self._close()

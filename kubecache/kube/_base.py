@@ -98,8 +98,10 @@ import email.utils
 import ipaddress
 import math
 import os
+import re
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,6 +129,7 @@ __all__ = [
     "BodyCollector",
     "ClientBase",
     "ClientSettings",
+    "ContentDecoder",
     "CredentialError",
     "Endpoint",
     "ExecAuthenticator",
@@ -148,13 +151,17 @@ __all__ = [
     "WatchDecoder",
     "build_authenticator",
     "check_body_size",
+    "content_decoder",
     "decode_json_body",
+    "describe_error",
     "environment_proxy",
     "failed_answer",
+    "first_line",
     "is_loopback",
     "list_params",
     "parse_resource",
     "parse_retry_after",
+    "redact",
     "selector_text",
     "split_userinfo",
     "status_error_from",
@@ -212,6 +219,38 @@ class RequestCancelled(CacheError):
 
 class CredentialError(CacheError):
     """Credentials could not be obtained (a token file unreadable, an exec plugin failed)."""
+
+
+# --- redaction: the one boundary where third-party failures become kubecache errors ------------
+
+_REDACTED = "<redacted>"
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"<>]+@")
+_AUTH_HEADER = re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,]*")
+_AUTH_VALUE = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{6,}")
+_MIN_SECRET = 4
+"""Shorter known secrets are not searched for (they would mangle ordinary words);
+the patterns above still remove them from URLs and headers."""
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with URL ``user:password@``, auth header values and known secrets removed."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET and secret in text:
+            text = text.replace(secret, _REDACTED)
+    text = _URL_USERINFO.sub(rf"\1{_REDACTED}@", text)
+    text = _AUTH_HEADER.sub(rf"\1{_REDACTED}", text)
+    return _AUTH_VALUE.sub(rf"\1 {_REDACTED}", text)
+
+
+def first_line(exc: object, limit: int = 200) -> str:
+    """The first line of ``exc``'s text (its type name when it has none), cut at ``limit``."""
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:limit] if text.strip() else type(exc).__name__
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: first line`` of a third-party failure, redacted of URL and header credentials."""
+    return redact(f"{type(exc).__name__}: {first_line(exc)}")
 
 
 # --- resources and requests --------------------------------------------------------------
@@ -398,15 +437,47 @@ class Endpoint:
     https: bool
     proxy: str | None = field(repr=False)
     authenticator: Authenticator | None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    """Every credential this endpoint knows, as sent: removed from any error text."""
 
     @classmethod
     def of(cls, config: Config) -> Endpoint:
         server, user, password = split_userinfo(config.server)
+        proxy = config.proxy_url or environment_proxy(server)
         return cls(base=server.rstrip("/"), text=redacted_url(config.server),
-                   https=server.startswith("https://"),
-                   proxy=config.proxy_url or environment_proxy(server),
+                   https=server.startswith("https://"), proxy=proxy,
                    authenticator=build_authenticator(config, url_username=user,
-                                                     url_password=password))
+                                                     url_password=password),
+                   secrets=_secrets_of(config, proxy))
+
+    def transport_error(self, method: str, path: str, detail: str) -> TransportError:
+        """The :class:`TransportError` for ``detail`` (a failure's description), redacted.
+
+        Every transport failure of both clients passes here: the message names
+        the request and the server, never a credential.
+        """
+        cause = redact(detail, self.secrets)[:300]
+        return TransportError(f"{method} {self.text}{path.split('?', 1)[0]}: {cause}")
+
+
+def _basic(user: str, password: str | None) -> str:
+    return base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+
+
+def _secrets_of(config: Config, proxy: str | None) -> tuple[str, ...]:
+    found: list[str] = [config.token or "", config.password or ""]
+    _, user, password = split_userinfo(config.server)
+    if user is not None:
+        found += [password or "", _basic(user, password)]
+    if config.username:
+        found.append(_basic(config.username, config.password))
+    if proxy:
+        _, puser, ppassword = split_userinfo(proxy)
+        if puser is not None:
+            found += [ppassword or "", _basic(puser, ppassword)]
+            raw = urlsplit(proxy).netloc.rpartition("@")[0].partition(":")[2]
+            found.append(raw)  # as written in the URL (percent-encoded)
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
 
 class ClientSettings(TypedDict, total=False):
@@ -418,6 +489,7 @@ class ClientSettings(TypedDict, total=False):
     max_line_bytes: int
     max_list_bytes: int | None
     bookmark_idle_timeout: float | None
+    compress: bool
 
 
 class ClientBase:
@@ -430,13 +502,18 @@ class ClientBase:
     (``MalformedDataError`` beyond); ``max_list_bytes``: the largest answer
     body accepted (``None``: no bound); ``bookmark_idle_timeout``: the
     silence that ends a watch once it has seen a bookmark (``None``: only
-    ``timeoutSeconds`` + ``watch_margin``).
+    ``timeoutSeconds`` + ``watch_margin``); ``compress``: ask for gzip on
+    lists and other single answers (``Accept-Encoding: gzip``, as client-go's
+    transport does; kube-apiserver compresses answers over 128 KiB). Watches
+    ask for none (events are small and flushed one by one), but every answer
+    is decoded whatever ``Content-Encoding`` (gzip, deflate) it comes with.
     """
 
     def __init__(self, config: Config, *, timeout: float = 60.0, connect_timeout: float = 10.0,
                  watch_margin: float = WATCH_MARGIN, max_line_bytes: int = MAX_LINE_BYTES,
                  max_list_bytes: int | None = DEFAULT_MAX_LIST_BYTES,
-                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT) -> None:
+                 bookmark_idle_timeout: float | None = BOOKMARK_IDLE_TIMEOUT,
+                 compress: bool = True) -> None:
         self.config = config
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -444,7 +521,12 @@ class ClientBase:
         self.max_line_bytes = max_line_bytes
         self.max_list_bytes = max_list_bytes
         self.bookmark_idle_timeout = bookmark_idle_timeout
+        self.compress = compress
         self.endpoint = Endpoint.of(config)
+
+    def accept_encoding(self, streaming: bool) -> str:
+        """The ``Accept-Encoding`` of a request: gzip for single answers when ``compress``."""
+        return "gzip" if self.compress and not streaming else "identity"
 
     @property
     def namespace(self) -> str:
@@ -593,6 +675,68 @@ class BodyCollector:
 
     def body(self) -> bytes:
         return b"".join(self._parts)
+
+
+DECODED_PIECE = 1 << 20
+"""Most bytes one compressed chunk may expand to at once (the rest follows in pieces)."""
+
+
+class ContentDecoder:
+    """A body's ``Content-Encoding`` (gzip or deflate) undone incrementally, without I/O.
+
+    ``feed(chunk)`` returns the decoded pieces (each at most
+    :data:`DECODED_PIECE` bytes, so a small compressed chunk never expands in
+    memory at once); ``deflate`` accepts both the zlib form (RFC 9110) and the
+    raw form some servers send. A corrupt stream is a ``MalformedDataError``
+    naming ``what``. :func:`content_decoder` picks one for a header value.
+    """
+
+    __slots__ = ("_d", "_raw_fallback", "encoding", "what")
+
+    def __init__(self, encoding: str, what: str) -> None:
+        self.encoding = encoding
+        self.what = what
+        self._raw_fallback = encoding == "deflate"
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        data = chunk
+        while data:
+            try:
+                piece = self._d.decompress(data, DECODED_PIECE)
+            except zlib.error:
+                if self._raw_fallback:  # not zlib-wrapped: raw deflate
+                    self._raw_fallback = False
+                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise MalformedDataError(f"{self.what}: the {self.encoding} body is corrupt "
+                                         f"(Content-Encoding: {self.encoding})") from None
+            self._raw_fallback = False
+            if piece:
+                out.append(piece)
+            data = self._d.unconsumed_tail
+        return out
+
+    def __repr__(self) -> str:
+        return f"ContentDecoder({self.encoding!r}, {self.what!r})"
+
+
+def content_decoder(content_encoding: str | None, what: str) -> ContentDecoder | None:
+    """The decoder for a ``Content-Encoding`` value (``None``: the body is as sent).
+
+    gzip (``x-gzip``) and deflate; anything else is a ``MalformedDataError``
+    (the client asks for gzip only, so another coding is a misbehaving peer).
+    """
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return ContentDecoder("gzip", what)
+    if encoding == "deflate":
+        return ContentDecoder("deflate", what)
+    raise MalformedDataError(f"{what}: unsupported Content-Encoding {encoding[:40]!r} "
+                             f"(gzip and deflate are understood)")
 
 
 def failed_answer(code: int, reason_phrase: str,
@@ -804,12 +948,14 @@ class SilenceBound:
     minute), and the bound drops to ``bookmark_idle`` when that is shorter
     (``None``: never). It never drops before: a server that sends no
     bookmarks may stay silent until ``timeoutSeconds``, and a false alarm
-    costs a reconnect every time. The reader applies ``seconds`` to its
-    reads, calls :meth:`note` with each chunk's events, and logs
+    costs a reconnect every time. Whether a BOOKMARK came is decided from
+    decoded event types (:meth:`note`, or the decoder :meth:`watching`
+    wraps), never from bytes in a line: an object may hold the text
+    ``"BOOKMARK"``. The reader applies ``seconds`` to its reads and logs
     :meth:`message` at WARNING when a read outlasts the bound.
     """
 
-    __slots__ = ("_idle", "bookmarked", "seconds", "what")
+    __slots__ = ("_idle", "bookmarked", "dropped", "seconds", "what")
 
     def __init__(self, what: str, params: Mapping[str, str | int] | None = None, *,
                  margin: float = WATCH_MARGIN,
@@ -818,8 +964,9 @@ class SilenceBound:
         self.seconds = watch_read_timeout(params or {}, margin)
         self._idle = bookmark_idle
         self.bookmarked = False
+        self.dropped = False
 
-    def note(self, events: list[Event]) -> bool:
+    def note(self, events: Iterable[Event]) -> bool:
         """Look at a chunk's events; true when the bound has just dropped (apply ``seconds``)."""
         if self.bookmarked:
             return False
@@ -832,14 +979,26 @@ class SilenceBound:
                 return False
         return False
 
-    def note_lines(self, lines: list[bytes]) -> bool:
-        """:meth:`note` for undecoded lines (a BOOKMARK line is small and says so)."""
-        if self.bookmarked:
-            return False
-        for line in lines:
-            if len(line) < 4096 and b'"BOOKMARK"' in line:
-                return self.note([Event(EventType.BOOKMARK, None)])
-        return False
+    def watching(self, decode: Callable[[bytes], Event | None]) -> Callable[[bytes], Event | None]:
+        """``decode`` that also notes each decoded BOOKMARK (by its type, never by bytes).
+
+        When the bound drops, :attr:`dropped` is set until :meth:`take_drop`
+        (the reader applies the new ``seconds`` before its next read).
+        """
+        bookmark = EventType.BOOKMARK
+
+        def noting(line: bytes) -> Event | None:
+            ev = decode(line)
+            if ev is not None and ev.type is bookmark and not self.bookmarked:
+                self.dropped = self.note((ev,))
+            return ev
+
+        return noting
+
+    def take_drop(self) -> bool:
+        """True once after the bound dropped during decoding (see :meth:`watching`)."""
+        dropped, self.dropped = self.dropped, False
+        return dropped
 
     def message(self) -> str:
         """The WARNING for a watch that stayed silent past the bound (path and silence)."""

@@ -48,14 +48,18 @@ from urllib3.exceptions import (
 from .. import cancel
 from ..__about__ import __version__
 from .._json import dumps
+from ..errors import MalformedDataError
 from ._base import (
     BodyCollector,
     ClientBase,
     ClientSettings,
     RequestCancelled,
     TransportError,
+    content_decoder,
     decode_json_body,
     failed_answer,
+    first_line,
+    redact,
     with_query,
 )
 from ._chunked import ChunkedDecoder
@@ -119,6 +123,7 @@ class StreamResponse:
         self._lock = threading.Lock()
         self._closed = False
         self._aborted = False
+        self._raw = False
 
     @property
     def aborted(self) -> bool:
@@ -136,29 +141,38 @@ class StreamResponse:
         unregister = cancel.on_cancel(self.abort)
         clean = False
         try:
-            raw = _buffered_body(response) if response.chunked else None
-            if raw is not None:
-                # What the socket has, framing stripped here: events that arrived
-                # together stay together (see _chunked). The connection is not
-                # reused afterwards, as urllib3 did not see the body.
-                decoder = ChunkedDecoder(self.what)
-                while not decoder.done:
-                    data = raw.read1(amt)
-                    if not data:
-                        raise ProtocolError(f"{self.what}: connection closed inside the body")
-                    payload = decoder.feed(data)
-                    if payload:
-                        yield payload
-                return
-            if response.chunked:
-                yield from response.read_chunked(amt)
-            else:
-                while chunk := response.read1(amt):
-                    yield chunk
-            clean = True
+            content = content_decoder(response.headers.get("Content-Encoding"), self.what)
+            if content is None:
+                yield from self._payload(response, amt)
+            else:  # gzip or deflate (a server or proxy compressing): decoded here
+                for data in self._payload(response, amt):
+                    yield from content.feed(data)
+            clean = not self._raw  # urllib3 did not see a raw-read body: not reusable
         finally:
             unregister()
             self._finish(clean)
+
+    def _payload(self, response: urllib3.BaseHTTPResponse, amt: int) -> Iterator[bytes]:
+        """The body's bytes as sent (transfer coding removed, content coding kept)."""
+        raw = _buffered_body(response) if response.chunked else None
+        self._raw = raw is not None
+        if raw is not None:
+            # What the socket has, framing stripped here: events that arrived
+            # together stay together (see _chunked). The connection is not
+            # reused afterwards, as urllib3 did not see the body.
+            decoder = ChunkedDecoder(self.what)
+            while not decoder.done:
+                data = raw.read1(amt)
+                if not data:
+                    raise ProtocolError(f"{self.what}: connection closed inside the body")
+                payload = decoder.feed(data)
+                if payload:
+                    yield payload
+        elif response.chunked:
+            yield from response.read_chunked(amt, decode_content=False)
+        else:
+            while chunk := response.read1(amt, decode_content=False):
+                yield chunk
 
     def set_read_timeout(self, seconds: float) -> None:
         """Change how long a read may wait for bytes (from the reading thread)."""
@@ -235,7 +249,7 @@ class Client(ClientBase):
                 timeout: float | None = None, accept: str | None = None) -> Any:
         """Send one request and return the decoded JSON answer; failures -> StatusError."""
         content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
-        headers: dict[str, str] = {}
+        headers = {"Accept-Encoding": self.accept_encoding(streaming=False)}
         if content is not None:
             headers["Content-Type"] = content_type
         if accept:
@@ -272,7 +286,9 @@ class Client(ClientBase):
 
         ``read_timeout`` bounds the wait for each next chunk (``None``: ``timeout``).
         """
-        headers = {"Accept": accept} if accept else {}
+        headers = {"Accept-Encoding": self.accept_encoding(streaming=True)}
+        if accept:
+            headers["Accept"] = accept
         call = self._send("GET", path, params, None, headers,
                           self.timeout if read_timeout is None else read_timeout)
         call.unregister()  # the stream registers itself again while it is read
@@ -309,6 +325,7 @@ class Client(ClientBase):
                     all_headers["Authorization"] = authorization
             hold = Blocking()
             unregister = cancel.on_cancel(hold.cancel)
+            failure: BaseException | None = None
             try:
                 if hold.cancelled:
                     raise RequestCancelled(f"{method} {path}: cancelled before it was sent")
@@ -317,16 +334,19 @@ class Client(ClientBase):
                         method, url, body=body, headers=all_headers, redirect=False,
                         retries=False, preload_content=False, timeout=timeout,
                         assert_same_host=False)
-            except BaseException as exc:
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 unregister()
                 hold.detach()
-                if isinstance(exc, RequestCancelled):
-                    raise
-                if hold.cancelled and isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
-                    raise RequestCancelled(f"{method} {path}: cancelled") from None
-                if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
-                    raise self._transport_error(method, path, exc, read_timeout) from None
+                failure = (RequestCancelled(f"{method} {path}: cancelled") if hold.cancelled
+                           else self._transport_error(method, path, exc, read_timeout))
+            except BaseException:
+                unregister()
+                hold.detach()
                 raise
+            if failure is not None:
+                # Raised outside the handler: urllib3's exception (which may hold the
+                # proxy's credentials) is neither the cause nor the context.
+                raise failure
             call = _Call(response, hold, unregister)
             if response.status < 400:
                 return call
@@ -342,25 +362,30 @@ class Client(ClientBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read_body(self, call: _Call, path: str, error: bool = False) -> bytes:
-        """The whole body, within ``max_list_bytes`` (a failure answer: its first MiB)."""
+        """The whole body, decoded (gzip, deflate), within ``max_list_bytes`` (a failure
+        answer: its first MiB)."""
         response = call.response
+        failure: BaseException
         try:
             if self.max_list_bytes is None and not error:
-                return response.read()
+                return response.read()  # urllib3 undoes the Content-Encoding
             body = BodyCollector(path, self.max_list_bytes, error=error,
-                                 content_length=response.headers.get("Content-Length"))
+                                 content_length=_identity_length(response))
             while (chunk := response.read(_READ)) and body.add(chunk):
                 pass
             return body.body()
+        except urllib3.exceptions.DecodeError:
+            encoding = response.headers.get("Content-Encoding", "")
+            failure = MalformedDataError(f"{path}: the answer's {encoding} body is corrupt")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if call.hold.cancelled:
-                raise RequestCancelled(f"{path}: cancelled while reading the answer") from None
-            raise self._transport_error("GET", path, exc, None) from None
+            failure = (RequestCancelled(f"{path}: cancelled while reading the answer")
+                       if call.hold.cancelled else self._transport_error("GET", path, exc, None))
+        raise failure  # outside the handler: no third-party exception in the context
 
     def _transport_error(self, method: str, path: str, exc: BaseException,
                          read_timeout: float | None) -> TransportError:
-        return TransportError(f"{method} {self._server_text}{path}: "
-                              f"{describe_transport_error(exc, read_timeout)}")
+        return self.endpoint.transport_error(method, path,
+                                             describe_transport_error(exc, read_timeout))
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -390,7 +415,7 @@ def describe_transport_error(exc: BaseException, read_timeout: float | None = No
     if isinstance(exc, NameResolutionError):
         return "host name could not be resolved"
     if isinstance(exc, NewConnectionError):
-        return "cannot connect: " + str(exc).split("connection: ", 1)[-1]
+        return "cannot connect: " + redact(first_line(str(exc).split("connection: ", 1)[-1]))
     if isinstance(exc, ReadTimeoutError):
         limit = f" for {read_timeout:g} s" if read_timeout is not None else ""
         return f"no answer{limit} (read timeout)"
@@ -408,5 +433,12 @@ def _first_line(exc: object) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, BaseException) and not isinstance(exc, OSError) and text.startswith("<"):
         text = text.split(": ", 1)[-1]  # urllib3 prefixes the connection object's repr
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return redact(first_line(text))
+
+
+def _identity_length(response: urllib3.BaseHTTPResponse) -> str | None:
+    """``Content-Length`` when it counts the decoded body (no content coding), else ``None``."""
+    if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
+    return response.headers.get("Content-Length")
 

@@ -83,6 +83,11 @@ class HTTPWatch:
         self._reading = False
 
     @property
+    def silence(self) -> SilenceBound:
+        """The bound on a read's wait for bytes (it drops once a bookmark came)."""
+        return self._silence
+
+    @property
     def buffered(self) -> int:
         """Bytes of an incomplete event line held (never more than ``max_line_bytes``)."""
         return self._decoder.buffered
@@ -98,15 +103,15 @@ class HTTPWatch:
             if self._stopped or self._reading:
                 return
             self._reading = True
-        split, decode = self._decoder.split, self._decoder.decode
         silence = self._silence
+        split, decode = self._decoder.split, silence.watching(self._decoder.decode)
         try:
             for chunk in self._response.chunks():
                 lines = split(chunk)
                 if lines:
-                    if silence.note_lines(lines):
-                        self._response.set_read_timeout(silence.seconds)
                     yield EventLines(lines, decode)
+                    if silence.take_drop():  # a BOOKMARK was decoded: the bound dropped
+                        self._response.set_read_timeout(silence.seconds)
                 self._decoder.check()
             dropped = self._decoder.finish()
             if dropped:

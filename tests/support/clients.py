@@ -1,0 +1,131 @@
+"""Drive either Kubernetes client (threaded ``Client``, asyncio ``AsyncClient``) from a sync test.
+
+Contract tests of the HTTP clients take the ``client_kind`` fixture (``"sync"``
+or ``"async"``) and build a :class:`ClientDriver`: the same calls for both,
+the asyncio client running on a private loop in a thread of its own. Every
+wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from kubecache.kube import AsyncClient, Client, Config, new_list_watch_from_client
+from kubecache.listwatch import ListOptions
+from kubecache.watch import Event
+
+CLIENT_KINDS = ("sync", "async")
+DEADLINE = 10.0
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def client_kind(request: pytest.FixtureRequest) -> str:
+    """Each HTTP client's name: ``"sync"`` (urllib3) and ``"async"`` (aiohttp)."""
+    return str(request.param)
+
+
+class ClientDriver:
+    """One client of ``kind`` for ``config``; blocking calls whatever the client is.
+
+    Use as a context manager. ``watch`` returns the watch object itself
+    (``HTTPWatch`` or ``AsyncHTTPWatch``); :meth:`next_events` reads from it.
+    """
+
+    def __init__(self, kind: str, config: Config, **settings: Any) -> None:
+        self.kind = kind
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._iter: dict[int, Any] = {}
+        if kind == "sync":
+            self.client: Any = Client(config, **settings)
+        elif kind == "async":
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._thread = threading.Thread(target=loop.run_forever, name="client driver",
+                                            daemon=True)
+            self._thread.start()
+            try:
+                self.client = self._run(_make_async(config, settings))
+            except BaseException:
+                self._stop_loop()
+                raise
+        else:
+            raise ValueError(f"unknown client kind {kind!r}")
+
+    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float = DEADLINE) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``client.<name>(*args, **kwargs)``, awaited for the asyncio client."""
+        result = getattr(self.client, name)(*args, **kwargs)
+        return self._run(result) if self.kind == "async" else result
+
+    def list_watch(self, resource: str, *args: Any, **kwargs: Any) -> Any:
+        return new_list_watch_from_client(self.client, resource, *args, **kwargs)
+
+    def list(self, lw: Any, options: ListOptions | None = None) -> Any:
+        result = lw.list(options or ListOptions())
+        return self._run(result) if self.kind == "async" else result
+
+    def watch(self, lw: Any, options: ListOptions | None = None) -> Any:
+        result = lw.watch(options or ListOptions())
+        return self._run(result) if self.kind == "async" else result
+
+    def next_events(self, watch: Any, count: int) -> list[Event]:
+        """The next ``count`` events of ``watch`` (fewer if it ends first)."""
+        out: list[Event] = []
+        if self.kind == "sync":
+            it = self._iter.setdefault(id(watch), iter(watch))
+            for ev in it:
+                out.append(ev)
+                if len(out) >= count:
+                    break
+            return out
+
+        async def take() -> list[Event]:
+            it = self._iter.setdefault(id(watch), watch.__aiter__())
+            while len(out) < count:
+                try:
+                    out.append(await it.__anext__())
+                except StopAsyncIteration:
+                    break
+            return out
+
+        return list(self._run(take()))
+
+    def stop_watch(self, watch: Any) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(watch.stop)
+        else:
+            watch.stop()
+
+    def close(self) -> None:
+        if self.kind == "sync":
+            self.client.close()
+            return
+        try:
+            self._run(self.client.aclose())
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        assert self._loop is not None and self._thread is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(DEADLINE)
+        self._loop.close()
+
+    def __enter__(self) -> ClientDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _make_async(config: Config, settings: dict[str, Any]) -> AsyncClient:
+    return AsyncClient(config, **settings)

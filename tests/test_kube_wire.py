@@ -1,0 +1,287 @@
+"""Both HTTP clients on the wire: credentials never in errors, Content-Encoding honoured,
+bookmarks judged by event type (issue 14). Each test runs on both clients
+(``client_kind``) through :class:`tests.support.clients.ClientDriver`."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+import socket
+import threading
+import traceback
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kubecache.errors import MalformedDataError
+from kubecache.keys import meta_namespace_key_func
+from kubecache.kube import Config, TransportError
+from kubecache.listwatch import ListOptions
+from kubecache.reflector import Reflector
+from kubecache.store import new_store
+from kubecache.watch import EventType
+from tests.support.clients import ClientDriver, client_kind
+from tests.support.servers import RawServer, read_head
+from tests.support.sync import wait_for
+
+__all__ = ["client_kind"]
+
+PASSWORD = "pw-s3cr3t-proxy-value"
+USER = "puser"
+
+
+# --- a proxy that refuses CONNECT with 407 (expired proxy credentials) ----------------------
+
+
+class RefusingProxy:
+    """Answers every request 407 and records the request heads it got."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self.server = RawServer(self._handle)
+        self.url = self.server.url.replace("http://", f"http://{USER}:{PASSWORD}@")
+
+    def _handle(self, conn: socket.socket) -> None:
+        self.heads.append(read_head(conn))
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"proxy\"\r\n"
+                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def refusing_proxy() -> Iterator[RefusingProxy]:
+    p = RefusingProxy()
+    yield p
+    p.close()
+
+
+def _leaks(text: str) -> list[str]:
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    return [s for s in (PASSWORD, token) if s in text]
+
+
+def _everything(exc: BaseException) -> str:
+    """str, repr, and the formatted traceback with every chained exception and their reprs."""
+    parts = [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        parts += [repr(link), repr(vars(link)) if hasattr(link, "__dict__") else ""]
+        link = link.__cause__ or link.__context__
+    return "\n".join(parts)
+
+
+def test_a_refusing_proxy_never_shows_its_password(
+        client_kind: str, refusing_proxy: RefusingProxy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    cfg = Config(server="https://cluster.example:6443", proxy_url=refusing_proxy.url)
+    errors: list[BaseException] = []
+    with ClientDriver(client_kind, cfg) as driver:
+        lw = driver.list_watch("pods")
+        for attempt in (lambda: driver.call("get", "/api/v1/pods"),
+                        lambda: driver.list(lw, ListOptions(limit=500)),
+                        lambda: driver.watch(lw, ListOptions(timeout_seconds=5))):
+            with pytest.raises(TransportError) as info:
+                attempt()
+            errors.append(info.value)
+        text = repr(driver.client)
+    assert refusing_proxy.heads, "the proxy was never asked"
+    assert b"Proxy-Authorization: Basic " in refusing_proxy.heads[0]
+    for exc in errors:
+        assert "407" in str(exc) and "cluster.example:6443" in str(exc)
+        # no third-party exception (holding the URL or the header) is kept in the chain
+        assert exc.__cause__ is None and exc.__context__ is None
+        text += _everything(exc)
+    text += "\n".join(r.getMessage() for r in caplog.records)
+    assert _leaks(text) == []
+
+
+def test_a_reflector_retrying_through_a_refusing_proxy_keeps_the_password_out(
+        refusing_proxy: RefusingProxy, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    cfg = Config(server="https://cluster.example:6443", proxy_url=refusing_proxy.url)
+    with ClientDriver("sync", cfg) as driver:
+        store = new_store(meta_namespace_key_func)
+        r = Reflector(driver.list_watch("pods"), None, store)
+        stop = threading.Event()
+        r.run_until(stop)
+        try:
+            assert wait_for(lambda: r.stats.last_error and len(refusing_proxy.heads) >= 2, 10)
+        finally:
+            stop.set()
+            r.join(5)
+        text = r.stats.last_error + repr(r.stats) + "\n".join(
+            r.getMessage() for r in caplog.records)
+    assert "407" in r.stats.last_error
+    assert _leaks(text) == []
+
+
+def test_redact_removes_userinfo_auth_headers_and_known_secrets() -> None:
+    from kubecache.kube._base import redact
+
+    text = ("407, url='http://bob:hunter22@proxy:3128' headers={'Proxy-Authorization': "
+            "'Basic Ym9iOmh1bnRlcjIy', 'Authorization': 'Bearer abcdef123456'} tok=XYZsecret")
+    out = redact(text, ["XYZsecret"])
+    for secret in ("hunter22", "Ym9iOmh1bnRlcjIy", "abcdef123456", "XYZsecret"):
+        assert secret not in out
+    assert "proxy:3128" in out and "407" in out
+
+
+# --- Content-Encoding ---------------------------------------------------------------------------
+
+POD_LIST = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
+            "items": [{"metadata": {"name": f"p{i}", "namespace": "default",
+                                    "resourceVersion": "7"}} for i in range(50)]}
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class GzipServer:
+    """Answers lists with a gzipped body and watches with a gzipped chunked stream."""
+
+    EVENTS = 5
+
+    def __init__(self, encoding: str = "gzip") -> None:
+        self.encoding = encoding
+        self.heads: list[bytes] = []
+        self.server = RawServer(self._handle)
+        self.url = self.server.url
+
+    def _compressor(self) -> Any:
+        if self.encoding == "gzip":
+            return zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        return zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
+
+    def _handle(self, conn: socket.socket) -> None:
+        from kubecache._json import dumps
+
+        head = read_head(conn)
+        self.heads.append(head)
+        enc = self.encoding.encode()
+        if b"watch=1" in head.split(b"\r\n", 1)[0]:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Encoding: " + enc + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+            z = self._compressor()
+            for i in range(self.EVENTS):
+                line = dumps({"type": "ADDED", "object": {"metadata": {
+                    "name": f"w{i}", "namespace": "default",
+                    "resourceVersion": str(10 + i)}}}) + b"\n"
+                conn.sendall(_chunk(z.compress(line) + z.flush(zlib.Z_SYNC_FLUSH)))
+            conn.sendall(_chunk(z.flush()) + b"0\r\n\r\n")
+            return
+        body = dumps(POD_LIST)
+        z = self._compressor()
+        data = z.compress(body) + z.flush()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Encoding: " + enc + b"\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % len(data) + data)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_lists_and_watches_are_decoded(client_kind: str, encoding: str) -> None:
+    server = GzipServer(encoding)
+    try:
+        with ClientDriver(client_kind, Config(server=server.url)) as driver:
+            lw = driver.list_watch("pods")
+            listed = driver.list(lw, ListOptions(limit=500))
+            assert listed == POD_LIST
+            w = driver.watch(lw, ListOptions(resource_version="7", timeout_seconds=30))
+            events = driver.next_events(w, 10)
+            driver.stop_watch(w)
+    finally:
+        server.close()
+    assert [(e.type, e.object["metadata"]["name"]) for e in events] == [
+        (EventType.ADDED, f"w{i}") for i in range(GzipServer.EVENTS)]
+    list_head, watch_head = server.heads[0].lower(), server.heads[1].lower()
+    assert b"accept-encoding: gzip" in list_head  # lists ask for gzip, as client-go does
+    assert b"gzip" not in watch_head  # watches ask for none (small events, flushed one by one)
+
+
+def test_no_gzip_asked_when_compress_is_off(client_kind: str) -> None:
+    server = GzipServer()
+    try:
+        with ClientDriver(client_kind, Config(server=server.url), compress=False) as driver:
+            assert driver.list(driver.list_watch("pods")) == POD_LIST  # still decoded
+    finally:
+        server.close()
+    assert b"gzip" not in server.heads[0].lower()
+
+
+def test_content_decoder_pieces_corruption_and_unknown_codings() -> None:
+    from kubecache.kube._base import content_decoder
+
+    assert content_decoder(None, "x") is None and content_decoder("identity", "x") is None
+    data = gzip.compress(b"a" * 5_000_000)
+    dec = content_decoder("gzip", "/p")
+    assert dec is not None
+    pieces = [p for i in range(0, len(data), 100) for p in dec.feed(data[i:i + 100])]
+    assert b"".join(pieces) == b"a" * 5_000_000 and max(map(len, pieces)) <= 1 << 20
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    dec = content_decoder("deflate", "/p")
+    assert dec is not None
+    assert b"".join(dec.feed(raw.compress(b"hello") + raw.flush())) == b"hello"
+    with pytest.raises(MalformedDataError, match="/p: the gzip body is corrupt"):
+        content_decoder("gzip", "/p").feed(b"not gzip at all")  # type: ignore[union-attr]
+    with pytest.raises(MalformedDataError, match="unsupported Content-Encoding 'br'"):
+        content_decoder("br", "/p")
+
+
+# --- the silence bound decides from decoded event types ---------------------------------------
+
+
+class BookmarkTextServer:
+    """A watch whose object holds the text "BOOKMARK", then a real bookmark on request."""
+
+    def __init__(self) -> None:
+        self.send_bookmark = threading.Event()
+        self.server = RawServer(self._handle)
+        self.url = self.server.url
+
+    def _handle(self, conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        conn.sendall(_chunk(b'{"type":"ADDED","object":{"metadata":{"name":"a","namespace":'
+                            b'"default","resourceVersion":"8","labels":{"kind":"BOOKMARK"}},'
+                            b'"data":{"note":"\\"BOOKMARK\\""}}}\n'))
+        if self.send_bookmark.wait(10):
+            conn.sendall(_chunk(b'{"type":"BOOKMARK","object":{"metadata":'
+                                b'{"resourceVersion":"9"}}}\n'))
+        while conn.recv(65536):
+            pass
+
+    def close(self) -> None:
+        self.send_bookmark.set()
+        self.server.close()
+
+
+def test_a_bookmark_string_inside_an_object_does_not_shorten_the_silence_bound(
+        client_kind: str) -> None:
+    server = BookmarkTextServer()
+    try:
+        with ClientDriver(client_kind, Config(server=server.url)) as driver:
+            w = driver.watch(driver.list_watch("pods"),
+                             ListOptions(resource_version="7", timeout_seconds=300))
+            (added,) = driver.next_events(w, 1)
+            assert added.type is EventType.ADDED
+            assert not w.silence.bookmarked and w.silence.seconds == 305.0
+            server.send_bookmark.set()
+            (bookmark,) = driver.next_events(w, 1)
+            assert bookmark.type is EventType.BOOKMARK
+            assert w.silence.bookmarked and w.silence.seconds == 150.0
+            driver.stop_watch(w)
+    finally:
+        server.close()
