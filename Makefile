@@ -16,11 +16,11 @@ demo: demo-venv
 test: venv system-deps lint typecheck unit docs
 
 lint: venv
-	$(BIN)/ruff check kubecache tests bench examples
+	$(BIN)/ruff check kubecache tests bench examples mkdocs_hooks.py
 	if grep -q '^\[tool.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; fi
 
 typecheck: venv
-	$(BIN)/mypy kubecache examples
+	$(BIN)/mypy kubecache examples mkdocs_hooks.py
 
 unit: venv
 	$(BIN)/pytest -q

@@ -108,6 +108,9 @@ def _exported(module: str) -> list[str]:
     ("kubecache.kube", "kube.md"),
     ("kubecache.aio", "aio.md"),
     ("kubecache.testing", "testing.md"),
+    ("kubecache.workqueue", "workqueue.md"),
+    ("kubecache.aio.workqueue", "aio-workqueue.md"),
+    ("kubecache.runtime", "runtime.md"),
 ])
 def test_api_reference_names_every_export(module: str, page: str) -> None:
     text = (DOCS / "api" / page).read_text(encoding="utf-8")
