@@ -13,6 +13,8 @@ logged with its simulated time.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,3 +261,168 @@ class Simulation:
             return outcome_of_error(err)
         self._event(cand, "wrote", record)
         return Written(record)
+
+
+# --- real electors on either front end, over an API server ------------------------------------
+
+LEASES = "leases.v1.coordination.k8s.io"
+FAST = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.2}
+"""Short timings for tests over a real server (client-go's rule holds: 1.0 > 0.6 > 0.24)."""
+
+
+def serve_leases(server: Any) -> None:
+    """Make sure ``server`` (a kubecache.testing.ApiServer) serves Leases."""
+    try:
+        server.registry.lookup(LEASES)
+    except Exception:
+        server.register_resource("coordination.k8s.io", "v1", "leases", "Lease")
+
+
+class Running:
+    """One elector running on a front end; what it did, with monotonic timestamps.
+
+    ``started``/``lost``/``stopped``/``returned`` are set when
+    ``on_started_leading`` ran, when its ``lost`` event fired (seen by the
+    callback), when ``on_stopped_leading`` ran and when ``run`` returned;
+    ``at[name]`` holds the time each was set. ``leaders`` lists the
+    identities ``on_new_leader`` got; ``order`` every callback in order.
+    """
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self.started = threading.Event()
+        self.lost = threading.Event()
+        self.stopped = threading.Event()
+        self.returned = threading.Event()
+        self.at: dict[str, float] = {}
+        self.leaders: list[str] = []
+        self.order: list[str] = []
+        self.stop_event = threading.Event()
+        self.elector: Any = None
+        self.error: BaseException | None = None
+        self._join: Callable[[float], bool] = lambda timeout: True
+
+    def mark(self, name: str) -> None:
+        self.at[name] = time.monotonic()
+        self.order.append(name)
+        getattr(self, name).set()
+
+    def new_leader(self, identity: str) -> None:
+        self.leaders.append(identity)
+        self.order.append(f"new_leader:{identity}")
+
+    def is_leader(self) -> bool:
+        return bool(self.elector.is_leader())
+
+    def get_leader(self) -> str:
+        return str(self.elector.get_leader())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def join(self, timeout: float) -> bool:
+        return self._join(timeout)
+
+
+class ThreadElectors:
+    """Starts threaded electors (kubecache.kube.Client, LeaseLock, LeaderElector)."""
+
+    name = "thread"
+
+    def start(self, url: str, identity: str, *, lease: str = "lock",
+              namespace: str = "default", **kw: Any) -> Running:
+        from kubecache.kube import Client
+        from kubecache.kube.config import Config
+        from kubecache.leaderelection import LeaderElector, LeaseLock
+
+        run = Running(identity)
+        client = Client(Config(server=url))
+
+        def on_started_leading(lost: threading.Event) -> None:
+            run.mark("started")
+            lost.wait()
+            run.mark("lost")
+
+        run.elector = LeaderElector(
+            LeaseLock(client, namespace, lease, identity), **{**FAST, **kw},
+            on_started_leading=on_started_leading,
+            on_stopped_leading=lambda: run.mark("stopped"), on_new_leader=run.new_leader)
+
+        def main() -> None:
+            try:
+                run.elector.run(run.stop_event)
+            except BaseException as err:  # surfaced by the test
+                run.error = err
+            finally:
+                client.close()
+                run.mark("returned")
+
+        thread = threading.Thread(target=main, name=f"elector {identity}", daemon=True)
+        thread.start()
+
+        def join(timeout: float) -> bool:
+            thread.join(timeout)
+            return not thread.is_alive()
+
+        run._join = join
+        return run
+
+
+class AsyncElectors:
+    """Starts asyncio electors (AsyncClient, aio LeaseLock, aio LeaderElector) on a loop thread."""
+
+    name = "asyncio"
+
+    def start(self, url: str, identity: str, *, lease: str = "lock",
+              namespace: str = "default", **kw: Any) -> Running:
+        import asyncio
+
+        from kubecache.aio.leaderelection import LeaderElector, LeaseLock
+        from kubecache.kube import AsyncClient
+        from kubecache.kube.config import Config
+        from tests.support.frontends import LoopThread
+
+        run = Running(identity)
+
+        async def on_started_leading(lost: asyncio.Event) -> None:
+            run.mark("started")
+            await lost.wait()
+            run.mark("lost")
+
+        async def on_new_leader(identity: str) -> None:
+            run.new_leader(identity)
+
+        async def main(stop: asyncio.Event) -> None:
+            try:
+                async with AsyncClient(Config(server=url)) as client:
+                    run.elector = LeaderElector(
+                        LeaseLock(client, namespace, lease, identity), **{**FAST, **kw},
+                        on_started_leading=on_started_leading,
+                        on_stopped_leading=lambda: run.mark("stopped"),
+                        on_new_leader=on_new_leader)
+                    created.set()
+                    await run.elector.run(stop)
+            except BaseException as err:
+                run.error = err
+                created.set()
+            finally:
+                run.mark("returned")
+
+        created = threading.Event()
+        loop = LoopThread(f"elector {identity}")
+        loop.start(main, run.stop_event)
+        created.wait(10)
+        run._join = loop.join
+        return run
+
+
+ELECTOR_FRONTS = {"thread": ThreadElectors, "asyncio": AsyncElectors}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
