@@ -53,7 +53,7 @@ async def _task_sleep(seconds: float, stop: asyncio.Event | None) -> bool:
         return True
     try:
         await asyncio.wait_for(stop.wait(), max(0.0, seconds))
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not yet the builtin TimeoutError on 3.10
         return False
     return True
 
