@@ -792,7 +792,8 @@ def test_informer_on_model_objects_with_expected_type() -> None:
 def test_wait_for_cache_sync_results() -> None:
     stop = threading.Event()
     assert kubecache.wait_for_cache_sync(stop, lambda: True, lambda: True)
-    assert kubecache.wait_for_cache_sync(stop)
+    with pytest.raises(TypeError, match="no has_synced function"):  # issue 15: the trap
+        kubecache.wait_for_cache_sync(stop)
     assert not kubecache.wait_for_cache_sync(stop, lambda: False, timeout=0.05)
     flips = iter([False, False, True])
     assert kubecache.wait_for_cache_sync(stop, lambda: next(flips), timeout=5)

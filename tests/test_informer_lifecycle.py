@@ -10,6 +10,7 @@ check, and no task left on the loop).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from typing import Any
@@ -17,7 +18,10 @@ from typing import Any
 import pytest
 
 from kubecache.aio import AsyncSharedIndexInformer
-from kubecache.informer import InformerStoppedError, ResourceEventHandlerFuncs
+from kubecache.informer import InformerOptions, InformerStoppedError, ResourceEventHandlerFuncs
+from kubecache.informer._options import TUNING_KEYWORDS, InformerTuning
+from kubecache.reflector import ReflectorOptions
+from kubecache.runtime import State
 from kubecache.testing import FakeControllerSource
 from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
 from tests.support.objects import pod
@@ -159,3 +163,68 @@ def test_async_join_cancelled_does_not_cancel_the_run() -> None:
         assert task.done() and not task.cancelled()
 
     asyncio.run(main())
+
+
+def test_the_informer_goes_through_the_runtime_states(front: Front) -> None:
+    inf = front.new(_source("a"))
+    assert inf.state is State.NEW and inf.lifecycle.kind == "informer"
+    front.start(inf)
+    assert wait_for(inf.has_synced)
+    assert inf.state is State.RUNNING
+    front.stop(inf)
+    assert front.join(inf, 5.0)
+    assert inf.state is State.STOPPED and inf.lifecycle.error is None
+
+
+def test_wait_for_cache_sync_called_the_other_front_ends_way_is_a_type_error(
+        front: Front) -> None:
+    """The trap of issue 15: called as the other front end's, it returned True at once."""
+    inf = front.new(_source("a"))
+    if front.name == "thread":  # the asyncio way: the function lands in ``stop``
+        wrong: tuple[Any, ...] = (inf.has_synced,)
+        right = r"wait_for_cache_sync\(stop, informer.has_synced, timeout=1\)"
+    else:  # the threaded way: an event first
+        wrong = (threading.Event(), inf.has_synced)
+        right = r"await kubecache.aio.wait_for_cache_sync\(informer.has_synced, timeout=1\)"
+    with pytest.raises(TypeError, match=right):
+        front.wait_for_cache_sync(*wrong, timeout=1)
+    with pytest.raises(TypeError, match="no has_synced function"):
+        none: tuple[Any, ...] = (threading.Event(),) if front.name == "thread" else ()
+        front.wait_for_cache_sync(*none, timeout=1)  # nothing to wait for
+    with front.running(inf):  # the right call still works
+        args = (inf.has_synced,) if front.name == "asyncio" else (None, inf.has_synced)
+        assert front.wait_for_cache_sync(*args, timeout=5) is True
+
+
+def test_wait_for_cache_sync_times_out_and_checks_at_the_deadline(front: Front) -> None:
+    calls: list[int] = []
+
+    def never() -> bool:
+        calls.append(1)
+        return False
+
+    args = (never,) if front.name == "asyncio" else (threading.Event(), never)
+    assert front.wait_for_cache_sync(*args, timeout=0.05) is False
+    assert len(calls) >= 2  # the first check and the one at the deadline
+
+
+def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:
+    inf = ThreadFront().new(_source("a"))
+    with pytest.raises(TypeError, match=r"stop must be a threading\.Event"):
+        inf.run(inf.has_synced)  # type: ignore[arg-type]
+    assert inf.state is State.NEW  # the informer can still run
+
+
+def test_tuning_keywords_come_from_one_place(front: Front) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pagesize'"):
+        front.new(_source(), pagesize=10)
+    inf = front.new(_source(), page_size=7, storage=None, name="pods",
+                    options=InformerOptions(min_resync_period=2.0))
+    assert inf.options.reflector.page_size == 7 and inf.options.storage == "dicts"
+    assert inf.options.min_resync_period == 2.0 and inf.name == "pods"
+
+
+def test_the_tuning_typed_dict_names_exactly_the_options_fields() -> None:
+    fields = {f.name for f in dataclasses.fields(InformerOptions) if f.name != "reflector"}
+    fields |= {f.name for f in dataclasses.fields(ReflectorOptions)}
+    assert set(InformerTuning.__annotations__) == fields == TUNING_KEYWORDS

@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ..clock import Clock, RealClock
 from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
@@ -22,6 +22,7 @@ from ..errors import CacheError
 from ..index import Indexers
 from ..keys import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
 from ..reflector import ReflectorStats, WatchErrorHandler
+from ..runtime import Flow, Lifecycle, State, Stopped, poll_until
 from ..store import Cache, Indexer
 from ..thread_safe_store import ThreadSafeStore
 from ._fold import fold_batch
@@ -35,11 +36,14 @@ from ._handlers import (
 )
 from ._inline import InlineListener
 from ._listener import Listener
-from ._options import InformerOptions, storage_transform
+from ._options import InformerOptions, InformerTuning, storage_transform
 from ._pipeline import InlinePipeline
 from ._processor import Processor, effective_resync
 from ._registration import ResourceEventHandlerRegistration
 from ._stats import InformerStats
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger("kubecache.informer")
 
@@ -87,10 +91,22 @@ class InformerCore(Generic[L]):
     ``resync_period``: the default handler resync period (0: never).
     ``indexers``: extra indices for the cache. Tuning comes as ``options`` (an
     :class:`InformerOptions`) or as keywords of the same names (a keyword that
-    is not ``None`` wins): ``transform``, ``storage``, ``min_resync_period``, ``gc_freeze``,
-    ``backlog_warning``, ``name``, ``clock``, and the reflector's ``backoff``,
-    ``page_size``, ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list``.
+    is not ``None`` wins; see :class:`~._options.InformerTuning`): ``transform``,
+    ``storage``, ``min_resync_period``, ``gc_freeze``, ``backlog_warning``,
+    ``name``, ``clock``, and the reflector's ``backoff``, ``page_size``,
+    ``min_watch_timeout``, ``max_list_pages``, ``use_watch_list``.
+
+    The lifecycle (``lifecycle``, a :class:`~kubecache.runtime.Lifecycle`, and
+    the verbs) comes from the front end's runner,
+    :class:`~kubecache.runtime.ThreadService` or
+    :class:`~kubecache.runtime.TaskService`. Locks, in order: the lifecycle
+    lock (held while a run sets up and while a handler is added), then
+    ``_block_deltas`` (no delta is applied while a late handler is caught up;
+    the processing step takes it under the queue's lock), then the store's.
     """
+
+    lifecycle: Lifecycle
+    _init_service: Callable[..., None]  # the runner's (ThreadService / TaskService)
 
     _awaits_inline = False
 
@@ -102,24 +118,9 @@ class InformerCore(Generic[L]):
         indexers: Indexers | None = None,
         *,
         options: InformerOptions | None = None,
-        transform: TransformFunc | None = None,
-        storage: str | None = None,
-        backoff: Any = None,
-        page_size: int | None = None,
-        min_watch_timeout: float | None = None,
-        max_list_pages: int | None = None,
-        use_watch_list: bool | None = None,
-        min_resync_period: float | None = None,
-        gc_freeze: bool | None = None,
-        backlog_warning: int | None = None,
-        name: str | None = None,
-        clock: Clock | None = None,
+        **tuning: Unpack[InformerTuning],
     ) -> None:
-        opts = (options or InformerOptions()).with_overrides(
-            transform=transform, storage=storage, backoff=backoff, page_size=page_size,
-            min_watch_timeout=min_watch_timeout, max_list_pages=max_list_pages,
-            use_watch_list=use_watch_list, min_resync_period=min_resync_period,
-            gc_freeze=gc_freeze, backlog_warning=backlog_warning, name=name, clock=clock)
+        opts = InformerOptions.build(options, tuning, type(self).__name__)
         self.options = opts
         self.lister_watcher = lister_watcher
         self.expected_type = expected_type
@@ -139,32 +140,13 @@ class InformerCore(Generic[L]):
         self._fifo: DeltaFIFO | None = None
         self._reflector: ReflectorLike | None = None
         self._watch_error_handler: WatchErrorHandler | None = None
-        self._lifecycle = threading.Lock()
         self._block_deltas = threading.Lock()
-        self._started = False  # the pipeline is built and the listeners started
-        self._stopped = False
-        self._claimed = False  # run or start was called (each informer runs once)
-        self._active = False  # run is under way
         self.stats = InformerStats(self)
-        self._init_lifecycle()
+        self._init_service(self._log_name, kind="informer", once=True)
 
-    # --- lifecycle bookkeeping (the verbs are the front ends') ------------------------
-
-    def _init_lifecycle(self) -> None:
-        """Set up the front end's own lifecycle state (end of ``__init__``)."""
-
-    def _claim(self, verb: str) -> None:
-        """Mark the informer as run (under the lifecycle lock): it runs only once."""
-        if self._claimed:
-            raise RuntimeError(f"{type(self).__name__}.{verb}: the informer was already "
-                               "started (an informer runs once)")
-        self._claimed = True
-
-    def _stop_before_start(self) -> None:
-        """``stop()`` before any run: the informer will not run (a later start returns at once)."""
-        with self._lifecycle:
-            if not self._claimed:
-                self._stopped = True
+    def _started(self) -> bool:
+        """The run's pipeline is built and its listeners started (call under the lifecycle lock)."""
+        return self._reflector is not None
 
     # --- what a front end provides -------------------------------------------------
 
@@ -191,15 +173,15 @@ class InformerCore(Generic[L]):
         called by the informer's own thread or task, with no hand-off (see
         :mod:`kubecache.informer._inline`; a slow inline handler delays the informer).
         """
-        with self._lifecycle:
-            if self._stopped:
+        with self.lifecycle.guard():
+            if self.is_stopped():
                 raise InformerStoppedError(
                     f"handler {describe_handler(handler)} not added: the informer has stopped")
             period = self._handler_resync_period(resync_period)
             resync = effective_resync(period, self._resync_check_period)
             listener: L = (self._new_inline_listener(handler, period, resync) if inline
                            else self._new_listener(handler, period, resync))
-            if not self._started:
+            if not self._started():
                 self._processor.add(listener)
                 return listener.registration
             with self._block_deltas:  # no delta is applied while we catch the handler up
@@ -231,7 +213,7 @@ class InformerCore(Generic[L]):
                            period, self._min_resync)
             period = self._min_resync
         check = self._resync_check_period
-        if not self._started:
+        if not self._started():
             if check <= 0 or period < check:
                 self._resync_check_period = period
                 self._processor.resync_check_period_changed(period)
@@ -261,15 +243,15 @@ class InformerCore(Generic[L]):
 
     def set_watch_error_handler(self, handler: WatchErrorHandler) -> None:
         """Called with each list/watch failure (see :meth:`Reflector.set_watch_error_handler`)."""
-        with self._lifecycle:
-            if self._started:
+        with self.lifecycle.guard():
+            if self._started():
                 raise RuntimeError("set_watch_error_handler after the informer started")
             self._watch_error_handler = handler
 
     def set_transform(self, transform: TransformFunc | None) -> None:
         """Set the transform applied to objects before they are stored (before start)."""
-        with self._lifecycle:
-            if self._started:
+        with self.lifecycle.guard():
+            if self._started():
                 raise RuntimeError("set_transform after the informer started")
             self._transform = transform
 
@@ -291,14 +273,15 @@ class InformerCore(Generic[L]):
         return r.last_sync_resource_version() if r is not None else ""
 
     def is_stopped(self) -> bool:
-        return self._stopped
+        """The run is ending or has ended, or the informer was stopped before it ran."""
+        return self.lifecycle.state in (State.STOPPING, State.STOPPED)
 
     @property
     def reflector(self) -> Any:
         """The running reflector (``None`` before :meth:`run`)."""
         return self._reflector
 
-    # --- building the pipeline (called by run, under the lifecycle lock) --------------
+    # --- building the pipeline (called by _prepare, under the lifecycle lock) ----------
 
     def _new_run(self, reflector_type: Callable[..., R]) -> tuple[DeltaFIFO, R]:
         """A run's DeltaFIFO and its reflector (of the front end's ``reflector_type``).
@@ -366,6 +349,55 @@ class InformerCore(Generic[L]):
                 f"items={len(self._indexer)}, synced={self.has_synced()})")
 
 
+SYNC_POLL = 0.01
+"""Seconds between two checks of ``wait_for_cache_sync`` (both front ends)."""
+
+_SYNC_CALLS = {
+    "thread": "wait_for_cache_sync(stop, informer.has_synced, timeout=1) (stop: a "
+              "threading.Event, or None for none)",
+    "asyncio": "await kubecache.aio.wait_for_cache_sync(informer.has_synced, timeout=1)",
+}
+
+
+def check_has_synced_funcs(funcs: tuple[Any, ...], front: str) -> None:
+    """Refuse a ``wait_for_cache_sync`` call with no function or a non-callable one.
+
+    With none to wait for it would return True at once: the trap of calling
+    one front end's function the other's way. The message shows the right call.
+    """
+    if not funcs:
+        raise TypeError(f"wait_for_cache_sync: no has_synced function given (nothing to "
+                        f"wait for); call {_SYNC_CALLS[front]}")
+    for fn in funcs:
+        if not callable(fn):
+            hint = (" (this form takes no stop event)"
+                    if front == "asyncio" and hasattr(fn, "is_set") else "")
+            raise TypeError(f"wait_for_cache_sync: {type(fn).__name__} {fn!r} is not a "
+                            f"has_synced function{hint}; call {_SYNC_CALLS[front]}")
+
+
+def check_stop_event(stop: Any) -> None:
+    """The threaded ``wait_for_cache_sync``'s ``stop`` must be event-like (``is_set``) or None."""
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise TypeError(f"wait_for_cache_sync: stop must be a threading.Event (or None), not "
+                        f"{describe_callable(stop) if callable(stop) else type(stop).__name__}"
+                        f" -- did you call it the asyncio way? Call {_SYNC_CALLS['thread']}")
+
+
+def cache_sync_flow(funcs: tuple[Callable[[], bool], ...], timeout: float | None,
+                    clock: Clock | None = None) -> Flow[bool]:
+    """Both front ends' ``wait_for_cache_sync``: True once every function is true.
+
+    False when ``timeout`` seconds pass (the last check at the deadline) or the
+    driver's stop is set first.
+    """
+    try:
+        return (yield from poll_until(lambda: all(fn() for fn in funcs), interval=SYNC_POLL,
+                                      timeout=timeout, clock=clock))
+    except Stopped:
+        return False
+
+
 def _then(first: TransformFunc | None, last: TransformFunc | None) -> TransformFunc | None:
     """``first`` then ``last`` as one transform (either may be absent), named after both."""
     if first is None or last is None:
@@ -385,4 +417,5 @@ def _freeze_gc() -> None:
     logger.debug("informer synced: froze %d objects out of the cyclic GC", gc.get_freeze_count())
 
 
-__all__ = ["InformerCore", "InformerStoppedError", "ReflectorLike"]
+__all__ = ["SYNC_POLL", "InformerCore", "InformerStoppedError", "ReflectorLike",
+           "cache_sync_flow", "check_has_synced_funcs", "check_stop_event"]

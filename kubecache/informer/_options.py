@@ -1,18 +1,23 @@
-"""InformerOptions: an informer's tuning, as one value.
+"""InformerOptions: an informer's tuning, as one value; the one place its defaults live.
 
 Both front ends take the same options, either as one ``options=`` value or
-as the keywords of the same names (a keyword that is not ``None`` overrides
-the value's field), so the long keyword list is written once, here. The
-reflector's tuning travels as a :class:`~kubecache.reflector.ReflectorOptions`.
+as keywords of the same names (``**tuning``, typed by :class:`InformerTuning`;
+a keyword that is not ``None`` overrides the value's field). The defaults
+are the dataclasses' field defaults and nothing else: constructors do not
+repeat the keywords, they pass them to :meth:`InformerOptions.build`, which
+also rejects an unknown keyword by name. The reflector's tuning travels as a
+:class:`~kubecache.reflector.ReflectorOptions` (its fields are accepted as
+informer keywords too).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import compact
+from ..backoff import Backoff
 from ..clock import Clock
 from ..delta_fifo import TransformFunc
 from ..reflector import ReflectorOptions
@@ -64,6 +69,20 @@ class InformerOptions:
             raise ValueError(f"storage {self.storage!r} is not one of "
                              f"{', '.join(map(repr, STORAGES))}")
 
+    @classmethod
+    def build(cls, options: InformerOptions | None, tuning: InformerTuning | dict[str, Any],
+              where: str) -> InformerOptions:
+        """``options`` (or the defaults) with the tuning keywords applied.
+
+        An unknown keyword is a ``TypeError`` naming it and ``where`` (the
+        constructor), as Python's own would be.
+        """
+        unknown = sorted(set(tuning) - TUNING_KEYWORDS)
+        if unknown:
+            raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r} "
+                            f"(tuning keywords: {', '.join(sorted(TUNING_KEYWORDS))})")
+        return (options or cls()).with_overrides(**tuning)
+
     def with_overrides(self, **overrides: Any) -> InformerOptions:
         """A copy with every override that is not ``None`` applied.
 
@@ -88,6 +107,33 @@ class InformerOptions:
                                    clock=self.reflector.clock or self.clock)
 
 
+class InformerTuning(TypedDict, total=False):
+    """The tuning keywords informers accept (the fields of InformerOptions and ReflectorOptions).
+
+    Types only: the defaults are the dataclasses'. ``None`` means "not given".
+    A test checks that these keys are exactly the dataclasses' fields.
+    """
+
+    transform: TransformFunc | None
+    storage: str | None
+    min_resync_period: float | None
+    gc_freeze: bool | None
+    backlog_warning: int | None
+    name: str | None
+    clock: Clock | None
+    backoff: Backoff | None
+    page_size: int | None
+    min_watch_timeout: float | None
+    max_list_pages: int | None
+    use_watch_list: bool | None
+
+
+TUNING_KEYWORDS = frozenset(
+    {f.name for f in dataclasses.fields(InformerOptions) if f.name != "reflector"}
+    | _REFLECTOR_FIELDS)
+"""Every keyword :meth:`InformerOptions.build` accepts."""
+
+
 def storage_transform(storage: str) -> TransformFunc | None:
     """The transform that puts objects into ``storage`` (``None`` for ``"dicts"``).
 
@@ -101,4 +147,5 @@ def storage_transform(storage: str) -> TransformFunc | None:
     return None
 
 
-__all__ = ["MINIMUM_RESYNC_PERIOD", "STORAGES", "InformerOptions", "storage_transform"]
+__all__ = ["MINIMUM_RESYNC_PERIOD", "STORAGES", "TUNING_KEYWORDS", "InformerOptions",
+           "InformerTuning", "storage_transform"]

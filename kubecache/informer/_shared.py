@@ -1,16 +1,16 @@
 """SharedIndexInformer: the threaded front end, and ``wait_for_cache_sync``.
 
-Lifecycle, the verbs of :class:`~kubecache.Reflector`: ``run(stop)`` blocks
-in the caller's thread; ``start()`` runs it on a daemon thread of the
-informer's own and returns that thread, ``stop()`` ends it, ``join(timeout)``
-waits for the end, ``is_running()`` tells. An informer runs once: a second
-``run``/``start`` raises ``RuntimeError``.
+Lifecycle: :class:`kubecache.runtime.ThreadService`'s verbs and states
+(``run(stop)`` blocks in the caller's thread; ``start()`` runs it on a daemon
+thread of the informer's own and returns that thread, ``stop()`` ends it,
+``join(timeout)`` waits for the end, ``is_running()`` tells, ``state``). An
+informer runs once: a second ``run``/``start`` raises ``RuntimeError``.
 
-Threads: :meth:`SharedIndexInformer.run` starts the reflector's thread
-(which also applies what it queued: there is no processing-loop thread) and
-one delivery thread per handler, waits for ``stop`` in the caller's thread,
-then stops and joins all of them. See :mod:`._delivery` for what each owns
-and the lock order.
+Threads: a run (``_prepare``) starts the reflector's thread (which also
+applies what it queued: there is no processing-loop thread) and one delivery
+thread per handler, waits for ``stop`` (``_serve``), then stops and joins all
+of them (``_cleanup``). See :mod:`._delivery` for what each owns, and
+:class:`~._core.InformerCore` for the lock order.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..clock import RealClock
+from ..delta_fifo import DeltaFIFO
 from ..reflector import Reflector
-from ._core import InformerCore
+from ..runtime import ThreadService, drive
+from ._core import InformerCore, cache_sync_flow, check_has_synced_funcs, check_stop_event
 from ._delivery import ThreadListener
 
 logger = logging.getLogger("kubecache.informer")
 
 
-class SharedIndexInformer(InformerCore[ThreadListener]):
+class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
     """An indexed cache of one resource kept in sync by list + watch, with handlers.
 
     ``resync_period``: the default handler resync period (0: never).
@@ -52,16 +53,8 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
     fades as watch updates replace the frozen objects. ``gc.unfreeze()`` undoes it.
     """
 
-    _own_stop: threading.Event
-    """Set by :meth:`stop`: ends a run started by :meth:`start`."""
-    _ended: threading.Event
-    """Set when a run has ended (or returned at once)."""
-    _thread: threading.Thread | None
-
-    def _init_lifecycle(self) -> None:
-        self._own_stop = threading.Event()
-        self._ended = threading.Event()
-        self._thread = None
+    _fifo_run: DeltaFIFO
+    _reflector_run: Reflector
 
     def _new_listener(self, handler: Any, requested: float, resync: float) -> ThreadListener:
         return ThreadListener(handler, requested, resync, self._clock.now(),
@@ -74,75 +67,30 @@ class SharedIndexInformer(InformerCore[ThreadListener]):
         listener.stop()
         listener.join()
 
-    # --- lifecycle: run(stop) blocks; start/stop/join/is_running, as a Reflector's ---------
+    # --- the runner's hooks (kubecache.runtime.ThreadService) --------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Run until ``stop`` is set, then stop and join every thread started here."""
-        with self._lifecycle:
-            self._claim("run")
-        self._run(stop)
+    def _prepare(self) -> None:
+        """Build the run's queue and reflector; start the delivery threads (lifecycle lock held)."""
+        self._fifo_run, self._reflector_run = self._new_run(Reflector)
+        for listener in self._processor.listeners:
+            listener.start()
 
-    def start(self) -> threading.Thread:
-        """Run on a daemon thread of the informer's own (returned); :meth:`stop` ends it."""
-        with self._lifecycle:
-            self._claim("start")
-            thread = threading.Thread(target=self._run, args=(self._own_stop,), daemon=True,
-                                      name=f"informer {self._log_name}")
-            self._thread = thread
-        thread.start()
-        return thread
+    def _serve(self, stop: threading.Event) -> None:
+        self._reflector_run.run_until(stop)
+        stop.wait()
 
-    def stop(self) -> None:
-        """End a run started by :meth:`start` (before any run: the informer will not run).
-
-        A blocking ``run(stop)`` ends when its own ``stop`` is set.
-        """
-        self._stop_before_start()
-        self._own_stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the run to end; True if it did (or never started)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        if not self._claimed:
-            return True
-        return self._ended.wait(timeout)
-
-    def is_running(self) -> bool:
-        """Whether a run (by :meth:`start` or :meth:`run`) is under way."""
-        thread = self._thread
-        return self._active or (thread is not None and thread.is_alive())
-
-    def _run(self, stop: threading.Event) -> None:
-        try:
-            with self._lifecycle:
-                if self._stopped:
-                    return
-                fifo, reflector = self._new_run(Reflector)
-                for listener in self._processor.listeners:
-                    listener.start()
-                self._started = self._active = True
-            reflector.run_until(stop)
-            try:
-                stop.wait()
-            finally:
-                with self._lifecycle:
-                    self._stopped = True
-                if not reflector.join(5.0):
-                    logger.warning("%s: still waiting for the reflector to stop",
-                                   reflector.name)
-                    reflector.join()
-                fifo.close()
-                listeners = self._processor.listeners
-                for listener in listeners:
-                    listener.stop()
-                for listener in listeners:
-                    listener.join()
-        finally:
-            self._active = False
-            self._ended.set()
+    def _cleanup(self) -> None:
+        """Join the reflector, close the queue, stop and join every delivery thread."""
+        reflector = self._reflector_run
+        if not reflector.join(5.0):
+            logger.warning("%s: still waiting for the reflector to stop", reflector.name)
+            reflector.join()
+        self._fifo_run.close()
+        listeners = self._processor.listeners
+        for listener in listeners:
+            listener.stop()
+        for listener in listeners:
+            listener.join()
 
 
 def wait_for_cache_sync(stop: threading.Event | None, *has_synced_funcs: Callable[[], bool],
@@ -150,22 +98,13 @@ def wait_for_cache_sync(stop: threading.Event | None, *has_synced_funcs: Callabl
     """Wait until every ``has_synced_funcs`` returns true.
 
     Returns False if ``stop`` is set (or ``timeout`` seconds pass) first.
+    ``stop`` comes first (``None``: no stop event): a ``stop`` that is not an
+    event, or no function at all, is a ``TypeError`` showing the right call
+    (the asyncio form, :func:`kubecache.aio.wait_for_cache_sync`, takes no stop).
     """
-    clock = RealClock()
-    deadline = None if timeout is None else clock.now() + timeout
-    waiter = stop if stop is not None else threading.Event()
-    while True:
-        if all(fn() for fn in has_synced_funcs):
-            return True
-        if waiter.is_set():
-            return False
-        pause = 0.01
-        if deadline is not None:
-            remaining = deadline - clock.now()
-            if remaining <= 0:
-                return False
-            pause = min(pause, remaining)
-        waiter.wait(pause)
+    check_stop_event(stop)
+    check_has_synced_funcs(has_synced_funcs, "thread")
+    return drive(cache_sync_flow(has_synced_funcs, timeout), stop)
 
 
 __all__ = ["SharedIndexInformer", "wait_for_cache_sync"]

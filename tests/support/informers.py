@@ -146,6 +146,12 @@ class ThreadFront:
         """No loop here: threads are checked by the suite's leak check."""
         return []
 
+    def wait_for_cache_sync(self, *args: Any, **kw: Any) -> bool:
+        """This front end's module-level ``wait_for_cache_sync``, called with ``args`` as given."""
+        from kubecache.informer import wait_for_cache_sync
+
+        return wait_for_cache_sync(*args, **kw)
+
     def recorder(self) -> Recorder:
         return Recorder()
 
@@ -215,6 +221,13 @@ class AsyncFront:
 
     def recorder(self) -> Recorder:
         return AsyncRecorder()
+
+    def wait_for_cache_sync(self, *args: Any, **kw: Any) -> bool:
+        """``await kubecache.aio.wait_for_cache_sync(*args, **kw)`` on the loop."""
+        from kubecache.aio.informer import wait_for_cache_sync
+
+        return bool(asyncio.run_coroutine_threadsafe(wait_for_cache_sync(*args, **kw),
+                                                     self.loop).result(10.0))
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(),
