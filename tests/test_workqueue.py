@@ -22,7 +22,6 @@ from kubecache.workqueue import (
 from tests.support.sync import wait_for
 from tests.support.workqueues import DEADLINE, QueueHandle, WorkQueues, workqueues_fixture
 
-
 wq = workqueues_fixture()
 
 
