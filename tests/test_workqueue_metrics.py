@@ -1,4 +1,4 @@
-"""Work queue metrics: client-go's names and semantics, through the provider seam, both front ends."""
+"""Work queue metrics: client-go names and semantics through the provider seam, both front ends."""
 
 from __future__ import annotations
 
