@@ -20,11 +20,10 @@ imported only when that adapter is used.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from ._json import loads
-from .errors import StatusError
+from ._official import KubernetesAdapter
 
 
 @dataclasses.dataclass
@@ -90,123 +89,11 @@ class ListWatch:
         :class:`~kubecache.errors.StatusError` (410 stays 410) and an ``ERROR``
         event into an exception the Reflector understands.
         """
-        adapter = _KubernetesAdapter(list_function, kwargs)
+        adapter = KubernetesAdapter(list_function, kwargs)
         return cls(adapter.list, adapter.watch)
 
     def __repr__(self) -> str:
         return f"ListWatch({self.list_func!r}, {self.watch_func!r})"
-
-
-# --- the official kubernetes client -----------------------------------------
-
-
-def _status_error_from_api_exception(exc: BaseException) -> StatusError:
-    """A StatusError carrying the Status the server sent (or at least its HTTP code)."""
-    code = getattr(exc, "status", None)
-    body = getattr(exc, "body", None)
-    status: dict[str, Any] = {}
-    if body:
-        try:
-            decoded = loads(body)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict):
-            status = decoded
-    if isinstance(code, int):
-        status.setdefault("code", code)
-    reason = str(getattr(exc, "reason", "") or "")
-    if reason:
-        status.setdefault("reason", reason)
-    if not status.get("message"):
-        status["message"] = str(reason or exc)
-    return StatusError(status)
-
-
-def _call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
-    kw = dict(fixed)
-    if options.label_selector is not None:
-        kw["label_selector"] = options.label_selector
-    if options.field_selector is not None:
-        kw["field_selector"] = options.field_selector
-    if options.timeout_seconds is not None:
-        kw["timeout_seconds"] = options.timeout_seconds
-    return kw
-
-
-def _list_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of an official-client list call for one page (sync and async)."""
-    kw = _call_options(options, fixed)
-    if options.continue_:
-        kw["_continue"] = options.continue_  # the server rejects an rv with a token
-    elif options.resource_version:
-        kw["resource_version"] = options.resource_version
-    if options.limit:
-        kw["limit"] = options.limit
-    return kw
-
-
-def _watch_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of an official-client watch call (sync and async)."""
-    kw = _call_options(options, fixed)
-    kw["watch"] = True
-    kw["resource_version"] = options.resource_version
-    kw["allow_watch_bookmarks"] = options.allow_watch_bookmarks
-    kw.setdefault("timeout_seconds", 300)  # also disables the client's own 410 retry
-    return kw
-
-
-class _KubernetesAdapter:
-    """List and watch through a ``kubernetes`` client list function, with dict results."""
-
-    def __init__(self, list_function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        self._func = list_function
-        self._kwargs = kwargs
-
-    def list(self, options: ListOptions) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        kw = _list_call_options(options, self._kwargs)
-        try:
-            resp = self._func(_preload_content=False, **kw)
-            try:
-                data = resp.data
-            finally:
-                resp.release_conn()
-        except ApiException as exc:
-            raise _status_error_from_api_exception(exc) from exc
-        return loads(data)
-
-    def watch(self, options: ListOptions) -> _KubernetesWatch:
-        from kubernetes import watch as kwatch
-
-        kw = _watch_call_options(options, self._kwargs)
-
-        watch_cls: Any = kwatch.Watch
-        watcher = watch_cls()
-        # No return type: events keep the decoded JSON dicts (no model deserialization).
-        watcher.get_return_type = lambda func: None
-        return _KubernetesWatch(watcher, self._func, kw)
-
-
-class _KubernetesWatch:
-    """A watch over ``kubernetes.watch.Watch().stream`` yielding ``(type, dict)`` events."""
-
-    def __init__(self, watcher: Any, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        self._watcher = watcher
-        self._func = func
-        self._kwargs = kwargs
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            for event in self._watcher.stream(self._func, **self._kwargs):
-                yield event["type"], event["object"]
-        except ApiException as exc:
-            raise _status_error_from_api_exception(exc) from exc
-
-    def stop(self) -> None:
-        self._watcher.stop()
 
 
 __all__ = ["ListFunc", "ListOptions", "ListWatch", "ListerWatcher", "WatchFunc"]

@@ -28,7 +28,8 @@ from kubecache.errors import MalformedDataError, StatusError, is_gone
 from kubecache.kube import Client, Config, load_config, new_list_watch_from_client
 from kubecache.kube._async_client import AsyncClient
 from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
-from kubecache.kube._base import CredentialError, TransportError, environment_proxy
+from kubecache.kube._endpoint import environment_proxy
+from kubecache.kube._errors import CredentialError, TransportError
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType

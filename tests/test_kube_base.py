@@ -1,4 +1,5 @@
-"""The no-I/O core shared by the sync and async Kubernetes clients (kubecache.kube._base)."""
+"""The no-I/O core shared by the sync and async Kubernetes clients (kubecache._wire and
+kubecache.kube's sans-I/O modules)."""
 
 from __future__ import annotations
 
@@ -11,34 +12,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubecache._wire.ndjson import WatchDecoder
+from kubecache._wire.silence import BOOKMARK_IDLE_TIMEOUT, SilenceBound
+from kubecache._wire.status import decode_json_body, parse_retry_after, status_error_from
 from kubecache.errors import MalformedDataError
-from kubecache.kube._base import (
-    BOOKMARK_IDLE_TIMEOUT,
-    MAX_ERROR_BODY,
-    BodyCollector,
-    CredentialError,
-    Endpoint,
-    ExecAuthenticator,
+from kubecache.kube._answers import MAX_ERROR_BODY, BodyCollector, failed_answer
+from kubecache.kube._endpoint import Endpoint, environment_proxy
+from kubecache.kube._errors import CredentialError
+from kubecache.kube._flow import (
     ExecResult,
     FileContent,
     FlowRun,
     LoadClientCert,
     ReadFile,
-    ResourceQuery,
     RunExec,
-    SilenceBound,
-    TokenFileAuthenticator,
-    WatchDecoder,
-    decode_json_body,
-    environment_proxy,
-    failed_answer,
-    list_params,
-    parse_retry_after,
-    status_error_from,
-    watch_params,
-    with_query,
+    drive,  # the sync driver: FlowRun stepped by blocking I/O
 )
-from kubecache.kube.auth import drive  # the sync driver: FlowRun stepped by blocking I/O
+from kubecache.kube._resources import ResourceQuery, list_params, watch_params, with_query
+from kubecache.kube.auth import ExecAuthenticator, TokenFileAuthenticator
 from kubecache.kube.config import Config, ExecConfig
 from kubecache.listwatch import ListOptions
 from kubecache.watch import Event, EventType

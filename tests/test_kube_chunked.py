@@ -56,7 +56,7 @@ def test_a_size_line_split_across_reads_is_bounded() -> None:
 
 
 def test_a_reads_event_lines_decode_one_at_a_time_as_they_are_applied() -> None:
-    from kubecache.kube._base import EventLines, WatchDecoder
+    from kubecache._wire.ndjson import EventLines, WatchDecoder
 
     decoder = WatchDecoder("watch /api/v1/pods")
     lines = decoder.split(b'{"type":"ADDED","object":{"n":1}}\n\n'

@@ -29,7 +29,7 @@ from kubecache import cancel
 from kubecache.errors import MalformedDataError, StatusError
 from kubecache.kube import AsyncClient, Client, Config, RequestCancelled, TransportError
 from kubecache.kube import new_list_watch_from_client as lw_from
-from kubecache.kube._base import environment_proxy
+from kubecache.kube._endpoint import environment_proxy
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType

@@ -125,7 +125,7 @@ def test_a_reflector_retrying_through_a_refusing_proxy_keeps_the_password_out(
 
 
 def test_redact_removes_userinfo_auth_headers_and_known_secrets() -> None:
-    from kubecache.kube._base import redact
+    from kubecache._wire.redact import redact
 
     text = ("407, url='http://bob:hunter22@proxy:3128' headers={'Proxy-Authorization': "
             "'Basic Ym9iOmh1bnRlcjIy', 'Authorization': 'Bearer abcdef123456'} tok=XYZsecret")
@@ -221,7 +221,7 @@ def test_no_gzip_asked_when_compress_is_off(client_kind: str) -> None:
 
 
 def test_content_decoder_pieces_corruption_and_unknown_codings() -> None:
-    from kubecache.kube._base import content_decoder
+    from kubecache.kube._answers import content_decoder
 
     assert content_decoder(None, "x") is None and content_decoder("identity", "x") is None
     data = gzip.compress(b"a" * 5_000_000)

@@ -115,6 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_http_error(err: BaseException) -> bool:
-    kube_base = sys.modules.get("kubecache.kube._base")
-    transport_error = getattr(kube_base, "TransportError", None)
+    kube_errors = sys.modules.get("kubecache.kube._errors")
+    transport_error = getattr(kube_errors, "TransportError", None)
     return transport_error is not None and isinstance(err, transport_error)

@@ -11,6 +11,20 @@
 
 Needs the ``kube`` extra (urllib3, pyyaml, orjson). Names load lazily so that
 importing the package costs nothing until a name is used.
+
+Layout, one concept per module (sans-I/O unless it names a client):
+``_resources`` (resources, paths, list/watch queries), ``_endpoint`` (server
+URL, proxy, the redacting error boundary), ``_answers`` (bodies, content
+codings, failure answers), ``_flow`` (sans-I/O flows and their stepping),
+``auth`` (the credential logic), ``_auth_io`` and ``_tls`` (their blocking
+performers, TLS), ``_settings`` (the options both clients take), ``_errors``;
+the I/O: ``client`` + ``_transport`` + ``_chunked`` + ``_watch`` (threads,
+urllib3), ``_async_client`` (asyncio, aiohttp); ``listwatch`` /
+``_async_listwatch``. The Kubernetes wire protocol shared with the official
+client adapters (NDJSON watch decoding, Status errors, Retry-After, the
+silence bound, the asyncio watch) is in the core, :mod:`kubecache._wire`.
+This package never imports a front end (:mod:`kubecache.aio`): layering is
+checked by import-linter (``[tool.importlinter]`` in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -24,8 +38,8 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "config",
     "load_config": "config",
     "Client": "client",
-    "RequestCancelled": "_base",
-    "TransportError": "_base",
+    "RequestCancelled": "_errors",
+    "TransportError": "_errors",
     "new_list_watch_from_client": "listwatch",
 }
 
@@ -37,7 +51,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra="kube")
 
 
 if TYPE_CHECKING:
-    from ._base import RequestCancelled, TransportError
+    from ._errors import RequestCancelled, TransportError
     from .client import Client
     from .config import Config, ConfigError, load_config
     from .listwatch import new_list_watch_from_client

@@ -1,7 +1,8 @@
 """The asyncio Kubernetes API client over aiohttp: the config, auth and errors of :class:`Client`.
 
 Only the I/O differs from the threaded client; requests, answers, watch
-decoding and the credential logic come from :mod:`._base`. aiohttp was chosen
+decoding and the credential logic are shared (:mod:`kubecache._wire`, :mod:`.auth`).
+aiohttp was chosen
 by measurement (``python -m bench async_transport``): per ~3 KB watch event
 arriving one at a time it costs about half of ``httpx.AsyncClient``'s CPU
 and the same as a hand-written asyncio-streams + httptools reader.
@@ -17,7 +18,7 @@ and the same as a hand-written asyncio-streams + httptools reader.
   honouring ``$NO_PROXY``, never for a loopback server (Go's rule).
 - Failures: an error answer is a :class:`~kubecache.errors.StatusError`
   (``Retry-After`` in ``retry_after``); a refused, reset or timed-out
-  connection a :class:`~._base.TransportError`. Cancelling the awaiting task
+  connection a :class:`~._errors.TransportError`. Cancelling the awaiting task
   closes the connection in use.
 
 The session is created on first use, on the running loop; use the client
@@ -31,7 +32,6 @@ import contextlib
 import os
 import ssl
 import subprocess
-from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -44,34 +44,26 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from ..__about__ import __version__
 from .._json import dumps
+from .._wire.async_watch import AsyncHTTPWatch
+from .._wire.redact import describe_error, first_line
+from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
-from ._async_watch import AsyncHTTPWatch
-from ._base import (
-    PERFORM_ERRORS,
-    Authenticator,
-    BodyCollector,
-    ClientBase,
-    ClientSettings,
-    ExecResult,
-    FlowRun,
-    IORequest,
-    ReadFile,
-    RunExec,
-    TransportError,
-    decode_json_body,
-    describe_error,
-    failed_answer,
-    first_line,
-)
-from .auth import load_client_cert, make_ssl_context, read_file
+from ..listwatch import ListOptions
+from ..listwatch_async import AsyncListWatch
+from ._answers import BodyCollector, failed_answer
+from ._auth_io import read_file
+from ._errors import TransportError
+from ._flow import PERFORM_ERRORS, ExecResult, FlowRun, IORequest, ReadFile, RunExec
+from ._resources import Params, ResourceQuery
+from ._settings import ClientBase, ClientSettings
+from ._tls import load_client_cert, make_ssl_context
+from .auth import Authenticator
 from .config import Config, load_config, redacted_url
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["AsyncClient"]
-
-Params = Mapping[str, str | int]
 
 _USER_AGENT = f"kubecache/{__version__}"
 
@@ -110,7 +102,7 @@ class AsyncClient(ClientBase):
     """An asyncio client for one API server, configured by a :class:`~.config.Config`.
 
     The keywords and defaults are :class:`~.client.Client`'s (those of
-    :class:`~._base.ClientBase`: timeouts, ``watch_margin``, ``max_line_bytes``,
+    :class:`~._settings.ClientBase`: timeouts, ``watch_margin``, ``max_line_bytes``,
     ``max_list_bytes``, ``bookmark_idle_timeout``).
     """
 
@@ -294,16 +286,25 @@ class AsyncClient(ClientBase):
                                 timeout)
 
     async def watch(self, path: str, params: Params | None = None) -> AsyncHTTPWatch:
-        """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).
+        """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
-        Returns an :class:`~._async_watch.AsyncHTTPWatch` whose reads are bounded
-        by a :class:`~._base.SilenceBound`, as :meth:`Client.watch`'s are:
+        Returns an :class:`~kubecache._wire.async_watch.AsyncHTTPWatch` whose reads are bounded
+        by a :class:`~kubecache._wire.silence.SilenceBound`, as :meth:`Client.watch`'s are:
         ``timeoutSeconds`` plus :attr:`watch_margin`, :attr:`bookmark_idle_timeout`
         once a bookmark came.
         """
         query, silence = self._watch_request(path, params)
         response = await self.stream(path, query, read_timeout=silence.seconds)
         return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence)
+
+    def _list_watch(self, query: ResourceQuery) -> AsyncListWatch:
+        async def list_func(options: ListOptions) -> Any:
+            return await self.get(query.path, query.list_params(options))
+
+        async def watch_func(options: ListOptions) -> AsyncHTTPWatch:
+            return await self.watch(query.path, query.watch_params(options))
+
+        return AsyncListWatch(list_func, watch_func)
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from ._base import split_userinfo
+from ._endpoint import split_userinfo
 from .config import ConfigError
 
 __all__ = ["Blocking", "blocking", "make_pool_manager"]

@@ -1,187 +1,248 @@
-"""Credentials and TLS for the Kubernetes client, built from a :class:`~.config.Config`.
+"""The credential logic, without I/O: which ``Authorization`` to send, and when to refresh.
 
-- TLS: the cluster CA (file or inline PEM) is the only trust root when given,
-  else the system's; client certificate and key (file or inline);
-  ``insecure-skip-tls-verify`` turns verification off and logs a warning.
-- Bearer token (static), token file (re-read when the file changes: projected
-  service-account tokens rotate), exec credential plugins (run on demand,
-  cached until ``status.expirationTimestamp``), basic auth.
-- A 401 answer makes refreshable credentials (token file, exec) refresh once
-  and the request be retried, as client-go does.
-
-The credential logic itself has no I/O and lives in :mod:`._base` (shared
-with the asyncio client); :class:`SyncAuth` drives it with blocking file
-reads and subprocesses. Nothing here logs or formats a secret; plugin
-failures name the command, its exit status and the size of its stderr only.
+``build_authenticator(config) -> Authenticator | None``: a bearer token
+(static), a token file (re-read when it changes: projected service-account
+tokens rotate; the last token is kept while the file is briefly missing), an
+exec credential plugin (run on demand, cached until
+``status.expirationTimestamp``; a returned client certificate is loaded into
+the TLS context), basic auth. An authenticator's ``flow()`` is a
+:mod:`sans-I/O flow <._flow>` returning the ``Authorization`` value (or
+``None``); a flow whose credential is cached returns at its first ``next()``.
+Drivers (:class:`~._auth_io.SyncAuth`, the asyncio client) run a flow that
+yields while holding one lock per authenticator and then start a fresh
+``flow()`` under it, so a credential fetched meanwhile by someone else is
+reused. After a 401, ``authenticator.refresh()`` drops cached credentials
+and says whether one retry (with a new ``flow()``) can help, as client-go
+does. Nothing here formats a secret: plugin failures name the command, its
+exit status and the size of its stderr only.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import base64
 import os
-import ssl
-import subprocess
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import time
+from datetime import datetime
 from typing import Any
 
-from ._base import (
-    EXEC_TIMEOUT,
-    PERFORM_ERRORS,
-    Authenticator,
-    CredentialError,
-    ExecResult,
-    FileContent,
-    Flow,
-    FlowRun,
-    IORequest,
-    ReadFile,
-    RunExec,
-)
-from .config import Config, redacted_url
+from .._json import dumps, loads
+from ._errors import CredentialError
+from ._flow import ExecResult, FileContent, Flow, LoadClientCert, ReadFile, RunExec
+from .config import Config, ExecConfig
 
-__all__ = ["EXEC_TIMEOUT", "CredentialError", "SyncAuth", "drive", "load_client_cert",
-           "make_ssl_context", "read_file", "run_exec"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["EXEC_TIMEOUT", "Authenticator", "BasicAuthenticator", "CredentialError",
+           "ExecAuthenticator", "TokenAuthenticator", "TokenFileAuthenticator",
+           "build_authenticator"]
 
 
-# --- TLS ------------------------------------------------------------------------------
+class Authenticator:
+    """Credentials for requests; see the module docstring for how a flow is driven."""
 
-
-@contextlib.contextmanager
-def _pem_files(cert: bytes, key: bytes) -> Iterator[tuple[str, str]]:
-    """Inline PEM written to private temporary files (``ssl`` loads chains only from files)."""
-    paths: list[str] = []
-    try:
-        for data in (cert, key):
-            fd, path = tempfile.mkstemp(prefix="kubecache-", suffix=".pem")
-            paths.append(path)
-            with os.fdopen(fd, "wb") as fh:  # mkstemp creates the file with mode 0600
-                fh.write(data)
-        yield paths[0], paths[1]
-    finally:
-        for path in paths:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-
-def load_client_cert(ctx: ssl.SSLContext, cert_file: str | None, key_file: str | None,
-                     cert_data: bytes | None, key_data: bytes | None) -> None:
-    """Load a client certificate and key (files or inline PEM, mixed) into ``ctx``."""
-    try:
-        if cert_data is None and key_data is None:
-            ctx.load_cert_chain(str(cert_file), str(key_file))
-            return
-        cert = cert_data if cert_data is not None else Path(str(cert_file)).read_bytes()
-        key = key_data if key_data is not None else Path(str(key_file)).read_bytes()
-        with _pem_files(cert, key) as (cpath, kpath):
-            ctx.load_cert_chain(cpath, kpath)
-    except (ssl.SSLError, OSError) as exc:
-        raise CredentialError(f"client certificate/key could not be loaded "
-                              f"({type(exc).__name__}: {getattr(exc, 'reason', None) or 'invalid'})"
-                              ) from None
-
-
-def make_ssl_context(config: Config) -> ssl.SSLContext:
-    """The TLS context for ``config``: its CA (or the system's), its client certificate."""
-    try:
-        ctx = ssl.create_default_context(
-            cafile=config.ca_file,
-            cadata=config.ca_data.decode("ascii", "replace") if config.ca_data else None)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        what = repr(config.ca_file) if config.ca_file else "certificate-authority-data"
-        raise CredentialError(f"cluster CA {what} could not be loaded "
-                              f"({type(exc).__name__})") from None
-    if config.insecure_skip_tls_verify:
-        logger.warning("TLS certificate verification is disabled for %s "
-                       "(insecure-skip-tls-verify); the connection can be intercepted",
-                       redacted_url(config.server))
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if config.client_cert_file or config.client_cert_data:
-        load_client_cert(ctx, config.client_cert_file, config.client_key_file,
-                         config.client_cert_data, config.client_key_data)
-    return ctx
-
-
-# --- the sync driver of the sans-I/O credential flows -------------------------------------
-
-
-class SyncAuth:
-    """Runs an :class:`~._base.Authenticator`'s flow with blocking I/O (files, subprocesses).
-
-    A flow that needs I/O runs under a lock, so concurrent requests share one
-    plugin run or one file read instead of each doing its own.
-    """
-
-    def __init__(self, authenticator: Authenticator,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
-        self.authenticator = authenticator
-        self.ssl_context = ssl_context
-        self._lock = threading.Lock()
-
-    def authorization(self) -> str | None:
-        """The ``Authorization`` header value to send (``None``: none)."""
-        run = FlowRun(self.authenticator.flow())
-        if run.request is None:  # cached: no I/O needed
-            return run.value
-        run.close()
-        with self._lock:  # one fetch at a time; a fresh flow reuses another's fetch
-            return drive(self.authenticator.flow(), self._perform)
+    def flow(self) -> Flow:
+        """Yield the I/O needed (if any) and return the ``Authorization`` header value."""
+        return None
+        yield  # a generator
 
     def refresh(self) -> bool:
-        """After a 401: drop cached credentials; true when a retry could help."""
-        with self._lock:
-            return self.authenticator.refresh()
+        """Drop cached credentials after a 401; true when a retry could help."""
+        return False
 
-    def _perform(self, request: IORequest) -> Any:
-        if isinstance(request, ReadFile):
-            return read_file(request)
-        if isinstance(request, RunExec):
-            return run_exec(request)
-        if self.ssl_context is None:  # pragma: no cover - the flow checks for HTTPS first
-            raise CredentialError("a client certificate needs an HTTPS server")
-        load_client_cert(self.ssl_context, None, None, request.cert, request.key)
-        return None
+
+class TokenAuthenticator(Authenticator):
+    """A fixed bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._value = "Bearer " + token
+
+    def flow(self) -> Flow:
+        return self._value
+        yield
 
     def __repr__(self) -> str:
-        return f"SyncAuth({self.authenticator!r})"
+        return "TokenAuthenticator(<redacted>)"
 
 
-def drive(flow: Flow, perform: Callable[[IORequest], Any]) -> str | None:
-    """Run ``flow`` to its end, performing each request; failures are thrown into it."""
-    run = FlowRun(flow)
-    while run.request is not None:
+class BasicAuthenticator(Authenticator):
+    """HTTP basic authentication."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._value = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    def flow(self) -> Flow:
+        return self._value
+        yield
+
+    def __repr__(self) -> str:
+        return "BasicAuthenticator(<redacted>)"
+
+
+class TokenFileAuthenticator(Authenticator):
+    """A bearer token read from a file, re-read whenever the file changes (token rotation).
+
+    While the file is briefly missing or unreadable (being replaced) the last
+    token keeps being used.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._token = ""
+
+    def flow(self) -> Flow:
         try:
-            result = perform(run.request)
-        except PERFORM_ERRORS as exc:
-            run.throw(exc)
-        else:
-            run.send(result)
-    return run.value
+            result: FileContent = yield ReadFile(self.path, self._stamp if self._token else None)
+        except (OSError, UnicodeDecodeError) as exc:
+            if self._token:
+                return "Bearer " + self._token
+            raise CredentialError(f"token file {self.path!r} cannot be read "
+                                  f"({type(exc).__name__})") from None
+        if result.data is not None:
+            try:
+                token = result.data.decode().strip()
+            except UnicodeDecodeError:
+                raise CredentialError(f"token file {self.path!r} is not text") from None
+            if not token:
+                if self._token:  # caught mid-rewrite: keep the last token
+                    return "Bearer " + self._token
+                raise CredentialError(f"token file {self.path!r} is empty")
+            self._token = token
+            self._stamp = result.stamp
+        return "Bearer " + self._token
+
+    def refresh(self) -> bool:
+        self._stamp = None
+        return True
+
+    def __repr__(self) -> str:
+        return f"TokenFileAuthenticator({self.path!r})"
 
 
-def read_file(request: ReadFile) -> FileContent:
-    """Perform a :class:`~._base.ReadFile` (blocking; the async client runs it in a thread)."""
-    st = os.stat(request.path)
-    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-    if stamp == request.known:
-        return FileContent(stamp, None)
-    return FileContent(stamp, Path(request.path).read_bytes())
+EXEC_TIMEOUT = 60.0
+"""Seconds an exec credential plugin may run."""
+
+class ExecAuthenticator(Authenticator):
+    """A credential plugin's answer, cached until its ``expirationTimestamp``.
+
+    The plugin may return a token (a bearer token) or a client certificate and
+    key (loaded into the TLS context for new connections). Its stderr is never
+    kept: a failure says the exit code and how many bytes it wrote there.
+    """
+
+    def __init__(self, spec: ExecConfig, server: str = "", tls: bool = True) -> None:
+        self.spec = spec
+        self.server = server
+        self.tls = tls
+        self._value: str | None = None
+        self._expires = 0.0  # time.time() when the cached credential expires; inf = never
+        self.runs = 0
+
+    def _argv(self) -> tuple[str, ...]:
+        cmd = self.spec.command
+        if os.sep in cmd and not os.path.isabs(cmd):
+            cmd = os.path.join(self.spec.base_dir, cmd)
+        return (cmd, *self.spec.args)
+
+    def _env(self) -> dict[str, str]:
+        info: dict[str, Any] = {"apiVersion": self.spec.api_version, "kind": "ExecCredential",
+                                "spec": {"interactive": False}}
+        if self.spec.provide_cluster_info:
+            info["spec"]["cluster"] = {"server": self.server}
+        env = dict(os.environ)
+        env.update(self.spec.env)
+        env["KUBERNETES_EXEC_INFO"] = dumps(info).decode()
+        return env
+
+    def flow(self) -> Flow:
+        if self._value is not None and time.time() < self._expires:
+            return self._value or None
+        name = self.spec.command
+        try:
+            result: ExecResult = yield RunExec(self._argv(), self._env(), None, EXEC_TIMEOUT)
+        except FileNotFoundError:
+            hint = f" ({self.spec.install_hint.strip()})" if self.spec.install_hint else ""
+            raise CredentialError(f"exec credential plugin {name!r} not found{hint}") from None
+        except (OSError, TimeoutError) as exc:
+            raise CredentialError(f"exec credential plugin {name!r} could not run "
+                                  f"({type(exc).__name__})") from None
+        self.runs += 1
+        if result.returncode != 0:
+            raise CredentialError(f"exec credential plugin {name!r} failed: exit status "
+                                  f"{result.returncode}, {result.stderr_bytes} bytes on stderr "
+                                  f"(not shown: it may hold secrets)")
+        try:
+            cred = loads(result.stdout)
+        except ValueError:
+            raise CredentialError(f"exec credential plugin {name!r} printed invalid JSON") \
+                from None
+        token, cert_key, expires = self._accept(cred)
+        if cert_key is not None:
+            yield LoadClientCert(*cert_key)
+        self._value = "Bearer " + token if token else ""
+        self._expires = expires
+        return self._value or None
+
+    def _accept(self, cred: Any) -> tuple[str, tuple[bytes, bytes] | None, float]:
+        name = self.spec.command
+        if not isinstance(cred, dict) or cred.get("kind") != "ExecCredential":
+            raise CredentialError(f"exec credential plugin {name!r} did not print an "
+                                  f"ExecCredential")
+        if cred.get("apiVersion") != self.spec.api_version:
+            raise CredentialError(f"exec credential plugin {name!r} answered apiVersion "
+                                  f"{str(cred.get('apiVersion'))[:80]!r}, expected "
+                                  f"{self.spec.api_version!r}")
+        st = cred.get("status")
+        if not isinstance(st, dict):
+            raise CredentialError(f"exec credential plugin {name!r}: ExecCredential has no "
+                                  f"status")
+        token = st.get("token")
+        cert, key = st.get("clientCertificateData"), st.get("clientKeyData")
+        if not token and not (cert and key):
+            raise CredentialError(f"exec credential plugin {name!r}: status has neither a "
+                                  f"token nor clientCertificateData and clientKeyData")
+        pair = None
+        if cert and key:
+            if not self.tls:
+                raise CredentialError(f"exec credential plugin {name!r} returned a client "
+                                      f"certificate, but the server is not HTTPS")
+            pair = (str(cert).encode(), str(key).encode())
+        return (str(token) if token else ""), pair, _parse_expiry(
+            st.get("expirationTimestamp"), name)
+
+    def refresh(self) -> bool:
+        self._value = None
+        self._expires = 0.0
+        return True
+
+    def __repr__(self) -> str:
+        return f"ExecAuthenticator(command={self.spec.command!r})"
 
 
-def run_exec(request: RunExec) -> ExecResult:
-    """Perform a :class:`~._base.RunExec`; stderr is counted and dropped, never kept."""
+def _parse_expiry(value: Any, name: str) -> float:
+    if not value:
+        return float("inf")
     try:
-        proc = subprocess.run(list(request.argv), env=dict(request.env), capture_output=True,
-                              input=request.stdin,
-                              stdin=subprocess.DEVNULL if request.stdin is None else None,
-                              timeout=request.timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise TimeoutError(f"exec credential plugin ran longer than {request.timeout:g} s") \
-            from None
-    return ExecResult(proc.returncode, proc.stdout, len(proc.stderr))
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise CredentialError(f"exec credential plugin {name!r}: expirationTimestamp is not "
+                              f"RFC 3339") from None
+
+
+def build_authenticator(config: Config, *, url_username: str | None = None,
+                        url_password: str | None = None) -> Authenticator | None:
+    """The authenticator ``config`` asks for, or ``None`` (TLS client certificates only).
+
+    ``url_username``/``url_password``: a ``user:password@`` taken from the
+    server URL, used for basic auth when the config names no credential.
+    """
+    if config.token:
+        return TokenAuthenticator(config.token)
+    if config.token_file:
+        return TokenFileAuthenticator(config.token_file)
+    if config.exec is not None:
+        return ExecAuthenticator(config.exec, config.server,
+                                 tls=config.server.startswith("https://"))
+    if config.username:
+        return BasicAuthenticator(config.username, config.password or "")
+    if url_username:
+        return BasicAuthenticator(url_username, url_password or "")
+    return None

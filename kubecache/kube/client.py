@@ -5,9 +5,9 @@ any number of threads and list/watches). Every failure answer becomes a
 :class:`~kubecache.errors.StatusError` carrying the server's ``Status`` (so
 callers can tell 410 from 429 from 5xx, and ``retry_after`` has the server's
 ``Retry-After``); a transport failure (refused, reset, TLS, timed out) is a
-:class:`~._base.TransportError` naming the server; a request abandoned
+:class:`~._errors.TransportError` naming the server; a request abandoned
 because its :mod:`kubecache.cancel` scope was cancelled is a
-:class:`~._base.RequestCancelled`.
+:class:`~._errors.RequestCancelled`.
 
 Prompt stop: while a call blocks (connecting, the TLS handshake, waiting for
 headers, reading a body) it is registered with the current cancel scope;
@@ -48,33 +48,25 @@ from urllib3.exceptions import (
 from .. import cancel
 from ..__about__ import __version__
 from .._json import dumps
+from .._wire.redact import first_line, redact
+from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
-from ._base import (
-    BodyCollector,
-    ClientBase,
-    ClientSettings,
-    RequestCancelled,
-    TransportError,
-    content_decoder,
-    decode_json_body,
-    failed_answer,
-    first_line,
-    redact,
-    with_query,
-)
+from ..listwatch import ListOptions, ListWatch
+from ._answers import BodyCollector, content_decoder, failed_answer
+from ._auth_io import SyncAuth
 from ._chunked import ChunkedDecoder
+from ._errors import RequestCancelled, TransportError
+from ._resources import Params, ResourceQuery, with_query
+from ._settings import ClientBase, ClientSettings
+from ._tls import make_ssl_context
 from ._transport import Blocking, blocking, make_pool_manager
-from .auth import SyncAuth, make_ssl_context
+from ._watch import HTTPWatch
 from .config import Config, load_config
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .listwatch import HTTPWatch
-
 __all__ = ["Client", "StreamResponse"]
-
-Params = Mapping[str, str | int]
 
 _READ = 65536
 """Bytes asked of the socket per read (a watch chunk is usually one event, far smaller)."""
@@ -174,6 +166,11 @@ class StreamResponse:
             while chunk := response.read1(amt, decode_content=False):
                 yield chunk
 
+    @staticmethod
+    def describe(exc: BaseException) -> str:
+        """A failure met while reading, described without URLs or credentials."""
+        return describe_transport_error(exc)
+
     def set_read_timeout(self, seconds: float) -> None:
         """Change how long a read may wait for bytes (from the reading thread)."""
         conn = getattr(self._call.response, "connection", None)
@@ -211,7 +208,7 @@ class StreamResponse:
 class Client(ClientBase):
     """A client for one API server, configured by a :class:`~.config.Config`.
 
-    The keywords of :class:`~._base.ClientBase` (timeouts, ``watch_margin``,
+    The keywords of :class:`~._settings.ClientBase` (timeouts, ``watch_margin``,
     ``max_line_bytes``, ``max_list_bytes``, ``bookmark_idle_timeout``: the same
     as :class:`~kubecache.kube.AsyncClient`'s), and ``pool_size``: idle
     connections kept for reuse (more may be open at once).
@@ -297,17 +294,24 @@ class Client(ClientBase):
 
     def watch(self, path: str, params: Params | None = None, *,
               accept: str | None = None) -> HTTPWatch:
-        """Open a watch of ``path`` (``params`` as :func:`._base.watch_params` builds them).
+        """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
-        Returns an :class:`~.listwatch.HTTPWatch` whose reads are bounded by a
-        :class:`~._base.SilenceBound`: ``timeoutSeconds`` plus
+        Returns an :class:`~._watch.HTTPWatch` whose reads are bounded by a
+        :class:`~kubecache._wire.silence.SilenceBound`: ``timeoutSeconds`` plus
         :attr:`watch_margin`, :attr:`bookmark_idle_timeout` once a bookmark came.
         """
-        from .listwatch import HTTPWatch
-
         query, silence = self._watch_request(path, params)
         response = self.stream(path, query, read_timeout=silence.seconds, accept=accept)
         return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence)
+
+    def _list_watch(self, query: ResourceQuery) -> ListWatch:
+        def list_func(options: ListOptions) -> Any:
+            return self.get(query.path, query.list_params(options))
+
+        def watch_func(options: ListOptions) -> HTTPWatch:
+            return self.watch(query.path, query.watch_params(options))
+
+        return ListWatch(list_func, watch_func)
 
     # --- the I/O ----------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """The asyncio watch stream: NDJSON events from an aiohttp-style response, with the silence bound.
 
-One class serves both asyncio sources: :class:`~._async_client.AsyncClient`
+One class serves both asyncio sources: :class:`~kubecache.kube.AsyncClient`
 watches and the ``kubernetes_asyncio`` / ``kubernetes.aio`` adapter
-(:mod:`kubecache.aio.kubernetes`). The response is used by its duck type
+(:mod:`kubecache._official`). The response is used by its duck type
 (``content.readany()``, ``close()``), so this module imports no HTTP library.
-Decoding is :class:`~._base.WatchDecoder`'s and the silence rule
-:class:`~._base.SilenceBound`'s, as for the threaded :class:`~.listwatch.HTTPWatch`;
-only the waiting differs: a loop timer ends a read that outlasts the bound
-(closing the response), where the threaded watch sets a socket timeout.
+Decoding is :class:`~.ndjson.WatchDecoder`'s and the silence rule
+:class:`~.silence.SilenceBound`'s, as for the threaded
+:class:`~kubecache.kube._watch.HTTPWatch`; only the waiting differs: a loop
+timer ends a read that outlasts the bound (closing the response), where the
+threaded watch sets a socket timeout.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..watch import Event
-from ._base import MAX_LINE_BYTES, EventLines, SilenceBound, WatchDecoder, describe_error
+from .ndjson import MAX_LINE_BYTES, EventLines, WatchDecoder
+from .redact import describe_error
+from .silence import SilenceBound
 
 __all__ = ["AsyncHTTPWatch"]
 

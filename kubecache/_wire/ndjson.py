@@ -1,0 +1,216 @@
+"""Watch streams: newline-delimited ``{"type", "object"}`` events, decoded as they arrive.
+
+``WatchDecoder(what, max_line_bytes=MAX_LINE_BYTES)``: ``split(chunk)`` gives
+the complete lines a chunk of any size and split completes, ``decode(line)``
+one event; ``feed(chunk)`` both at once. A line over the limit is a
+:class:`~kubecache.errors.MalformedDataError` (path and size, never content)
+before more than the limit is held; a bad line after good ones in one chunk
+is raised by ``check()`` (call it after handling them) or the next call;
+``finish()`` at the end of the stream returns the size of an unterminated
+last line it dropped. :class:`EventLines`: one read's lines, decoded one at a
+time as a reflector applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from .._json import loads
+from ..errors import MalformedDataError
+from ..watch import Event, EventType
+
+__all__ = ["MAX_LINE_BYTES", "EventLines", "WatchDecoder", "json_problem"]
+
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""Largest watch event line accepted (16 MiB), the bound client-go's watch decoder has.
+
+The API server takes request bodies up to 3 MiB and etcd stores objects up
+to 1.5 MiB, but those bound the *stored* (often protobuf) form: the JSON of
+an object can be several times larger (base64 of binary data, server-added
+``managedFields`` and status). A limit near 3 MiB could refuse a legitimate
+object, and a refused event is an endless watch restart, a cache that never
+converges. 16 MiB still bounds what one watch may hold in memory.
+"""
+
+def json_problem(exc: BaseException) -> str:
+    """A decoder's complaint, cut at its position (decoders never quote much, but be sure)."""
+    text = str(exc).split(":", 1)[0] if str(exc) else type(exc).__name__
+    return text[:80]
+
+
+_TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+
+class WatchDecoder:
+    """Newline-delimited watch events from byte chunks of any size and split.
+
+    ``feed`` returns the events completed by a chunk; bytes after the last
+    newline wait for the next chunk. A line (complete or not) longer than
+    ``max_line_bytes`` raises :class:`MalformedDataError` and is dropped,
+    so the decoder never holds more than the limit. Blank lines are skipped.
+    """
+
+    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "what")
+
+    def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.what = what
+        self.max_line_bytes = max_line_bytes
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._deferred: MalformedDataError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of the incomplete line held."""
+        return self._size
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """The events whose lines ``chunk`` completes.
+
+        A bad line raises; events before it in the same chunk are returned
+        first and the error is raised by the next call (``feed`` or ``finish``).
+        """
+        lines = self.split(chunk)
+        out: list[Event] = []
+        try:
+            for line in lines:
+                ev = self._event(line)
+                if ev is not None:
+                    out.append(ev)
+        except MalformedDataError as exc:
+            if not out:
+                raise
+            self._deferred = exc  # the events before the bad line are delivered first
+        return out
+
+    def split(self, chunk: bytes) -> list[bytes]:
+        """The event lines ``chunk`` completes, not yet decoded (see :class:`EventLines`).
+
+        A line over the limit raises; lines before it in the same chunk are
+        returned first and the error is raised by the next call.
+        """
+        if self._deferred is not None:
+            self._raise_deferred()
+        end = chunk.find(b"\n")
+        if end < 0:
+            if chunk:
+                self._hold(chunk)
+            return []
+        if not self._pending and end == len(chunk) - 1:  # one whole event: the usual case
+            if end > self.max_line_bytes:
+                raise self._too_long(end)
+            return [chunk]
+        out: list[bytes] = []
+        try:
+            self._lines(chunk, out)
+        except MalformedDataError as exc:
+            if not out:
+                raise
+            self._deferred = exc
+        return out
+
+    def decode(self, line: bytes) -> Event | None:
+        """The event on one line from :meth:`split` (``None`` for a blank line)."""
+        return self._event(line)
+
+    def _lines(self, chunk: bytes, out: list[bytes]) -> None:
+        lines = chunk.split(b"\n")
+        tail = lines.pop()  # after the last newline: the start of the next line
+        limit = self.max_line_bytes
+        if self._pending:
+            size = self._size + len(lines[0])
+            if size > limit:
+                raise self._too_long(size)
+            self._pending.append(lines[0])
+            lines[0] = b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+        for line in lines:
+            if len(line) > limit:
+                raise self._too_long(len(line))
+            if line and not line.isspace():
+                out.append(line)
+        if tail:
+            self._hold(tail)
+
+    def finish(self) -> int:
+        """End of stream: drop an unterminated last line; return its size (0: none)."""
+        if self._deferred is not None:
+            self._raise_deferred()
+        size = self._size
+        self._pending.clear()
+        self._size = 0
+        return size
+
+    def check(self) -> None:
+        """Raise the error a ``feed`` deferred behind the events it returned, if any."""
+        if self._deferred is not None:
+            self._raise_deferred()
+
+    def _raise_deferred(self) -> None:
+        exc, self._deferred = self._deferred, None
+        assert exc is not None
+        raise exc
+
+    def _hold(self, piece: bytes) -> None:
+        size = self._size + len(piece)
+        if size > self.max_line_bytes:
+            raise self._too_long(size)
+        self._pending.append(piece)
+        self._size = size
+
+    def _too_long(self, size: int) -> MalformedDataError:
+        self._pending.clear()
+        self._size = 0
+        return MalformedDataError(f"watch {self.what}: an event line is longer than "
+                                  f"max_line_bytes ({size} > {self.max_line_bytes} bytes)")
+
+    def _event(self, line: bytes) -> Event | None:
+        """The event on ``line``; ``None`` for a blank line (only the fast path sends one)."""
+        try:
+            ev = loads(line)
+        except ValueError as exc:
+            if line.isspace():
+                return None
+            raise self._malformed(line, f"not valid JSON: {json_problem(exc)}") from None
+        if not isinstance(ev, dict):
+            raise self._malformed(line, "not a JSON object")
+        etype = ev.get("type")
+        if not isinstance(etype, str) or "object" not in ev:
+            raise self._malformed(line, "not a {type, object} event")
+        return Event(_TYPES.get(etype, etype), ev["object"])
+
+    def _malformed(self, line: bytes, problem: str) -> MalformedDataError:
+        return MalformedDataError(f"watch {self.what}: malformed event line "
+                                  f"({len(line)} bytes): {problem}")
+
+    def __repr__(self) -> str:
+        return f"WatchDecoder({self.what!r}, buffered={self._size})"
+
+
+class EventLines:
+    """The events of one read, decoded one at a time as they are iterated.
+
+    A reflector applies a read's events as one batch; decoding each just
+    before it is applied (rather than the whole read first) keeps CPython's
+    cyclic GC quiet: every new object is matched by the replaced one being
+    freed, instead of a burst of allocations that triggers collections
+    scanning the whole cache (decoding 14 pods ahead made bulk ingest 4x
+    slower, ``python -m bench peers``).
+    """
+
+    __slots__ = ("_decode", "_lines")
+
+    def __init__(self, lines: list[bytes], decode: Callable[[bytes], Event | None]) -> None:
+        self._lines = lines
+        self._decode = decode
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __iter__(self) -> Iterator[Event]:
+        decode = self._decode
+        for line in self._lines:
+            ev = decode(line)
+            if ev is not None:
+                yield ev
