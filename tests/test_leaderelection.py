@@ -198,3 +198,52 @@ def test_both_front_ends_reject_bad_timings(kw: dict[str, float], match: str) ->
             cls(Lock(), on_started_leading=print, **kw)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="on_started_leading"):
         LeaderElector(Lock(), on_started_leading=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("front", sorted(ELECTOR_FRONTS))
+def test_lifecycle_verbs_start_stop_join_and_an_elector_runs_once(front: str,
+                                                                   server: Any) -> None:
+    """start()/stop()/join() (kubecache.runtime's verbs) end a term with a release."""
+    from kubecache.kube.config import Config
+
+    serve_leases(server)
+    config = Config(server=server.url)
+    if front == "thread":
+        from kubecache.kube import Client
+
+        led = threading.Event()
+        with Client(config) as client:
+            elector = LeaderElector(LeaseLock(client, "default", "verbs", "me"), **FAST,
+                                    release_on_cancel=True,
+                                    on_started_leading=lambda lost: led.set())
+            elector.start()
+            assert led.wait(5) and elector.is_running() and elector.is_leader()
+            elector.stop()
+            assert elector.join(5) and not elector.is_running() and not elector.is_leader()
+            with pytest.raises(RuntimeError, match="runs once"):
+                elector.run(threading.Event())
+    else:
+        import asyncio
+
+        from kubecache.aio.leaderelection import LeaderElector as AsyncElector
+        from kubecache.aio.leaderelection import LeaseLock as AsyncLock
+        from kubecache.kube import AsyncClient
+
+        async def main() -> None:
+            led = asyncio.Event()
+            async with AsyncClient(config) as client:
+                elector = AsyncElector(AsyncLock(client, "default", "verbs", "me"), **FAST,
+                                       release_on_cancel=True,
+                                       on_started_leading=lambda lost: led.set())
+                elector.start()
+                await asyncio.wait_for(led.wait(), 5)
+                assert elector.is_running() and elector.is_leader()
+                elector.stop()
+                assert await elector.join(5)
+                assert not elector.is_running() and not elector.is_leader()
+                with pytest.raises(RuntimeError, match="runs once"):
+                    await elector.run(asyncio.Event())
+
+        asyncio.run(main())
+    spec = lease(server, "verbs")["spec"]
+    assert spec["holderIdentity"] == "" and spec["leaseDurationSeconds"] == 1

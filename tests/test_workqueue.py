@@ -9,7 +9,6 @@ Delays run on a FakeClock: after a step, ``len()`` brings due items in.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,16 +19,10 @@ from kubecache.workqueue import (
     ItemExponentialFailureRateLimiter,
     UnhashableItemError,
 )
-from tests.support.frontends import FRONTENDS
 from tests.support.sync import wait_for
-from tests.support.workqueues import DEADLINE, QueueHandle, WorkQueues
+from tests.support.workqueues import DEADLINE, QueueHandle, WorkQueues, workqueues_fixture
 
-
-@pytest.fixture(params=FRONTENDS)
-def wq(request: pytest.FixtureRequest) -> Iterator[WorkQueues]:
-    queues = WorkQueues(str(request.param))
-    yield queues
-    queues.close()
+wq = workqueues_fixture()
 
 
 def getters_waiting(q: QueueHandle) -> int:

@@ -8,7 +8,8 @@ module for the rules); this driver performs its actions with awaits, and
 
 Tasks, what each owns, and the lock order:
 
-- The *elector task* (the one awaiting :meth:`LeaderElector.run`) owns the
+- The *elector task* (the one awaiting ``run(stop)``, or the task ``start()``
+  creates: :class:`kubecache.runtime.TaskService`) owns the
   core and the lock: every lock call is awaited there, raced against its
   deadline and (when stoppable) the run's ``stop`` event; the loser is
   cancelled. It calls (and awaits, for coroutine functions)
@@ -17,8 +18,10 @@ Tasks, what each owns, and the lock order:
   is a coroutine function (a plain function is called on the loop and should
   return soon). When the term ends ``lost`` is set and the elector task waits
   up to ``renew_deadline`` for the leading task, then cancels it.
-- Everything runs on one loop: no locks. Cancelling the elector task cancels
-  the call in flight and the leading task, and sets ``lost``.
+- Everything runs on one loop; the only lock is the lifecycle's (held while
+  the run is set up, never across an await). Cancelling the elector task
+  cancels the call in flight and the leading task, and sets ``lost`` (it does
+  not release the lease: use ``stop`` for that).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from ..leaderelection._core import (
 )
 from ..leaderelection._lease import LeaseRequest, LeaseRequests, _require
 from ..leaderelection._record import LeaderElectionRecord
+from ..runtime import TaskService
 
 __all__ = ["LeaderElectionRecord", "LeaderElector", "LeaseLock"]
 
@@ -126,19 +130,24 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-class LeaderElector(ElectorBase[AsyncLock]):
+class LeaderElector(TaskService, ElectorBase[AsyncLock]):
     """Leader election on a :class:`LeaseLock`, for asyncio.
 
     ``await run(stop)`` takes part until ``stop`` (an ``asyncio.Event``) is
     set or leadership is lost, as the threaded
     :class:`kubecache.leaderelection.LeaderElector`'s ``run`` does. Callbacks
     may be coroutine functions; ``on_started_leading(lost)`` gets an
-    ``asyncio.Event`` and runs as its own task.
+    ``asyncio.Event`` and runs as its own task. ``start()``/``stop()``/
+    ``await join()``/``is_running()`` as every :class:`kubecache.runtime.TaskService`;
+    an elector runs once.
     """
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Take part in the election until ``stop`` is set or leadership is lost."""
-        core = self._new_core()
+    def _prepare(self) -> None:
+        self._new_core()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        core = self._core
+        assert core is not None
         term = _Term(self)
         try:
             action: Action = core.start()
@@ -146,7 +155,6 @@ class LeaderElector(ElectorBase[AsyncLock]):
                 action = core.step(await self._perform(action, stop, term))
         finally:
             await term.abandon()
-            self._finished()
 
     async def _perform(self, action: Action, stop: asyncio.Event, term: _Term) -> Outcome:
         if isinstance(action, Wait):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import deque
 from typing import Any
 
@@ -57,14 +58,12 @@ __all__ = [
     "default_controller_rate_limiter",
 ]
 
-_NO_LOCK = contextlib.nullcontext()
-
-
 class _AsyncDriver(QueueFront):
     """Awaitable ``get`` and ``shut_down_with_drain``, for one event loop."""
 
     def _setup_driver(self) -> None:
-        self._guard = _NO_LOCK
+        # Never contended (one loop): a C-level lock is cheaper to enter than nullcontext.
+        self._guard = threading.Lock()
         self._getters: deque[asyncio.Future[None]] = deque()
         self._drainers: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None

@@ -1,4 +1,9 @@
-"""What both elector front ends share: arguments, their checks, and the state they report."""
+"""What both elector front ends share: arguments, their checks, and the state they report.
+
+The lifecycle verbs (``run(stop)``, ``start()``, ``stop()``, ``join()``,
+``is_running()``; an elector runs once) come from :mod:`kubecache.runtime`'s
+``ThreadService`` / ``TaskService``, which each driver puts first among its bases.
+"""
 
 from __future__ import annotations
 
@@ -52,24 +57,21 @@ class ElectorBase(Generic[LockT]):
         self._wall = wall
         self._rand = rand
         self._core: ElectorCore | None = None
-        self._running = False
+        self._init_service(f"{self.describe()} ({identity})", kind="elector", once=True)
+
+    def _init_service(self, name: str, *, kind: str = "component", once: bool = True) -> None:
+        raise NotImplementedError  # provided by ThreadService / TaskService (listed first)
 
     def describe(self) -> str:
         describe = getattr(self.lock, "describe", None)
         return str(describe()) if callable(describe) else repr(self.lock)
 
     def _new_core(self) -> ElectorCore:
-        if self._running:
-            raise RuntimeError(f"LeaderElector {self.identity!r} on {self.describe()} is "
-                               f"already running")
-        self._running = True
+        """The core of this run (built in ``_prepare``: an elector runs once)."""
         self._core = ElectorCore(self.identity, self.timing,
                                  release_on_cancel=self.release_on_cancel, clock=self.clock,
                                  wall=self._wall, rand=self._rand, describe=self.describe())
         return self._core
-
-    def _finished(self) -> None:
-        self._running = False
 
     def is_leader(self) -> bool:
         """True while this elector holds the lease (from acquiring it until it steps down)."""

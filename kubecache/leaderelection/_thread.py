@@ -2,7 +2,8 @@
 
 Threads, what each owns, and the lock order:
 
-- The *elector thread* (the caller of :meth:`LeaderElector.run`) owns the
+- The *elector thread* (the caller of ``run(stop)``, or the thread
+  ``start()`` creates: :class:`kubecache.runtime.ThreadService`) owns the
   core and the lock: it makes every lock call, sleeps out waits on the
   caller's ``stop`` (so a stop cuts them short) and calls ``on_new_leader``
   and ``on_stopped_leading`` (keep them short: a slow one delays renewing).
@@ -16,7 +17,8 @@ Threads, what each owns, and the lock order:
   fresh :class:`~kubecache.cancel.CancelScope`, which the canceller cancels
   (the client's socket is shut down, so the call returns at once). It polls
   ``stop`` only while a call is in flight.
-- One lock, the canceller's condition, guards what is armed; it is never held
+- Locks: the lifecycle lock (outermost; only while the run is set up), then
+  the canceller's condition, which guards what is armed and is never held
   while calling out (the scope is cancelled after releasing it).
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..clock import Clock
+from ..runtime import ThreadService
 from ._base import ElectorBase
 from ._core import (
     Action,
@@ -132,7 +135,7 @@ def _guarded(what: str, fn: Callable[..., Any], *args: Any) -> None:
         logger.exception("leader election: %s raised", what)
 
 
-class LeaderElector(ElectorBase[SyncLock]):
+class LeaderElector(ThreadService, ElectorBase[SyncLock]):
     """Leader election on a :class:`~._lease.LeaseLock`, for threads.
 
     ``run(stop)`` blocks: it tries to acquire the lease every
@@ -143,12 +146,17 @@ class LeaderElector(ElectorBase[SyncLock]):
     ``threading.Event``) is set when leadership ends; ``on_stopped_leading()``
     is called once when ``run`` returns after having led; ``on_new_leader(identity)``
     whenever the observed holder changes. The rules: :mod:`._core`.
+    ``start()``/``stop()``/``join()``/``is_running()`` as every
+    :class:`kubecache.runtime.ThreadService`; an elector runs once.
     """
 
-    def run(self, stop: threading.Event) -> None:
-        """Take part in the election until ``stop`` is set or leadership is lost."""
-        core = self._new_core()
-        name = f"leader election {self.describe()} ({self.identity})"
+    def _prepare(self) -> None:
+        self._new_core()
+
+    def _serve(self, stop: threading.Event) -> None:
+        core = self._core
+        assert core is not None
+        name = self._thread_name()
         canceller = _Canceller(stop, self.clock, f"{name} canceller")
         term = _Term(self, name)
         try:
@@ -158,7 +166,6 @@ class LeaderElector(ElectorBase[SyncLock]):
         finally:
             term.abandon()
             canceller.close()
-            self._finished()
 
     def _perform(self, action: Action, stop: threading.Event, canceller: _Canceller,
                  term: _Term) -> Outcome:

@@ -16,8 +16,8 @@ State and invariants (client-go's ``Typed`` queue and ``delayingType``):
   and an item added while processing is queued again only by ``done``.
 - ``waiting``: items added with a delay, earliest first, one entry per item
   (adding it again with a shorter delay moves it sooner, never later). An item
-  whose time has come is added as by ``add``; that happens lazily, at the next
-  call that passes a ``now`` past its time (``get``, ``len``, ``poll``...).
+  whose time has come is added as by ``add``, lazily: every call first brings
+  in the items due at its ``now``, earliest first (``poll`` does only that).
 
 Two flavours, chosen at construction:
 
@@ -189,6 +189,8 @@ class QueueCore:
             return
         if math.isnan(delay):
             raise WorkQueueError(f"add_after: the delay must be a number of seconds, got {delay!r}")
+        if self._waiting and now >= self._waiting[0][0]:
+            self._promote(now)
         if self._metrics is not None and (delay > 0 or not self.priorities):
             self._metrics.retry()
         if delay <= 0:
@@ -258,6 +260,8 @@ class QueueCore:
 
     def done(self, item: Hashable, now: float) -> None:
         """``item`` is processed: queue it again if it was added meanwhile."""
+        if self._waiting and now >= self._waiting[0][0]:
+            self._promote(now)
         if self._metrics is not None:
             self._metrics.done(item, now)
         processing = self._processing

@@ -14,6 +14,7 @@ queue whose adds take a priority.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -38,7 +39,8 @@ class QueueFront:
                  metrics_provider: MetricsProvider | None = None) -> None:
         self.name = name
         self._clock: Clock = clock if clock is not None else RealClock()
-        self._now = self._clock.now
+        # RealClock.now is time.monotonic: call that directly on the hot path.
+        self._now = time.monotonic if type(self._clock) is RealClock else self._clock.now
         self._core = QueueCore(
             priorities=self._PRIORITIES,
             metrics=make_queue_metrics(name, metrics_provider, self._clock, self._PRIORITIES))
@@ -54,7 +56,12 @@ class QueueFront:
 
     def add(self, item: Hashable) -> None:
         """Mark ``item`` for processing; queued once however often it is added before ``get``."""
-        self._add(item, 0)
+        with self._guard:
+            try:
+                self._core.add(item, 0, self._now())
+            except TypeError as err:
+                raise _unhashable(item, err) from None
+            self._wake()
 
     def _add(self, item: Hashable, priority: int) -> None:
         with self._guard:

@@ -117,3 +117,18 @@ class WorkQueues:
         self._stop.set()
         if self._loop is not None:
             self._loop.join(DEADLINE)
+
+
+def workqueues_fixture() -> Any:
+    """A fixture ``wq`` parametrized over both front ends, closed after the test."""
+    import pytest
+
+    from tests.support.frontends import FRONTENDS
+
+    @pytest.fixture(params=FRONTENDS)
+    def wq(request: pytest.FixtureRequest) -> Any:
+        queues = WorkQueues(str(request.param))
+        yield queues
+        queues.close()
+
+    return wq
