@@ -6,6 +6,12 @@ client plugs in unchanged, a dict ``{"type": ..., "object": ...}`` (what its
 ``Watch.stream`` yields) and a plain iterator/generator without ``stop()`` are
 accepted wherever a watch is (see :func:`event_parts` and :func:`stop_watch`).
 
+Watches that decode several events per read of their stream offer
+``batches()``: an iterator (an async iterator on asyncio watches) of the
+events that arrived together, so a reflector applies them as one batch
+(:class:`BatchedWatch`, :func:`watch_batches`). Every other watch is read
+one event at a time.
+
 Event types, as on the wire:
 
 - ``ADDED`` / ``MODIFIED`` / ``DELETED``: the object's new (or final) state.
@@ -57,6 +63,24 @@ class Watch(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
     def stop(self) -> None: ...
+
+
+@runtime_checkable
+class BatchedWatch(Protocol):
+    """A watch that yields its events in batches, one per read of its stream."""
+
+    def batches(self) -> Iterator[Iterable[Any]]: ...
+
+    def stop(self) -> None: ...
+
+
+def watch_batches(watch: Iterable[Any]) -> Iterator[Iterable[Any]]:
+    """The events of ``watch`` in batches: its own ``batches()``, else one event at a time."""
+    batches = getattr(watch, "batches", None)
+    if callable(batches):
+        result: Iterator[Iterable[Any]] = batches()
+        return result
+    return ([event] for event in watch)
 
 
 def event_parts(event: Any) -> tuple[str, Any]:
@@ -154,4 +178,5 @@ class FakeWatcher:
         return f"FakeWatcher(stopped={self._stopped}, pending={self._queue.qsize()})"
 
 
-__all__ = ["Event", "EventType", "FakeWatcher", "Watch", "event_parts", "stop_watch"]
+__all__ = ["BatchedWatch", "Event", "EventType", "FakeWatcher", "Watch", "event_parts",
+           "stop_watch", "watch_batches"]

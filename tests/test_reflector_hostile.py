@@ -296,3 +296,24 @@ def test_absorbable_lets_generator_exit_through_only_where_a_generator_is_closed
     assert absorbable(GeneratorExit())  # raised by user code in a plain call
     assert not absorbable(GeneratorExit(), closing=True)  # at a yield/await of our own
     assert absorbable(SystemExit(), closing=True) and absorbable(ValueError(), closing=True)
+
+
+def test_a_reflector_can_resume_watching_over_a_filled_store(
+        stop: threading.Event, frontend: str) -> None:
+    """The machine's explicit initial state through the drivers' ``resume_from`` hook."""
+    asked: list[ListOptions] = []
+    w = FakeWatcher()
+
+    def watch_func(o: ListOptions) -> Any:
+        asked.append(o)
+        return w
+
+    lw = ListWatch(lambda o: pytest.fail("resuming must not list"), watch_func)
+    store = new_store(meta_namespace_key_func)
+    store.add(pod("a", "40"))
+    r = start_reflector(frontend, lw, store, stop, backoff=fast(), resume_from="42")
+    assert wait_for(lambda: r.stats.watch_starts == 1)
+    w.modify(pod("a", "43"))
+    assert wait_for(lambda: r.last_sync_resource_version() == "43")
+    assert [o.resource_version for o in asked] == ["42"] and r.stats.lists == 0
+    assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "43"

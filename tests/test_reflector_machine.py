@@ -1,7 +1,13 @@
-"""The reflector's state machine on its own: outcomes in, requests out; no threads, no I/O."""
+"""The reflector's state machine on its own: outcomes in, effects and requests out.
+
+No threads, no I/O: a small harness applies the effects the machine returns
+(through the same :class:`EffectApplier` the drivers use) to a plain store.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import random
 from typing import Any
 
@@ -13,18 +19,33 @@ from kubecache.errors import StatusError
 from kubecache.keys import meta_namespace_key_func
 from kubecache.reflector import INITIAL_EVENTS_END, ListPagingError, ReflectorMachine
 from kubecache.reflector._machine import (
+    Apply,
     BackingOff,
+    Done,
+    Effect,
+    EndWatch,
     Failed,
     Listed,
     Listing,
     ListPage,
     OpenWatch,
+    PauseGC,
+    Replace,
+    Report,
+    Request,
+    ResumeGC,
+    Resync,
+    ScheduleResync,
+    SetRV,
     Sleep,
     Slept,
+    Stopped,
+    StopRequested,
     Streaming,
     WatchEnded,
     Watching,
 )
+from kubecache.reflector._sink import EffectApplier, as_sink
 from kubecache.store import new_store
 from kubecache.testing.fake_source import gone_status
 
@@ -45,16 +66,66 @@ class Recorder:
         self.errors.append(err)
 
 
-def machine(**kw: Any) -> tuple[ReflectorMachine, Any, Recorder]:
-    store = new_store(meta_namespace_key_func)
-    rec = Recorder()
-    kw.setdefault("backoff", Backoff(initial=1.0, maximum=30.0, jitter=0.0))
-    m = ReflectorMachine(None, store, None, clock=FakeClock(), error_handler=rec,
-                         rng=random.Random(0), **kw)
-    return m, store, rec
+class Harness:
+    """A machine whose effects are applied to ``store`` as a driver would; records them."""
+
+    def __init__(self, store: Any = None, **kw: Any) -> None:
+        self.store = store if store is not None else new_store(meta_namespace_key_func)
+        self.rec = Recorder()
+        self.clock = FakeClock(100.0)
+        kw.setdefault("backoff", Backoff(initial=1.0, maximum=30.0, jitter=0.0))
+        sink = as_sink(self.store)
+        kw.setdefault("prepare", sink.prepare)
+        self.m = ReflectorMachine(kw.pop("expected_type", None), clock=self.clock,
+                                  rng=random.Random(0), **kw)
+        self.applier = EffectApplier(None, sink, self.m.stats, "test", self.rec)
+        self.applier.on_end_watch = lambda: self.ended.append(True)
+        self.ended: list[bool] = []
+        self.effects: list[Effect] = []
+        self.stats = self.m.stats
+
+    def _apply(self, effects: tuple[Effect, ...]) -> None:
+        self.effects.extend(effects)
+        self.applier.apply(effects)
+
+    def start(self, **kw: Any) -> Request:
+        step = self.m.start(**kw)
+        self._apply(step.effects)
+        return step.request
+
+    def step(self, outcome: Any) -> Request:
+        step = self.m.step(outcome)
+        self._apply(step.effects)
+        return step.request
+
+    def on_events(self, batch: list[Any]) -> BaseException | None:
+        effects, err = self.m.on_events(batch)
+        self._apply(effects)
+        return err
+
+    def on_event(self, event: Any) -> BaseException | None:
+        return self.on_events([event])
+
+    def tick(self) -> tuple[Effect, ...]:
+        effects = self.m.tick()
+        self._apply(effects)
+        return effects
+
+    @property
+    def state(self) -> Any:
+        return self.m.state
+
+    @property
+    def last_sync_rv(self) -> str:
+        return self.applier.rv
 
 
-def synced(m: ReflectorMachine, items: list[Any], rv: str = "10") -> OpenWatch:
+def machine(**kw: Any) -> tuple[Harness, Any, Recorder]:
+    h = Harness(**kw)
+    return h, h.store, h.rec
+
+
+def synced(m: Harness, items: list[Any], rv: str = "10") -> OpenWatch:
     first = m.start()
     assert isinstance(first, ListPage)
     nxt = m.step(Listed(page(items, rv)))
@@ -69,6 +140,7 @@ def test_first_request_is_a_paged_list_at_rv_zero() -> None:
     assert (req.options.resource_version, req.options.limit, req.options.continue_) == (
         "0", 500, None)
     assert m.state == Listing("0", 500)
+    assert m.effects == [PauseGC()]  # a list is being read
 
 
 def test_pages_accumulate_aside_and_reach_the_store_at_once() -> None:
@@ -127,9 +199,7 @@ def test_expired_continue_token_restarts_as_one_full_list() -> None:
 def test_410_for_the_list_rv_relists_at_once_with_a_consistent_read() -> None:
     m, _, _ = machine()
     synced(m, [pod("a")], rv="10")
-    m.step(WatchEnded(0, 0.0, StatusError(code=500, message="boom")))  # back off, rewatch
-    m.step(Slept())
-    m.state = Listing("10", None)  # a relist at the last version, as after a restart
+    m.m._state = Listing("10", None)  # a relist at the last version, as after a restart
     req = m.step(Failed(StatusError(gone_status("too old"))))
     assert isinstance(req, ListPage) and req.options.resource_version == ""
     assert not isinstance(m.state, BackingOff)
@@ -141,7 +211,8 @@ def test_watch_after_events_rewatches_from_the_last_rv_without_backoff() -> None
     assert m.on_event({"type": "MODIFIED", "object": pod("a", "11")}) is None
     assert m.on_event(("ADDED", pod("b", "12"))) is None
     assert m.on_event(("BOOKMARK", {"metadata": {"resourceVersion": "15"}})) is None
-    req = m.step(WatchEnded(3, 30.0))
+    m.clock.step(30.0)
+    req = m.step(WatchEnded())
     assert isinstance(req, OpenWatch) and req.options.resource_version == "15"
     assert m.stats.watch_restarts == 1 and len(store) == 2
 
@@ -149,7 +220,8 @@ def test_watch_after_events_rewatches_from_the_last_rv_without_backoff() -> None
 def test_watch_closing_at_once_without_events_backs_off() -> None:
     m, _, rec = machine()
     synced(m, [])
-    req = m.step(WatchEnded(0, 0.1))
+    m.clock.step(0.1)
+    req = m.step(WatchEnded())
     assert isinstance(req, Sleep) and "closed at once" in str(rec.errors[-1])
     assert isinstance(m.step(Slept()), OpenWatch)
 
@@ -157,12 +229,13 @@ def test_watch_closing_at_once_without_events_backs_off() -> None:
 def test_410_error_event_after_events_relists_at_once_but_backs_off_when_immediate() -> None:
     m, _, _ = machine()
     synced(m, [pod("a")])
+    assert m.on_event(("MODIFIED", pod("a", "11"))) is None
     err = m.on_event({"type": "ERROR", "object": gone_status("too old")})
     assert isinstance(err, StatusError) and err.code == 410
-    req = m.step(WatchEnded(2, 5.0, err))
+    req = m.step(WatchEnded(err))
     assert isinstance(req, ListPage) and req.options.resource_version == ""
     m.step(Listed(page([pod("a")], rv="30")))
-    req = m.step(WatchEnded(0, 0.0, err))  # 410 right away: must not spin
+    req = m.step(WatchEnded(err))  # 410 right away: must not spin
     assert isinstance(req, Sleep)
     req = m.step(Slept())
     assert isinstance(req, ListPage) and req.options.resource_version == ""
@@ -190,9 +263,10 @@ def test_a_system_exit_from_the_store_is_absorbed_in_background_code() -> None:
     def exploding(obj: Any) -> None:
         raise SystemExit(3)
 
-    m, _, _ = machine()
+    m, store, _ = machine()
     synced(m, [])
-    m._ops["ADDED"] = exploding
+    store.add = exploding
+    m.applier.sink = as_sink(store)
     import threading
 
     result: list[Any] = []
@@ -226,7 +300,7 @@ def test_a_streamed_list_failing_before_its_end_falls_back_to_a_list() -> None:
     store.add(pod("kept"))
     m.start()
     m.on_event(("ADDED", pod("a", "5")))
-    req = m.step(WatchEnded(1, 0.5, StatusError(code=500, message="broken stream")))
+    req = m.step(WatchEnded(StatusError(code=500, message="broken stream")))
     assert isinstance(req, ListPage) and req.options.resource_version == "0"
     assert store.list_keys() == ["ns/kept"] and rec.errors
     assert isinstance(m.state, Listing)
@@ -244,7 +318,8 @@ def test_a_mismatching_outcome_is_a_bug_not_a_silent_transition() -> None:
 def test_relist_is_back_to_a_listing_state() -> None:
     m, _, _ = machine()
     synced(m, [pod("a")])
-    m.step(WatchEnded(1, 1.0, StatusError(gone_status("too old"))))
+    m.on_event(("MODIFIED", pod("a", "11")))
+    m.step(WatchEnded(StatusError(gone_status("too old"))))
     assert isinstance(m.state, Listing) and m.state.rv == "" and not isinstance(
         m.state, Streaming)
 
@@ -258,6 +333,13 @@ class HoldingStore:
 
     def hold(self) -> None:
         self.log.append("hold")
+
+    def prepare(self, items: list[Any]) -> list[Any]:
+        return items
+
+    def replace_prepared(self, items: Any, rv: str = "") -> None:
+        self.log.append("replace")
+        self.inner.replace(list(items), rv)
 
     def flush(self) -> None:
         self.log.append("flush")
@@ -274,21 +356,21 @@ class HoldingStore:
 
 def test_events_that_arrived_together_are_applied_as_one_held_batch() -> None:
     store = HoldingStore()
-    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
-                         backoff=Backoff(jitter=0.0))
+    m = Harness(store)
     m.start()
     m.step(Listed(page([])))
-    applied, err = m.on_events([("ADDED", pod("a", "2")), ("ADDED", pod("b", "3"))])
-    assert (applied, err) == (2, None)
+    store.log.clear()
+    err = m.on_events([("ADDED", pod("a", "2")), ("ADDED", pod("b", "3"))])
+    assert err is None
     assert store.log == ["hold", "add", "add", "flush"]
     store.log.clear()
-    assert m.on_events([("MODIFIED", pod("a", "4"))]) == (1, None)
+    assert m.on_events([("MODIFIED", pod("a", "4"))]) is None
     assert store.log == ["update"]  # a lone event needs no hold
     store.log.clear()
-    applied, err = m.on_events([("DELETED", pod("a", "5")),
-                                ("ERROR", gone_status("too old")), ("ADDED", pod("c", "6"))])
-    assert applied == 1 and isinstance(err, StatusError) and err.code == 410
-    assert store.log == ["hold", "delete", "flush"]  # flushed even when the batch ends early
+    err = m.on_events([("DELETED", pod("a", "5")),
+                       ("ERROR", gone_status("too old")), ("ADDED", pod("c", "6"))])
+    assert isinstance(err, StatusError) and err.code == 410
+    assert store.log == ["delete"]  # the events before the error, applied
     assert m.last_sync_rv == "5"
 
 
@@ -299,7 +381,8 @@ class PreparingStore(HoldingStore):
         self.log.append(f"prepare {len(items)}")
         return [{**o, "prepared": True} for o in items]
 
-    def replace_prepared(self, items: list[Any], rv: str) -> None:
+    def replace_prepared(self, items: Any, rv: str = "") -> None:
+        items = list(items)
         self.log.append(f"replace_prepared {len(items)}")
         self.inner.replace(items, rv)
 
@@ -310,8 +393,7 @@ class PreparingStore(HoldingStore):
 
 def test_each_list_page_is_prepared_as_it_arrives_and_replaced_once() -> None:
     store = PreparingStore()
-    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
-                         backoff=Backoff(jitter=0.0), page_size=2)
+    m = Harness(store, page_size=2)
     m.start()
     m.step(Listed(page([pod("a"), pod("b")], token="t1")))
     assert store.log == ["prepare 2"] and len(store.inner) == 0
@@ -334,12 +416,183 @@ def test_changes_during_a_streamed_list_are_applied_to_the_collected_state() -> 
 
 def test_a_streamed_list_ending_inside_a_held_batch_reaches_the_store_unheld() -> None:
     store = PreparingStore()
-    m = ReflectorMachine(None, store, None, clock=FakeClock(),  # type: ignore[arg-type]
-                         backoff=Backoff(jitter=0.0), watch_list=True)
+    m = Harness(store, watch_list=True)
     m.start()
     end = {"metadata": {"resourceVersion": "9", "annotations": {INITIAL_EVENTS_END: "true"}}}
-    applied, err = m.on_events([("ADDED", pod("a", "5")), ("BOOKMARK", end),
-                                ("MODIFIED", pod("a", "10"))])
-    assert (applied, err) == (3, None)
-    # the replace happens between a flush and a new hold; the later event is held as usual
-    assert store.log == ["hold", "flush", "replace", "hold", "update", "flush"]
+    err = m.on_events([("ADDED", pod("a", "5")), ("BOOKMARK", end),
+                       ("MODIFIED", pod("a", "10")), ("MODIFIED", pod("a", "11"))])
+    assert err is None
+    # the replace reaches the store on its own; the later events are held as usual
+    assert store.log == ["prepare 1", "replace_prepared 1", "hold", "update", "update", "flush"]
+
+
+# --- issue 15: effects as values, immutable states, initial state, codec, deadlines -------
+
+
+def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
+    m = ReflectorMachine(clock=FakeClock(), backoff=Backoff(jitter=0.0), page_size=0)
+    first = m.start()
+    assert first.effects == (PauseGC(),) and isinstance(first.request, ListPage)
+    step = m.step(Listed(page([pod("a")], rv="7")))
+    assert step.effects == (Replace([pod("a")], "7"), SetRV("7"), ResumeGC(),
+                            ScheduleResync(None))
+    assert isinstance(step.request, OpenWatch) and m.state == Watching(
+        "7", started=0.0, events=0, resync_at=None)
+    effects, err = m.on_events([("ADDED", pod("b", "8")), ("BOOKMARK", pod("", "9"))])
+    assert err is None and effects == (Apply([("ADDED", pod("b", "8"))]), SetRV("9"))
+    assert m.state == Watching("9", started=0.0, events=2, resync_at=None)
+    step = m.step(WatchEnded(StatusError(code=500, message="boom")))
+    assert isinstance(step.effects[0], Report) and isinstance(step.request, Sleep)
+
+
+def test_states_are_never_mutated() -> None:
+    m = ReflectorMachine(clock=FakeClock(), backoff=Backoff(jitter=0.0), page_size=1)
+    m.start()
+    m.step(Listed(page([pod("a")], token="t1")))
+    before = m.state
+    assert isinstance(before, Listing)
+    snapshot = dataclasses.astuple(before)
+    m.step(Listed(page([pod("b")], token="t2")))
+    assert dataclasses.astuple(before) == snapshot  # the old value is as it was
+    after = m.state
+    assert isinstance(after, Listing) and after.tokens == {"t1", "t2"} and len(after.pages) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        after.token = "x"  # type: ignore[misc]
+
+
+def test_a_stop_is_not_a_failure_whatever_the_request() -> None:
+    m, _, rec = machine()
+    m.start()
+    assert isinstance(m.step(StopRequested()), Done)
+    assert not rec.errors and m.stats.errors == 0 and m.stats.backoffs == 0
+    assert isinstance(m.state, Stopped) and not m.applier.gc_paused
+    assert isinstance(m.start(), ListPage)  # a new run syncs again
+
+
+def test_resuming_from_a_filled_store_watches_without_listing() -> None:
+    """The explicit initial state a warm restart needs: Watching(rv) over a filled store."""
+    m, store, _ = machine(resume_from="42")
+    store.add(pod("a", "40"))
+    req = m.start()
+    assert isinstance(req, OpenWatch) and req.options.resource_version == "42"
+    assert m.last_sync_rv == "42" and m.stats.lists == 0
+    assert m.on_event(("MODIFIED", pod("a", "43"))) is None
+    assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "43"
+    req = m.step(WatchEnded(StatusError(gone_status("too old"))))  # then a 410: relist
+    assert isinstance(req, ListPage) and req.options.resource_version == ""
+
+
+def test_a_one_cycle_run_ends_when_a_relist_is_due_and_with_its_list_error() -> None:
+    m, _, _ = machine()
+    m.start(once=True)
+    step = m.m.step(Failed(StatusError(code=500, message="down")))
+    assert isinstance(step.request, Done) and isinstance(step.request.error, StatusError)
+    m.start(once=True)
+    m.step(Listed(page([pod("a")], rv="5")))
+    m.on_event(("MODIFIED", pod("a", "6")))
+    req = m.step(WatchEnded(StatusError(gone_status("too old"))))
+    assert req == Done()  # a relist is due: the cycle is over
+
+
+class Etcdish:
+    """A codec for a source that is not Kubernetes: lists are (revision, {key: value}),
+    events are (op, key, value, revision), 'compacted' means list again."""
+
+    def list_parts(self, result: Any) -> tuple[list[Any], str, str]:
+        revision, kvs = result
+        return [{"key": k, "value": v} for k, v in kvs.items()], str(revision), ""
+
+    def split(self, event: Any) -> tuple[str, Any, str]:
+        op, key, value, revision = event
+        etype = {"put": "MODIFIED", "del": "DELETED", "progress": "BOOKMARK",
+                 "fail": "ERROR"}[op]
+        return etype, {"key": key, "value": value}, str(revision)
+
+    def status_error(self, obj: Any) -> BaseException:
+        return RuntimeError(obj["value"])
+
+    def is_gone(self, err: BaseException) -> bool:
+        return "compacted" in str(err)
+
+    def needs_relist(self, err: BaseException) -> bool:
+        return self.is_gone(err)
+
+    def is_initial_events_end(self, obj: Any) -> bool:
+        return False
+
+    def key(self, obj: Any) -> str:
+        return str(obj["key"])
+
+    def kind(self, obj: Any) -> str:
+        return ""
+
+
+def test_a_source_speaks_its_own_shapes_through_its_codec() -> None:
+    store = new_store(lambda o: o["key"])
+    m = Harness(store, codec=Etcdish())
+    m.start()
+    req = m.step(Listed((7, {"a": 1, "b": 2})))
+    assert isinstance(req, OpenWatch) and req.options.resource_version == "7"
+    assert sorted(store.list_keys()) == ["a", "b"]
+    assert m.on_events([("put", "a", 3, 8), ("del", "b", None, 9), ("progress", "", None, 12)]) \
+        is None
+    assert store.list() == [{"key": "a", "value": 3}] and m.last_sync_rv == "12"
+    err = m.on_event(("fail", "", "compacted at 10", 13))
+    assert isinstance(err, RuntimeError)
+    req = m.step(WatchEnded(err))  # the codec says: list again
+    assert isinstance(req, ListPage) and req.options.resource_version == ""
+
+
+def test_codec_of_refuses_a_codec_without_the_methods() -> None:
+    from kubecache.reflector._codec import KUBERNETES, codec_of
+
+    class Source:
+        codec = object()
+
+    assert codec_of(object()) is KUBERNETES
+    with pytest.raises(TypeError, match="lacks the methods"):
+        codec_of(Source())
+
+
+def test_resync_is_scheduled_by_the_machine_on_its_clock() -> None:
+    vetoes = [True, False, True]
+    m, _, _ = machine(resync_period=30.0, should_resync=lambda: vetoes.pop(0))
+    synced(m, [pod("a")])
+    assert ScheduleResync(130.0) in m.effects and m.m.deadline() == 130.0
+    assert m.tick() == ()  # not due yet
+    m.clock.step(30.0)
+    assert m.tick() == (Resync(), ScheduleResync(160.0))
+    m.clock.step(30.0)
+    assert m.tick() == (ScheduleResync(190.0),)  # vetoed by should_resync
+    m.step(WatchEnded(StatusError(code=500, message="x")))  # backing off: still synced
+    m.clock.step(30.0)
+    assert m.tick() == (Resync(), ScheduleResync(220.0))
+    assert m.stats.resyncs == 2
+
+
+def test_no_resync_before_the_store_is_synced() -> None:
+    m, _, _ = machine(resync_period=1.0)
+    m.start()
+    m.clock.step(5.0)
+    assert m.m.deadline() is None and m.tick() == ()
+
+
+def test_a_streamed_list_without_its_end_bookmark_warns_then_falls_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    m, store, rec = machine(watch_list=True, stream_timeout=25.0)
+    m.start()
+    m.on_event(("ADDED", pod("a", "5")))
+    assert m.m.deadline() == 110.0
+    with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
+        m.clock.step(10.0)
+        assert m.tick() == ()
+        m.clock.step(10.0)
+        assert m.tick() == ()
+        assert m.m.deadline() == 125.0
+        m.clock.step(5.0)
+        assert m.tick() == (EndWatch(),) and m.ended == [True]
+    warned = [r.getMessage() for r in caplog.records if "initial-events-end" in r.getMessage()]
+    assert len(warned) == 3 and "listing instead" in warned[-1]
+    req = m.step(WatchEnded())  # the stopped watch ends: a list replaces the stream
+    assert isinstance(req, ListPage) and len(store) == 0 and m.stats.stream_fallbacks == 1
+    assert "stalled" in str(rec.errors[-1])

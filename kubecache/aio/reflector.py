@@ -2,13 +2,15 @@
 
 The same decisions as the threaded :class:`kubecache.Reflector` (one
 :class:`~kubecache.reflector.ReflectorMachine`); only the I/O differs:
-``await lister_watcher.list(...)``, ``async for`` over the watch,
-``await asyncio.sleep`` for backoffs, and a task for periodic resyncs. The
-store is written on the loop (stores are memory; their calls do not block).
+``await lister_watcher.list(...)``, ``async for`` over the watch's batches,
+``await asyncio.sleep`` for backoffs, and a timer task for the machine's
+deadlines (periodic resyncs, a stalled streamed list) on its clock. Effects
+are applied on the loop (stores are memory; their calls do not block).
 
-Tasks: :meth:`AsyncReflector.run` runs the machine in a child task and, when
-resyncing, a resync task; it waits for ``stop`` (or its own cancellation),
-then cancels both and awaits them, so nothing it started outlives it.
+Tasks: :meth:`AsyncReflector.run` runs the machine's loop in a child task and
+the timer in another; it waits for ``stop`` (or its own cancellation), then
+cancels both and awaits them, so nothing it started outlives it. A stop is
+never a failure: the loop tells the machine (``StopRequested``) as it ends.
 
 A threaded lister-watcher (plain ``list``/``watch`` methods, a blocking watch
 iterator) is accepted too: its calls run in the loop's default executor, and
@@ -28,24 +30,27 @@ from typing import Any
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
-from ..reflector._base import ListingGCPause, ReflectorBase
+from ..reflector._base import ReflectorBase
 from ..reflector._machine import (
+    Done,
     Failed,
     Listed,
     ListPage,
+    OpenWatch,
     Outcome,
     Request,
     Sleep,
     Slept,
+    StopRequested,
     WatchEnded,
 )
-from ..watch import stop_watch
+from ..watch import stop_watch, watch_batches
 
 __all__ = ["AsyncReflector"]
 
 logger = logging.getLogger("kubecache.reflector")
 
-_SLEPT = Slept()
+_SLEPT, _STOP = Slept(), StopRequested()
 _END: Any = object()
 
 
@@ -69,6 +74,8 @@ class AsyncReflector(ReflectorBase):
         self._async_watch = _is_async(getattr(lister_watcher, "watch", None))
         self._awaiting = getattr(store, "awaiting", None)  # an informer's inline coroutines,
         self._settle_store: Any = getattr(store, "settle", None)  # awaited after a write
+        self._current_watch: Any = None
+        self._applier.on_end_watch = self._end_watch
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -86,8 +93,7 @@ class AsyncReflector(ReflectorBase):
         body = asyncio.ensure_future(self._loop())
         waiter = asyncio.ensure_future(stop.wait())
         tasks: list[asyncio.Future[Any]] = [body, waiter]
-        if self.resync_period > 0:
-            tasks.append(asyncio.ensure_future(self._resync_loop()))
+        tasks.append(asyncio.ensure_future(self._timer()))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -118,30 +124,43 @@ class AsyncReflector(ReflectorBase):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    # --- the loop -------------------------------------------------------------------
+    # --- the one loop: perform a request, apply the effects of the next step ----------
 
     async def _loop(self) -> None:
-        machine = self._machine
-        request: Request = machine.start()
-        pause = ListingGCPause()
+        machine, applier = self._machine, self._applier
+        step = machine.start()
         try:
             while True:
-                pause.update(request)
                 try:
-                    request = machine.step(await self._perform(request))
-                    if self._awaiting:
-                        await self._settle_store()
-                except BaseException as err:  # a bug or a broken store: keep the task alive
+                    applier.apply(step.effects)
+                    await self._settled()
+                except BaseException as err:  # the store refused a list: sync afresh
                     if not absorbable(err, closing=True):
                         raise
-                    request = machine.crashed(err)
-        finally:
-            pause.release()
+                    step = machine.crashed(err)
+                    continue
+                request = step.request
+                if isinstance(request, Done):
+                    return
+                outcome = await self._perform(request)
+                try:
+                    if isinstance(outcome, _Crashed):
+                        step = machine.crashed(outcome.error)
+                    else:
+                        step = machine.step(outcome)
+                except BaseException as err:  # a bug: keep the task alive
+                    if not absorbable(err, closing=True):
+                        raise
+                    step = machine.crashed(err)
+        finally:  # stopped (cancelled) or done: a stop is never a failure
+            applier.apply(machine.step(_STOP).effects)
+            applier.resume_gc()
 
-    async def _perform(self, request: Request) -> Outcome:
-        if isinstance(request, Sleep):
-            await asyncio.sleep(request.seconds)
-            return _SLEPT
+    async def _settled(self) -> None:
+        if self._awaiting:  # an informer's inline coroutine handlers, awaited in order
+            await self._settle_store()
+
+    async def _perform(self, request: Request) -> Outcome | _Crashed:
         if isinstance(request, ListPage):
             try:
                 if self._async_list:
@@ -151,10 +170,14 @@ class AsyncReflector(ReflectorBase):
                 if not absorbable(err, closing=True):
                     raise
                 return Failed(err)
-        return await self._watch(request.options)
+        if isinstance(request, OpenWatch):
+            return await self._watch(request.options)
+        assert isinstance(request, Sleep)
+        await asyncio.sleep(request.seconds)
+        return _SLEPT
 
-    async def _watch(self, options: ListOptions) -> Outcome:
-        machine = self._machine
+    async def _watch(self, options: ListOptions) -> Outcome | _Crashed:
+        machine, applier = self._machine, self._applier
         try:
             if self._async_watch:
                 w: Any = await self.lister_watcher.watch(options)
@@ -165,54 +188,70 @@ class AsyncReflector(ReflectorBase):
                 raise
             return Failed(err)
         machine.watch_opened()
-        events = 0
+        self._current_watch = w
         error: BaseException | None = None
-        batches = getattr(w, "batches", None)
-        stream: AsyncIterator[Any]
-        if callable(batches):
-            stream = batches()
-        elif hasattr(w, "__aiter__"):
-            stream = _aiter_events(w)
-        else:
-            stream = _threaded_events(w)
+        stream = _batches(w)
         try:
-            if callable(batches):
-                on_events = machine.on_events
-                async for batch in stream:
-                    applied, error = on_events(batch)
-                    if self._awaiting:
-                        await self._settle_store()
-                    events += applied
-                    if error is not None:
-                        break
-            else:
-                on_event = machine.on_event
-                async for event in stream:
-                    error = on_event(event)
-                    if self._awaiting:
-                        await self._settle_store()
-                    if error is not None:
-                        break
-                    events += 1
+            on_events = machine.on_events
+            async for batch in stream:
+                effects, error = on_events(batch)
+                try:
+                    applier.apply(effects)
+                    await self._settled()
+                except BaseException as err:
+                    if not absorbable(err, closing=True):
+                        raise
+                    return _Crashed(err)
+                if error is not None:
+                    break
         except BaseException as err:
             if not absorbable(err, closing=True):
                 raise
             error = err
         finally:
+            self._current_watch = None
             await _close(stream)
             stop_watch(w)
             aclose = getattr(w, "aclose", None)
             if aclose is not None and inspect.iscoroutinefunction(aclose):
                 with contextlib.suppress(Exception):
                     await aclose()
-        return WatchEnded(events, machine.watch_elapsed(), error)
+        return WatchEnded(error)
 
-    async def _resync_loop(self) -> None:
+    def _end_watch(self) -> None:
+        w = self._current_watch
+        if w is not None:
+            stop_watch(w)
+
+    async def _timer(self) -> None:
+        """The machine's deadlines on its clock: periodic resyncs, a stalled streamed list."""
         while True:
-            await asyncio.sleep(self.resync_period)
-            self._resync()
-            if self._awaiting:
-                await self._settle_store()
+            await asyncio.sleep(self._timer_wait())
+            self._tick_due()
+            await self._settled()
+
+
+class _Crashed:
+    """Applying effects failed inside a watch (the store refused a streamed list)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _batches(w: Any) -> AsyncIterator[Iterable[Any]]:
+    """The watch's events in batches: its own ``batches()``, else one event at a time."""
+    batches = getattr(w, "batches", None)
+    if callable(batches) and inspect.isasyncgenfunction(getattr(type(w), "batches", None)):
+        stream: AsyncIterator[Iterable[Any]] = batches()
+        return stream
+    if hasattr(w, "__aiter__"):
+        return _singles(_aiter_events(w))
+    return _threaded_batches(w)
+
+
+async def _singles(events: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
+    async for event in events:
+        yield [event]
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
@@ -266,13 +305,14 @@ async def _aiter_events(w: Any) -> AsyncIterator[Any]:
         yield event
 
 
-async def _threaded_events(w: Iterable[Any]) -> AsyncIterator[Any]:
-    """A blocking watch's events, each ``next`` in the default executor.
+async def _threaded_batches(w: Iterable[Any]) -> AsyncIterator[Any]:
+    """A blocking watch's batches (:func:`~kubecache.watch.watch_batches`), each ``next``
+    in the default executor.
 
     When the consumer stops early (or is cancelled), the watch is stopped and
     the pending ``next`` is awaited, so the executor thread is free again.
     """
-    iterator = iter(w)
+    iterator = iter(watch_batches(w))
     loop = asyncio.get_running_loop()
     cancel_scope = CancelScope()
 

@@ -70,10 +70,10 @@ class HTTPWatch:
         return self._decoder.buffered
 
     def __iter__(self) -> Iterator[Event]:
-        for batch in self.iter_batches():
+        for batch in self.batches():
             yield from batch
 
-    def iter_batches(self) -> Iterator[EventLines]:
+    def batches(self) -> Iterator[EventLines]:
         """The events as they arrive, one list per read (a reflector applies each list as
         one batch: one fold and one hand-off to handlers for events that came together)."""
         with self._lock:

@@ -7,20 +7,24 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .._gc import gc_paused
-from .._guard import absorbable
 from ..backoff import Backoff
 from ..clock import Clock, RealClock
 from ..store import Store
+from ._codec import codec_of
 from ._machine import (
     DEFAULT_MAX_LIST_PAGES,
     DEFAULT_MIN_WATCH_TIMEOUT,
     DEFAULT_PAGE_SIZE,
-    ListPage,
+    DEFAULT_STREAM_TIMEOUT,
     ReflectorMachine,
     WatchErrorHandler,
+    default_watch_error_handler,
 )
+from ._sink import EffectApplier, as_sink
 from ._stats import ReflectorStats
+
+TIMER_POLL = 1.0
+"""Seconds between a reflector timer's looks at its stop signal and the machine's deadline."""
 
 logger = logging.getLogger("kubecache.reflector")
 
@@ -34,7 +38,8 @@ class ReflectorOptions:
     paging); ``min_watch_timeout``: seconds (each watch asks 1-2x this);
     ``max_list_pages``: pages one list attempt may take; ``use_watch_list``:
     stream lists (``None``: when the source has a true ``supports_watch_list``);
-    ``name``: for logs; ``clock``: for tests.
+    ``stream_timeout``: seconds a streamed list may take to send its end
+    bookmark before a list replaces it; ``name``: for logs; ``clock``: for tests.
     """
 
     backoff: Backoff | None = None
@@ -42,6 +47,7 @@ class ReflectorOptions:
     min_watch_timeout: float = DEFAULT_MIN_WATCH_TIMEOUT
     max_list_pages: int = DEFAULT_MAX_LIST_PAGES
     use_watch_list: bool | None = None
+    stream_timeout: float = DEFAULT_STREAM_TIMEOUT
     name: str | None = None
     clock: Clock | None = None
 
@@ -75,13 +81,15 @@ class ReflectorBase:
         min_watch_timeout: float | None = None,
         max_list_pages: int | None = None,
         use_watch_list: bool | None = None,
+        stream_timeout: float | None = None,
         name: str | None = None,
         clock: Clock | None = None,
+        resume_from: str | None = None,
     ) -> None:
         opts = (options or ReflectorOptions()).with_overrides(
             backoff=backoff, page_size=page_size, min_watch_timeout=min_watch_timeout,
-            max_list_pages=max_list_pages, use_watch_list=use_watch_list, name=name,
-            clock=clock)
+            max_list_pages=max_list_pages, use_watch_list=use_watch_list,
+            stream_timeout=stream_timeout, name=name, clock=clock)
         self.options = opts
         self.lister_watcher = lister_watcher
         self.expected_type = expected_type
@@ -91,22 +99,35 @@ class ReflectorBase:
         self.page_size = opts.page_size
         self.min_watch_timeout = opts.min_watch_timeout
         self.name = opts.name or _default_name(lister_watcher, expected_type)
-        self.should_resync: Callable[[], bool] | None = None
         self.stats = ReflectorStats()
         self._clock: Clock = opts.clock or RealClock()
         watch_list = opts.use_watch_list
         if watch_list is None:
             watch_list = getattr(lister_watcher, "supports_watch_list", False) is True
+        sink = as_sink(store)
         self._machine = ReflectorMachine(
-            self, store, expected_type, backoff=self.backoff, clock=self._clock,
+            expected_type, backoff=self.backoff, clock=self._clock,
             page_size=opts.page_size, min_watch_timeout=opts.min_watch_timeout,
-            max_list_pages=opts.max_list_pages, watch_list=watch_list, stats=self.stats,
-            name=self.name)
+            max_list_pages=opts.max_list_pages, watch_list=watch_list,
+            stream_timeout=opts.stream_timeout, resync_period=self.resync_period,
+            prepare=sink.prepare, resume_from=resume_from, codec=codec_of(lister_watcher),
+            stats=self.stats, name=self.name)
+        self._applier = EffectApplier(self, sink, self.stats, self.name,
+                                      default_watch_error_handler)
         self._running = False
+
+    @property
+    def should_resync(self) -> Callable[[], bool] | None:
+        """Called before each periodic resync; a false answer skips it (the informer's hook)."""
+        return self._machine.should_resync
+
+    @should_resync.setter
+    def should_resync(self, check: Callable[[], bool] | None) -> None:
+        self._machine.should_resync = check
 
     def last_sync_resource_version(self) -> str:
         """The resourceVersion of the latest list, event or bookmark applied."""
-        return self._machine.last_sync_rv
+        return self._applier.rv
 
     def set_watch_error_handler(self, handler: WatchErrorHandler) -> None:
         """Replace the handler called with each list/watch failure (client-go's hook).
@@ -116,56 +137,26 @@ class ReflectorBase:
         """
         if self._running:
             raise RuntimeError(f"{self.name}: set_watch_error_handler after the reflector started")
-        self._machine.error_handler = handler
+        self._applier.error_handler = handler
 
-    def _resync(self) -> None:
-        """Resync if due; never raises (its caller must go on ending watches on stop)."""
-        if not self._machine.listed:
-            return
-        try:
-            if self.should_resync is not None and not self.should_resync():
-                return
-            self.store.resync()
-            self.stats.resyncs += 1
-        except BaseException as err:
-            if not absorbable(err):
-                raise
-            logger.error("%s: resync failed", self.name,
-                         exc_info=(type(err), err, err.__traceback__))
+    def _timer_wait(self) -> float:
+        """Seconds the timer may wait before looking at the machine's deadline again."""
+        poll = TIMER_POLL
+        if self.resync_period > 0:
+            poll = min(poll, self.resync_period)  # a deadline scheduled meanwhile is seen
+        at = self._machine.deadline()
+        if at is None:
+            return poll
+        return min(poll, max(0.0, at - self._clock.now()))
+
+    def _tick_due(self) -> None:
+        """Apply what the machine's deadline brought (a resync, ending a stalled stream)."""
+        at = self._machine.deadline()
+        if at is not None and self._clock.now() >= at:
+            self._applier.apply(self._machine.tick())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, rv={self.last_sync_resource_version()!r})"
-
-
-class ListingGCPause:
-    """Keeps the cyclic GC paused from a list's first page until the store holds the list.
-
-    A paginated list of 100k objects builds millions of long-lived containers
-    across its pages; with the collector running, every page's allocations
-    trigger collections that rescan all the pages before it (half the CPU of
-    a 100k sync, measured by ``python -m bench peers``). Nothing in a list is
-    garbage, so the pause loses nothing; it ends with the first request that
-    is not a page (the watch, or a backoff after a failure). Drivers call
-    :meth:`update` with each request and :meth:`release` when they end.
-    """
-
-    __slots__ = ("_pause",)
-
-    def __init__(self) -> None:
-        self._pause: Any = None
-
-    def update(self, request: object) -> None:
-        if isinstance(request, ListPage):
-            if self._pause is None:
-                self._pause = gc_paused()
-                self._pause.__enter__()
-        elif self._pause is not None:
-            self.release()
-
-    def release(self) -> None:
-        pause, self._pause = self._pause, None
-        if pause is not None:
-            pause.__exit__(None, None, None)
 
 
 def _default_name(lw: Any, expected: type | str | None) -> str:

@@ -1,25 +1,38 @@
 """The reflector's decisions, without I/O: a state machine that says what to do next.
 
 A front end (the thread driver :class:`~kubecache.reflector.Reflector`, the
-asyncio driver :class:`~kubecache.aio.AsyncReflector`) asks
-:meth:`ReflectorMachine.start` for the first :data:`Request`, performs it (a
-list call, a watch, a sleep), and hands the :data:`Outcome` back to
-:meth:`ReflectorMachine.step`, which returns the next request. While a watch
-is open, the driver passes each event to :meth:`ReflectorMachine.on_event`.
-Nothing here sleeps, blocks, opens sockets or starts threads; the store is
-written here (it is memory, shared by both front ends), so the rules below are
-written once. The states, as values (kube-rs's ``watcher.rs`` manner)::
+asyncio driver :class:`~kubecache.aio.AsyncReflector`) is one loop::
+
+    step = machine.start()
+    while True:
+        applier.apply(step.effects)            # replace, apply a batch, set the rv, ...
+        if step.request is Done: break
+        outcome = perform(step.request)        # list a page / watch / sleep
+        step = machine.step(outcome)
+
+While a watch is open the driver hands each batch of events to
+:meth:`ReflectorMachine.on_events` and applies the effects it returns; a
+timer calls :meth:`ReflectorMachine.tick` when :meth:`ReflectorMachine.deadline`
+comes (periodic resync, a streamed list that stalls). Nothing here sleeps,
+blocks, opens sockets, starts threads or writes the store: every change is an
+:data:`Effect` value (kube-rs's ``watcher.rs`` returns an event and a state in
+the same manner), applied by :class:`~kubecache.reflector._sink.EffectApplier`.
+States are immutable values carrying all their data (the rv being watched,
+the pages read so far, the resync deadline)::
 
     Listing(rv, page 1) --page with a new token--> Listing(rv, next page)
-                        --last page--> store.replace(items, list_rv) --> Watching(list_rv)
-    Streaming(rv)       --initial-events-end bookmark--> store.replace(collected) --> watch goes on
-                        --any failure before it--> Listing(rv) for this sync
+                        --last page--> Replace(items, list_rv) --> Watching(list_rv)
+    Streaming(rv)       --initial-events-end bookmark--> Replace(collected) --> Watching
+                        --any failure before it, or a stall--> Listing(rv) for this sync
     Watching(rv)        --ends after events-->  Watching(last rv), no new list
                         --ends at once, no events--> failure: BackingOff -> Watching(last rv)
     410 Gone / Expired, 504 too-large rv (event or exception) --> Listing("") (consistent read)
     any other failure   --> BackingOff(delay, then: retry the same state)
+    Stopped (any state) --> Done: a stop is never a failure
 
-A relist is simply a new ``Listing``. Rules kept from client-go:
+A relist is simply a new ``Listing``; the first state is a ``Listing`` at
+``"0"``, or ``Watching(rv)`` for a reflector resuming over a store that is
+already filled (warm restart). Rules kept from client-go:
 
 - The first list asks for resourceVersion ``"0"`` (any version, from a cache);
   later relists ask for the last synced version, or ``""`` after a 410.
@@ -31,11 +44,16 @@ A relist is simply a new ``Listing``. Rules kept from client-go:
   pages never reach the store.
 - Watches ask for bookmarks and a random ``timeoutSeconds`` in 1-2x
   ``min_watch_timeout`` so that many clients do not reconnect in lock step.
-- Each failure goes to the watch error handler, then waits
+- Each failure is reported (the watch error handler), then waits
   ``max(backoff delay, Retry-After)`` (the latter capped at the backoff's
   maximum), as client-go honours a server's ``Retry-After``.
 - A 410 right after opening a watch backs off too (it must not spin); one
   after events relists at once.
+- ``resync_period`` > 0: the store is resynced that often while it is synced
+  (``should_resync`` may veto one), on the injected clock.
+
+How a source's answers are read (list pages, events, Status errors, 410, the
+end of a streamed list) is its codec's business (:mod:`._codec`).
 """
 
 from __future__ import annotations
@@ -43,17 +61,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from .._guard import absorbable
 from ..backoff import Backoff
 from ..clock import Clock
-from ..errors import CacheError, MalformedDataError, StatusError, is_gone, needs_relist, retry_after
-from ..keys import meta_namespace_key_func
+from ..errors import CacheError, MalformedDataError, is_gone, retry_after
 from ..listwatch import ListOptions
-from ..meta import describe, get_kind, get_resource_version
-from ..store import Store
+from ..meta import describe, get_kind
+from ._codec import INITIAL_EVENTS_END, KUBERNETES, Codec, list_parts, status_error
 from ._stats import ReflectorStats
 
 logger = logging.getLogger("kubecache.reflector")
@@ -64,8 +82,10 @@ DEFAULT_MAX_LIST_PAGES = 10_000
 """Pages one list attempt may take (5M objects at the default page size) before it fails."""
 SHORT_WATCH = 1.0
 """Seconds: a watch closing sooner than this with no events is a failure."""
-INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-"""The annotation of the BOOKMARK that ends a streamed list's initial events."""
+DEFAULT_STREAM_TIMEOUT = 60.0
+"""Seconds a streamed list may take to send its end bookmark before a list replaces it."""
+STREAM_WARN_EVERY = 10.0
+"""Seconds between warnings about a streamed list still waiting for its end bookmark."""
 
 
 class WatchClosedEarly(CacheError):
@@ -76,6 +96,10 @@ class ListPagingError(CacheError):
     """A paginated list did not converge: a continue token repeated, or too many pages."""
 
 
+class StreamedListFailed(CacheError):
+    """A streamed list (watch with initial events) did not complete; a list replaces it."""
+
+
 # --- states --------------------------------------------------------------------------
 
 
@@ -83,35 +107,44 @@ class ListPagingError(CacheError):
 class Listing:
     """Listing at ``rv``: the next page is asked with ``token`` ("" = first page).
 
-    ``items`` holds the pages read so far in this attempt, ``tokens`` the
-    continue tokens seen (to notice a server paging in circles).
+    ``pages`` holds the (prepared) pages read so far in this attempt,
+    ``tokens`` the continue tokens seen (to notice a server paging in circles).
     """
 
     rv: str
     limit: int | None
     token: str = ""
-    items: list[Any] = dataclasses.field(default_factory=list)
-    tokens: set[str] = dataclasses.field(default_factory=set)
-    pages: int = 0
+    pages: tuple[Sequence[Any], ...] = ()
+    tokens: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
 class Streaming:
     """A streamed list (watch with initial events) from ``rv``; events collected aside.
 
-    ``list_rv``: the version a fallback list asks for if the stream fails.
+    ``list_rv``: the version a fallback list asks for if the stream fails;
+    ``collected``: one ``{key: object or None (deleted)}`` chunk per batch, in
+    order; ``started``: when the watch was asked for; ``warned``: warnings given
+    about a missing end bookmark; ``events``: initial events received.
     """
 
     rv: str
     list_rv: str
-    collected: dict[str, Any] = dataclasses.field(default_factory=dict)
+    started: float = 0.0
+    collected: tuple[dict[str, Any], ...] = ()
+    events: int = 0
+    warned: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
 class Watching:
-    """Watching from ``rv``."""
+    """Watching from ``rv`` (the store reflects ``rv``); ``events`` so far on this watch,
+    opened at ``started``; the next resync is due at ``resync_at`` (``None``: never)."""
 
     rv: str
+    started: float = 0.0
+    events: int = 0
+    resync_at: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +155,15 @@ class BackingOff:
     then: Listing | Streaming | Watching
 
 
-State = Listing | Streaming | Watching | BackingOff
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    """Over: stopped, or a one-cycle run (``list_and_watch``) came to its end; a new run
+    syncs again from ``rv``."""
+
+    rv: str = ""
+
+
+State = Listing | Streaming | Watching | BackingOff | Stopped
 
 # --- requests (what the driver performs) and outcomes (what it reports) --------------
 
@@ -136,8 +177,9 @@ class ListPage:
 
 @dataclasses.dataclass(frozen=True)
 class OpenWatch:
-    """Call ``lister_watcher.watch(options)``, feed each event to ``on_event`` until it
-    returns an error or the watch ends, stop the watch, and report :class:`WatchEnded`."""
+    """Call ``lister_watcher.watch(options)``, hand each batch of events to ``on_events``
+    until it returns an error or the watch ends, stop the watch, report :class:`WatchEnded`
+    (or :class:`Failed` when ``watch()`` itself raised)."""
 
     options: ListOptions
 
@@ -149,7 +191,14 @@ class Sleep:
     seconds: float
 
 
-Request = ListPage | OpenWatch | Sleep
+@dataclasses.dataclass(frozen=True)
+class Done:
+    """Nothing more to do. ``error``: a one-cycle run whose list failed raises it."""
+
+    error: BaseException | None = None
+
+
+Request = ListPage | OpenWatch | Sleep | Done
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,10 +215,8 @@ class Failed:
 
 @dataclasses.dataclass(frozen=True)
 class WatchEnded:
-    """The watch ended after ``events`` events and ``elapsed`` seconds; ``error`` ended it."""
+    """The watch ended; ``error`` ended it (``None``: the server closed it)."""
 
-    events: int
-    elapsed: float
     error: BaseException | None = None
 
 
@@ -178,12 +225,87 @@ class Slept:
     pass
 
 
-Outcome = Listed | Failed | WatchEnded | Slept
+@dataclasses.dataclass(frozen=True)
+class StopRequested:
+    """The front end was told to stop (whatever the request was doing)."""
+
+
+Outcome = Listed | Failed | WatchEnded | Slept | StopRequested
+
+# --- effects (what the applier does) -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Apply:
+    """Write watch events, in order: ``(type, object)`` with type ADDED/MODIFIED/DELETED."""
+
+    events: list[tuple[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Replace:
+    """A whole (prepared) list replaces the store's content."""
+
+    items: list[Any]
+    rv: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SetRV:
+    """The store now reflects resourceVersion ``rv``."""
+
+    rv: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Pass ``error`` to the watch error handler."""
+
+    error: BaseException
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseGC:
+    """Pause the cyclic GC (bulk allocation of long-lived objects follows)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeGC:
+    """End a GC pause (idempotent)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleResync:
+    """The next periodic resync is due at ``at`` on the machine's clock (``None``: none)."""
+
+    at: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Resync:
+    """Resync the store now."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EndWatch:
+    """Stop the open watch (from the timer: a streamed list stalled)."""
+
+
+Effect = Apply | Replace | SetRV | Report | PauseGC | ResumeGC | ScheduleResync | Resync | EndWatch
+_NONE: tuple[Effect, ...] = ()
+_RESUME_GC = ResumeGC()
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """What a transition yields: effects to apply first, then the next request."""
+
+    effects: tuple[Effect, ...]
+    request: Request
+
 
 class EventBatch(Protocol):
-    """Events that arrived together: sized, iterated once (a list, or lines decoded lazily)."""
-
-    def __len__(self) -> int: ...
+    """Events that arrived together: iterated once (a list, or lines decoded lazily)."""
 
     def __iter__(self) -> Iterator[Any]: ...
 
@@ -197,26 +319,32 @@ def default_watch_error_handler(reflector: Any, err: BaseException) -> None:
     name = getattr(reflector, "name", reflector)
     if is_gone(err):
         logger.info("%s: resourceVersion expired, relisting: %s", name, err)
-    elif isinstance(err, WatchClosedEarly):
+    elif isinstance(err, (WatchClosedEarly, StreamedListFailed)):
         logger.info("%s: %s", name, err)
     else:
         logger.warning("%s: %s (%s)", name, err, type(err).__name__)
 
 
+_OPS = frozenset(("ADDED", "MODIFIED", "DELETED"))
+
+
 class ReflectorMachine:
     """The reflector's state and transition function; one per running reflector.
 
-    ``owner`` is the front end (passed to the watch error handler);
     ``watch_list``: stream the initial state with a watch (see API.md) instead
-    of listing it. The machine is driven from one thread (or one task) at a
-    time; ``last_sync_rv`` and ``stats`` may be read from any thread.
+    of listing it; ``stream_timeout``: seconds to wait for a streamed list's
+    end bookmark before listing instead. ``prepare``: applied to each list
+    page (and each streamed object) as it arrives, e.g. the informer's
+    transform. ``resume_from``: start by watching from that resourceVersion
+    over a store that already holds it (warm restart) instead of listing.
+    ``codec``: how the source's answers are read. ``should_resync`` may veto
+    a periodic resync. Driven from one thread (or task) at a time, except
+    :meth:`tick` and :meth:`deadline`, which a timer may call meanwhile.
     """
 
     def __init__(
         self,
-        owner: Any,
-        store: Store,
-        expected_type: type | str | None,
+        expected_type: type | str | None = None,
         *,
         backoff: Backoff,
         clock: Clock,
@@ -224,13 +352,16 @@ class ReflectorMachine:
         min_watch_timeout: float = DEFAULT_MIN_WATCH_TIMEOUT,
         max_list_pages: int = DEFAULT_MAX_LIST_PAGES,
         watch_list: bool = False,
-        error_handler: WatchErrorHandler = default_watch_error_handler,
+        stream_timeout: float = DEFAULT_STREAM_TIMEOUT,
+        resync_period: float = 0.0,
+        should_resync: Callable[[], bool] | None = None,
+        prepare: Callable[[list[Any]], list[Any]] | None = None,
+        resume_from: str | None = None,
+        codec: Codec = KUBERNETES,
         stats: ReflectorStats | None = None,
         name: str = "reflector",
         rng: random.Random | None = None,
     ) -> None:
-        self.owner = owner
-        self.store = store
         self.expected_type = expected_type
         self.backoff = backoff
         self.clock = clock
@@ -238,66 +369,126 @@ class ReflectorMachine:
         self.min_watch_timeout = min_watch_timeout
         self.max_list_pages = max(1, max_list_pages)
         self.watch_list = watch_list
-        self.error_handler = error_handler
+        self.stream_timeout = stream_timeout
+        self.resync_period = resync_period
+        self.should_resync = should_resync
+        self.prepare = prepare
+        self.codec = codec
         self.stats = stats if stats is not None else ReflectorStats()
         self.name = name
-        self.state: State = Listing("0", None)
-        self.last_sync_rv = ""
-        self.listed = False  # a list (or streamed list) has reached the store
         self.last_failure: BaseException | None = None  # the latest failure backed off for
-        self._pages_cached_reads = False  # the source pages even rv="0" reads: keep paging
+        self._resume_from = resume_from
         self._rng = rng or random.Random()
-        self._watch_started = 0.0
-        self._ops: dict[str, Callable[[Any], None]] = {
-            "ADDED": store.add, "MODIFIED": store.update, "DELETED": store.delete}
-        rv_updater = getattr(store, "update_resource_version", None)
-        self._rv_updater: Callable[[str], None] | None = (
-            rv_updater if callable(rv_updater) else None)
-        prepare = getattr(store, "prepare", None)
-        replace_prepared = getattr(store, "replace_prepared", None)
-        self._prepare: Callable[[list[Any]], list[Any]] | None = None
-        self._replace_prepared: Callable[[list[Any], str], object] | None = None
-        if callable(prepare) and callable(replace_prepared):
-            self._prepare, self._replace_prepared = prepare, replace_prepared
-        hold, flush = getattr(store, "hold", None), getattr(store, "flush", None)
-        self._hold: Callable[[], object] | None = hold if callable(hold) else None
-        self._flush: Callable[[], object] | None = flush if callable(flush) else None
-        self._batch_held = False
+        self._lock = threading.Lock()  # the timer's tick against the driver's steps
+        self._state: State = Stopped("")
+        self._once = False
+        self._synced_once = False  # this run's store holds a list (one-cycle runs)
+        self._pages_cached_reads = False  # the source pages even rv="0" reads: keep paging
         self._regression_logged = False
+
+    @property
+    def state(self) -> State:
+        return self._state
 
     # --- driving ----------------------------------------------------------------
 
-    def start(self) -> Request:
-        """The first request: a fresh sync from the last known version."""
-        return self._go(self._sync_state(self.last_sync_rv or "0"))
+    def start(self, *, once: bool = False) -> Step:
+        """The first step of a run; ``once``: one ``list_and_watch`` cycle, which ends
+        (``Done``) when a relist is due, or with the error of a failed list."""
+        with self._lock:
+            self._once, self._synced_once = once, False
+            resume, self._resume_from = self._resume_from, None
+            if resume is not None:
+                self._synced_once = True
+                watching = Watching(resume, resync_at=self._next_resync())
+                return Step((SetRV(resume), ScheduleResync(watching.resync_at)),
+                            self._go(watching))
+            return self._to(self._sync_state(self._resume_rv(self._state) or "0"))
 
-    def step(self, outcome: Outcome) -> Request:
-        """The transition function: the outcome of the last request -> the next request."""
-        state = self.state
-        if isinstance(state, BackingOff):
-            return self._go(state.then)
-        if isinstance(state, Listing):
-            if isinstance(outcome, Listed):
-                return self._page(state, outcome.result)
-            if isinstance(outcome, Failed):
-                return self._list_failed(state, outcome.error)
-        elif isinstance(state, (Watching, Streaming)) and isinstance(outcome, (WatchEnded, Failed)):
-            if isinstance(outcome, Failed):
-                outcome = WatchEnded(0, 0.0, outcome.error)
-            return self._watch_ended(state, outcome)
-        raise RuntimeError(f"{self.name}: outcome {type(outcome).__name__} "
-                           f"does not fit state {type(state).__name__}")
+    def step(self, outcome: Outcome) -> Step:
+        """The transition function: the outcome of the last request -> effects + request."""
+        with self._lock:
+            state = self._state
+            if isinstance(outcome, StopRequested) or isinstance(state, Stopped):
+                return self._done()
+            if isinstance(state, BackingOff) and isinstance(outcome, Slept):
+                return self._to(state.then)
+            if isinstance(state, Listing):
+                if isinstance(outcome, Listed):
+                    return self._page(state, outcome.result)
+                if isinstance(outcome, Failed):
+                    return self._list_failed(state, outcome.error)
+            elif isinstance(state, (Watching, Streaming)) and isinstance(
+                    outcome, (WatchEnded, Failed)):
+                return self._watch_ended(state, outcome.error)
+            raise RuntimeError(f"{self.name}: outcome {type(outcome).__name__} "
+                               f"does not fit state {type(state).__name__}")
 
-    def crashed(self, err: BaseException) -> Request:
+    def watch_opened(self) -> None:
+        """The driver opened the watch the last request asked for (counted)."""
+        self.stats.watch_starts += 1
+
+    def crashed(self, err: BaseException) -> Step:
         """A bug or a broken store failed the last step: report, back off, sync afresh."""
         logger.error("%s: unexpected error, relisting", self.name,
                      exc_info=(type(err), err, err.__traceback__))
-        return self._failure(err, self._sync_state(self._relist_rv()))
+        with self._lock:
+            step = self._failure(err, self._sync_state(self._resume_rv(self._state) or "0"))
+            return Step((_RESUME_GC, *step.effects), step.request)
+
+    def deadline(self) -> float | None:
+        """When :meth:`tick` has something to do (on the machine's clock), or ``None``."""
+        state = self._state
+        if isinstance(state, Streaming):
+            if state.warned < 0:
+                return None  # being ended
+            return state.started + min(self.stream_timeout,
+                                       STREAM_WARN_EVERY * (state.warned + 1))
+        if isinstance(state, BackingOff):
+            state = state.then
+        if isinstance(state, Watching):
+            return state.resync_at
+        return None
+
+    def tick(self) -> tuple[Effect, ...]:
+        """What is due now: a periodic resync, or a streamed list that stalled."""
+        with self._lock:
+            now = self.clock.now()
+            state = self._state
+            if isinstance(state, Streaming):
+                return self._stream_overdue(state, now)
+            if isinstance(state, BackingOff) and isinstance(state.then, Watching):
+                watching, wrap = state.then, state
+            elif isinstance(state, Watching):
+                watching, wrap = state, None
+            else:
+                return _NONE
+            if watching.resync_at is None or now < watching.resync_at:
+                return _NONE
+            new = dataclasses.replace(watching, resync_at=now + self.resync_period)
+            self._state = new if wrap is None else dataclasses.replace(wrap, then=new)
+            effects: tuple[Effect, ...] = (ScheduleResync(new.resync_at),)
+            if self._resync_wanted():
+                effects = (Resync(), *effects)
+            return effects
 
     # --- states -> requests -------------------------------------------------------
 
+    def _to(self, state: Listing | Streaming | Watching | BackingOff) -> Step:
+        """Enter ``state``: the GC pause follows whether a list is being read."""
+        was_listing = isinstance(self._state, Listing)
+        request = self._go(state)
+        listing = isinstance(state, Listing)
+        if listing and not was_listing:
+            return Step((PauseGC(),), request)
+        if was_listing and not listing:
+            return Step((_RESUME_GC,), request)
+        return Step(_NONE, request)
+
     def _go(self, state: Listing | Streaming | Watching | BackingOff) -> Request:
-        self.state = state
+        if isinstance(state, (Watching, Streaming)):  # the watch is asked for now
+            state = dataclasses.replace(state, started=self.clock.now())
+        self._state = state
         if isinstance(state, Listing):
             if state.token:
                 options = ListOptions(limit=state.limit, continue_=state.token)
@@ -306,7 +497,6 @@ class ReflectorMachine:
             return ListPage(options)
         if isinstance(state, BackingOff):
             return Sleep(state.delay)
-        self._watch_started = self.clock.now()
         timeout = int(self.min_watch_timeout * (1.0 + self._rng.random()))
         if isinstance(state, Streaming):
             return OpenWatch(ListOptions(
@@ -318,7 +508,7 @@ class ReflectorMachine:
     def _sync_state(self, rv: str) -> Listing | Streaming:
         """How to (re)sync from ``rv``: a streamed list, or a list (paged unless ...)."""
         if self.watch_list:
-            return Streaming("" if rv == "0" else rv, rv)
+            return Streaming("" if rv == "0" else rv, rv, started=self.clock.now())
         return self._listing(rv)
 
     def _listing(self, rv: str) -> Listing:
@@ -327,252 +517,320 @@ class ReflectorMachine:
             limit = None  # "not older than rv" without a limit may be served from a cache
         return Listing(rv, limit)
 
-    def _relist_rv(self) -> str:
-        return self.last_sync_rv or "0"
+    @staticmethod
+    def _resume_rv(state: State) -> str:
+        """The version a sync after ``state`` starts from."""
+        if isinstance(state, BackingOff):
+            state = state.then
+        if isinstance(state, Watching):
+            return state.rv
+        if isinstance(state, Streaming):
+            return state.list_rv
+        return state.rv
+
+    def _next_resync(self) -> float | None:
+        return self.clock.now() + self.resync_period if self.resync_period > 0 else None
+
+    def _resync_wanted(self) -> bool:
+        check = self.should_resync
+        if check is None:
+            return True
+        try:
+            return bool(check())
+        except BaseException as err:
+            if not absorbable(err):
+                raise
+            logger.error("%s: should_resync failed", self.name,
+                         exc_info=(type(err), err, err.__traceback__))
+            return False
 
     # --- LIST -----------------------------------------------------------------
 
-    def _page(self, state: Listing, result: Any) -> Request:
+    def _page(self, state: Listing, result: Any) -> Step:
         try:
-            page_items, page_rv, token = list_parts(result)
+            page_items, page_rv, token = self.codec.list_parts(result)
         except MalformedDataError as bad:
             return self._failure(bad, self._listing(state.rv))
         self.stats.list_pages += 1
-        if self._prepare is not None:  # e.g. the informer transforms each page as it comes
+        if self.prepare is not None:  # e.g. the informer transforms each page as it comes
             try:
-                page_items = self._prepare(page_items)
+                page_items = self.prepare(page_items)
             except BaseException as err:
                 if not absorbable(err):
                     raise
                 return self._failure(err, self._listing(state.rv))
-        state.items.extend(page_items)
+        pages = (*state.pages, page_items)
         if token:
-            pages = state.pages + 1
             if token in state.tokens:
                 return self._failure(ListPagingError(
                     f"list at resourceVersion {state.rv!r}: the server repeated a continue "
-                    f"token after {pages} pages; starting the list over"),
+                    f"token after {len(pages)} pages; starting the list over"),
                     self._listing(state.rv))
-            if pages >= self.max_list_pages:
+            if len(pages) >= self.max_list_pages:
                 return self._failure(ListPagingError(
                     f"list at resourceVersion {state.rv!r}: more than {self.max_list_pages} "
-                    f"pages ({len(state.items)} items); starting the list over"),
+                    f"pages ({sum(map(len, pages))} items); starting the list over"),
                     self._listing(state.rv))
-            state.tokens.add(token)
-            return self._go(Listing(state.rv, state.limit, token, state.items,
-                                    state.tokens, pages))
+            return self._to(Listing(state.rv, state.limit, token, pages,
+                                    state.tokens | {token}))
         if state.rv == "0" and (state.pages or state.token):
             self._pages_cached_reads = True
-        try:
-            self._synced(state.items, page_rv, prepared=True)
-        except BaseException as err:  # the store refused the list (a broken index function...)
-            if not absorbable(err):
-                raise
-            return self._failure(err, self._listing(state.rv))
-        return self._go(Watching(page_rv))
+        items = list(pages[0]) if len(pages) == 1 else [o for p in pages for o in p]
+        return self._synced(items, page_rv)
 
-    def _list_failed(self, state: Listing, err: BaseException) -> Request:
-        if state.token and is_gone(err):
+    def _list_failed(self, state: Listing, err: BaseException) -> Step:
+        if state.token and self.codec.is_gone(err):
             # The continue token expired mid-list: start over with one full list.
             logger.info("%s: continue token expired, listing without pages: %s", self.name, err)
             self.stats.gone += 1
-            return self._go(Listing(state.rv, None))
-        if needs_relist(err) and state.rv != "":
+            return self._to(Listing(state.rv, None))
+        if self.codec.needs_relist(err) and state.rv != "":
             # The version we asked for is gone (or not there yet): read the latest state.
             self.stats.gone += 1
-            self._report(err)
-            return self._go(self._listing(""))
+            report = self._report(err)
+            step = self._to(self._listing(""))
+            return Step((report, *step.effects), step.request)
         return self._failure(err, self._listing(state.rv))
 
-    def _synced(self, items: list[Any], rv: str, *, prepared: bool = False) -> None:
-        """A whole list (or streamed list) is in: replace the store."""
-        if prepared and self._replace_prepared is not None:
-            self._replace_prepared(items, rv)
-        else:
-            self.store.replace(items, rv)
-        self._set_rv(rv)
+    def _synced(self, items: list[Any], rv: str) -> Step:
+        """A whole list (or streamed list) is in: replace the store, then watch from ``rv``."""
         self.stats.list_items = len(items)
-        if self.listed:
+        if self.stats.lists:
             self.stats.relists += 1
         self.stats.lists += 1
-        self.listed = True
+        self._synced_once = True
+        watching = Watching(rv, resync_at=self._next_resync())
+        step = self._to(watching)
+        return Step((Replace(items, rv), SetRV(rv), *step.effects,
+                     ScheduleResync(watching.resync_at)), step.request)
 
     # --- WATCH ---------------------------------------------------------------------
 
-    def watch_opened(self) -> None:
-        """The driver opened the watch the last request asked for."""
-        self.stats.watch_starts += 1
+    def on_events(self, batch: EventBatch) -> tuple[tuple[Effect, ...], BaseException | None]:
+        """Events that arrived together -> the effects that apply them, and the error that
+        must end the watch, if any. The hot path: one call per read of the stream."""
+        with self._lock:
+            state = self._state
+            events = iter(batch)
+            if type(state) is Streaming:
+                return self._initial_events(state, events)
+            if type(state) is Watching:
+                return self._events(state, events, ())
+            raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
 
-    def on_event(self, event: Any) -> BaseException | None:
-        """Apply one watch event; returns the error that must end the watch, if any.
+    def _events(self, state: Watching, events: Iterator[Any],
+                effects: tuple[Effect, ...]) -> tuple[tuple[Effect, ...], BaseException | None]:
+        split = self.codec.split
+        counts = self.stats.events
+        expected = self.expected_type
+        ops: list[tuple[str, Any]] = []
+        append = ops.append
+        rv = state.rv
+        n = 0
+        error: BaseException | None = None
+        for event in events:
+            etype, obj, erv = split(event)
+            if etype == "ERROR":
+                error = self.codec.status_error(obj)
+                break
+            if expected is not None and not self._type_ok(obj):
+                self._skip_type(etype, obj)
+                continue
+            if etype in _OPS:
+                append((etype, obj))
+            elif etype != "BOOKMARK":
+                self.stats.skipped += 1
+                logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
+                continue
+            counts[etype] += 1
+            n += 1
+            if erv:
+                if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
+                    self._regressed(etype, obj, erv, rv)
+                rv = erv
+        if ops:
+            effects = (*effects, Apply(ops))
+        if rv != state.rv:
+            effects = (*effects, SetRV(rv))
+        self._state = Watching(rv, state.started, state.events + n, state.resync_at)
+        return effects, error
 
-        The hot path: one call per event, so it does as little as it can.
+    def _initial_events(self, state: Streaming, events: Iterator[Any]
+                        ) -> tuple[tuple[Effect, ...], BaseException | None]:
+        """Events of a streamed list before its end: collected aside, not applied.
+
+        The server may send changes (MODIFIED, DELETED) before the end bookmark
+        while its cache catches up; like client-go's temporary store, the
+        collected state is keyed by object, so they are not lost. Each object
+        is prepared (transformed) as it arrives, so memory stays bounded.
         """
-        etype: str
-        if type(event) is dict:
-            etype, obj = event.get("type", ""), event.get("object")
-        else:
-            etype, obj = event
-        if etype == "ERROR":
-            return status_error(obj)
-        if self.expected_type is not None and not self._type_ok(obj):
-            self.stats.skipped += 1
-            logger.warning("%s: skipping %s event for an object of unexpected type %s",
-                           self.name, etype, type_name(obj))
-            return None
-        try:
-            rv = obj["metadata"]["resourceVersion"] if type(obj) is dict else (
-                get_resource_version(obj))
-        except (KeyError, TypeError):
-            rv = get_resource_version(obj)
-        state = self.state
-        if type(state) is Streaming:
-            self._initial_event(state, etype, obj, rv)
-            return None
-        op = self._ops.get(etype)
-        if op is not None:
+        chunk: dict[str, Any] = {}
+        codec = self.codec
+        counts = self.stats.events
+        n = 0
+        for event in events:
+            etype, obj, rv = codec.split(event)
+            if etype == "ERROR":
+                self._state = self._collect(state, chunk, n)
+                return _NONE, codec.status_error(obj)
+            if etype == "BOOKMARK":
+                counts["BOOKMARK"] += 1
+                if codec.is_initial_events_end(obj):
+                    collected = self._collect(state, chunk, n).collected
+                    merged: dict[str, Any] = {}
+                    for part in collected:
+                        merged.update(part)
+                    items = [o for o in merged.values() if o is not None]
+                    step = self._synced(items, rv)
+                    watching = self._state
+                    assert isinstance(watching, Watching)
+                    watching = dataclasses.replace(  # the same watch goes on
+                        watching, started=state.started, events=state.events + n + 1)
+                    return self._events(watching, events, step.effects)
+                if n == 0 and state.events == 0:
+                    # A plain bookmark before any initial event: the server ignored
+                    # sendInitialEvents (an old server, or a proxy dropping it).
+                    self._state = self._collect(state, chunk, n)
+                    return _NONE, StreamedListFailed(
+                        "the server sent a bookmark without the initial-events-end "
+                        "annotation before any initial event (sendInitialEvents ignored)")
+                continue
+            if self.expected_type is not None and not self._type_ok(obj):
+                self._skip_type(etype, obj)
+                continue
+            if etype not in _OPS:
+                self.stats.skipped += 1
+                logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
+                continue
             try:
-                op(obj)
-            except BaseException as err:  # e.g. no key, a failing transform: skip it, go on
+                key = codec.key(obj)
+                if etype != "DELETED" and self.prepare is not None:
+                    prepared = self.prepare([obj])
+                    if not prepared:
+                        continue  # left out (a failed transform, logged by it)
+                    obj = prepared[0]
+            except BaseException as err:
                 if not absorbable(err):
                     raise
                 self.stats.skipped += 1
-                logger.error("%s: store rejected %s event for %s: %s: %s", self.name, etype,
+                logger.error("%s: %s event for %s left out: %s: %s", self.name, etype,
                              describe(obj), type(err).__name__, err)
-        elif etype != "BOOKMARK":
-            self.stats.skipped += 1
-            logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
-            return None
-        self.stats.events[etype] += 1
-        if rv:
-            last = self.last_sync_rv
-            if len(rv) <= len(last) and (len(rv) < len(last) or rv < last):
-                self._regressed(etype, obj, rv, last)
-            self.last_sync_rv = rv
-            self.stats.last_sync_rv = rv
-            if self._rv_updater is not None:
-                self._rv_updater(rv)
-        return None
+                continue
+            chunk[key] = None if etype == "DELETED" else obj
+            counts[etype] += 1
+            n += 1
+        self._state = self._collect(state, chunk, n)
+        return _NONE, None
 
-    def on_events(self, batch: EventBatch) -> tuple[int, BaseException | None]:
-        """Apply events that arrived together: (how many were applied, the error that ends
-        the watch, if any).
+    @staticmethod
+    def _collect(state: Streaming, chunk: dict[str, Any], n: int) -> Streaming:
+        if not chunk and not n:
+            return state
+        return dataclasses.replace(state, collected=(*state.collected, chunk),
+                                   events=state.events + n)
 
-        A store with ``hold``/``flush`` (the informer's pipeline) is held for
-        the batch, so its changes are processed and handed on as one.
-        """
-        held = len(batch) > 1 and self._hold is not None and self._flush is not None
-        if held:
-            self._hold()  # type: ignore[misc]
-            self._batch_held = True
-        try:
-            applied = 0
-            on_event = self.on_event
-            for event in batch:
-                err = on_event(event)
-                if err is not None:
-                    return applied, err
-                applied += 1
-            return applied, None
-        finally:
-            if held:
-                self._batch_held = False
-                self._flush()  # type: ignore[misc]
+    def _stream_overdue(self, state: Streaming, now: float) -> tuple[Effect, ...]:
+        waited = now - state.started
+        if waited >= self.stream_timeout:
+            logger.warning("%s: streamed list sent no initial-events-end bookmark in %.0f s; "
+                           "ending it and listing instead", self.name, waited)
+            self.stats.stream_fallbacks += 1
+            self._state = dataclasses.replace(state, warned=-1)  # the watch is being ended
+            return (EndWatch(),)
+        if waited >= STREAM_WARN_EVERY * (state.warned + 1):
+            logger.warning("%s: streamed list still waiting for its initial-events-end "
+                           "bookmark after %.0f s (%d initial events so far); listing "
+                           "instead after %.0f s", self.name, waited, state.events,
+                           self.stream_timeout)
+            self._state = dataclasses.replace(state, warned=int(waited // STREAM_WARN_EVERY))
+        return _NONE
 
-    def _initial_event(self, state: Streaming, etype: Any, obj: Any, rv: str) -> None:
-        """An event of a streamed list before its end: applied to the state collected aside.
-
-        The server may send changes (MODIFIED, DELETED) before the end
-        bookmark while its cache catches up; like client-go's temporary store,
-        the collected state is keyed by object, so they are not lost.
-        """
-        if etype == "BOOKMARK":
-            self.stats.events["BOOKMARK"] += 1
-            if _annotations(obj).get(INITIAL_EVENTS_END) == "true":
-                held = self._batch_held
-                if held:
-                    self._flush()  # type: ignore[misc]  # the list reaches the store on its own
-                self._synced(list(state.collected.values()), rv)
-                self.state = Watching(rv)
-                if held:
-                    self._hold()  # type: ignore[misc]  # for the rest of the batch
-            return
-        if etype not in ("ADDED", "MODIFIED", "DELETED"):
-            self.stats.skipped += 1
-            logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
-            return
-        try:
-            key = meta_namespace_key_func(obj)
-        except Exception as err:
-            self.stats.skipped += 1
-            logger.error("%s: %s event for %s without a key: %s", self.name, etype,
-                         describe(obj), err)
-            return
-        if etype == "DELETED":
-            state.collected.pop(key, None)
-        else:
-            state.collected[key] = obj
-        self.stats.events[etype] += 1
-
-    def _watch_ended(self, state: Watching | Streaming, ended: WatchEnded) -> Request:
-        err = ended.error
+    def _watch_ended(self, state: Watching | Streaming, err: BaseException | None) -> Step:
+        codec = self.codec
         if type(state) is Streaming:
             # The stream ended before its initial events did: list this sync instead.
-            why = err or WatchClosedEarly("streamed list ended before its initial events")
-            self._report(why)
-            logger.info("%s: streamed list failed, falling back to a list", self.name)
-            if needs_relist(why):
+            why = err or StreamedListFailed(
+                "streamed list stalled (no initial-events-end bookmark)" if state.warned < 0
+                else "streamed list ended before its initial events")
+            if state.warned >= 0:
+                self.stats.stream_fallbacks += 1
+            logger.info("%s: streamed list failed (%s), falling back to a list", self.name, why)
+            relist = codec.needs_relist(why)
+            if relist:
                 self.stats.gone += 1
-            return self._go(self._listing("" if needs_relist(why) else state.list_rv))
+            report = self._report(why)
+            step = self._to(self._listing("" if relist else state.list_rv))
+            return Step((report, *step.effects), step.request)
+        assert isinstance(state, Watching)
         if err is not None:
-            if needs_relist(err):
+            if codec.needs_relist(err):
                 self.stats.gone += 1
-                if ended.events > 0:
-                    self._report(err)
-                    return self._go(self._sync_state(""))
+                if state.events > 0:
+                    report = self._report(err)
+                    step = self._resync_from("")
+                    return Step((report, *step.effects), step.request)
                 return self._failure(err, self._sync_state(""))  # at once, again: no spinning
-            return self._failure(err, Watching(self.last_sync_rv))
-        if ended.events == 0 and ended.elapsed < SHORT_WATCH:
+            return self._failure(err, self._rewatch(state))
+        elapsed = self.clock.now() - state.started
+        if state.events == 0 and elapsed < SHORT_WATCH:
             early = WatchClosedEarly(
                 f"watch from resourceVersion {state.rv!r} closed at once without any event")
-            return self._failure(early, Watching(self.last_sync_rv))
+            return self._failure(early, self._rewatch(state))
         self.stats.watch_restarts += 1
-        return self._go(Watching(self.last_sync_rv))
+        return self._to(self._rewatch(state))
 
-    def watch_elapsed(self) -> float:
-        """Seconds since the current watch was asked for (for the driver's WatchEnded)."""
-        return self.clock.now() - self._watch_started
+    def _rewatch(self, state: Watching) -> Watching:
+        return Watching(state.rv, self.clock.now(), 0, state.resync_at)
+
+    def _resync_from(self, rv: str) -> Step:
+        """A relist is due: the next sync, or the end of a one-cycle run."""
+        if self._once and self._synced_once:
+            return self._done()
+        return self._to(self._sync_state(rv))
+
+    def _done(self, error: BaseException | None = None,
+              effects: tuple[Effect, ...] = ()) -> Step:
+        self._state = Stopped(self._resume_rv(self._state))
+        return Step((*effects, _RESUME_GC, ScheduleResync(None)), Done(error))
 
     # --- failures ----------------------------------------------------------------------
 
-    def _failure(self, err: BaseException, then: Listing | Streaming | Watching) -> Request:
+    def _failure(self, err: BaseException, then: Listing | Streaming | Watching) -> Step:
         """Report ``err``, then back off before ``then``."""
         self.last_failure = err
-        self._report(err)
+        report = self._report(err)
+        if self._once and isinstance(then, (Listing, Streaming)):
+            if not self._synced_once:  # a one-cycle run whose list failed: raise it
+                return self._done(err, (report,))
+            if isinstance(self._state, Watching):  # a relist is due: the cycle is over
+                return self._done(None, (report,))
         delay = self.backoff.next_delay()
         asked = retry_after(err)
         if asked is not None:
             delay = max(delay, min(asked, self.backoff.maximum))
         self.stats.backoffs += 1
         self.stats.backoff_seconds += delay
-        return self._go(BackingOff(delay, then))
+        step = self._to(BackingOff(delay, then))
+        return Step((report, *step.effects), step.request)
 
-    def _report(self, err: BaseException) -> None:
+    def _report(self, err: BaseException) -> Report:
         self.stats.errors += 1
         self.stats.last_error = f"{type(err).__name__}: {err}"
-        try:
-            self.error_handler(self.owner, err)
-        except BaseException as handler_err:
-            if not absorbable(handler_err):
-                raise
-            logger.error("%s: watch error handler failed", self.name,
-                         exc_info=(type(handler_err), handler_err, handler_err.__traceback__))
-
-    def report(self, err: BaseException) -> None:
-        """Count and pass ``err`` to the watch error handler (for the driver's own failures)."""
-        self._report(err)
+        return Report(err)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _type_ok(self, obj: Any) -> bool:
+        expected = self.expected_type
+        if isinstance(expected, str):
+            kind = self.codec.kind(obj)
+            return not kind or kind == expected
+        return expected is None or isinstance(obj, expected)
+
+    def _skip_type(self, etype: str, obj: Any) -> None:
+        self.stats.skipped += 1
+        logger.warning("%s: skipping %s event for an object of unexpected type %s",
+                       self.name, etype, type_name(obj))
 
     def _regressed(self, etype: str, obj: Any, rv: str, last: str) -> None:
         """A watch event older than what the store already reflects (a server replaying).
@@ -591,69 +849,24 @@ class ReflectorMachine:
                 "already applied; applied as is (counted in stats.rv_regressions, "
                 "logged once)", self.name, etype, describe(obj), rv, last)
 
-    def _type_ok(self, obj: Any) -> bool:
-        expected = self.expected_type
-        if isinstance(expected, str):
-            kind = get_kind(obj)
-            return not kind or kind == expected
-        return expected is None or isinstance(obj, expected)
-
-    def _set_rv(self, rv: str) -> None:
-        self.last_sync_rv = rv
-        self.stats.last_sync_rv = rv
-        if self._rv_updater is not None:
-            self._rv_updater(rv)
-
-
-def _annotations(obj: Any) -> dict[str, Any]:
-    meta = obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
-    if isinstance(meta, dict):
-        found = meta.get("annotations")
-    else:
-        found = getattr(meta, "annotations", None)
-    return found if isinstance(found, dict) else {}
-
-
-def list_parts(result: Any) -> tuple[list[Any], str, str]:
-    """(items, resourceVersion, continue token) of a dict or attribute-style list result."""
-    if isinstance(result, dict):
-        if "items" not in result:  # never read a broken answer as "everything was deleted"
-            raise MalformedDataError(
-                f"list response has no 'items' (kind {result.get('kind')!r}, "
-                f"keys {sorted(map(str, result))[:8]})")
-        items = result["items"]
-        meta = result.get("metadata") or {}
-        if not isinstance(meta, dict):
-            raise MalformedDataError(
-                f"list response 'metadata' is a {type(meta).__name__}, not an object")
-        rv, token = meta.get("resourceVersion"), meta.get("continue")
-    else:
-        if not hasattr(result, "items"):
-            raise MalformedDataError(
-                f"list response of type {type(result).__name__} has no 'items'")
-        items = result.items
-        meta = getattr(result, "metadata", None)
-        rv = getattr(meta, "resource_version", None)
-        token = getattr(meta, "_continue", None) or getattr(meta, "continue_", None)
-    if items is None:  # some servers send null for an empty list
-        items = []
-    elif not isinstance(items, (list, tuple)):
-        raise MalformedDataError(f"list response 'items' is a {type(items).__name__}, not a list")
-    return list(items), str(rv or ""), str(token or "")
-
-
-def status_error(obj: Any) -> StatusError:
-    """The exception an ERROR event stands for."""
-    if isinstance(obj, dict):
-        return StatusError(obj)
-    if isinstance(obj, BaseException):
-        return StatusError(code=getattr(obj, "code", 0) or getattr(obj, "status", 0) or 500,
-                           message=str(obj))
-    code = getattr(obj, "code", None)
-    return StatusError(code=int(code or 500), reason=str(getattr(obj, "reason", "") or ""),
-                       message=str(getattr(obj, "message", "") or obj))
-
 
 def type_name(obj: Any) -> str:
     kind = get_kind(obj) if obj is not None else ""
     return kind or type(obj).__name__
+
+
+__all__ = [
+    "DEFAULT_MAX_LIST_PAGES",
+    "DEFAULT_MIN_WATCH_TIMEOUT",
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_STREAM_TIMEOUT",
+    "INITIAL_EVENTS_END",
+    "ListPagingError",
+    "ReflectorMachine",
+    "StreamedListFailed",
+    "WatchClosedEarly",
+    "WatchErrorHandler",
+    "default_watch_error_handler",
+    "list_parts",
+    "status_error",
+]

@@ -23,6 +23,8 @@ class ReflectorStats:
     - ``rv_regressions``: watch events (bookmarks included) whose resourceVersion was
       older than one already applied (a server replaying history); applied as
       client-go applies them, logged once.
+    - ``stream_fallbacks``: streamed lists given up for a list (an error, a watch
+      ending, a server ignoring ``sendInitialEvents``, no end bookmark in time).
     - ``gone``: 410 Gone / Expired answers (each leads to a consistent relist).
     - ``errors``: failures passed to the watch error handler (410s included);
       ``last_error``: the latest one, as text.
@@ -41,6 +43,7 @@ class ReflectorStats:
         default_factory=lambda: {"ADDED": 0, "MODIFIED": 0, "DELETED": 0, "BOOKMARK": 0})
     skipped: int = 0
     rv_regressions: int = 0
+    stream_fallbacks: int = 0
     gone: int = 0
     errors: int = 0
     last_error: str = ""

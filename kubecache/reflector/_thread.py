@@ -1,19 +1,22 @@
-"""The thread driver: performs the reflector machine's requests with blocking calls.
+"""The thread driver: one loop that performs the machine's requests and applies its effects.
 
 Threads, what each owns, and the lock order:
 
 - The *reflector thread* (``run``/``run_until``; the caller's thread for
-  ``list_and_watch``) owns the machine: it calls ``list``/``watch`` on the
-  lister-watcher, iterates the watch, writes the store (through the machine)
-  and sleeps out backoffs (``stop.wait``, so a stop cuts them short).
-- The *timer thread* (one per run) waits on ``stop`` and, if
-  ``resync_period`` > 0, calls ``store.resync()`` when due (stores are
-  thread-safe). When ``stop`` is set it cancels the run's
+  ``list_and_watch``) drives the machine: it calls ``list``/``watch`` on the
+  lister-watcher, reads the watch's batches, applies effects (the store is
+  written here) and sleeps out backoffs (``stop.wait``, so a stop cuts them
+  short).
+- The *timer thread* (one per run) waits on ``stop`` until the machine's
+  :meth:`~kubecache.reflector.ReflectorMachine.deadline` (on the injected
+  clock) and applies what :meth:`~kubecache.reflector.ReflectorMachine.tick`
+  brings: a periodic resync (stores are thread-safe), or ending a streamed
+  list that stalled. When ``stop`` is set it cancels the run's
   :class:`~kubecache.cancel.CancelScope` (a transport blocked in connect,
   headers or a body read is unblocked) and stops the open watch, so the
   reflector thread ends within about a second whatever it was doing.
-- One lock, ``_watch_lock``, guards ``_current_watch`` (taken by both; never
-  held while calling out).
+- ``_watch_lock`` guards ``_current_watch`` (taken by both; never held while
+  calling out); the machine's own lock is taken inside its methods only.
 """
 
 from __future__ import annotations
@@ -28,27 +31,32 @@ from .._guard import absorbable
 from .._runner import BackgroundLoop
 from ..cancel import CancelScope, scope
 from ..listwatch import ListerWatcher, ListOptions
-from ..watch import stop_watch
-from ._base import ListingGCPause, ReflectorBase
+from ..watch import stop_watch, watch_batches
+from ._base import TIMER_POLL, ReflectorBase
 from ._machine import (
-    BackingOff,
+    Done,
     Failed,
     Listed,
-    Listing,
     ListPage,
+    OpenWatch,
     Outcome,
     Request,
     Sleep,
     Slept,
-    Streaming,
+    StopRequested,
     WatchEnded,
 )
 
 logger = logging.getLogger("kubecache.reflector")
 
-_DONE_POLL = 1.0
-"""Seconds between the timer thread's checks that a ``list_and_watch`` cycle ended."""
-_SLEPT = Slept()
+_SLEPT, _STOP = Slept(), StopRequested()
+
+
+class _Crashed:
+    """Applying effects failed inside a watch (the store refused a streamed list)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class Reflector(ReflectorBase, BackgroundLoop):
@@ -71,24 +79,14 @@ class Reflector(ReflectorBase, BackgroundLoop):
         self._watch_lock = threading.Lock()
         self._current_watch: Iterable[Any] | None = None
         self._scope = CancelScope()
+        self._applier.on_end_watch = self._end_watch
 
     def _thread_name(self) -> str:
         return f"reflector {self.name}"
 
-    # --- loops ------------------------------------------------------------------------
-
     def _loop(self, stop: threading.Event) -> None:
         logger.debug("%s: starting", self.name)
-        pause = ListingGCPause()
-        with self._timer(stop):
-            machine = self._machine
-            request = machine.start()
-            try:
-                while not stop.is_set():
-                    pause.update(request)
-                    request = self._perform(request, stop)
-            finally:
-                pause.release()
+        self._drive(stop, once=False)
         logger.debug("%s: stopped", self.name)
 
     def list_and_watch(self, stop: threading.Event) -> None:
@@ -98,56 +96,59 @@ class Reflector(ReflectorBase, BackgroundLoop):
         due). A failed list raises (after the watch error handler saw it);
         watch failures are retried here with backoff.
         """
-        machine = self._machine
-        pause = ListingGCPause()
-        with self._timer(stop), contextlib.ExitStack() as cleanup:
-            cleanup.callback(pause.release)
-            request = machine.start()
-            lists = self.stats.lists
-            while not stop.is_set():
-                pause.update(request)
-                state = machine.state
-                if self.stats.lists > lists and isinstance(state, (Listing, Streaming)):
-                    return  # a relist is due: the cycle is over
-                if (self.stats.lists == lists and isinstance(state, BackingOff)
-                        and isinstance(state.then, (Listing, Streaming))):
-                    failure = machine.last_failure
-                    if failure is not None:
-                        raise failure
-                request = self._perform(request, stop)
+        self._drive(stop, once=True)
 
-    # --- performing requests -----------------------------------------------------------
+    # --- the one loop: perform a request, apply the effects of the next step ----------
 
-    def _perform(self, request: Request, stop: threading.Event) -> Request:
-        """Carry out one request and return the machine's next one (never raises)."""
-        machine = self._machine
-        try:
-            if isinstance(request, Sleep):
-                stop.wait(request.seconds)
-                return machine.step(_SLEPT)
-            if isinstance(request, ListPage):
-                outcome: Outcome
-                try:
-                    with scope(self._scope):
-                        outcome = Listed(self.lister_watcher.list(request.options))
-                except BaseException as err:
-                    if not absorbable(err):
-                        raise
-                    outcome = Failed(err)
-                if stop.is_set():
-                    return request  # cut short by stop: not a failure
-                return machine.step(outcome)
-            ended = self._watch(request.options, stop)
-            if stop.is_set():
-                return request
-            return machine.step(ended)
-        except BaseException as err:  # a bug or a broken store: keep the thread alive
-            if not absorbable(err):
-                raise
-            return machine.crashed(err)
+    def _drive(self, stop: threading.Event, *, once: bool) -> None:
+        machine, applier = self._machine, self._applier
+        with self._timer(stop):
+            try:
+                step = machine.start(once=once)
+                while True:
+                    try:
+                        applier.apply(step.effects)
+                    except BaseException as err:  # the store refused a list: sync afresh
+                        if not absorbable(err):
+                            raise
+                        step = machine.crashed(err)
+                        continue
+                    request = step.request
+                    if isinstance(request, Done):
+                        if request.error is not None:
+                            raise request.error
+                        return
+                    outcome = self._perform(request, stop)
+                    try:
+                        if isinstance(outcome, _Crashed):
+                            step = machine.crashed(outcome.error)
+                        else:
+                            step = machine.step(_STOP if stop.is_set() else outcome)
+                    except BaseException as err:  # a bug: keep the thread alive
+                        if not absorbable(err):
+                            raise
+                        step = machine.crashed(err)
+            finally:
+                applier.resume_gc()
 
-    def _watch(self, options: ListOptions, stop: threading.Event) -> Outcome:
-        machine = self._machine
+    def _perform(self, request: Request, stop: threading.Event) -> Outcome | _Crashed:
+        """Carry out one request (never raises what a background thread may absorb)."""
+        if isinstance(request, ListPage):
+            try:
+                with scope(self._scope):
+                    return Listed(self.lister_watcher.list(request.options))
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
+                return Failed(err)
+        if isinstance(request, OpenWatch):
+            return self._watch(request.options, stop)
+        assert isinstance(request, Sleep)
+        stop.wait(request.seconds)
+        return _SLEPT
+
+    def _watch(self, options: ListOptions, stop: threading.Event) -> Outcome | _Crashed:
+        machine, applier = self._machine, self._applier
         try:
             with scope(self._scope):
                 w = self.lister_watcher.watch(options)
@@ -158,27 +159,21 @@ class Reflector(ReflectorBase, BackgroundLoop):
         machine.watch_opened()
         with self._watch_lock:
             self._current_watch = w
-        events = 0
         error: BaseException | None = None
         try:
-            if stop.is_set():
-                pass
-            elif callable(batches := getattr(w, "iter_batches", None)):
+            if not stop.is_set():
                 on_events = machine.on_events
                 with scope(self._scope):
-                    for batch in batches():
-                        applied, error = on_events(batch)
-                        events += applied
+                    for batch in watch_batches(w):
+                        effects, error = on_events(batch)
+                        try:
+                            applier.apply(effects)
+                        except BaseException as err:
+                            if not absorbable(err):
+                                raise
+                            return _Crashed(err)
                         if error is not None or stop.is_set():
                             break
-            else:
-                on_event = machine.on_event
-                with scope(self._scope):
-                    for event in w:
-                        error = on_event(event)
-                        if error is not None or stop.is_set():
-                            break
-                        events += 1
         except BaseException as err:  # the watch itself failed (connection, decoding, 410...)
             if not absorbable(err):
                 raise
@@ -187,9 +182,15 @@ class Reflector(ReflectorBase, BackgroundLoop):
             with self._watch_lock:
                 self._current_watch = None
             stop_watch(w)
-        return WatchEnded(events, machine.watch_elapsed(), error)
+        return WatchEnded(error)
 
-    # --- the timer thread: periodic resync, prompt stop ---------------------------------
+    def _end_watch(self) -> None:
+        with self._watch_lock:
+            w = self._current_watch
+        if w is not None:
+            stop_watch(w)
+
+    # --- the timer thread: the machine's deadlines, prompt stop -------------------------
 
     @contextlib.contextmanager
     def _timer(self, stop: threading.Event) -> Iterator[None]:
@@ -206,26 +207,21 @@ class Reflector(ReflectorBase, BackgroundLoop):
             if stop.is_set():
                 timer.join()
             else:  # a list_and_watch cycle ended by itself: the timer notices within a poll
-                timer.join(_DONE_POLL + 0.5)
+                timer.join(TIMER_POLL + 0.5)
 
     def _tick(self, stop: threading.Event, done: threading.Event) -> None:
-        period = self.resync_period
-        clock = self._clock
-        next_resync = clock.now() + period
         while not done.is_set():
-            wait = _DONE_POLL
-            if period > 0:
-                wait = min(wait, max(0.0, next_resync - clock.now()))
-            stopped = stop.wait(wait)
+            stopped = stop.wait(self._timer_wait())
             if done.is_set():
                 return  # the cycle ended meanwhile (list_and_watch): nothing more to do
             if stopped:
                 self._scope.cancel()
-                with self._watch_lock:
-                    w = self._current_watch
-                if w is not None:
-                    stop_watch(w)
+                self._end_watch()
                 return
-            if period > 0 and clock.now() >= next_resync:
-                next_resync = clock.now() + period
-                self._resync()
+            try:
+                self._tick_due()
+            except BaseException as err:  # never: the applier absorbs; keep the timer alive
+                if not absorbable(err):
+                    raise
+                logger.error("%s: timer failed", self.name,
+                             exc_info=(type(err), err, err.__traceback__))

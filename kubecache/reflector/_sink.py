@@ -1,0 +1,196 @@
+"""Where the machine's effects land: the store sink, the GC pause, the error handler.
+
+:class:`ReflectorSink` is the small, typed face of a store the reflector
+writes to: the informer's pipeline implements it as is (it transforms each
+list page as it arrives and holds a batch of events so they are folded as
+one); any other :class:`~kubecache.store.Store` is adapted by
+:class:`PlainStoreSink`. :class:`EffectApplier` performs a step's effects in
+order; both front ends share it, so applying an effect means one thing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from .._gc import gc_paused
+from .._guard import absorbable
+from ..meta import describe
+from ..store import Store
+from ._machine import (
+    Apply,
+    Effect,
+    EndWatch,
+    PauseGC,
+    Replace,
+    Report,
+    ResumeGC,
+    Resync,
+    ScheduleResync,
+    SetRV,
+    WatchErrorHandler,
+)
+from ._stats import ReflectorStats
+
+logger = logging.getLogger("kubecache.reflector")
+
+
+@runtime_checkable
+class ReflectorSink(Protocol):
+    """What a reflector writes: single changes, whole lists, resyncs, held batches."""
+
+    def add(self, obj: Any) -> None: ...
+
+    def update(self, obj: Any) -> None: ...
+
+    def delete(self, obj: Any) -> None: ...
+
+    def prepare(self, items: list[Any]) -> list[Any]:
+        """One list page (or one streamed object) as it arrives, e.g. transformed."""
+        ...
+
+    def replace_prepared(self, items: Iterable[Any], resource_version: str = "") -> None:
+        """The whole list, made of prepared items, replaces the content."""
+        ...
+
+    def hold(self) -> None:
+        """Changes until :meth:`flush` arrived together (process them as one)."""
+        ...
+
+    def flush(self) -> None: ...
+
+    def resync(self) -> None: ...
+
+
+class PlainStoreSink:
+    """A :class:`~kubecache.store.Store` as a sink: nothing to prepare, nothing to hold."""
+
+    __slots__ = ("add", "delete", "resync", "store", "update")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.add, self.update, self.delete = store.add, store.update, store.delete
+        self.resync = store.resync
+
+    def prepare(self, items: list[Any]) -> list[Any]:
+        return items
+
+    def replace_prepared(self, items: Iterable[Any], resource_version: str = "") -> None:
+        self.store.replace(list(items), resource_version)
+
+    def hold(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def as_sink(store: Any) -> ReflectorSink:
+    """``store`` itself when it is a :class:`ReflectorSink`, else a :class:`PlainStoreSink`."""
+    if isinstance(store, ReflectorSink):
+        return store
+    return PlainStoreSink(store)
+
+
+class EffectApplier:
+    """Performs the machine's effects, in order, for one reflector.
+
+    Driven by the reflector's thread (or task); :class:`Resync` and
+    :class:`EndWatch` may come from its timer. ``rv`` (the resourceVersion the
+    store reflects) may be read from any thread. A store that refuses a
+    whole list raises out of :meth:`apply` (the driver reports it to the
+    machine); one that refuses a single change has it skipped and logged.
+    """
+
+    def __init__(self, owner: Any, sink: ReflectorSink, stats: ReflectorStats, name: str,
+                 error_handler: WatchErrorHandler) -> None:
+        self.owner = owner
+        self.sink = sink
+        self.stats = stats
+        self.name = name
+        self.error_handler = error_handler
+        self.rv = ""
+        self.on_schedule: Callable[[float | None], None] | None = None
+        self.on_end_watch: Callable[[], None] | None = None
+        self._gc_pause: Any = None
+
+    def apply(self, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            kind = type(effect)
+            if kind is Apply:
+                self._apply(effect.events)  # type: ignore[union-attr]
+            elif kind is SetRV:
+                self.rv = self.stats.last_sync_rv = effect.rv  # type: ignore[union-attr]
+            elif kind is Replace:
+                self.sink.replace_prepared(effect.items, effect.rv)  # type: ignore[union-attr]
+            elif kind is Report:
+                self._report(effect.error)  # type: ignore[union-attr]
+            elif kind is PauseGC:
+                if self._gc_pause is None:
+                    self._gc_pause = gc_paused()
+                    self._gc_pause.__enter__()
+            elif kind is ResumeGC:
+                self.resume_gc()
+            elif kind is ScheduleResync:
+                if self.on_schedule is not None:
+                    self.on_schedule(effect.at)  # type: ignore[union-attr]
+            elif kind is Resync:
+                self._resync()
+            elif kind is EndWatch:
+                if self.on_end_watch is not None:
+                    self.on_end_watch()
+            else:  # pragma: no cover - a new effect without its applier is a bug
+                raise TypeError(f"{self.name}: unknown effect {effect!r}")
+
+    def resume_gc(self) -> None:
+        """End a GC pause (idempotent; drivers call it when they end, whatever happened)."""
+        pause, self._gc_pause = self._gc_pause, None
+        if pause is not None:
+            pause.__exit__(None, None, None)
+
+    @property
+    def gc_paused(self) -> bool:
+        return self._gc_pause is not None
+
+    def _apply(self, events: list[tuple[str, Any]]) -> None:
+        sink = self.sink
+        ops = {"ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
+        held = len(events) > 1
+        if held:
+            sink.hold()
+        try:
+            for etype, obj in events:
+                try:
+                    ops[etype](obj)
+                except BaseException as err:  # e.g. no key, a failing transform: skip it
+                    if not absorbable(err):
+                        raise
+                    self.stats.skipped += 1
+                    logger.error("%s: store rejected %s event for %s: %s: %s", self.name,
+                                 etype, describe(obj), type(err).__name__, err)
+        finally:
+            if held:
+                sink.flush()
+
+    def _report(self, err: BaseException) -> None:
+        try:
+            self.error_handler(self.owner, err)
+        except BaseException as handler_err:
+            if not absorbable(handler_err):
+                raise
+            logger.error("%s: watch error handler failed", self.name,
+                         exc_info=(type(handler_err), handler_err, handler_err.__traceback__))
+
+    def _resync(self) -> None:
+        try:
+            self.sink.resync()
+            self.stats.resyncs += 1
+        except BaseException as err:
+            if not absorbable(err):
+                raise
+            logger.error("%s: resync failed", self.name,
+                         exc_info=(type(err), err, err.__traceback__))
+
+
+__all__ = ["EffectApplier", "PlainStoreSink", "ReflectorSink", "as_sink"]
