@@ -126,6 +126,7 @@ class InformerTuning(TypedDict, total=False):
     min_watch_timeout: float | None
     max_list_pages: int | None
     use_watch_list: bool | None
+    stream_timeout: float | None
 
 
 TUNING_KEYWORDS = frozenset(
