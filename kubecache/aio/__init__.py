@@ -20,12 +20,14 @@ _EXPORTS: dict[str, str] = {
     "AsyncWatch": "listwatch",
     "AsyncReflector": "reflector",
     "AsyncSharedIndexInformer": "informer",
+    "SharedInformerFactory": "factory",
     "wait_for_cache_sync": "informer",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from .factory import SharedInformerFactory as SharedInformerFactory
     from .informer import AsyncSharedIndexInformer as AsyncSharedIndexInformer
     from .informer import wait_for_cache_sync as wait_for_cache_sync
     from .listwatch import AsyncListerWatcher as AsyncListerWatcher

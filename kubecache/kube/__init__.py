@@ -65,3 +65,11 @@ __all__ += ["AsyncClient", "new_async_list_watch_from_client"]
 if TYPE_CHECKING:
     from ._async_client import AsyncClient
     from ._async_listwatch import new_async_list_watch_from_client
+
+
+# The shared informer factory (threads; the asyncio twin is kubecache.aio.SharedInformerFactory).
+_EXPORTS["SharedInformerFactory"] = "factory"
+__all__ += ["SharedInformerFactory"]
+
+if TYPE_CHECKING:
+    from .factory import SharedInformerFactory
