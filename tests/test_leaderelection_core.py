@@ -416,3 +416,65 @@ def test_written_and_got_records_round_trip_through_the_lease_spec() -> None:
                     "renewTime": "2026-12-07T01:02:03.123456Z"}
     assert LeaderElectionRecord.from_spec(spec) == record
     assert Written(record).record is record
+
+
+# --- the Lease requests (sans-I/O) ---------------------------------------------------------------
+
+
+def test_lease_requests_build_paths_bodies_and_keep_the_read_resource_version() -> None:
+    from kubecache.errors import MalformedDataError
+    from kubecache.leaderelection._lease import LeaseRequests
+
+    req = LeaseRequests("ns", "lock")
+    assert req.get().method == "GET"
+    assert req.get().path == "/apis/coordination.k8s.io/v1/namespaces/ns/leases/lock"
+    with pytest.raises(CacheError, match="before the lease was read"):
+        req.update(LeaderElectionRecord("me", 15))
+    stamp = dt.datetime(2026, 12, 7, 1, 2, 3, 123456, tzinfo=dt.timezone.utc)
+    create = req.create(LeaderElectionRecord("me", 15, stamp, stamp, 0))
+    assert (create.method, create.path) == ("POST",
+                                            "/apis/coordination.k8s.io/v1/namespaces/ns/leases")
+    assert create.body is not None
+    assert create.body["metadata"] == {"namespace": "ns", "name": "lock"}
+    assert create.body["spec"]["renewTime"] == "2026-12-07T01:02:03.123456Z"
+    # A Lease another tool wrote, with fields leader election does not own.
+    record = req.answer({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                         "metadata": {"name": "lock", "namespace": "ns",
+                                      "resourceVersion": "42"},
+                         "spec": {"holderIdentity": "x", "leaseDurationSeconds": 15,
+                                  "renewTime": "2026-12-07T01:02:03Z",
+                                  "preferredHolder": "y", "strategy": "OldestEmulationVersion"}})
+    assert record.holder_identity == "x" and record.acquire_time is None
+    assert req.resource_version() == "42"
+    update = req.update(LeaderElectionRecord("me", 15, stamp, stamp, 1))
+    assert update.method == "PUT" and update.body is not None
+    assert update.body["metadata"]["resourceVersion"] == "42"  # the precondition
+    assert update.body["spec"] == {
+        "holderIdentity": "me", "leaseDurationSeconds": 15, "leaseTransitions": 1,
+        "acquireTime": "2026-12-07T01:02:03.123456Z", "renewTime": "2026-12-07T01:02:03.123456Z",
+        "preferredHolder": "y", "strategy": "OldestEmulationVersion"}
+    released = req.update(LeaderElectionRecord("", 1, None, None, 1))
+    assert released.body is not None and "renewTime" not in released.body["spec"]
+    with pytest.raises(MalformedDataError, match="not a Lease"):
+        req.answer(["not", "a", "lease"])
+    with pytest.raises(ValueError, match="namespace"):
+        LeaseRequests("", "lock")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-07T01:02:03.123456Z", dt.datetime(2026, 12, 7, 1, 2, 3, 123456)),
+    ("2026-12-07T01:02:03Z", dt.datetime(2026, 12, 7, 1, 2, 3)),
+    ("2026-12-07T01:02:03.1Z", dt.datetime(2026, 12, 7, 1, 2, 3, 100000)),
+    ("2026-12-07T01:02:03.123456789Z", dt.datetime(2026, 12, 7, 1, 2, 3, 123456)),
+    ("2026-12-07T02:02:03.5+01:00", dt.datetime(2026, 12, 7, 1, 2, 3, 500000)),
+    ("yesterday", None),
+    (None, None),
+])
+def test_micro_times_parse_leniently(text: object, expected: dt.datetime | None) -> None:
+    from kubecache.leaderelection._record import parse_micro_time
+
+    parsed = parse_micro_time(text)
+    if expected is None:
+        assert parsed is None
+    else:
+        assert parsed == expected.replace(tzinfo=dt.timezone.utc)
