@@ -9,6 +9,7 @@ traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from typing import Any
@@ -24,15 +25,20 @@ EXIT_INTERRUPTED = 130
 
 
 def _click_exception_types() -> tuple[type[BaseException], type[BaseException]]:
-    """(ClickException, NoArgsIsHelpError) from typer's bundled click, or from click."""
-    try:
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-    except ImportError:  # older typer depends on click instead of bundling it
-        from click.exceptions import (  # type: ignore[import-not-found,no-redef]
-            ClickException,
-            NoArgsIsHelpError,
-        )
-    return ClickException, NoArgsIsHelpError
+    """(ClickException, NoArgsIsHelpError) from typer's bundled click, or from click.
+
+    Looked up by module name: with both installed (mkdocs brings click) a static
+    import of either would type-check against the wrong one.
+    """
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:  # older typer depends on click instead of bundling it
+            continue
+        click_exc: type[BaseException] = mod.ClickException
+        no_args: type[BaseException] = mod.NoArgsIsHelpError
+        return click_exc, no_args
+    raise ImportError("the kubecache command needs typer (pip install 'kubecache[cli]')")
 
 
 def _error(message: str) -> None:
