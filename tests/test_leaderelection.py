@@ -122,6 +122,23 @@ def test_a_network_cut_makes_the_leader_step_down_and_the_other_take_over(
               f"retry {RP}s)")
 
 
+def test_a_stop_ends_a_renew_hung_on_a_silent_network_at_once(electors: Any,
+                                                              server: Any) -> None:
+    """With client-go's default timings a hung renew would last 10 s; a stop cuts it short."""
+    defaults = {"lease_duration": 15.0, "renew_deadline": 10.0, "retry_period": 2.0}
+    with TcpProxy(server.port) as proxy:
+        a = electors.start(proxy.url, "a", **defaults)
+        assert a.started.wait(5)
+        proxy.cut()
+        time.sleep(2.5)  # a's next renew (due within 2 s) now hangs: not outcome-deciding
+        assert a.is_leader()
+        t_stop = time.monotonic()
+        a.stop()
+        assert a.returned.wait(5)
+        assert a.at["returned"] - t_stop < 1.0
+        assert a.order == ["new_leader:a", "started", "lost", "stopped", "returned"]
+
+
 def test_the_lease_lock_round_trip_and_conflict(server: Any) -> None:
     from kubecache.kube import Client
     from kubecache.kube.config import Config
