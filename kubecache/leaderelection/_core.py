@@ -59,6 +59,7 @@ from typing import Any
 
 from ..clock import Clock, RealClock
 from ..errors import CacheError
+from ..runtime import jittered
 from ._record import LeaderElectionRecord
 
 __all__ = [
@@ -294,7 +295,7 @@ class ElectorCore:
         self.release_on_cancel = release_on_cancel
         self._clock: Clock = clock if clock is not None else RealClock()
         self._wall = wall or _utc_now
-        self._rand = rand or random.random
+        self._rng = _Rand(rand or random.random)
         self._describe = describe or identity
         # What this candidate last saw, and when (its own monotonic clock) it last changed.
         self._observed = LeaderElectionRecord()
@@ -483,7 +484,7 @@ class ElectorCore:
     # --- helpers ---------------------------------------------------------------------------
 
     def _jittered(self, seconds: float) -> float:
-        return seconds * (1.0 + self._rand() * JITTER_FACTOR)
+        return jittered(seconds, JITTER_FACTOR, self._rng)
 
     def _valid(self, now: float) -> bool:
         """The observed lease has not expired on this candidate's clock."""
@@ -517,6 +518,15 @@ class ElectorCore:
     def __repr__(self) -> str:
         return (f"ElectorCore({self._describe}, identity={self.identity!r}, "
                 f"leading={self._leading}, holder={self.get_leader()!r})")
+
+
+class _Rand:
+    """A ``rand()`` function as the ``random()`` source :func:`kubecache.runtime.jittered` takes."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, rand: Callable[[], float]) -> None:
+        self.random = rand
 
 
 def _why(outcome: Any) -> str:
