@@ -15,10 +15,18 @@ from hypothesis import strategies as st
 from kubecache._wire.ndjson import WatchDecoder
 from kubecache._wire.silence import BOOKMARK_IDLE_TIMEOUT, SilenceBound
 from kubecache._wire.status import decode_json_body, parse_retry_after, status_error_from
-from kubecache.errors import MalformedDataError
-from kubecache.kube._answers import MAX_ERROR_BODY, BodyCollector, failed_answer
+from kubecache.errors import MalformedDataError, StatusError
+from kubecache.kube._answers import MAX_ERROR_BODY, BodyCollector
 from kubecache.kube._endpoint import Endpoint, environment_proxy
 from kubecache.kube._errors import CredentialError
+from kubecache.kube._exchange import (
+    AUTHORIZE,
+    READ_ERROR_BODY,
+    REFRESH,
+    Send,
+    build_request,
+    exchange,
+)
 from kubecache.kube._flow import (
     ExecResult,
     FileContent,
@@ -29,6 +37,7 @@ from kubecache.kube._flow import (
     drive,  # the sync driver: FlowRun stepped by blocking I/O
 )
 from kubecache.kube._resources import ResourceQuery, list_params, watch_params, with_query
+from kubecache.kube._settings import ClientBase
 from kubecache.kube.auth import ExecAuthenticator, TokenFileAuthenticator
 from kubecache.kube.config import Config, ExecConfig
 from kubecache.listwatch import ListOptions
@@ -252,20 +261,64 @@ def test_body_collector_bounds_answers_and_cuts_error_pages() -> None:
     assert unbounded.add(b"x" * 100) and unbounded.body() == b"x" * 100
 
 
-def test_failed_answer_retries_a_refreshable_401_once() -> None:
-    refreshed: list[int] = []
+class Head:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status, self.reason, self.headers = status, "Reason", headers or {}
 
-    def refresh() -> bool:
-        refreshed.append(1)
-        return True
 
-    assert failed_answer(401, "Unauthorized", {}, b"", attempt=0, refresh=refresh) is None
-    again = failed_answer(401, "Unauthorized", {}, b"", attempt=1, refresh=refresh)
-    assert again is not None and again.code == 401 and len(refreshed) == 1
-    none = failed_answer(401, "Unauthorized", {}, b"", attempt=0, refresh=None)
-    assert none is not None and none.code == 401
-    gone = failed_answer(410, "Gone", {}, b"", attempt=0, refresh=refresh)
-    assert gone is not None and gone.code == 410 and len(refreshed) == 1
+def run_exchange(statuses: list[int], authenticated: bool,
+                 refresh: bool = True) -> tuple[list[str], BaseException | None]:
+    """Drive an exchange the way a client does; the steps it asked for and what it raised."""
+    request = build_request(ClientBase(Config(server="http://h")), "GET", "/api/v1/pods")
+    run = FlowRun(exchange(request, authenticated))
+    steps: list[str] = []
+    answers = iter(statuses)
+    tokens = iter(["Bearer one", "Bearer two"])
+    try:
+        while (step := run.request) is not None:
+            if isinstance(step, Send):
+                steps.append(f"send({step.authorization})")
+                assert step.request is request
+                run.send(Head(next(answers), {"Retry-After": "7"}))
+            else:
+                steps.append(repr(step))
+                run.send({AUTHORIZE: lambda: next(tokens), READ_ERROR_BODY: lambda: b"",
+                          REFRESH: lambda: refresh}[step]())
+    except StatusError as exc:
+        return steps, exc
+    return steps, None
+
+
+def test_the_exchange_retries_a_refreshable_401_once() -> None:
+    steps, error = run_exchange([401, 200], authenticated=True)
+    assert steps == ["AUTHORIZE", "send(Bearer one)", "READ_ERROR_BODY", "REFRESH",
+                     "AUTHORIZE", "send(Bearer two)"] and error is None
+    steps, error = run_exchange([401, 401], authenticated=True)
+    assert steps.count("REFRESH") == 1 and isinstance(error, StatusError) and error.code == 401
+    steps, error = run_exchange([401], authenticated=True, refresh=False)  # static token
+    assert steps[-1] == "REFRESH" and isinstance(error, StatusError) and error.code == 401
+    steps, error = run_exchange([401], authenticated=False)  # no credentials: nothing to ask
+    assert steps == ["send(None)", "READ_ERROR_BODY"] and isinstance(error, StatusError)
+    steps, error = run_exchange([410], authenticated=True)  # only a 401 refreshes
+    assert "REFRESH" not in steps and isinstance(error, StatusError)
+    assert error.code == 410 and error.retry_after == 7
+
+
+def test_build_request_headers_body_and_target() -> None:
+    client = ClientBase(Config(server="http://h"))
+    get = build_request(client, "GET", "/api/v1/pods", {"labelSelector": "a in (x,y)"})
+    assert get.target == "/api/v1/pods?labelSelector=a+in+%28x%2Cy%29" and get.body is None
+    assert get.headers["Accept"] == "application/json" and get.read_timeout == 60.0
+    assert get.headers["Accept-Encoding"] == "gzip" and "Content-Type" not in get.headers
+    meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    watch = build_request(client, "GET", "/p", accept=meta, streaming=True, timeout=9.0)
+    assert watch.headers["Accept"] == meta and watch.headers["Accept-Encoding"] == "identity"
+    assert watch.read_timeout == 9.0
+    post = build_request(client, "POST", "/p", body={"a": 1})
+    assert json.loads(post.body or b"") == {"a": 1}
+    assert post.headers["Content-Type"] == "application/json"
+    client.compress = False
+    assert build_request(client, "GET", "/p").headers["Accept-Encoding"] == "identity"
 
 
 def test_endpoint_strips_and_redacts_url_credentials_and_finds_the_proxy(

@@ -4,21 +4,18 @@
 ``max_list_bytes`` (the clients default to no bound: see
 :data:`DEFAULT_MAX_LIST_BYTES`), a failure answer's within
 :data:`MAX_ERROR_BODY`. ``content_decoder(content_encoding, what)`` undoes
-gzip or deflate incrementally (:class:`ContentDecoder`). ``failed_answer(...)``:
-retry once after a 401 whose credentials refresh, else the ``StatusError``
-(:func:`kubecache._wire.status.status_error_from`).
+gzip or deflate incrementally (:class:`ContentDecoder`). What a failure answer
+means (the 401 retry) is :mod:`._exchange`'s.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Mapping
 
-from .._wire.status import status_error_from
-from ..errors import MalformedDataError, StatusError
+from ..errors import MalformedDataError
 
 __all__ = ["DECODED_PIECE", "DEFAULT_MAX_LIST_BYTES", "MAX_ERROR_BODY", "BodyCollector",
-           "ContentDecoder", "check_body_size", "content_decoder", "failed_answer"]
+           "ContentDecoder", "check_body_size", "content_decoder"]
 
 
 DEFAULT_MAX_LIST_BYTES: int | None = None
@@ -132,17 +129,3 @@ def content_decoder(content_encoding: str | None, what: str) -> ContentDecoder |
         return ContentDecoder("deflate", what)
     raise MalformedDataError(f"{what}: unsupported Content-Encoding {encoding[:40]!r} "
                              f"(gzip and deflate are understood)")
-
-
-def failed_answer(code: int, reason_phrase: str,
-                  headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes, *,
-                  attempt: int, refresh: Callable[[], bool] | None) -> StatusError | None:
-    """Judge a failure answer: ``None`` to send the request again, else the error to raise.
-
-    A 401 on the first attempt is retried once when ``refresh`` (the
-    credentials' refresh, ``None`` without any) says new ones may help, as
-    client-go does; anything else is the server's Status.
-    """
-    if code == 401 and attempt == 0 and refresh is not None and refresh():
-        return None
-    return status_error_from(code, reason_phrase, headers, body)

@@ -41,18 +41,18 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise ImportError(f"kubecache.kube.AsyncClient needs the 'aio' extra ({err.name} is "
                       f"missing): pip install 'kubecache[aio]'",
                       name="kubecache.kube._async_client") from err
+from yarl import URL
 
-from ..__about__ import __version__
-from .._json import dumps
 from .._wire.async_watch import AsyncHTTPWatch
 from .._wire.redact import describe_error, first_line
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions
 from ..listwatch_async import AsyncListWatch
-from ._answers import BodyCollector, failed_answer
+from ._answers import BodyCollector
 from ._auth_io import read_file
 from ._errors import TransportError
+from ._exchange import AUTHORIZE, READ_ERROR_BODY, Request, Send, build_request, exchange
 from ._flow import PERFORM_ERRORS, ExecResult, FlowRun, IORequest, ReadFile, RunExec
 from ._resources import Params, ResourceQuery
 from ._settings import ClientBase, ClientSettings
@@ -64,8 +64,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["AsyncClient"]
-
-_USER_AGENT = f"kubecache/{__version__}"
 
 
 def describe_aiohttp_error(exc: BaseException) -> str:
@@ -138,8 +136,7 @@ class AsyncClient(ClientBase):
                 ssl=self._ssl if self._ssl is not None else True, limit=0,
                 enable_cleanup_closed=False)
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=False, auto_decompress=True,
-                headers={"User-Agent": _USER_AGENT, "Accept": "application/json"})
+                connector=connector, trust_env=False, auto_decompress=True)
         return self._session
 
     async def _authorization(self) -> str | None:
@@ -177,41 +174,56 @@ class AsyncClient(ClientBase):
     def _transport_error(self, method: str, path: str, exc: BaseException) -> TransportError:
         return self.endpoint.transport_error(method, path, describe_aiohttp_error(exc))
 
-    async def _send(self, method: str, path: str, params: Params | None, data: bytes | None,
-                    headers: dict[str, str] | None,
-                    timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
-        """One request with credentials; a failure answer raises (a 401 may be retried once)."""
-        session = self._get_session()
-        query = {k: str(v) for k, v in params.items()} if params else None
-        for attempt in (0, 1):
-            hdrs = dict(headers) if headers else {}
-            authorization = await self._authorization()
-            if authorization:
-                hdrs["Authorization"] = authorization
-            failure: TransportError | None = None
-            try:
-                response = await session.request(
-                    method, self._base + path, params=query, data=data, headers=hdrs,
-                    allow_redirects=False, proxy=self._proxy,
-                    server_hostname=self._server_hostname, timeout=timeout)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                failure = self._transport_error(method, path, exc)
-            if failure is not None:
-                # Raised outside the handler: aiohttp's exception (its text and request
-                # info hold the proxy URL and Proxy-Authorization) is not the context.
-                raise failure
-            if response.status < 400:
-                return response
-            try:
-                body = await self._read(response, method, path, error=True)
-            finally:
-                response.release()
-            error = failed_answer(response.status, response.reason or "", response.headers,
-                                  body, attempt=attempt,
-                                  refresh=self._auth.refresh if self._auth else None)
-            if error is not None:
-                raise error
-        raise AssertionError("unreachable")  # pragma: no cover
+    async def _send(self, request: Request) -> aiohttp.ClientResponse:
+        """Drive the :func:`~._exchange.exchange` of ``request``: its success answer."""
+        run = FlowRun(exchange(request, self._auth is not None))
+        response: aiohttp.ClientResponse | None = None
+        try:
+            while (step := run.request) is not None:
+                result: Any = None
+                if isinstance(step, Send):
+                    response = result = await self._perform_send(step.request,
+                                                                 step.authorization)
+                elif step is AUTHORIZE:
+                    result = await self._authorization()
+                elif step is READ_ERROR_BODY:
+                    assert response is not None
+                    try:
+                        result = await self._read(response, request.method, request.path,
+                                                  error=True)
+                    finally:
+                        response.release()
+                else:  # REFRESH
+                    assert self._auth is not None
+                    result = self._auth.refresh()
+                run.send(result)
+        except BaseException:
+            run.close()
+            raise
+        assert response is not None
+        return response
+
+    async def _perform_send(self, request: Request,
+                            authorization: str | None) -> aiohttp.ClientResponse:
+        """Send ``request`` once: its response (any status)."""
+        headers = dict(request.headers)
+        if authorization:
+            headers["Authorization"] = authorization
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
+                                        sock_read=request.read_timeout)
+        failure: TransportError | None = None
+        try:
+            response = await self._get_session().request(
+                request.method, URL(self._base + request.target, encoded=True),
+                data=request.body, headers=headers, allow_redirects=False, proxy=self._proxy,
+                server_hostname=self._server_hostname, timeout=timeout)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            failure = self._transport_error(request.method, request.path, exc)
+        if failure is not None:
+            # Raised outside the handler: aiohttp's exception (its text and request
+            # info hold the proxy URL and Proxy-Authorization) is not the context.
+            raise failure
+        return response
 
     async def _read(self, response: aiohttp.ClientResponse, method: str, path: str,
                     error: bool = False) -> bytes:
@@ -241,15 +253,15 @@ class AsyncClient(ClientBase):
 
     async def request(self, method: str, path: str, *, params: Params | None = None,
                       body: Any = None, content_type: str = "application/json",
-                      timeout: float | None = None) -> Any:
-        """Send one request and return the decoded JSON answer; failures -> StatusError."""
-        content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
-        headers = {"Accept-Encoding": self.accept_encoding(streaming=False)}
-        if content is not None:
-            headers["Content-Type"] = content_type
-        client_timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
-                                               sock_read=timeout or self.timeout)
-        response = await self._send(method, path, params, content, headers, client_timeout)
+                      timeout: float | None = None, accept: str | None = None) -> Any:
+        """Send one request and return the decoded JSON answer; failures -> StatusError.
+
+        ``body``: bytes as they are, anything else as JSON; ``timeout``: the
+        read timeout (``None``: the client's); ``accept``: the ``Accept`` header.
+        """
+        request = build_request(self, method, path, params, body, content_type=content_type,
+                                accept=accept, timeout=timeout)
+        response = await self._send(request)
         try:
             data = await self._read(response, method, path)
         finally:
@@ -273,19 +285,17 @@ class AsyncClient(ClientBase):
         return await self.request("DELETE", path, params=params)
 
     async def stream(self, path: str, params: Params | None = None, *,
-                     read_timeout: float | None = None) -> aiohttp.ClientResponse:
+                     read_timeout: float | None = None,
+                     accept: str | None = None) -> aiohttp.ClientResponse:
         """Open a streaming GET; the caller reads and closes the response. Failures -> StatusError.
 
         ``read_timeout`` bounds the wait for each next bytes (``None``: the client's timeout).
         """
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.connect_timeout,
-            sock_read=self.timeout if read_timeout is None else read_timeout)
-        return await self._send("GET", path, params, None,
-                                {"Accept-Encoding": self.accept_encoding(streaming=True)},
-                                timeout)
+        return await self._send(build_request(self, "GET", path, params, accept=accept,
+                                              streaming=True, timeout=read_timeout))
 
-    async def watch(self, path: str, params: Params | None = None) -> AsyncHTTPWatch:
+    async def watch(self, path: str, params: Params | None = None, *,
+                    accept: str | None = None) -> AsyncHTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
         Returns an :class:`~kubecache._wire.async_watch.AsyncHTTPWatch` whose reads are bounded
@@ -294,7 +304,7 @@ class AsyncClient(ClientBase):
         once a bookmark came.
         """
         query, silence = self._watch_request(path, params)
-        response = await self.stream(path, query, read_timeout=silence.seconds)
+        response = await self.stream(path, query, read_timeout=silence.seconds, accept=accept)
         return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence)
 
     def _list_watch(self, query: ResourceQuery) -> AsyncListWatch:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = ["PERFORM_ERRORS", "ExecResult", "FileContent", "Flow", "FlowRun", "IORequest",
            "LoadClientCert", "ReadFile", "RunExec", "drive"]
@@ -83,14 +83,19 @@ IORequest = ReadFile | RunExec | LoadClientCert
 Flow = Generator[IORequest, Any, str | None]
 """An auth flow: yields I/O requests, receives results, returns the Authorization value."""
 
+R = TypeVar("R")
+V = TypeVar("V")
+
 PERFORM_ERRORS = (OSError, TimeoutError)
 """Failures of an I/O request that drivers throw into the flow (it decides what they mean)."""
 
-class FlowRun:
-    """One run of an auth flow, stepped by a driver that performs its I/O requests.
+class FlowRun(Generic[R, V]):
+    """One run of a flow, stepped by a driver that performs its requests.
 
-    ``request`` is the I/O to perform next, ``None`` once the flow has ended
-    with ``value`` (the ``Authorization`` value, or ``None``). The driver
+    Any sans-I/O flow: an auth flow (requests: :data:`IORequest`, value: the
+    ``Authorization``), a request exchange (:mod:`._exchange`).
+    ``request`` is what to perform next, ``None`` once the flow has ended
+    with ``value``. The driver
     answers each request with :meth:`send` (its result) or :meth:`throw`
     (one of :data:`PERFORM_ERRORS`)::
 
@@ -107,10 +112,10 @@ class FlowRun:
 
     __slots__ = ("_flow", "request", "value")
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Generator[R, Any, V]) -> None:
         self._flow = flow
-        self.value: str | None = None
-        self.request: IORequest | None = None
+        self.value: V | None = None
+        self.request: R | None = None
         self._step(flow.send, None)
 
     def send(self, result: Any) -> None:
@@ -124,7 +129,7 @@ class FlowRun:
         self._flow.close()
         self.request = None
 
-    def _step(self, step: Callable[[Any], IORequest], arg: Any) -> None:
+    def _step(self, step: Callable[[Any], R], arg: Any) -> None:
         try:
             self.request = step(arg)
         except StopIteration as done:

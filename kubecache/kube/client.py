@@ -46,17 +46,25 @@ from urllib3.exceptions import (
 )
 
 from .. import cancel
-from ..__about__ import __version__
-from .._json import dumps
 from .._wire.redact import first_line, redact
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions, ListWatch
-from ._answers import BodyCollector, content_decoder, failed_answer
+from ._answers import BodyCollector, content_decoder
 from ._auth_io import SyncAuth
 from ._chunked import ChunkedDecoder
 from ._errors import RequestCancelled, TransportError
-from ._resources import Params, ResourceQuery, with_query
+from ._exchange import (
+    AUTHORIZE,
+    READ_ERROR_BODY,
+    USER_AGENT,
+    Request,
+    Send,
+    build_request,
+    exchange,
+)
+from ._flow import FlowRun
+from ._resources import Params, ResourceQuery
 from ._settings import ClientBase, ClientSettings
 from ._tls import make_ssl_context
 from ._transport import Blocking, blocking, make_pool_manager
@@ -224,12 +232,10 @@ class Client(ClientBase):
         self._ssl: ssl.SSLContext | None = make_ssl_context(config) if endpoint.https else None
         authenticator = endpoint.authenticator
         self._auth = SyncAuth(authenticator, self._ssl) if authenticator is not None else None
-        self._default_headers = {"User-Agent": f"kubecache/{__version__}",
-                                 "Accept": "application/json"}
         self._pool = make_pool_manager(
             endpoint.base, ssl_context=self._ssl, tls_server_name=config.tls_server_name,
             insecure=config.insecure_skip_tls_verify, proxy_url=endpoint.proxy,
-            headers=dict(self._default_headers),
+            headers={"User-Agent": USER_AGENT},
             timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.timeout),
             maxsize=pool_size)
 
@@ -244,15 +250,14 @@ class Client(ClientBase):
     def request(self, method: str, path: str, *, params: Params | None = None,
                 body: Any = None, content_type: str = "application/json",
                 timeout: float | None = None, accept: str | None = None) -> Any:
-        """Send one request and return the decoded JSON answer; failures -> StatusError."""
-        content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
-        headers = {"Accept-Encoding": self.accept_encoding(streaming=False)}
-        if content is not None:
-            headers["Content-Type"] = content_type
-        if accept:
-            headers["Accept"] = accept
-        call = self._send(method, path, params, content, headers,
-                          self.timeout if timeout is None else timeout)
+        """Send one request and return the decoded JSON answer; failures -> StatusError.
+
+        ``body``: bytes as they are, anything else as JSON; ``timeout``: the
+        read timeout (``None``: the client's); ``accept``: the ``Accept`` header.
+        """
+        request = build_request(self, method, path, params, body, content_type=content_type,
+                                accept=accept, timeout=timeout)
+        call = self._send(request)
         reusable = False
         try:
             data = self._read_body(call, path)
@@ -283,11 +288,8 @@ class Client(ClientBase):
 
         ``read_timeout`` bounds the wait for each next chunk (``None``: ``timeout``).
         """
-        headers = {"Accept-Encoding": self.accept_encoding(streaming=True)}
-        if accept:
-            headers["Accept"] = accept
-        call = self._send("GET", path, params, None, headers,
-                          self.timeout if read_timeout is None else read_timeout)
+        call = self._send(build_request(self, "GET", path, params, accept=accept,
+                                        streaming=True, timeout=read_timeout))
         call.unregister()  # the stream registers itself again while it is read
         call.unregister = _nothing
         return StreamResponse(call, path)
@@ -315,55 +317,68 @@ class Client(ClientBase):
 
     # --- the I/O ----------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, params: Params | None, body: bytes | None,
-              headers: dict[str, str], read_timeout: float) -> _Call:
-        """Send, retrying once after a 401 when the credentials can be refreshed."""
-        url = self._base + with_query(path, params)
-        timeout = urllib3.Timeout(connect=self.connect_timeout, read=read_timeout)
-        for attempt in (0, 1):
-            all_headers = dict(self._default_headers)
-            all_headers.update(headers)
-            if self._auth is not None:
-                authorization = self._auth.authorization()
-                if authorization:
-                    all_headers["Authorization"] = authorization
-            hold = Blocking()
-            unregister = cancel.on_cancel(hold.cancel)
-            failure: BaseException | None = None
-            try:
-                if hold.cancelled:
-                    raise RequestCancelled(f"{method} {path}: cancelled before it was sent")
-                with blocking(hold):
-                    response = self._pool.urlopen(
-                        method, url, body=body, headers=all_headers, redirect=False,
-                        retries=False, preload_content=False, timeout=timeout,
-                        assert_same_host=False)
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                unregister()
-                hold.detach()
-                failure = (RequestCancelled(f"{method} {path}: cancelled") if hold.cancelled
-                           else self._transport_error(method, path, exc, read_timeout))
-            except BaseException:
-                unregister()
-                hold.detach()
-                raise
-            if failure is not None:
-                # Raised outside the handler: urllib3's exception (which may hold the
-                # proxy's credentials) is neither the cause nor the context.
-                raise failure
-            call = _Call(response, hold, unregister)
-            if response.status < 400:
-                return call
-            try:
-                error_body = self._read_body(call, path, error=True)
-            finally:
-                call.done(False)
-            error = failed_answer(response.status, response.reason or "", response.headers,
-                                  error_body, attempt=attempt,
-                                  refresh=self._auth.refresh if self._auth else None)
-            if error is not None:
-                raise error
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _send(self, request: Request) -> _Call:
+        """Drive the :func:`~._exchange.exchange` of ``request``: the call of its success answer."""
+        run = FlowRun(exchange(request, self._auth is not None))
+        call: _Call | None = None
+        try:
+            while (step := run.request) is not None:
+                result: Any = None
+                if isinstance(step, Send):
+                    call = self._perform(step.request, step.authorization)
+                    result = call.response
+                elif step is AUTHORIZE:
+                    assert self._auth is not None
+                    result = self._auth.authorization()
+                elif step is READ_ERROR_BODY:
+                    assert call is not None
+                    try:
+                        result = self._read_body(call, request.path, error=True)
+                    finally:
+                        call.done(False)
+                else:  # REFRESH
+                    assert self._auth is not None
+                    result = self._auth.refresh()
+                run.send(result)
+        except BaseException:
+            run.close()
+            raise
+        assert call is not None
+        return call
+
+    def _perform(self, request: Request, authorization: str | None) -> _Call:
+        """Send ``request`` once: the call holding its response (any status)."""
+        headers = dict(request.headers)
+        if authorization:
+            headers["Authorization"] = authorization
+        timeout = urllib3.Timeout(connect=self.connect_timeout, read=request.read_timeout)
+        hold = Blocking()
+        unregister = cancel.on_cancel(hold.cancel)
+        what = f"{request.method} {request.path}"
+        failure: BaseException | None = None
+        try:
+            if hold.cancelled:
+                raise RequestCancelled(f"{what}: cancelled before it was sent")
+            with blocking(hold):
+                response = self._pool.urlopen(
+                    request.method, self._base + request.target, body=request.body,
+                    headers=headers, redirect=False, retries=False, preload_content=False,
+                    timeout=timeout, assert_same_host=False)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            unregister()
+            hold.detach()
+            failure = (RequestCancelled(f"{what}: cancelled") if hold.cancelled
+                       else self._transport_error(request.method, request.path, exc,
+                                                  request.read_timeout))
+        except BaseException:
+            unregister()
+            hold.detach()
+            raise
+        if failure is not None:
+            # Raised outside the handler: urllib3's exception (which may hold the
+            # proxy's credentials) is neither the cause nor the context.
+            raise failure
+        return _Call(response, hold, unregister)
 
     def _read_body(self, call: _Call, path: str, error: bool = False) -> bytes:
         """The whole body, decoded (gzip, deflate), within ``max_list_bytes`` (a failure

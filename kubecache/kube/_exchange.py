@@ -1,0 +1,123 @@
+"""One request to the API server, without I/O: what both clients send, and the 401 retry.
+
+:func:`build_request` turns a call (``get``, ``watch``, ``request(...)``) into
+a :class:`Request`: the target with its query, the body as bytes, every
+header but ``Authorization`` (``User-Agent``, ``Accept``, ``Accept-Encoding``
+by :meth:`~._settings.ClientBase.accept_encoding`, ``Content-Type``), the
+read timeout. :func:`exchange` is the sans-I/O flow of sending it (stepped by
+:class:`~._flow.FlowRun`, as the auth flows are); each client is its driver
+and performs the steps:
+
+- :data:`AUTHORIZE`: run the credential flow; send its ``Authorization``
+  value (``None``: none). Only asked when the client has credentials.
+- :class:`Send` ``(request, authorization)``: send it; send back the answer's
+  head (anything with ``status``, ``reason``, ``headers``), keeping the
+  response. A transport failure is raised by the driver (the flow is
+  abandoned).
+- :data:`READ_ERROR_BODY`: read the failure answer's body (its first
+  :data:`~._answers.MAX_ERROR_BODY` bytes), release the response; send the bytes.
+- :data:`REFRESH`: after a 401, drop cached credentials; send whether a
+  retry could help (a token file or exec plugin: yes, once, as client-go).
+
+The flow ends (``StopIteration``) when the answer is a success: the driver
+returns the response it kept. A failure answer raises the server's
+:class:`~kubecache.errors.StatusError` out of the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..__about__ import __version__
+from .._json import dumps
+from .._wire.status import status_error_from
+from ._resources import with_query
+from ._settings import ClientBase
+
+__all__ = ["AUTHORIZE", "READ_ERROR_BODY", "REFRESH", "USER_AGENT", "Answer", "Exchange",
+           "Request", "Send", "Step", "build_request", "exchange"]
+
+USER_AGENT = f"kubecache/{__version__}"
+
+Body = Any
+"""A request body: bytes as they are, anything else encoded as JSON."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything a client sends but the ``Authorization`` header."""
+
+    method: str
+    path: str
+    target: str  # path?query
+    body: bytes | None = field(repr=False)
+    headers: Mapping[str, str]
+    read_timeout: float
+
+
+def build_request(client: ClientBase, method: str, path: str,
+                  params: Mapping[str, str | int] | None = None, body: Body = None, *,
+                  content_type: str = "application/json", accept: str | None = None,
+                  streaming: bool = False, timeout: float | None = None) -> Request:
+    """The :class:`Request` for one call of either client (``timeout``: read timeout)."""
+    content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
+    headers = {"User-Agent": USER_AGENT, "Accept": accept or "application/json",
+               "Accept-Encoding": client.accept_encoding(streaming)}
+    if content is not None:
+        headers["Content-Type"] = content_type
+    return Request(method, path, with_query(path, params), content, headers,
+                   client.timeout if timeout is None else timeout)
+
+
+class Answer(Protocol):
+    """The head of an answer, as both HTTP libraries' responses have it."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Send:
+    """Step: send ``request`` with ``authorization`` (``None``: no header)."""
+
+    request: Request
+    authorization: str | None = field(repr=False)
+
+
+AUTHORIZE = _Marker("AUTHORIZE")
+READ_ERROR_BODY = _Marker("READ_ERROR_BODY")
+REFRESH = _Marker("REFRESH")
+
+Step = _Marker | Send
+Exchange = Generator[Step, Any, None]
+
+
+def exchange(request: Request, authenticated: bool) -> Exchange:
+    """The flow of sending ``request`` (see the module docstring for the steps)."""
+    for attempt in (0, 1):
+        authorization = (yield AUTHORIZE) if authenticated else None
+        answer: Answer = yield Send(request, authorization)
+        if answer.status < 400:
+            return
+        body: bytes = yield READ_ERROR_BODY
+        if answer.status == 401 and attempt == 0 and authenticated and (yield REFRESH):
+            continue  # refreshed credentials may help: one retry, as client-go does
+        raise status_error_from(answer.status, answer.reason or "", answer.headers, body)
