@@ -66,6 +66,26 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient"]
 
 
+class _PoolConnector(aiohttp.TCPConnector):
+    """aiohttp's connector keeping at most ``pool_size`` idle connections per server.
+
+    aiohttp keeps every released connection until its keep-alive timeout; the
+    threaded client's pool keeps ``pool_size``. The oldest idle ones beyond it
+    are closed as connections come back, so ``pool_size`` means the same on both.
+    """
+
+    def __init__(self, pool_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kc_pool_size = max(0, pool_size)
+
+    def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
+        super()._release(key, protocol, should_close=should_close)
+        idle = self._conns.get(key)
+        while idle is not None and len(idle) > self._kc_pool_size:
+            oldest, _ = idle.popleft()
+            oldest.close()
+
+
 def describe_aiohttp_error(exc: BaseException) -> str:
     """A short, redacted cause for an aiohttp/socket failure (no URLs, no request info)."""
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -101,11 +121,14 @@ class AsyncClient(ClientBase):
 
     The keywords and defaults are :class:`~.client.Client`'s (those of
     :class:`~._settings.ClientBase`: timeouts, ``watch_margin``, ``max_line_bytes``,
-    ``max_list_bytes``, ``bookmark_idle_timeout``).
+    ``max_list_bytes``, ``bookmark_idle_timeout``, ``compress``; and ``pool_size``:
+    idle connections kept for reuse, more may be open at once).
     """
 
-    def __init__(self, config: Config, **settings: Unpack[ClientSettings]) -> None:
+    def __init__(self, config: Config, *, pool_size: int = 32,
+                 **settings: Unpack[ClientSettings]) -> None:
         super().__init__(config, **settings)
+        self.pool_size = pool_size
         endpoint = self.endpoint
         self._base = endpoint.base
         self._server_text = endpoint.text
@@ -132,8 +155,8 @@ class AsyncClient(ClientBase):
         if self._closed:
             raise RuntimeError("AsyncClient is closed")
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                ssl=self._ssl if self._ssl is not None else True, limit=0,
+            connector = _PoolConnector(
+                self.pool_size, ssl=self._ssl if self._ssl is not None else True, limit=0,
                 enable_cleanup_closed=False)
             self._session = aiohttp.ClientSession(
                 connector=connector, trust_env=False, auto_decompress=True)

@@ -66,6 +66,33 @@ class ClientDriver:
         result = getattr(self.client, name)(*args, **kwargs)
         return self._run(result) if self.kind == "async" else result
 
+    def concurrently(self, count: int, name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        """``count`` calls of ``client.<name>(*args, **kwargs)`` in flight at once."""
+        if self.kind == "async":
+            async def gather() -> list[Any]:
+                method = getattr(self.client, name)
+                return list(await asyncio.gather(*(method(*args, **kwargs)
+                                                   for _ in range(count))))
+
+            return list(self._run(gather()))
+        results: list[Any] = [None] * count
+        errors: list[BaseException] = []
+
+        def one(i: int) -> None:
+            try:
+                results[i] = getattr(self.client, name)(*args, **kwargs)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(DEADLINE)
+        if errors:
+            raise errors[0]
+        return results
+
     def list_watch(self, resource: str, *args: Any, **kwargs: Any) -> Any:
         return new_list_watch_from_client(self.client, resource, *args, **kwargs)
 
