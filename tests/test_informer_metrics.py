@@ -54,3 +54,31 @@ def test_collector_reports_each_handlers_backlog() -> None:
     finally:
         gate.set()
         mirror.stop()
+
+
+def test_collector_exports_client_go_informer_metrics_and_freshness() -> None:
+    src = FakeControllerSource()
+    mirror = Mirror(src, name="pods", backoff=Backoff(initial=0.01, maximum=0.05))
+    mirror.start()
+    try:
+        assert mirror.wait_synced(5)
+        for i in range(5):
+            src.add({"metadata": {"namespace": "ns", "name": f"p{i}"}})
+        assert wait_for(lambda: mirror.informer.stats.resource_version == src.resource_version)
+        assert wait_for(lambda: mirror.informer.stats.watch_open)
+        got = samples(InformerCollector(mirror, "pods"))
+        assert [s.value for s in got["informer_queued_items"]] == [0]
+        assert [s.value for s in got["informer_store_resource_version"]] == [
+            float(src.resource_version)]
+        assert [s.value for s in got["informer_watch_open"]] == [1.0]
+        age = [s.value for s in got["informer_last_event_age_seconds"]]
+        assert len(age) == 1 and 0.0 <= age[0] < 60.0
+        lat = {s.name: s.value for s in got["informer_processing_latency_seconds"]
+               if "le" not in s.labels or s.labels["le"] == "+Inf"}
+        assert lat["informer_processing_latency_seconds_count"] >= 5
+        assert lat["informer_processing_latency_seconds_bucket"] == \
+            lat["informer_processing_latency_seconds_count"]
+        assert all(s.labels["name"] == "pods" for fam in ("informer_queued_items",
+                   "informer_watch_open") for s in got[fam])
+    finally:
+        mirror.stop()

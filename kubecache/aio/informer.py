@@ -32,6 +32,7 @@ from typing import Any
 from ..delta_fifo import DeltaFIFO
 from ..informer._core import InformerCore, cache_sync_flow, check_has_synced_funcs
 from ..runtime import TaskService, adrive, settle
+from ..informer._freshness import parse_resource_version
 from ._delivery import TaskListener
 from .reflector import AsyncReflector
 
@@ -111,9 +112,38 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
         finally:
             self._tasks.clear()
 
+    async def wait_for_resource_version(self, rv: str, timeout: float | None = None) -> bool:
+        """Wait until the cache reflects resourceVersion ``rv`` or later; False on timeout.
+
+        The awaitable twin of :meth:`kubecache.SharedIndexInformer.wait_for_resource_version`
+        (a non-integer ``rv`` raises ``ValueError``); woken by the informer, no polling.
+        """
+        target = parse_resource_version(rv)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:  # on the informer's loop, or any thread
+            loop.call_soon_threadsafe(_resolve, future)
+
+        handle = self._freshness.add_waiter(target, wake)
+        if handle is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._freshness.remove_waiter(handle)
+
     async def wait_for_cache_sync(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`has_synced`; False after ``timeout`` seconds."""
         return await wait_for_cache_sync(self.has_synced, timeout=timeout)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def wait_for_cache_sync(*has_synced: Callable[[], bool],

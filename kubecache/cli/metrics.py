@@ -5,7 +5,11 @@ enabling them adds nothing to the event path except the handler timing. Names
 follow client-go's reflector and workqueue metrics (``reflector_lists_total``,
 ``reflector_watches_total``, ``reflector_last_resource_version``,
 ``workqueue_depth``...), labelled with ``name`` (the mirrored resource);
-``informer_handler_backlog`` is also labelled with ``handler``.
+``informer_handler_backlog`` is also labelled with ``handler``. client-go's
+informer metrics are there under their names (``informer_queued_items``,
+``informer_processing_latency_seconds``, ``informer_store_resource_version``),
+with how fresh the cache is (``informer_last_event_age_seconds``,
+``informer_watch_open``).
 ``prometheus_client`` is imported lazily; without it the command fails with a
 one-line hint to install the ``metrics`` extra.
 """
@@ -113,6 +117,7 @@ class InformerCollector:
                       stats.transform_errors)
         yield counter("informer_index_errors",
                       "Changes dropped because an index function raised", stats.index_errors)
+        yield from _freshness(name, stats)
         lat = m.latency
         if lat is not None:
             buckets: list[tuple[str, float]] = []
@@ -127,6 +132,43 @@ class InformerCollector:
                 labels=["name"])
             hist.add_metric([name], buckets, lat.total)
             yield hist
+
+
+def _freshness(name: str, stats: Any) -> Iterator[Any]:
+    """client-go's informer metrics (``informer_queued_items``, ``informer_processing_latency_
+    seconds``, ``informer_store_resource_version``) and how fresh the cache is."""
+    from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+    def gauge(metric: str, doc: str, value: float) -> Any:
+        fam = GaugeMetricFamily(metric, doc, labels=["name"])
+        fam.add_metric([name], value)
+        return fam
+
+    yield gauge("informer_queued_items", "Number of items currently queued in the FIFO",
+                stats.queued)
+    rv = rv_int(stats.resource_version)
+    yield gauge("informer_store_resource_version",
+                "resourceVersion the informer's store reflects (its 15 least significant "
+                "digits; numeric versions only)",
+                math.nan if rv is None else float(rv % 10**15))
+    age = stats.seconds_since_last_event
+    yield gauge("informer_last_event_age_seconds",
+                "Seconds since the last watch event, bookmark or list reached the cache",
+                math.nan if age is None else age)
+    yield gauge("informer_watch_open", "1 while the informer's watch is open",
+                1.0 if stats.watch_open else 0.0)
+    lat = stats.processing_latency
+    buckets: list[tuple[str, float]] = []
+    acc = 0
+    for bound, n in zip(lat.buckets, lat.counts, strict=False):
+        acc += n
+        buckets.append((_le(bound), acc))
+    buckets.append(("+Inf", lat.count))
+    hist = HistogramMetricFamily("informer_processing_latency_seconds",
+                                 "Time taken to process events after popping from the queue",
+                                 labels=["name"])
+    hist.add_metric([name], buckets, lat.total)
+    yield hist
 
 
 def _le(bound: float) -> str:

@@ -26,6 +26,7 @@ from ..runtime import Flow, Lifecycle, State, Stopped, poll_until
 from ..store import Cache, Indexer
 from ..thread_safe_store import ThreadSafeStore
 from ._fold import fold_batch
+from ._freshness import Freshness
 from ._handlers import (
     ADD,
     Notification,
@@ -142,6 +143,7 @@ class InformerCore(Generic[L]):
         self._watch_error_handler: WatchErrorHandler | None = None
         self._block_deltas = threading.Lock()
         self.stats = InformerStats(self)
+        self._freshness = Freshness(self._clock)
         self._init_service(self._log_name, kind="informer", once=True)
 
     def _started(self) -> bool:
@@ -298,6 +300,8 @@ class InformerCore(Generic[L]):
                                   cached=store.get, transform_failed=self._transform_failed,
                                   after_replace=self._after_replace,
                                   awaits=self._processor.awaits,
+                                  rv_reached=self._freshness.reached,
+                                  observe=self.stats.processing_latency.observe,
                                   name=self.name or "informer")
         reflector = reflector_type(self.lister_watcher, self.expected_type, pipeline,
                                    self._resync_check_period,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,13 +43,33 @@ BATCH = 256
 _FAILED = object()
 
 
+def _timed(process: Callable[[list[tuple[str, Deltas]]], object],
+           observe: Callable[[float, int], object],
+           ) -> Callable[[list[tuple[str, Deltas]]], object]:
+    """``process`` that reports each batch's duration per key: ``observe(seconds, keys)``."""
+    clock = time.perf_counter
+
+    def timed(batch: list[tuple[str, Deltas]]) -> object:
+        start = clock()
+        try:
+            return process(batch)
+        finally:
+            n = len(batch)
+            if n:
+                observe((clock() - start) / n, n)
+
+    return timed
+
+
 class InlinePipeline(Store):
     """A Store that queues into ``fifo`` and drains it through ``process`` after each write.
 
     ``transform`` (optional) rewrites objects first; ``cached(key)`` returns the
     indexer's ``(obj, exists)`` for a key, used when a transform fails;
     ``transform_failed()`` is called once per failure (to count it);
-    ``after_replace()`` after each applied list.
+    ``after_replace()`` after each applied list; ``rv_reached(rv)`` once the
+    indexer reflects the server's ``rv``; ``observe(seconds, keys)`` with each
+    batch's processing time per key (client-go's processing latency).
     """
 
     def __init__(self, fifo: DeltaFIFO, process: Callable[[list[tuple[str, Deltas]]], object],
@@ -57,9 +78,13 @@ class InlinePipeline(Store):
                  transform_failed: Callable[[], object] | None = None,
                  after_replace: Callable[[], object] | None = None,
                  awaits: InlineAwaits | None = None,
+                 rv_reached: Callable[[str], object] | None = None,
+                 observe: Callable[[float, int], object] | None = None,
                  name: str = "informer") -> None:
         self._fifo = fifo
-        self._process = process
+        self._process = process if observe is None else _timed(process, observe)
+        self._rv_reached = rv_reached
+        self._pending_rv = ""
         self._transform = transform
         self._cached = cached or (lambda key: (None, False))
         self._transform_failed = transform_failed
@@ -99,6 +124,10 @@ class InlinePipeline(Store):
         self._held = False
         try:
             self._fifo.drain(self._process, BATCH)
+            rv = self._pending_rv
+            if rv and self._rv_reached is not None:
+                self._pending_rv = ""
+                self._rv_reached(rv)
         finally:
             pause, self._gc_pause = self._gc_pause, None
             if pause is not None:
@@ -107,6 +136,17 @@ class InlinePipeline(Store):
             self._replaced_while_held = False
             if self._after_replace is not None:
                 self._after_replace()
+
+    def update_resource_version(self, rv: str) -> None:
+        """The reflector's word that the server is at ``rv`` (after an event, bookmark or list).
+
+        Passed on once the indexer holds everything up to it: at once, or, while
+        the pipeline is held, after :meth:`flush` drained the batch.
+        """
+        if self._held:
+            self._pending_rv = rv
+        elif self._rv_reached is not None:
+            self._rv_reached(rv)
 
     def _transformed(self, obj: Any) -> Any:
         """``transform(obj)``, or ``_FAILED`` after logging and counting its failure."""

@@ -67,6 +67,17 @@ class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
         listener.stop()
         listener.join()
 
+    def wait_for_resource_version(self, rv: str, timeout: float | None = None) -> bool:
+        """Block until the cache reflects the server at resourceVersion ``rv`` or later.
+
+        Read-your-writes: after a write answered with ``rv``, the cache (the
+        indexer, not just the reflector) holds that write once this returns
+        True. Events, bookmarks and lists count; versions compare as integers
+        (a non-integer ``rv`` raises ``ValueError``). False after ``timeout``
+        seconds. Woken by the informer as it applies changes (no polling).
+        """
+        return self._freshness.wait(rv, timeout)
+
     # --- the runner's hooks (kubecache.runtime.ThreadService) --------------------------
 
     def _prepare(self) -> None:

@@ -427,6 +427,7 @@ class ReflectorMachine:
     def watch_opened(self) -> None:
         """The driver opened the watch the last request asked for (counted)."""
         self.stats.watch_starts += 1
+        self.stats.watch_open = True
 
     def crashed(self, err: BaseException) -> Step:
         """A bug or a broken store failed the last step: report, back off, sync afresh."""
@@ -746,6 +747,7 @@ class ReflectorMachine:
         return _NONE
 
     def _watch_ended(self, state: Watching | Streaming, err: BaseException | None) -> Step:
+        self.stats.watch_open = False
         codec = self.codec
         if type(state) is Streaming:
             # The stream ended before its initial events did: list this sync instead.

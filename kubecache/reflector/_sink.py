@@ -114,6 +114,9 @@ class EffectApplier:
         self.on_schedule: Callable[[float | None], None] | None = None
         self.on_end_watch: Callable[[], None] | None = None
         self._gc_pause: Any = None
+        # an informer's pipeline: told each resourceVersion its store now reflects
+        self._rv_reached: Callable[[str], None] | None = getattr(
+            sink, "update_resource_version", None)
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -122,6 +125,8 @@ class EffectApplier:
                 self._apply(effect.events)  # type: ignore[union-attr]
             elif kind is SetRV:
                 self.rv = self.stats.last_sync_rv = effect.rv  # type: ignore[union-attr]
+                if self._rv_reached is not None:
+                    self._rv_reached(self.rv)
             elif kind is Replace:
                 self.sink.replace_prepared(effect.items, effect.rv)  # type: ignore[union-attr]
             elif kind is Report:

@@ -31,6 +31,7 @@ class ReflectorStats:
     - ``backoffs`` / ``backoff_seconds``: waits after failures and their total length.
     - ``resyncs``: ``store.resync()`` calls.
     - ``last_sync_rv``: the latest resourceVersion synced into the store.
+    - ``watch_open``: whether a watch is open right now.
     """
 
     lists: int = 0
@@ -51,6 +52,7 @@ class ReflectorStats:
     backoff_seconds: float = 0.0
     resyncs: int = 0
     last_sync_rv: str = ""
+    watch_open: bool = False
 
     def snapshot(self) -> dict[str, Any]:
         """A plain-dict copy, safe to serialize or compare."""

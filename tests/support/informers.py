@@ -133,6 +133,10 @@ class ThreadFront:
     def start(self, informer: Any) -> Any:
         return informer.start()
 
+    def wait(self, informer: Any, method: str, *args: Any) -> Any:
+        """``informer.<method>(*args)``: a blocking call here, awaited on the loop for asyncio."""
+        return getattr(informer, method)(*args)
+
     def stop(self, informer: Any) -> None:
         informer.stop()
 
@@ -201,6 +205,11 @@ class AsyncFront:
     def start(self, informer: Any) -> Any:
         """``informer.start()`` on the loop: its task."""
         return self.call(informer.start)
+
+    def wait(self, informer: Any, method: str, *args: Any) -> Any:
+        """``await informer.<method>(*args)`` on the loop, from this thread; its result."""
+        return asyncio.run_coroutine_threadsafe(getattr(informer, method)(*args),
+                                                self.loop).result(30.0)
 
     def stop(self, informer: Any) -> None:
         """``informer.stop()`` from this (another) thread, as a user may."""
