@@ -31,8 +31,8 @@ from typing import Any
 
 from ..delta_fifo import DeltaFIFO
 from ..informer._core import InformerCore, cache_sync_flow, check_has_synced_funcs
-from ..runtime import TaskService, adrive, settle
 from ..informer._freshness import parse_resource_version
+from ..runtime import TaskService, adrive, settle
 from ._delivery import TaskListener
 from .reflector import AsyncReflector
 
