@@ -81,26 +81,70 @@ def _call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]
     return kw
 
 
-def _list_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
+def _list_call_options(options: ListOptions, fixed: dict[str, Any],
+                       accepts: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The keyword arguments of an official-client list call for one page (sync and async)."""
     kw = _call_options(options, fixed)
     if options.continue_:
         kw["_continue"] = options.continue_  # the server rejects an rv with a token
     elif options.resource_version:
         kw["resource_version"] = options.resource_version
+        if options.resource_version_match and "resource_version_match" in accepts:
+            kw["resource_version_match"] = options.resource_version_match
     if options.limit:
         kw["limit"] = options.limit
     return kw
 
 
-def _watch_call_options(options: ListOptions, fixed: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of an official-client watch call (sync and async)."""
+def _watch_call_options(options: ListOptions, fixed: dict[str, Any],
+                        accepts: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The keyword arguments of an official-client watch call (sync and async).
+
+    ``send_initial_events`` and ``resource_version_match`` are passed when the
+    list function takes them (``accepts``); a streamed list asked of one that
+    does not is refused as an old server refuses it (422), so the reflector
+    falls back to list + watch.
+    """
     kw = _call_options(options, fixed)
     kw["watch"] = True
     kw["resource_version"] = options.resource_version
     kw["allow_watch_bookmarks"] = options.allow_watch_bookmarks
     kw.setdefault("timeout_seconds", 300)  # also disables the client's own 410 retry
+    for name in ("send_initial_events", "resource_version_match"):
+        value = getattr(options, name)
+        if value is None or value == "":
+            continue
+        if name not in accepts:
+            if name == "send_initial_events" and value:
+                raise StatusError({
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 422,
+                    "reason": "Invalid",
+                    "message": "this list function does not take send_initial_events "
+                               "(an official client older than Kubernetes 1.27)"})
+            continue
+        kw[name] = value
     return kw
+
+
+_STREAMING = ("send_initial_events", "resource_version_match")
+
+
+def accepted_options(func: Callable[..., Any]) -> frozenset[str]:
+    """Which of ``send_initial_events``/``resource_version_match`` ``func`` takes.
+
+    A named parameter says so (``kubernetes``); a ``**kwargs`` function
+    (``kubernetes_asyncio``'s generated code validates them) does when its
+    docstring documents the name, or when it has no docstring at all.
+    """
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    named = {name for name in _STREAMING if name in params}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        doc = inspect.getdoc(func)
+        named |= {name for name in _STREAMING if doc is None or name in doc}
+    return frozenset(named)
 
 
 class KubernetesAdapter:
@@ -109,11 +153,12 @@ class KubernetesAdapter:
     def __init__(self, list_function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         self._func = list_function
         self._kwargs = kwargs
+        self._accepts = accepted_options(list_function)
 
     def list(self, options: ListOptions) -> Any:
         from kubernetes.client.exceptions import ApiException
 
-        kw = _list_call_options(options, self._kwargs)
+        kw = _list_call_options(options, self._kwargs, self._accepts)
         try:
             resp = self._func(_preload_content=False, **kw)
             try:
@@ -127,7 +172,7 @@ class KubernetesAdapter:
     def watch(self, options: ListOptions) -> _KubernetesWatch:
         from kubernetes import watch as kwatch
 
-        kw = _watch_call_options(options, self._kwargs)
+        kw = _watch_call_options(options, self._kwargs, self._accepts)
 
         watch_cls: Any = kwatch.Watch
         watcher = watch_cls()
@@ -196,6 +241,7 @@ class AsyncKubernetesAdapter:
     def __init__(self, list_function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         self._func, self._raw = _raw_function(list_function)
         self._kwargs = kwargs
+        self._accepts = accepted_options(list_function)
         self._what = getattr(list_function, "__name__", "list")
 
     async def _call(self, kw: dict[str, Any]) -> Any:
@@ -214,7 +260,7 @@ class AsyncKubernetesAdapter:
         return response
 
     async def list(self, options: ListOptions) -> Any:
-        response = await self._call(_list_call_options(options, self._kwargs))
+        response = await self._call(_list_call_options(options, self._kwargs, self._accepts))
         try:
             data = await response.read()
         finally:
@@ -224,6 +270,6 @@ class AsyncKubernetesAdapter:
     async def watch(self, options: ListOptions) -> AsyncHTTPWatch:
         from ._wire.async_watch import AsyncHTTPWatch  # asyncio: loaded by async users only
 
-        kw = _watch_call_options(options, self._kwargs)
+        kw = _watch_call_options(options, self._kwargs, self._accepts)
         silence = SilenceBound(self._what, {"timeoutSeconds": kw["timeout_seconds"]})
         return AsyncHTTPWatch(await self._call(kw), self._what, silence=silence)

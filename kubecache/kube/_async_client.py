@@ -332,10 +332,12 @@ class AsyncClient(ClientBase):
 
     def _list_watch(self, query: ResourceQuery) -> AsyncListWatch:
         async def list_func(options: ListOptions) -> Any:
-            return await self.get(query.path, query.list_params(options))
+            return await self.request("GET", query.path, params=query.list_params(options),
+                                      accept=query.list_accept)
 
         async def watch_func(options: ListOptions) -> AsyncHTTPWatch:
-            return await self.watch(query.path, query.watch_params(options))
+            return await self.watch(query.path, query.watch_params(options),
+                                    accept=query.watch_accept)
 
         return AsyncListWatch(list_func, watch_func)
 

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 from .._wire.silence import DEFAULT_WATCH_TIMEOUT
 from ..listwatch import ListOptions
 
-__all__ = ["Params", "ResourcePath", "ResourceQuery", "list_params", "parse_resource",
-           "selector_text", "watch_params", "with_query"]
+__all__ = ["METADATA_ACCEPT", "METADATA_LIST_ACCEPT", "Params", "ResourcePath", "ResourceQuery",
+           "list_params", "parse_resource", "selector_text", "watch_params", "with_query"]
 
 
 Params = dict[str, str | int]
@@ -55,6 +55,13 @@ def parse_resource(resource: str) -> ResourcePath:
     return ResourcePath(parts[2], parts[1], parts[0])
 
 
+METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+"""``Accept`` of a metadata-only list: items are ``PartialObjectMetadata``."""
+
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+"""``Accept`` of a metadata-only watch or get: objects are ``PartialObjectMetadata``."""
+
+
 def _selectors(options: ListOptions, label_selector: str | None,
                field_selector: str | None) -> Params:
     params: Params = {}
@@ -75,9 +82,8 @@ def list_params(options: ListOptions, label_selector: str | None = None,
         params["continue"] = options.continue_  # the token carries the version
     elif options.resource_version:
         params["resourceVersion"] = options.resource_version
-        match = getattr(options, "resource_version_match", None)
-        if match:
-            params["resourceVersionMatch"] = match
+        if options.resource_version_match:  # only meaningful with a resourceVersion
+            params["resourceVersionMatch"] = options.resource_version_match
     if options.limit:
         params["limit"] = options.limit
     if options.timeout_seconds:
@@ -95,11 +101,10 @@ def watch_params(options: ListOptions, label_selector: str | None = None,
     params["timeoutSeconds"] = options.timeout_seconds or default_timeout
     if options.resource_version:
         params["resourceVersion"] = options.resource_version
-    if getattr(options, "send_initial_events", None) is not None:
+    if options.send_initial_events is not None:  # a streamed list (client-go's WatchList)
         params["sendInitialEvents"] = "true" if options.send_initial_events else "false"
-    match = getattr(options, "resource_version_match", None)
-    if match:
-        params["resourceVersionMatch"] = match
+    if options.resource_version_match:
+        params["resourceVersionMatch"] = options.resource_version_match
     return params
 
 
@@ -122,21 +127,34 @@ class ResourceQuery:
     """One resource's list and watch requests, restricted by fixed selectors.
 
     The fixed selectors take precedence over those in the options, as in
-    client-go's ``NewListWatchFromClient``.
+    client-go's ``NewListWatchFromClient``. ``metadata_only``: ask for
+    ``PartialObjectMetadataList`` / ``PartialObjectMetadata`` (the ``Accept``
+    forms client-go's metadata client sends) instead of whole objects.
     """
 
     path: str
     label_selector: str | None = None
     field_selector: str | None = None
+    metadata_only: bool = False
 
     @classmethod
     def of(cls, resource: str, namespace: str = "", field_selector: Any = None,
-           label_selector: Any = None) -> ResourceQuery:
+           label_selector: Any = None, metadata_only: bool = False) -> ResourceQuery:
         return cls(parse_resource(resource).path(namespace), selector_text(label_selector),
-                   selector_text(field_selector))
+                   selector_text(field_selector), metadata_only)
 
     def list_params(self, options: ListOptions) -> Params:
         return list_params(options, self.label_selector, self.field_selector)
 
     def watch_params(self, options: ListOptions) -> Params:
         return watch_params(options, self.label_selector, self.field_selector)
+
+    @property
+    def list_accept(self) -> str | None:
+        """The ``Accept`` of a list (``None``: the client's default, whole objects)."""
+        return METADATA_LIST_ACCEPT if self.metadata_only else None
+
+    @property
+    def watch_accept(self) -> str | None:
+        """The ``Accept`` of a watch or a get (``None``: whole objects)."""
+        return METADATA_ACCEPT if self.metadata_only else None

@@ -308,10 +308,11 @@ class Client(ClientBase):
 
     def _list_watch(self, query: ResourceQuery) -> ListWatch:
         def list_func(options: ListOptions) -> Any:
-            return self.get(query.path, query.list_params(options))
+            return self.request("GET", query.path, params=query.list_params(options),
+                                accept=query.list_accept)
 
         def watch_func(options: ListOptions) -> HTTPWatch:
-            return self.watch(query.path, query.watch_params(options))
+            return self.watch(query.path, query.watch_params(options), accept=query.watch_accept)
 
         return ListWatch(list_func, watch_func)
 

@@ -39,18 +39,19 @@ __all__ = ["BOOKMARK_IDLE_TIMEOUT", "DEFAULT_WATCH_TIMEOUT", "HTTPWatch", "Resou
 @overload
 def new_list_watch_from_client(client: Client, resource: str, namespace: str = "",
                                field_selector: Any = None, label_selector: Any = None,
-                               ) -> ListWatch: ...
+                               metadata_only: bool = False) -> ListWatch: ...
 
 
 @overload
 def new_list_watch_from_client(client: AsyncClient, resource: str, namespace: str = "",
                                field_selector: Any = None, label_selector: Any = None,
-                               ) -> AsyncListWatch: ...
+                               metadata_only: bool = False) -> AsyncListWatch: ...
 
 
 def new_list_watch_from_client(client: Client | AsyncClient, resource: str,
                                namespace: str = "", field_selector: Any = None,
-                               label_selector: Any = None) -> ListWatch | AsyncListWatch:
+                               label_selector: Any = None,
+                               metadata_only: bool = False) -> ListWatch | AsyncListWatch:
     """A list-watch of ``resource`` in ``namespace`` (``""``: all) through ``client``.
 
     A :class:`~kubecache.ListWatch` for a :class:`Client`; for an
@@ -60,9 +61,15 @@ def new_list_watch_from_client(client: Client | AsyncClient, resource: str,
     ``field_selector``/``label_selector`` (text, or selector objects whose
     ``str()`` is the text) restrict every list and watch and take precedence
     over the selectors in the options, as in client-go.
+
+    ``metadata_only``: cache ``PartialObjectMetadata`` objects (``apiVersion``
+    ``meta.k8s.io/v1``, ``metadata`` only) as client-go's metadata informers
+    do: lists ask ``Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1``,
+    watches ``as=PartialObjectMetadata``. A fraction of the memory and decoding
+    for controllers that need names, labels, owners, resourceVersions.
     """
     if not isinstance(client, ClientBase):
         raise TypeError(f"new_list_watch_from_client needs a kubecache.kube.Client or "
                         f"AsyncClient, not {type(client).__name__}")
-    query = ResourceQuery.of(resource, namespace, field_selector, label_selector)
+    query = ResourceQuery.of(resource, namespace, field_selector, label_selector, metadata_only)
     return client._list_watch(query)
