@@ -111,6 +111,8 @@ def _exported(module: str) -> list[str]:
     ("kubecache.workqueue", "workqueue.md"),
     ("kubecache.aio.workqueue", "aio-workqueue.md"),
     ("kubecache.runtime", "runtime.md"),
+    ("kubecache.leaderelection", "leaderelection.md"),
+    ("kubecache.aio.leaderelection", "aio-leaderelection.md"),
 ])
 def test_api_reference_names_every_export(module: str, page: str) -> None:
     text = (DOCS / "api" / page).read_text(encoding="utf-8")
