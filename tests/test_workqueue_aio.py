@@ -1,4 +1,4 @@
-"""What only the asyncio work queues have: cancellation of a waiting ``get`` loses nothing.
+"""What only the asyncio queues have: cancelled gets lose nothing; adds from other threads wake.
 
 Behaviour both front ends share is tested in test_workqueue.py on both.
 """
@@ -6,13 +6,16 @@ Behaviour both front ends share is tested in test_workqueue.py on both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 
 from kubecache import FakeClock
 from kubecache.aio.workqueue import DelayingQueue, Queue
 
 
 def run(coro: object) -> None:
-    asyncio.run(asyncio.wait_for(coro, 5.0))  # type: ignore[arg-type]
+    """Run on a debug loop: a loop call from a foreign thread raises instead of going unnoticed."""
+    asyncio.run(asyncio.wait_for(coro, 5.0), debug=True)  # type: ignore[arg-type]
 
 
 def test_a_getter_cancelled_after_its_wake_up_passes_the_item_on() -> None:
@@ -72,5 +75,65 @@ def test_shut_down_with_drain_is_awaited_until_done() -> None:
         assert not drain.done()
         q.done("a")
         await drain
+
+    run(main())
+
+
+def test_producers_on_other_threads_wake_asyncio_workers() -> None:
+    """A threaded informer's handlers may feed asyncio workers: adds from threads wake them."""
+
+    async def main() -> None:
+        q = Queue()
+        n = 300
+        seen: list[int] = []
+        all_seen = asyncio.Event()
+
+        async def worker() -> None:
+            while True:
+                item, shutdown = await q.get()
+                if shutdown:
+                    return
+                seen.append(item)
+                if len(seen) == n:
+                    all_seen.set()
+                q.done(item)
+
+        workers = [asyncio.create_task(worker()) for _ in range(3)]
+        await asyncio.sleep(0)  # all three wait on the loop
+
+        errors: list[BaseException] = []
+
+        def produce(start: int) -> None:
+            try:
+                for i in range(start, n, 3):
+                    q.add(i)
+            except BaseException as err:
+                errors.append(err)
+
+        producers = [threading.Thread(target=produce, args=(k,)) for k in range(3)]
+        for t in producers:
+            t.start()
+        while not all_seen.is_set() and not errors:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_seen.wait(), 0.05)
+        assert errors == []
+        for t in producers:
+            t.join()
+        await q.shut_down_with_drain()
+        await asyncio.gather(*workers)
+        assert sorted(seen) == list(range(n))
+
+    run(main())
+
+
+def test_a_delay_added_from_another_thread_wakes_the_getter() -> None:
+    async def main() -> None:
+        q = DelayingQueue()
+        getter = asyncio.create_task(q.get())
+        await asyncio.sleep(0)
+        adder = threading.Thread(target=q.add_after, args=("late", 0.02))
+        adder.start()
+        assert await getter == ("late", False)
+        adder.join()
 
     run(main())

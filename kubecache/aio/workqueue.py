@@ -1,19 +1,22 @@
-"""asyncio work queues: the same core as :mod:`kubecache.workqueue`, driven by one event loop.
+"""asyncio work queues: the same core as :mod:`kubecache.workqueue`, driven by an event loop.
 
 Same names and rules as the threaded queues; ``await q.get()`` and
 ``await q.shut_down_with_drain()`` wait on the loop, every other method is a
-plain call. A queue belongs to the loop that first waits on it: call it from
-that loop's thread (as ``asyncio.Queue``); from another thread go through
-``loop.call_soon_threadsafe``.
+plain call that never blocks, from the loop or from any thread (a threaded
+informer's handlers may feed asyncio workers).
 
-Who owns what (no task is started by a queue):
+Who owns what (no task or thread is started by a queue):
 
+- ``_guard`` (a ``threading.Lock``, held briefly, never across an ``await``)
+  guards the core, ``_getters``, ``_drainers`` and the timer fields.
 - ``_getters``: futures of tasks waiting in ``get``, oldest first. The core's
-  ``wakeups`` resolve that many; a task cancelled after it was woken passes
-  its wake-up to the next getter, so nothing is lost.
-- ``_timer``: one ``loop.call_later`` handle, armed only while getters wait
-  and an item is delayed, for the earliest delay (at most ``MAX_WAIT``
-  ahead); when it fires the core brings due items in and getters are woken.
+  ``wakeups`` resolve that many: directly on their loop, or through
+  ``call_soon_threadsafe`` from another thread. A getter cancelled after it
+  was woken passes its wake-up on to the next one, so no item is stranded.
+- ``_timer``: one ``loop.call_later`` handle (created and cancelled on the
+  loop only), armed while getters wait and an item is delayed, for the
+  earliest delay (at most ``MAX_WAIT`` ahead); when it fires the core brings
+  due items in and getters are woken.
 - ``_drainers``: futures of ``shut_down_with_drain`` callers, resolved when
   nothing is processing any more or a plain ``shut_down`` ends the wait.
 """
@@ -59,15 +62,16 @@ __all__ = [
 ]
 
 class _AsyncDriver(QueueFront):
-    """Awaitable ``get`` and ``shut_down_with_drain``, for one event loop."""
+    """Awaitable ``get`` and ``shut_down_with_drain``; wakes waiters on their own loop."""
 
     def _setup_driver(self) -> None:
-        # Never contended (one loop): a C-level lock is cheaper to enter than nullcontext.
         self._guard = threading.Lock()
         self._getters: deque[asyncio.Future[None]] = deque()
         self._drainers: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
+
+    # --- waking (``_guard`` held) -------------------------------------------
 
     def _wake(self) -> None:
         core = self._core
@@ -75,27 +79,58 @@ class _AsyncDriver(QueueFront):
             n, core.wakeups = core.wakeups, 0
             getters = self._getters
             while n and getters:
-                fut = getters.popleft()
-                if not fut.done():
-                    fut.set_result(None)
+                if self._release(getters.popleft(), getter=True):
                     n -= 1
         if core.wake_all:
             core.wake_all = False
             while self._getters:
-                fut = self._getters.popleft()
-                if not fut.done():
-                    fut.set_result(None)
+                self._release(self._getters.popleft(), getter=True)
         if core.timer_moved:
             core.timer_moved = False
-            self._arm_timer()
+            if self._getters:
+                self._on_loop_of(self._getters[0], self._rearm)
         if core.drained:
             core.drained = False
             for fut in self._drainers:
-                if not fut.done():
-                    fut.set_result(None)
+                self._release(fut, getter=False)
             self._drainers.clear()
 
-    def _arm_timer(self) -> None:
+    def _release(self, fut: asyncio.Future[None], getter: bool) -> bool:
+        """Resolve a waiter's future on its loop; False if it was cancelled already."""
+        if fut.done():
+            return False
+        loop = fut.get_loop()
+        if asyncio._get_running_loop() is loop:
+            fut.set_result(None)
+        else:
+            with contextlib.suppress(RuntimeError):  # a closed loop has nobody to wake
+                loop.call_soon_threadsafe(self._release_late, fut, getter)
+        return True
+
+    def _release_late(self, fut: asyncio.Future[None], getter: bool) -> None:
+        """On the loop: resolve ``fut``; a getter cancelled meanwhile passes its wake-up on."""
+        with self._guard:
+            if not fut.done():
+                fut.set_result(None)
+            elif getter:
+                self._core.wakeups += 1
+                self._wake()
+
+    def _on_loop_of(self, fut: asyncio.Future[None], fn: Any) -> None:
+        loop = fut.get_loop()
+        if asyncio._get_running_loop() is loop:
+            fn()
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._locked, fn)
+
+    def _locked(self, fn: Any) -> None:
+        with self._guard:
+            fn()
+
+    # --- the delay timer (on the loop, ``_guard`` held) -----------------------
+
+    def _rearm(self) -> None:
         """One loop timer for the earliest delayed item, while getters wait."""
         due = self._core.next_ready_at() if self._getters else None
         if due == self._timer_due:
@@ -109,59 +144,68 @@ class _AsyncDriver(QueueFront):
             self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_due = None
-        self._core.poll(self._now())
-        self._wake()
-        self._arm_timer()
+        with self._guard:
+            self._timer = None
+            self._timer_due = None
+            self._core.poll(self._now())
+            self._wake()
+            self._rearm()
+
+    # --- waiting ------------------------------------------------------------
 
     async def get(self) -> tuple[Any, bool]:
         """Wait for a ready item: ``(item, False)``; ``(None, True)`` once shut down and empty.
 
         Call ``done(item)`` when finished with it.
         """
-        core = self._core
+        core, guard = self._core, self._guard
         while True:
-            got = core.get(self._now())
-            if got is not None:
-                if core.wakeups or core.wake_all:
-                    self._wake()
-                return got
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._getters.append(fut)
-            self._arm_timer()
+            with guard:
+                got = core.get(self._now())
+                if got is not None:
+                    if core.wakeups or core.wake_all:
+                        self._wake()
+                    return got
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._getters.append(fut)
+                self._rearm()
             try:
                 await fut
             except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled():
-                    core.wakeups += 1  # woken, then cancelled: pass the wake-up on
-                    self._wake()
-                else:
-                    with contextlib.suppress(ValueError):
-                        self._getters.remove(fut)
+                with guard:
+                    if fut.done() and not fut.cancelled():
+                        core.wakeups += 1  # woken, then cancelled: pass the wake-up on
+                        self._wake()
+                    else:
+                        with contextlib.suppress(ValueError):
+                            self._getters.remove(fut)
                 raise
             finally:
-                if not self._getters and self._timer is not None:
-                    self._arm_timer()  # nobody waits: the timer is not needed
+                with guard:
+                    if not self._getters and self._timer is not None:
+                        self._rearm()  # nobody waits: the timer is not needed
 
     def shut_down(self) -> None:
         """Ignore new items, drop delayed ones; getters get what is queued, then shutdown."""
-        self._core.shut_down(drain=False)
-        self._wake()
-        self._arm_timer()
+        with self._guard:
+            self._core.shut_down(drain=False)
+            self._wake()
 
     async def shut_down_with_drain(self) -> None:
         """``shut_down``, then wait until every item handed out is ``done``.
 
         A ``shut_down`` meanwhile ends the wait early.
         """
-        core = self._core
-        core.shut_down(drain=True)
-        self._wake()
-        self._arm_timer()
-        while core.draining and core.is_processing():
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._drainers.append(fut)
+        core, guard = self._core, self._guard
+        with guard:
+            core.shut_down(drain=True)
+            self._wake()
+        while True:
+            with guard:
+                if not (core.draining and core.is_processing()):
+                    return
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._drainers.append(fut)
             await fut
 
 
