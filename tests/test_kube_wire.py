@@ -18,7 +18,7 @@ import pytest
 
 from kubecache.errors import MalformedDataError
 from kubecache.keys import meta_namespace_key_func
-from kubecache.kube import Config, TransportError
+from kubecache.kube import Config, TransportError, TransportTimeout
 from kubecache.listwatch import ListOptions
 from kubecache.reflector import Reflector
 from kubecache.store import new_store
@@ -285,3 +285,35 @@ def test_a_bookmark_string_inside_an_object_does_not_shorten_the_silence_bound(
             driver.stop_watch(w)
     finally:
         server.close()
+
+
+# --- a stream's read failures are kubecache errors too (the threaded client's chunks()) -------
+
+
+def _cut_after_one_chunk(conn: socket.socket) -> None:
+    read_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunk(b"{}\n"))
+    conn.shutdown(socket.SHUT_RDWR)
+
+
+def _silent_after_one_chunk(conn: socket.socket) -> None:
+    read_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunk(b"{}\n"))
+    while conn.recv(65536):
+        pass
+
+
+@pytest.mark.parametrize(("handler", "kind"), [(_cut_after_one_chunk, TransportError),
+                                               (_silent_after_one_chunk, TransportTimeout)])
+def test_a_broken_or_silent_stream_raises_a_transport_error_without_chained_causes(
+        handler: Any, kind: type[TransportError]) -> None:
+    from kubecache.kube import Client
+
+    with RawServer(handler) as server, Client(Config(server=server.url)) as client:
+        stream = client.stream("/api/v1/pods", {"watch": 1}, read_timeout=0.3)
+        chunks = stream.chunks()
+        assert next(chunks) == b"{}\n"
+        with pytest.raises(TransportError) as info:
+            next(chunks)
+    assert type(info.value) is kind and "/api/v1/pods" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None

@@ -40,18 +40,19 @@ _EXPORTS: dict[str, str] = {
     "Client": "client",
     "RequestCancelled": "_errors",
     "TransportError": "_errors",
+    "TransportTimeout": "_errors",
     "new_list_watch_from_client": "listwatch",
 }
 
-__all__ = ["Client", "Config", "ConfigError", "RequestCancelled", "TransportError", "load_config",
-           "new_list_watch_from_client"]
+__all__ = ["Client", "Config", "ConfigError", "RequestCancelled", "TransportError",
+           "TransportTimeout", "load_config", "new_list_watch_from_client"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra="kube")
 
 
 if TYPE_CHECKING:
-    from ._errors import RequestCancelled, TransportError
+    from ._errors import RequestCancelled, TransportError, TransportTimeout
     from .client import Client
     from .config import Config, ConfigError, load_config
     from .listwatch import new_list_watch_from_client

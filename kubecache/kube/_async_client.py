@@ -51,7 +51,7 @@ from ..listwatch import ListOptions
 from ..listwatch_async import AsyncListWatch
 from ._answers import BodyCollector
 from ._auth_io import read_file
-from ._errors import TransportError
+from ._errors import TransportError, TransportTimeout
 from ._exchange import AUTHORIZE, READ_ERROR_BODY, Request, Send, build_request, exchange
 from ._flow import PERFORM_ERRORS, ExecResult, FlowRun, IORequest, ReadFile, RunExec
 from ._resources import Params, ResourceQuery
@@ -195,7 +195,8 @@ class AsyncClient(ClientBase):
         return None
 
     def _transport_error(self, method: str, path: str, exc: BaseException) -> TransportError:
-        return self.endpoint.transport_error(method, path, describe_aiohttp_error(exc))
+        kind = TransportTimeout if isinstance(exc, asyncio.TimeoutError) else TransportError
+        return self.endpoint.transport_error(method, path, describe_aiohttp_error(exc), kind)
 
     async def _send(self, request: Request) -> aiohttp.ClientResponse:
         """Drive the :func:`~._exchange.exchange` of ``request``: its success answer."""

@@ -96,14 +96,15 @@ class Endpoint:
                                                      url_password=password),
                    secrets=_secrets_of(config, proxy))
 
-    def transport_error(self, method: str, path: str, detail: str) -> TransportError:
+    def transport_error(self, method: str, path: str, detail: str,
+                        kind: type[TransportError] = TransportError) -> TransportError:
         """The :class:`TransportError` for ``detail`` (a failure's description), redacted.
 
         Every transport failure of both clients passes here: the message names
         the request and the server, never a credential.
         """
         cause = redact(detail, self.secrets)[:300]
-        return TransportError(f"{method} {self.text}{path.split('?', 1)[0]}: {cause}")
+        return kind(f"{method} {self.text}{path.split('?', 1)[0]}: {cause}")
 
 
 def _basic(user: str, password: str | None) -> str:

@@ -3,7 +3,8 @@
 :class:`TransportError` (also a ``ConnectionError``): the server could not be
 reached or the connection broke; its message is built by
 :meth:`~._endpoint.Endpoint.transport_error`, credentials removed.
-:class:`RequestCancelled`: the request's :mod:`kubecache.cancel` scope was
+:class:`TransportTimeout` (also a ``TimeoutError``): a read waited past its
+timeout. :class:`RequestCancelled`: the request's :mod:`kubecache.cancel` scope was
 cancelled (a stop). :class:`CredentialError`: credentials could not be obtained.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from ..errors import CacheError
 
-__all__ = ["CredentialError", "RequestCancelled", "TransportError"]
+__all__ = ["CredentialError", "RequestCancelled", "TransportError", "TransportTimeout"]
 
 
 class TransportError(CacheError, ConnectionError):
@@ -19,6 +20,10 @@ class TransportError(CacheError, ConnectionError):
 
     The message names the server (credentials removed) and the cause.
     """
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """A read waited longer than its timeout for bytes (for a watch: its silence bound)."""
 
 
 class RequestCancelled(CacheError):

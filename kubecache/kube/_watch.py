@@ -26,12 +26,11 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from urllib3.exceptions import HTTPError, ReadTimeoutError
-
 from .._wire.ndjson import MAX_LINE_BYTES, EventLines, WatchDecoder
 from .._wire.silence import SilenceBound
 from ..errors import MalformedDataError
 from ..watch import Event
+from ._errors import TransportError, TransportTimeout
 
 if TYPE_CHECKING:
     from .client import StreamResponse
@@ -94,12 +93,12 @@ class HTTPWatch:
             if dropped:
                 logger.debug("watch %s ended inside an event line (%d bytes dropped)",
                              self._what, dropped)
-        except (ReadTimeoutError, TimeoutError):  # the socket's timeout: the silence bound
+        except TransportTimeout:  # the socket's timeout: the silence bound
             if not self._stopped:
                 logger.warning("%s", silence.message())
-        except (HTTPError, OSError) as exc:
+        except TransportError as exc:  # broken or reset: the reflector resumes
             if not self._stopped and not self._response.aborted:
-                logger.debug("watch %s ended: %s", self._what, self._response.describe(exc))
+                logger.debug("watch %s ended: %s", self._what, exc)
         except MalformedDataError:
             self._response.abort()  # the rest of the stream is not worth reading
             raise

@@ -30,7 +30,7 @@ import contextlib
 import os
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ from ..listwatch import ListOptions, ListWatch
 from ._answers import BodyCollector, content_decoder
 from ._auth_io import SyncAuth
 from ._chunked import ChunkedDecoder
-from ._errors import RequestCancelled, TransportError
+from ._errors import RequestCancelled, TransportError, TransportTimeout
 from ._exchange import (
     AUTHORIZE,
     READ_ERROR_BODY,
@@ -115,9 +115,11 @@ class StreamResponse:
     :meth:`close` (or the ``with`` block) releases the connection.
     """
 
-    def __init__(self, call: _Call, what: str) -> None:
+    def __init__(self, call: _Call, what: str,
+                 fail: Callable[[BaseException], TransportError] | None = None) -> None:
         self._call = call
         self.what = what
+        self._fail = fail if fail is not None else _plain_failure(what)
         self.status: int = call.response.status
         self.headers: Mapping[str, str] = call.response.headers
         self._lock = threading.Lock()
@@ -133,13 +135,14 @@ class StreamResponse:
         """The body as it arrives, at most ``amt`` bytes per chunk.
 
         Registered with the current cancel scope while it runs (a cancel
-        aborts it). Transport failures surface as urllib3 exceptions
-        (``ReadTimeoutError`` for silence past the read timeout,
-        ``ProtocolError`` for a broken connection); see :class:`HTTPWatch`.
+        aborts it). A transport failure is a :class:`~._errors.TransportError`
+        (redacted, no urllib3 exception chained): :class:`~._errors.TransportTimeout`
+        for silence past the read timeout; see :class:`~._watch.HTTPWatch`.
         """
         response = self._call.response
         unregister = cancel.on_cancel(self.abort)
         clean = False
+        failure: TransportError | None = None
         try:
             content = content_decoder(response.headers.get("Content-Encoding"), self.what)
             if content is None:
@@ -148,9 +151,13 @@ class StreamResponse:
                 for data in self._payload(response, amt):
                     yield from content.feed(data)
             clean = not self._raw  # urllib3 did not see a raw-read body: not reusable
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            failure = self._fail(exc)
         finally:
             unregister()
             self._finish(clean)
+        if failure is not None:
+            raise failure  # outside the handler: urllib3's exception is not the context
 
     def _payload(self, response: urllib3.BaseHTTPResponse, amt: int) -> Iterator[bytes]:
         """The body's bytes as sent (transfer coding removed, content coding kept)."""
@@ -173,11 +180,6 @@ class StreamResponse:
         else:
             while chunk := response.read1(amt, decode_content=False):
                 yield chunk
-
-    @staticmethod
-    def describe(exc: BaseException) -> str:
-        """A failure met while reading, described without URLs or credentials."""
-        return describe_transport_error(exc)
 
     def set_read_timeout(self, seconds: float) -> None:
         """Change how long a read may wait for bytes (from the reading thread)."""
@@ -288,11 +290,16 @@ class Client(ClientBase):
 
         ``read_timeout`` bounds the wait for each next chunk (``None``: ``timeout``).
         """
-        call = self._send(build_request(self, "GET", path, params, accept=accept,
-                                        streaming=True, timeout=read_timeout))
+        request = build_request(self, "GET", path, params, accept=accept, streaming=True,
+                                timeout=read_timeout)
+        call = self._send(request)
         call.unregister()  # the stream registers itself again while it is read
         call.unregister = _nothing
-        return StreamResponse(call, path)
+
+        def fail(exc: BaseException) -> TransportError:
+            return self._transport_error("GET", path, exc, request.read_timeout)
+
+        return StreamResponse(call, path, fail)
 
     def watch(self, path: str, params: Params | None = None, *,
               accept: str | None = None) -> HTTPWatch:
@@ -404,8 +411,9 @@ class Client(ClientBase):
 
     def _transport_error(self, method: str, path: str, exc: BaseException,
                          read_timeout: float | None) -> TransportError:
+        kind = TransportTimeout if _timed_out(exc) else TransportError
         return self.endpoint.transport_error(method, path,
-                                             describe_transport_error(exc, read_timeout))
+                                             describe_transport_error(exc, read_timeout), kind)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -422,6 +430,20 @@ class Client(ClientBase):
 
     def __repr__(self) -> str:
         return f"Client(server={self._server_text!r}, context={self.config.context!r})"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, (ReadTimeoutError, TimeoutError)) and not isinstance(
+        exc, ConnectTimeoutError)
+
+
+def _plain_failure(what: str) -> Callable[[BaseException], TransportError]:
+    """The failure of a stream made without a client (tests): redacted, generic patterns."""
+    def fail(exc: BaseException) -> TransportError:
+        kind = TransportTimeout if _timed_out(exc) else TransportError
+        return kind(f"{what}: {describe_transport_error(exc)}")
+
+    return fail
 
 
 def _nothing() -> None:
