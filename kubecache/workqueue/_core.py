@@ -62,28 +62,21 @@ class QueueMetricsHooks(Protocol):
     def retry(self) -> None: ...
 
 
-class _FifoOrder:
-    """Ready items, first in first out (priorities are ignored)."""
+class _FifoOrder(deque[Hashable]):
+    """Ready items, first in first out (priorities are ignored); ``pop``/``len`` are deque's own."""
 
-    __slots__ = ("_items",)
-
-    def __init__(self) -> None:
-        self._items: deque[Hashable] = deque()
+    __slots__ = ()
 
     def push(self, item: Hashable, priority: int, seq: int) -> None:
-        self._items.append(item)
+        self.append(item)
 
     def raise_(self, item: Hashable, priority: int, seq: int) -> None:
         """Never called: FIFO items all have priority 0."""
 
-    def pop(self) -> Hashable:
-        return self._items.popleft()
-
-    def __len__(self) -> int:
-        return len(self._items)
+    pop = deque.popleft
 
     def items(self) -> list[Hashable]:
-        return list(self._items)
+        return list(self)
 
 
 class _PriorityOrder:
