@@ -467,3 +467,48 @@ def test_priority_must_be_an_int(wq: WorkQueues) -> None:
         q.add("a", priority="high")
     with pytest.raises(ValueError, match="priority"):
         q.add("a", priority=1.5)
+
+
+def test_controller_loop_retries_failures_through_the_rate_limiter(wq: WorkQueues) -> None:
+    """Workers fail each key twice, requeue it rate-limited, then succeed and forget it."""
+    q = wq.make("PriorityQueue", ItemExponentialFailureRateLimiter(0.001, 0.004))
+    lock = threading.Lock()
+    attempts: dict[Any, int] = {}
+    holding: set[Any] = set()
+    overlap: list[Any] = []
+    succeeded: list[Any] = []
+    finished = threading.Event()
+    keys = [f"ns/k{i}" for i in range(40)]
+    queue = q.queue
+
+    def attempt(item: Any) -> bool:
+        with lock:
+            if item in holding:
+                overlap.append(item)
+            holding.add(item)
+            attempts[item] = attempts.get(item, 0) + 1
+            ok = attempts[item] >= 3
+            holding.discard(item)
+            if ok:
+                succeeded.append(item)
+                if len(succeeded) == len(keys):
+                    finished.set()
+        return ok
+
+    def step(item: Any) -> None:
+        if attempt(item):
+            queue.forget(item)
+        else:
+            queue.add_rate_limited(item, priority=LOW_PRIORITY)
+
+    workers = [start_worker(wq, q, step) for _ in range(3)]
+    for i, key in enumerate(keys):
+        q.add(key, priority=i % 3)
+    assert finished.wait(DEADLINE)
+    q.start("shut_down_with_drain").result(DEADLINE)
+    for w in workers:
+        w.result(DEADLINE)
+    assert overlap == []
+    assert sorted(succeeded) == sorted(keys)
+    assert all(attempts[k] == 3 for k in keys)
+    assert all(q.num_requeues(k) == 0 for k in keys)
