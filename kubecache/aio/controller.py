@@ -1,0 +1,132 @@
+"""The asyncio controller: N worker tasks running the same worker flow as the threaded one.
+
+Same rules and names as :mod:`kubecache.controller` (whose event handlers,
+predicates, :class:`Result` and owner helpers are re-exported here); only the
+driving differs: :func:`kubecache.runtime.adrive` runs
+:func:`kubecache.controller._base.worker_flow` in each worker task, awaiting
+``queue.get()`` (:class:`kubecache.aio.workqueue.PriorityQueue`) and
+``reconcile(key)`` when it returns an awaitable (a coroutine function is the
+usual reconcile; a plain function runs on the loop: keep it short).
+
+Tasks, what each owns: the *run task* (the caller of ``await run(stop)``,
+or the task ``start()`` creates: :class:`kubecache.runtime.TaskService`)
+waits for the watches' caches, creates ``workers`` worker tasks, waits for
+``stop``; its cleanup marks the controller stopping, awaits
+``queue.shut_down_with_drain()`` (the reconciles in flight finish) and awaits
+the worker tasks to their end (:func:`kubecache.runtime.settle`). The watched
+informers (asyncio ones, on the same loop) call the inline handlers from their
+own tasks; those only ``queue.add``. Everything runs on one loop: no lock is
+held across an await (the lifecycle lock is taken only by ``watch()`` and the
+runtime's short checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..clock import Clock
+from ..controller import (
+    OWNER_INDEX,
+    AnnotationsChanged,
+    ControllerError,
+    ControllerStats,
+    EnqueueRequestForObject,
+    EnqueueRequestForOwner,
+    EnqueueRequestsFromMapFunc,
+    GenerationChanged,
+    LabelsChanged,
+    Predicate,
+    PredicateFuncs,
+    ResourceVersionChanged,
+    Result,
+    TerminalError,
+    and_,
+    children_of,
+    not_,
+    or_,
+    owner_index_func,
+)
+from ..controller._base import ControllerBase, worker_flow
+from ..runtime import Stopped, TaskService, adrive, settle
+from ..workqueue import RateLimiter
+from .workqueue import PriorityQueue
+
+__all__ = [
+    "OWNER_INDEX",
+    "AnnotationsChanged",
+    "Controller",
+    "ControllerError",
+    "ControllerStats",
+    "EnqueueRequestForObject",
+    "EnqueueRequestForOwner",
+    "EnqueueRequestsFromMapFunc",
+    "GenerationChanged",
+    "LabelsChanged",
+    "Predicate",
+    "PredicateFuncs",
+    "ResourceVersionChanged",
+    "Result",
+    "TerminalError",
+    "and_",
+    "children_of",
+    "not_",
+    "or_",
+    "owner_index_func",
+]
+
+logger = logging.getLogger("kubecache.controller")
+
+
+class Controller(TaskService, ControllerBase):
+    """Reconciles keys from asyncio informers' events with ``workers`` tasks.
+
+    As :class:`kubecache.controller.Controller`; ``await run(stop)``,
+    ``start()``, ``stop()``, ``await join()``, ``is_running()``.
+    """
+
+    queue: PriorityQueue
+
+    def _new_queue(self, rate_limiter: RateLimiter | None, name: str,
+                   clock: Clock | None) -> PriorityQueue:
+        return PriorityQueue(rate_limiter, name=name, clock=clock)
+
+    def _check_reconcile(self, reconcile: Callable[[str], Any]) -> None:
+        """Any callable will do: an awaitable result is awaited."""
+
+    def _check_informer(self, informer: Any) -> None:
+        run = getattr(informer, "run", None)
+        if run is not None and not inspect.iscoroutinefunction(run):
+            raise TypeError("aio Controller.watch: a threaded informer needs "
+                            "kubecache.controller.Controller")
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+        try:
+            await adrive(self.sync_flow(), stop)
+        except Stopped:
+            return
+        loop = asyncio.get_running_loop()
+        for i in range(self.workers):
+            self._tasks.append(loop.create_task(self._work(),
+                                                name=f"controller {self.name} worker {i}"))
+        await stop.wait()
+
+    async def _work(self) -> None:
+        try:
+            await adrive(worker_flow(self))
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            logger.exception("controller %s: a worker ended by an error", self.name)
+
+    async def _cleanup(self) -> None:
+        self._stopping.set()
+        tasks = getattr(self, "_tasks", [])
+        try:
+            await self.queue.shut_down_with_drain()
+        finally:
+            await settle(*tasks)

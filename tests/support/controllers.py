@@ -1,0 +1,109 @@
+"""Run a controller (and its informers) on either front end from synchronous tests.
+
+The ``cfront`` fixture (:func:`controller_front_fixture`) yields a
+:class:`ControllerFront` built on :mod:`tests.support.informers`' fronts:
+``informer(src, **kw)`` builds an informer of the front end, ``controller(fn,
+**kw)`` a controller whose reconcile calls the plain function ``fn(key)``
+(asyncio: a coroutine running ``fn`` in the loop's executor, so a blocking
+test reconcile never blocks the loop and tasks really overlap), ``running(*c)``
+runs informers and controllers until the block ends and checks each one
+returned, ``call(fn, *args)`` runs ``fn`` where the controller's code runs
+(the loop's thread on asyncio: the queue is bound to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import pytest
+
+import kubecache.aio.controller as aio_controller
+import kubecache.controller as controller
+from tests.support.informers import FRONTS, AsyncFront, ThreadFront
+
+DEADLINE = 10.0
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> None:
+    """Poll ``cond`` until it is true; fail the test at the deadline."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        time.sleep(0.005)
+
+
+class ControllerFront:
+    def __init__(self, inner: ThreadFront | AsyncFront) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.module: Any = controller if inner.name == "thread" else aio_controller
+
+    def informer(self, src: Any, **kw: Any) -> Any:
+        return self.inner.new(src, **kw)
+
+    def controller(self, fn: Callable[[str], Any], **kw: Any) -> Any:
+        if self.name == "thread":
+            return controller.Controller(fn, **kw)
+
+        async def reconcile(key: str) -> Any:
+            return await asyncio.to_thread(fn, key)
+
+        return aio_controller.Controller(reconcile, **kw)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.inner.call(fn, *args)
+
+    def snapshot(self, ctrl: Any) -> dict[str, Any]:
+        return dict(self.call(ctrl.queue.snapshot))
+
+    @contextmanager
+    def running(self, *components: Any) -> Iterator[None]:
+        """Run each component (informers first, then controllers) until the block ends."""
+        with ExitStack() as stack:
+            for c in components:
+                stack.enter_context(self._run(c))
+            yield
+
+    @contextmanager
+    def _run(self, component: Any) -> Iterator[None]:
+        if self.name == "thread":
+            stop = threading.Event()
+            t = threading.Thread(target=component.run, args=(stop,), name="test run")
+            t.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                t.join(DEADLINE)
+                assert not t.is_alive(), f"{component!r}.run did not return after stop"
+            return
+        assert isinstance(self.inner, AsyncFront)
+        loop = self.inner.loop
+        astop: asyncio.Event = self.call(asyncio.Event)
+        run = asyncio.run_coroutine_threadsafe(component.run(astop), loop)
+        try:
+            yield
+        finally:
+            loop.call_soon_threadsafe(astop.set)
+            run.result(DEADLINE)
+
+
+def controller_front_fixture() -> Any:
+    """A fixture parametrized over both front ends, yielding a :class:`ControllerFront`."""
+
+    @pytest.fixture(params=FRONTS)
+    def cfront(request: pytest.FixtureRequest) -> Iterator[ControllerFront]:
+        inner: ThreadFront | AsyncFront = (ThreadFront() if request.param == "thread"
+                                           else AsyncFront())
+        try:
+            yield ControllerFront(inner)
+        finally:
+            inner.close()
+
+    return cfront
