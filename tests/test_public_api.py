@@ -36,7 +36,7 @@ ALL: dict[str, list[str]] = {
     ],
     "kubecache.kube": [
         "AsyncClient", "Client", "Config", "ConfigError", "RequestCancelled",
-        "SharedInformerFactory", "TransportError", "load_config",
+        "SharedInformerFactory", "TransportError", "TransportTimeout", "load_config",
         "new_async_list_watch_from_client", "new_list_watch_from_client",
     ],
     "kubecache.workqueue": [
