@@ -123,7 +123,8 @@ def test_watch_decodes_events_and_stop_ends_a_pending_read(server: ApiServer) ->
             assert [(e.type, e.object["metadata"]["name"]) for e in (first, second)] == [
                 (EventType.ADDED, "a"), (EventType.ADDED, "b")]
             pending = asyncio.ensure_future(it.__anext__())
-            await asyncio.sleep(0.2)
+            for _ in range(5):  # let the read start; nothing can complete it (no events)
+                await asyncio.sleep(0)
             assert not pending.done()
             t0 = time.monotonic()
             w.stop()
@@ -298,8 +299,10 @@ def test_cancel_mid_read_closes_the_watch(silent_watch: SilentServer) -> None:
         async with AsyncClient(Config(server=silent_watch.url)) as client:
             w = await new_async_list_watch_from_client(client, "pods").watch(ListOptions())
             task = asyncio.ensure_future(w.__anext__())
-            await asyncio.sleep(0.1)
-            assert silent_watch.open == 1 and not task.done()
+            await eventually(lambda: silent_watch.open == 1)
+            for _ in range(5):  # the read is pending: the server sends nothing
+                await asyncio.sleep(0)
+            assert not task.done()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -34,7 +34,6 @@ from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 from tests.support.servers import RawServer, read_head
-from tests.support.sync import wait_for
 
 PASSWORD = "pw-s3cr3t-value"
 
@@ -60,6 +59,23 @@ def headers_then_silence(conn: socket.socket) -> None:
         pass
 
 
+class Blocked:
+    """A handler that reads the request, optionally sends chunked headers, sets ``reached``,
+    then stays silent until the client hangs up."""
+
+    def __init__(self, send_headers: bool) -> None:
+        self.send_headers = send_headers
+        self.reached = threading.Event()
+
+    def __call__(self, conn: socket.socket) -> None:
+        read_head(conn)
+        if self.send_headers:
+            conn.sendall(CHUNKED)
+        self.reached.set()
+        while conn.recv(65536):
+            pass
+
+
 def in_thread(fn: Callable[[], Any], scope: cancel.CancelScope) -> dict[str, Any]:
     """Run ``fn`` inside ``scope`` on a thread; the dict gets "error"/"result" and "thread"."""
     out: dict[str, Any] = {}
@@ -81,7 +97,7 @@ def in_thread(fn: Callable[[], Any], scope: cancel.CancelScope) -> dict[str, Any
 
 @pytest.mark.parametrize("call", ["get", "watch-open", "watch-read"])
 def test_a_cancelled_scope_ends_a_blocked_call_within_a_second(call: str) -> None:
-    handler = headers_then_silence if call == "watch-read" else never_answer
+    handler = Blocked(send_headers=call == "watch-read")
     with RawServer(handler) as srv, Client(Config(server=srv.url)) as client:
         lw = lw_from(client, "pods")
 
@@ -93,8 +109,9 @@ def test_a_cancelled_scope_ends_a_blocked_call_within_a_second(call: str) -> Non
 
         s = cancel.CancelScope()
         out = in_thread(work, s)
-        assert wait_for(lambda: srv.accepted == 1, timeout=5)
-        time.sleep(0.2)  # let the call block in recv (a cancel before it is also fine)
+        # the server has the request (and sent headers for watch-read): the call is waiting
+        # for bytes, or about to (a cancel just before the read is also fine)
+        assert handler.reached.wait(5) and srv.accepted == 1
         start = time.monotonic()
         s.cancel()
         out["thread"].join(5)
@@ -122,6 +139,8 @@ def test_a_cancel_aborts_a_connect_in_progress() -> None:
     with Client(Config(server=f"http://{target[0]}:{target[1]}"), connect_timeout=30) as client:
         s = cancel.CancelScope()
         out = in_thread(lambda: client.get("/api"), s)
+        # Give the connect a moment to start: not what decides the outcome (a cancel that
+        # comes first ends the call with the same RequestCancelled, as promptly).
         time.sleep(0.3)
         start = time.monotonic()
         s.cancel()
@@ -140,12 +159,13 @@ def test_a_scope_cancelled_before_the_call_sends_nothing() -> None:
 
 
 def test_stop_from_another_thread_ends_a_blocked_watch() -> None:
-    with RawServer(headers_then_silence) as srv, Client(Config(server=srv.url)) as client:
+    handler = Blocked(send_headers=True)
+    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client:
         w = lw_from(client, "pods").watch(ListOptions(resource_version="1", timeout_seconds=300))
         out: dict[str, Any] = {}
         t = threading.Thread(target=lambda: out.setdefault("events", list(w)))
         t.start()
-        time.sleep(0.2)
+        assert handler.reached.wait(5)  # the watch is open; its reader blocks (or is about to)
         w.stop()
         t.join(2)
         assert not t.is_alive() and out["events"] == []
