@@ -56,3 +56,58 @@ A plain store's ``replace`` creates few containers and does not pause (see
 def gc_paused_if(count: int) -> AbstractContextManager[None]:
     """:func:`gc_paused` when ``count`` reaches :data:`GC_PAUSE_THRESHOLD`, else a no-op."""
     return gc_paused() if count >= GC_PAUSE_THRESHOLD else nullcontext()
+
+
+class PageFreeze:
+    """Keeps a paginated list's pages out of the cyclic GC's scans, never the GC off.
+
+    A list of 100k objects arrives as hundreds of pages, each building many
+    long-lived containers; with the collector scanning everything tracked,
+    each page's allocations trigger collections that rescan all the pages
+    before it. Disabling the collector for the whole list did away with that
+    but handed its schedule to the server (a hung page kept it off for
+    minutes, and other threads' reference cycles piled up). Instead, each
+    finished page is moved to the permanent generation (``gc.freeze()``):
+    the collector stays on, new garbage (this thread's or any other's) is
+    collected as usual, and the pages already read are never rescanned.
+    :meth:`thaw` (when the list is in, or given up) returns them with
+    ``gc.unfreeze()``.
+
+    Shared by every list in the process: freezing is only done while no one
+    else (an application, an informer's ``gc_freeze``) holds frozen objects,
+    and the last list to finish thaws; a list that finds objects frozen by
+    someone else leaves the collector alone.
+    """
+
+    __slots__ = ("_active",)
+
+    _lock = threading.Lock()
+    _lists = 0
+    _ours = False
+
+    def __init__(self) -> None:
+        self._active = False
+
+    def page(self) -> None:
+        """A page is in: freeze what is tracked now (joining the process's freezing)."""
+        cls = PageFreeze
+        with cls._lock:
+            if not self._active:
+                self._active = True
+                if cls._lists == 0:
+                    cls._ours = gc.get_freeze_count() == 0
+                cls._lists += 1
+            if cls._ours:
+                gc.freeze()
+
+    def thaw(self) -> None:
+        """This list is over (idempotent); the last one to end unfreezes."""
+        cls = PageFreeze
+        with cls._lock:
+            if not self._active:
+                return
+            self._active = False
+            cls._lists -= 1
+            if cls._lists == 0 and cls._ours:
+                cls._ours = False
+                gc.unfreeze()

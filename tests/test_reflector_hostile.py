@@ -209,24 +209,24 @@ def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend
     assert r.join(2.0) and time.monotonic() - t0 < 1.5
 
 
-def test_the_cyclic_gc_is_paused_across_a_paginated_list_and_back_after(
+def test_a_paginated_list_freezes_its_pages_never_pauses_the_gc_and_thaws_after(
         stop: threading.Event, frontend: str) -> None:
     import gc
 
-    seen: list[bool] = []
+    seen: list[tuple[bool, bool]] = []
 
     def list_func(o: ListOptions) -> Any:
-        seen.append(gc.isenabled())
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
         if not o.continue_:
             return {"metadata": {"resourceVersion": "5", "continue": "p2"}, "items": [pod("a")]}
         return {"metadata": {"resourceVersion": "5"}, "items": [pod("b")]}
 
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
     r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()),
                         new_store(meta_namespace_key_func), stop, backoff=fast(), page_size=1)
     assert wait_for(lambda: r.stats.watch_starts == 1)
-    assert seen == [False, False]  # paused from the first page on
-    assert wait_for(gc.isenabled)  # and back once the watch is open
+    assert seen == [(True, False), (True, True)]  # the first page frozen, the GC on
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # thawed once the list is in
 
 
 # --- issue 14: GeneratorExit from user code; resourceVersion regressions -------------
@@ -317,3 +317,62 @@ def test_a_reflector_can_resume_watching_over_a_filled_store(
     assert wait_for(lambda: r.last_sync_resource_version() == "43")
     assert [o.resource_version for o in asked] == ["42"] and r.stats.lists == 0
     assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "43"
+
+
+def test_a_list_waiting_for_its_next_page_leaves_the_gc_on(
+        stop: threading.Event, frontend: str) -> None:
+    """Issue 14 item 2: the GC was disabled from a list's first page until the store held
+    the list, network waits included (a hung server kept it off for minutes)."""
+    import gc
+
+    waiting, release = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def list_func(o: ListOptions) -> Any:
+        if not o.continue_:
+            return {"metadata": {"resourceVersion": "10", "continue": "p2"},
+                    "items": [pod("a")]}
+        seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+        waiting.set()
+        release.wait(5.0)  # the server sits on the next page
+        return {"metadata": {"resourceVersion": "10"}, "items": [pod("b")]}
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    store = new_store(meta_namespace_key_func)
+    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
+                        backoff=fast(), page_size=1)
+    try:
+        assert waiting.wait(5.0)
+        assert gc.isenabled()  # while the next page is awaited
+        assert seen["enabled"] is True and seen["frozen"] > 0  # the first page is frozen
+    finally:
+        release.set()
+    assert wait_for(lambda: r.stats.lists == 1)
+    assert sorted(store.list_keys()) == ["ns/a", "ns/b"]
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # thawed once the list is in
+
+
+def test_page_freezes_never_undo_someone_elses_freeze_and_the_last_list_thaws() -> None:
+    import gc
+
+    from kubecache._gc import PageFreeze
+
+    a, b = PageFreeze(), PageFreeze()
+    keep = [[i] for i in range(100)]
+    a.page()
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(keep)
+    b.page()  # two lists at once
+    a.thaw()
+    assert gc.get_freeze_count() >= frozen  # b is still listing
+    b.thaw()
+    b.thaw()  # idempotent
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # an application's (or an informer's gc_freeze) own freeze
+    try:
+        theirs = gc.get_freeze_count()
+        a.page()
+        a.thaw()
+        assert gc.get_freeze_count() == theirs  # left alone: not extended, not undone
+    finally:
+        gc.unfreeze()

@@ -29,11 +29,10 @@ from kubecache.reflector._machine import (
     Listing,
     ListPage,
     OpenWatch,
-    PauseGC,
+    FreezePage,
     Replace,
     Report,
     Request,
-    ResumeGC,
     Resync,
     ScheduleResync,
     SetRV,
@@ -41,6 +40,7 @@ from kubecache.reflector._machine import (
     Slept,
     Stopped,
     StopRequested,
+    Thaw,
     Streaming,
     WatchEnded,
     Watching,
@@ -140,7 +140,7 @@ def test_first_request_is_a_paged_list_at_rv_zero() -> None:
     assert (req.options.resource_version, req.options.limit, req.options.continue_) == (
         "0", 500, None)
     assert m.state == Listing("0", 500)
-    assert m.effects == [PauseGC()]  # a list is being read
+    assert m.effects == []  # the GC is never paused (FreezePage comes with pages)
 
 
 def test_pages_accumulate_aside_and_reach_the_store_at_once() -> None:
@@ -432,9 +432,9 @@ def test_a_streamed_list_ending_inside_a_held_batch_reaches_the_store_unheld() -
 def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
     m = ReflectorMachine(clock=FakeClock(), backoff=Backoff(jitter=0.0), page_size=0)
     first = m.start()
-    assert first.effects == (PauseGC(),) and isinstance(first.request, ListPage)
+    assert first.effects == () and isinstance(first.request, ListPage)
     step = m.step(Listed(page([pod("a")], rv="7")))
-    assert step.effects == (Replace([pod("a")], "7"), SetRV("7"), ResumeGC(),
+    assert step.effects == (Thaw(), Replace([pod("a")], "7"), SetRV("7"),
                             ScheduleResync(None))
     assert isinstance(step.request, OpenWatch) and m.state == Watching(
         "7", started=0.0, events=0, resync_at=None)
@@ -465,7 +465,7 @@ def test_a_stop_is_not_a_failure_whatever_the_request() -> None:
     m.start()
     assert isinstance(m.step(StopRequested()), Done)
     assert not rec.errors and m.stats.errors == 0 and m.stats.backoffs == 0
-    assert isinstance(m.state, Stopped) and not m.applier.gc_paused
+    assert isinstance(m.state, Stopped) and Thaw() in m.effects
     assert isinstance(m.start(), ListPage)  # a new run syncs again
 
 
@@ -596,3 +596,19 @@ def test_a_streamed_list_without_its_end_bookmark_warns_then_falls_back(
     req = m.step(WatchEnded())  # the stopped watch ends: a list replaces the stream
     assert isinstance(req, ListPage) and len(store) == 0 and m.stats.stream_fallbacks == 1
     assert "stalled" in str(rec.errors[-1])
+
+
+def test_each_page_but_the_last_is_frozen_and_the_list_thawed_before_the_store_takes_it(
+) -> None:
+    m, _, _ = machine(page_size=1)
+    m.start()
+    assert m.step(Listed(page([pod("a")], token="t1"))) and m.effects == [FreezePage()]
+    m.step(Listed(page([pod("b")], token="t2")))
+    m.step(Listed(page([pod("c")], rv="9")))
+    kinds = [type(e).__name__ for e in m.effects]
+    assert kinds == ["FreezePage", "FreezePage", "Thaw", "Replace", "SetRV", "ScheduleResync"]
+    m2, _, _ = machine(page_size=1)
+    m2.start()
+    m2.step(Listed(page([pod("a")], token="t1")))
+    m2.step(Failed(StatusError(code=500, message="down")))  # a failed list thaws too
+    assert [type(e).__name__ for e in m2.effects] == ["FreezePage", "Report", "Thaw"]

@@ -154,7 +154,7 @@ class AsyncReflector(ReflectorBase):
                     step = machine.crashed(err)
         finally:  # stopped (cancelled) or done: a stop is never a failure
             applier.apply(machine.step(_STOP).effects)
-            applier.resume_gc()
+            applier.thaw()
 
     async def _settled(self) -> None:
         if self._awaiting:  # an informer's inline coroutine handlers, awaited in order

@@ -265,13 +265,14 @@ class Report:
 
 
 @dataclasses.dataclass(frozen=True)
-class PauseGC:
-    """Pause the cyclic GC (bulk allocation of long-lived objects follows)."""
+class FreezePage:
+    """A list page is in: keep what is tracked so far out of the cyclic GC's scans
+    (``gc.freeze()``; the collector stays on, see :class:`kubecache._gc.PageFreeze`)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class ResumeGC:
-    """End a GC pause (idempotent)."""
+class Thaw:
+    """The list is in or given up: end :class:`FreezePage` (idempotent)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,9 +292,10 @@ class EndWatch:
     """Stop the open watch (from the timer: a streamed list stalled)."""
 
 
-Effect = Apply | Replace | SetRV | Report | PauseGC | ResumeGC | ScheduleResync | Resync | EndWatch
+Effect = Apply | Replace | SetRV | Report | FreezePage | Thaw | ScheduleResync | Resync | EndWatch
 _NONE: tuple[Effect, ...] = ()
-_RESUME_GC = ResumeGC()
+_THAW = Thaw()
+_FREEZE = FreezePage()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -435,7 +437,7 @@ class ReflectorMachine:
                      exc_info=(type(err), err, err.__traceback__))
         with self._lock:
             step = self._failure(err, self._sync_state(self._resume_rv(self._state) or "0"))
-            return Step((_RESUME_GC, *step.effects), step.request)
+            return Step((_THAW, *step.effects), step.request)
 
     def deadline(self) -> float | None:
         """When :meth:`tick` has something to do (on the machine's clock), or ``None``."""
@@ -476,14 +478,11 @@ class ReflectorMachine:
     # --- states -> requests -------------------------------------------------------
 
     def _to(self, state: Listing | Streaming | Watching | BackingOff) -> Step:
-        """Enter ``state``: the GC pause follows whether a list is being read."""
+        """Enter ``state``; leaving a list ends its page freeze (see :class:`FreezePage`)."""
         was_listing = isinstance(self._state, Listing)
         request = self._go(state)
-        listing = isinstance(state, Listing)
-        if listing and not was_listing:
-            return Step((PauseGC(),), request)
-        if was_listing and not listing:
-            return Step((_RESUME_GC,), request)
+        if was_listing and not isinstance(state, Listing):
+            return Step((_THAW,), request)
         return Step(_NONE, request)
 
     def _go(self, state: Listing | Streaming | Watching | BackingOff) -> Request:
@@ -572,8 +571,9 @@ class ReflectorMachine:
                     f"list at resourceVersion {state.rv!r}: more than {self.max_list_pages} "
                     f"pages ({sum(map(len, pages))} items); starting the list over"),
                     self._listing(state.rv))
-            return self._to(Listing(state.rv, state.limit, token, pages,
+            step = self._to(Listing(state.rv, state.limit, token, pages,
                                     state.tokens | {token}))
+            return Step((_FREEZE, *step.effects), step.request)
         if state.rv == "0" and (state.pages or state.token):
             self._pages_cached_reads = True
         items = list(pages[0]) if len(pages) == 1 else [o for p in pages for o in p]
@@ -601,8 +601,8 @@ class ReflectorMachine:
         self.stats.lists += 1
         self._synced_once = True
         watching = Watching(rv, resync_at=self._next_resync())
-        step = self._to(watching)
-        return Step((Replace(items, rv), SetRV(rv), *step.effects,
+        step = self._to(watching)  # thaws a list's pages first: the store takes them over
+        return Step((*step.effects, Replace(items, rv), SetRV(rv),
                      ScheduleResync(watching.resync_at)), step.request)
 
     # --- WATCH ---------------------------------------------------------------------
@@ -793,7 +793,7 @@ class ReflectorMachine:
     def _done(self, error: BaseException | None = None,
               effects: tuple[Effect, ...] = ()) -> Step:
         self._state = Stopped(self._resume_rv(self._state))
-        return Step((*effects, _RESUME_GC, ScheduleResync(None)), Done(error))
+        return Step((*effects, _THAW, ScheduleResync(None)), Done(error))
 
     # --- failures ----------------------------------------------------------------------
 

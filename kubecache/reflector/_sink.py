@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from .._gc import gc_paused
+from .._gc import PageFreeze
 from .._guard import absorbable
 from ..meta import describe
 from ..store import Store
@@ -22,13 +22,13 @@ from ._machine import (
     Apply,
     Effect,
     EndWatch,
-    PauseGC,
+    FreezePage,
     Replace,
     Report,
-    ResumeGC,
     Resync,
     ScheduleResync,
     SetRV,
+    Thaw,
     WatchErrorHandler,
 )
 from ._stats import ReflectorStats
@@ -62,16 +62,27 @@ class ReflectorSink(Protocol):
 
     def resync(self) -> None: ...
 
+    def update_resource_version(self, rv: str) -> None:
+        """The content now reflects resourceVersion ``rv`` (client-go's ResourceVersionUpdater)."""
+        ...
+
 
 class PlainStoreSink:
     """A :class:`~kubecache.store.Store` as a sink: nothing to prepare, nothing to hold."""
 
-    __slots__ = ("add", "delete", "resync", "store", "update")
+    __slots__ = ("_rv_updater", "add", "delete", "resync", "store", "update")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.add, self.update, self.delete = store.add, store.update, store.delete
         self.resync = store.resync
+        updater = getattr(store, "update_resource_version", None)  # optional, as in client-go
+        self._rv_updater: Callable[[str], object] | None = (
+            updater if callable(updater) else None)
+
+    def update_resource_version(self, rv: str) -> None:
+        if self._rv_updater is not None:
+            self._rv_updater(rv)
 
     def prepare(self, items: list[Any]) -> list[Any]:
         return items
@@ -113,10 +124,7 @@ class EffectApplier:
         self.rv = ""
         self.on_schedule: Callable[[float | None], None] | None = None
         self.on_end_watch: Callable[[], None] | None = None
-        self._gc_pause: Any = None
-        # an informer's pipeline: told each resourceVersion its store now reflects
-        self._rv_reached: Callable[[str], None] | None = getattr(
-            sink, "update_resource_version", None)
+        self._freeze = PageFreeze()
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -125,18 +133,15 @@ class EffectApplier:
                 self._apply(effect.events)  # type: ignore[union-attr]
             elif kind is SetRV:
                 self.rv = self.stats.last_sync_rv = effect.rv  # type: ignore[union-attr]
-                if self._rv_reached is not None:
-                    self._rv_reached(self.rv)
+                self.sink.update_resource_version(self.rv)
             elif kind is Replace:
                 self.sink.replace_prepared(effect.items, effect.rv)  # type: ignore[union-attr]
             elif kind is Report:
                 self._report(effect.error)  # type: ignore[union-attr]
-            elif kind is PauseGC:
-                if self._gc_pause is None:
-                    self._gc_pause = gc_paused()
-                    self._gc_pause.__enter__()
-            elif kind is ResumeGC:
-                self.resume_gc()
+            elif kind is FreezePage:
+                self._freeze.page()
+            elif kind is Thaw:
+                self._freeze.thaw()
             elif kind is ScheduleResync:
                 if self.on_schedule is not None:
                     self.on_schedule(effect.at)  # type: ignore[union-attr]
@@ -148,15 +153,9 @@ class EffectApplier:
             else:  # pragma: no cover - a new effect without its applier is a bug
                 raise TypeError(f"{self.name}: unknown effect {effect!r}")
 
-    def resume_gc(self) -> None:
-        """End a GC pause (idempotent; drivers call it when they end, whatever happened)."""
-        pause, self._gc_pause = self._gc_pause, None
-        if pause is not None:
-            pause.__exit__(None, None, None)
-
-    @property
-    def gc_paused(self) -> bool:
-        return self._gc_pause is not None
+    def thaw(self) -> None:
+        """End a list's page freeze (idempotent; drivers call it when they end)."""
+        self._freeze.thaw()
 
     def _apply(self, events: list[tuple[str, Any]]) -> None:
         sink = self.sink

@@ -129,7 +129,7 @@ class Reflector(ReflectorBase, BackgroundLoop):
                             raise
                         step = machine.crashed(err)
             finally:
-                applier.resume_gc()
+                applier.thaw()
 
     def _perform(self, request: Request, stop: threading.Event) -> Outcome | _Crashed:
         """Carry out one request (never raises what a background thread may absorb)."""
