@@ -756,7 +756,13 @@ class ReflectorMachine:
                 else "streamed list ended before its initial events")
             if state.warned >= 0:
                 self.stats.stream_fallbacks += 1
-            logger.info("%s: streamed list failed (%s), falling back to a list", self.name, why)
+            if _stream_refused(why):  # an old server (no WatchList): list from now on
+                self.watch_list = False
+                logger.warning("%s: the server does not stream lists (%s); listing instead, "
+                               "from now on", self.name, why)
+            else:
+                logger.info("%s: streamed list failed (%s), falling back to a list",
+                            self.name, why)
             relist = codec.needs_relist(why)
             if relist:
                 self.stats.gone += 1
@@ -850,6 +856,12 @@ class ReflectorMachine:
                 "%s: the server sent a %s for %s at resourceVersion %s, older than %s "
                 "already applied; applied as is (counted in stats.rv_regressions, "
                 "logged once)", self.name, etype, describe(obj), rv, last)
+
+
+def _stream_refused(err: BaseException) -> bool:
+    """A server refusing ``sendInitialEvents`` itself: 422 Invalid (WatchList disabled)."""
+    code = getattr(err, "code", None)
+    return code == 422 or code == "422"
 
 
 def type_name(obj: Any) -> str:
