@@ -25,11 +25,11 @@ from kubecache.reflector._machine import (
     Effect,
     EndWatch,
     Failed,
+    FreezePage,
     Listed,
     Listing,
     ListPage,
     OpenWatch,
-    FreezePage,
     Replace,
     Report,
     Request,
@@ -40,8 +40,8 @@ from kubecache.reflector._machine import (
     Slept,
     Stopped,
     StopRequested,
-    Thaw,
     Streaming,
+    Thaw,
     WatchEnded,
     Watching,
 )
@@ -333,6 +333,9 @@ class HoldingStore:
 
     def hold(self) -> None:
         self.log.append("hold")
+
+    def update_resource_version(self, rv: str) -> None:
+        pass
 
     def prepare(self, items: list[Any]) -> list[Any]:
         return items
