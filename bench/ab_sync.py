@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'client':<22} {'old wall':>9} {'new wall':>9} {'ratio':>6} "
           f"{'old CPU':>8} {'new CPU':>8} {'ratio':>6} {'old RSS':>8} {'new RSS':>8}")
     for row in rows:
-        def fig(key: str) -> float:
+        def fig(key: str, row: dict[str, Any] = row) -> float:
             return float(row.get(key, float("nan")))
 
         print(f"{row['client']:<22} {fig('old_wall_s'):9.2f} {fig('new_wall_s'):9.2f} "
