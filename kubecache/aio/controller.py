@@ -23,6 +23,7 @@ runtime's short checks).
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import inspect
 import logging
 from collections.abc import Callable
@@ -46,11 +47,15 @@ from ..controller import (
     TerminalError,
     and_,
     children_of,
+    has_finalizer,
+    is_deleting,
     not_,
     or_,
     owner_index_func,
 )
 from ..controller._base import ControllerBase, worker_flow
+from ..controller._finalizer import finalizer_flow
+from ..controller._recorder import MAX_ENTRIES, WINDOW, EventAggregator, record_flow
 from ..runtime import Stopped, TaskService, adrive, settle
 from ..workqueue import RateLimiter
 from .workqueue import PriorityQueue
@@ -64,6 +69,7 @@ __all__ = [
     "EnqueueRequestForObject",
     "EnqueueRequestForOwner",
     "EnqueueRequestsFromMapFunc",
+    "EventRecorder",
     "GenerationChanged",
     "LabelsChanged",
     "Predicate",
@@ -73,6 +79,9 @@ __all__ = [
     "TerminalError",
     "and_",
     "children_of",
+    "finalizer",
+    "has_finalizer",
+    "is_deleting",
     "not_",
     "or_",
     "owner_index_func",
@@ -130,3 +139,35 @@ class Controller(TaskService, ControllerBase):
             await self.queue.shut_down_with_drain()
         finally:
             await settle(*tasks)
+
+
+async def finalizer(client: Any, resource: str, name: str, obj: Any, *,
+                    apply: Callable[[Any], Any], cleanup: Callable[[Any], Any],
+                    max_conflicts: int = 5) -> Any:
+    """:func:`kubecache.controller.finalizer` for asyncio (an ``AsyncClient``; ``apply`` and
+    ``cleanup`` may be coroutine functions)."""
+    return await adrive(finalizer_flow(client, resource, name, obj, apply=apply,
+                                       cleanup=cleanup, max_conflicts=max_conflicts))
+
+
+class EventRecorder:
+    """:class:`kubecache.controller.EventRecorder` for asyncio: ``await event(...)``.
+
+    The same aggregation core (``aggregator``), an ``AsyncClient``'s calls.
+    """
+
+    def __init__(self, client: Any, component: str, host: str = "", *,
+                 window: float = WINDOW, max_entries: int = MAX_ENTRIES,
+                 clock: Clock | None = None,
+                 wall: Callable[[], _dt.datetime] | None = None) -> None:
+        self.client = client
+        self.aggregator = EventAggregator(component, host, window=window,
+                                          max_entries=max_entries, clock=clock, wall=wall)
+
+    async def event(self, obj: Any, type_: str, reason: str, message: str) -> Any:
+        """Record an event of ``type_`` (``"Normal"`` or ``"Warning"``) about ``obj``."""
+        return await adrive(record_flow(self.aggregator, self.client, obj, type_, reason,
+                                        message))
+
+    def __repr__(self) -> str:
+        return f"EventRecorder(component={self.aggregator.component!r})"

@@ -12,6 +12,9 @@
 - Predicates: :class:`GenerationChanged`, :class:`LabelsChanged`,
   :class:`AnnotationsChanged`, :class:`ResourceVersionChanged`, composable
   with ``&``, ``|``, ``~``.
+- :func:`finalizer` (kube-rs's): add a finalizer on first reconcile, run the
+  cleanup and remove it on deletion, conflicts retried.
+- :class:`EventRecorder`: core/v1 Events with client-go's aggregation of repeats.
 
 The asyncio twin is :mod:`kubecache.aio.controller`. See ``docs/controller.md``.
 """
@@ -20,12 +23,14 @@ from __future__ import annotations
 
 from ._base import ControllerStats
 from ._errors import ControllerError, TerminalError
+from ._finalizer import has_finalizer, is_deleting
 from ._handlers import (
     EnqueueRequestForObject,
     EnqueueRequestForOwner,
     EnqueueRequestsFromMapFunc,
     EventHandler,
 )
+from ._helpers_sync import EventRecorder, finalizer
 from ._outcome import Result
 from ._owner import OWNER_INDEX, OwnerRef, children_of, owner_index_func, owner_references
 from ._predicates import (
@@ -51,6 +56,7 @@ __all__ = [
     "EnqueueRequestForOwner",
     "EnqueueRequestsFromMapFunc",
     "EventHandler",
+    "EventRecorder",
     "GenerationChanged",
     "LabelsChanged",
     "OwnerRef",
@@ -61,6 +67,9 @@ __all__ = [
     "TerminalError",
     "and_",
     "children_of",
+    "finalizer",
+    "has_finalizer",
+    "is_deleting",
     "not_",
     "or_",
     "owner_index_func",

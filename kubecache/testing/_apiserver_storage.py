@@ -378,6 +378,8 @@ class Storage:
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:  # a no-op write changes nothing, as on the real server
             return old
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            return self._commit(table, "DELETED", key, new, old)  # the last finalizer went
         return self._commit(table, "MODIFIED", key, new, old)
 
     def delete(self, rt: ResourceType, namespace: str, name: str,
@@ -399,6 +401,12 @@ class Storage:
                 raise conflict(rt, name)
             final = dict(old)
             final["metadata"] = dict(old["metadata"])
+            if old["metadata"].get("finalizers"):  # finalizers hold it: only mark the deletion
+                if old["metadata"].get("deletionTimestamp"):
+                    return old
+                final["metadata"]["deletionTimestamp"] = now_rfc3339()
+                final["metadata"]["deletionGracePeriodSeconds"] = 0
+                return self._commit(table, "MODIFIED", key, final, old)
             return self._commit(table, "DELETED", key, final, old)
 
     # --- reads ------------------------------------------------------------------
@@ -554,7 +562,8 @@ def _carry_metadata(old_meta: dict[str, Any], meta: dict[str, Any], old: dict[st
                     new: dict[str, Any]) -> dict[str, Any]:
     """New metadata: what the client sent, with server-owned fields kept from ``old``."""
     out = dict(meta)
-    for field in ("name", "namespace", "uid", "creationTimestamp", "generation"):
+    for field in ("name", "namespace", "uid", "creationTimestamp", "generation",
+                  "deletionTimestamp", "deletionGracePeriodSeconds"):
         if field in old_meta:
             out[field] = old_meta[field]
         else:
