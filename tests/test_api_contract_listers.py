@@ -262,7 +262,7 @@ def test_kube_signatures() -> None:
     assert params(kube.Client.from_kubeconfig)[:2] == [("path", None), ("context", None)]
     assert params(kube.new_list_watch_from_client) == [
         ("client", EMPTY), ("resource", EMPTY), ("namespace", ""), ("field_selector", None),
-        ("label_selector", None)]
+        ("label_selector", None), ("metadata_only", False)]
     assert params(kubecache.ListWatch.from_kubernetes) == [("list_function", EMPTY),
                                                            ("kwargs", EMPTY)]
     assert params(ApiServer)[:2] == [("host", "127.0.0.1"), ("port", 0)]
