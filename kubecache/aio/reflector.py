@@ -44,6 +44,7 @@ from ..reflector._machine import (
     StopRequested,
     WatchEnded,
 )
+from ..runtime import TaskService, settle
 from ..watch import stop_watch, watch_batches
 
 __all__ = ["AsyncReflector"]
@@ -54,22 +55,22 @@ _SLEPT, _STOP = Slept(), StopRequested()
 _END: Any = object()
 
 
-class AsyncReflector(ReflectorBase):
+class AsyncReflector(ReflectorBase, TaskService):
     """Lists and watches ``lister_watcher`` and mirrors what it sees into ``store``, on a loop.
 
     Arguments as :class:`kubecache.Reflector`. ``lister_watcher`` is an
     :class:`~kubecache.aio.AsyncListerWatcher` (coroutine ``list``/``watch``)
-    or a threaded :class:`~kubecache.ListerWatcher`. ``await run(stop)`` runs
-    until ``stop`` is set or the task is cancelled; ``start()`` / ``stop()`` /
-    ``await join()`` do the same from a task of the reflector's own.
+    or a threaded :class:`~kubecache.ListerWatcher`. The lifecycle verbs are
+    the runtime's (:class:`~kubecache.runtime.TaskService`): ``await run(stop)``
+    runs until ``stop`` is set or the task is cancelled; ``start()`` /
+    ``stop()`` / ``await join()`` / ``is_running()`` do the same from a task of
+    the reflector's own; a reflector may run again once stopped.
     """
 
     def __init__(self, lister_watcher: Any, expected_type: type | str | None, store: Any,
                  resync_period: float = 0.0, **tuning: Any) -> None:
         super().__init__(lister_watcher, expected_type, store, resync_period, **tuning)
-        self._own_stop: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._active = False
+        self._init_service(self.name, kind="reflector", once=False)
         self._async_list = _is_async(getattr(lister_watcher, "list", None))
         self._async_watch = _is_async(getattr(lister_watcher, "watch", None))
         self._awaiting = getattr(store, "awaiting", None)  # an informer's inline coroutines,
@@ -77,52 +78,20 @@ class AsyncReflector(ReflectorBase):
         self._current_watch: Any = None
         self._applier.on_end_watch = self._end_watch
 
-    # --- lifecycle ------------------------------------------------------------------
-
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until ``stop`` is set (or this task is cancelled), then clean up."""
-        if self._active:
-            raise RuntimeError(f"{self.name} is already running")
-        self._active = self._running = True
-        try:
-            await self._run(stop if stop is not None else asyncio.Event())
-        finally:
-            self._active = False
-
-    async def _run(self, stop: asyncio.Event) -> None:
+    async def _serve(self, stop: asyncio.Event) -> None:
+        """The runtime's hook (``run``/``start``): the loop and the timer until ``stop``."""
+        self._running = True
         body = asyncio.ensure_future(self._loop())
-        waiter = asyncio.ensure_future(stop.wait())
-        tasks: list[asyncio.Future[Any]] = [body, waiter]
-        tasks.append(asyncio.ensure_future(self._timer()))
+        tasks: list[asyncio.Future[Any]] = [
+            body, asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._timer())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await settle(tasks)
         if body.done() and not body.cancelled() and body.exception() is not None:
             raise body.exception()  # type: ignore[misc]  # only non-absorbable errors get here
-
-    def start(self) -> asyncio.Task[None]:
-        """Run in a new task of the running loop; :meth:`stop` ends it."""
-        self._own_stop = asyncio.Event()
-        self._task = asyncio.ensure_future(self.run(self._own_stop))
-        return self._task
-
-    def stop(self) -> None:
-        """End a run started by :meth:`start`."""
-        if self._own_stop is not None:
-            self._own_stop.set()
-
-    def is_running(self) -> bool:
-        """Whether :meth:`run` is under way."""
-        return self._active
-
-    async def join(self) -> None:
-        """Wait for a run started by :meth:`start` to end."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     # --- the one loop: perform a request, apply the effects of the next step ----------
 

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .._guard import absorbable
-from .._runner import BackgroundLoop
 from ..cancel import CancelScope, scope
 from ..listwatch import ListerWatcher, ListOptions
+from ..runtime import ThreadService
 from ..watch import stop_watch, watch_batches
 from ._base import TIMER_POLL, ReflectorBase
 from ._machine import (
@@ -59,12 +59,16 @@ class _Crashed:
         self.error = error
 
 
-class Reflector(ReflectorBase, BackgroundLoop):
+class Reflector(ReflectorBase, ThreadService):
     """Lists and watches ``lister_watcher`` and mirrors what it sees into ``store``.
 
-    ``run()`` starts a daemon thread (``stop()`` ends it); ``run_until(stop)``
-    likewise with the caller's ``threading.Event``; ``join()`` waits for it;
-    ``list_and_watch(stop)`` runs one cycle in the caller's thread. The rules
+    ``run()`` starts a daemon thread (``stop()`` ends it; the pinned meaning
+    of ``Reflector.run``, the same as ``start()``); ``run_until(stop)``
+    likewise with the caller's ``threading.Event``; ``join(timeout)`` waits
+    for it; ``is_running()``; ``list_and_watch(stop)`` runs one cycle in the
+    caller's thread. The lifecycle is the runtime's
+    (:class:`~kubecache.runtime.ThreadService`): a reflector may run again once
+    stopped, never twice at the same time. The rules
     are the machine's (:mod:`kubecache.reflector._machine`); see
     :class:`~kubecache.reflector.ReflectorBase` for the arguments.
     """
@@ -75,19 +79,20 @@ class Reflector(ReflectorBase, BackgroundLoop):
                  store: Any, resync_period: float = 0.0, **tuning: Any) -> None:
         ReflectorBase.__init__(self, lister_watcher, expected_type, store, resync_period,
                                **tuning)
-        BackgroundLoop.__init__(self)
+        self._init_service(self.name, kind="reflector", once=False)
+        self._cycle = False  # the run under way is one list_and_watch cycle
         self._watch_lock = threading.Lock()
         self._current_watch: Iterable[Any] | None = None
         self._scope = CancelScope()
         self._applier.on_end_watch = self._end_watch
 
-    def _thread_name(self) -> str:
-        return f"reflector {self.name}"
+    def run(self) -> threading.Thread:  # type: ignore[override]  # pinned: starts a thread
+        """Start the reflector on a daemon thread of its own; :meth:`stop` ends it."""
+        return self.start()
 
-    def _loop(self, stop: threading.Event) -> None:
-        logger.debug("%s: starting", self.name)
-        self._drive(stop, once=False)
-        logger.debug("%s: stopped", self.name)
+    def run_until(self, stop: threading.Event) -> threading.Thread:
+        """Start the reflector on a daemon thread that ends soon after ``stop`` is set."""
+        return self._spawn(stop, "run_until")
 
     def list_and_watch(self, stop: threading.Event) -> None:
         """One cycle in the caller's thread: list, then watch until a relist is needed.
@@ -96,7 +101,18 @@ class Reflector(ReflectorBase, BackgroundLoop):
         due). A failed list raises (after the watch error handler saw it);
         watch failures are retried here with backoff.
         """
-        self._drive(stop, once=True)
+        if self.lifecycle.claim("list_and_watch"):
+            self._cycle = True
+            try:
+                self._body(stop, reraise=True)
+            finally:
+                self._cycle = False
+
+    def _serve(self, stop: threading.Event) -> None:
+        """The runtime's hook: the driver's loop until ``stop`` (or a cycle's end)."""
+        logger.debug("%s: starting", self.name)
+        self._drive(stop, once=self._cycle)
+        logger.debug("%s: stopped", self.name)
 
     # --- the one loop: perform a request, apply the effects of the next step ----------
 
