@@ -8,7 +8,9 @@
 - ``server``: an embedded ``kubecache.testing.ApiServer`` for one test, built with
   the keyword arguments of the module's or test's ``@pytest.mark.apiserver(...)``;
 - ``kubeconfig``: a kubeconfig file for ``server``, in the test's ``tmp_path``;
-- ``http``: an ``httpx.Client`` for ``server`` (its base URL, a 10 s timeout).
+- ``http``: an ``httpx.Client`` for ``server`` (its base URL, a 10 s timeout);
+- ``front``: each front end in turn, threads and asyncio (tests/support/front.py): every
+  behaviour both front ends have is tested through it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.front import FRONTS, Front, new_front
 from tests.support.sync import LEAK_TIMEOUT, assert_no_new_threads
 
 # Timing-based health checks and per-example deadlines flake when other jobs share the CPU.
@@ -83,3 +86,15 @@ def http(server: ApiServer) -> Iterator[httpx.Client]:
 
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(params=FRONTS)
+def front(request: pytest.FixtureRequest) -> Iterator[Front]:
+    """Each front end in turn ("thread", "asyncio"): the one fixture family for behaviour both
+    have (reflectors, informers, FIFO pops, work queues, HTTP clients, the runtime; see
+    tests/support/front.py). Closed after the test."""
+    f = new_front(str(request.param))
+    try:
+        yield f
+    finally:
+        f.close()

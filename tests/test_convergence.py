@@ -27,7 +27,6 @@ from kubecache.backoff import Backoff
 from kubecache.errors import StatusError
 from kubecache.keys import DeletedFinalStateUnknown, meta_namespace_key_func
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import informer_front_fixture
 from tests.support.sync import wait_for
 
 KEYS = 3000
@@ -162,7 +161,6 @@ def run_churn(seed: int, front: Any) -> dict[str, Any]:
         return {"front": front.name, **figures}
 
 
-front = informer_front_fixture()
 
 
 @pytest.mark.parametrize("seed", [1, 2024])

@@ -21,19 +21,16 @@ from kubecache.informer import (
 from kubecache.keys import DeletedFinalStateUnknown
 from kubecache.listwatch import ListOptions
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import (
+from tests.support.front import (
     AsyncFront,
     Recorder,
     ThreadFront,
-    informer_front_fixture,
     key,
     new_informer,
     running,
     rv,
 )
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

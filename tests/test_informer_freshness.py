@@ -10,10 +10,8 @@ import pytest
 from kubecache.listwatch import ListOptions
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import FakeWatcher
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -23,11 +23,9 @@ from kubecache.informer._options import TUNING_KEYWORDS, InformerTuning
 from kubecache.reflector import ReflectorOptions
 from kubecache.runtime import State
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -15,10 +15,8 @@ import pytest
 import kubecache
 from kubecache.informer import ResourceEventHandlerFuncs, ResourceEventHandlerRegistration
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture, key
+from tests.support.front import AsyncFront, ThreadFront, key
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -20,11 +20,9 @@ from kubecache.informer import InformerOptions, ResourceEventHandlerFuncs
 from kubecache.listers import GenericLister
 from kubecache.testing import FakeControllerSource
 from kubecache.transforms import drop_managed_fields
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -18,16 +18,13 @@ import pytest
 
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import (
+from tests.support.front import (
     AsyncFront,
     ThreadFront,
-    informer_front_fixture,
     new_informer,
     running,
 )
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 SECRET = "s3cr3t-content"
 

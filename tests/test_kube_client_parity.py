@@ -15,10 +15,8 @@ import pytest
 
 from kubecache.kube import AsyncClient, Client, Config
 from kubecache.kube._settings import ClientBase, ClientSettings
-from tests.support.clients import ClientDriver, client_kind
+from tests.support.front import Front
 from tests.support.servers import RawServer
-
-__all__ = ["client_kind"]
 
 TWINS = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
 """Calls whose asyncio twin has another name (the asyncio protocol's names)."""
@@ -85,11 +83,11 @@ class KeepAliveServer:
 
 
 @pytest.mark.parametrize("pool_size", [1, 3])
-def test_pool_size_is_how_many_idle_connections_are_kept(client_kind: str,
+def test_pool_size_is_how_many_idle_connections_are_kept(front: Front,
                                                          pool_size: int) -> None:
     server = KeepAliveServer(3)
     try:
-        with ClientDriver(client_kind, Config(server=server.url), pool_size=pool_size) as d:
+        with front.client(Config(server=server.url), pool_size=pool_size) as d:
             assert d.concurrently(3, "get", "/api/v1/pods") == [{}, {}, {}]
             assert server.server.accepted == 3  # three in flight: three connections
             assert d.concurrently(3, "get", "/api/v1/pods") == [{}, {}, {}]

@@ -19,10 +19,8 @@ from kubecache.errors import StatusError
 from kubecache.kube import Config
 from kubecache.listwatch import ListOptions
 from kubecache.watch import EventType
-from tests.support.clients import ClientDriver, client_kind
+from tests.support.front import Front
 from tests.support.servers import RawServer, read_head
-
-__all__ = ["client_kind"]
 
 LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 ITEM_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -71,8 +69,8 @@ def recorder() -> Iterator[Recorder]:
 
 @pytest.mark.parametrize("metadata_only", [True, False])
 def test_metadata_only_asks_for_partial_object_metadata(
-        client_kind: str, recorder: Recorder, metadata_only: bool) -> None:
-    with ClientDriver(client_kind, Config(server=recorder.url)) as driver:
+        front: Front, recorder: Recorder, metadata_only: bool) -> None:
+    with front.client(Config(server=recorder.url)) as driver:
         lw = driver.list_watch("pods", "default", metadata_only=metadata_only)
         listed = driver.list(lw, ListOptions(limit=500))
         w = driver.watch(lw, ListOptions(resource_version="5", timeout_seconds=30))
@@ -88,9 +86,9 @@ def test_metadata_only_asks_for_partial_object_metadata(
         assert list_headers["accept"] == watch_headers["accept"] == "application/json"
 
 
-def test_streamed_list_and_version_match_flags_are_sent(client_kind: str,
+def test_streamed_list_and_version_match_flags_are_sent(front: Front,
                                                         recorder: Recorder) -> None:
-    with ClientDriver(client_kind, Config(server=recorder.url)) as driver:
+    with front.client(Config(server=recorder.url)) as driver:
         lw = driver.list_watch("pods")
         driver.list(lw, ListOptions(resource_version="5", resource_version_match="Exact"))
         driver.list(lw, ListOptions(resource_version_match="NotOlderThan"))  # no rv: not sent

@@ -1,6 +1,6 @@
 """Both HTTP clients on the wire: credentials never in errors, Content-Encoding honoured,
 bookmarks judged by event type (issue 14). Each test runs on both clients
-(``client_kind``) through :class:`tests.support.clients.ClientDriver`."""
+(the ``front`` fixture's ``client``, a :class:`tests.support.clients.ClientDriver`)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,10 @@ from kubecache.listwatch import ListOptions
 from kubecache.reflector import Reflector
 from kubecache.store import new_store
 from kubecache.watch import EventType
-from tests.support.clients import ClientDriver, client_kind
+from tests.support.clients import ClientDriver
+from tests.support.front import Front
 from tests.support.servers import RawServer, read_head
 from tests.support.sync import wait_for
-
-__all__ = ["client_kind"]
 
 PASSWORD = "pw-s3cr3t-proxy-value"
 USER = "puser"
@@ -79,12 +78,12 @@ def _everything(exc: BaseException) -> str:
 
 
 def test_a_refusing_proxy_never_shows_its_password(
-        client_kind: str, refusing_proxy: RefusingProxy,
+        front: Front, refusing_proxy: RefusingProxy,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     cfg = Config(server="https://cluster.example:6443", proxy_url=refusing_proxy.url)
     errors: list[BaseException] = []
-    with ClientDriver(client_kind, cfg) as driver:
+    with front.client(cfg) as driver:
         lw = driver.list_watch("pods")
         for attempt in (lambda: driver.call("get", "/api/v1/pods"),
                         lambda: driver.list(lw, ListOptions(limit=500)),
@@ -191,10 +190,10 @@ class GzipServer:
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
-def test_compressed_lists_and_watches_are_decoded(client_kind: str, encoding: str) -> None:
+def test_compressed_lists_and_watches_are_decoded(front: Front, encoding: str) -> None:
     server = GzipServer(encoding)
     try:
-        with ClientDriver(client_kind, Config(server=server.url)) as driver:
+        with front.client(Config(server=server.url)) as driver:
             lw = driver.list_watch("pods")
             listed = driver.list(lw, ListOptions(limit=500))
             assert listed == POD_LIST
@@ -210,10 +209,10 @@ def test_compressed_lists_and_watches_are_decoded(client_kind: str, encoding: st
     assert b"gzip" not in watch_head  # watches ask for none (small events, flushed one by one)
 
 
-def test_no_gzip_asked_when_compress_is_off(client_kind: str) -> None:
+def test_no_gzip_asked_when_compress_is_off(front: Front) -> None:
     server = GzipServer()
     try:
-        with ClientDriver(client_kind, Config(server=server.url), compress=False) as driver:
+        with front.client(Config(server=server.url), compress=False) as driver:
             assert driver.list(driver.list_watch("pods")) == POD_LIST  # still decoded
     finally:
         server.close()
@@ -269,10 +268,10 @@ class BookmarkTextServer:
 
 
 def test_a_bookmark_string_inside_an_object_does_not_shorten_the_silence_bound(
-        client_kind: str) -> None:
+        front: Front) -> None:
     server = BookmarkTextServer()
     try:
-        with ClientDriver(client_kind, Config(server=server.url)) as driver:
+        with front.client(Config(server=server.url)) as driver:
             w = driver.watch(driver.list_watch("pods"),
                              ListOptions(resource_version="7", timeout_seconds=300))
             (added,) = driver.next_events(w, 1)

@@ -18,6 +18,7 @@ import pytest
 from kubecache.errors import StatusError
 from kubecache.leaderelection import LeaderElectionRecord, LeaderElector, LeaseLock
 from tests.support.election import ELECTOR_FRONTS, FAST, LEASES, Running, serve_leases, wait_for
+from tests.support.front import Front
 from tests.support.tcp_proxy import TcpProxy
 
 LD, RD, RP = FAST["lease_duration"], FAST["renew_deadline"], FAST["retry_period"]
@@ -27,21 +28,21 @@ SLACK = 1.0
 pytestmark = pytest.mark.thread_leak_timeout(5)
 
 
-@pytest.fixture(params=sorted(ELECTOR_FRONTS))
-def electors(request: pytest.FixtureRequest, server: Any) -> Iterator[Any]:
-    """Starts electors on one front end against ``server``; stops and joins them afterwards."""
+@pytest.fixture
+def electors(front: Front, server: Any) -> Iterator[Any]:
+    """Starts electors on ``front``'s front end against ``server``; stops and joins them after."""
     serve_leases(server)
-    front = ELECTOR_FRONTS[request.param]()
+    starter = ELECTOR_FRONTS[front.name]()
     started: list[Running] = []
-    original = front.start
+    original = starter.start
 
     def start(url: str, identity: str, **kw: Any) -> Running:
         run = original(url, identity, **kw)
         started.append(run)
         return run
 
-    front.start = start  # type: ignore[method-assign]
-    yield front
+    starter.start = start  # type: ignore[method-assign]
+    yield starter
     for run in started:
         run.stop()
     for run in started:
@@ -217,15 +218,14 @@ def test_both_front_ends_reject_bad_timings(kw: dict[str, float], match: str) ->
         LeaderElector(Lock(), on_started_leading=None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("front", sorted(ELECTOR_FRONTS))
-def test_lifecycle_verbs_start_stop_join_and_an_elector_runs_once(front: str,
+def test_lifecycle_verbs_start_stop_join_and_an_elector_runs_once(front: Front,
                                                                    server: Any) -> None:
     """start()/stop()/join() (kubecache.runtime's verbs) end a term with a release."""
     from kubecache.kube.config import Config
 
     serve_leases(server)
     config = Config(server=server.url)
-    if front == "thread":
+    if front.name == "thread":
         from kubecache.kube import Client
 
         led = threading.Event()

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.support.election import ELECTOR_FRONTS, FAST, LEASES, serve_leases, wait_for
+from tests.support.front import Front
 
 LD, RD, RP = FAST["lease_duration"], FAST["renew_deadline"], FAST["retry_period"]
 SLACK = 1.0
@@ -40,13 +41,12 @@ run.returned.wait()
 pytestmark = pytest.mark.thread_leak_timeout(5)
 
 
-@pytest.mark.parametrize("front", sorted(ELECTOR_FRONTS))
 def test_a_sigkilled_leader_is_replaced_within_lease_duration_plus_retry(
-        front: str, server: Any) -> None:
+        front: Front, server: Any) -> None:
     serve_leases(server)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, "victim", front],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, "victim", front.name],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                              text=True)
     leading = threading.Event()
@@ -62,7 +62,7 @@ def test_a_sigkilled_leader_is_replaced_within_lease_duration_plus_retry(
     candidate = None
     try:
         assert leading.wait(60), "the child never led"
-        candidate = ELECTOR_FRONTS[front]().start(server.url, "survivor")
+        candidate = ELECTOR_FRONTS[front.name]().start(server.url, "survivor")
         wait_for(lambda: candidate.leaders == ["victim"], 10, "the survivor to see the victim")
         assert not candidate.is_leader()
         renewed = server.get(LEASES, "lock", "default")["spec"]["renewTime"]
@@ -78,7 +78,7 @@ def test_a_sigkilled_leader_is_replaced_within_lease_duration_plus_retry(
         assert spec["holderIdentity"] == "survivor"
         assert spec["leaseTransitions"] == 1
         assert candidate.leaders == ["victim", "survivor"]
-        print(f"\n[{front}] SIGKILL: the other candidate took over after {took_over:.3f}s "
+        print(f"\n[{front.name}] SIGKILL: the other candidate took over after {took_over:.3f}s "
               f"(lease {LD}s, renew deadline {RD}s, retry {RP}s)")
     finally:
         if child.poll() is None:

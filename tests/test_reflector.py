@@ -20,7 +20,7 @@ from kubecache.store import Store, new_store
 from kubecache.testing import FakeControllerSource
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
-from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
+from tests.support.front import Front
 from tests.support.sync import wait_for
 
 
@@ -67,21 +67,20 @@ def stop() -> Iterator[threading.Event]:
     ev.set()
 
 
-frontend = frontend_fixture()
 
 
-def start(frontend: str, lw: Any, store: Store, stop: threading.Event, **kw: Any) -> Any:
-    """Start a reflector on ``frontend`` (threads or asyncio) with a fast backoff."""
+def start(front: Front, lw: Any, store: Store, stop: threading.Event, **kw: Any) -> Any:
+    """Start a reflector on ``front`` (threads or asyncio) with a fast backoff."""
     kw.setdefault("backoff", fast_backoff())
-    return start_reflector(frontend, lw, store, stop, **kw)
+    return front.start_reflector(lw, store, stop, **kw)
 
 
-def test_lists_then_applies_watch_events(stop: threading.Event, frontend: str) -> None:
+def test_lists_then_applies_watch_events(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.add(pod("b"))
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, src, store, stop)
+    r = start(front, src, store, stop)
     assert wait_for(lambda: len(store) == 2)
     src.modify(pod("a", spec={"v": 2}))
     src.delete(pod("b"))
@@ -94,13 +93,13 @@ def test_lists_then_applies_watch_events(stop: threading.Event, frontend: str) -
     assert r.stats.events["DELETED"] == 1
 
 
-def test_first_list_asks_rv_zero_pages_and_watch_options(frontend: str) -> None:
+def test_first_list_asks_rv_zero_pages_and_watch_options(front: Front) -> None:
     src = FakeControllerSource()
     for i in range(1201):
         src.add(pod(f"p{i}"))
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = make_reflector(frontend, rec, None, store, backoff=fast_backoff(), min_watch_timeout=100.0)
+    r = front.reflector(rec, None, store, backoff=fast_backoff(), min_watch_timeout=100.0)
     stop = threading.Event()
     r.run_until(stop)
     assert wait_for(lambda: len(rec.watches) >= 1)
@@ -117,7 +116,7 @@ def test_first_list_asks_rv_zero_pages_and_watch_options(frontend: str) -> None:
 
 
 def test_expired_continue_token_falls_back_to_a_full_list(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     for i in range(30):
         src.add(pod(f"p{i}"))
@@ -132,7 +131,7 @@ def test_expired_continue_token_falls_back_to_a_full_list(
 
     rec = CompactAfterFirstPage(src)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, rec, store, stop, page_size=10)
+    r = start(front, rec, store, stop, page_size=10)
     assert wait_for(lambda: len(store) == 31)
     assert [(o.limit, bool(o.continue_)) for o in rec.lists] == [
         (10, False), (10, True), (None, False)]
@@ -140,7 +139,7 @@ def test_expired_continue_token_falls_back_to_a_full_list(
 
 
 def test_410_for_the_list_rv_retries_at_once_with_a_consistent_read(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     calls: list[str] = []
@@ -152,18 +151,18 @@ def test_410_for_the_list_rv_retries_at_once_with_a_consistent_read(
         return src.list(o)
 
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, ListWatch(list_func, src.watch), store, stop)
+    r = start(front, ListWatch(list_func, src.watch), store, stop)
     assert wait_for(lambda: len(store) == 1)
     assert calls == ["0", ""]
     assert r.stats.backoffs == 0 and r.stats.gone == 1
 
 
 def test_watch_ending_after_events_rewatches_from_last_rv_without_relist(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, rec, store, stop)
+    r = start(front, rec, store, stop)
     assert wait_for(lambda: len(rec.watches) == 1)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
@@ -176,7 +175,7 @@ def test_watch_ending_after_events_rewatches_from_last_rv_without_relist(
     assert len(rec.lists) == 1 and r.stats.watch_restarts == 1 and r.stats.errors == 0
 
 
-def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event, frontend: str) -> None:
+def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     watch_calls: list[float] = []
 
@@ -186,7 +185,7 @@ def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event, front
 
     store = new_store(meta_namespace_key_func)
     errors: list[BaseException] = []
-    r = make_reflector(frontend, ListWatch(src.list, empty_watch), None, store,
+    r = front.reflector(ListWatch(src.list, empty_watch), None, store,
                   backoff=Backoff(initial=0.02, maximum=0.08, jitter=0.0))
     r.set_watch_error_handler(lambda _r, e: errors.append(e))
     r.run_until(stop)
@@ -200,11 +199,11 @@ def test_watch_closing_at_once_repeatedly_backs_off(stop: threading.Event, front
 
 
 def test_410_error_event_relists_with_a_consistent_read(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, rec, store, stop)
+    r = start(front, rec, store, stop)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
     src.drop_watches(expired=True)
@@ -217,7 +216,7 @@ def test_410_error_event_relists_with_a_consistent_read(
 
 
 def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     gate = threading.Event()
 
@@ -229,7 +228,7 @@ def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
 
     rec = GatedSecondWatch(src)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, rec, store, stop)
+    r = start(front, rec, store, stop)
     src.add(pod("a"))
     assert wait_for(lambda: len(store) == 1)
     src.drop_watches()
@@ -245,12 +244,12 @@ def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
     assert rec.lists[-1].resource_version == ""
 
 
-def test_410_exception_from_watch_relists(stop: threading.Event, frontend: str) -> None:
+def test_410_exception_from_watch_relists(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     src.fail_next_watches(1, StatusError(gone_status("too old")))
     rec = Recording(src)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, rec, store, stop)
+    r = start(front, rec, store, stop)
     assert wait_for(lambda: len(rec.lists) == 2 and len(rec.watches) == 2)
     assert rec.lists[1].resource_version == ""
     assert r.stats.gone == 1
@@ -264,11 +263,11 @@ class _ApiLikeException(Exception):
         self.status = status
 
 
-def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event, frontend: str) -> None:
+def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     src.fail_next_watches(1, _ApiLikeException(410))
     rec = Recording(src)
-    r = start(frontend, rec, new_store(meta_namespace_key_func), stop)
+    r = start(front, rec, new_store(meta_namespace_key_func), stop)
     assert wait_for(lambda: len(rec.lists) == 2)
     assert r.stats.gone == 1
 
@@ -279,14 +278,14 @@ def test_api_exception_with_status_410_counts_as_gone(stop: threading.Event, fro
     ConnectionRefusedError("connection refused"),
 ])
 def test_transient_watch_failures_back_off_and_rewatch_same_rv(
-        stop: threading.Event, exc: BaseException, frontend: str) -> None:
+        stop: threading.Event, exc: BaseException, front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.fail_next_watches(3, exc)
     rec = Recording(src)
     errors: list[BaseException] = []
     store = new_store(meta_namespace_key_func)
-    r = make_reflector(frontend, rec, None, store, backoff=fast_backoff())
+    r = front.reflector(rec, None, store, backoff=fast_backoff())
     r.set_watch_error_handler(lambda _r, e: errors.append(e))
     r.run_until(stop)
     assert wait_for(lambda: len(rec.watches) == 4)
@@ -298,12 +297,12 @@ def test_transient_watch_failures_back_off_and_rewatch_same_rv(
 
 
 def test_list_failures_retry_with_backoff_and_report_each_once(
-        stop: threading.Event, caplog: pytest.LogCaptureFixture, frontend: str) -> None:
+        stop: threading.Event, caplog: pytest.LogCaptureFixture, front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     src.fail_next_lists(3)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, src, store, stop)
+    r = start(front, src, store, stop)
     assert wait_for(lambda: len(store) == 1)
     assert r.stats.errors == 3 and r.stats.backoffs == 3
     warnings = [rec for rec in caplog.records if "injected list failure" in rec.getMessage()]
@@ -311,24 +310,24 @@ def test_list_failures_retry_with_backoff_and_report_each_once(
     assert "InternalError" in r.stats.last_error
 
 
-def test_a_broken_lister_never_kills_the_thread(stop: threading.Event, frontend: str) -> None:
+def test_a_broken_lister_never_kills_the_thread(stop: threading.Event, front: Front) -> None:
     calls = {"n": 0}
 
     def bad_list(o: ListOptions) -> Any:
         calls["n"] += 1
         raise RuntimeError("bug in list func")
 
-    r = start(frontend, ListWatch(bad_list, lambda o: []), new_store(meta_namespace_key_func), stop)
+    r = start(front, ListWatch(bad_list, lambda o: []), new_store(meta_namespace_key_func), stop)
     assert wait_for(lambda: calls["n"] >= 3)
     assert r.is_running()
 
 
-def test_bookmark_only_advances_rv(stop: threading.Event, frontend: str) -> None:
+def test_bookmark_only_advances_rv(stop: threading.Event, front: Front) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "5"}, "items": [pod("a", rv="5")]},
                    lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, lw, store, stop)
+    r = start(front, lw, store, stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.bookmark({"kind": "Pod", "metadata": {"resourceVersion": "9"}})
     assert wait_for(lambda: r.last_sync_resource_version() == "9")
@@ -336,11 +335,11 @@ def test_bookmark_only_advances_rv(stop: threading.Event, frontend: str) -> None
     assert r.stats.events["BOOKMARK"] == 1
 
 
-def test_expected_type_mismatch_is_skipped(stop: threading.Event, frontend: str) -> None:
+def test_expected_type_mismatch_is_skipped(stop: threading.Event, front: Front) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, lw, store, stop, expected_type="Pod")
+    r = start(front, lw, store, stop, expected_type="Pod")
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add({"kind": "Service", "metadata": {"name": "s", "resourceVersion": "2"}})
     w.add({"metadata": {"name": "nokind", "resourceVersion": "3"}})  # no kind: accepted
@@ -350,7 +349,7 @@ def test_expected_type_mismatch_is_skipped(stop: threading.Event, frontend: str)
     assert r.stats.skipped == 1
 
 
-def test_expected_type_class(stop: threading.Event, frontend: str) -> None:
+def test_expected_type_class(stop: threading.Event, front: Front) -> None:
     class Meta:
         def __init__(self, name: str, rv: str) -> None:
             self.name, self.namespace, self.resource_version = name, "ns", rv
@@ -362,7 +361,7 @@ def test_expected_type_class(stop: threading.Event, frontend: str) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, lw, store, stop, expected_type=Thing)
+    r = start(front, lw, store, stop, expected_type=Thing)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add(pod("dict", rv="2"))
     w.add(Thing("t", "3"))
@@ -370,7 +369,7 @@ def test_expected_type_class(stop: threading.Event, frontend: str) -> None:
     assert store.list_keys() == ["ns/t"] and r.stats.skipped == 1
 
 
-def test_dict_events_and_plain_generators_are_watches(stop: threading.Event, frontend: str) -> None:
+def test_dict_events_and_plain_generators_are_watches(stop: threading.Event, front: Front) -> None:
     gate = threading.Event()
 
     def watch_func(o: ListOptions) -> Any:
@@ -380,18 +379,18 @@ def test_dict_events_and_plain_generators_are_watches(stop: threading.Event, fro
 
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, watch_func)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, lw, store, stop)
+    r = start(front, lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "3")
     assert store.get_by_key("default/a")[0]["spec"] == 1
     gate.set()
 
 
 def test_a_rejected_object_is_skipped_and_the_stream_goes_on(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = new_store(meta_namespace_key_func)
-    r = start(frontend, lw, store, stop)
+    r = start(front, lw, store, stop)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.add({"kind": "Pod"})  # no metadata: the key function fails
     w.add(pod("ok", rv="3"))
@@ -399,7 +398,7 @@ def test_a_rejected_object_is_skipped_and_the_stream_goes_on(
     assert r.stats.skipped == 1 and r.stats.watch_starts == 1
 
 
-def test_resync_period_calls_store_resync(stop: threading.Event, frontend: str) -> None:
+def test_resync_period_calls_store_resync(stop: threading.Event, front: Front) -> None:
     class CountingStore:
         def __init__(self) -> None:
             self.inner = new_store(meta_namespace_key_func)
@@ -419,7 +418,7 @@ def test_resync_period_calls_store_resync(stop: threading.Event, frontend: str) 
         asked.append(1)
         return allow["v"]
 
-    r = start(frontend, FakeControllerSource(), store, stop, resync_period=0.02)  # type: ignore[arg-type]
+    r = start(front, FakeControllerSource(), store, stop, resync_period=0.02)  # type: ignore[arg-type]
     r.should_resync = should_resync
     assert wait_for(lambda: store.resyncs >= 3)
     allow["v"] = False
@@ -430,7 +429,7 @@ def test_resync_period_calls_store_resync(stop: threading.Event, frontend: str) 
 
 
 def test_a_failing_should_resync_keeps_the_helper_thread_alive(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     calls: list[int] = []
@@ -439,17 +438,17 @@ def test_a_failing_should_resync_keeps_the_helper_thread_alive(
         calls.append(1)
         raise RuntimeError("broken resync check")
 
-    r = start(frontend, lw, new_store(meta_namespace_key_func), stop, resync_period=0.02)
+    r = start(front, lw, new_store(meta_namespace_key_func), stop, resync_period=0.02)
     r.should_resync = should_resync
     assert wait_for(lambda: len(calls) >= 3)  # asked again and again: the helper lives on
     stop.set()
     assert r.join(1.0) and w.is_stopped()  # ...and still makes stop prompt
 
 
-def test_stop_is_prompt_and_stops_the_open_watch(frontend: str) -> None:
+def test_stop_is_prompt_and_stops_the_open_watch(front: Front) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
-    r = make_reflector(frontend, lw, None, new_store(meta_namespace_key_func),
+    r = front.reflector(lw, None, new_store(meta_namespace_key_func),
                        backoff=fast_backoff())
     stop = threading.Event()
     r.run_until(stop)
@@ -461,10 +460,10 @@ def test_stop_is_prompt_and_stops_the_open_watch(frontend: str) -> None:
     assert w.is_stopped()
 
 
-def test_stop_during_a_long_backoff_is_prompt(frontend: str) -> None:
+def test_stop_during_a_long_backoff_is_prompt(front: Front) -> None:
     src = FakeControllerSource()
     src.fail_next_lists(1)
-    r = make_reflector(frontend, src, None, new_store(meta_namespace_key_func),
+    r = front.reflector(src, None, new_store(meta_namespace_key_func),
                   backoff=Backoff(initial=30.0, maximum=30.0, jitter=0.0))
     stop = threading.Event()
     r.run_until(stop)
@@ -518,7 +517,7 @@ def test_list_and_watch_raises_a_failed_list() -> None:
     assert len(seen) == 1
 
 
-def test_stats_snapshot_and_namespace_keyed_indexer(stop: threading.Event, frontend: str) -> None:
+def test_stats_snapshot_and_namespace_keyed_indexer(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a", "ns1"))
     src.add(pod("b", "ns2"))

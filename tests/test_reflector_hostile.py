@@ -18,13 +18,9 @@ from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.reflector import ListPagingError
 from kubecache.store import new_store
 from kubecache.watch import FakeWatcher
-from tests.support.frontends import frontend_fixture, make_reflector, start_reflector
-from tests.support.informers import informer_front_fixture
+from tests.support.front import Front
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
-
-frontend = frontend_fixture()
-front = informer_front_fixture()
 
 
 def pod(name: str, rv: str = "1") -> dict[str, Any]:
@@ -43,7 +39,7 @@ def stop() -> Iterator[threading.Event]:
 
 
 def test_a_continue_token_that_never_changes_cannot_resurrect_deleted_objects(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     calls = {"n": 0}
     errors: list[BaseException] = []
 
@@ -56,7 +52,7 @@ def test_a_continue_token_that_never_changes_cannot_resurrect_deleted_objects(
         return {"metadata": {"resourceVersion": "10"}, "items": [pod("b")]}
 
     store = new_store(meta_namespace_key_func)
-    r = make_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), None, store,
+    r = front.reflector(ListWatch(list_func, lambda o: FakeWatcher()), None, store,
                        backoff=fast(), page_size=1)
     r.set_watch_error_handler(lambda _r, e: errors.append(e))
     r.run_until(stop)
@@ -67,19 +63,19 @@ def test_a_continue_token_that_never_changes_cannot_resurrect_deleted_objects(
 
 
 def test_a_failed_attempt_is_logged_with_what_went_wrong(
-        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+        stop: threading.Event, front: Front, caplog: pytest.LogCaptureFixture) -> None:
     def list_func(o: ListOptions) -> Any:
         return {"metadata": {"resourceVersion": "1", "continue": "loop"}, "items": []}
 
     store = new_store(meta_namespace_key_func)
-    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
+    r = front.start_reflector(ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
                         backoff=fast())
     assert wait_for(lambda: r.stats.backoffs >= 2)
     assert "repeated a continue token" in caplog.text
     assert r.stats.list_pages < 50  # no runaway paging
 
 
-def test_retry_after_is_waited_out(stop: threading.Event, frontend: str) -> None:
+def test_retry_after_is_waited_out(stop: threading.Event, front: Front) -> None:
     times: list[float] = []
 
     def list_func(o: ListOptions) -> Any:
@@ -89,7 +85,7 @@ def test_retry_after_is_waited_out(stop: threading.Event, frontend: str) -> None
                                "details": {"retryAfterSeconds": 1}})
         return {"metadata": {"resourceVersion": "1"}, "items": []}
 
-    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()),
+    r = front.start_reflector(ListWatch(list_func, lambda o: FakeWatcher()),
                         new_store(meta_namespace_key_func), stop,
                         backoff=Backoff(initial=0.01, maximum=30.0, jitter=0.0))
     assert wait_for(lambda: r.stats.lists == 1, timeout=5.0)
@@ -118,11 +114,11 @@ class ExplodingStore(DelegatingStore):
 
 @pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, RuntimeError])
 def test_user_code_raising_system_exit_does_not_kill_the_reflector(
-        stop: threading.Event, frontend: str, exc: type[BaseException]) -> None:
+        stop: threading.Event, front: Front, exc: type[BaseException]) -> None:
     w = FakeWatcher()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []}, lambda o: w)
     store = ExplodingStore(exc, fail_replace=True)
-    r = start_reflector(frontend, lw, store, stop, backoff=fast())
+    r = front.start_reflector(lw, store, stop, backoff=fast())
     assert wait_for(lambda: r.stats.lists == 1)  # the failed replace was retried
     w.add(pod("bad", "2"))
     w.add(pod("good", "3"))
@@ -131,7 +127,7 @@ def test_user_code_raising_system_exit_does_not_kill_the_reflector(
 
 
 def test_error_handler_and_resync_check_raising_system_exit_are_absorbed(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     calls = {"handler": 0, "check": 0}
 
     def handler(_r: Any, _e: BaseException) -> None:
@@ -150,7 +146,7 @@ def test_error_handler_and_resync_check_raising_system_exit_are_absorbed(
             raise ConnectionError("first list fails")
         return {"metadata": {"resourceVersion": "1"}, "items": []}
 
-    r = make_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), None,
+    r = front.reflector(ListWatch(list_func, lambda o: FakeWatcher()), None,
                        new_store(meta_namespace_key_func), 0.02, backoff=fast())
     r.set_watch_error_handler(handler)
     r.should_resync = check
@@ -159,7 +155,7 @@ def test_error_handler_and_resync_check_raising_system_exit_are_absorbed(
     assert calls["handler"] == 1 and r.is_running()
 
 
-def test_stop_is_prompt_while_a_list_blocks_in_the_transport(frontend: str) -> None:
+def test_stop_is_prompt_while_a_list_blocks_in_the_transport(front: Front) -> None:
     """A transport blocked (say, waiting for response headers) is unblocked by the stop."""
     entered = threading.Event()
     released: list[float] = []
@@ -174,7 +170,7 @@ def test_stop_is_prompt_while_a_list_blocks_in_the_transport(frontend: str) -> N
         raise ConnectionAbortedError("request cancelled")
 
     stop = threading.Event()
-    r = start_reflector(frontend, ListWatch(blocking_list, lambda o: FakeWatcher()),
+    r = front.start_reflector(ListWatch(blocking_list, lambda o: FakeWatcher()),
                         new_store(meta_namespace_key_func), stop, backoff=fast())
     assert entered.wait(5)
     t0 = time.monotonic()
@@ -184,7 +180,7 @@ def test_stop_is_prompt_while_a_list_blocks_in_the_transport(frontend: str) -> N
     assert r.stats.errors == 0  # a stop is not a failure
 
 
-def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend: str) -> None:
+def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(front: Front) -> None:
     entered = threading.Event()
 
     def blocking_events() -> Iterator[Any]:
@@ -202,7 +198,7 @@ def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend
     stop = threading.Event()
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []},
                    lambda o: Blocking())
-    r = start_reflector(frontend, lw, new_store(meta_namespace_key_func), stop, backoff=fast())
+    r = front.start_reflector(lw, new_store(meta_namespace_key_func), stop, backoff=fast())
     assert entered.wait(5)
     t0 = time.monotonic()
     stop.set()
@@ -210,7 +206,7 @@ def test_stop_is_prompt_while_a_watch_iteration_blocks_in_the_transport(frontend
 
 
 def test_a_paginated_list_freezes_its_pages_never_pauses_the_gc_and_thaws_after(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     import gc
 
     seen: list[tuple[bool, bool]] = []
@@ -222,7 +218,7 @@ def test_a_paginated_list_freezes_its_pages_never_pauses_the_gc_and_thaws_after(
         return {"metadata": {"resourceVersion": "5"}, "items": [pod("b")]}
 
     assert gc.isenabled() and gc.get_freeze_count() == 0
-    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()),
+    r = front.start_reflector(ListWatch(list_func, lambda o: FakeWatcher()),
                         new_store(meta_namespace_key_func), stop, backoff=fast(), page_size=1)
     assert wait_for(lambda: r.stats.watch_starts == 1)
     assert seen == [(True, False), (True, True)]  # the first page frozen, the GC on
@@ -267,7 +263,7 @@ def test_generator_exit_from_user_code_is_logged_and_the_reflector_goes_on(
 
 
 def test_rv_regressions_are_applied_counted_and_logged_once(
-        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+        stop: threading.Event, front: Front, caplog: pytest.LogCaptureFixture) -> None:
     w = FakeWatcher()
 
     def list_func(o: ListOptions) -> Any:
@@ -275,7 +271,7 @@ def test_rv_regressions_are_applied_counted_and_logged_once(
 
     store = new_store(meta_namespace_key_func)
     with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
-        r = start_reflector(frontend, ListWatch(list_func, lambda o: w), store, stop,
+        r = front.start_reflector(ListWatch(list_func, lambda o: w), store, stop,
                             backoff=fast())
         assert wait_for(lambda: r.stats.watch_starts == 1)
         w.modify(pod("a", "20"))
@@ -299,7 +295,7 @@ def test_absorbable_lets_generator_exit_through_only_where_a_generator_is_closed
 
 
 def test_a_reflector_can_resume_watching_over_a_filled_store(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     """The machine's explicit initial state through the drivers' ``resume_from`` hook."""
     asked: list[ListOptions] = []
     w = FakeWatcher()
@@ -311,7 +307,7 @@ def test_a_reflector_can_resume_watching_over_a_filled_store(
     lw = ListWatch(lambda o: pytest.fail("resuming must not list"), watch_func)
     store = new_store(meta_namespace_key_func)
     store.add(pod("a", "40"))
-    r = start_reflector(frontend, lw, store, stop, backoff=fast(), resume_from="42")
+    r = front.start_reflector(lw, store, stop, backoff=fast(), resume_from="42")
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.modify(pod("a", "43"))
     assert wait_for(lambda: r.last_sync_resource_version() == "43")
@@ -320,7 +316,7 @@ def test_a_reflector_can_resume_watching_over_a_filled_store(
 
 
 def test_a_list_waiting_for_its_next_page_leaves_the_gc_on(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     """Issue 14 item 2: the GC was disabled from a list's first page until the store held
     the list, network waits included (a hung server kept it off for minutes)."""
     import gc
@@ -339,7 +335,7 @@ def test_a_list_waiting_for_its_next_page_leaves_the_gc_on(
 
     assert gc.isenabled() and gc.get_freeze_count() == 0
     store = new_store(meta_namespace_key_func)
-    r = start_reflector(frontend, ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
+    r = front.start_reflector(ListWatch(list_func, lambda o: FakeWatcher()), store, stop,
                         backoff=fast(), page_size=1)
     try:
         assert waiting.wait(5.0)

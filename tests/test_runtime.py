@@ -1,6 +1,6 @@
 """One lifecycle, two runners: ThreadService and TaskService give the verbs one meaning.
 
-Every test runs on both runners (the ``service_front`` fixture); outcomes are
+Every test runs on both runners (the ``front`` fixture); outcomes are
 decided by events and state, never by sleeps.
 """
 
@@ -14,87 +14,84 @@ from typing import Any
 import pytest
 
 from kubecache.runtime import Lifecycle, State, TaskService, settle
-from tests.support.runtime import ThreadServiceFront, Toy, service_front_fixture
-
-service_front = service_front_fixture()
-
-Front = ThreadServiceFront
+from tests.support.front import Front, ThreadFront
+from tests.support.runtime import Toy
 
 
-def test_states_in_order_and_each_hook_sees_its_own(service_front: Front) -> None:
+def test_states_in_order_and_each_hook_sees_its_own(front: Front) -> None:
     toy = Toy()
-    svc = service_front.new(toy)
+    svc = front.service(toy)
     assert svc.state is State.NEW and not svc.is_running()
-    runner = service_front.start(svc)
-    assert isinstance(runner, service_front.runner_type)
+    runner = front.start(svc)
+    assert isinstance(runner, front.runner_type)
     assert toy.serving.wait(5)
     assert svc.state is State.RUNNING and svc.is_running()
-    assert service_front.join(svc, 0.05) is False  # still running: a timed join says so
-    service_front.stop(svc)
-    assert service_front.join(svc, 5) is True
+    assert front.join(svc, 0.05) is False  # still running: a timed join says so
+    front.stop(svc)
+    assert front.join(svc, 5) is True
     assert toy.calls == [("prepare", State.STARTING), ("serve", State.RUNNING),
                          ("cleanup", State.STOPPING)]
     assert svc.state is State.STOPPED and not svc.is_running()
     assert svc.lifecycle.error is None
-    assert service_front.join(svc) is True  # again, at once
+    assert front.join(svc) is True  # again, at once
 
 
-def test_is_running_until_cleanup_has_finished(service_front: Front) -> None:
+def test_is_running_until_cleanup_has_finished(front: Front) -> None:
     toy = Toy()
     toy.cleanup_gate.clear()
-    svc = service_front.new(toy)
-    service_front.start(svc)
+    svc = front.service(toy)
+    front.start(svc)
     assert toy.serving.wait(5)
-    service_front.stop(svc)
-    assert service_front.join(svc, 0.05) is False
+    front.stop(svc)
+    assert front.join(svc, 0.05) is False
     assert svc.is_running()  # STOPPING still counts: the run is not over
     toy.cleanup_gate.set()
-    assert service_front.join(svc, 5) is True
+    assert front.join(svc, 5) is True
     assert not svc.is_running()
 
 
-def test_runs_once(service_front: Front) -> None:
-    svc = service_front.new(Toy())
-    service_front.start(svc)
+def test_runs_once(front: Front) -> None:
+    svc = front.service(Toy())
+    front.start(svc)
     with pytest.raises(RuntimeError, match=r"toy 'toy': cannot start\(\).*already running"):
-        service_front.start(svc)
-    service_front.stop(svc)
-    assert service_front.join(svc, 5)
+        front.start(svc)
+    front.stop(svc)
+    assert front.join(svc, 5)
     with pytest.raises(RuntimeError, match="runs once"):
-        service_front.start(svc)
+        front.start(svc)
 
 
-def test_stop_before_start_cancels(service_front: Front) -> None:
+def test_stop_before_start_cancels(front: Front) -> None:
     toy = Toy()
-    svc = service_front.new(toy)
-    service_front.stop(svc)
+    svc = front.service(toy)
+    front.stop(svc)
     assert svc.state is State.STOPPED
-    assert service_front.join(svc, 1) is True
-    service_front.start(svc)  # allowed: returns at once, runs nothing
-    assert service_front.join(svc, 5) is True
+    assert front.join(svc, 1) is True
+    front.start(svc)  # allowed: returns at once, runs nothing
+    assert front.join(svc, 5) is True
     assert toy.calls == [] and not svc.is_running()
-    service_front.stop(svc)  # twice: harmless
+    front.stop(svc)  # twice: harmless
 
 
-def test_run_blocks_until_its_stop_and_stop_ends_only_start(service_front: Front) -> None:
+def test_run_blocks_until_its_stop_and_stop_ends_only_start(front: Front) -> None:
     toy = Toy()
-    svc = service_front.new(toy)
-    set_stop, done = service_front.run_in_background(svc)
+    svc = front.service(toy)
+    set_stop, done = front.run_in_background(svc)
     assert toy.serving.wait(5)
     assert svc.is_running() and not done.done()
     with pytest.raises(RuntimeError):
-        service_front.start(svc)
+        front.start(svc)
     svc.stop()  # ends a start()ed run only: this run goes on
-    assert service_front.join(svc, 0.05) is False
+    assert front.join(svc, 0.05) is False
     set_stop()
     assert done.result(5) is None
-    assert service_front.join(svc, 5) and svc.state is State.STOPPED
+    assert front.join(svc, 5) and svc.state is State.STOPPED
 
 
-def test_a_failing_serve_is_raised_to_run_and_kept(service_front: Front) -> None:
+def test_a_failing_serve_is_raised_to_run_and_kept(front: Front) -> None:
     toy = Toy(fail_in="serve")
-    svc = service_front.new(toy)
-    set_stop, done = service_front.run_in_background(svc)
+    svc = front.service(toy)
+    set_stop, done = front.run_in_background(svc)
     assert toy.serving.wait(5)
     set_stop()
     with pytest.raises(ValueError, match="toy fails in serve"):
@@ -104,45 +101,45 @@ def test_a_failing_serve_is_raised_to_run_and_kept(service_front: Front) -> None
     assert isinstance(svc.lifecycle.error, ValueError)
 
 
-def test_a_failing_serve_on_its_own_runner_is_logged(service_front: Front,
+def test_a_failing_serve_on_its_own_runner_is_logged(front: Front,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     toy = Toy(fail_in="serve")
-    svc = service_front.new(toy)
+    svc = front.service(toy)
     with caplog.at_level(logging.ERROR, logger="kubecache.runtime"):
-        service_front.start(svc)
+        front.start(svc)
         assert toy.serving.wait(5)
-        service_front.stop(svc)
-        assert service_front.join(svc, 5)
+        front.stop(svc)
+        assert front.join(svc, 5)
     assert "toy toy: ended by an error" in caplog.text and "toy fails in serve" in caplog.text
     assert isinstance(svc.lifecycle.error, ValueError) and svc.state is State.STOPPED
 
 
-def test_a_failing_prepare_skips_serve_and_cleanup(service_front: Front) -> None:
+def test_a_failing_prepare_skips_serve_and_cleanup(front: Front) -> None:
     toy = Toy(fail_in="prepare")
-    svc = service_front.new(toy)
-    _, done = service_front.run_in_background(svc)
+    svc = front.service(toy)
+    _, done = front.run_in_background(svc)
     with pytest.raises(ValueError, match="prepare"):
         done.result(5)
     assert [c for c, _ in toy.calls] == ["prepare"]
     assert svc.state is State.STOPPED and not svc.is_running()
 
 
-def test_restartable_runs_again_but_never_twice_at_once(service_front: Front) -> None:
+def test_restartable_runs_again_but_never_twice_at_once(front: Front) -> None:
     toy = Toy()
-    svc = service_front.new(toy, once=False)
+    svc = front.service(toy, once=False)
     for _ in range(2):
         toy.serving.clear()
-        set_stop, done = service_front.run_in_background(svc)
+        set_stop, done = front.run_in_background(svc)
         assert toy.serving.wait(5)
         with pytest.raises(RuntimeError, match="already running"):
-            service_front.start(svc)
+            front.start(svc)
         set_stop()
         done.result(5)
     assert [c for c, _ in toy.calls].count("serve") == 2
 
 
 def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:
-    svc = ThreadServiceFront().new(Toy())
+    svc = ThreadFront().service(Toy())
     with pytest.raises(TypeError, match=r"stop must be a threading.Event.*not function"):
         svc.run(lambda: True)
     assert svc.state is State.NEW  # nothing was claimed

@@ -1,4 +1,4 @@
-"""Sans-I/O flows on both drivers (the ``flow_driver`` fixture), on fake time.
+"""Sans-I/O flows on both drivers (the ``front`` fixture), on fake time.
 
 Every sleep a flow asks for advances a FakeClock at once and is recorded, so
 the tests assert the exact schedule; nothing here sleeps for real.
@@ -28,11 +28,9 @@ from kubecache.runtime import (
     renew,
     retry,
 )
-from tests.support.runtime import ThreadDriver, flow_driver_fixture
+from tests.support.front import Front
 
-flow_driver = flow_driver_fixture()
-
-Driver = ThreadDriver
+Driver = Front
 
 
 class Flaky:
@@ -53,108 +51,108 @@ def _backoff(driver: Driver) -> Backoff:
     return Backoff(initial=1.0, maximum=5.0, factor=2.0, jitter=0.0, clock=driver.time.clock)
 
 
-def test_retry_backs_off_then_returns(flow_driver: Driver) -> None:
-    op = Flaky(flow_driver, failures=3)
-    assert flow_driver.run(retry(op, backoff=_backoff(flow_driver))) == "ok"
-    assert flow_driver.time.sleeps == [1.0, 2.0, 4.0]
+def test_retry_backs_off_then_returns(front: Front) -> None:
+    op = Flaky(front, failures=3)
+    assert front.run_flow(retry(op, backoff=_backoff(front))) == "ok"
+    assert front.time.sleeps == [1.0, 2.0, 4.0]
     assert op.times == [0.0, 1.0, 3.0, 7.0]
 
 
-def test_retry_passes_arguments_and_a_coroutine_is_awaited(flow_driver: Driver) -> None:
-    if flow_driver.name == "asyncio":
+def test_retry_passes_arguments_and_a_coroutine_is_awaited(front: Front) -> None:
+    if front.name == "asyncio":
         async def op(a: int, b: int) -> int:
             await asyncio.sleep(0)
             return a + b
     else:
         def op(a: int, b: int) -> int:
             return a + b
-    assert flow_driver.run(retry(op, 2, 3)) == 5
-    assert flow_driver.time.sleeps == []
+    assert front.run_flow(retry(op, 2, 3)) == 5
+    assert front.time.sleeps == []
 
 
-def test_retry_gives_up_after_attempts_with_the_last_error(flow_driver: Driver) -> None:
-    op = Flaky(flow_driver, failures=10)
+def test_retry_gives_up_after_attempts_with_the_last_error(front: Front) -> None:
+    op = Flaky(front, failures=10)
     with pytest.raises(ValueError, match="failure 3"):
-        flow_driver.run(retry(op, backoff=_backoff(flow_driver), attempts=3))
-    assert flow_driver.time.sleeps == [1.0, 2.0]
+        front.run_flow(retry(op, backoff=_backoff(front), attempts=3))
+    assert front.time.sleeps == [1.0, 2.0]
 
 
-def test_retry_gives_up_when_the_next_wait_passes_the_timeout(flow_driver: Driver) -> None:
-    op = Flaky(flow_driver, failures=10)
+def test_retry_gives_up_when_the_next_wait_passes_the_timeout(front: Front) -> None:
+    op = Flaky(front, failures=10)
     with pytest.raises(ValueError, match="failure 3"):  # 1 + 2 = 3 s spent; 4 more > 5 - 3
-        flow_driver.run(retry(op, backoff=_backoff(flow_driver), timeout=5.0,
-                              clock=flow_driver.time.clock))
-    assert flow_driver.time.sleeps == [1.0, 2.0]
+        front.run_flow(retry(op, backoff=_backoff(front), timeout=5.0,
+                              clock=front.time.clock))
+    assert front.time.sleeps == [1.0, 2.0]
 
 
-def test_retry_raises_an_error_it_does_not_retry_at_once(flow_driver: Driver) -> None:
+def test_retry_raises_an_error_it_does_not_retry_at_once(front: Front) -> None:
     def op() -> None:
         raise KeyError("nope")
 
     with pytest.raises(KeyError):
-        flow_driver.run(retry(op, retry_on=(ValueError,)))
-    assert flow_driver.time.sleeps == []
+        front.run_flow(retry(op, retry_on=(ValueError,)))
+    assert front.time.sleeps == []
 
 
-def test_retry_stopped_while_backing_off(flow_driver: Driver) -> None:
-    stop = flow_driver.new_stop()
+def test_retry_stopped_while_backing_off(front: Front) -> None:
+    stop = front.new_stop()
 
     def op() -> None:
         stop.set()
         raise ValueError("down")
 
     with pytest.raises(Stopped):
-        flow_driver.run(retry(op, backoff=_backoff(flow_driver)), stop)
-    assert flow_driver.time.sleeps == []
+        front.run_flow(retry(op, backoff=_backoff(front)), stop)
+    assert front.time.sleeps == []
 
 
-def test_poll_until_true(flow_driver: Driver) -> None:
+def test_poll_until_true(front: Front) -> None:
     answers = iter([False, False, True])
     checks: list[float] = []
 
     def ready() -> bool:
-        checks.append(flow_driver.time.clock.now())
+        checks.append(front.time.clock.now())
         return next(answers)
 
-    flow = poll_until(ready, interval=0.5, timeout=10.0, clock=flow_driver.time.clock)
-    assert flow_driver.run(flow) is True
+    flow = poll_until(ready, interval=0.5, timeout=10.0, clock=front.time.clock)
+    assert front.run_flow(flow) is True
     assert checks == [0.0, 0.5, 1.0]
 
 
-def test_poll_until_checks_last_at_the_deadline_itself(flow_driver: Driver) -> None:
+def test_poll_until_checks_last_at_the_deadline_itself(front: Front) -> None:
     checks: list[float] = []
 
     def never() -> bool:
-        checks.append(round(flow_driver.time.clock.now(), 9))
+        checks.append(round(front.time.clock.now(), 9))
         return False
 
-    flow = poll_until(never, interval=0.3, timeout=1.0, clock=flow_driver.time.clock)
-    assert flow_driver.run(flow) is False
+    flow = poll_until(never, interval=0.3, timeout=1.0, clock=front.time.clock)
+    assert front.run_flow(flow) is False
     assert checks == [0.0, 0.3, 0.6, 0.9, 1.0]
-    assert sum(flow_driver.time.sleeps) == pytest.approx(1.0)
+    assert sum(front.time.sleeps) == pytest.approx(1.0)
 
 
-def test_poll_until_jitter_and_delayed_start(flow_driver: Driver) -> None:
+def test_poll_until_jitter_and_delayed_start(front: Front) -> None:
     rng = random.Random(7)
     expected = random.Random(7)
     answers = iter([False, True])
     flow = poll_until(lambda: next(answers), interval=2.0, jitter=1.2, immediate=False,
-                      clock=flow_driver.time.clock, rng=rng)
-    assert flow_driver.run(flow) is True
+                      clock=front.time.clock, rng=rng)
+    assert front.run_flow(flow) is True
     want = [2.0 * (1 + 1.2 * expected.random()) for _ in range(2)]
-    assert flow_driver.time.sleeps == pytest.approx(want)
+    assert front.time.sleeps == pytest.approx(want)
 
 
-def test_poll_until_a_stop_ends_it(flow_driver: Driver) -> None:
-    stop = flow_driver.new_stop()
+def test_poll_until_a_stop_ends_it(front: Front) -> None:
+    stop = front.new_stop()
     stop.set()
     with pytest.raises(Stopped):
-        flow_driver.run(poll_until(lambda: False, interval=1.0), stop)
+        front.run_flow(poll_until(lambda: False, interval=1.0), stop)
 
 
 def test_renew_keeps_going_while_it_succeeds_then_gives_up_at_the_deadline(
-        flow_driver: Driver, caplog: pytest.LogCaptureFixture) -> None:
-    clock = flow_driver.time.clock
+        front: Front, caplog: pytest.LogCaptureFixture) -> None:
+    clock = front.time.clock
     results: Iterator[Any] = iter([True, True, False, ValueError("409"), False, False, False,
                                    False, False])
     attempts: list[float] = []
@@ -167,7 +165,7 @@ def test_renew_keeps_going_while_it_succeeds_then_gives_up_at_the_deadline(
         return bool(r)
 
     with caplog.at_level(logging.WARNING, logger="kubecache.runtime"):
-        last_ok = flow_driver.run(renew(attempt, period=2.0, deadline=5.0, clock=clock,
+        last_ok = front.run_flow(renew(attempt, period=2.0, deadline=5.0, clock=clock,
                                         name="lease x"))
     # rounds at 0 and 2 succeed; the round from 4 fails at 4, 6, 8 and gives up at 9 (4 + 5)
     assert attempts == [0.0, 2.0, 4.0, 6.0, 8.0, 9.0]
@@ -175,14 +173,14 @@ def test_renew_keeps_going_while_it_succeeds_then_gives_up_at_the_deadline(
     assert "lease x: renew attempt failed: ValueError: 409" in caplog.text
 
 
-def test_renew_rejects_a_period_not_below_the_deadline(flow_driver: Driver) -> None:
+def test_renew_rejects_a_period_not_below_the_deadline(front: Front) -> None:
     with pytest.raises(ValueError, match="period < deadline"):
-        flow_driver.run(renew(lambda: True, period=2.0, deadline=2.0))
+        front.run_flow(renew(lambda: True, period=2.0, deadline=2.0))
 
 
-def test_a_flow_catches_stopped_to_clean_up(flow_driver: Driver) -> None:
+def test_a_flow_catches_stopped_to_clean_up(front: Front) -> None:
     """A lease holder releases on stop: the flow gets Stopped and still performs calls."""
-    stop = flow_driver.new_stop()
+    stop = front.new_stop()
     released: list[str] = []
 
     def held() -> Flow[str]:
@@ -194,16 +192,16 @@ def test_a_flow_catches_stopped_to_clean_up(flow_driver: Driver) -> None:
             yield Call(released.append, "lease")
             return "released"
 
-    assert flow_driver.run(held(), stop) == "released"
+    assert front.run_flow(held(), stop) == "released"
     assert released == ["lease"]
 
 
-def test_a_flow_yielding_something_else_is_a_type_error(flow_driver: Driver) -> None:
+def test_a_flow_yielding_something_else_is_a_type_error(front: Front) -> None:
     def bad() -> Flow[None]:
         yield "sleep 1"  # type: ignore[misc]
 
     with pytest.raises(TypeError, match="flows yield Sleep or Call"):
-        flow_driver.run(bad())
+        front.run_flow(bad())
 
 
 def test_deadline() -> None:

@@ -1,9 +1,10 @@
 """Drive either Kubernetes client (threaded ``Client``, asyncio ``AsyncClient``) from a sync test.
 
-Contract tests of the HTTP clients take the ``client_kind`` fixture (``"sync"``
-or ``"async"``) and build a :class:`ClientDriver`: the same calls for both,
-the asyncio client running on a private loop in a thread of its own. Every
-wait has a deadline.
+Contract tests of the HTTP clients take the ``front`` fixture (tests/conftest.py)
+and build a :class:`ClientDriver` with ``front.client(config, **settings)``
+(``"sync"`` for threads, ``"async"`` for asyncio): the same calls for both, the
+asyncio client running on a private loop in a thread of its own, so an option or
+a call one client lacks fails the test on that client. Every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -13,20 +14,11 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-import pytest
-
 from kubecache.kube import AsyncClient, Client, Config, new_list_watch_from_client
 from kubecache.listwatch import ListOptions
 from kubecache.watch import Event
 
-CLIENT_KINDS = ("sync", "async")
 DEADLINE = 10.0
-
-
-@pytest.fixture(params=CLIENT_KINDS)
-def client_kind(request: pytest.FixtureRequest) -> str:
-    """Each HTTP client's name: ``"sync"`` (urllib3) and ``"async"`` (aiohttp)."""
-    return str(request.param)
 
 
 class ClientDriver:

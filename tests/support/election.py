@@ -377,7 +377,7 @@ class AsyncElectors:
         from kubecache.aio.leaderelection import LeaderElector, LeaseLock
         from kubecache.kube import AsyncClient
         from kubecache.kube.config import Config
-        from tests.support.frontends import LoopThread
+        from tests.support.front import LoopThread
 
         run = Running(identity)
 

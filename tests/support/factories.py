@@ -20,8 +20,6 @@ from typing import Any
 
 import pytest
 
-FRONTS = ("thread", "asyncio")
-
 
 class ThreadFactoryFront:
     name = "thread"
@@ -125,11 +123,11 @@ class AsyncFactoryFront(ThreadFactoryFront):
 
 
 def factory_front_fixture() -> Any:
-    """A fixture over both front ends; needs the ``server`` fixture (tests/conftest.py)."""
+    """A fixture over the ``front`` fixture's front end; needs ``server`` (tests/conftest.py)."""
 
-    @pytest.fixture(params=FRONTS)
-    def factory_front(request: pytest.FixtureRequest, server: Any) -> Iterator[ThreadFactoryFront]:
-        cls = ThreadFactoryFront if request.param == "thread" else AsyncFactoryFront
+    @pytest.fixture
+    def factory_front(front: Any, server: Any) -> Iterator[ThreadFactoryFront]:
+        cls = ThreadFactoryFront if front.name == "thread" else AsyncFactoryFront
         f = cls(server.url)
         try:
             yield f
