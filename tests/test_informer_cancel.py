@@ -16,7 +16,7 @@ import pytest
 
 from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront
+from tests.support.front import AsyncFront
 from tests.support.sync import wait_for
 
 

@@ -33,6 +33,7 @@ from kubecache.kube._endpoint import environment_proxy
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
+from tests.support.front import Front
 from tests.support.servers import RawServer, read_head
 
 PASSWORD = "pw-s3cr3t-value"
@@ -210,12 +211,12 @@ def test_a_silent_server_ends_a_request_by_its_read_timeout() -> None:
         assert time.monotonic() - start < 3
 
 
-def watch_to_end(front: str, url: str, options: ListOptions, **client_kw: Any) -> list[Any]:
+def watch_to_end(front: Front, url: str, options: ListOptions, **client_kw: Any) -> list[Any]:
     """The events of one watch of pods at ``url``, read to its end by the ``front`` end's client.
 
-    Both go through ``new_list_watch_from_client``; ``"async"`` hands it an AsyncClient.
+    Both go through ``new_list_watch_from_client``; asyncio hands it an AsyncClient.
     """
-    if front == "sync":
+    if front.name == "thread":
         with Client(Config(server=url), **client_kw) as client:
             return list(lw_from(client, "pods").watch(options))
 
@@ -227,11 +228,7 @@ def watch_to_end(front: str, url: str, options: ListOptions, **client_kw: Any) -
     return asyncio.run(main())
 
 
-FRONTS = pytest.mark.parametrize("front", ["sync", "async"])
-
-
-@FRONTS
-def test_a_silent_watch_ends_with_a_warning(front: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_silent_watch_ends_with_a_warning(front: Front, caplog: pytest.LogCaptureFixture) -> None:
     with RawServer(headers_then_silence) as srv:
         start = time.monotonic()
         events = watch_to_end(front, srv.url, ListOptions(resource_version="1", timeout_seconds=1),
@@ -243,9 +240,8 @@ def test_a_silent_watch_ends_with_a_warning(front: str, caplog: pytest.LogCaptur
     assert "no bytes for 1.3 s past its timeoutSeconds" in warning[0].getMessage()
 
 
-@FRONTS
 def test_after_a_bookmark_silence_is_bounded_by_the_bookmark_idle_timeout(
-        front: str, caplog: pytest.LogCaptureFixture) -> None:
+        front: Front, caplog: pytest.LogCaptureFixture) -> None:
     bookmark = b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'
 
     def handler(conn: socket.socket) -> None:
@@ -266,8 +262,7 @@ def test_after_a_bookmark_silence_is_bounded_by_the_bookmark_idle_timeout(
     assert "no bytes for 0.5 s although the server had been sending bookmarks" in warning[0]
 
 
-@FRONTS
-def test_without_a_bookmark_the_bound_stays_at_timeout_seconds(front: str) -> None:
+def test_without_a_bookmark_the_bound_stays_at_timeout_seconds(front: Front) -> None:
     """Events that are not bookmarks do not shorten the bound (the server may never send any)."""
     added = b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"9"}}}\n'
 

@@ -20,13 +20,9 @@ from kubecache.listwatch import ListOptions
 from kubecache.reflector import INITIAL_EVENTS_END
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
-from tests.support.frontends import frontend_fixture, start_reflector
-from tests.support.informers import informer_front_fixture
+from tests.support.front import Front
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
-
-frontend = frontend_fixture()
-front = informer_front_fixture()
 
 FORBIDDEN = ("sendInitialEvents is forbidden for watch unless the WatchList feature gate "
              "is enabled")
@@ -128,28 +124,28 @@ def stop() -> Iterator[threading.Event]:
 
 
 def test_a_streamed_list_replaces_the_store_once_at_its_end_bookmark(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = Scripted([serving(("ADDED", pod("a", "5")), ("ADDED", pod("b", "6")),
                             ("BOOKMARK", end_bookmark("9")), ("MODIFIED", pod("a", "10")))])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast())  # use_watch_list=None
+    r = front.start_reflector(src, store, stop, backoff=fast())  # use_watch_list=None
     assert wait_for(lambda: r.last_sync_resource_version() == "10")
     assert store.calls == [("replace", ["a", "b"], "9"), ("update", "a")]
     assert src.kinds() == ["stream"] and stream_options(src.asked[0][1])
     assert r.stats.lists == 1 and r.stats.stream_fallbacks == 0
 
 
-def test_use_watch_list_false_never_streams(stop: threading.Event, frontend: str) -> None:
+def test_use_watch_list_false_never_streams(stop: threading.Event, front: Front) -> None:
     src = Scripted([])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast(), use_watch_list=False)
+    r = front.start_reflector(src, store, stop, backoff=fast(), use_watch_list=False)
     assert wait_for(lambda: len(src.asked) == 2)
     assert src.kinds() == ["list", "watch"] and store.calls == [("replace", ["listed"], "20")]
     assert r.stats.lists == 1
 
 
 def test_a_server_without_watch_list_422_falls_back_and_lists_from_then_on(
-        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+        stop: threading.Event, front: Front, caplog: pytest.LogCaptureFixture) -> None:
     def refuse(_o: ListOptions) -> Any:
         raise StatusError({"kind": "Status", "code": 422, "reason": "Invalid",
                            "message": FORBIDDEN})
@@ -163,7 +159,7 @@ def test_a_server_without_watch_list_422_falls_back_and_lists_from_then_on(
     src = Scripted([refuse, expire])
     store = Recording()
     with caplog.at_level(logging.INFO, logger="kubecache.reflector"):
-        r = start_reflector(frontend, src, store, stop, backoff=fast())
+        r = front.start_reflector(src, store, stop, backoff=fast())
         assert wait_for(lambda: len(src.asked) == 5)
     assert src.kinds() == ["stream", "list", "watch", "list", "watch"]  # no second stream
     assert src.asked[1][1].resource_version == "0" and src.asked[2][1].resource_version == "20"
@@ -174,11 +170,11 @@ def test_a_server_without_watch_list_422_falls_back_and_lists_from_then_on(
 
 
 def test_an_error_before_the_end_bookmark_falls_back_with_the_store_untouched(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = Scripted([serving(("ADDED", pod("a", "5")),
                             ("ERROR", {"kind": "Status", "code": 500, "message": "broken"}))])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast())
+    r = front.start_reflector(src, store, stop, backoff=fast())
     assert wait_for(lambda: len(src.asked) == 3)
     assert src.kinds() == ["stream", "list", "watch"]
     assert store.calls == [("replace", ["listed"], "20")]  # "a" never reached the store
@@ -186,10 +182,10 @@ def test_an_error_before_the_end_bookmark_falls_back_with_the_store_untouched(
 
 
 def test_a_stream_ending_before_its_end_bookmark_falls_back(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = Scripted([serving(("ADDED", pod("a", "5")), stop_after=True)])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast())
+    r = front.start_reflector(src, store, stop, backoff=fast())
     assert wait_for(lambda: len(src.asked) == 3)
     assert src.kinds() == ["stream", "list", "watch"]
     assert store.calls == [("replace", ["listed"], "20")]
@@ -197,10 +193,10 @@ def test_a_stream_ending_before_its_end_bookmark_falls_back(
 
 
 def test_a_plain_bookmark_before_any_initial_event_means_the_parameter_was_ignored(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = Scripted([serving(("BOOKMARK", {"metadata": {"resourceVersion": "30"}}))])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast())
+    r = front.start_reflector(src, store, stop, backoff=fast())
     assert wait_for(lambda: len(src.asked) == 3)
     assert src.kinds() == ["stream", "list", "watch"]
     assert store.calls == [("replace", ["listed"], "20")]
@@ -208,16 +204,16 @@ def test_a_plain_bookmark_before_any_initial_event_means_the_parameter_was_ignor
 
 
 def test_an_empty_streamed_list_is_its_end_bookmark_alone(
-        stop: threading.Event, frontend: str) -> None:
+        stop: threading.Event, front: Front) -> None:
     src = Scripted([serving(("BOOKMARK", end_bookmark("7")))])
     store = Recording()
-    r = start_reflector(frontend, src, store, stop, backoff=fast())
+    r = front.start_reflector(src, store, stop, backoff=fast())
     assert wait_for(lambda: r.stats.lists == 1)
     assert store.calls == [("replace", [], "7")] and src.kinds() == ["stream"]
 
 
 def test_a_missing_end_bookmark_is_warned_about_then_a_list_replaces_the_stream(
-        stop: threading.Event, frontend: str, caplog: pytest.LogCaptureFixture) -> None:
+        stop: threading.Event, front: Front, caplog: pytest.LogCaptureFixture) -> None:
     """client-go warns every 10 s and may wait forever; kubecache lists after stream_timeout."""
     clock = FakeClock(1000.0)
     stalled = FakeWatcher()
@@ -225,7 +221,7 @@ def test_a_missing_end_bookmark_is_warned_about_then_a_list_replaces_the_stream(
     src = Scripted([lambda _o: stalled])
     store = Recording()
     with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
-        r = start_reflector(frontend, src, store, stop, backoff=fast(), clock=clock,
+        r = front.start_reflector(src, store, stop, backoff=fast(), clock=clock,
                             stream_timeout=30.0)
         assert wait_for(lambda: r.stats.events["ADDED"] == 1)
         clock.step(10.0)

@@ -13,8 +13,19 @@ from tests.support.front import FRONTS, AsyncReflectorRunner, LoopThread, new_fr
 
 FRONTENDS = FRONTS
 
-__all__ = ["FRONTENDS", "AsyncReflectorRunner", "LoopThread", "make_reflector",
-           "start_reflector"]
+__all__ = ["FRONTENDS", "AsyncReflectorRunner", "LoopThread", "frontend_fixture",
+           "make_reflector", "start_reflector"]
+
+
+def frontend_fixture() -> Any:
+    """Alias: a ``frontend`` fixture giving the ``front`` fixture's name (use ``front``)."""
+    import pytest
+
+    @pytest.fixture
+    def frontend(front: Any) -> str:
+        return str(front.name)
+
+    return frontend
 
 
 def make_reflector(frontend: str, lw: Any, expected_type: Any, store: Any,

@@ -6,6 +6,8 @@ Kept as names only: take the ``front`` fixture (tests/conftest.py) instead of
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support.front import (
     FRONTS,
     AsyncFront,
@@ -19,5 +21,16 @@ from tests.support.front import (
     rv,
 )
 
-__all__ = ["FRONTS", "AsyncFront", "AsyncRecorder", "Front", "Recorder", "ThreadFront", "key",
-           "new_informer", "running", "rv"]
+__all__ = ["FRONTS", "AsyncFront", "AsyncRecorder", "Front", "Recorder", "ThreadFront",
+           "informer_front_fixture", "key", "new_informer", "running", "rv"]
+
+
+def informer_front_fixture() -> Any:
+    """Alias of the ``front`` fixture (tests/conftest.py): a module may simply drop it."""
+    import pytest
+
+    @pytest.fixture
+    def front(front: Front) -> Front:
+        return front
+
+    return front
