@@ -1,6 +1,9 @@
 """Suite-wide test configuration and fixtures.
 
 - hypothesis settings suited to a busy, shared CI machine;
+- the cache mutation detector on (``KUBECACHE_MUTATION_DETECTOR=1``) and
+  ``no_cache_mutations`` (autouse): a test fails if an informer reported a
+  cached object changed in place (``@pytest.mark.allow_cache_mutations`` opts out);
 - ``no_thread_leaks`` (autouse): a test fails if a thread it started is still
   alive 2 s after it ended. A module or test that legitimately needs longer
   says so with ``@pytest.mark.thread_leak_timeout(seconds)``; one whose threads
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +29,10 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.front import FRONTS, Front, new_front
 from tests.support.sync import LEAK_TIMEOUT, assert_no_new_threads
+
+# The cache mutation detector is on for every informer the suite builds (kubecache.mutation):
+# a test whose handler or lister changes a cached object in place fails (see below).
+os.environ.setdefault("KUBECACHE_MUTATION_DETECTOR", "1")
 
 # Timing-based health checks and per-example deadlines flake when other jobs share the CPU.
 settings.register_profile(
@@ -48,6 +56,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "allow_thread_leaks(reason): skip the thread-leak check for this test")
     config.addinivalue_line(
         "markers", "apiserver(**kwargs): keyword arguments for the `server` fixture's ApiServer")
+    config.addinivalue_line(
+        "markers", "allow_cache_mutations(reason): a test that changes cached objects on purpose")
+
+
+@pytest.fixture(autouse=True)
+def no_cache_mutations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if an informer's mutation detector reported a cached object changed."""
+    from kubecache import mutation
+
+    before = mutation.detections()
+    yield
+    if request.node.get_closest_marker("allow_cache_mutations") is None:
+        assert mutation.detections() == before, (
+            "a cached object was changed in place (see the kubecache.mutation ERROR log)")
 
 
 @pytest.fixture(autouse=True)

@@ -217,7 +217,7 @@ def test_replaced_objects_are_released_after_delivery() -> None:
     lw = ListWatch(lambda o: {"metadata": {"resourceVersion": "1"}, "items": []},
                    lambda o: watcher)
     seen: list[int] = []
-    inf = SharedIndexInformer(lw)
+    inf = SharedIndexInformer(lw, mutation_detector=False)  # it keeps replaced objects a while
     inf.add_event_handler(ResourceEventHandlerFuncs(
         on_add=lambda o: seen.append(1), on_update=lambda old, new: seen.append(1)))
     refs = []

@@ -111,6 +111,7 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
             await settle(tasks)
         finally:
             self._tasks.clear()
+            self._final_mutation_check()
 
     async def wait_for_resource_version(self, rv: str, timeout: float | None = None) -> bool:
         """Wait until the cache reflects resourceVersion ``rv`` or later; False on timeout.

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
+from .. import mutation
 from ..clock import Clock, RealClock
 from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
 from ..errors import CacheError
@@ -144,6 +145,12 @@ class InformerCore(Generic[L]):
         self._block_deltas = threading.Lock()
         self.stats = InformerStats(self)
         self._freshness = Freshness(self._clock)
+        detect = opts.mutation_detector
+        if detect is None:
+            detect = mutation.enabled_by_environment()
+        self.mutation_detector: mutation.MutationDetector | None = (
+            mutation.MutationDetector(self._log_name) if detect and opts.storage == "dicts"
+            else None)  # compact storages are read-only: nothing to detect
         self._init_service(self._log_name, kind="informer", once=True)
 
     def _started(self) -> bool:
@@ -332,10 +339,19 @@ class InformerCore(Generic[L]):
             stats.deltas += applied
             if failed:
                 stats.index_errors += failed
+            detector = self.mutation_detector
+            if detector is not None and notes:
+                detector.track([(n.old, n.new) for n in notes])
+                detector.maybe_check(self._clock.now())
             if notes:
                 self._processor.distribute(notes, resync_at)
             if self._processor.initial and self.has_synced():
                 self._processor.initial_list_done()
+
+    def _final_mutation_check(self) -> None:
+        """At the end of a run: report cached objects changed in place (if detecting)."""
+        if self.mutation_detector is not None:
+            self.mutation_detector.check_and_log()
 
     def _transform_failed(self) -> None:
         self.stats.transform_errors += 1

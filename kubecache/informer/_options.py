@@ -53,6 +53,9 @@ class InformerOptions:
       (both passed on to the reflector unless ``reflector`` sets its own).
     - ``reflector``: the reflector's tuning (backoff, page size, watch
       timeout, streaming lists...).
+    - ``mutation_detector``: keep deep copies of the cached objects and report
+      any changed in place by handlers or listers (:mod:`kubecache.mutation`);
+      ``None``: as the ``KUBECACHE_MUTATION_DETECTOR`` environment variable says.
     """
 
     transform: TransformFunc | None = None
@@ -63,6 +66,7 @@ class InformerOptions:
     name: str | None = None
     clock: Clock | None = None
     reflector: ReflectorOptions = field(default_factory=ReflectorOptions)
+    mutation_detector: bool | None = None
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGES:
@@ -127,6 +131,7 @@ class InformerTuning(TypedDict, total=False):
     max_list_pages: int | None
     use_watch_list: bool | None
     stream_timeout: float | None
+    mutation_detector: bool | None
 
 
 TUNING_KEYWORDS = frozenset(

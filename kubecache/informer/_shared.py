@@ -102,6 +102,7 @@ class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
             listener.stop()
         for listener in listeners:
             listener.join()
+        self._final_mutation_check()
 
 
 def wait_for_cache_sync(stop: threading.Event | None, *has_synced_funcs: Callable[[], bool],
