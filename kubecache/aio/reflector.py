@@ -214,11 +214,11 @@ def _batches(w: Any) -> AsyncIterator[Iterable[Any]]:
         stream: AsyncIterator[Iterable[Any]] = batches()
         return stream
     if hasattr(w, "__aiter__"):
-        return _singles(_aiter_events(w))
+        return _singles(w)
     return _threaded_batches(w)
 
 
-async def _singles(events: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
+async def _singles(events: Any) -> AsyncIterator[list[Any]]:
     async for event in events:
         yield [event]
 
@@ -241,37 +241,12 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         cancel_scope.cancel()
-        await _settle(future)
+        await settle(future)
         raise
-
-
-async def _settle(future: asyncio.Future[Any]) -> None:
-    """Wait until an executor call has returned, even through further cancellations.
-
-    So that no executor thread is still busy when the reflector's ``run``
-    returns; a cancellation that arrives meanwhile is re-raised afterwards.
-    """
-    cancelled = False
-    while not future.done():
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError:
-            cancelled = True
-        except BaseException:
-            break
-    if not future.cancelled():
-        future.exception()  # retrieved: never "exception was never retrieved"
-    if cancelled:
-        raise asyncio.CancelledError
 
 
 def _is_async(method: Any) -> bool:
     return method is not None and inspect.iscoroutinefunction(method)
-
-
-async def _aiter_events(w: Any) -> AsyncIterator[Any]:
-    async for event in w:
-        yield event
 
 
 async def _threaded_batches(w: Iterable[Any]) -> AsyncIterator[Any]:
@@ -302,7 +277,7 @@ async def _threaded_batches(w: Iterable[Any]) -> AsyncIterator[Any]:
         if pending is not None:
             stop_watch(w)
             cancel_scope.cancel()
-            await _settle(pending)
+            await settle(pending)
 
 
 async def _close(stream: AsyncIterator[Any]) -> None:
