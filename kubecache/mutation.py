@@ -96,7 +96,8 @@ def _snapshot(obj: Any) -> Any:
         return [_snapshot(v) for v in obj]
     if t is str or t is int or t is float or t is bool or obj is None:
         return obj
-    if t.__eq__ is object.__eq__:
+    own_eq: Any = t.__eq__
+    if own_eq is object.__eq__:
         attrs = getattr(obj, "__dict__", None)
         if attrs is None:
             raise _Untracked(t.__name__)
