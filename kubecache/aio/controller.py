@@ -55,6 +55,7 @@ from ..controller import (
 )
 from ..controller._base import ControllerBase, worker_flow
 from ..controller._finalizer import finalizer_flow
+from ..controller._manager import LeaderElectionLost, ManagerBase
 from ..controller._recorder import MAX_ENTRIES, WINDOW, EventAggregator, record_flow
 from ..runtime import Stopped, TaskService, adrive, settle
 from ..workqueue import RateLimiter
@@ -72,6 +73,8 @@ __all__ = [
     "EventRecorder",
     "GenerationChanged",
     "LabelsChanged",
+    "LeaderElectionLost",
+    "Manager",
     "Predicate",
     "PredicateFuncs",
     "ResourceVersionChanged",
@@ -171,3 +174,54 @@ class EventRecorder:
 
     def __repr__(self) -> str:
         return f"EventRecorder(component={self.aggregator.component!r})"
+
+
+class Manager(TaskService, ManagerBase):
+    """The asyncio manager: ``await run(stop)`` (see :mod:`kubecache.controller._manager`).
+
+    Tasks: the run's own (starts the sources, runs the elector), the
+    elector's leading task (starts each controller's task, awaits the end of
+    the term, stops the controllers and awaits them), each controller's and
+    informer's own. ``lease_lock`` is a :class:`kubecache.aio.leaderelection.LeaseLock`;
+    ``factory`` a :class:`kubecache.aio.SharedInformerFactory`.
+    """
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        if self.factory is not None:
+            self.factory.start()
+        for informer in self._informers_to_start():
+            informer.start()
+            self._started_informers.append(informer)
+        if self.lease_lock is None:
+            await self._lead(stop)
+            return
+        from .leaderelection import LeaderElector
+
+        self.elector = LeaderElector(self.lease_lock, on_started_leading=self._lead,
+                                     **self.election)
+        await self.elector.run(stop)
+        self._lost(stop.is_set())
+
+    async def _lead(self, lost: asyncio.Event) -> None:
+        self._led = True
+        for c in self.controllers:
+            c.start()
+        try:
+            await lost.wait()
+        finally:
+            await self._stop_controllers()
+
+    async def _stop_controllers(self) -> None:
+        for c in self.controllers:
+            c.stop()
+        for c in self.controllers:
+            await c.join()
+
+    async def _cleanup(self) -> None:
+        await self._stop_controllers()
+        for informer in self._started_informers:
+            informer.stop()
+        for informer in self._started_informers:
+            await informer.join()
+        if self.factory is not None:
+            await self.factory.shutdown()

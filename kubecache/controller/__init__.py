@@ -15,6 +15,9 @@
 - :func:`finalizer` (kube-rs's): add a finalizer on first reconcile, run the
   cleanup and remove it on deletion, conflicts retried.
 - :class:`EventRecorder`: core/v1 Events with client-go's aggregation of repeats.
+- :class:`Manager`: informers started and caches warmed at once, controllers
+  run while this replica holds a Lease (leader election); a lost lease ends
+  the run with :class:`LeaderElectionLost`.
 
 The asyncio twin is :mod:`kubecache.aio.controller`. See ``docs/controller.md``.
 """
@@ -31,6 +34,7 @@ from ._handlers import (
     EventHandler,
 )
 from ._helpers_sync import EventRecorder, finalizer
+from ._manager import LeaderElectionLost, Manager
 from ._outcome import Result
 from ._owner import OWNER_INDEX, OwnerRef, children_of, owner_index_func, owner_references
 from ._predicates import (
@@ -59,6 +63,8 @@ __all__ = [
     "EventRecorder",
     "GenerationChanged",
     "LabelsChanged",
+    "LeaderElectionLost",
+    "Manager",
     "OwnerRef",
     "Predicate",
     "PredicateFuncs",

@@ -14,6 +14,7 @@ returned, ``call(fn, *args)`` runs ``fn`` where the controller's code runs
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,13 @@ class ControllerFront:
     def snapshot(self, ctrl: Any) -> dict[str, Any]:
         return dict(self.call(ctrl.queue.snapshot))
 
+    def launch(self, component: Any) -> Run:
+        """Start ``component.run(stop)``; the :class:`Run` stops it and gives its outcome."""
+        if self.name == "thread":
+            return Run(component, None)
+        assert isinstance(self.inner, AsyncFront)
+        return Run(component, self.inner)
+
     @contextmanager
     def running(self, *components: Any) -> Iterator[None]:
         """Run each component (informers first, then controllers) until the block ends."""
@@ -92,6 +100,41 @@ class ControllerFront:
         finally:
             loop.call_soon_threadsafe(astop.set)
             run.result(DEADLINE)
+
+
+class Run:
+    """One ``run(stop)`` of a component on a front end: ``stop()``, ``result(timeout)``."""
+
+    def __init__(self, component: Any, front: AsyncFront | None) -> None:
+        self.front = front
+        if front is None:
+            self._stop: Any = threading.Event()
+            self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+            def target() -> None:
+                try:
+                    self.future.set_result(component.run(self._stop))
+                except BaseException as err:
+                    self.future.set_exception(err)
+
+            self._thread = threading.Thread(target=target, name="test run", daemon=True)
+            self._thread.start()
+        else:
+            self._stop = front.call(asyncio.Event)
+            self.future = asyncio.run_coroutine_threadsafe(component.run(self._stop), front.loop)
+
+    def stop(self) -> None:
+        if self.front is None:
+            self._stop.set()
+        else:
+            self.front.loop.call_soon_threadsafe(self._stop.set)
+
+    def result(self, timeout: float = DEADLINE) -> Any:
+        """The run's return value; raises what it raised (or TimeoutError)."""
+        return self.future.result(timeout)
+
+    def done(self) -> bool:
+        return self.future.done()
 
 
 def controller_front_fixture() -> Any:

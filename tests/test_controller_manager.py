@@ -1,0 +1,164 @@
+"""Manager: warm replicas and leader election around controllers, on both front ends.
+
+Two managers (as two replicas would be) watch the same source and compete
+for one Lease on the embedded server with short timings. Only the leader
+reconciles; the other's caches and queue fill up (warm) and it reconciles
+at once when it takes over. A lost lease ends the run with LeaderElectionLost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import kubecache.aio.leaderelection as aio_election
+import kubecache.leaderelection as election
+from kubecache.controller import ControllerError, LeaderElectionLost
+from kubecache.kube import AsyncClient, Client, Config
+from kubecache.runtime import State
+from kubecache.testing import ApiServer, FakeControllerSource
+from tests.support.controllers import ControllerFront, controller_front_fixture, wait_until
+
+cfront = controller_front_fixture()
+TIMING = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.2}
+LEASE = "leases.v1.coordination.k8s.io"
+
+pytestmark = pytest.mark.thread_leak_timeout(5)
+
+
+class Locks:
+    """LeaseLocks of the front end under test, each with its own client (closed at the end)."""
+
+    def __init__(self, cfront: ControllerFront, server: ApiServer) -> None:
+        self.cfront = cfront
+        self.config = Config(server=server.url)
+        self.clients: list[Any] = []
+
+    def lock(self, identity: str) -> Any:
+        if self.cfront.name == "thread":
+            client = Client(self.config)
+            self.clients.append(client)
+            return election.LeaseLock(client, "default", "managers", identity)
+        assert hasattr(self.cfront.inner, "loop")
+
+        async def make() -> AsyncClient:
+            return AsyncClient(self.config)
+
+        client = asyncio.run_coroutine_threadsafe(make(), self.cfront.inner.loop).result(5)
+        self.clients.append(client)
+        return aio_election.LeaseLock(client, "default", "managers", identity)
+
+    def close(self) -> None:
+        for client in self.clients:
+            if isinstance(client, Client):
+                client.close()
+            else:
+                asyncio.run_coroutine_threadsafe(client.aclose(),
+                                                 self.cfront.inner.loop).result(5)
+
+
+@pytest.fixture
+def locks(cfront: ControllerFront, server: ApiServer) -> Iterator[Locks]:
+    held = Locks(cfront, server)
+    try:
+        yield held
+    finally:
+        held.close()
+
+
+def thing(name: str) -> dict[str, Any]:
+    return {"kind": "Thing", "metadata": {"namespace": "ns", "name": name}}
+
+
+class Replica:
+    """One manager with one controller over ``src``, recording its reconciles."""
+
+    def __init__(self, cfront: ControllerFront, src: FakeControllerSource, lock: Any) -> None:
+        self.calls: list[str] = []
+        self.guard = threading.Lock()
+        self.informer = cfront.informer(src)
+        self.controller = cfront.controller(self._reconcile, workers=2)
+        self.controller.watch(self.informer)
+        self.manager = cfront.module.Manager([self.controller], informers=[self.informer],
+                                             lease_lock=lock, **TIMING)
+
+    def _reconcile(self, key: str) -> None:
+        with self.guard:
+            self.calls.append(key)
+
+    def reconciled(self) -> set[str]:
+        with self.guard:
+            return set(self.calls)
+
+
+def test_only_the_leader_reconciles_and_a_warm_replica_takes_over_at_once(
+        cfront: ControllerFront, locks: Locks) -> None:
+    src = FakeControllerSource()
+    for name in ("a", "b", "c"):
+        src.add(thing(name))
+    one = Replica(cfront, src, locks.lock("one"))
+    two = Replica(cfront, src, locks.lock("two"))
+    run1 = cfront.launch(one.manager)
+    wait_until(one.manager.is_leader, what="one leads")
+    run2 = cfront.launch(two.manager)
+    try:
+        wait_until(lambda: one.reconciled() == {"ns/a", "ns/b", "ns/c"}, what="one reconciles")
+        # two is warm: its cache synced and its queue holds every key, but it does not work.
+        wait_until(two.controller.has_synced, what="two's caches")
+        src.add(thing("d"))
+        wait_until(lambda: "ns/d" in one.reconciled(), what="one reconciles a live change")
+        wait_until(lambda: set(cfront.snapshot(two.controller)["dirty"]) ==
+                   {"ns/a", "ns/b", "ns/c", "ns/d"}, what="two's queue")
+        assert two.reconciled() == set() and not two.manager.is_leader()
+        assert two.controller.state is State.NEW  # its workers never started
+
+        run1.stop()  # release_on_cancel: the lease is free at once
+        assert run1.result() is None
+        released = time.monotonic()
+        wait_until(lambda: two.reconciled() == {"ns/a", "ns/b", "ns/c", "ns/d"},
+                   what="two reconciles everything it queued while warm")
+        assert time.monotonic() - released < 2.2 * TIMING["retry_period"] + 1.5
+        assert one.controller.state is State.STOPPED
+    finally:
+        run1.stop()
+        run2.stop()
+        run2.result()
+
+
+def test_a_lost_lease_stops_the_controllers_and_ends_the_run(
+        cfront: ControllerFront, locks: Locks, server: ApiServer) -> None:
+    src = FakeControllerSource()
+    src.add(thing("a"))
+    one = Replica(cfront, src, locks.lock("one"))
+    run = cfront.launch(one.manager)
+    try:
+        wait_until(lambda: one.reconciled() == {"ns/a"}, what="one reconciles")
+        lease = server.get(LEASE, "managers", "default")
+        lease["spec"]["holderIdentity"] = "intruder"  # someone else now holds it
+        lease["spec"]["leaseDurationSeconds"] = 60
+        server.update(LEASE, lease)
+        with pytest.raises(LeaderElectionLost, match="lost the lease"):
+            run.result()
+        assert one.controller.state is State.STOPPED
+        assert one.informer.state is State.STOPPED  # what the manager started, it stopped
+    finally:
+        run.stop()
+
+
+def test_without_a_lease_the_controllers_run_until_stopped(cfront: ControllerFront) -> None:
+    src = FakeControllerSource()
+    src.add(thing("a"))
+    replica = Replica(cfront, src, None)
+    run = cfront.launch(replica.manager)
+    wait_until(lambda: replica.reconciled() == {"ns/a"})
+    assert replica.manager.is_leader()
+    run.stop()
+    assert run.result() is None
+    assert replica.controller.state is State.STOPPED
+    with pytest.raises(ControllerError, match="at least one controller"):
+        cfront.module.Manager([])
