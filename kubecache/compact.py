@@ -61,6 +61,7 @@ __all__ = [
     "CompactObject",
     "CompactPart",
     "FrozenDict",
+    "ReadOnlyMapping",
     "ReadOnlyObjectError",
     "compact_object",
     "compressed",
@@ -174,7 +175,55 @@ def _frozen_labels(labels: dict[str, Any]) -> FrozenDict | None:
 # --- the read-only mappings ------------------------------------------------
 
 
-class _Frozen(Mapping[str, Any]):
+class ReadOnlyMapping(Mapping[str, Any]):
+    """What every read-only cached object shares (compact and raw storage alike).
+
+    Subclasses give :meth:`to_dict` (a plain, mutable, fully decoded dict)
+    and :meth:`to_json` (its JSON bytes, spliced or stored, never re-encoded
+    from a decode); copies, equality and the refusal to write come from here.
+    """
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> bytes:
+        raise NotImplementedError
+
+    def copy(self) -> dict[str, Any]:
+        """Same as :meth:`to_dict`: a plain mutable dict."""
+        return self.to_dict()
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ReadOnlyMapping):
+            return self.to_dict() == other.to_dict()
+        if isinstance(other, Mapping):
+            return self.to_dict() == (other if type(other) is dict else dict(other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __setitem__(self, key: str, value: Any) -> NoReturn:
+        _read_only(self)
+
+    def __delitem__(self, key: str) -> NoReturn:
+        _read_only(self)
+
+    def _short(self) -> str:
+        return f"{len(self)} keys"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._short()}>"
+
+
+class _Frozen(ReadOnlyMapping):
     """A read-only mapping: shared ``{key: position}`` shape plus a tuple of values.
 
     A ``bytes`` value is a dict or list kept as JSON (a zlib stream when it
@@ -229,44 +278,24 @@ class _Frozen(Mapping[str, Any]):
                 out[key] = value
         return out
 
-    def copy(self) -> dict[str, Any]:
-        """Same as :meth:`to_dict`: a plain mutable dict."""
-        return self.to_dict()
-
-    def __copy__(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return self.to_dict()
+    def to_json(self) -> bytes:
+        """Compact JSON bytes (stored parts are spliced in, not decoded)."""
+        return to_json(self)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Frozen):
             if self._shape is other._shape and self._vals == other._vals:
                 return True  # same parts: no need to decode (compressed parts differ in bytes)
             return self.to_dict() == other.to_dict()
-        if isinstance(other, Mapping):
-            return self.to_dict() == (other if type(other) is dict else dict(other))
-        return NotImplemented
+        return super().__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
-
-    def __setitem__(self, key: str, value: Any) -> NoReturn:
-        _read_only(self)
-
-    def __delitem__(self, key: str) -> NoReturn:
-        _read_only(self)
+    __hash__ = None
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         _read_only(self)
 
     def __delattr__(self, name: str) -> NoReturn:
         _read_only(self)
-
-    def _short(self) -> str:
-        return f"{len(self)} keys"
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._short()}>"
 
 
 def _new(cls: type[_Frozen], shape: dict[str, int], vals: tuple[Any, ...]) -> Any:
@@ -309,10 +338,6 @@ class CompactObject(_Frozen):
     def thaw(self) -> dict[str, Any]:
         """Same as :meth:`to_dict`: a plain mutable dict."""
         return self.to_dict()
-
-    def to_json(self) -> bytes:
-        """The object as compact JSON bytes (stored parts are spliced in, not decoded)."""
-        return to_json(self)
 
     def _short(self) -> str:
         meta = self.get("metadata")
@@ -500,8 +525,8 @@ def is_compact(obj: Any) -> bool:
 
 
 def thaw(obj: Any) -> Any:
-    """A plain mutable dict for a compact object (or its metadata); anything else unchanged."""
-    if isinstance(obj, _Frozen):
+    """A plain mutable dict for a compact or raw object (or its metadata); else unchanged."""
+    if isinstance(obj, ReadOnlyMapping):
         return obj.to_dict()
     if type(obj) is FrozenDict:
         return dict(obj)
@@ -509,15 +534,18 @@ def thaw(obj: Any) -> Any:
 
 
 def json_default(obj: Any) -> Any:
-    """``default=`` for ``json.dumps``/``orjson.dumps``: compact objects as plain dicts."""
-    if isinstance(obj, _Frozen):
+    """``default=`` for ``json.dumps``/``orjson.dumps``: compact and raw objects as dicts."""
+    if isinstance(obj, ReadOnlyMapping):
         return obj.to_dict()
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 def to_json(obj: Any) -> bytes:
-    """Compact JSON bytes for ``obj``; stored parts of a compact object are spliced in as is."""
+    """Compact JSON bytes for ``obj``; stored parts of a compact object are spliced in as is,
+    a raw object's bytes returned as they are."""
     if not isinstance(obj, _Frozen):
+        if isinstance(obj, ReadOnlyMapping):
+            return obj.to_json()
         return _dumps(obj)
     parts: list[bytes] = []
     for key, value in zip(obj._shape, obj._vals, strict=True):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 from .._json import loads
 from ..errors import MalformedDataError
+from ..raw import decode_event, raw_object
 from ..watch import Event, EventType
 
 __all__ = ["MAX_LINE_BYTES", "EventLines", "WatchDecoder", "json_problem"]
@@ -40,6 +41,7 @@ def json_problem(exc: BaseException) -> str:
 
 
 _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+_RAW_TYPES = frozenset({EventType.ADDED, EventType.MODIFIED, EventType.DELETED})
 
 class WatchDecoder:
     """Newline-delimited watch events from byte chunks of any size and split.
@@ -50,11 +52,14 @@ class WatchDecoder:
     so the decoder never holds more than the limit. Blank lines are skipped.
     """
 
-    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "what")
+    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "raw", "what")
 
-    def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES, *,
+                 raw: bool = False) -> None:
         self.what = what
         self.max_line_bytes = max_line_bytes
+        self.raw = raw
+        """Objects of ADDED/MODIFIED/DELETED events as :class:`kubecache.raw.RawObject` s."""
         self._pending: list[bytes] = []
         self._size = 0
         self._deferred: MalformedDataError | None = None
@@ -74,7 +79,7 @@ class WatchDecoder:
         out: list[Event] = []
         try:
             for line in lines:
-                ev = self._event(line)
+                ev = self.decode(line)
                 if ev is not None:
                     out.append(ev)
         except MalformedDataError as exc:
@@ -111,7 +116,19 @@ class WatchDecoder:
 
     def decode(self, line: bytes) -> Event | None:
         """The event on one line from :meth:`split` (``None`` for a blank line)."""
+        if self.raw:
+            return self._raw_event(line)
         return self._event(line)
+
+    def _raw_event(self, line: bytes) -> Event | None:
+        """The event on ``line`` with a raw object (metadata parsed, the rest kept as bytes)."""
+        ev = decode_event(line)
+        if ev is not None:
+            return ev
+        ev = self._event(line)  # another layout, or a BOOKMARK/ERROR: the full decode
+        if ev is not None and ev.type in _RAW_TYPES:
+            return Event(ev.type, raw_object(ev.object))
+        return ev
 
     def _lines(self, chunk: bytes, out: list[bytes]) -> None:
         lines = chunk.split(b"\n")

@@ -22,6 +22,7 @@ from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc, new_delta_fifo
 from ..errors import CacheError
 from ..index import Indexers
 from ..keys import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from ..raw import raw_source
 from ..reflector import ReflectorStats, WatchErrorHandler
 from ..runtime import Flow, Lifecycle, State, Stopped, poll_until
 from ..store import Cache, Indexer
@@ -310,7 +311,9 @@ class InformerCore(Generic[L]):
                                   rv_reached=self._freshness.reached,
                                   observe=self.stats.processing_latency.observe,
                                   name=self.name or "informer")
-        reflector = reflector_type(self.lister_watcher, self.expected_type, pipeline,
+        source = (raw_source(self.lister_watcher) if self.options.storage == "raw"
+                  else self.lister_watcher)  # a kube source then decodes into raw objects
+        reflector = reflector_type(source, self.expected_type, pipeline,
                                    self._resync_check_period,
                                    options=self.options.reflector_options())
         reflector.should_resync = self._processor.should_resync

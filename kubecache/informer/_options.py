@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from .. import compact
+from .. import compact, raw
 from ..backoff import Backoff
 from ..clock import Clock
 from ..delta_fifo import TransformFunc
@@ -28,7 +28,7 @@ MINIMUM_RESYNC_PERIOD = 1.0
 
 _REFLECTOR_FIELDS = frozenset(f.name for f in dataclasses.fields(ReflectorOptions))
 
-STORAGES = ("dicts", "compact", "compressed")
+STORAGES = ("dicts", "compact", "compressed", "raw")
 """How an informer keeps its cached objects (see :class:`InformerOptions`)."""
 
 
@@ -43,7 +43,10 @@ class InformerOptions:
       ``"compact"`` (:func:`kubecache.compact.compact_object`: read-only
       mappings of about their JSON size) or ``"compressed"`` (a
       :func:`kubecache.compact.compressed` transform of the informer's own,
-      smaller still). Either is applied after ``transform``.
+      smaller still) or ``"raw"`` (:class:`kubecache.raw.RawObject`: the
+      object's JSON bytes with only what the cache needs decoded; a
+      ``kubecache.kube`` source then decodes straight into it). Any is applied
+      after ``transform``.
     - ``min_resync_period``: the shortest handler resync period honoured.
     - ``gc_freeze``: after the first list, ``gc.collect()`` + ``gc.freeze()``
       (process-wide; see :class:`~kubecache.informer.SharedIndexInformer`).
@@ -150,6 +153,8 @@ def storage_transform(storage: str) -> TransformFunc | None:
         return compact.compact_object
     if storage == "compressed":
         return compact.compressed()
+    if storage == "raw":
+        return raw.raw_object
     return None
 
 

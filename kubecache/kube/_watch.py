@@ -1,7 +1,8 @@
 """The threaded watch stream: NDJSON events from a :class:`~.client.StreamResponse`.
 
 Each newline-delimited event is decoded as it arrives into a
-:class:`kubecache.watch.Event` (by :class:`~kubecache._wire.ndjson.WatchDecoder`);
+:class:`kubecache.watch.Event` (by :class:`~kubecache._wire.ndjson.WatchDecoder`;
+``raw=True``: objects as :class:`kubecache.raw.RawObject` s);
 ``ERROR`` events (e.g. a 410 Status) are passed on for the Reflector to
 judge. A line longer than ``max_line_bytes`` raises ``MalformedDataError``
 (the Reflector restarts the watch); a stream that breaks simply ends
@@ -49,10 +50,10 @@ class HTTPWatch:
 
     def __init__(self, response: StreamResponse, what: str = "", *,
                  max_line_bytes: int = MAX_LINE_BYTES,
-                 silence: SilenceBound | None = None) -> None:
+                 silence: SilenceBound | None = None, raw: bool = False) -> None:
         self._response = response
         self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes)
+        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw)
         self._silence = silence if silence is not None else SilenceBound(what)
         self._lock = threading.Lock()
         self._stopped = False

@@ -49,7 +49,8 @@ from .. import cancel
 from .._wire.redact import first_line, redact
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
-from ..listwatch import ListOptions, ListWatch
+from ..listwatch import ListFunc, ListOptions, ListWatch, WatchFunc
+from ..raw import decode_list
 from ._answers import BodyCollector, content_decoder
 from ._auth_io import SyncAuth
 from ._chunked import ChunkedDecoder
@@ -106,6 +107,27 @@ def _buffered_body(response: urllib3.BaseHTTPResponse) -> Any:
     """The buffered socket file under a urllib3 response (``read1``-able), if reachable."""
     fp = getattr(getattr(response, "_fp", None), "fp", None)
     return fp if callable(getattr(fp, "read1", None)) else None
+
+
+class RawCapableListWatch(ListWatch):
+    """A :class:`~kubecache.listwatch.ListWatch` that can also decode into raw objects.
+
+    :meth:`raw_objects` gives its twin whose lists and watch events carry
+    :class:`~kubecache.raw.RawObject` s straight from the bytes; an informer with
+    ``storage="raw"`` reads through it (:func:`kubecache.raw.raw_source`).
+    """
+
+    __slots__ = ("_raw_twin",)
+
+    def __init__(self, list_func: ListFunc, watch_func: WatchFunc,
+                 raw_twin: Callable[[], ListWatch]) -> None:
+        super().__init__(list_func, watch_func)
+        self._raw_twin = raw_twin
+
+    def raw_objects(self) -> ListWatch:
+        """The same source, decoding objects into :class:`~kubecache.raw.RawObject` s."""
+        return self._raw_twin()
+
 
 
 class StreamResponse:
@@ -257,6 +279,12 @@ class Client(ClientBase):
         ``body``: bytes as they are, anything else as JSON; ``timeout``: the
         read timeout (``None``: the client's); ``accept``: the ``Accept`` header.
         """
+        return decode_json_body(self._request_body(method, path, params, body, content_type,
+                                                   timeout, accept), path)
+
+    def _request_body(self, method: str, path: str, params: Params | None, body: Any,
+                      content_type: str, timeout: float | None, accept: str | None) -> bytes:
+        """The undecoded body of one request's success answer."""
         request = build_request(self, method, path, params, body, content_type=content_type,
                                 accept=accept, timeout=timeout)
         call = self._send(request)
@@ -266,7 +294,7 @@ class Client(ClientBase):
             reusable = True
         finally:
             call.done(reusable)
-        return decode_json_body(data, path)
+        return data
 
     def get(self, path: str, params: Params | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -302,26 +330,35 @@ class Client(ClientBase):
         return StreamResponse(call, path, fail)
 
     def watch(self, path: str, params: Params | None = None, *,
-              accept: str | None = None) -> HTTPWatch:
+              accept: str | None = None, raw: bool = False) -> HTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
         Returns an :class:`~._watch.HTTPWatch` whose reads are bounded by a
         :class:`~kubecache._wire.silence.SilenceBound`: ``timeoutSeconds`` plus
         :attr:`watch_margin`, :attr:`bookmark_idle_timeout` once a bookmark came.
+        ``raw``: objects as :class:`kubecache.raw.RawObject` s.
         """
         query, silence = self._watch_request(path, params)
         response = self.stream(path, query, read_timeout=silence.seconds, accept=accept)
-        return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence)
+        return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence,
+                         raw=raw)
 
-    def _list_watch(self, query: ResourceQuery) -> ListWatch:
+    def _list_watch(self, query: ResourceQuery, raw: bool = False) -> ListWatch:
         def list_func(options: ListOptions) -> Any:
-            return self.request("GET", query.path, params=query.list_params(options),
-                                accept=query.list_accept)
+            params = query.list_params(options)
+            if raw:
+                data = self._request_body("GET", query.path, params, None, "application/json",
+                                          None, query.list_accept)
+                return decode_list(data, query.path)
+            return self.request("GET", query.path, params=params, accept=query.list_accept)
 
         def watch_func(options: ListOptions) -> HTTPWatch:
-            return self.watch(query.path, query.watch_params(options), accept=query.watch_accept)
+            return self.watch(query.path, query.watch_params(options), accept=query.watch_accept,
+                              raw=raw)
 
-        return ListWatch(list_func, watch_func)
+        if raw:
+            return ListWatch(list_func, watch_func)
+        return RawCapableListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
 
     # --- the I/O ----------------------------------------------------------------------------
 

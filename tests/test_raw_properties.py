@@ -1,0 +1,140 @@
+"""Property tests: a raw object is the dict it was made from, read any way, from any path."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubecache.compact import ReadOnlyObjectError, json_default, thaw, to_json
+from kubecache.raw import RawObject, decode_event, decode_list, from_json, raw_object
+from kubecache.watch import EventType
+
+_text = st.text(max_size=12)
+_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | \
+    st.floats(allow_nan=False, allow_infinity=False) | _text
+_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) |
+                     st.dictionaries(_text, inner, max_size=4), max_leaves=20)
+_labels = st.dictionaries(_text, _text, max_size=4)
+_metadata = st.fixed_dictionaries(
+    {}, optional={"name": _text | _json, "namespace": _text, "resourceVersion": _text,
+                  "uid": _text, "labels": _labels | _json, "annotations": _labels,
+                  "ownerReferences": st.lists(st.dictionaries(_text, _json, max_size=3)),
+                  "generation": st.integers(0, 10)}) | _json
+_top = st.fixed_dictionaries({}, optional={"kind": _text | _json, "apiVersion": _text})
+_objects = st.tuples(st.dictionaries(_text, _json, max_size=5), _top).flatmap(
+    lambda parts: st.fixed_dictionaries({"metadata": _metadata}).map(
+        lambda meta: {**parts[0], **parts[1], **meta}) | st.just({**parts[0], **parts[1]}))
+
+
+def _assert_reads_equal(r: Any, d: dict[str, Any]) -> None:
+    assert type(r) is RawObject
+    assert r == d and d == r and not (r != d)
+    assert r.to_dict() == d and type(thaw(r)) is dict and thaw(r) == d
+    assert list(r) == list(d) and len(r) == len(d)
+    for key, value in d.items():
+        assert r[key] == value and r.get(key) == value and key in r
+    assert "no such key \x00" not in r and r.get("no such key \x00", 7) == 7
+    with pytest.raises(KeyError):
+        r["no such key \x00"]
+    assert dict(r.items()) == d
+    meta, plain = r.get("metadata"), d.get("metadata")
+    assert meta == plain
+    if isinstance(plain, dict):
+        assert list(meta) == list(plain) and len(meta) == len(plain)
+        for key, value in plain.items():
+            assert meta[key] == value and meta.get(key) == value and key in meta
+        for key in ("name", "namespace", "resourceVersion", "labels", "uid"):
+            assert (key in meta) == (key in plain)
+            assert meta.get(key, 7) == plain.get(key, 7)
+        assert thaw(meta) == plain
+    assert orjson.loads(to_json(r)) == d
+    assert orjson.loads(orjson.dumps(r, default=json_default)) == d
+    assert pickle.loads(pickle.dumps(r)) == d
+    assert copy.deepcopy(r) == d and type(copy.copy(r)) is dict
+
+
+@settings(max_examples=300)
+@given(_objects)
+def test_raw_object_is_equal_to_its_dict(d: dict[str, Any]) -> None:
+    data = orjson.dumps(d)
+    for r in (from_json(data), raw_object(d)):
+        _assert_reads_equal(r, d)
+        assert to_json(r) == data  # the stored bytes, as they came
+
+
+@settings(max_examples=200)
+@given(_objects, st.sampled_from(["ADDED", "MODIFIED", "DELETED"]), st.integers(0, 3))
+def test_decode_event_reads_the_object_of_any_layout(d: dict[str, Any], etype: str,
+                                                     layout: int) -> None:
+    obj = orjson.dumps(d)
+    line = [b'{"type":"%s","object":%s}' % (etype.encode(), obj),  # the API server's
+            b'{"object":%s,"type":"%s"}' % (obj, etype.encode()),
+            b'{ "type" : "%s" , "object" : %s }' % (etype.encode(), obj),
+            b'{"type":"%s","object":%s}  ' % (etype.encode(), obj)][layout]
+    ev = decode_event(line)
+    assert ev is not None and ev.type == EventType(etype)
+    _assert_reads_equal(ev.object, d)
+
+
+@pytest.mark.parametrize("line", [
+    b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"5"}}}',
+    b'{"type":"ERROR","object":{"kind":"Status","code":410}}',
+    b'{"type":"ADDED","object":{},"extra":1}',  # an event shape it does not know
+    b'{"type":"ADDED","object":[1]}',
+    b'{"type":"ADDED"',
+    b'[1]',
+])
+def test_decode_event_leaves_other_lines_to_the_full_decoder(line: bytes) -> None:
+    assert decode_event(line) is None
+
+
+@settings(max_examples=100)
+@given(st.lists(_objects, max_size=4), st.booleans())
+def test_decode_list_makes_each_item_raw(items: list[dict[str, Any]], with_kind: bool) -> None:
+    page: dict[str, Any] = {"metadata": {"resourceVersion": "12", "continue": "abc"},
+                            "items": items}
+    if with_kind:
+        page = {"kind": "PodList", "apiVersion": "v1", **page}
+    body = orjson.dumps(page)
+    got = decode_list(body, "/api/v1/pods")
+    assert got == page
+    for item, expected in zip(got["items"], items, strict=True):
+        _assert_reads_equal(item, expected)
+        assert type(item.to_json()) is bytes and len(item.to_json()) < len(body) + 1
+
+
+def test_a_raw_object_refuses_writes() -> None:
+    r = from_json(b'{"metadata":{"name":"a","labels":{"app":"web"}},"spec":{"x":[1]}}')
+    with pytest.raises(ReadOnlyObjectError, match="thaw"):
+        r["spec"] = {}
+    with pytest.raises(ReadOnlyObjectError):
+        del r["spec"]
+    with pytest.raises(ReadOnlyObjectError):
+        r["metadata"]["name"] = "b"
+    with pytest.raises(ReadOnlyObjectError):
+        r["metadata"]["labels"]["app"] = "db"
+    with pytest.raises(ReadOnlyObjectError):
+        r._raw = b"{}"  # type: ignore[misc]
+    spec = r["spec"]
+    spec["x"].append(2)  # a fresh value: the cache is unchanged
+    assert r["spec"] == {"x": [1]}
+    with pytest.raises(TypeError):
+        hash(r)
+
+
+def test_labels_are_shared_between_objects() -> None:
+    a = from_json(b'{"metadata":{"name":"a","labels":{"app":"web"}}}')
+    b = from_json(b'{"metadata":{"name":"b","labels":{"app":"web"}}}')
+    assert a["metadata"]["labels"] is b["metadata"]["labels"]
+
+
+def test_a_list_answer_that_is_not_json_names_the_path() -> None:
+    from kubecache.errors import MalformedDataError
+    with pytest.raises(MalformedDataError, match="/api/v1/pods"):
+        decode_list(b"{not json", "/api/v1/pods")
