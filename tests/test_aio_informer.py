@@ -17,6 +17,7 @@ from kubecache.aio.informer import AsyncSharedIndexInformer, wait_for_cache_sync
 from kubecache.backoff import Backoff
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
+from tests.support.sync import await_for
 
 
 def pod(name: str, **extra: Any) -> dict[str, Any]:
@@ -28,14 +29,7 @@ def new_informer(src: Any, **kw: Any) -> AsyncSharedIndexInformer:
     return AsyncSharedIndexInformer(src, **kw)
 
 
-async def until(pred: Any, timeout: float = 5.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not pred():
-        if loop.time() > deadline:
-            return bool(pred())
-        await asyncio.sleep(0.005)
-    return True
+until = await_for
 
 
 def others() -> list[asyncio.Task[Any]]:
@@ -56,7 +50,7 @@ def test_coroutine_and_plain_callbacks_objects_and_funcs() -> None:
 
         class Handler:
             async def on_add(self, obj: Any) -> None:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
                 got.append(("obj add", obj["metadata"]["name"]))
 
             def on_update(self, old: Any, new: Any) -> None:
@@ -186,13 +180,13 @@ def test_stop_event_ends_a_handler_added_after_start_and_removal_is_prompt() -> 
 
         async def on_add(obj: Any) -> None:
             late.append(obj["metadata"]["name"])
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # a handler that never ends by itself
 
         handle = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
         assert await until(lambda: late == ["a"])  # the cache first
         assert inf.remove_event_handler(handle)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         assert inf.stats.handlers == 0
         other = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add))
         assert other is not handle

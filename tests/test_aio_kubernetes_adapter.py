@@ -61,7 +61,7 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     """Run ``main`` on a fresh loop; fail if it leaves tasks behind."""
     async def checked() -> None:
         await main()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         left = asyncio.all_tasks() - {asyncio.current_task()}
         assert not left, f"tasks left running: {left}"
 
@@ -123,7 +123,7 @@ def test_watch_yields_dict_events_and_stop_ends_a_pending_read(
             # Nothing more comes: stop() from elsewhere ends the pending read promptly.
             pending = asyncio.ensure_future(it.__anext__())
             for _ in range(5):  # let the read start; nothing can complete it (no events)
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
             assert not pending.done()
             t0 = time.monotonic()
             w.stop()

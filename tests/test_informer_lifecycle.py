@@ -152,7 +152,8 @@ def test_async_join_cancelled_does_not_cancel_the_run() -> None:
         inf = AsyncSharedIndexInformer(_source("a"))
         task = inf.start()
         waiter = asyncio.ensure_future(inf.join())
-        await asyncio.sleep(0.05)
+        for _ in range(3):
+            await asyncio.sleep(0)  # loop yields: the join reaches its wait (not a timed wait)
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
         assert inf.is_running() and not task.done()

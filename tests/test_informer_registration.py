@@ -16,7 +16,7 @@ import kubecache
 from kubecache.informer import ResourceEventHandlerFuncs, ResourceEventHandlerRegistration
 from kubecache.testing import FakeControllerSource
 from tests.support.front import AsyncFront, ThreadFront, key
-from tests.support.sync import wait_for
+from tests.support.sync import await_event, wait_for
 
 Front = ThreadFront | AsyncFront
 
@@ -44,10 +44,7 @@ class FlagRecorder:
 
 class AsyncFlagRecorder(FlagRecorder):
     async def on_add(self, obj: Any, is_in_initial_list: bool) -> None:  # type: ignore[override]
-        for _ in range(1000):
-            if self.gate.is_set():
-                break
-            await asyncio.sleep(0.005)
+        await await_event(self.gate)
         self.adds.append((name(obj), is_in_initial_list))
 
 
@@ -195,8 +192,7 @@ class AsyncInline(Inline):
         self._note(obj)
         if name(obj) == "slow":
             self.entered.set()
-            while not self.gate.is_set():
-                await asyncio.sleep(0.005)
+            await await_event(self.gate, timeout=30)
         if name(obj) == "bad":
             raise RuntimeError("inline handler failed")
 

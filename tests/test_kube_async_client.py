@@ -34,6 +34,7 @@ from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 from tests.support.servers import HeaderRecorder
+from tests.support.sync import await_for
 
 SECRET = "s3cr3t-t0ken-value"
 
@@ -48,7 +49,7 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     async def checked() -> None:
         await main()
         for _ in range(3):
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         left = asyncio.all_tasks() - {asyncio.current_task()}
         assert not left, f"tasks left running: {left}"
 
@@ -56,12 +57,8 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
 
 
 async def eventually(pred: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``pred`` on the loop until true (AssertionError after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    """``pred`` turns true within ``timeout`` seconds (polled on the loop), or the test fails."""
+    assert await await_for(pred, timeout), "condition not met in time"
 
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
@@ -124,7 +121,7 @@ def test_watch_decodes_events_and_stop_ends_a_pending_read(server: ApiServer) ->
                 (EventType.ADDED, "a"), (EventType.ADDED, "b")]
             pending = asyncio.ensure_future(it.__anext__())
             for _ in range(5):  # let the read start; nothing can complete it (no events)
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
             assert not pending.done()
             t0 = time.monotonic()
             w.stop()
@@ -301,7 +298,7 @@ def test_cancel_mid_read_closes_the_watch(silent_watch: SilentServer) -> None:
             task = asyncio.ensure_future(w.__anext__())
             await eventually(lambda: silent_watch.open == 1)
             for _ in range(5):  # the read is pending: the server sends nothing
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
             assert not task.done()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -354,7 +351,15 @@ PLUGIN = textwrap.dedent("""
     runs = int(open(state).read()) + 1 if os.path.exists(state) else 1
     open(state, "w").write(str(runs))
     info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
-    time.sleep(float(os.environ.get("PLUGIN_SLEEP", "0")))
+    go = os.environ.get("PLUGIN_WAIT_FOR")
+    if go:  # hold until the test creates this file (10 s at most): the plugin's own pace
+        for _ in range(1000):
+            if os.path.exists(go):
+                break
+            time.sleep(0.01)  # the fake plugin polls for its go file
+        else:
+            print("plugin: nobody created " + go, file=sys.stderr)
+            sys.exit(4)
     if os.environ.get("PLUGIN_FAIL"):
         print("plugin failed, token was " + os.environ["PLUGIN_TOKEN"], file=sys.stderr)
         sys.exit(3)
@@ -393,25 +398,20 @@ def test_exec_plugin_runs_without_blocking_the_loop_and_refreshes_on_401(
         tmp_path: Path) -> None:
     rec = HeaderRecorder(f"Bearer {SECRET}-1")
     with ApiServer(authenticate=rec) as srv:
-        config = exec_config(srv.url, tmp_path, PLUGIN_SLEEP="0.5")
+        go = tmp_path / "go"
+        config = exec_config(srv.url, tmp_path, PLUGIN_WAIT_FOR=str(go))
 
         async def main() -> None:
-            ticks = 0
-
-            async def ticker() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
+            async def release_the_plugin() -> None:
+                # runs on the loop while the plugin runs: if the plugin blocked the loop,
+                # this never would, and the plugin would give up (the gets fail)
+                assert await await_for((tmp_path / "runs").exists, timeout=10)
+                go.touch()
 
             async with AsyncClient(config) as client:
-                tick = asyncio.ensure_future(ticker())
-                first, second = await asyncio.gather(client.get("/api"), client.get("/api"))
-                tick.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await tick
+                first, second, _ = await asyncio.gather(
+                    client.get("/api"), client.get("/api"), release_the_plugin())
                 assert first["kind"] == second["kind"] == "APIVersions"
-                assert ticks >= 20, "the loop was blocked while the plugin ran"
                 assert runs(tmp_path) == 1  # the concurrent request reused the fetch
                 rec.accept = f"Bearer {SECRET}-2"  # the server now rejects run 1's token
                 await client.get("/api")

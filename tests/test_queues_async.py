@@ -8,6 +8,7 @@ thread-leak check covers threads (and so the loop's default executor).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import threading
 import time
@@ -22,6 +23,7 @@ from kubecache import FIFOClosedError, PopTimeoutError, Requeue, meta_namespace_
 from kubecache.delta_fifo import DeltaFIFO, Deltas
 from kubecache.fifo import FIFO, QueueBase
 from tests.support.objects import pod
+from tests.support.sync import await_for
 
 DEADLINE = 10.0
 """Seconds any one test's coroutine may take before it is failed."""
@@ -57,10 +59,7 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
 
 async def until(pred: Callable[[], object], timeout: float = 5.0) -> None:
     """Yield to the loop until ``pred()`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.001)
+    assert await await_for(pred, timeout, interval=0.001), "condition not met in time"
 
 
 @pytest.mark.parametrize("make", QUEUES)
@@ -93,14 +92,30 @@ def test_apop_waits_for_a_producer_thread(make: MakeQueue) -> None:
 
 
 @pytest.mark.parametrize("make", QUEUES)
-def test_apop_waits_on_the_loop_without_a_thread(make: MakeQueue) -> None:
+def test_apop_waits_on_the_loop_without_a_thread(make: MakeQueue,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    borrowed: list[str] = []  # threads started, executor jobs submitted
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        borrowed.append(f"thread {thread.name}")
+        real_start(thread)
+
+    class RecordingExecutor(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            borrowed.append(f"executor job {fn!r}")
+            return super().submit(fn, *args, **kwargs)
+
     async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(RecordingExecutor(1))
         q = make()
-        before = set(threading.enumerate())
+        monkeypatch.setattr(threading.Thread, "start", start)
         task = asyncio.create_task(q.apop())
+        # once registered as a waiter the task is suspended: any thread or executor job it
+        # needed to wait was started before, synchronously, and is recorded by now
         await until(lambda: waiters(q) == 1)
-        await asyncio.sleep(0.01)  # let an executor thread (if one were used) show up
-        assert set(threading.enumerate()) == before, "apop started a thread while idle"
+        monkeypatch.undo()
+        assert borrowed == [], f"apop borrowed threads while idle: {borrowed}"
         assert not task.done()
         asyncio.get_running_loop().call_soon(q.add, pod("a"))  # producer on the loop
         assert name(await task) == "a"
@@ -283,7 +298,7 @@ def test_concurrent_apops_get_distinct_items(make: MakeQueue, consumers: int, co
             if rng.random() < 0.05:
                 time.sleep(0)  # hand the GIL over now and then
             if i == count // 2:
-                time.sleep(0.001)
+                time.sleep(0.001)  # pacing the producer, not a wait
         q.close()
 
     def pop_in_thread(q: QueueBase) -> None:
@@ -309,7 +324,7 @@ def test_concurrent_apops_get_distinct_items(make: MakeQueue, consumers: int, co
         for t in threads:
             t.start()
         for _ in range(cancels):
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
             victim = rng.randrange(len(tasks))
             tasks[victim].cancel()
             tasks.append(asyncio.create_task(consume(q)))

@@ -178,8 +178,8 @@ class _SlowCleanup(TaskService):
         await stop.wait()
 
     async def _cleanup(self) -> None:
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         self.cleaned = True
 
 
@@ -189,7 +189,7 @@ def test_cancelling_a_run_still_finishes_its_cleanup() -> None:
         task = asyncio.ensure_future(svc.run())
         await svc.serving.wait()
         task.cancel()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         task.cancel()  # again, during cleanup
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -205,7 +205,7 @@ def test_join_cancelled_does_not_cancel_the_run() -> None:
         task = svc.start()
         await svc.serving.wait()
         waiter = asyncio.ensure_future(svc.join())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
         assert svc.is_running() and not task.done()
@@ -225,7 +225,7 @@ def test_settle_waits_through_cancellations_and_retrieves_errors() -> None:
             try:
                 await release.wait()
             finally:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
                 ended.append(name)
             if fail:
                 raise ValueError(name)
@@ -233,9 +233,9 @@ def test_settle_waits_through_cancellations_and_retrieves_errors() -> None:
         kids: list[Any] = [asyncio.ensure_future(child("a", False)),
                            asyncio.ensure_future(child("b", True))]
         waiter = asyncio.ensure_future(settle(kids))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         waiter.cancel()  # the settling task is cancelled: it still waits for both
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         assert not waiter.done()
         release.set()
         with pytest.raises(asyncio.CancelledError):

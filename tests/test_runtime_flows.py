@@ -61,7 +61,7 @@ def test_retry_backs_off_then_returns(front: Front) -> None:
 def test_retry_passes_arguments_and_a_coroutine_is_awaited(front: Front) -> None:
     if front.name == "asyncio":
         async def op(a: int, b: int) -> int:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
             return a + b
     else:
         def op(a: int, b: int) -> int:
@@ -228,7 +228,7 @@ def test_the_real_sleepers_are_cut_short_by_stop() -> None:
     async def main() -> None:
         astop = asyncio.Event()
         task = asyncio.ensure_future(adrive(sleepy(), astop))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         astop.set()
         with pytest.raises(Stopped):
             await asyncio.wait_for(task, 5)
@@ -255,7 +255,7 @@ def test_adrive_cancelled_closes_the_flow_and_waits_for_a_blocking_call() -> Non
         task = asyncio.ensure_future(adrive(flow()))
         await asyncio.to_thread(started.wait, 5)
         task.cancel()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         assert not task.done()  # waits for the executor call to return
         release.set()
         with pytest.raises(asyncio.CancelledError):

@@ -26,7 +26,7 @@ from kubecache.kube import (
     new_async_list_watch_from_client,
     new_list_watch_from_client,
 )
-from tests.support.sync import wait_for
+from tests.support.sync import await_for, wait_for
 
 
 class SilentServer:
@@ -97,11 +97,7 @@ def test_asyncio_informer_stops_within_a_second_while_the_list_waits_for_headers
             informer = AsyncSharedIndexInformer(new_async_list_watch_from_client(client, "pods"))
             stop = asyncio.Event()
             task = asyncio.ensure_future(informer.run(stop))
-            for _ in range(500):
-                if silent.requests >= 1:
-                    break
-                await asyncio.sleep(0.01)
-            assert silent.requests >= 1
+            assert await await_for(lambda: silent.requests >= 1)
             t0 = time.monotonic()
             stop.set()
             await asyncio.wait_for(task, 5.0)

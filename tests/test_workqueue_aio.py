@@ -38,7 +38,7 @@ def test_a_cancelled_waiting_getter_leaves_no_trace() -> None:
     async def main() -> None:
         q = Queue()
         getter = asyncio.create_task(q.get())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         getter.cancel()
         await asyncio.gather(getter, return_exceptions=True)
         assert len(q._getters) == 0
@@ -55,7 +55,7 @@ def test_the_delay_timer_is_armed_only_while_getters_wait() -> None:
         q.add_after("a", 30.0)
         assert q._timer is None  # nobody waits: nothing to wake
         getter = asyncio.create_task(q.get())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         assert q._timer is not None
         clock.step(30.0)
         q._on_timer()  # as the loop would once the timer fires
@@ -71,7 +71,7 @@ def test_shut_down_with_drain_is_awaited_until_done() -> None:
         q.add("a")
         assert await q.get() == ("a", False)
         drain = asyncio.create_task(q.shut_down_with_drain())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         assert not drain.done()
         q.done("a")
         await drain
@@ -130,7 +130,7 @@ def test_a_delay_added_from_another_thread_wakes_the_getter() -> None:
     async def main() -> None:
         q = DelayingQueue()
         getter = asyncio.create_task(q.get())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
         adder = threading.Thread(target=q.add_after, args=("late", 0.02))
         adder.start()
         assert await getter == ("late", False)

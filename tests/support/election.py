@@ -418,8 +418,7 @@ ELECTOR_FRONTS = {"thread": ThreadElectors, "asyncio": AsyncElectors}
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+    from tests.support.sync import wait_for as poll
+
+    if not poll(predicate, timeout, interval=0.01):
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")

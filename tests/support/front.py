@@ -49,6 +49,7 @@ from kubecache.informer import SharedIndexInformer
 from kubecache.keys import DeletedFinalStateUnknown, meta_namespace_key_func
 from kubecache.reflector import Reflector
 from kubecache.runtime import FakeTime, Flow, adrive, drive
+from tests.support.sync import await_event
 
 if TYPE_CHECKING:
     from tests.support.clients import ClientDriver
@@ -106,12 +107,7 @@ class AsyncRecorder(Recorder):
     """The same, with coroutine callbacks that await the gate (never blocking the loop)."""
 
     async def _wait(self) -> None:
-        # the gate is a threading.Event the test's thread sets: poll it (5 s at most), so a
-        # held-up handler never blocks the loop and its cancellation ends the wait at once
-        for _ in range(1000):
-            if self.gate.is_set():
-                return
-            await asyncio.sleep(0.005)
+        await await_event(self.gate)  # set by the test's thread; never blocks the loop
 
     async def on_add(self, obj: Any) -> None:  # type: ignore[override]
         await self._wait()

@@ -13,6 +13,7 @@ import asyncio
 import threading
 
 from kubecache.runtime import State, TaskService, ThreadService
+from tests.support.sync import await_event
 
 
 class Toy:
@@ -63,6 +64,5 @@ class TaskToy(TaskService):
         self.toy.hook("serve", self.state)
 
     async def _cleanup(self) -> None:
-        while not self.toy.cleanup_gate.is_set():
-            await asyncio.sleep(0.001)
+        await await_event(self.toy.cleanup_gate)
         self.toy.hook("cleanup", self.state)

@@ -1,7 +1,10 @@
 """Helpers for concurrency tests: polling with deadlines, thread-leak checks.
 
 Every test runs under the suite-wide thread-leak check (``tests/conftest.py``);
-tests wait for conditions with :func:`wait_for`, never with bare sleeps::
+tests wait for conditions with :func:`wait_for` (on an event loop:
+:func:`await_for`; for a ``threading.Event`` a coroutine must not block on:
+:func:`await_event`), never with bare sleeps, and these are the only polling
+loops in the suite::
 
     from tests.support.sync import wait_for
 
@@ -11,6 +14,7 @@ tests wait for conditions with :func:`wait_for`, never with bare sleeps::
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +33,26 @@ def wait_for(pred: Callable[[], Any], timeout: float = 5.0, interval: float = 0.
         if time.monotonic() >= deadline:
             return bool(pred())
         time.sleep(interval)
+
+
+async def await_for(pred: Callable[[], Any], timeout: float = 5.0,
+                    interval: float = 0.005) -> bool:
+    """:func:`wait_for` on an event loop: yields to the loop between polls of ``pred``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return bool(pred())
+        await asyncio.sleep(interval)
+
+
+async def await_event(event: threading.Event, timeout: float = 5.0) -> bool:
+    """Wait for a ``threading.Event`` (set by another thread) without blocking the loop.
+
+    Polls, so a cancellation ends the wait at once (no executor thread left blocked).
+    """
+    return await await_for(event.is_set, timeout)
 
 
 def new_threads(before: set[threading.Thread],
