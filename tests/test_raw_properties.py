@@ -34,7 +34,7 @@ _objects = st.tuples(st.dictionaries(_text, _json, max_size=5), _top).flatmap(
 
 def _assert_reads_equal(r: Any, d: dict[str, Any]) -> None:
     assert type(r) is RawObject
-    assert r == d and d == r and not (r != d)
+    assert r == d and d == r and (r != d) is False
     assert r.to_dict() == d and type(thaw(r)) is dict and thaw(r) == d
     assert list(r) == list(d) and len(r) == len(d)
     for key, value in d.items():
