@@ -18,7 +18,6 @@ from kubecache import (
     FIFOClosedError,
     KeyFuncError,
     PopTimeoutError,
-    Requeue,
     Store,
     ZeroLengthDeltasError,
     meta_namespace_key_func,
@@ -26,7 +25,6 @@ from kubecache import (
     new_indexer,
 )
 from tests.support.objects import obj
-from tests.support.queues import waiting_poppers
 from tests.support.sync import wait_for
 
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
@@ -325,87 +323,7 @@ def test_add_if_not_present(fifo: DeltaFIFO) -> None:
 
 
 # --- pop ---------------------------------------------------------------------------
-
-def test_pop_process_runs_under_the_lock_and_can_call_back(fifo: DeltaFIFO) -> None:
-    fifo.add(obj("a", 1))
-    seen: list[Any] = []
-
-    def process(item: Deltas) -> None:
-        seen.append((list(item), fifo.get_by_key("a"), fifo._lock._is_owned()))  # type: ignore[attr-defined]
-
-    fifo.pop(process)
-    assert seen == [([Delta(ADDED, obj("a", 1))], (None, False), True)]
-
-
-def test_pop_requeue_puts_the_deltas_back(fifo: DeltaFIFO) -> None:
-    fifo.add(obj("a", 1))
-    fifo.add(obj("b", 1))
-
-    def process(item: Deltas) -> None:
-        raise Requeue(RuntimeError("later"))
-
-    popped = fifo.pop(process)
-    assert popped == [Delta(ADDED, obj("a", 1))]
-    assert fifo.list_keys() == ["b", "a"]
-    assert deltas(fifo, "a") == [(ADDED, obj("a", 1))]
-
-
-def test_pop_other_exception_propagates_item_removed(fifo: DeltaFIFO) -> None:
-    fifo.add(obj("a"))
-
-    def process(item: Deltas) -> None:
-        raise KeyError("handler bug")
-
-    with pytest.raises(KeyError):
-        fifo.pop(process)
-    assert len(fifo) == 0
-
-
-def test_pop_timeout(fifo: DeltaFIFO) -> None:
-    with pytest.raises(PopTimeoutError):
-        fifo.pop(timeout=0.02)
-    with pytest.raises(TimeoutError):
-        fifo.pop(timeout=0)
-
-
-def test_blocked_pop_gets_an_item_added_later(fifo: DeltaFIFO) -> None:
-    result: list[Any] = []
-    t = threading.Thread(target=lambda: result.append(fifo.pop(timeout=10.0)))
-    t.start()
-    assert wait_for(lambda: waiting_poppers(fifo) == 1)
-    fifo.add(obj("late"))
-    t.join(5.0)
-    assert not t.is_alive()
-    assert result == [[Delta(ADDED, obj("late"))]]
-
-
-def test_close_wakes_blocked_poppers(fifo: DeltaFIFO) -> None:
-    errors: list[BaseException] = []
-
-    def popper() -> None:
-        try:
-            fifo.pop()
-        except BaseException as err:
-            errors.append(err)
-
-    threads = [threading.Thread(target=popper) for _ in range(2)]
-    for t in threads:
-        t.start()
-    assert wait_for(lambda: waiting_poppers(fifo) == 2)
-    fifo.close()
-    for t in threads:
-        t.join(5.0)
-        assert not t.is_alive()
-    assert fifo.is_closed()
-    assert len(errors) == 2 and all(isinstance(e, FIFOClosedError) for e in errors)
-
-
-def test_closed_queue_drains_before_raising(fifo: DeltaFIFO) -> None:
-    fifo.add(obj("a"))
-    fifo.close()
-    assert fifo.pop() == [Delta(ADDED, obj("a"))]
-    with pytest.raises(FIFOClosedError):
-        fifo.pop()
+# pop/apop on both front ends (order, process, Requeue, timeouts, close): tests/test_queue_pop.py
 
 
 # --- has_synced ------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from kubecache import (
     FIFO,
-    CacheError,
     FIFOClosedError,
     KeyFuncError,
     PopTimeoutError,
@@ -24,7 +22,6 @@ from kubecache import (
     new_fifo,
 )
 from tests.support.objects import obj
-from tests.support.queues import waiting_poppers
 from tests.support.sync import wait_for
 
 
@@ -177,28 +174,7 @@ def test_a_key_func_raising_anything_is_wrapped() -> None:
 
 
 # --- pop ----------------------------------------------------------------------
-
-def test_pop_process_sees_item_after_removal(fifo: FIFO) -> None:
-    fifo.add(obj("a", 1))
-    seen: list[Any] = []
-
-    def process(item: Any) -> None:
-        seen.append((item, fifo.get_by_key("a")))  # re-entrant: lock is held
-
-    assert fifo.pop(process) == obj("a", 1)
-    assert seen == [(obj("a", 1), (None, False))]
-
-
-def test_pop_requeue_puts_item_back_and_returns_it(fifo: FIFO) -> None:
-    fifo.add(obj("a", 1))
-    fifo.add(obj("b", 1))
-
-    def process(item: Any) -> None:
-        raise Requeue(ValueError("not yet"))
-
-    assert fifo.pop(process) == obj("a", 1)
-    assert fifo.list_keys() == ["b", "a"]
-    assert fifo.get_by_key("a") == (obj("a", 1), True)
+# pop/apop on both front ends (order, process, Requeue, timeouts, close): tests/test_queue_pop.py
 
 
 def test_requeue_yields_to_a_newer_object_added_during_process(fifo: FIFO) -> None:
@@ -211,58 +187,6 @@ def test_requeue_yields_to_a_newer_object_added_during_process(fifo: FIFO) -> No
     assert fifo.pop(process) == obj("a", 1)
     assert fifo.get_by_key("a") == (obj("a", 2), True)
     assert len(fifo) == 1
-
-
-def test_pop_other_exception_propagates_and_item_stays_removed(fifo: FIFO) -> None:
-    fifo.add(obj("a"))
-
-    def process(item: Any) -> None:
-        raise ValueError("handler failed")
-
-    with pytest.raises(ValueError, match="handler failed"):
-        fifo.pop(process)
-    assert len(fifo) == 0
-
-
-def test_pop_timeout_raises_timeout_error(fifo: FIFO) -> None:
-    start = time.monotonic()
-    with pytest.raises(PopTimeoutError) as info:
-        fifo.pop(timeout=0.05)
-    assert time.monotonic() - start >= 0.04
-    assert isinstance(info.value, TimeoutError) and isinstance(info.value, CacheError)
-
-
-def test_pop_with_timeout_returns_an_item_added_by_another_thread(fifo: FIFO) -> None:
-    popper = Popper(fifo, timeout=10.0)
-    assert wait_for(lambda: waiting_poppers(fifo) == 1)
-    fifo.add(obj("late"))
-    popper.join()
-    assert popper.error is None and popper.result == obj("late")
-
-
-def test_closed_and_empty_pop_raises(fifo: FIFO) -> None:
-    assert not fifo.is_closed()
-    fifo.close()
-    assert fifo.is_closed()
-    with pytest.raises(FIFOClosedError):
-        fifo.pop()
-
-
-def test_closed_queue_still_drains_queued_items(fifo: FIFO) -> None:
-    fifo.add(obj("a"))
-    fifo.close()
-    assert fifo.pop() == obj("a")
-    with pytest.raises(FIFOClosedError):
-        fifo.pop(timeout=1.0)
-
-
-def test_close_wakes_every_blocked_popper(fifo: FIFO) -> None:
-    poppers = [Popper(fifo) for _ in range(3)]
-    assert wait_for(lambda: waiting_poppers(fifo) == 3)
-    fifo.close()
-    for p in poppers:
-        p.join()
-        assert isinstance(p.error, FIFOClosedError)
 
 
 # --- has_synced -------------------------------------------------------------

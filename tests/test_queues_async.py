@@ -1,4 +1,6 @@
-"""``await apop()`` on FIFO and DeltaFIFO: ``pop``'s semantics, waiting on the event loop.
+"""``await apop()`` on FIFO and DeltaFIFO: what only asyncio has (waiting on the loop without
+a thread, a coroutine ``process`` refused, cancellation, concurrent apops). The pop contract
+both front ends share is tested once, on both, in tests/test_queue_pop.py.
 
 Every test runs its coroutine under :func:`run`, which bounds it with a
 deadline and fails if a task is still alive at the end; the suite-wide
@@ -19,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubecache import FIFOClosedError, PopTimeoutError, Requeue, meta_namespace_key_func
+from kubecache import FIFOClosedError, meta_namespace_key_func
 from kubecache.delta_fifo import DeltaFIFO, Deltas
 from kubecache.fifo import FIFO, QueueBase
 from tests.support.objects import pod
@@ -63,35 +65,6 @@ async def until(pred: Callable[[], object], timeout: float = 5.0) -> None:
 
 
 @pytest.mark.parametrize("make", QUEUES)
-def test_apop_returns_items_in_order_and_calls_process(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        for n in "abc":
-            q.add(pod(n))
-        seen: list[str] = []
-        got = [await q.apop(lambda item: seen.append(name(item))) for _ in range(3)]
-        assert [name(i) for i in got] == ["a", "b", "c"] == seen
-        assert len(q) == 0 and waiters(q) == 0
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_apop_waits_for_a_producer_thread(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        task = asyncio.create_task(q.apop())
-        await until(lambda: waiters(q) == 1)
-        producer = threading.Thread(target=q.add, args=(pod("a"),))
-        producer.start()
-        assert name(await task) == "a"
-        producer.join(5)
-        assert waiters(q) == 0
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
 def test_apop_waits_on_the_loop_without_a_thread(make: MakeQueue,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     borrowed: list[str] = []  # threads started, executor jobs submitted
@@ -119,101 +92,6 @@ def test_apop_waits_on_the_loop_without_a_thread(make: MakeQueue,
         assert not task.done()
         asyncio.get_running_loop().call_soon(q.add, pod("a"))  # producer on the loop
         assert name(await task) == "a"
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_replace_wakes_waiting_apops(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        tasks = [asyncio.create_task(q.apop()) for _ in range(2)]
-        await until(lambda: waiters(q) == 2)
-        q.replace([pod("a"), pod("b")], "1")
-        assert sorted(name(i) for i in await asyncio.gather(*tasks)) == ["a", "b"]
-        assert q.has_synced()
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_apop_timeout_raises_pop_timeout_error(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        start = time.monotonic()
-        with pytest.raises(PopTimeoutError) as err:
-            await q.apop(timeout=0.05)
-        assert time.monotonic() - start >= 0.05
-        assert isinstance(err.value, TimeoutError)
-        assert waiters(q) == 0
-        with pytest.raises(PopTimeoutError):
-            await q.apop(timeout=0)
-        q.add(pod("a"))
-        assert name(await q.apop(timeout=0)) == "a"  # ready items win over the deadline
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_apop_on_closed_queue(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        q.add(pod("a"))
-        q.close()
-        assert name(await q.apop()) == "a"  # closed but not empty: still pops
-        with pytest.raises(FIFOClosedError):
-            await q.apop()
-        with pytest.raises(FIFOClosedError):
-            await q.apop(timeout=1.0)
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_close_wakes_every_waiting_apop(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        tasks = [asyncio.create_task(q.apop()) for _ in range(3)]
-        await until(lambda: waiters(q) == 3)
-        closer = threading.Thread(target=q.close)
-        closer.start()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        closer.join(5)
-        assert all(isinstance(r, FIFOClosedError) for r in results), results
-        assert waiters(q) == 0
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_requeue_from_process_puts_the_item_back(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        q.add(pod("a"))
-
-        def process(item: Any) -> None:
-            raise Requeue()
-
-        assert name(await q.apop(process)) == "a"
-        assert q.list_keys() == ["ns/a"]
-        assert name(await q.apop()) == "a"
-        assert len(q) == 0
-
-    run(main)
-
-
-@pytest.mark.parametrize("make", QUEUES)
-def test_other_errors_from_process_propagate_with_the_item_removed(make: MakeQueue) -> None:
-    async def main() -> None:
-        q = make()
-        q.add(pod("a"))
-
-        def process(item: Any) -> None:
-            raise ValueError("boom")
-
-        with pytest.raises(ValueError, match="boom"):
-            await q.apop(process)
-        assert len(q) == 0
 
     run(main)
 
