@@ -329,3 +329,113 @@ def test_composed_predicates_on_creates_and_deletes() -> None:
 
 def test_decision_is_a_value() -> None:
     assert decide(None, None) == Decision(Verdict.FORGET)
+
+
+# --- workers against the real queue, interleaved by hypothesis -------------------------------
+
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from kubecache.clock import FakeClock  # noqa: E402
+from kubecache.workqueue import ItemExponentialFailureRateLimiter, PriorityQueue  # noqa: E402
+
+KEYS = ("ns/a", "ns/b", "ns/c")
+WORKERS = 3
+
+
+class QueueBacked(Bare):
+    """A controller core on the real threaded PriorityQueue with a fake clock (never blocks:
+    a worker's ``get`` is only performed when an item is ready)."""
+
+    clock: FakeClock
+
+    def _new_queue(self, rate_limiter: Any, name: str, clock: Any) -> PriorityQueue:
+        return PriorityQueue(ItemExponentialFailureRateLimiter(0.5, 2.0), clock=clock)
+
+
+class Workers(RuleBasedStateMachine):
+    """N worker flows on one queue, stepped in any order: one key is never held twice, and
+    every add is followed by a reconcile of its key (once everything settles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.ctrl = QueueBacked(lambda key: None, clock=self.clock)
+        self.queue = self.ctrl.queue
+        self.workers = [FlowStep(worker_flow(self.ctrl)) for _ in range(WORKERS)]
+        self.held: list[str | None] = [None] * WORKERS
+        self.owed: set[str] = set()  # added, and not handed out since
+
+    def _at_get(self, i: int) -> bool:
+        return self.held[i] is None
+
+    @rule(key=st.sampled_from(KEYS), low=st.booleans())
+    def add(self, key: str, low: bool) -> None:
+        self.queue.add(key, LOW_PRIORITY if low else 0)
+        self.owed.add(key)
+
+    @rule(i=st.integers(0, WORKERS - 1))
+    def take(self, i: int) -> None:
+        if not self._at_get(i) or self.queue.len() == 0:
+            return
+        key, shutdown = self.queue.get()
+        assert not shutdown
+        assert key not in self.held, f"{key} handed to worker {i} while another holds it"
+        self.workers[i].send((key, False))
+        req = self.workers[i].request
+        assert isinstance(req, Call) and req.args == (key,)
+        self.held[i] = key
+        self.owed.discard(key)
+
+    @rule(i=st.integers(0, WORKERS - 1), outcome=st.sampled_from(["ok", "error", "after"]))
+    def finish(self, i: int, outcome: str) -> None:
+        key = self.held[i]
+        if key is None:
+            return
+        if outcome == "ok":
+            self.workers[i].send(None)
+        elif outcome == "error":
+            self.workers[i].throw(RuntimeError("reconcile failed"))
+            self.owed.add(key)  # it comes back through the rate limiter
+        else:
+            self.workers[i].send(Result(requeue_after=1.0))
+            self.owed.add(key)
+        self.held[i] = None
+
+    @rule(seconds=st.sampled_from([0.25, 1.0, 3.0]))
+    def tick(self, seconds: float) -> None:
+        self.clock.step(seconds)
+
+    @invariant()
+    def processing_is_what_workers_hold(self) -> None:
+        held = [k for k in self.held if k is not None]
+        assert len(held) == len(set(held))
+        assert self.queue.snapshot()["processing"] == set(held)
+
+    def teardown(self) -> None:
+        # Settle: every worker finishes with success, time passes, until nothing is owed.
+        for _ in range(50):
+            for i in range(WORKERS):
+                if self.held[i] is not None:
+                    self.finish(i, "ok")
+            self.clock.step(5.0)
+            for i in range(WORKERS):
+                self.take(i)
+            if not self.owed and all(k is None for k in self.held) and not self.queue.len():
+                break
+        assert not self.owed, f"added but never reconciled again: {self.owed}"
+        snap = self.queue.snapshot()
+        assert not snap["waiting"] and not snap["dirty"] and not snap["processing"]
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
+def test_workers_on_the_real_queue_never_share_a_key_and_miss_no_add() -> None:
+    from hypothesis import settings
+
+    run_state_machine_as_test(Workers, settings=settings(max_examples=150,
+                                                         stateful_step_count=40))
