@@ -336,7 +336,6 @@ def test_decision_is_a_value() -> None:
 from hypothesis.stateful import (  # noqa: E402
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )

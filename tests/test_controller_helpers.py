@@ -24,7 +24,9 @@ from kubecache.errors import StatusError
 from kubecache.kube import Config
 from kubecache.runtime import FlowStep
 from kubecache.testing import ApiServer
-from tests.support.clients import CLIENT_KINDS, ClientDriver
+from tests.support.clients import ClientDriver
+
+CLIENT_KINDS = ("sync", "async")  # ClientDriver kinds: the threaded and the asyncio client
 
 FIN = "example.com/cleanup"
 
