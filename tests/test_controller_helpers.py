@@ -24,9 +24,7 @@ from kubecache.errors import StatusError
 from kubecache.kube import Config
 from kubecache.runtime import FlowStep
 from kubecache.testing import ApiServer
-from tests.support.clients import ClientDriver
-
-CLIENT_KINDS = ("sync", "async")  # ClientDriver kinds: the threaded and the asyncio client
+from tests.support.front import Front
 
 FIN = "example.com/cleanup"
 
@@ -34,9 +32,9 @@ FIN = "example.com/cleanup"
 class Helpers:
     """The finalizer and recorder of one front end, callable from this (sync) test."""
 
-    def __init__(self, kind: str, server: ApiServer) -> None:
-        self.kind = kind
-        self.driver = ClientDriver(kind, Config(server=server.url))
+    def __init__(self, front: Front, server: ApiServer) -> None:
+        self.kind = "sync" if front.name == "thread" else "async"
+        self.driver = front.client(Config(server=server.url))
 
     def finalizer(self, obj: Any, apply: Any, cleanup: Any, **kw: Any) -> Any:
         client = self.driver.client
@@ -62,9 +60,9 @@ class Helpers:
         return Sync()
 
 
-@pytest.fixture(params=CLIENT_KINDS)
-def helpers(request: pytest.FixtureRequest, server: ApiServer) -> Iterator[Helpers]:
-    h = Helpers(str(request.param), server)
+@pytest.fixture
+def helpers(front: Front, server: ApiServer) -> Iterator[Helpers]:
+    h = Helpers(front, server)
     try:
         yield h
     finally:

@@ -44,12 +44,12 @@ class Locks:
             client = Client(self.config)
             self.clients.append(client)
             return election.LeaseLock(client, "default", "managers", identity)
-        assert hasattr(self.cfront.inner, "loop")
+        loop = self.cfront.loop
 
         async def make() -> AsyncClient:
             return AsyncClient(self.config)
 
-        client = asyncio.run_coroutine_threadsafe(make(), self.cfront.inner.loop).result(5)
+        client = asyncio.run_coroutine_threadsafe(make(), loop).result(5)
         self.clients.append(client)
         return aio_election.LeaseLock(client, "default", "managers", identity)
 
@@ -58,8 +58,7 @@ class Locks:
             if isinstance(client, Client):
                 client.close()
             else:
-                asyncio.run_coroutine_threadsafe(client.aclose(),
-                                                 self.cfront.inner.loop).result(5)
+                asyncio.run_coroutine_threadsafe(client.aclose(), self.cfront.loop).result(5)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Run a controller (and its informers) on either front end from synchronous tests.
 
 The ``cfront`` fixture (:func:`controller_front_fixture`) yields a
-:class:`ControllerFront` built on :mod:`tests.support.informers`' fronts:
+:class:`ControllerFront` wrapping the suite's ``front`` fixture (tests/support/front.py,
+parametrized over both front ends):
 ``informer(src, **kw)`` builds an informer of the front end, ``controller(fn,
 **kw)`` a controller whose reconcile calls the plain function ``fn(key)``
 (asyncio: a coroutine running ``fn`` in the loop's executor, so a blocking
@@ -25,7 +26,7 @@ import pytest
 
 import kubecache.aio.controller as aio_controller
 import kubecache.controller as controller
-from tests.support.informers import FRONTS, AsyncFront, ThreadFront
+from tests.support.front import AsyncFront, Front
 
 DEADLINE = 10.0
 
@@ -40,10 +41,16 @@ def wait_until(cond: Callable[[], Any], timeout: float = DEADLINE, what: str = "
 
 
 class ControllerFront:
-    def __init__(self, inner: ThreadFront | AsyncFront) -> None:
+    def __init__(self, inner: Front) -> None:
         self.inner = inner
         self.name = inner.name
         self.module: Any = controller if inner.name == "thread" else aio_controller
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The asyncio front end's loop (only for asyncio)."""
+        assert isinstance(self.inner, AsyncFront)
+        return self.inner.loop
 
     def informer(self, src: Any, **kw: Any) -> Any:
         return self.inner.new(src, **kw)
@@ -138,15 +145,10 @@ class Run:
 
 
 def controller_front_fixture() -> Any:
-    """A fixture parametrized over both front ends, yielding a :class:`ControllerFront`."""
+    """A fixture on top of ``front`` (each front end in turn): a :class:`ControllerFront`."""
 
-    @pytest.fixture(params=FRONTS)
-    def cfront(request: pytest.FixtureRequest) -> Iterator[ControllerFront]:
-        inner: ThreadFront | AsyncFront = (ThreadFront() if request.param == "thread"
-                                           else AsyncFront())
-        try:
-            yield ControllerFront(inner)
-        finally:
-            inner.close()
+    @pytest.fixture
+    def cfront(front: Front) -> ControllerFront:
+        return ControllerFront(front)
 
     return cfront
