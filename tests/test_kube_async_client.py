@@ -24,7 +24,7 @@ import pytest
 import trustme
 
 from kubecache.aio import AsyncListerWatcher, AsyncListWatch
-from kubecache.errors import MalformedDataError, StatusError, is_gone
+from kubecache.errors import StatusError
 from kubecache.kube import Client, Config, load_config, new_list_watch_from_client
 from kubecache.kube._async_client import AsyncClient
 from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
@@ -32,7 +32,6 @@ from kubecache.kube._endpoint import environment_proxy
 from kubecache.kube._errors import CredentialError, TransportError
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
-from kubecache.watch import EventType
 from tests.support.servers import HeaderRecorder
 from tests.support.sync import await_for
 
@@ -64,127 +63,24 @@ async def eventually(pred: Callable[[], bool], timeout: float = 10.0) -> None:
 pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
 
 
-# --- requests, lists, watches ------------------------------------------------------------
+# --- requests, lists, watches: on both clients in tests/test_kube_client_contract.py --------
 
 
-def test_crud_list_pages_and_selectors(server: ApiServer) -> None:
+def test_the_async_client_says_what_it_is_and_gives_async_list_watches(
+        server: ApiServer) -> None:
+    """The requests, lists and watches themselves: tests/test_kube_client_contract.py."""
     async def main() -> None:
         async with AsyncClient(Config(server=server.url)) as client:
             assert "AsyncClient(server=" in repr(client)
-            base = "/api/v1/namespaces/default/pods"
-            for i in range(5):
-                await client.post(base, pod(f"p{i}", app="web" if i % 2 else "db"))
-            got = await client.get(f"{base}/p1")
-            assert got["metadata"]["labels"] == {"app": "web"}
-            patched = await client.patch(f"{base}/p1", {"metadata": {"labels": {"x": "y"}}})
-            assert patched["metadata"]["labels"] == {"app": "web", "x": "y"}
-            patched["metadata"]["labels"] = {"app": "db"}
-            await client.put(f"{base}/p1", patched)
-            await client.delete(f"{base}/p4")
-
             lw = new_async_list_watch_from_client(client, "pods", "default")
             assert isinstance(lw, AsyncListerWatcher)
-            names: list[str] = []
-            token: str | None = None
-            pages = 0
-            while True:
-                page = await lw.list(ListOptions(limit=2, continue_=token))
-                pages += 1
-                names += [p["metadata"]["name"] for p in page["items"]]
-                token = page["metadata"].get("continue")
-                if not token:
-                    break
-            assert pages == 2 and sorted(names) == ["p0", "p1", "p2", "p3"]
-            db = new_async_list_watch_from_client(client, "pods", label_selector="app=db")
-            assert sorted(p["metadata"]["name"] for p in
-                          (await db.list(ListOptions()))["items"]) == ["p0", "p1", "p2"]
-            with pytest.raises(StatusError) as info:
-                await client.get(f"{base}/nope")
-            assert info.value.code == 404
+            assert (await lw.list(ListOptions()))["items"] == []
 
     run(main)
 
 
-def test_watch_decodes_events_and_stop_ends_a_pending_read(server: ApiServer) -> None:
-    async def main() -> None:
-        async with AsyncClient(Config(server=server.url)) as client:
-            lw = new_async_list_watch_from_client(client, "pods")
-            rv = (await lw.list(ListOptions()))["metadata"]["resourceVersion"]
-            w = await lw.watch(ListOptions(resource_version=rv))
-            assert isinstance(w, AsyncHTTPWatch)
-            it = w.__aiter__()
-            await asyncio.to_thread(server.create, "pods", pod("a"))
-            await asyncio.to_thread(server.create, "pods", pod("b", ns="other"))
-            first = await asyncio.wait_for(it.__anext__(), 10)
-            second = await asyncio.wait_for(it.__anext__(), 10)
-            assert [(e.type, e.object["metadata"]["name"]) for e in (first, second)] == [
-                (EventType.ADDED, "a"), (EventType.ADDED, "b")]
-            pending = asyncio.ensure_future(it.__anext__())
-            for _ in range(5):  # let the read start; nothing can complete it (no events)
-                await asyncio.sleep(0)  # a loop yield (deterministic order), not a wait
-            assert not pending.done()
-            t0 = time.monotonic()
-            w.stop()
-            with pytest.raises(StopAsyncIteration):
-                await asyncio.wait_for(pending, 5)
-            assert time.monotonic() - t0 < 2
-            await eventually(lambda: server.stats.open_watches == 0)
-
-    run(main)
 
 
-def test_compacted_version_gives_410(server: ApiServer) -> None:
-    server.create("pods", pod("a"))
-    old = server.resource_version
-    server.create("pods", pod("b"))
-
-    async def main() -> None:
-        async with AsyncClient(Config(server=server.url)) as client:
-            lw = new_async_list_watch_from_client(client, "pods")
-            token = (await lw.list(ListOptions(limit=1)))["metadata"]["continue"]
-            await asyncio.to_thread(server.create, "pods", pod("c"))
-            await asyncio.to_thread(server.compact)  # the token's version is now history
-            w = await lw.watch(ListOptions(resource_version=old))
-            events = [ev async for ev in w]
-            assert events[0].type is EventType.ERROR and is_gone(events[0].object)
-            with pytest.raises(StatusError) as info:
-                await lw.list(ListOptions(limit=1, continue_=token))
-            assert info.value.code == 410 and is_gone(info.value)
-
-    run(main)
-
-
-def test_retry_after_and_status_errors(server: ApiServer) -> None:
-    async def main() -> None:
-        async with AsyncClient(Config(server=server.url)) as client:
-            lw = new_async_list_watch_from_client(client, "pods")
-            server.fail_next(1, code=429, reason="TooManyRequests")
-            with pytest.raises(StatusError) as info:
-                await lw.list(ListOptions())
-            assert info.value.code == 429 and info.value.retry_after == 1
-            server.fail_next(1, code=503, reason="ServiceUnavailable")
-            with pytest.raises(StatusError) as info:
-                await lw.watch(ListOptions())
-            assert info.value.code == 503
-            assert (await lw.list(ListOptions()))["items"] == []  # the pool is still fine
-
-    run(main)
-
-
-def test_too_long_line_is_malformed_data(server: ApiServer) -> None:
-    async def main() -> None:
-        async with AsyncClient(Config(server=server.url), max_line_bytes=2_000) as client:
-            lw = new_async_list_watch_from_client(client, "pods")
-            rv = (await lw.list(ListOptions()))["metadata"]["resourceVersion"]
-            w = await lw.watch(ListOptions(resource_version=rv))
-            big = pod("big")
-            big["metadata"]["annotations"] = {"x": "y" * 5_000}
-            await asyncio.to_thread(server.create, "pods", big)
-            with pytest.raises(MalformedDataError, match="max_line_bytes"):
-                await asyncio.wait_for(w.__anext__(), 10)
-            await eventually(lambda: server.stats.open_watches == 0)  # the stream was closed
-
-    run(main)
 
 
 # --- silent servers, timeouts and cancellation ----------------------------------------------------
@@ -326,20 +222,6 @@ def test_silent_server_is_noticed_by_the_read_timeouts(silent: SilentServer,
 
     run(main)
 
-
-def test_refused_connection_is_a_transport_error() -> None:
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-
-    async def main() -> None:
-        async with AsyncClient(Config(server=f"http://127.0.0.1:{port}")) as client:
-            with pytest.raises(TransportError, match=f"127.0.0.1:{port}"):
-                await client.get("/api")
-            with pytest.raises(ConnectionError):  # TransportError is a ConnectionError
-                await client.get("/api")
-
-    run(main)
 
 
 # --- credentials -------------------------------------------------------------------------

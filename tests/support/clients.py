@@ -10,6 +10,7 @@ a call one client lacks fails the test on that client. Every wait has a deadline
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -33,6 +34,7 @@ class ClientDriver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._iter: dict[int, Any] = {}
+        self._readers: list[threading.Thread] = []
         if kind == "sync":
             self.client: Any = Client(config, **settings)
         elif kind == "async":
@@ -107,16 +109,37 @@ class ClientDriver:
                     break
             return out
 
-        async def take() -> list[Event]:
-            it = self._iter.setdefault(id(watch), watch.__aiter__())
-            while len(out) < count:
-                try:
-                    out.append(await it.__anext__())
-                except StopAsyncIteration:
-                    break
-            return out
+        return list(self._run(self._atake(watch, count)))
 
-        return list(self._run(take()))
+    async def _atake(self, watch: Any, count: int) -> list[Event]:
+        out: list[Event] = []
+        it = self._iter.setdefault(id(watch), watch.__aiter__())
+        while len(out) < count:
+            try:
+                out.append(await it.__anext__())
+            except StopAsyncIteration:
+                break
+        return out
+
+    def next_events_later(self, watch: Any,
+                          count: int) -> concurrent.futures.Future[list[Event]]:
+        """:meth:`next_events` begun elsewhere (it may wait for the server): its future."""
+        if self.kind == "async":
+            # the read runs as a task on the client's loop; the future is this thread's handle
+            assert self._loop is not None
+            return asyncio.run_coroutine_threadsafe(self._atake(watch, count), self._loop)
+        fut: concurrent.futures.Future[list[Event]] = concurrent.futures.Future()
+
+        def read() -> None:
+            try:
+                fut.set_result(self.next_events(watch, count))
+            except BaseException as err:
+                fut.set_exception(err)
+
+        t = threading.Thread(target=read, name="client driver read", daemon=True)
+        self._readers.append(t)
+        t.start()
+        return fut
 
     def stop_watch(self, watch: Any) -> None:
         if self._loop is not None:
@@ -125,6 +148,8 @@ class ClientDriver:
             watch.stop()
 
     def close(self) -> None:
+        for t in self._readers:
+            t.join(DEADLINE)
         if self.kind == "sync":
             self.client.close()
             return
