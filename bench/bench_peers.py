@@ -62,6 +62,8 @@ NODE_CACHE = HERE / ".cache" / "node"
 
 FLOORS = ("floor urllib3", "floor http.client")
 REFERENCE = "kubecache threaded"
+DECODE = "orjson.loads loop"
+"""The decode floor: ``orjson.loads`` over the bulk stream's lines (bulk only)."""
 NODE = "client-node makeInformer"
 CLIENTS = (
     *FLOORS,
@@ -69,14 +71,19 @@ CLIENTS = (
     "kubecache threaded compact",
     "kubecache asyncio",
     "kubecache asyncio compact",
+    "kubecache threaded raw",
+    "kubecache threaded inline",
+    "kubecache threaded raw inline",
+    "kubecache asyncio uvloop",
     "kubecache Reflector->Store",
+    "orjson.loads loop",
     "official SharedInformer",
     "official Watch().stream",
     "kubernetes_asyncio watch",
     NODE,
 )
 QUICK_CLIENTS = tuple(c for c in CLIENTS if c.startswith(("floor", "kubecache"))
-                      or c == "official SharedInformer")
+                      or c in ("official SharedInformer", "orjson.loads loop"))
 """``--quick`` runs the floors, kubecache and the official informer (no npm, no slow peers)."""
 
 
@@ -427,8 +434,21 @@ def render(rows: list[dict[str, Any]]) -> str:
                              ("n/a" if isinstance(values[c].get(col), str) else ""))
             grid.append([c, *cells])
         out.append(_grid(title + "; higher is worse", header, grid))
+    decode_rate = values.get(DECODE, {}).get("bulk rate")
+    http_rate = floor_of(values, "bulk rate")
+    bulk = []
+    for c in clients:
+        rate = values[c].get("bulk rate")
+        if c == "raw socket" or not isinstance(rate, float):
+            continue
+        bulk.append([c, f"{rate:,.0f}",
+                     f"{rate / decode_rate:.2f}" if isinstance(decode_rate, float) else "",
+                     f"{rate / http_rate:.2f}" if http_rate else ""])
+    if bulk:
+        out.append(_grid("bulk events/s against both floors; higher is better",
+                         ["client", "ev/s", f"x {DECODE}", "x HTTP floor"], bulk))
     reasons = sorted({(c, str(v)) for c in clients for v in values[c].values()
-                      if isinstance(v, str)})
+                      if isinstance(v, str) and not v.startswith("the decode loop")})
     if reasons:
         out.append("n/a:\n" + "\n".join(f"  {c}: {why}" for c, why in reasons))
     raw = values.get("raw socket", {}).get("bulk rate")
@@ -462,13 +482,18 @@ def run_together(clients: list[str], wl: Workload, server: Server, kubeconfig: P
 RELIST_BUDGET_S = 100.0
 """A client whose 10k sync predicts more than this for the big sync + relist skips it."""
 
-SAME_AS = {"kubecache asyncio compact": "kubecache threaded compact"}
+SAME_AS = {"kubecache asyncio compact": "kubecache threaded compact",
+           "kubecache threaded inline": "kubecache threaded",
+           "kubecache threaded raw inline": "kubecache threaded raw"}
 """Clients whose big relist measures what another row does (the same storage)."""
 
 
 def skip_reason(client: str, results: dict[str, dict[str, dict[str, Any]]], wl: Workload,
                 sz: dict[str, Any]) -> str | None:
-    """Why the big relist is skipped for ``client`` (to keep the full run in its budget)."""
+    """Why ``wl`` is skipped for ``client``: the decode floor is bulk only; the big relist
+    is skipped for some (to keep the full run in its budget)."""
+    if client == DECODE and wl.name != "bulk":
+        return "the decode loop measures the bulk stream only"
     if wl.phase != "relist" or os.environ.get("BENCH_PEERS_ALL"):
         return None
     how = "BENCH_PEERS_ALL=1 runs it"
@@ -514,8 +539,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     continue
                 if wl.phase == "idle":  # barely any CPU each: all at once
                     server.reset()
-                    for c, r in run_together(chosen, wl, server, configs[wl.scenario],
-                                             node_cmd, sz).items():
+                    for c, r in run_together([c for c in chosen if c != DECODE], wl, server,
+                                             configs[wl.scenario], node_cmd, sz).items():
                         results[c][wl.name] = r
                     continue
                 for c in chosen:

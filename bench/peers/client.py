@@ -273,6 +273,35 @@ def run_raw(spec: dict[str, Any], probe: Probe) -> None:
     probe.done.set()
 
 
+def run_decode_loop(spec: dict[str, Any], probe: Probe) -> None:
+    """The decode floor: ``orjson.loads`` over the bulk stream's lines, nothing else.
+
+    The stream is fetched first (not measured); the phase is the loop alone.
+    """
+    if spec["phase"] != "events" or spec["handlers"] != 1 or spec["events"] < 5_000:
+        raise Unavailable("the decode loop measures the bulk stream only")
+    import orjson
+    import urllib3
+    parts = urlsplit(spec["url"])
+    pool = urllib3.HTTPConnectionPool(parts.hostname or "127.0.0.1", parts.port or 80)
+    r = pool.request("GET", f"/api/v1/pods?watch=1&resourceVersion={spec['list_rv']}",
+                     preload_content=False)
+    body, lines_in = bytearray(), 0
+    for chunk in r.read_chunked(decode_content=False):
+        body += chunk
+        lines_in += chunk.count(b"\n")
+        if lines_in >= spec["events"]:
+            break
+    r.release_conn()
+    lines = [line for line in bytes(body).split(b"\n") if line][:spec["events"]]
+    probe.mark("start")
+    probe.hit_many(spec["list"])  # no list: "synced" at once
+    loads = orjson.loads
+    for line in lines:
+        loads(line)
+    probe.hit_many(len(lines))
+
+
 # --- kubecache ---------------------------------------------------------------------------
 
 
@@ -311,18 +340,40 @@ def _handler_funcs(h: Callable[..., None]) -> Any:
     return ResourceEventHandlerFuncs(on_add=h, on_update=lambda old, new: h(new), on_delete=h)
 
 
-def run_kubecache_threaded(spec: dict[str, Any], probe: Probe) -> None:
-    from kubecache.informer import SharedIndexInformer
-    options: dict[str, Any] = {}
+def _storage_options(spec: dict[str, Any], informer_cls: Any) -> dict[str, Any]:
+    """Informer keywords for the storage the spec asks (``compact``, ``raw``)."""
     if spec.get("compact"):
         found = compact_options()
         if isinstance(found, str):
             raise Unavailable(found)
-        options.update(found)
+        return found
+    if spec.get("raw"):
+        from kubecache.informer import InformerOptions
+        if "raw" not in getattr(importlib.import_module("kubecache.informer._options"),
+                                "STORAGES", ()):
+            raise Unavailable("this kubecache has no raw storage")
+        del InformerOptions
+        return {"storage": "raw"}
+    return {}
+
+
+def _add_handlers(informer: Any, spec: dict[str, Any], probe: Probe) -> None:
+    inline = bool(spec.get("inline"))
+    if inline and "inline" not in inspect.signature(informer.add_event_handler).parameters:
+        raise Unavailable("this kubecache has no inline handlers")
+    for h in probe.handlers(spec["handlers"]):
+        if inline:
+            informer.add_event_handler(_handler_funcs(h), inline=True)
+        else:
+            informer.add_event_handler(_handler_funcs(h))
+
+
+def run_kubecache_threaded(spec: dict[str, Any], probe: Probe) -> None:
+    from kubecache.informer import SharedIndexInformer
+    options = _storage_options(spec, SharedIndexInformer)
     options.update(_accepted(SharedIndexInformer, use_watch_list=False))
     informer = SharedIndexInformer(_kubecache_lw(spec), **options)
-    for h in probe.handlers(spec["handlers"]):
-        informer.add_event_handler(_handler_funcs(h))
+    _add_handlers(informer, spec, probe)
     stop = threading.Event()
     probe.mark("start")
     threading.Thread(target=informer.run, args=(stop,), daemon=True).start()
@@ -392,18 +443,18 @@ def run_kubecache_aio(spec: dict[str, Any], probe: Probe) -> None:
     if informer_cls is None:
         raise Unavailable("kubecache.aio.AsyncSharedIndexInformer does not exist yet")
 
-    options: dict[str, Any] = {}
-    if spec.get("compact"):
-        found = compact_options()
-        if isinstance(found, str):
-            raise Unavailable(found)
-        options.update(found)
+    options = _storage_options(spec, informer_cls)
     options.update(_accepted(informer_cls, use_watch_list=False))
+    if spec.get("uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            raise Unavailable("uvloop is not installed (pip install uvloop)") from None
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     async def main() -> None:
         informer = informer_cls(_async_list_watch(spec), **options)
-        for h in probe.handlers(spec["handlers"]):
-            informer.add_event_handler(_handler_funcs(h))
+        _add_handlers(informer, spec, probe)
         probe.mark("start")
         await informer.run(asyncio.Event())
 
@@ -533,7 +584,16 @@ CLIENTS: dict[str, Callable[[dict[str, Any], Probe], None]] = {
     "kubecache asyncio": run_kubecache_aio,
     "kubecache asyncio compact": lambda spec, probe: run_kubecache_aio(
         dict(spec, compact=True), probe),
+    "kubecache threaded raw": lambda spec, probe: run_kubecache_threaded(
+        dict(spec, raw=True), probe),
+    "kubecache threaded inline": lambda spec, probe: run_kubecache_threaded(
+        dict(spec, inline=True), probe),
+    "kubecache threaded raw inline": lambda spec, probe: run_kubecache_threaded(
+        dict(spec, raw=True, inline=True), probe),
+    "kubecache asyncio uvloop": lambda spec, probe: run_kubecache_aio(
+        dict(spec, uvloop=True), probe),
     "kubecache Reflector->Store": run_kubecache_reflector,
+    "orjson.loads loop": run_decode_loop,
     "official SharedInformer": run_official_informer,
     "official Watch().stream": run_official_watch,
     "kubernetes_asyncio watch": run_kubernetes_asyncio,
