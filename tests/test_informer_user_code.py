@@ -44,18 +44,24 @@ def names(informer: SharedIndexInformer) -> list[str]:
 
 @pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, RuntimeError])
 def test_a_handler_raising_anything_keeps_its_delivery_thread(
-        exc: type[BaseException], caplog: pytest.LogCaptureFixture) -> None:
+        front: ThreadFront | AsyncFront, exc: type[BaseException],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """On asyncio the handler is a coroutine function (CancelledError: test_aio_informer)."""
     src = FakeControllerSource()
     got: list[str] = []
 
-    def picky(obj: Any) -> None:
+    def picky_now(obj: Any) -> None:
         got.append(obj["metadata"]["name"])
         if obj["metadata"]["name"] == "b":
             raise exc("handler gave up")
 
-    inf = new_informer(src)
+    async def apicky(obj: Any) -> None:
+        picky_now(obj)
+
+    picky = apicky if front.name == "asyncio" else picky_now
+    inf = front.new(src)
     inf.add_event_handler(ResourceEventHandlerFuncs(on_add=picky))
-    with caplog.at_level(logging.ERROR), running(inf):
+    with caplog.at_level(logging.ERROR), front.running(inf):
         for name in "abc":
             src.add(pod(name))
         assert wait_for(lambda: got == ["a", "b", "c"]), got
