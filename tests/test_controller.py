@@ -307,3 +307,25 @@ def test_stop_lets_reconciles_in_flight_finish_and_starts_no_new_ones(
     assert ctrl.stats.reconciles == 1
     assert ctrl.state.value == "stopped"
 
+
+
+def test_a_reconcile_raising_system_exit_is_retried_and_the_worker_lives(
+        cfront: ControllerFront) -> None:
+    def behave(key: str, n: int) -> Any:
+        if key == "ns/x" and n == 1:
+            raise SystemExit("user code must not end a worker")
+        if key == "ns/x" and n == 2:
+            raise KeyboardInterrupt  # not the main thread: absorbed as well
+        return None
+
+    src = FakeControllerSource()
+    src.add(thing("x"))
+    informer = cfront.informer(src)
+    calls = Calls(behave)
+    ctrl = cfront.controller(calls, workers=1, rate_limiter=fast_limiter())
+    ctrl.watch(informer)
+    with cfront.running(informer, ctrl):
+        wait_until(lambda: ctrl.stats.reconciles == 3, what="two failures, then success")
+        src.add(thing("y"))  # the one worker is still there
+        wait_until(lambda: calls.count("ns/y") == 1)
+    assert ctrl.stats.errors == 2 and calls.count("ns/x") == 3

@@ -53,7 +53,7 @@ from ..controller import (
     or_,
     owner_index_func,
 )
-from ..controller._base import ControllerBase, worker_flow
+from ..controller._base import RESTART_DELAY, ControllerBase, worker_flow
 from ..controller._finalizer import finalizer_flow
 from ..controller._manager import LeaderElectionLost, ManagerBase
 from ..controller._recorder import MAX_ENTRIES, WINDOW, EventAggregator, record_flow
@@ -128,12 +128,17 @@ class Controller(TaskService, ControllerBase):
         await stop.wait()
 
     async def _work(self) -> None:
-        try:
-            await adrive(worker_flow(self))
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            logger.exception("controller %s: a worker ended by an error", self.name)
+        while True:
+            try:
+                await adrive(worker_flow(self))
+                return
+            except asyncio.CancelledError:
+                raise
+            except BaseException:  # a bug of ours, not reconcile's: say so, then go on
+                logger.exception("controller %s: a worker failed; restarting it", self.name)
+                if self.queue.shutting_down():
+                    return
+                await asyncio.sleep(RESTART_DELAY)
 
     async def _cleanup(self) -> None:
         self._stopping.set()

@@ -20,11 +20,13 @@ add meanwhile queues it for after ``done``.
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._guard import absorbable
 from ..clock import Clock
 from ..informer import ResourceEventHandlerRegistration
 from ..runtime import Call, Flow, Lifecycle, poll_until
@@ -34,7 +36,11 @@ from ._handlers import Enqueuer, EnqueueRequestForObject, EventHandler
 from ._outcome import Verdict, apply, decide
 from ._predicates import Predicate
 
-__all__ = ["SYNC_POLL", "ControllerBase", "ControllerStats", "Watch", "worker_flow"]
+__all__ = ["RESTART_DELAY", "SYNC_POLL", "ControllerBase", "ControllerStats",
+           "ReconcileAborted", "Watch", "call_reconcile", "worker_flow"]
+
+RESTART_DELAY = 1.0
+"""Seconds before a worker that failed (a bug, not a reconcile error) starts again."""
 
 SYNC_POLL = 0.05
 """Seconds between looks at the watches' ``has_synced`` while a run waits for warm caches."""
@@ -171,6 +177,44 @@ class ControllerBase:
                 f"workers={self.workers} watches={len(self.watches)}>")
 
 
+class ReconcileAborted(ControllerError):
+    """``reconcile`` raised a ``BaseException`` that is no ``Exception`` (``SystemExit``...).
+
+    It is retried like any failure: user code never ends a worker.
+    """
+
+
+def call_reconcile(reconcile: Callable[[str], Any], key: str) -> Any:
+    """``reconcile(key)``, with what user code may raise beyond ``Exception`` made an error.
+
+    A returned awaitable is wrapped the same way (the asyncio driver awaits it).
+    Never absorbed: cancellation, a real Ctrl-C, a flow being closed
+    (:func:`kubecache._guard.absorbable`).
+    """
+    try:
+        result = reconcile(key)
+    except Exception:
+        raise
+    except BaseException as err:
+        if not absorbable(err):
+            raise
+        raise ReconcileAborted(f"reconcile of {key!r} raised {type(err).__name__}") from err
+    if inspect.isawaitable(result):
+        return _awaited(result, key)
+    return result
+
+
+async def _awaited(awaitable: Awaitable[Any], key: str) -> Any:
+    try:
+        return await awaitable
+    except Exception:
+        raise
+    except BaseException as err:
+        if not absorbable(err):
+            raise
+        raise ReconcileAborted(f"reconcile of {key!r} raised {type(err).__name__}") from err
+
+
 def worker_flow(controller: ControllerBase) -> Flow[None]:
     """One worker: until the queue shuts down, reconcile the next key and settle its outcome."""
     queue = controller.queue
@@ -185,7 +229,7 @@ def worker_flow(controller: ControllerBase) -> Flow[None]:
             returned: Any = None
             error: BaseException | None = None
             try:
-                returned = yield Call(controller.reconcile, key)
+                returned = yield Call(call_reconcile, controller.reconcile, key)
             except Exception as err:  # retried through the rate limiter (a worker never dies)
                 error = err
             controller.finish(key, returned, error)

@@ -28,7 +28,7 @@ from typing import Any
 from ..clock import Clock
 from ..runtime import Stopped, ThreadService, drive
 from ..workqueue import PriorityQueue, RateLimiter
-from ._base import ControllerBase, worker_flow
+from ._base import RESTART_DELAY, ControllerBase, worker_flow
 
 __all__ = ["Controller"]
 
@@ -75,10 +75,14 @@ class Controller(ThreadService, ControllerBase):
         stop.wait()
 
     def _work(self) -> None:
-        try:
-            drive(worker_flow(self))
-        except BaseException:  # a bug of ours: say so (the queue's errors end up here too)
-            logger.exception("controller %s: a worker ended by an error", self.name)
+        while True:
+            try:
+                drive(worker_flow(self))
+                return
+            except BaseException:  # a bug of ours, not reconcile's: say so, then go on
+                logger.exception("controller %s: a worker failed; restarting it", self.name)
+                if self.queue.shutting_down() or self._stopping.wait(RESTART_DELAY):
+                    return
 
     def _cleanup(self) -> None:
         self._stopping.set()
