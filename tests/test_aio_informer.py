@@ -17,11 +17,8 @@ from kubecache.aio.informer import AsyncSharedIndexInformer, wait_for_cache_sync
 from kubecache.backoff import Backoff
 from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.testing import FakeControllerSource
+from tests.support.objects import pod
 from tests.support.sync import await_for
-
-
-def pod(name: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}, **extra}
 
 
 def new_informer(src: Any, **kw: Any) -> AsyncSharedIndexInformer:

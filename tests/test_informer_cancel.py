@@ -17,11 +17,8 @@ import pytest
 from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.testing import FakeControllerSource
 from tests.support.front import AsyncFront
+from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}}
 
 
 @pytest.fixture

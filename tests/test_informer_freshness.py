@@ -11,13 +11,10 @@ from kubecache.listwatch import ListOptions
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import FakeWatcher
 from tests.support.front import AsyncFront, ThreadFront
+from tests.support.objects import pod
 from tests.support.sync import wait_for
 
 Front = ThreadFront | AsyncFront
-
-
-def pod(name: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}, **extra}
 
 
 def rv_of(obj: Any) -> str:

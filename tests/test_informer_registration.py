@@ -16,13 +16,10 @@ import kubecache
 from kubecache.informer import ResourceEventHandlerFuncs, ResourceEventHandlerRegistration
 from kubecache.testing import FakeControllerSource
 from tests.support.front import AsyncFront, ThreadFront, key
+from tests.support.objects import pod
 from tests.support.sync import await_event, wait_for
 
 Front = ThreadFront | AsyncFront
-
-
-def pod(name: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name}, **extra}
 
 
 def name(obj: Any) -> str:

@@ -19,12 +19,9 @@ from kubecache.reflector import ListPagingError
 from kubecache.store import new_store
 from kubecache.watch import FakeWatcher
 from tests.support.front import Front
+from tests.support.objects import pod
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
-
-
-def pod(name: str, rv: str = "1") -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
 
 
 def fast() -> Backoff:
@@ -120,8 +117,8 @@ def test_user_code_raising_system_exit_does_not_kill_the_reflector(
     store = ExplodingStore(exc, fail_replace=True)
     r = front.start_reflector(lw, store, stop, backoff=fast())
     assert wait_for(lambda: r.stats.lists == 1)  # the failed replace was retried
-    w.add(pod("bad", "2"))
-    w.add(pod("good", "3"))
+    w.add(pod("bad", rv="2"))
+    w.add(pod("good", rv="3"))
     assert wait_for(lambda: store.list_keys() == ["ns/good"])
     assert r.is_running() and r.stats.skipped == 1 and r.stats.errors >= 1
 
@@ -267,17 +264,17 @@ def test_rv_regressions_are_applied_counted_and_logged_once(
     w = FakeWatcher()
 
     def list_func(o: ListOptions) -> Any:
-        return {"metadata": {"resourceVersion": "10"}, "items": [pod("a", "10")]}
+        return {"metadata": {"resourceVersion": "10"}, "items": [pod("a", rv="10")]}
 
     store = new_store(meta_namespace_key_func)
     with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
         r = front.start_reflector(ListWatch(list_func, lambda o: w), store, stop,
                             backoff=fast())
         assert wait_for(lambda: r.stats.watch_starts == 1)
-        w.modify(pod("a", "20"))
+        w.modify(pod("a", rv="20"))
         w.bookmark({"metadata": {"resourceVersion": "15"}})  # lower than 20
-        w.modify(pod("a", "12"))  # older than the cached object (and than 15)
-        w.modify(pod("a", "30"))
+        w.modify(pod("a", rv="12"))  # older than the cached object (and than 15)
+        w.modify(pod("a", rv="30"))
         assert wait_for(lambda: r.stats.events["MODIFIED"] == 3)
     assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "30"
     assert r.stats.rv_regressions == 2  # applied as client-go does, and counted
@@ -306,10 +303,10 @@ def test_a_reflector_can_resume_watching_over_a_filled_store(
 
     lw = ListWatch(lambda o: pytest.fail("resuming must not list"), watch_func)
     store = new_store(meta_namespace_key_func)
-    store.add(pod("a", "40"))
+    store.add(pod("a", rv="40"))
     r = front.start_reflector(lw, store, stop, backoff=fast(), resume_from="42")
     assert wait_for(lambda: r.stats.watch_starts == 1)
-    w.modify(pod("a", "43"))
+    w.modify(pod("a", rv="43"))
     assert wait_for(lambda: r.last_sync_resource_version() == "43")
     assert [o.resource_version for o in asked] == ["42"] and r.stats.lists == 0
     assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "43"

@@ -48,10 +48,7 @@ from kubecache.reflector._machine import (
 from kubecache.reflector._sink import EffectApplier, as_sink
 from kubecache.store import new_store
 from kubecache.testing.fake_source import gone_status
-
-
-def pod(name: str, rv: str = "1") -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
+from tests.support.objects import pod
 
 
 def page(items: list[Any], rv: str = "10", token: str = "") -> dict[str, Any]:
@@ -208,8 +205,8 @@ def test_410_for_the_list_rv_relists_at_once_with_a_consistent_read() -> None:
 def test_watch_after_events_rewatches_from_the_last_rv_without_backoff() -> None:
     m, store, _ = machine()
     synced(m, [pod("a")])
-    assert m.on_event({"type": "MODIFIED", "object": pod("a", "11")}) is None
-    assert m.on_event(("ADDED", pod("b", "12"))) is None
+    assert m.on_event({"type": "MODIFIED", "object": pod("a", rv="11")}) is None
+    assert m.on_event(("ADDED", pod("b", rv="12"))) is None
     assert m.on_event(("BOOKMARK", {"metadata": {"resourceVersion": "15"}})) is None
     m.clock.step(30.0)
     req = m.step(WatchEnded())
@@ -229,7 +226,7 @@ def test_watch_closing_at_once_without_events_backs_off() -> None:
 def test_410_error_event_after_events_relists_at_once_but_backs_off_when_immediate() -> None:
     m, _, _ = machine()
     synced(m, [pod("a")])
-    assert m.on_event(("MODIFIED", pod("a", "11"))) is None
+    assert m.on_event(("MODIFIED", pod("a", rv="11"))) is None
     err = m.on_event({"type": "ERROR", "object": gone_status("too old")})
     assert isinstance(err, StatusError) and err.code == 410
     req = m.step(WatchEnded(err))
@@ -255,7 +252,7 @@ def test_a_store_rejecting_one_event_skips_it_and_goes_on() -> None:
     m, store, _ = machine()
     synced(m, [])
     assert m.on_event(("ADDED", {"spec": {}})) is None  # no metadata: no key
-    assert m.on_event(("ADDED", pod("b", "12"))) is None
+    assert m.on_event(("ADDED", pod("b", rv="12"))) is None
     assert m.stats.skipped == 1 and store.list_keys() == ["ns/b"]
 
 
@@ -270,7 +267,7 @@ def test_a_system_exit_from_the_store_is_absorbed_in_background_code() -> None:
     import threading
 
     result: list[Any] = []
-    t = threading.Thread(target=lambda: result.append(m.on_event(("ADDED", pod("x", "2")))))
+    t = threading.Thread(target=lambda: result.append(m.on_event(("ADDED", pod("x", rv="2")))))
     t.start()
     t.join(5)
     assert result == [None] and m.stats.skipped == 1
@@ -284,14 +281,14 @@ def test_streamed_list_collects_aside_until_the_initial_events_end_bookmark() ->
     o = req.options
     assert (o.send_initial_events, o.resource_version_match, o.resource_version,
             o.allow_watch_bookmarks) == (True, "NotOlderThan", "", True)
-    m.on_event(("ADDED", pod("a", "5")))
-    m.on_event(("ADDED", pod("b", "6")))
+    m.on_event(("ADDED", pod("a", rv="5")))
+    m.on_event(("ADDED", pod("b", rv="6")))
     assert store.list_keys() == ["ns/stale"]  # untouched until the end bookmark
     end = {"metadata": {"resourceVersion": "9", "annotations": {INITIAL_EVENTS_END: "true"}}}
     m.on_event(("BOOKMARK", end))
     assert sorted(store.list_keys()) == ["ns/a", "ns/b"] and m.last_sync_rv == "9"
     assert isinstance(m.state, Watching)
-    m.on_event(("MODIFIED", pod("a", "10")))  # the same watch goes on
+    m.on_event(("MODIFIED", pod("a", rv="10")))  # the same watch goes on
     assert m.last_sync_rv == "10"
 
 
@@ -299,7 +296,7 @@ def test_a_streamed_list_failing_before_its_end_falls_back_to_a_list() -> None:
     m, store, rec = machine(watch_list=True)
     store.add(pod("kept"))
     m.start()
-    m.on_event(("ADDED", pod("a", "5")))
+    m.on_event(("ADDED", pod("a", rv="5")))
     req = m.step(WatchEnded(StatusError(code=500, message="broken stream")))
     assert isinstance(req, ListPage) and req.options.resource_version == "0"
     assert store.list_keys() == ["ns/kept"] and rec.errors
@@ -318,7 +315,7 @@ def test_a_mismatching_outcome_is_a_bug_not_a_silent_transition() -> None:
 def test_relist_is_back_to_a_listing_state() -> None:
     m, _, _ = machine()
     synced(m, [pod("a")])
-    m.on_event(("MODIFIED", pod("a", "11")))
+    m.on_event(("MODIFIED", pod("a", rv="11")))
     m.step(WatchEnded(StatusError(gone_status("too old"))))
     assert isinstance(m.state, Listing) and m.state.rv == "" and not isinstance(
         m.state, Streaming)
@@ -363,15 +360,15 @@ def test_events_that_arrived_together_are_applied_as_one_held_batch() -> None:
     m.start()
     m.step(Listed(page([])))
     store.log.clear()
-    err = m.on_events([("ADDED", pod("a", "2")), ("ADDED", pod("b", "3"))])
+    err = m.on_events([("ADDED", pod("a", rv="2")), ("ADDED", pod("b", rv="3"))])
     assert err is None
     assert store.log == ["hold", "add", "add", "flush"]
     store.log.clear()
-    assert m.on_events([("MODIFIED", pod("a", "4"))]) is None
+    assert m.on_events([("MODIFIED", pod("a", rv="4"))]) is None
     assert store.log == ["update"]  # a lone event needs no hold
     store.log.clear()
-    err = m.on_events([("DELETED", pod("a", "5")),
-                       ("ERROR", gone_status("too old")), ("ADDED", pod("c", "6"))])
+    err = m.on_events([("DELETED", pod("a", rv="5")),
+                       ("ERROR", gone_status("too old")), ("ADDED", pod("c", rv="6"))])
     assert isinstance(err, StatusError) and err.code == 410
     assert store.log == ["delete"]  # the events before the error, applied
     assert m.last_sync_rv == "5"
@@ -408,8 +405,8 @@ def test_each_list_page_is_prepared_as_it_arrives_and_replaced_once() -> None:
 def test_changes_during_a_streamed_list_are_applied_to_the_collected_state() -> None:
     m, store, _ = machine(watch_list=True)
     m.start()
-    for event in [("ADDED", pod("a", "5")), ("ADDED", pod("b", "6")),
-                  ("DELETED", pod("a", "7")), ("MODIFIED", pod("b", "8"))]:
+    for event in [("ADDED", pod("a", rv="5")), ("ADDED", pod("b", rv="6")),
+                  ("DELETED", pod("a", rv="7")), ("MODIFIED", pod("b", rv="8"))]:
         assert m.on_event(event) is None
     end = {"metadata": {"resourceVersion": "8", "annotations": {INITIAL_EVENTS_END: "true"}}}
     m.on_event(("BOOKMARK", end))
@@ -422,8 +419,8 @@ def test_a_streamed_list_ending_inside_a_held_batch_reaches_the_store_unheld() -
     m = Harness(store, watch_list=True)
     m.start()
     end = {"metadata": {"resourceVersion": "9", "annotations": {INITIAL_EVENTS_END: "true"}}}
-    err = m.on_events([("ADDED", pod("a", "5")), ("BOOKMARK", end),
-                       ("MODIFIED", pod("a", "10")), ("MODIFIED", pod("a", "11"))])
+    err = m.on_events([("ADDED", pod("a", rv="5")), ("BOOKMARK", end),
+                       ("MODIFIED", pod("a", rv="10")), ("MODIFIED", pod("a", rv="11"))])
     assert err is None
     # the replace reaches the store on its own; the later events are held as usual
     assert store.log == ["prepare 1", "replace_prepared 1", "hold", "update", "update", "flush"]
@@ -441,8 +438,8 @@ def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
                             ScheduleResync(None))
     assert isinstance(step.request, OpenWatch) and m.state == Watching(
         "7", started=0.0, events=0, resync_at=None)
-    effects, err = m.on_events([("ADDED", pod("b", "8")), ("BOOKMARK", pod("", "9"))])
-    assert err is None and effects == (Apply([("ADDED", pod("b", "8"))]), SetRV("9"))
+    effects, err = m.on_events([("ADDED", pod("b", rv="8")), ("BOOKMARK", pod("", rv="9"))])
+    assert err is None and effects == (Apply([("ADDED", pod("b", rv="8"))]), SetRV("9"))
     assert m.state == Watching("9", started=0.0, events=2, resync_at=None)
     step = m.step(WatchEnded(StatusError(code=500, message="boom")))
     assert isinstance(step.effects[0], Report) and isinstance(step.request, Sleep)
@@ -475,11 +472,11 @@ def test_a_stop_is_not_a_failure_whatever_the_request() -> None:
 def test_resuming_from_a_filled_store_watches_without_listing() -> None:
     """The explicit initial state a warm restart needs: Watching(rv) over a filled store."""
     m, store, _ = machine(resume_from="42")
-    store.add(pod("a", "40"))
+    store.add(pod("a", rv="40"))
     req = m.start()
     assert isinstance(req, OpenWatch) and req.options.resource_version == "42"
     assert m.last_sync_rv == "42" and m.stats.lists == 0
-    assert m.on_event(("MODIFIED", pod("a", "43"))) is None
+    assert m.on_event(("MODIFIED", pod("a", rv="43"))) is None
     assert store.get_by_key("ns/a")[0]["metadata"]["resourceVersion"] == "43"
     req = m.step(WatchEnded(StatusError(gone_status("too old"))))  # then a 410: relist
     assert isinstance(req, ListPage) and req.options.resource_version == ""
@@ -492,7 +489,7 @@ def test_a_one_cycle_run_ends_when_a_relist_is_due_and_with_its_list_error() -> 
     assert isinstance(step.request, Done) and isinstance(step.request.error, StatusError)
     m.start(once=True)
     m.step(Listed(page([pod("a")], rv="5")))
-    m.on_event(("MODIFIED", pod("a", "6")))
+    m.on_event(("MODIFIED", pod("a", rv="6")))
     req = m.step(WatchEnded(StatusError(gone_status("too old"))))
     assert req == Done()  # a relist is due: the cycle is over
 
@@ -584,7 +581,7 @@ def test_a_streamed_list_without_its_end_bookmark_warns_then_falls_back(
         caplog: pytest.LogCaptureFixture) -> None:
     m, store, rec = machine(watch_list=True, stream_timeout=25.0)
     m.start()
-    m.on_event(("ADDED", pod("a", "5")))
+    m.on_event(("ADDED", pod("a", rv="5")))
     assert m.m.deadline() == 110.0
     with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
         m.clock.step(10.0)

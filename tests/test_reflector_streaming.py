@@ -21,15 +21,12 @@ from kubecache.reflector import INITIAL_EVENTS_END
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
 from tests.support.front import Front
+from tests.support.objects import pod
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
 
 FORBIDDEN = ("sendInitialEvents is forbidden for watch unless the WatchList feature gate "
              "is enabled")
-
-
-def pod(name: str, rv: str = "1") -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name, "resourceVersion": rv}}
 
 
 def end_bookmark(rv: str) -> dict[str, Any]:
@@ -79,7 +76,7 @@ class Scripted:
     def __init__(self, watches: list[Callable[[ListOptions], Any]],
                  listed: list[Any] | None = None) -> None:
         self._watches: Iterator[Callable[[ListOptions], Any]] = iter(watches)
-        self.listed = listed if listed is not None else [pod("listed", "20")]
+        self.listed = listed if listed is not None else [pod("listed", rv="20")]
         self.asked: list[tuple[str, ListOptions]] = []
         self.spare: list[FakeWatcher] = []
 
@@ -125,8 +122,8 @@ def stop() -> Iterator[threading.Event]:
 
 def test_a_streamed_list_replaces_the_store_once_at_its_end_bookmark(
         stop: threading.Event, front: Front) -> None:
-    src = Scripted([serving(("ADDED", pod("a", "5")), ("ADDED", pod("b", "6")),
-                            ("BOOKMARK", end_bookmark("9")), ("MODIFIED", pod("a", "10")))])
+    src = Scripted([serving(("ADDED", pod("a", rv="5")), ("ADDED", pod("b", rv="6")),
+                            ("BOOKMARK", end_bookmark("9")), ("MODIFIED", pod("a", rv="10")))])
     store = Recording()
     r = front.start_reflector(src, store, stop, backoff=fast())  # use_watch_list=None
     assert wait_for(lambda: r.last_sync_resource_version() == "10")
@@ -152,7 +149,7 @@ def test_a_server_without_watch_list_422_falls_back_and_lists_from_then_on(
 
     def expire(_o: ListOptions) -> Any:  # the plain watch after the list: 410, a relist
         w = FakeWatcher()
-        w.modify(pod("listed", "21"))
+        w.modify(pod("listed", rv="21"))
         w.error(gone_status("too old"))
         return w
 
@@ -171,7 +168,7 @@ def test_a_server_without_watch_list_422_falls_back_and_lists_from_then_on(
 
 def test_an_error_before_the_end_bookmark_falls_back_with_the_store_untouched(
         stop: threading.Event, front: Front) -> None:
-    src = Scripted([serving(("ADDED", pod("a", "5")),
+    src = Scripted([serving(("ADDED", pod("a", rv="5")),
                             ("ERROR", {"kind": "Status", "code": 500, "message": "broken"}))])
     store = Recording()
     r = front.start_reflector(src, store, stop, backoff=fast())
@@ -183,7 +180,7 @@ def test_an_error_before_the_end_bookmark_falls_back_with_the_store_untouched(
 
 def test_a_stream_ending_before_its_end_bookmark_falls_back(
         stop: threading.Event, front: Front) -> None:
-    src = Scripted([serving(("ADDED", pod("a", "5")), stop_after=True)])
+    src = Scripted([serving(("ADDED", pod("a", rv="5")), stop_after=True)])
     store = Recording()
     r = front.start_reflector(src, store, stop, backoff=fast())
     assert wait_for(lambda: len(src.asked) == 3)
@@ -217,7 +214,7 @@ def test_a_missing_end_bookmark_is_warned_about_then_a_list_replaces_the_stream(
     """client-go warns every 10 s and may wait forever; kubecache lists after stream_timeout."""
     clock = FakeClock(1000.0)
     stalled = FakeWatcher()
-    stalled.add(pod("a", "5"))
+    stalled.add(pod("a", rv="5"))
     src = Scripted([lambda _o: stalled])
     store = Recording()
     with caplog.at_level(logging.WARNING, logger="kubecache.reflector"):
@@ -248,8 +245,8 @@ def test_the_informer_transforms_streamed_objects_while_collecting(front: Any) -
     src = Scripted([lambda _o: w])
     inf = front.new(src, transform=strip)
     with front.running(inf):
-        w.add({**pod("a", "5"), "data": "x" * 100})
-        w.add({**pod("b", "6"), "data": "y" * 100})
+        w.add({**pod("a", rv="5"), "data": "x" * 100})
+        w.add({**pod("b", rv="6"), "data": "y" * 100})
         assert wait_for(lambda: transformed == ["a", "b"])  # before the end: memory bounded
         assert not inf.has_synced() and inf.get_store().list() == []
         w.bookmark(end_bookmark("9"))
