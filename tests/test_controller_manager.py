@@ -19,7 +19,9 @@ import pytest
 import kubecache.aio.leaderelection as aio_election
 import kubecache.leaderelection as election
 from kubecache.controller import ControllerError, LeaderElectionLost
+from kubecache.aio import SharedInformerFactory as AioFactory
 from kubecache.kube import AsyncClient, Client, Config
+from kubecache.kube import SharedInformerFactory as KubeFactory
 from kubecache.runtime import State
 from kubecache.testing import ApiServer, FakeControllerSource
 from tests.support.controllers import ControllerFront, controller_front_fixture, wait_until
@@ -39,19 +41,27 @@ class Locks:
         self.config = Config(server=server.url)
         self.clients: list[Any] = []
 
-    def lock(self, identity: str) -> Any:
+    def client(self) -> Any:
+        """A client of the front end (``Client`` or ``AsyncClient``, made on the loop)."""
         if self.cfront.name == "thread":
-            client = Client(self.config)
-            self.clients.append(client)
-            return election.LeaseLock(client, "default", "managers", identity)
-        loop = self.cfront.loop
+            client: Any = Client(self.config)
+        else:
+            async def make() -> AsyncClient:
+                return AsyncClient(self.config)
 
-        async def make() -> AsyncClient:
-            return AsyncClient(self.config)
-
-        client = asyncio.run_coroutine_threadsafe(make(), loop).result(5)
+            client = asyncio.run_coroutine_threadsafe(make(), self.cfront.loop).result(5)
         self.clients.append(client)
-        return aio_election.LeaseLock(client, "default", "managers", identity)
+        return client
+
+    def lock(self, identity: str) -> Any:
+        module = election if self.cfront.name == "thread" else aio_election
+        return module.LeaseLock(self.client(), "default", "managers", identity)
+
+    def factory(self) -> Any:
+        if self.cfront.name == "thread":
+            return KubeFactory(self.client())
+        client = self.client()
+        return self.cfront.call(lambda: AioFactory(client))
 
     def close(self) -> None:
         for client in self.clients:
@@ -161,3 +171,29 @@ def test_without_a_lease_the_controllers_run_until_stopped(cfront: ControllerFro
     assert replica.controller.state is State.STOPPED
     with pytest.raises(ControllerError, match="at least one controller"):
         cfront.module.Manager([])
+
+
+def test_the_manager_starts_and_shuts_down_a_factory(cfront: ControllerFront, locks: Locks,
+                                                     server: ApiServer) -> None:
+    factory = locks.factory()
+    configmaps = factory.informer_for("configmaps")
+    seen: list[str] = []
+    ctrl = cfront.controller(seen.append)
+    ctrl.watch(configmaps)
+    manager = cfront.module.Manager([ctrl], factory=factory, lease_lock=locks.lock("solo"),
+                                    **TIMING)
+    server.create("configmaps", {"metadata": {"name": "before", "namespace": "ns"}})
+    run = cfront.launch(manager)
+    try:
+        wait_until(lambda: "ns/before" in seen, what="the initial list reconciled")
+        server.create("configmaps", {"metadata": {"name": "after", "namespace": "ns"}})
+        wait_until(lambda: "ns/after" in seen, what="a live change reconciled")
+    finally:
+        run.stop()
+    assert run.result() is None
+    assert configmaps.state is State.STOPPED  # the factory was shut down
+    assert holder(server.get(LEASE, "managers", "default")) == ""  # released on stop
+
+
+def holder(lease: dict[str, Any]) -> str:
+    return str(lease["spec"].get("holderIdentity") or "")
