@@ -113,6 +113,10 @@ def _exported(module: str) -> list[str]:
     ("kubecache.runtime", "runtime.md"),
     ("kubecache.leaderelection", "leaderelection.md"),
     ("kubecache.aio.leaderelection", "aio-leaderelection.md"),
+    ("kubecache.controller", "controller.md"),
+    ("kubecache.aio.controller", "aio-controller.md"),
+    ("kubecache.raw", "raw.md"),
+    ("kubecache.mutation", "mutation.md"),
 ])
 def test_api_reference_names_every_export(module: str, page: str) -> None:
     text = (DOCS / "api" / page).read_text(encoding="utf-8")
