@@ -30,13 +30,10 @@ from tests.support.front import (
     running,
     rv,
 )
+from tests.support.objects import pod
 from tests.support.sync import wait_for
 
 Front = ThreadFront | AsyncFront
-
-
-def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
 
 
 def cache(informer: Any) -> dict[str, Any]:
@@ -61,8 +58,8 @@ def test_lists_syncs_and_notifies_adds_updates_deletes(front: Front) -> None:
         src.modify(pod("a", spec={"v": 2}))
         src.delete(pod("b"))
         assert wait_for(lambda: len(rec.events) == 4)
-        assert rec.kinds() == [("add", "default/a"), ("add", "default/b"),
-                               ("update", "default/a"), ("delete", "default/b")]
+        assert rec.kinds() == [("add", "ns/a"), ("add", "ns/b"),
+                               ("update", "ns/a"), ("delete", "ns/b")]
         _kind, old, new = rec.raw[2]
         assert "spec" not in old and new["spec"] == {"v": 2}
         assert inf.last_sync_resource_version() == src.resource_version
@@ -172,10 +169,10 @@ def test_missed_deletion_arrives_as_deleted_final_state_unknown(front: Front) ->
         gate.set()
         # the relist re-delivers a (unchanged, a resync) and reports b's missed deletion
         assert wait_for(lambda: len(rec.events) == 4)
-        assert rec.kinds()[2] == ("update", "default/a")
+        assert rec.kinds()[2] == ("update", "ns/a")
         kind, obj, _ = rec.raw[3]
         assert kind == "delete" and isinstance(obj, DeletedFinalStateUnknown)
-        assert obj.key == "default/b" and obj.obj == last_b
+        assert obj.key == "ns/b" and obj.obj == last_b
         assert cache(inf) == source_state(src)
         assert inf.stats.reflector is not None and inf.stats.reflector.relists == 1
 
@@ -213,10 +210,10 @@ def test_relist_redelivers_every_object_as_an_update(front: Front) -> None:
         # one a resync (old == new) for the handlers that are syncing -- all of them
         # until a resync check has run.
         assert wait_for(lambda: len(rec.events) == 4)
-        assert sorted(rec.kinds()[2:]) == [("update", "default/a"), ("update", "default/b")]
+        assert sorted(rec.kinds()[2:]) == [("update", "ns/a"), ("update", "ns/b")]
         by_key = {key(new): (old, new) for kind, old, new in rec.raw[2:]}
-        assert by_key["default/b"][0] == by_key["default/b"][1]
-        assert by_key["default/a"][0] != by_key["default/a"][1]
+        assert by_key["ns/b"][0] == by_key["ns/b"][1]
+        assert by_key["ns/a"][0] != by_key["ns/a"][1]
         assert inf.stats.resyncs_delivered == 1 and inf.stats.updates == 1
 
 
@@ -230,10 +227,10 @@ def test_per_handler_resync_periods(front: Front) -> None:
     with front.running(inf):
         assert wait_for(lambda: len(resyncing.events) >= 4)
         kinds = resyncing.kinds()
-        assert kinds[0] == ("add", "default/a") and set(kinds[1:]) == {("update", "default/a")}
+        assert kinds[0] == ("add", "ns/a") and set(kinds[1:]) == {("update", "ns/a")}
         _, old, new = resyncing.raw[1]
         assert old == new  # a resync re-delivers the same state
-        assert quiet.kinds() == [("add", "default/a")]
+        assert quiet.kinds() == [("add", "ns/a")]
     reflector = inf.reflector
     assert reflector is not None and reflector.resync_period == pytest.approx(0.03)
 
@@ -261,7 +258,7 @@ def test_handler_exceptions_are_logged_and_delivery_goes_on(front: Front,
 def test_transform_runs_before_the_object_is_stored(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a", metadata_extra=1))
-    src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
+    src.modify({"kind": "Pod", "metadata": {"namespace": "ns", "name": "a",
                                             "managedFields": [{"big": "x" * 100}]}})
 
     def strip(obj: Any) -> Any:
@@ -273,10 +270,10 @@ def test_transform_runs_before_the_object_is_stored(front: Front) -> None:
     inf.add_event_handler(rec)
     with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 1)
-        src.modify({"kind": "Pod", "metadata": {"namespace": "default", "name": "a",
+        src.modify({"kind": "Pod", "metadata": {"namespace": "ns", "name": "a",
                                                 "managedFields": [{"more": 1}]}})
         assert wait_for(lambda: len(rec.events) == 2)
-        stored, _ = inf.get_store().get_by_key("default/a")
+        stored, _ = inf.get_store().get_by_key("ns/a")
         assert "managedFields" not in stored["metadata"]
         assert all("managedFields" not in o["metadata"] for _, o, n in rec.raw
                    for o in ([o] if n is None else [o, n]))
@@ -284,14 +281,14 @@ def test_transform_runs_before_the_object_is_stored(front: Front) -> None:
 
 def test_indexers_and_expected_type(front: Front) -> None:
     src = FakeControllerSource()
-    src.add(pod("a", "ns1"))
-    src.add(pod("b", "ns2"))
+    src.add(pod("a", ns="ns1"))
+    src.add(pod("b", ns="ns2"))
     inf = front.new(src, expected_type="Pod",
                        indexers={NAMESPACE_INDEX: meta_namespace_index_func})
     with front.running(inf):
         assert wait_for(inf.has_synced)
         src.add({"kind": "Node", "metadata": {"name": "n1"}})
-        src.add(pod("c", "ns1"))
+        src.add(pod("c", ns="ns1"))
         assert wait_for(lambda: len(inf.get_indexer().list()) == 3)
         assert sorted(o["metadata"]["name"]
                       for o in inf.get_indexer().by_index(NAMESPACE_INDEX, "ns1")) == ["a", "c"]
@@ -340,7 +337,7 @@ def test_handler_added_in_the_middle_of_applying_a_list_sees_each_object_once() 
         assert wait_for(inf.has_synced)
         assert wait_for(lambda: len(late.events) >= 600)
         assert wait_for(lambda: inf.stats.pending == 0)
-    assert sorted(late.kinds()) == [("add", f"default/p{i:03}") for i in range(600)]
+    assert sorted(late.kinds()) == [("add", f"ns/p{i:03}") for i in range(600)]
 
 
 def test_a_handler_can_remove_itself_from_a_callback(front: Front) -> None:
@@ -365,7 +362,7 @@ def test_a_handler_can_remove_itself_from_a_callback(front: Front) -> None:
         src.add(pod("y"))
         assert wait_for(lambda: len(other.events) == 2)
         assert wait_for(lambda: inf.stats.pending == 0)
-    assert errors == [] and removed == [True] and seen == ["default/x"]
+    assert errors == [] and removed == [True] and seen == ["ns/x"]
 
 
 def test_wait_for_cache_sync_returns_false_once_stop_is_set() -> None:

@@ -17,11 +17,8 @@ from kubecache.informer import ResourceEventHandlerFuncs, SharedIndexInformer
 from kubecache.keys import meta_namespace_key_func
 from kubecache.store import new_indexer
 from kubecache.testing import FakeControllerSource
+from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": ns, "name": name}, **extra}
 
 
 def test_pop_batch_takes_ready_keys_in_order_with_their_keys() -> None:
@@ -32,11 +29,11 @@ def test_pop_batch_takes_ready_keys_in_order_with_their_keys() -> None:
     seen: list[list[tuple[str, list[DeltaType]]]] = []
     assert fifo.pop_batch(lambda b: seen.append([(k, [d.type for d in v]) for k, v in b]),
                           limit=3) == 3
-    assert seen == [[("default/p0", [DeltaType.ADDED]),
-                     ("default/p1", [DeltaType.ADDED, DeltaType.UPDATED]),
-                     ("default/p2", [DeltaType.ADDED])]]
+    assert seen == [[("ns/p0", [DeltaType.ADDED]),
+                     ("ns/p1", [DeltaType.ADDED, DeltaType.UPDATED]),
+                     ("ns/p2", [DeltaType.ADDED])]]
     assert fifo.pop_batch(lambda b: seen.append([(k, []) for k, _ in b])) == 2
-    assert seen[1] == [("default/p3", []), ("default/p4", [])]
+    assert seen[1] == [("ns/p3", []), ("ns/p4", [])]
     assert len(fifo) == 0
 
 
@@ -47,7 +44,7 @@ def test_pop_batch_skips_deleted_entries_and_counts_toward_has_synced() -> None:
     got: list[str] = []
     assert not fifo.has_synced()
     fifo.pop_batch(lambda b: got.extend(k for k, _ in b))
-    assert got == ["default/a", "default/c"]
+    assert got == ["ns/a", "ns/c"]
     assert fifo.has_synced()
 
 
@@ -98,7 +95,7 @@ def test_a_failing_key_does_not_drop_the_rest_of_its_batch() -> None:
     stop, runner = run_informer(informer)
     try:
         assert wait_for(lambda: sorted(seen) == ["a", "c"])
-        assert sorted(informer.get_indexer().list_keys()) == ["default/a", "default/c"]
+        assert sorted(informer.get_indexer().list_keys()) == ["ns/a", "ns/c"]
     finally:
         stop.set()
         runner.join(10)
@@ -122,7 +119,7 @@ def test_many_events_arrive_in_order_per_handler() -> None:
         for name in ("x", "y"):
             versions = [v for n, v in got if n == name]
             assert versions == sorted(versions) and versions[-1] == 299
-        assert informer.get_store().get_by_key("default/x")[0]["v"] == 299
+        assert informer.get_store().get_by_key("ns/x")[0]["v"] == 299
     finally:
         stop.set()
         runner.join(10)
@@ -145,7 +142,7 @@ def test_gc_freeze_is_opt_in_and_freezes_after_the_first_list() -> None:
     stop, runner = run_informer(frozen)
     try:
         assert wait_for(lambda: gc.get_freeze_count() > 0)
-        assert frozen.get_store().list_keys() == ["default/a"]
+        assert frozen.get_store().list_keys() == ["ns/a"]
     finally:
         stop.set()
         runner.join(10)
@@ -167,7 +164,7 @@ def test_drain_processes_everything_ready_in_order_without_blocking() -> None:
     q.update(pod("p1", v=2))  # folds into p1's place in line
     q.delete(pod("p3"))
     assert q.drain(lambda batch: seen.append([k for k, _ in batch]), limit=2) == 5
-    assert seen == [["default/p0", "default/p1"], ["default/p2", "default/p3"], ["default/p4"]]
+    assert seen == [["ns/p0", "ns/p1"], ["ns/p2", "ns/p3"], ["ns/p4"]]
     assert len(q) == 0 and q.drain(lambda batch: seen.append([])) == 0
 
 
@@ -184,7 +181,7 @@ def test_informer_applies_events_in_the_reflector_thread() -> None:
     try:
         assert wait_for(inf.has_synced)
         src.add(pod("b"))
-        assert wait_for(lambda: inf.get_store().get_by_key("default/b")[1])
+        assert wait_for(lambda: inf.get_store().get_by_key("ns/b")[1])
         assert applied_by and all(name.startswith("reflector") for name in applied_by)
         assert inf.stats.queued == 0
     finally:

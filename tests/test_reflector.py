@@ -21,14 +21,8 @@ from kubecache.testing import FakeControllerSource
 from kubecache.testing.fake_source import gone_status
 from kubecache.watch import FakeWatcher
 from tests.support.front import Front
+from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str, ns: str = "default", rv: str | None = None, **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"namespace": ns, "name": name}
-    if rv is not None:
-        meta["resourceVersion"] = rv
-    return {"kind": "Pod", "metadata": meta, **extra}
 
 
 def fast_backoff() -> Backoff:
@@ -67,8 +61,6 @@ def stop() -> Iterator[threading.Event]:
     ev.set()
 
 
-
-
 def start(front: Front, lw: Any, store: Store, stop: threading.Event, **kw: Any) -> Any:
     """Start a reflector on ``front`` (threads or asyncio) with a fast backoff."""
     kw.setdefault("backoff", fast_backoff())
@@ -87,7 +79,7 @@ def test_lists_then_applies_watch_events(stop: threading.Event, front: Front) ->
     src.add(pod("c"))
     assert wait_for(lambda: state(store) == source_state(src))
     assert wait_for(lambda: r.last_sync_resource_version() == src.resource_version)
-    assert store.get_by_key("default/a")[0]["spec"] == {"v": 2}
+    assert store.get_by_key("ns/a")[0]["spec"] == {"v": 2}
     assert r.stats.lists == 1 and r.stats.relists == 0
     assert r.stats.events["ADDED"] == 1 and r.stats.events["MODIFIED"] == 1
     assert r.stats.events["DELETED"] == 1
@@ -237,7 +229,7 @@ def test_410_when_rewatching_from_a_compacted_rv_relists_and_catches_up(
     src.compact()  # ...and is compacted away: the re-watch from the old rv gets 410
     gate.set()
     assert wait_for(lambda: r.stats.relists == 1)
-    assert "default/missed" in state(store)
+    assert "ns/missed" in state(store)
     src.delete(pod("a"))
     src.add(pod("b"))
     assert wait_for(lambda: state(store) == source_state(src))
@@ -331,7 +323,7 @@ def test_bookmark_only_advances_rv(stop: threading.Event, front: Front) -> None:
     assert wait_for(lambda: r.stats.watch_starts == 1)
     w.bookmark({"kind": "Pod", "metadata": {"resourceVersion": "9"}})
     assert wait_for(lambda: r.last_sync_resource_version() == "9")
-    assert state(store) == {"default/a": pod("a", rv="5")}
+    assert state(store) == {"ns/a": pod("a", rv="5")}
     assert r.stats.events["BOOKMARK"] == 1
 
 
@@ -345,7 +337,7 @@ def test_expected_type_mismatch_is_skipped(stop: threading.Event, front: Front) 
     w.add({"metadata": {"name": "nokind", "resourceVersion": "3"}})  # no kind: accepted
     w.add(pod("p", rv="4"))
     assert wait_for(lambda: len(store) == 2)
-    assert sorted(store.list_keys()) == ["default/p", "nokind"]
+    assert sorted(store.list_keys()) == ["nokind", "ns/p"]
     assert r.stats.skipped == 1
 
 
@@ -381,7 +373,7 @@ def test_dict_events_and_plain_generators_are_watches(stop: threading.Event, fro
     store = new_store(meta_namespace_key_func)
     r = start(front, lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "3")
-    assert store.get_by_key("default/a")[0]["spec"] == 1
+    assert store.get_by_key("ns/a")[0]["spec"] == 1
     gate.set()
 
 
@@ -519,8 +511,8 @@ def test_list_and_watch_raises_a_failed_list() -> None:
 
 def test_stats_snapshot_and_namespace_keyed_indexer(stop: threading.Event, front: Front) -> None:
     src = FakeControllerSource()
-    src.add(pod("a", "ns1"))
-    src.add(pod("b", "ns2"))
+    src.add(pod("a", ns="ns1"))
+    src.add(pod("b", ns="ns2"))
     indexer, r = new_namespace_keyed_indexer_and_reflector(src, "Pod", 0.0)
     r.backoff = fast_backoff()
     r.run_until(stop)
