@@ -18,8 +18,8 @@ import pytest
 
 import kubecache.aio.leaderelection as aio_election
 import kubecache.leaderelection as election
-from kubecache.controller import ControllerError, LeaderElectionLost
 from kubecache.aio import SharedInformerFactory as AioFactory
+from kubecache.controller import ControllerError, LeaderElectionLost
 from kubecache.kube import AsyncClient, Client, Config
 from kubecache.kube import SharedInformerFactory as KubeFactory
 from kubecache.runtime import State
