@@ -114,6 +114,7 @@ def server_config(quick: bool) -> dict[str, Any]:
         "sync": {"list": s["sync"]},
         "idle": {"list": 1_000},
         "relist": {"list": s["big"], "relist": True},
+        "relist_same": {"list": s["big"], "relist": True, "unchanged": True},
     }}
 
 
@@ -128,6 +129,7 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("bulk", "bulk", "events", deadline_s=8.0 if quick else 20.0),
         Workload("sync", "sync", "none", deadline_s=60.0),
         Workload("relist", "relist", "relist", deadline_s=big),
+        Workload("relist same", "relist_same", "relist", deadline_s=big),
         Workload("idle", "idle", "idle", deadline_s=s["idle_s"] + 60),
     ]
 
@@ -310,6 +312,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("held sync", "sync", "MB"),
     ("sync big", "relist", "s"),
     ("relist big", "relist", "s"),
+    ("relist same", "relist same", "s"),
+    ("relist same cpu", "relist same", "s CPU"),
     ("RSS big", "relist", "MB"),
     ("idle", "idle", "% core"),
 )
@@ -325,8 +329,10 @@ def figure(column: str, r: dict[str, Any]) -> float | None:
         return r["events"] / r["phase_s"] if r["events"] and r["phase_s"] > 0 else None
     if column in ("sync", "sync big"):
         return float(r["sync_s"])
-    if column == "relist big":
+    if column in ("relist big", "relist same"):
         return None if r.get("partial") else float(r["phase_s"])
+    if column == "relist same cpu":
+        return None if r.get("partial") else float(r["phase_cpu_s"])
     if column in ("RSS sync", "RSS big"):
         return r["synced_rss_kb"] / 1024
     if column == "held sync":
@@ -407,7 +413,8 @@ def render(rows: list[dict[str, Any]]) -> str:
     small, big = f"{sz['sync'] // 1000}k", f"{sz['big'] // 1000}k"
     label = {"sync": f"sync {small}", "RSS sync": f"RSS {small}",
              "held sync": f"held {small}", "sync big": f"sync {big}",
-             "relist big": f"relist {big}", "RSS big": f"RSS {big}"}
+             "relist big": f"relist {big}", "RSS big": f"RSS {big}",
+             "relist same": f"unchanged {big}", "relist same cpu": f"unchanged {big} CPU"}
     columns = [c for c, _, _ in METRICS]
     header = ["client", *(label.get(c, c) for c in columns)]
     units = ["", *("us/ev" if u == "us CPU/event" else "ev/s" if u == "events/s" else u
@@ -503,7 +510,7 @@ def skip_reason(client: str, results: dict[str, dict[str, dict[str, Any]]], wl: 
     if "sync_s" not in r:
         return None
     if client in FLOORS:
-        other = results[next(c for c in FLOORS if c != client)].get("sync", {})
+        other = results.get(next(c for c in FLOORS if c != client), {}).get("sync", {})
         if other.get("sync_s", float("inf")) < r["sync_s"]:
             return f"skipped: the other floor synced {sz['sync']:,} faster ({how})"
     estimate = r["sync_s"] * sz["big"] / sz["sync"] * 2

@@ -18,9 +18,10 @@ It speaks enough of the API server's protocol for every client in the run:
   client reads (``batch`` events per write); afterwards, and for any
   ``resourceVersion`` it has no events after, the watch stays open and
   silent until the client hangs up;
-- the relist scenario answers a watch from its first list's version with an
+- the relist scenarios answer a watch from their first list's version with an
   ``ERROR`` event carrying a 410 ``Expired`` Status (as etcd compaction does)
-  and from then on lists a second version of every pod;
+  and from then on list a second version of every pod (``unchanged``: the
+  same pods, resourceVersions and all, under a newer list version);
 - ``sendInitialEvents=true`` gets ``422 Invalid`` (a server without
   WatchList: clients fall back to list + watch); ``/version``, ``/api`` and
   ``/apis`` answer for clients that probe them; anything else is a 404 Status.
@@ -129,7 +130,9 @@ def build(config: dict[str, Any]) -> dict[str, Scenario]:
         n = s["list"]
         list_rv = 10 + n
         lists = {"A": (first, list_rv)}
-        if s.get("relist"):
+        if s.get("relist") and s.get("unchanged"):  # the same pods, a newer list version
+            lists["B"] = (first, list_rv + 10)
+        elif s.get("relist"):
             base = list_rv + 10
             lists["B"] = (build_pods(n, 1, base), base + n)
         scn = Scenario(name, n, lists, rate=float(s.get("rate", 0.0)),
