@@ -213,6 +213,18 @@ def test_initial_list_is_queued_at_low_priority_and_live_changes_overtake(
     assert sorted(order[2:]) == ["ns/old0", "ns/old1", "ns/old2", "ns/old4"]
 
 
+def test_a_failing_initial_list_key_is_retried_at_low_priority(cfront: ControllerFront) -> None:
+    src = FakeControllerSource()
+    src.add(thing("cold"))
+    informer = cfront.informer(src)
+    slow = ItemExponentialFailureRateLimiter(60.0, 60.0)  # the retry waits: we can look at it
+    ctrl = cfront.controller(Calls(lambda key, n: Result(requeue=True)), rate_limiter=slow)
+    ctrl.watch(informer)
+    with cfront.running(informer, ctrl):
+        wait_until(lambda: "ns/cold" in cfront.snapshot(ctrl)["waiting"], what="the retry")
+        assert cfront.snapshot(ctrl)["waiting"]["ns/cold"][1] == LOW_PRIORITY
+
+
 def test_resyncs_are_queued_at_low_priority(cfront: ControllerFront) -> None:
     src = FakeControllerSource()
     src.add(thing("a"))

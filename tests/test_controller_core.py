@@ -56,10 +56,12 @@ class FakeQueue:
         self.ops.append(("forget", item))
 
     def add_rate_limited(self, item: Hashable, priority: int = 0) -> None:
-        self.ops.append(("add_rate_limited", item))
+        self.ops.append(("add_rate_limited", item) if priority == 0
+                        else ("add_rate_limited", item, priority))
 
     def add_after(self, item: Hashable, seconds: float, priority: int = 0) -> None:
-        self.ops.append(("add_after", item, seconds))
+        self.ops.append(("add_after", item, seconds) if priority == 0
+                        else ("add_after", item, seconds, priority))
 
     def num_requeues(self, item: Hashable) -> int:
         return 0
@@ -142,6 +144,25 @@ def test_worker_flow_reconciles_settles_and_marks_done() -> None:
     assert ctrl.stats.skipped == 1 and ctrl.stats.reconciles == 2 and ctrl.stats.errors == 1
     step.send((None, True))                    # the queue shut down: the worker ends
     assert step.request is None
+
+
+def test_a_requeue_keeps_the_priority_the_key_was_handed_out_with() -> None:
+    ctrl = Bare(lambda key: None)
+    q: FakeQueue = ctrl.queue
+    ctrl._tap.add("ns/low", LOW_PRIORITY)   # what a watch does for the initial list
+    ctrl._tap.add("ns/live", LOW_PRIORITY)
+    ctrl._tap.add("ns/live", 0)             # raised by a live change
+    step: FlowStep[None] = FlowStep(worker_flow(ctrl))
+    step.send(("ns/low", False))
+    step.throw(RuntimeError("boom"))
+    step.send(("ns/live", False))
+    step.send(Result(requeue_after=2.0))
+    step.send(("ns/low", False))            # handed out again: nothing added since
+    step.send(Result(requeue=True))
+    assert [op for op in q.ops if op[0] != "add"] == [
+        ("add_rate_limited", "ns/low", LOW_PRIORITY), ("done", "ns/low"),
+        ("forget", "ns/live"), ("add_after", "ns/live", 2.0), ("done", "ns/live"),
+        ("add_rate_limited", "ns/low"), ("done", "ns/low")]
 
 
 def test_worker_flow_marks_done_when_abandoned_mid_reconcile() -> None:

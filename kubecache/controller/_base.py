@@ -102,6 +102,7 @@ class ControllerBase:
         self.stats = ControllerStats()
         self.watches: list[Watch] = []
         self._stopping = threading.Event()
+        self._tap = _PriorityTap(self.queue)
         self._init_service(name, kind="controller", once=True)
 
     # --- what a front end provides -------------------------------------------------------
@@ -134,7 +135,7 @@ class ControllerBase:
         with self.lifecycle.guard():
             if self.lifecycle.is_stopped():
                 raise ControllerError(f"controller {self.name!r}: watch() after it stopped")
-            enqueuer = Enqueuer(self.queue, handler if handler is not None
+            enqueuer = Enqueuer(self._tap, handler if handler is not None
                                 else EnqueueRequestForObject(), predicates)
             registration: ResourceEventHandlerRegistration = informer.add_event_handler(
                 enqueuer, inline=True)
@@ -151,10 +152,14 @@ class ControllerBase:
         """Wait (polling every :data:`SYNC_POLL`) until :meth:`has_synced`; False on timeout."""
         return poll_until(self.has_synced, interval=SYNC_POLL, timeout=timeout)
 
-    def finish(self, key: Hashable, returned: Any, error: BaseException | None) -> Verdict:
-        """Apply a reconcile's outcome to the queue (not ``done``); count it."""
+    def finish(self, key: Hashable, returned: Any, error: BaseException | None,
+               priority: int = 0) -> Verdict:
+        """Apply a reconcile's outcome to the queue (not ``done``); count it.
+
+        ``priority``: the key's when it was handed out (a requeue keeps it).
+        """
         decision = decide(returned, error)
-        apply(self.queue, key, decision, self.name)
+        apply(self.queue, key, decision, self.name, priority)
         stats = self.stats
         stats.reconciles += 1
         if error is not None:
@@ -167,6 +172,10 @@ class ControllerBase:
         stats.by_verdict[v] = stats.by_verdict.get(v, 0) + 1
         return decision.verdict
 
+    def handed_out(self, key: Hashable) -> int:
+        """The priority ``key`` was queued at, now that ``get`` handed it out."""
+        return self._tap.take(key)
+
     @property
     def stopping(self) -> bool:
         """The run's stop was seen: workers give keys back without reconciling them."""
@@ -175,6 +184,34 @@ class ControllerBase:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} {self.lifecycle.state.value} "
                 f"workers={self.workers} watches={len(self.watches)}>")
+
+
+class _PriorityTap:
+    """The queue as the watches see it: ``add`` also notes the key's priority.
+
+    The queue's ``get`` does not say at which priority it handed a key out;
+    this remembers, per key, the highest priority added since the key was last
+    handed out (the queue's own rule), so a requeue can keep it. Its lock is
+    never held with the queue's. An add racing with a ``get`` of the same key
+    may be counted for that hand-out instead of the next: only the priority of
+    a retry is affected, never whether the key is reconciled.
+    """
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+        self._lock = threading.Lock()
+        self._priorities: dict[Hashable, int] = {}
+
+    def add(self, item: Hashable, priority: int = 0) -> None:
+        with self._lock:
+            known = self._priorities.get(item)
+            if known is None or priority > known:
+                self._priorities[item] = priority
+        self._queue.add(item, priority)
+
+    def take(self, item: Hashable) -> int:
+        with self._lock:
+            return self._priorities.pop(item, 0)
 
 
 class ReconcileAborted(ControllerError):
@@ -222,6 +259,7 @@ def worker_flow(controller: ControllerBase) -> Flow[None]:
         key, shutdown = yield Call(queue.get)
         if shutdown:
             return
+        priority = controller.handed_out(key)
         try:
             if controller.stopping:
                 controller.stats.skipped += 1
@@ -232,6 +270,6 @@ def worker_flow(controller: ControllerBase) -> Flow[None]:
                 returned = yield Call(call_reconcile, controller.reconcile, key)
             except Exception as err:  # retried through the rate limiter (a worker never dies)
                 error = err
-            controller.finish(key, returned, error)
+            controller.finish(key, returned, error, priority)
         finally:
             queue.done(key)

@@ -8,6 +8,7 @@ non-blocking application to the queue:
 - it returned ``Result(requeue_after=s)`` with ``s > 0``: forget the failures,
   add the key again after ``s`` seconds;
 - it returned ``Result(requeue=True)``: requeue through the rate limiter;
+- a requeue keeps the priority the key had when it was handed out;
 - it returned ``None`` or ``Result()``: success, forget.
 
 Whatever happened, the driver then calls ``queue.done(key)`` (so a key added
@@ -93,14 +94,18 @@ class RequeueQueue(Protocol):
 
 
 def apply(queue: RequeueQueue, key: Hashable, decision: Decision, name: str = "controller",
-          ) -> None:
-    """Perform ``decision`` for ``key`` on ``queue`` (not ``done``: the driver calls that)."""
+          priority: int = 0) -> None:
+    """Perform ``decision`` for ``key`` on ``queue`` (not ``done``: the driver calls that).
+
+    A requeue keeps ``priority``, the one the key had when it was handed out
+    (controller-runtime's rule: a failing initial-list key stays low).
+    """
     verdict = decision.verdict
     if verdict is Verdict.FORGET:
         queue.forget(key)
     elif verdict is Verdict.AFTER:
         queue.forget(key)
-        queue.add_after(key, decision.delay)
+        queue.add_after(key, decision.delay, priority)
     elif verdict is Verdict.TERMINAL:
         queue.forget(key)
         err = decision.error
@@ -113,4 +118,4 @@ def apply(queue: RequeueQueue, key: Hashable, decision: Decision, name: str = "c
                          type(err).__name__, err, queue.num_requeues(key) + 1,
                          exc_info=(type(err), err, err.__traceback__)
                          if not isinstance(err, ControllerError) else None)
-        queue.add_rate_limited(key)
+        queue.add_rate_limited(key, priority)
