@@ -26,6 +26,7 @@ from kubecache.errors import MalformedDataError, StatusError, is_gone
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
+from tests.support.objects import new_pod
 
 CLIENTS = ["kubernetes_asyncio"]
 try:
@@ -34,11 +35,6 @@ try:
     CLIENTS.append("kubernetes.aio")
 except ImportError:  # pragma: no cover - the official client without its aio part
     pass
-
-
-def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}}
 
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
@@ -75,8 +71,8 @@ def which(request: pytest.FixtureRequest) -> str:
 
 def test_list_pages_and_selectors(server: ApiServer, tmp_path: Path, which: str) -> None:
     for i in range(5):
-        server.create("pods", pod(f"p{i}", app="web" if i % 2 else "db"))
-    server.create("pods", pod("other", ns="kube-system"))
+        server.create("pods", new_pod(f"p{i}", labels={"app": "web" if i % 2 else "db"}))
+    server.create("pods", new_pod("other", ns="kube-system"))
     kc = server.write_kubeconfig(tmp_path / "kc")
 
     async def main() -> None:
@@ -102,7 +98,7 @@ def test_list_pages_and_selectors(server: ApiServer, tmp_path: Path, which: str)
 
 def test_watch_yields_dict_events_and_stop_ends_a_pending_read(
         server: ApiServer, tmp_path: Path, which: str) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     kc = server.write_kubeconfig(tmp_path / "kc")
 
     async def main() -> None:
@@ -112,7 +108,7 @@ def test_watch_yields_dict_events_and_stop_ends_a_pending_read(
             rv = listed["metadata"]["resourceVersion"]
             w = await lw.watch(ListOptions(resource_version=rv, allow_watch_bookmarks=True))
             it = w.__aiter__()
-            await asyncio.to_thread(server.create, "pods", pod("b"))
+            await asyncio.to_thread(server.create, "pods", new_pod("b"))
             ev = await asyncio.wait_for(it.__anext__(), 10)
             assert ev.type is EventType.ADDED and ev.object["metadata"]["name"] == "b"
             assert isinstance(ev.object, dict)
@@ -135,9 +131,9 @@ def test_watch_yields_dict_events_and_stop_ends_a_pending_read(
 
 
 def test_compacted_version_is_gone(server: ApiServer, tmp_path: Path, which: str) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     old = server.resource_version
-    server.create("pods", pod("b"))
+    server.create("pods", new_pod("b"))
     server.compact()
     kc = server.write_kubeconfig(tmp_path / "kc")
 
@@ -155,7 +151,7 @@ def test_compacted_version_is_gone(server: ApiServer, tmp_path: Path, which: str
                 assert is_gone(events[0].object)
             # A continue token that expired (compacted under it): StatusError(410).
             token = (await lw.list(ListOptions(limit=1)))["metadata"]["continue"]
-            await asyncio.to_thread(server.create, "pods", pod("c"))
+            await asyncio.to_thread(server.create, "pods", new_pod("c"))
             await asyncio.to_thread(server.compact)
             with pytest.raises(StatusError) as info:
                 await lw.list(ListOptions(limit=1, continue_=token))
@@ -226,7 +222,7 @@ def test_broken_stream_ends_the_watch_and_bad_lines_are_malformed() -> None:
 
 def test_async_list_watch_from_kubernetes_is_the_adapter(server: ApiServer, tmp_path: Path,
                                                          which: str) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     kc = server.write_kubeconfig(tmp_path / "kc")
 
     async def main() -> None:
@@ -238,7 +234,7 @@ def test_async_list_watch_from_kubernetes_is_the_adapter(server: ApiServer, tmp_
             w = await lw.watch(ListOptions(resource_version=listed["metadata"]["resourceVersion"],
                                            timeout_seconds=7))
             assert w.silence.seconds == 12.0  # its timeout_seconds + the 5 s margin
-            await asyncio.to_thread(server.create, "pods", pod("b"))
+            await asyncio.to_thread(server.create, "pods", new_pod("b"))
             ev = await asyncio.wait_for(w.__aiter__().__anext__(), 10)
             assert ev.type is EventType.ADDED and ev.object["metadata"]["name"] == "b"
             w.stop()

@@ -20,14 +20,10 @@ from kubecache.errors import StatusError
 from kubecache.testing import ApiServer
 from kubecache.testing._apiserver_resources import BUILTIN
 from kubecache.testing._apiserver_storage import Storage
+from tests.support.objects import new_pod
 from tests.support.sync import wait_for
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
-
-
-def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
 
 
 def watch_lines(http: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -42,8 +38,8 @@ def watch_lines(http: httpx.Client, path: str, **params: Any) -> list[dict[str, 
 
 
 def test_create_stamps_server_fields_and_versions_increase(server: ApiServer) -> None:
-    a = server.create("pods", pod("a"))
-    b = server.create("pods", pod("b"))
+    a = server.create("pods", new_pod("a"))
+    b = server.create("pods", new_pod("b"))
     assert a["kind"] == "Pod" and a["apiVersion"] == "v1"
     meta = a["metadata"]
     assert meta["uid"] and meta["creationTimestamp"].endswith("Z") and meta["generation"] == 1
@@ -53,9 +49,9 @@ def test_create_stamps_server_fields_and_versions_increase(server: ApiServer) ->
 
 
 def test_in_process_errors_match_the_real_server(server: ApiServer) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     with pytest.raises(StatusError) as exc:
-        server.create("pods", pod("a"))
+        server.create("pods", new_pod("a"))
     assert (exc.value.code, exc.value.reason) == (409, "AlreadyExists")
     assert exc.value.message == 'pods "a" already exists'
     with pytest.raises(StatusError) as exc:
@@ -83,7 +79,7 @@ def test_update_conflict_generation_and_noop(server: ApiServer) -> None:
 
 
 def test_stored_objects_do_not_alias_callers(server: ApiServer) -> None:
-    obj = pod("a")
+    obj = new_pod("a")
     created = server.create("pods", obj)
     obj["metadata"]["labels"]["mutated"] = "yes"
     created["spec"]["containers"].clear()
@@ -94,11 +90,11 @@ def test_stored_objects_do_not_alias_callers(server: ApiServer) -> None:
 
 def test_http_crud(server: ApiServer, http: httpx.Client) -> None:
     base = "/api/v1/namespaces/ns1/pods"
-    r = http.post(base, json=pod("a", ns="ns1"))
+    r = http.post(base, json=new_pod("a", ns="ns1"))
     assert r.status_code == 201 and r.json()["metadata"]["namespace"] == "ns1"
-    r = http.post(base, json=pod("a", ns="other"))
+    r = http.post(base, json=new_pod("a", ns="other"))
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
-    r = http.post(base, json=pod("a", ns="ns1"))
+    r = http.post(base, json=new_pod("a", ns="ns1"))
     assert r.status_code == 409 and r.json()["reason"] == "AlreadyExists"
     cur = http.get(f"{base}/a").json()
     cur["metadata"]["labels"] = {"v": "2"}
@@ -129,7 +125,7 @@ def test_http_crud(server: ApiServer, http: httpx.Client) -> None:
 
 def test_delete_preconditions_and_collection(server: ApiServer, http: httpx.Client) -> None:
     for name in ("a", "b", "c"):
-        server.create("pods", pod(name, app="x" if name != "c" else "y"))
+        server.create("pods", new_pod(name, labels={"app": "x" if name != "c" else "y"}))
     r = http.request("DELETE", "/api/v1/namespaces/default/pods/a",
                      json={"preconditions": {"uid": "wrong"}})
     assert r.status_code == 409
@@ -142,9 +138,9 @@ def test_delete_preconditions_and_collection(server: ApiServer, http: httpx.Clie
 
 
 def test_list_scopes_and_selectors(server: ApiServer, http: httpx.Client) -> None:
-    server.create("pods", pod("a", ns="ns1", app="web"))
-    server.create("pods", pod("b", ns="ns2", app="db"))
-    server.create("pods", pod("c", ns="ns1", app="db"))
+    server.create("pods", new_pod("a", ns="ns1", labels={"app": "web"}))
+    server.create("pods", new_pod("b", ns="ns2", labels={"app": "db"}))
+    server.create("pods", new_pod("c", ns="ns1", labels={"app": "db"}))
     server.create("nodes", {"metadata": {"name": "n1"}})
 
     def names(path: str, **params: str) -> list[str]:
@@ -166,11 +162,11 @@ def test_list_scopes_and_selectors(server: ApiServer, http: httpx.Client) -> Non
 
 def test_paging_is_a_consistent_snapshot(server: ApiServer, http: httpx.Client) -> None:
     for i in range(10):
-        server.create("pods", pod(f"p{i:02d}"))
+        server.create("pods", new_pod(f"p{i:02d}"))
     first = http.get("/api/v1/pods", params={"limit": 4}).json()
     rv, token = first["metadata"]["resourceVersion"], first["metadata"]["continue"]
     server.delete("pods", "p05")  # changes after the first page do not show up
-    server.create("pods", pod("p04a"))
+    server.create("pods", new_pod("p04a"))
     server.patch("pods", "p06", {"metadata": {"labels": {"late": "1"}}})
     names = [i["metadata"]["name"] for i in first["items"]]
     while token:
@@ -185,9 +181,9 @@ def test_paging_is_a_consistent_snapshot(server: ApiServer, http: httpx.Client) 
 
 def test_continue_expires_after_compaction(server: ApiServer, http: httpx.Client) -> None:
     for i in range(5):
-        server.create("pods", pod(f"p{i}"))
+        server.create("pods", new_pod(f"p{i}"))
     token = http.get("/api/v1/pods", params={"limit": 2}).json()["metadata"]["continue"]
-    server.create("pods", pod("later"))
+    server.create("pods", new_pod("later"))
     server.compact()
     r = http.get("/api/v1/pods", params={"limit": 2, "continue": token})
     assert r.status_code == 410 and r.json()["reason"] == "Expired"
@@ -197,7 +193,7 @@ def test_continue_expires_after_compaction(server: ApiServer, http: httpx.Client
 
 def test_resource_version_semantics(server: ApiServer, http: httpx.Client) -> None:
     for i in range(6):
-        server.create("pods", pod(f"p{i}"))
+        server.create("pods", new_pod(f"p{i}"))
     old_rv = server.resource_version
     server.delete("pods", "p0")
     r = http.get("/api/v1/pods", params={"resourceVersion": "0", "limit": 2}).json()
@@ -221,7 +217,7 @@ def test_resource_version_semantics(server: ApiServer, http: httpx.Client) -> No
 def test_paginate_rv0_option() -> None:
     with ApiServer(paginate_rv0=True) as srv, httpx.Client(base_url=srv.url) as http:
         for i in range(3):
-            srv.create("pods", pod(f"p{i}"))
+            srv.create("pods", new_pod(f"p{i}"))
         r = http.get("/api/v1/pods", params={"resourceVersion": "0", "limit": 2}).json()
         assert len(r["items"]) == 2 and r["metadata"]["continue"]
 
@@ -231,10 +227,10 @@ def test_paginate_rv0_option() -> None:
 
 def test_watch_replays_history_after_resource_version(server: ApiServer,
                                                       http: httpx.Client) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     rv = server.resource_version
     server.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}})
-    server.create("pods", pod("b", ns="other"))
+    server.create("pods", new_pod("b", ns="other"))
     deleted = server.delete("pods", "a")
     events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, timeoutSeconds="1")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
@@ -248,8 +244,8 @@ def test_watch_replays_history_after_resource_version(server: ApiServer,
 
 def test_watch_without_version_starts_with_current_state(server: ApiServer,
                                                          http: httpx.Client) -> None:
-    server.create("pods", pod("a"))
-    server.create("pods", pod("b"))
+    server.create("pods", new_pod("a"))
+    server.create("pods", new_pod("b"))
     for rv in ("", "0"):
         events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, timeoutSeconds="1")
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
@@ -263,7 +259,7 @@ def test_watch_streams_live_events_and_bookmarks(server: ApiServer, http: httpx.
             "watch": "true", "resourceVersion": rv, "allowWatchBookmarks": "true",
             "timeoutSeconds": "30"}) as resp:
         lines = resp.iter_lines()
-        server.create("pods", pod("live"))
+        server.create("pods", new_pod("live"))
         while len(got) < 2:
             line = next(lines)
             if line:
@@ -279,7 +275,7 @@ def test_watch_streams_live_events_and_bookmarks(server: ApiServer, http: httpx.
 
 def test_watch_of_compacted_version_gets_410_error_event(http: httpx.Client) -> None:
     with ApiServer(history=2) as srv, httpx.Client(base_url=srv.url) as client:
-        first = srv.create("pods", pod("a"))["metadata"]["resourceVersion"]
+        first = srv.create("pods", new_pod("a"))["metadata"]["resourceVersion"]
         for i in range(4):
             srv.patch("pods", "a", {"metadata": {"labels": {"i": str(i)}}})
         events = watch_lines(client, "/api/v1/pods", resourceVersion=first, timeoutSeconds="5")
@@ -292,11 +288,11 @@ def test_watch_of_compacted_version_gets_410_error_event(http: httpx.Client) -> 
 
 
 def test_watch_selector_transitions(server: ApiServer, http: httpx.Client) -> None:
-    server.create("pods", pod("a", app="web"))
+    server.create("pods", new_pod("a", labels={"app": "web"}))
     rv = server.resource_version
     server.patch("pods", "a", {"metadata": {"labels": {"app": "db"}}})  # stops matching
     server.patch("pods", "a", {"metadata": {"labels": {"app": "web"}}})  # matches again
-    server.create("pods", pod("b", app="db"))  # never matches
+    server.create("pods", new_pod("b", labels={"app": "db"}))  # never matches
     events = watch_lines(http, "/api/v1/pods", resourceVersion=rv, labelSelector="app=web",
                          timeoutSeconds="1")
     assert [e["type"] for e in events] == ["DELETED", "ADDED"]
@@ -439,7 +435,7 @@ def test_discovery_includes_registered_resources(server: ApiServer, http: httpx.
 
 
 def test_table_output_for_kubectl(server: ApiServer, http: httpx.Client) -> None:
-    p = pod("a")
+    p = new_pod("a")
     p["status"] = {"phase": "Running", "containerStatuses": [{"ready": True, "restartCount": 2}]}
     server.create("pods", p)
     accept = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
@@ -471,7 +467,7 @@ def test_fault_injection_and_stats(server: ApiServer, http: httpx.Client) -> Non
 
 def test_restart_on_same_port_with_same_storage() -> None:
     first = ApiServer().start()
-    first.create("pods", pod("a"))
+    first.create("pods", new_pod("a"))
     port, storage = first.port, first.storage
     first.stop()
     with ApiServer(port=port, storage=storage) as second, \

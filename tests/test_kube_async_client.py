@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
@@ -32,15 +31,11 @@ from kubecache.kube._endpoint import environment_proxy
 from kubecache.kube._errors import CredentialError, TransportError
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
+from tests.support.objects import new_pod
 from tests.support.servers import HeaderRecorder
 from tests.support.sync import await_for
 
 SECRET = "s3cr3t-t0ken-value"
-
-
-def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}}
 
 
 def run(main: Callable[[], Awaitable[None]]) -> None:
@@ -77,10 +72,6 @@ def test_the_async_client_says_what_it_is_and_gives_async_list_watches(
             assert (await lw.list(ListOptions()))["items"] == []
 
     run(main)
-
-
-
-
 
 
 # --- silent servers, timeouts and cancellation ----------------------------------------------------
@@ -221,7 +212,6 @@ def test_silent_server_is_noticed_by_the_read_timeouts(silent: SilentServer,
         await eventually(lambda: silent.open == 0 and silent_watch.open == 0)
 
     run(main)
-
 
 
 # --- credentials -------------------------------------------------------------------------
@@ -446,8 +436,8 @@ def test_requests_go_through_the_configured_and_theenvironment_proxy(
 
 def test_new_list_watch_from_client_given_an_async_client_is_the_async_list_watch(
         server: ApiServer) -> None:
-    server.create("pods", pod("a", app="db"))
-    server.create("pods", pod("b", app="web"))
+    server.create("pods", new_pod("a", labels={"app": "db"}))
+    server.create("pods", new_pod("b", labels={"app": "web"}))
     with Client(Config(server=server.url)) as sync_client:
         assert isinstance(new_list_watch_from_client(sync_client, "pods"), ListWatch)
 
@@ -459,8 +449,8 @@ def test_new_list_watch_from_client_given_an_async_client_is_the_async_list_watc
             assert [p["metadata"]["name"] for p in listed["items"]] == ["a"]
             w = await lw.watch(ListOptions(resource_version=listed["metadata"]["resourceVersion"]))
             assert isinstance(w, AsyncHTTPWatch)
-            await asyncio.to_thread(server.create, "pods", pod("c", app="db"))
-            await asyncio.to_thread(server.create, "pods", pod("d", app="web"))
+            await asyncio.to_thread(server.create, "pods", new_pod("c", labels={"app": "db"}))
+            await asyncio.to_thread(server.create, "pods", new_pod("d", labels={"app": "web"}))
             ev = await asyncio.wait_for(w.__aiter__().__anext__(), 10)
             assert ev.object["metadata"]["name"] == "c"
             w.stop()

@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -27,10 +26,6 @@ def client(server: ApiServer) -> Iterator[Client]:
         yield c
 
 
-def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": ns, "labels": labels}}
-
-
 def test_parse_resource() -> None:
     assert parse_resource("pods") == ResourcePath("", "v1", "pods")
     assert parse_resource("deployments.v1.apps") == ResourcePath("apps", "v1", "deployments")
@@ -43,12 +38,6 @@ def test_parse_resource() -> None:
             parse_resource(bad)
 
 
-
-
-
-
-
-
 def test_dropped_connection_ends_the_watch_quietly(server: ApiServer, client: Client) -> None:
     lw = new_list_watch_from_client(client, "pods")
     w = lw.watch(ListOptions(resource_version=server.resource_version, timeout_seconds=60))
@@ -58,10 +47,6 @@ def test_dropped_connection_ends_the_watch_quietly(server: ApiServer, client: Cl
         if len(seen) == 1:
             server.drop_watches()  # mid-stream: no final chunk
     assert seen == ["BOOKMARK"]
-
-
-
-
 
 
 class SilentServer:

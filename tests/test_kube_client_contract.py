@@ -23,7 +23,7 @@ from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 from tests.support.front import Front
-from tests.support.objects import pod
+from tests.support.objects import new_pod
 from tests.support.servers import RawServer, read_head
 from tests.support.sync import wait_for
 
@@ -54,8 +54,8 @@ def test_requests_and_a_404_status_error(front: Front, server: ApiServer) -> Non
 
 def test_list_pages_namespaces_and_selectors(front: Front, server: ApiServer) -> None:
     for i in range(5):
-        server.create("pods", pod(f"p{i}", ns="a" if i < 3 else "b", rv=None,
-                                  labels={"tier": "web" if i % 2 else "db"}))
+        server.create("pods", new_pod(f"p{i}", ns="a" if i < 3 else "b",
+                                      labels={"tier": "web" if i % 2 else "db"}))
     with front.client(Config(server=server.url)) as c:
         lw = c.list_watch("pods", namespace="a")
         first = c.list(lw, ListOptions(limit=2))
@@ -100,13 +100,13 @@ def test_a_watch_decodes_big_events_across_chunks_and_bookmarks(front: Front,
 
 def test_a_compacted_version_is_a_410_on_watches_lists_and_continues(front: Front,
                                                                      server: ApiServer) -> None:
-    server.create("pods", pod("a", rv=None))
+    server.create("pods", new_pod("a"))
     old = server.resource_version
-    server.create("pods", pod("b", rv=None))
+    server.create("pods", new_pod("b"))
     with front.client(Config(server=server.url)) as c:
         lw = c.list_watch("pods")
         token = c.list(lw, ListOptions(limit=1))["metadata"]["continue"]
-        server.create("pods", pod("c", rv=None))
+        server.create("pods", new_pod("c"))
         server.compact()  # the token's and old's version are now history
         events = c.next_events(c.watch(lw, ListOptions(resource_version=old,
                                                        timeout_seconds=5)), 10)
@@ -190,7 +190,7 @@ def test_a_line_over_max_line_bytes_is_malformed_data(front: Front, server: ApiS
         lw = c.list_watch("pods")
         rv = c.list(lw)["metadata"]["resourceVersion"]
         w = c.watch(lw, ListOptions(resource_version=rv, timeout_seconds=30))
-        big = pod("big", rv=None)
+        big = new_pod("big")
         big["metadata"]["annotations"] = {"x": "y" * 5_000}
         server.create("pods", big)
         with pytest.raises(MalformedDataError, match="max_line_bytes"):

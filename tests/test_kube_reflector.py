@@ -24,11 +24,8 @@ from kubecache.backoff import Backoff
 from kubecache.kube import Client, Config, new_list_watch_from_client
 from kubecache.store import Store
 from kubecache.testing import ApiServer
+from tests.support.objects import new_pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": ns, "labels": labels}}
 
 
 def fast_backoff() -> Backoff:
@@ -72,7 +69,7 @@ pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 def test_initial_list_is_paginated(server: ApiServer) -> None:
     with ApiServer(paginate_rv0=True) as paging:
         for i in range(250):
-            paging.create("pods", pod(f"p{i:03d}", ns=f"ns{i % 7}"))
+            paging.create("pods", new_pod(f"p{i:03d}", ns=f"ns{i % 7}"))
         with Running(paging, page_size=100) as r:
             assert wait_for(lambda: len(r.store) == 250)
             assert r.reflector.stats.list_pages == 3
@@ -80,27 +77,27 @@ def test_initial_list_is_paginated(server: ApiServer) -> None:
             assert paging.stats.lists == 3
     # The faithful default: a resourceVersion=0 list is served whole, like the watch cache.
     for i in range(250):
-        server.create("pods", pod(f"p{i:03d}"))
+        server.create("pods", new_pod(f"p{i:03d}"))
     with Running(server, page_size=100) as r:
         assert wait_for(lambda: len(r.store) == 250)
         assert r.reflector.stats.list_pages == 1
 
 
 def test_watch_keeps_the_store_in_sync(server: ApiServer) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     with Running(server) as r:
         assert wait_for(lambda: len(r.store) == 1)
-        server.create("pods", pod("b", ns="other"))
+        server.create("pods", new_pod("b", ns="other"))
         server.patch("pods", "a", {"metadata": {"labels": {"v": "2"}}})
         server.delete("pods", "b", namespace="other")
-        server.create("pods", pod("c"))
+        server.create("pods", new_pod("c"))
         assert wait_for(lambda: state(r.store) == server_state(server))
         assert r.store.get_by_key("default/a")[0]["metadata"]["labels"] == {"v": "2"}
         assert r.reflector.stats.lists == 1
 
 
 def test_bookmarks_advance_the_resource_version(server: ApiServer) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     with Running(server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         server.create("configmaps", {"metadata": {"name": "elsewhere"}})  # not a pod
@@ -112,13 +109,13 @@ def test_bookmarks_advance_the_resource_version(server: ApiServer) -> None:
 
 def test_410_leads_to_a_relist(server: ApiServer) -> None:
     for name in ("a", "b"):
-        server.create("pods", pod(name))
+        server.create("pods", new_pod(name))
     with Running(server) as r:
         assert wait_for(lambda: len(r.store) == 2)
         server.fail_next(10**6)  # the reflector can't get back in...
         server.drop_watches()
         server.delete("pods", "a")  # ...while the world changes and history is compacted
-        server.create("pods", pod("c"))
+        server.create("pods", new_pod("c"))
         server.compact()
         server.fail_next(0)
         assert wait_for(lambda: state(r.store) == server_state(server))
@@ -126,13 +123,13 @@ def test_410_leads_to_a_relist(server: ApiServer) -> None:
 
 
 def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     with Running(server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         for i in range(3):
             assert wait_for(lambda: server.stats.open_watches == 1), r.reflector.stats
             server.drop_watches()
-            server.create("pods", pod(f"after-drop-{i}"))
+            server.create("pods", new_pod(f"after-drop-{i}"))
         stats = r.reflector.stats
         assert wait_for(lambda: state(r.store) == server_state(server)), stats
         assert stats.lists == 1 and stats.relists == 0 and stats.watch_starts >= 2, stats
@@ -141,7 +138,7 @@ def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
 def test_server_restart_on_the_same_port_converges() -> None:
     first = ApiServer(bookmark_interval=0.1).start()
     for name in ("a", "b", "c"):
-        first.create("pods", pod(name))
+        first.create("pods", new_pod(name))
     with Running(first) as r:
         assert wait_for(lambda: len(r.store) == 3)
         port, storage = first.port, first.storage
@@ -150,7 +147,7 @@ def test_server_restart_on_the_same_port_converges() -> None:
         second.delete("pods", "a")  # changed while no server was up
         second.patch("pods", "b", {"metadata": {"labels": {"v": "2"}}})
         with second.start():
-            second.create("pods", pod("d"))
+            second.create("pods", new_pod("d"))
             assert wait_for(lambda: state(r.store) == server_state(second))
             # the new server's watch cache starts at its own version: the old one is 410
             assert r.reflector.stats.relists == 1
@@ -160,20 +157,20 @@ def test_server_restored_to_an_older_state_converges() -> None:
     """A new server whose data is older than the cache answers 504 ResourceVersionTooLarge."""
     first = ApiServer(bookmark_interval=0.1).start()
     for i in range(20):
-        first.create("pods", pod(f"old-{i}"))
+        first.create("pods", new_pod(f"old-{i}"))
     with Running(first) as r:
         assert wait_for(lambda: len(r.store) == 20)
         port = first.port
         first.stop()
         with ApiServer(port=port, bookmark_interval=0.1) as second:  # fresh, lower versions
-            second.create("pods", pod("new"))
+            second.create("pods", new_pod("new"))
             assert wait_for(lambda: state(r.store) == server_state(second)), r.reflector.stats
             assert r.reflector.stats.relists >= 1
 
 
 def test_informer_over_http(server: ApiServer) -> None:
     for i in range(30):
-        server.create("pods", pod(f"p{i}", ns="a" if i % 2 else "b", app="web"))
+        server.create("pods", new_pod(f"p{i}", ns="a" if i % 2 else "b", labels={"app": "web"}))
     events: list[tuple[str, str]] = []
     lock = threading.Lock()
 
@@ -199,7 +196,7 @@ def test_informer_over_http(server: ApiServer) -> None:
         assert sorted(informer.get_indexer().index_keys(NAMESPACE_INDEX, "a")) == sorted(
             f"a/p{i}" for i in range(1, 30, 2))
         server.patch("pods", "p1", {"metadata": {"labels": {"app": "db"}}}, namespace="a")
-        server.create("pods", pod("new", ns="a", app="web"))
+        server.create("pods", new_pod("new", ns="a", labels={"app": "web"}))
         server.patch("pods", "p2", {"metadata": {"annotations": {"x": "1"}}}, namespace="b")
         assert wait_for(lambda: ("update", "b/p2") in events and ("add", "a/new") in events
                         and ("delete", "a/p1") in events)

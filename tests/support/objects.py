@@ -39,6 +39,16 @@ def pod(name: str, *, ns: str | None = NS, rv: str | None = "1",
             "metadata": meta(name, ns=ns, rv=rv, labels=labels), **extra}
 
 
+def new_pod(name: str, *, ns: str | None = "default", labels: dict[str, str] | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """A Pod to create on a server (the embedded ApiServer, a fake one): no resourceVersion
+    (the server assigns it), kubectl's namespace ``"default"``, a label map (empty unless
+    given, so a later patch can add to it) and a minimal valid spec (one container) unless
+    ``spec=`` is given. :func:`pod` is the object as a server sends it."""
+    extra.setdefault("spec", {"containers": [{"name": "c", "image": "nginx"}]})
+    return pod(name, ns=ns, rv=None, labels=labels or {}, **extra)
+
+
 def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
     """A bare queue item: ``name`` (in ``namespace`` if given), resourceVersion ``str(value)``.
 
