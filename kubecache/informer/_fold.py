@@ -13,7 +13,10 @@ keeps the store and the queue in agreement. The rule (client-go's
   ``Added``/``Updated``/``Sync``/``Replaced`` of a present object -> an update
   ``(previous, new)``, of an absent one -> an add.
 - An update from ``Sync``/``Replaced`` whose resourceVersion equals the
-  previous one is a resync: only handlers due for one get it.
+  previous one is a resync: only handlers due for one get it. It carries the
+  cached object as both old and new, and the store keeps it: a relist of an
+  unchanged cache makes no new copies and no index updates (the listed
+  duplicate is dropped).
 - The store is written once per key, with the key's final state, before any
   notification of the batch leaves (the caller distributes after the fold).
 - A key whose store write fails (an index function raising, whatever it
@@ -79,7 +82,7 @@ def fold_batch(batch: Iterable[tuple[str, Deltas]], store: KeyedStore,
     adds = updates = deletes = resyncs = applied = failed = 0
     for key, deltas in batch:
         cur, present = get(key)
-        existed = present
+        existed, cached = present, cur
         for dtype, obj in deltas:  # each delta makes exactly one notification
             if dtype is _DELETED:
                 append(new_notification(Notification, (DELETE, obj, None)))
@@ -87,9 +90,11 @@ def fold_batch(batch: Iterable[tuple[str, Deltas]], store: KeyedStore,
                 cur, present = None, False
             elif present:
                 if (dtype is _SYNC or dtype is _REPLACED) and (
-                        get_resource_version(cur) == get_resource_version(obj)):
+                        get_resource_version(cur) == (rv := get_resource_version(obj))):
                     resync_at.append(len(notes))
                     resyncs += 1
+                    if rv and obj is not cur:
+                        obj = cur  # the same version: keep the cached copy, drop the new one
                 else:
                     updates += 1
                 append(new_notification(Notification, (UPDATE, cur, obj)))
@@ -100,7 +105,8 @@ def fold_batch(batch: Iterable[tuple[str, Deltas]], store: KeyedStore,
                 cur, present = obj, True
         try:
             if present:
-                put(key, cur)
+                if cur is not cached or not existed:  # an unchanged object: nothing to write
+                    put(key, cur)
             elif existed:
                 remove(key)
         except BaseException as err:

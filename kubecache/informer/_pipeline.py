@@ -24,13 +24,15 @@ from __future__ import annotations
 import builtins
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._gc import gc_paused
 from .._guard import absorbable
 from ..delta_fifo import DeltaFIFO, Deltas, TransformFunc
+from ..errors import KeyFuncError
 from ..keys import DeletedFinalStateUnknown, meta_namespace_key_func
+from ..meta import get_resource_version
 from ..store import Store
 from ._handlers import describe_callable, key_for_log
 from ._inline import InlineAwaits
@@ -198,6 +200,9 @@ class InlinePipeline(Store):
         A list of many pages is then held transformed, not as decoded dicts:
         with compact storage, a 10k-pod list peaks at its compact size plus
         one page instead of every decoded pod. :meth:`replace_prepared` ends it.
+        A listed object whose resourceVersion is the cached one's is not
+        transformed again: the cached object is used (a relist of an unchanged
+        cache makes no new copies).
         """
         if self._transform is None:
             return items
@@ -215,7 +220,20 @@ class InlinePipeline(Store):
 
     def _transform_items(self, items: Iterable[Any]) -> builtins.list[Any]:
         out = []
+        cached = self._cached
         for obj in items:
+            # A listed object whose resourceVersion the cache already holds is that
+            # object: the cached copy (transformed when it came) stands for it.
+            if type(obj) is dict or isinstance(obj, Mapping):
+                rv = get_resource_version(obj)
+                if rv:
+                    try:
+                        old, found = cached(meta_namespace_key_func(obj))
+                    except KeyFuncError:
+                        found = False
+                    if found and get_resource_version(old) == rv:
+                        out.append(old)
+                        continue
             new = self._transformed(obj)
             if new is _FAILED:  # keep what the cache has (a missing item would be a deletion)
                 new, found = self._cached(meta_namespace_key_func(obj))
