@@ -23,16 +23,12 @@ from kubecache.testing import ApiServer
 from kubecache.testing._apiserver_http import _compile_filter
 from kubecache.testing._apiserver_resources import BUILTIN, ResourceType
 from kubecache.testing._apiserver_storage import Storage
+from tests.support.objects import bare_pod
 
 PODS = "/api/v1/namespaces/default/pods"
 
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
-
-
-def pod(name: Any = "p", **meta: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **meta},
-            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
 
 
 def fields_of(resp: httpx.Response) -> list[str]:
@@ -91,7 +87,7 @@ def test_names_are_accepted_iff_the_kind_s_rule_allows_them(plural: str, name: s
 @pytest.mark.parametrize("name", ["a/b", "..", ".", "a\x00b", "x" * 10_000, "Upper", "a_b",
                                   "-a", "a-", "a..b", "", " a"])
 def test_bad_names_are_422_invalid_with_a_cause(http: httpx.Client, name: str) -> None:
-    resp = http.post(PODS, json=pod(name))
+    resp = http.post(PODS, json=bare_pod(name))
     assert resp.status_code == 422, resp.text
     st_ = resp.json()
     assert st_["kind"] == "Status" and st_["reason"] == "Invalid" and st_["code"] == 422
@@ -105,14 +101,14 @@ def test_bad_names_are_422_invalid_with_a_cause(http: httpx.Client, name: str) -
 
 
 def test_invalid_message_and_causes_are_worded_as_kube_does(http: httpx.Client) -> None:
-    resp = http.post(PODS, json=pod("Bad_Name"))
+    resp = http.post(PODS, json=bare_pod("Bad_Name"))
     msg = resp.json()["message"]
     assert msg.startswith('Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": '
                           "a lowercase RFC 1123 subdomain must consist of lower case "
                           "alphanumeric characters, '-' or '.'")
     assert "regex used for validation is" in msg
     # several bad fields: one cause each, listed in the message
-    resp = http.post(PODS, json=pod("ok", labels={"-bad": "x", "k": "not ok!"},
+    resp = http.post(PODS, json=bare_pod("ok", labels={"-bad": "x", "k": "not ok!"},
                                     annotations={"a/b/c": "v"}))
     assert resp.status_code == 422
     assert fields_of(resp) == ["metadata.labels", "metadata.labels", "metadata.annotations"]
@@ -146,9 +142,10 @@ def test_fields_of_the_wrong_type_are_400_as_kube_s_decoder_answers(http: httpx.
 
 
 def test_in_process_calls_are_validated_too(server: ApiServer) -> None:
-    server.create("pods", pod("p"))
-    for bad, code in ((pod("p", labels=["x"]), 400), (dict(pod("p"), metadata=["x"]), 400),
-                      (pod(5), 400), (pod("p", labels={"a": "-"}), 422)):
+    server.create("pods", bare_pod("p"))
+    for bad, code in ((bare_pod("p", labels=["x"]), 400),
+                      (dict(bare_pod("p"), metadata=["x"]), 400),
+                      (bare_pod(5), 400), (bare_pod("p", labels={"a": "-"}), 422)):
         with pytest.raises(StatusError) as err:
             server.update("pods", bad)
         assert err.value.code == code, bad
@@ -156,13 +153,13 @@ def test_in_process_calls_are_validated_too(server: ApiServer) -> None:
         server.patch("pods", "p", {"metadata": {"annotations": {"a/b/c": "x"}}}, "default")
     assert err.value.code == 422
     with pytest.raises(StatusError) as err:
-        server.create("pods", pod("x" * 300))
+        server.create("pods", bare_pod("x" * 300))
     assert err.value.code == 422 and len(str(err.value)) < 4000
     assert server.get("pods", "p", "default")["metadata"].get("labels") is None
 
 
 def test_null_label_values_decode_as_empty_strings(http: httpx.Client) -> None:
-    resp = http.post(PODS, json=pod("p", labels={"a": None}, annotations={"n": None}))
+    resp = http.post(PODS, json=bare_pod("p", labels={"a": None}, annotations={"n": None}))
     assert resp.status_code == 201, resp.text
     assert resp.json()["metadata"]["labels"] == {"a": ""}
     assert resp.json()["metadata"]["annotations"] == {"n": ""}
@@ -171,18 +168,18 @@ def test_null_label_values_decode_as_empty_strings(http: httpx.Client) -> None:
 def test_namespaces_are_dns_labels_and_must_match_the_url(http: httpx.Client,
                                                           server: ApiServer) -> None:
     for ns in ("../../etc", "a.b", "A", "x" * 64, "a/b"):
-        resp = http.post(PODS, json=pod("p", namespace=ns))
+        resp = http.post(PODS, json=bare_pod("p", namespace=ns))
         assert resp.status_code == 400  # the body's namespace differs from the URL's
         with pytest.raises(StatusError) as err:
-            server.create("pods", pod("p", namespace=ns))
+            server.create("pods", bare_pod("p", namespace=ns))
         assert err.value.code == 422
         assert [c["field"] for c in err.value.status["details"]["causes"]] == [
             "metadata.namespace"]
-    assert http.post(PODS, json=pod("p", namespace="default")).status_code == 201
+    assert http.post(PODS, json=bare_pod("p", namespace="default")).status_code == 201
     # a namespace in the path that cannot exist: nothing there, nothing stored there
     for ns in ("..%2F..%2Fetc", "a%2Fb", "Upper", "a.b"):
         path = f"/api/v1/namespaces/{ns}/pods"
-        assert http.post(path, json=pod("q")).status_code == 404
+        assert http.post(path, json=bare_pod("q")).status_code == 404
         assert http.get(path).status_code == 404
         assert http.get(f"{path}/p").status_code == 404
     assert [p["metadata"]["namespace"] for p in server.list_objects("pods")] == ["default"]
@@ -196,7 +193,7 @@ def test_a_name_in_the_url_path_must_be_a_path_segment(http: httpx.Client) -> No
                       ("a%2Fb", "may not contain '/'"), ("a%25b", "may not contain '%'")):
         for method in ("GET", "PUT", "DELETE"):
             resp = http.request(method, f"{PODS}/{name}",
-                                json=pod("x") if method == "PUT" else None)
+                                json=bare_pod("x") if method == "PUT" else None)
             assert resp.status_code == 400, (method, name, resp.text)
             assert resp.json()["message"].startswith("Name parameter invalid: ")
             assert why in resp.json()["message"]
@@ -245,7 +242,7 @@ def test_generate_name_is_validated_and_leaves_room_for_the_suffix(http: httpx.C
 def test_labels_and_annotations(http: httpx.Client) -> None:
     good = {"app": "web", "example.com/tier": "front_end.1", "a": "", "A-b_c.d": "V",
             "k8s.io/" + "n" * 63: "v" * 63}
-    resp = http.post(PODS, json=pod("ok", labels=good,
+    resp = http.post(PODS, json=bare_pod("ok", labels=good,
                                     annotations={"Example.COM/Key": "any text at all ✓",
                                                  "big": "z" * 1000}))
     assert resp.status_code == 201, resp.text
@@ -255,17 +252,17 @@ def test_labels_and_annotations(http: httpx.Client) -> None:
         {"": "v"}, {"a": "x" * 10_000},
     ]
     for labels in bad_labels:
-        resp = http.post(PODS, json=pod("p", labels=labels))
+        resp = http.post(PODS, json=bare_pod("p", labels=labels))
         assert resp.status_code == 422, labels
         assert set(fields_of(resp)) == {"metadata.labels"}
         assert len(resp.content) < 4000
-    resp = http.post(PODS, json=pod("p", annotations={"bad key": "v"}))
+    resp = http.post(PODS, json=bare_pod("p", annotations={"bad key": "v"}))
     assert resp.status_code == 422 and fields_of(resp) == ["metadata.annotations"]
     # 256 KiB in total, keys and values counted
     at_limit = {"k": "v" * (256 * 1024 - 1)}
-    assert http.post(PODS, json=pod("p1", annotations=at_limit)).status_code == 201
+    assert http.post(PODS, json=bare_pod("p1", annotations=at_limit)).status_code == 201
     over = {"k": "v" * (256 * 1024 - 1), "j": ""}
-    resp = http.post(PODS, json=pod("p2", annotations=over))
+    resp = http.post(PODS, json=bare_pod("p2", annotations=over))
     assert resp.status_code == 422
     cause = resp.json()["details"]["causes"][0]
     assert cause == {"reason": "FieldValueTooLong", "field": "metadata.annotations",
@@ -275,7 +272,7 @@ def test_labels_and_annotations(http: httpx.Client) -> None:
 
 def test_updates_and_patches_are_validated_and_leave_the_object_alone(
         http: httpx.Client) -> None:
-    created = http.post(PODS, json=pod("p", labels={"a": "1"})).json()
+    created = http.post(PODS, json=bare_pod("p", labels={"a": "1"})).json()
     before = http.get(f"{PODS}/p").json()
     replaced = dict(created, metadata=dict(created["metadata"], labels={"a": "-1"}))
     resp = http.put(f"{PODS}/p", json=replaced)
@@ -304,7 +301,7 @@ def test_updates_and_patches_are_validated_and_leave_the_object_alone(
 
 
 def test_unsupported_media_types_get_415(http: httpx.Client) -> None:
-    body = json.dumps(pod("p")).encode()
+    body = json.dumps(bare_pod("p")).encode()
     resp = http.post(PODS, content=body, headers={"Content-Type": "text/plain"})
     assert resp.status_code == 415
     assert resp.json()["reason"] == "UnsupportedMediaType"
@@ -392,7 +389,7 @@ def test_oversized_and_unknown_encodings(server: ApiServer) -> None:
     code, body, closed = raw(server, _post("Transfer-Encoding: gzip\r\n"))
     assert code == 501 and closed
     # a well-framed chunked body still works, and the connection stays open
-    doc = json.dumps(pod("c")).encode()
+    doc = json.dumps(bare_pod("c")).encode()
     code, body, closed = raw(server, _post("Transfer-Encoding: chunked\r\n",
                                            b"%x\r\n%s\r\n0\r\n\r\n" % (len(doc), doc)), 0.5)
     assert code == 201 and not closed
@@ -403,9 +400,9 @@ def test_oversized_and_unknown_encodings(server: ApiServer) -> None:
 
 def test_selectors_tables_and_watches_survive_odd_stored_objects(server: ApiServer,
                                                                  http: httpx.Client) -> None:
-    assert http.post(PODS, json=pod("good", labels={"a": "b"})).status_code == 201
+    assert http.post(PODS, json=bare_pod("good", labels={"a": "b"})).status_code == 201
     # the path that stays open: a status subresource stores any status
-    cur = http.post(PODS, json=pod("odd")).json()
+    cur = http.post(PODS, json=bare_pod("odd")).json()
     odd = dict(cur, status={"containerStatuses": [5, "x", None], "phase": ["Running"],
                             "podIP": {"v": 1}})
     assert http.put(f"{PODS}/odd/status", json=odd).status_code == 200
@@ -426,7 +423,7 @@ def test_selectors_tables_and_watches_survive_odd_stored_objects(server: ApiServ
         events = [json.loads(line) for line in resp.iter_lines() if line]
     assert [e["object"]["metadata"]["name"] for e in events] == ["good"]
     # the path that is closed now: labels that are not a map (every selector list was 500)
-    assert http.post(PODS, json=pod("bad", labels=["x"])).status_code == 400
+    assert http.post(PODS, json=bare_pod("bad", labels=["x"])).status_code == 400
     assert http.get(PODS, params={"labelSelector": "a=b"}).status_code == 200
 
 

@@ -28,7 +28,7 @@ pytest.importorskip("kubecache.testing.apiserver", reason="embedded API server n
 pytest.importorskip("kubecache.informer", reason="informer not available")
 
 from kubecache.testing import ApiServer
-from tests.support import objects
+from tests.support.objects import listed_pod
 from tests.support.sync import wait_for
 
 CMD = [sys.executable, "-m", "kubecache.cli"]
@@ -95,16 +95,6 @@ class Proc:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
         return self.finish(timeout)
-
-
-def pod(ns: str, name: str, phase: str = "Running", **labels: str) -> dict[str, Any]:
-    """A pod for the CLI to print: a container, a phase, and ``app=web`` unless told.
-
-    Kept here (over the shared builder) because the CLI's columns read phase and labels.
-    """
-    return objects.pod(name, ns=ns, rv=None, labels=labels or {"app": "web"},
-                       spec={"containers": [{"name": "c", "image": "nginx"}]},
-                       status={"phase": phase})
 
 
 def last_json(stdout: str) -> dict[str, Any]:
@@ -199,8 +189,8 @@ def test_demo_metrics_port_in_use_is_one_error_line() -> None:
 
 def test_watch_prints_objects_and_follows_changes(server: Any, kubeconfig: Path) -> None:
     for i in range(3):
-        server.create("pods", pod("alpha", f"a{i}"))
-    server.create("pods", pod("beta", "b0", phase="Pending"))
+        server.create("pods", listed_pod(f"a{i}", ns="alpha"))
+    server.create("pods", listed_pod("b0", ns="beta", phase="Pending"))
     proc = Proc("watch", "pods", "-A", "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:
         proc.wait_line(lambda ln: ln.startswith("EVENT"))
@@ -209,7 +199,7 @@ def test_watch_prints_objects_and_follows_changes(server: Any, kubeconfig: Path)
         proc.wait_line(lambda ln: ln.split()[:4] == ["ADDED", "beta", "b0", "Pending"])
         server.patch("pods", "b0", {"status": {"phase": "Succeeded"}}, namespace="beta")
         proc.wait_line(lambda ln: ln.split()[:4] == ["MODIFIED", "beta", "b0", "Succeeded"])
-        server.create("pods", pod("gamma", "g0"))
+        server.create("pods", listed_pod("g0", ns="gamma"))
         proc.wait_line(lambda ln: ln.split()[:3] == ["ADDED", "gamma", "g0"])
         server.delete("pods", "a1", namespace="alpha")
         proc.wait_line(lambda ln: ln.split()[:3] == ["DELETED", "alpha", "a1"])
@@ -224,9 +214,9 @@ def test_watch_prints_objects_and_follows_changes(server: Any, kubeconfig: Path)
 
 
 def test_watch_namespace_selector_and_json(server: Any, kubeconfig: Path) -> None:
-    server.create("pods", pod("alpha", "web1", app="web"))
-    server.create("pods", pod("alpha", "db1", app="db"))
-    server.create("pods", pod("beta", "web2", app="web"))
+    server.create("pods", listed_pod("web1", ns="alpha", labels={"app": "web"}))
+    server.create("pods", listed_pod("db1", ns="alpha", labels={"app": "db"}))
+    server.create("pods", listed_pod("web2", ns="beta", labels={"app": "web"}))
     proc = Proc("watch", "po", "-n", "alpha", "-l", "app=web", "-o", "json",
                 "--kubeconfig", str(kubeconfig), "--duration", "60")
     try:

@@ -49,20 +49,8 @@ from kubecache.listers import (
 )
 from kubecache.testing import FakeControllerSource
 from kubecache.transforms import chain, drop_managed_fields
+from tests.support.objects import full_pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str, namespace: str = "ns", app: str = "web", rv: str = "7") -> dict[str, Any]:
-    return {
-        "kind": "Pod", "apiVersion": "v1",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
-                     "resourceVersion": rv, "labels": {"app": app, "tier": "front"},
-                     "annotations": {"note": "secret-ish content"},
-                     "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1"}],
-                     "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
-        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "web:1.2"}]},
-        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
-    }
 
 
 def decoded(obj: dict[str, Any]) -> dict[str, Any]:
@@ -75,18 +63,18 @@ def decoded(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_equal_to_the_dict_it_stands_for_in_both_directions() -> None:
-    d = pod("a")
+    d = full_pod("a")
     c = compact_object(decoded(d))
     assert isinstance(c, CompactObject) and isinstance(c, Mapping) and is_compact(c)
     assert c == d and d == c and (c != d) is False
-    assert c != pod("b") and pod("b") != c
+    assert c != full_pod("b") and full_pod("b") != c
     assert c == compact_object(decoded(d))
-    assert c != compact_object(pod("b"))
+    assert c != compact_object(full_pod("b"))
     assert c != 42 and c != [("kind", "Pod")]
 
 
 def test_reads_like_the_dict_key_order_len_get_contains() -> None:
-    d = pod("a")
+    d = full_pod("a")
     c = compact_object(decoded(d))
     assert list(c) == list(d) and len(c) == len(d)
     assert list(c["metadata"]) == list(d["metadata"])
@@ -100,13 +88,13 @@ def test_reads_like_the_dict_key_order_len_get_contains() -> None:
     with pytest.raises(KeyError):
         c["missing"]
     assert dict(c.items())["status"] == d["status"]
-    assert next(iter(c.values())) == "Pod"
+    assert next(iter(c.values())) == "v1"  # apiVersion comes first, as in d
 
 
 def test_top_level_parts_are_read_only_and_deeper_values_fresh_on_each_access() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     spec = c["spec"]
-    assert type(spec) is CompactPart and spec == pod("a")["spec"]
+    assert type(spec) is CompactPart and spec == full_pod("a")["spec"]
     assert spec["nodeName"] == "node-1"  # a scalar of a part is kept decoded
     with pytest.raises(ReadOnlyObjectError):
         spec["nodeName"] = "elsewhere"
@@ -114,12 +102,12 @@ def test_top_level_parts_are_read_only_and_deeper_values_fresh_on_each_access() 
     assert type(containers) is list
     containers[0]["image"] = "changed"
     assert c["spec"]["containers"][0]["image"] == "web:1.2"  # the cache never changes
-    assert type(thaw(spec)) is dict and thaw(spec) == pod("a")["spec"]
+    assert type(thaw(spec)) is dict and thaw(spec) == full_pod("a")["spec"]
     assert type(pickle.loads(pickle.dumps(spec))) is CompactPart
 
 
 def test_labels_are_a_shared_read_only_dict() -> None:
-    a, b = compact_object(decoded(pod("a"))), compact_object(decoded(pod("b")))
+    a, b = compact_object(decoded(full_pod("a"))), compact_object(decoded(full_pod("b")))
     la, lb = a["metadata"]["labels"], b["metadata"]["labels"]
     assert type(la) is FrozenDict and isinstance(la, dict)
     assert la is lb  # equal label sets are stored once
@@ -137,7 +125,7 @@ def test_labels_are_a_shared_read_only_dict() -> None:
 
 
 def test_writing_raises_a_type_error_that_says_how_to_get_a_copy() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     attempts = [lambda: c.__setitem__("kind", "Node"), lambda: c.__delitem__("kind"),
                 lambda: c["metadata"].__setitem__("name", "b"),
                 lambda: setattr(c, "_vals", ()), lambda: delattr(c, "_shape")]
@@ -145,16 +133,16 @@ def test_writing_raises_a_type_error_that_says_how_to_get_a_copy() -> None:
         with pytest.raises(TypeError, match=r"read-only cached object.*thaw") as err:
             attempt()
         assert isinstance(err.value, ReadOnlyObjectError) and isinstance(err.value, CacheError)
-    assert c == pod("a")
+    assert c == full_pod("a")
 
 
 def test_not_hashable_like_a_dict() -> None:
     with pytest.raises(TypeError):
-        hash(compact_object(pod("a")))
+        hash(compact_object(full_pod("a")))
 
 
 def test_thaw_to_dict_and_copies_give_plain_mutable_dicts() -> None:
-    d = pod("a")
+    d = full_pod("a")
     c = compact_object(decoded(d))
     for plain in (thaw(c), c.to_dict(), c.thaw(), c.copy(), copy.copy(c), copy.deepcopy(c)):
         assert plain == d and type(plain) is dict
@@ -167,17 +155,17 @@ def test_thaw_to_dict_and_copies_give_plain_mutable_dicts() -> None:
 
 
 def test_pickles_back_to_an_equal_compact_object() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     back = pickle.loads(pickle.dumps(c))
-    assert type(back) is CompactObject and back == pod("a")
+    assert type(back) is CompactObject and back == full_pod("a")
     meta_back = pickle.loads(pickle.dumps(c["metadata"]))
-    assert type(meta_back) is CompactMetadata and meta_back == pod("a")["metadata"]
+    assert type(meta_back) is CompactMetadata and meta_back == full_pod("a")["metadata"]
     labels_back = pickle.loads(pickle.dumps(c["metadata"]["labels"]))
     assert type(labels_back) is FrozenDict and labels_back == {"app": "web", "tier": "front"}
 
 
 def test_serializes_through_to_json_and_default() -> None:
-    d = pod("a")
+    d = full_pod("a")
     c = compact_object(decoded(d))
     assert to_json(c) == orjson.dumps(d)  # spliced bytes, same text as encoding the dict
     assert c.to_json() == orjson.dumps(d)
@@ -189,7 +177,7 @@ def test_serializes_through_to_json_and_default() -> None:
 
 
 def test_repr_names_the_object_not_its_content() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     assert repr(c) == "<CompactObject Pod ns/a>"
     assert repr(c["metadata"]) == "<CompactMetadata ns/a>"
     assert "secret" not in repr(c) and "node-1" not in repr(c)
@@ -203,12 +191,12 @@ def test_what_json_cannot_hold_exactly_passes_through_unchanged() -> None:
         assert compact_object(obj) is obj
     for other in (None, "text", [1, 2], DeletedFinalStateUnknown("ns/a", None)):
         assert compact_object(other) is other
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     assert compact_object(c) is c
 
 
 def test_the_source_object_is_not_modified() -> None:
-    d = decoded(pod("a"))
+    d = decoded(full_pod("a"))
     before = copy.deepcopy(d)
     compact_object(d)
     compressed()(d)
@@ -240,7 +228,7 @@ def stored_parts(obj: Any) -> list[bytes]:
 
 def test_compressed_objects_are_equal_and_much_smaller() -> None:
     transform = compressed()
-    objs = [decoded(pod(f"p{i}", rv=str(i))) for i in range(20)]
+    objs = [decoded(full_pod(f"p{i}", rv=str(i))) for i in range(20)]
     for i, o in enumerate(objs):  # parts big enough to compress
         o["spec"]["containers"] = [{"name": f"c{k}", "image": "registry.example.com/web:1.2",
                                     "args": ["--port", str(8000 + k)]} for k in range(5 + i % 3)]
@@ -259,18 +247,18 @@ def test_compressed_objects_are_equal_and_much_smaller() -> None:
 
 
 def test_compressed_with_a_given_dictionary_and_a_size_floor() -> None:
-    transform = compressed(level=6, zdict=orjson.dumps(pod("x")), min_size=10_000)
-    c = transform(pod("a"))
-    assert c == pod("a")
+    transform = compressed(level=6, zdict=orjson.dumps(full_pod("x")), min_size=10_000)
+    c = transform(full_pod("a"))
+    assert c == full_pod("a")
     assert all(v[:1] in (b"{", b"[") for v in stored_parts(c))  # below the floor
-    assert compressed(zdict=b"kubernetes")(pod("a")) == pod("a")
+    assert compressed(zdict=b"kubernetes")(full_pod("a")) == full_pod("a")
 
 
 # --- generic paths: meta, keys, indexers, selectors, listers -------------------
 
 
 def test_meta_accessors_read_compact_objects() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     assert meta.has_metadata(c)
     assert meta.get_name(c) == "a" and meta.get_namespace(c) == "ns"
     assert meta.get_resource_version(c) == "7" and meta.get_uid(c) == "uid-a"
@@ -280,11 +268,11 @@ def test_meta_accessors_read_compact_objects() -> None:
     assert meta.get_path(c, "spec.nodeName") == "node-1"
     assert meta.get_path(c, "status.phase") == "Running"
     assert meta.get_path(c, "spec.missing.deeper") is None
-    assert meta.get_metadata(c) == pod("a")["metadata"]
+    assert meta.get_metadata(c) == full_pod("a")["metadata"]
 
 
 def test_key_and_index_functions_read_compact_objects() -> None:
-    c = compact_object(pod("a"))
+    c = compact_object(full_pod("a"))
     assert meta_namespace_key_func(c) == "ns/a"
     assert deletion_handling_meta_namespace_key_func(c) == "ns/a"
     assert meta_namespace_index_func(c) == ["ns"]
@@ -301,7 +289,7 @@ def indexed(objs: list[Any]) -> Any:
 
 
 def test_label_selectors_on_compact_objects() -> None:
-    objs = [compact_object(pod(f"p{i}", app="web" if i % 2 else "db")) for i in range(6)]
+    objs = [compact_object(full_pod(f"p{i}", app="web" if i % 2 else "db")) for i in range(6)]
     sel = labels.parse("app=web,tier in (front,back)")
     assert [meta.get_name(o) for o in sel.select_dicts(objs)] == ["p1", "p3", "p5"]
     assert [meta.get_name(o) for o in objs if sel.matches(meta.get_labels(o))] == \
@@ -311,39 +299,39 @@ def test_label_selectors_on_compact_objects() -> None:
 
 
 def test_store_get_by_key_and_by_index() -> None:
-    store = indexed([pod("a"), pod("b"), pod("c", namespace="other")])
+    store = indexed([full_pod("a"), full_pod("b"), full_pod("c", ns="other")])
     got, exists = store.get_by_key("ns/b")
-    assert exists and is_compact(got) and got == pod("b")
+    assert exists and is_compact(got) and got == full_pod("b")
     assert sorted(meta.get_name(o) for o in store.by_index("namespace", "ns")) == ["a", "b"]
-    assert store.index("namespace", compact_object(pod("z", namespace="other"))) == \
+    assert store.index("namespace", compact_object(full_pod("z", ns="other"))) == \
         [store.get_by_key("other/c")[0]]
-    store.update(compact_object(pod("b", rv="8")))
+    store.update(compact_object(full_pod("b", rv="8")))
     assert meta.get_resource_version(store.get_by_key("ns/b")[0]) == "8"
-    store.delete(compact_object(pod("a")))
+    store.delete(compact_object(full_pod("a")))
     assert sorted(store.list_keys()) == ["ns/b", "other/c"]
 
 
 def test_pod_lister_on_compact_objects() -> None:
-    store = indexed([pod("a"), pod("b", app="db"), pod("c", namespace="other")])
+    store = indexed([full_pod("a"), full_pod("b", app="db"), full_pod("c", ns="other")])
     lister = StoreToPodLister(store)
     assert sorted(meta.get_name(o) for o in lister.list("app=web")) == ["a", "c"]
     assert lister.list(None) == []
     assert [meta.get_name(o) for o in lister.pods("ns").list(labels.everything())] in (
         ["a", "b"], ["b", "a"])
-    assert lister.pods("ns").get("b") == pod("b", app="db")
+    assert lister.pods("ns").get("b") == full_pod("b", app="db")
     with pytest.raises(NotFoundError):
         lister.pods("ns").get("c")
-    assert lister.exists(compact_object(pod("a")))
-    assert not lister.exists(compact_object(pod("zz")))
+    assert lister.exists(compact_object(full_pod("a")))
+    assert not lister.exists(compact_object(full_pod("zz")))
 
 
 def test_generic_lister_on_compact_objects() -> None:
-    store = indexed([pod("a"), pod("b", app="db"), pod("c", namespace="other")])
+    store = indexed([full_pod("a"), full_pod("b", app="db"), full_pod("c", ns="other")])
     lister = GenericLister(store, "pods")
     assert len(lister.list()) == 3
     assert [meta.get_name(o) for o in lister.list({"app": "db"})] == ["b"]
     assert [meta.get_name(o) for o in lister.by_namespace("other").list()] == ["c"]
-    assert lister.by_namespace("ns").get("a") == pod("a")
+    assert lister.by_namespace("ns").get("a") == full_pod("a")
     assert sorted(meta.get_name(o) for o in list_all_by_namespace(store, "ns", "tier=front")) \
         == ["a", "b"]
     with pytest.raises(NotFoundError, match="pods 'ns/zz' not found"):
@@ -356,10 +344,11 @@ def test_controller_service_and_node_listers_on_compact_objects() -> None:
     other_rc = {"kind": "ReplicationController",
                 "metadata": {"name": "rc2", "namespace": "ns"}, "spec": {"selector": {}}}
     controllers = indexed([rc, other_rc])
-    target = compact_object(pod("a"))
+    target = compact_object(full_pod("a"))
     assert StoreToControllerLister(controllers).get_pod_controllers(target) == [rc]
     with pytest.raises(NotFoundError):
-        StoreToControllerLister(controllers).get_pod_controllers(compact_object(pod("b", app="x")))
+        StoreToControllerLister(controllers).get_pod_controllers(
+            compact_object(full_pod("b", app="x")))
     svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "ns"},
            "spec": {"selector": {"tier": "front"}}}
     assert StoreToServiceLister(indexed([svc])).get_pod_services(target) == [svc]
@@ -378,7 +367,7 @@ def test_controller_service_and_node_listers_on_compact_objects() -> None:
 def test_informer_caches_compact_objects_and_handlers_receive_them() -> None:
     src = FakeControllerSource()
     for name in ("a", "b"):
-        src.add(pod(name))
+        src.add(full_pod(name))
     inf = SharedIndexInformer(src, "Pod", transform=chain(drop_managed_fields, compact_object),
                               indexers={"namespace": meta_namespace_index_func})
     seen: list[tuple[str, Any]] = []
@@ -397,8 +386,8 @@ def test_informer_caches_compact_objects_and_handlers_receive_them() -> None:
     t.start()
     try:
         assert wait_for_cache_sync(stop, inf.has_synced, timeout=5)
-        src.modify(dict(pod("a"), status={"phase": "Succeeded"}))
-        src.delete(pod("b"))
+        src.modify(dict(full_pod("a"), status={"phase": "Succeeded"}))
+        src.delete(full_pod("b"))
         assert wait_for(lambda: len(seen) == 4)
         with lock:
             kinds = [k for k, _ in seen]
@@ -429,7 +418,7 @@ def test_informer_caches_compact_objects_and_handlers_receive_them() -> None:
 def test_informer_with_the_compressed_transform() -> None:
     src = FakeControllerSource()
     for i in range(30):
-        src.add(pod(f"p{i}"))
+        src.add(full_pod(f"p{i}"))
     inf = SharedIndexInformer(src, "Pod", transform=compressed())
     stop = threading.Event()
     t = threading.Thread(target=inf.run, args=(stop,))

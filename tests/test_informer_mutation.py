@@ -13,6 +13,7 @@ from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.mutation import CacheMutationError, MutationDetector, first_difference
 from kubecache.testing import FakeControllerSource
 from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.objects import secret_pod
 from tests.support.sync import wait_for
 
 front = informer_front_fixture()
@@ -24,14 +25,9 @@ pytestmark = pytest.mark.allow_cache_mutations("these tests mutate cached object
 SECRET = "hunter2-value"
 
 
-def pod(name: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name, "labels": {"a": "1"}},
-            "data": {"token": SECRET}, **extra}
-
-
 def test_a_handler_changing_a_cached_object_is_caught_by_a_check(front: Front) -> None:
     src = FakeControllerSource()
-    src.add(pod("a"))
+    src.add(secret_pod("a", SECRET, labels={"a": "1"}))
     inf = front.new(src, mutation_detector=True)
     done: list[str] = []
 
@@ -45,7 +41,7 @@ def test_a_handler_changing_a_cached_object_is_caught_by_a_check(front: Front) -
     with front.running(inf):
         assert wait_for(inf.has_synced)
         detector.check()  # nothing changed yet
-        src.modify(pod("a", v=2))
+        src.modify(secret_pod("a", SECRET, labels={"a": "1"}, v=2))
         assert wait_for(lambda: done == ["a"])
         with pytest.raises(CacheMutationError) as caught:
             detector.check()
@@ -59,7 +55,7 @@ def test_a_handler_changing_a_cached_object_is_caught_by_a_check(front: Front) -
 def test_a_lister_changing_an_object_is_logged_by_the_periodic_check(
         front: Front, caplog: pytest.LogCaptureFixture) -> None:
     src = FakeControllerSource()
-    src.add(pod("a"))
+    src.add(secret_pod("a", SECRET, labels={"a": "1"}))
     inf = front.new(src, mutation_detector=True)
     before = mutation.detections()
     with caplog.at_level(logging.ERROR, logger="kubecache.mutation"), front.running(inf):
@@ -75,13 +71,13 @@ def test_a_lister_changing_an_object_is_logged_by_the_periodic_check(
 
 def test_an_old_object_changed_after_it_was_replaced_is_still_caught(front: Front) -> None:
     src = FakeControllerSource()
-    src.add(pod("a"))
+    src.add(secret_pod("a", SECRET, labels={"a": "1"}))
     inf = front.new(src, mutation_detector=True)
     olds: list[Any] = []
     inf.add_event_handler(ResourceEventHandlerFuncs(on_update=lambda old, new: olds.append(old)))
     with front.running(inf):
         assert wait_for(inf.has_synced)
-        src.modify(pod("a", v=2))
+        src.modify(secret_pod("a", SECRET, labels={"a": "1"}, v=2))
         assert wait_for(lambda: len(olds) == 1)
         olds[0]["spec"] = {}
         with pytest.raises(CacheMutationError, match="after it left the cache"):

@@ -24,14 +24,10 @@ from tests.support.front import (
     new_informer,
     running,
 )
+from tests.support.objects import secret_pod
 from tests.support.sync import wait_for
 
 SECRET = "s3cr3t-content"
-
-
-def pod(name: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"namespace": "ns", "name": name},
-            "data": {"token": SECRET}, **extra}
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int = logging.ERROR) -> list[str]:
@@ -63,10 +59,10 @@ def test_a_handler_raising_anything_keeps_its_delivery_thread(
     inf.add_event_handler(ResourceEventHandlerFuncs(on_add=picky))
     with caplog.at_level(logging.ERROR), front.running(inf):
         for name in "abc":
-            src.add(pod(name))
+            src.add(secret_pod(name, SECRET))
         assert wait_for(lambda: got == ["a", "b", "c"]), got
         assert inf.stats.handler_errors == 1
-        src.add(pod("d"))
+        src.add(secret_pod("d", SECRET))
         assert wait_for(lambda: got[-1:] == ["d"])
     logged = [m for m in messages(caplog) if "failed on add" in m]
     assert len(logged) == 1 and "picky" in logged[0] and "'ns/b'" in logged[0]
@@ -76,8 +72,8 @@ def test_a_handler_raising_anything_keeps_its_delivery_thread(
 def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
         front: ThreadFront | AsyncFront, caplog: pytest.LogCaptureFixture) -> None:
     src = FakeControllerSource()
-    src.add(pod("a"))
-    src.add(pod("bad"))  # fails in the list: the list still syncs, without it
+    src.add(secret_pod("a", SECRET))
+    src.add(secret_pod("bad", SECRET))  # fails in the list: the list still syncs, without it
 
     def strip(obj: Any) -> Any:
         if obj["metadata"]["name"].startswith("bad"):
@@ -91,8 +87,8 @@ def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
     with caplog.at_level(logging.ERROR), front.running(inf):
         assert wait_for(inf.has_synced)
         assert names(inf) == ["ns/a"]
-        src.add(pod("bad2"))  # fails on a watch event
-        src.add(pod("c"))  # the reflector's thread is alive: this one arrives
+        src.add(secret_pod("bad2", SECRET))  # fails on a watch event
+        src.add(secret_pod("c", SECRET))  # the reflector's thread is alive: this one arrives
         assert wait_for(lambda: names(inf) == ["ns/a", "ns/c"]), names(inf)
         assert inf.stats.transform_errors == 2
         assert all("data" not in o for o in inf.get_store().list())
@@ -108,7 +104,7 @@ def test_a_transform_raising_system_exit_leaves_the_object_out_and_goes_on(
 def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state(
         front: ThreadFront | AsyncFront) -> None:
     src = FakeControllerSource()
-    src.add(pod("a", v=1))
+    src.add(secret_pod("a", SECRET, v=1))
     broken = threading.Event()
 
     def transform(obj: Any) -> Any:
@@ -122,13 +118,13 @@ def test_a_failed_transform_of_a_listed_object_keeps_its_cached_state(
     with front.running(inf):
         assert wait_for(inf.has_synced)
         broken.set()
-        src.modify(pod("a", v=2))  # skipped: the cache keeps v=1
+        src.modify(secret_pod("a", SECRET, v=2))  # skipped: the cache keeps v=1
         assert wait_for(lambda: inf.stats.transform_errors == 1)
         src.drop_watches(expired=True)  # a 410: relist, whose transform fails too
         assert wait_for(lambda: inf.stats.reflector.relists >= 1)
         assert wait_for(lambda: inf.stats.transform_errors >= 2)
         assert inf.get_store().get_by_key("ns/a")[0]["v"] == 1
-        src.delete(pod("a", v=2))  # a deletion is never lost: the cached state goes
+        src.delete(secret_pod("a", SECRET, v=2))  # a deletion is never lost: the cached state goes
         assert wait_for(lambda: len(deleted) == 1)
         assert names(inf) == []
     assert deleted[0].key == "ns/a" and deleted[0].obj["v"] == 1
@@ -143,7 +139,7 @@ def test_an_index_function_raising_system_exit_drops_only_that_key(
 
     src = FakeControllerSource()
     for name, color in (("a", "red"), ("b", "bad"), ("c", "red")):
-        src.add(pod(name, color=color))
+        src.add(secret_pod(name, SECRET, color=color))
     inf = front.new(src, indexers={"color": by_color})
     added: list[str] = []
     inf.add_event_handler(ResourceEventHandlerFuncs(
@@ -151,7 +147,7 @@ def test_an_index_function_raising_system_exit_drops_only_that_key(
     with caplog.at_level(logging.ERROR), front.running(inf):
         assert wait_for(inf.has_synced)
         assert wait_for(lambda: sorted(added) == ["a", "c"])
-        src.add(pod("d", color="red"))
+        src.add(secret_pod("d", SECRET, color="red"))
         assert wait_for(lambda: names(inf) == ["ns/a", "ns/c", "ns/d"])
         assert inf.stats.index_errors == 1
         assert len(inf.get_indexer().by_index("color", "red")) == 3
@@ -188,7 +184,7 @@ def test_a_slow_handler_is_reported_once_per_tenfold_backlog_and_loses_nothing(
             _opened(gate):
         assert wait_for(inf.has_synced)
         for v in range(250):
-            (src.add if v == 0 else src.modify)(pod("x", v=v))
+            (src.add if v == 0 else src.modify)(secret_pod("x", SECRET, v=v))
         assert wait_for(lambda: len(fast) == 250)
         slow_name, fast_name = inf.stats.backlog  # by handler name, in registration order
         assert slow_name.endswith("<locals>.SlowHandler")
@@ -206,7 +202,7 @@ def test_a_slow_handler_is_reported_once_per_tenfold_backlog_and_loses_nothing(
         assert wait_for(lambda: len(seen) == 250)
         assert seen == list(range(250))  # nothing dropped, in order
         assert wait_for(lambda: inf.stats.backlog[slow_name] == 0)
-        src.modify(pod("x", v=250))
+        src.modify(secret_pod("x", SECRET, v=250))
         assert wait_for(lambda: any("SlowHandler caught up" in r.getMessage()
                                     for r in caplog.records))
 
@@ -228,7 +224,7 @@ def test_backlog_warnings_can_be_turned_off(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.WARNING, logger="kubecache.informer"), running(inf), \
             _opened(gate):
         for i in range(50):
-            src.add(pod(f"p{i}"))
+            src.add(secret_pod(f"p{i}", SECRET))
         assert wait_for(lambda: inf.stats.pending >= 49)
         gate.set()
         assert wait_for(lambda: inf.stats.pending == 0)

@@ -13,23 +13,13 @@ from hypothesis import strategies as st
 from kubecache import SharedIndexInformer, wait_for_cache_sync
 from kubecache.testing import FakeControllerSource
 from kubecache.transforms import chain, compact, drop_managed_fields, intern_strings
-from tests.support import objects
+from tests.support.objects import full_pod
 from tests.support.sync import wait_for
-
-
-def pod(name: str) -> dict[str, Any]:
-    """A pod as a server sends it, managedFields, spec and status: what transforms shrink."""
-    p = objects.pod(
-        name, rv=None, labels={"app": "web"},
-        spec={"containers": [{"name": "app", "image": "registry.example.com/web:1.2"}]},
-        status={"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
-    p["metadata"]["managedFields"] = [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]
-    return p
 
 
 def decoded(name: str) -> dict[str, Any]:
     """As a watch stream would give it: every string a separate object."""
-    result: dict[str, Any] = orjson.loads(orjson.dumps(pod(name)))
+    result: dict[str, Any] = orjson.loads(orjson.dumps(full_pod(name)))
     return result
 
 
@@ -91,14 +81,14 @@ def test_transforms_keep_content(value: Any) -> None:
 def test_informer_caches_compacted_objects_without_touching_the_source() -> None:
     src = FakeControllerSource()
     for name in ("a", "b"):
-        src.add(pod(name))
+        src.add(full_pod(name))
     inf = SharedIndexInformer(src, "Pod", transform=compact)
     stop = threading.Event()
     t = threading.Thread(target=inf.run, args=(stop,))
     t.start()
     try:
         assert wait_for_cache_sync(stop, inf.has_synced, timeout=5)
-        src.modify(dict(pod("a"), status={"phase": "Succeeded"}))
+        src.modify(dict(full_pod("a"), status={"phase": "Succeeded"}))
         store = inf.get_store()
         assert wait_for(lambda: store.get_by_key("ns/a")[0]["status"]["phase"] == "Succeeded")
         cached = store.get_by_key("ns/b")[0]

@@ -49,6 +49,42 @@ def new_pod(name: str, *, ns: str | None = "default", labels: dict[str, str] | N
     return pod(name, ns=ns, rv=None, labels=labels or {}, **extra)
 
 
+def secret_pod(name: str, token: str, **kw: Any) -> dict[str, Any]:
+    """A :func:`pod` (no resourceVersion: sources stamp one) carrying ``token`` in
+    ``data.token``, for tests that a secret never reaches a log line, a repr or an error."""
+    kw.setdefault("rv", None)
+    return pod(name, data={"token": token}, **kw)
+
+
+def full_pod(name: str, *, ns: str = NS, app: str = "web", rv: str | None = "7") -> dict[str, Any]:
+    """A Pod with every section a real server fills (uid, labels, annotations, owner,
+    managedFields, spec, status): what compaction and transforms shrink or drop."""
+    p = pod(name, ns=ns, rv=rv, labels={"app": app, "tier": "front"},
+            spec={"nodeName": "node-1", "containers": [{"name": "app", "image": "web:1.2"}]},
+            status={"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
+    p["metadata"].update({
+        "uid": f"uid-{name}",
+        "annotations": {"note": "secret-ish content"},
+        "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1"}],
+        "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}],
+    })
+    return p
+
+
+def listed_pod(name: str, *, ns: str, phase: str = "Running",
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A :func:`new_pod` with a status phase and labels (``app=web`` unless given): what the
+    CLI's listing columns read."""
+    return new_pod(name, ns=ns, labels=labels or {"app": "web"}, status={"phase": phase})
+
+
+def bare_pod(name: Any = "p", **metadata: Any) -> dict[str, Any]:
+    """A Pod to send as is (validation tests): ``metadata`` holds exactly ``name`` and the
+    fields given, of any type, valid or not; a minimal spec."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **metadata},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
 def obj(name: str, value: int = 0, namespace: str = "") -> dict[str, Any]:
     """A bare queue item: ``name`` (in ``namespace`` if given), resourceVersion ``str(value)``.
 
