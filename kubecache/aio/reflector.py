@@ -27,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from .._gc import gc_paused_for
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
@@ -163,9 +164,12 @@ class AsyncReflector(ReflectorBase, TaskService):
         try:
             on_events = machine.on_events
             async for batch in stream:
-                effects, error = on_events(batch)
+                with gc_paused_for(batch):  # decoded objects: no GC rescans (no await in it)
+                    effects, error = on_events(batch)
+                    crashed = self._apply_batch(applier, effects)
+                if crashed is not None:
+                    return crashed
                 try:
-                    applier.apply(effects)
                     await self._settled()
                 except BaseException as err:
                     if not absorbable(err, closing=True):
@@ -186,6 +190,17 @@ class AsyncReflector(ReflectorBase, TaskService):
                 with contextlib.suppress(Exception):
                     await aclose()
         return WatchEnded(error)
+
+    @staticmethod
+    def _apply_batch(applier: Any, effects: Any) -> _Crashed | None:
+        """Apply one batch's effects; a store that fails them ends the run (``_Crashed``)."""
+        try:
+            applier.apply(effects)
+        except BaseException as err:
+            if not absorbable(err, closing=True):
+                raise
+            return _Crashed(err)
+        return None
 
     def _end_watch(self) -> None:
         w = self._current_watch

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .._gc import gc_paused_for
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListerWatcher, ListOptions
@@ -181,13 +182,14 @@ class Reflector(ReflectorBase, ThreadService):
                 on_events = machine.on_events
                 with scope(self._scope):
                     for batch in watch_batches(w):
-                        effects, error = on_events(batch)
-                        try:
-                            applier.apply(effects)
-                        except BaseException as err:
-                            if not absorbable(err):
-                                raise
-                            return _Crashed(err)
+                        with gc_paused_for(batch):  # decoded objects: no GC rescans
+                            effects, error = on_events(batch)
+                            try:
+                                applier.apply(effects)
+                            except BaseException as err:
+                                if not absorbable(err):
+                                    raise
+                                return _Crashed(err)
                         if error is not None or stop.is_set():
                             break
         except BaseException as err:  # the watch itself failed (connection, decoding, 410...)
