@@ -156,3 +156,20 @@ def test_a_list_function_without_send_initial_events_refuses_a_streamed_list() -
     with pytest.raises(StatusError) as info:
         lw.watch(STREAMED)
     assert info.value.code == 422 and "send_initial_events" in str(info.value)
+
+
+def test_raw_objects_decodes_lists_and_watch_events_on_both_clients(
+        front: Front, recorder: Recorder) -> None:
+    from kubecache.raw import RawObject, raw_source
+
+    with front.client(Config(server=recorder.url)) as driver:
+        lw = driver.list_watch("pods", "default", metadata_only=True)
+        twin = raw_source(lw)
+        assert twin is not lw
+        listed = driver.list(twin, ListOptions(limit=500))
+        w = driver.watch(twin, ListOptions(resource_version="5", timeout_seconds=30))
+        events = driver.next_events(w, 5)
+    (item,) = listed["items"] if isinstance(listed, dict) else listed.items
+    assert isinstance(item, RawObject) and item == META
+    assert [type(e.object) for e in events] == [RawObject] and events[0].object == META
+    assert recorder.heads[0][2]["accept"] == LIST_ACCEPT  # the twin keeps the query's Accept

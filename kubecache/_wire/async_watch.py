@@ -36,17 +36,18 @@ class AsyncHTTPWatch:
     Iterate once, from one task. ``stop()`` is synchronous and may be called
     at any time from the loop's thread: it closes the response, so a pending
     read ends at once and iteration finishes. Cancelling the task that awaits
-    the next event closes the response too. A read that waits longer than
+    the next event closes the response too. ``raw``: objects as
+    :class:`kubecache.raw.RawObject` s. A read that waits longer than
     ``silence.seconds`` for bytes (the time the consumer spends elsewhere does
     not count) ends the watch with a WARNING; a stream that breaks ends it
     quietly (DEBUG). Either way the reflector resumes from its last version.
     """
 
     def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
-                 *, silence: SilenceBound | None = None) -> None:
+                 *, silence: SilenceBound | None = None, raw: bool = False) -> None:
         self._response = response
         self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes)
+        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw)
         self._silence = silence if silence is not None else SilenceBound(what)
         self._decode = self._silence.watching(self._decoder.decode)
         self._ready: deque[Event] = deque()

@@ -49,11 +49,13 @@ from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions
 from ..listwatch_async import AsyncListWatch
+from ..raw import decode_list
 from ._answers import BodyCollector
 from ._auth_io import read_file
 from ._errors import TransportError, TransportTimeout
 from ._exchange import AUTHORIZE, READ_ERROR_BODY, Request, Send, build_request, exchange
 from ._flow import PERFORM_ERRORS, ExecResult, FlowRun, IORequest, ReadFile, RunExec
+from ._list_watches import AsyncKubeListWatch
 from ._resources import Params, ResourceQuery
 from ._settings import ClientBase, ClientSettings
 from ._tls import load_client_cert, make_ssl_context
@@ -283,14 +285,20 @@ class AsyncClient(ClientBase):
         ``body``: bytes as they are, anything else as JSON; ``timeout``: the
         read timeout (``None``: the client's); ``accept``: the ``Accept`` header.
         """
+        return decode_json_body(await self._request_body(method, path, params, body,
+                                                         content_type, timeout, accept), path)
+
+    async def _request_body(self, method: str, path: str, params: Params | None, body: Any,
+                            content_type: str, timeout: float | None,
+                            accept: str | None) -> bytes:
+        """The undecoded body of one request's success answer."""
         request = build_request(self, method, path, params, body, content_type=content_type,
                                 accept=accept, timeout=timeout)
         response = await self._send(request)
         try:
-            data = await self._read(response, method, path)
+            return await self._read(response, method, path)
         finally:
             response.release()
-        return decode_json_body(data, path)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         return await self.request("GET", path, params=params)
@@ -319,28 +327,35 @@ class AsyncClient(ClientBase):
                                               streaming=True, timeout=read_timeout))
 
     async def watch(self, path: str, params: Params | None = None, *,
-                    accept: str | None = None) -> AsyncHTTPWatch:
+                    accept: str | None = None, raw: bool = False) -> AsyncHTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
         Returns an :class:`~kubecache._wire.async_watch.AsyncHTTPWatch` whose reads are bounded
         by a :class:`~kubecache._wire.silence.SilenceBound`, as :meth:`Client.watch`'s are:
         ``timeoutSeconds`` plus :attr:`watch_margin`, :attr:`bookmark_idle_timeout`
-        once a bookmark came.
+        once a bookmark came. ``raw``: objects as :class:`kubecache.raw.RawObject` s.
         """
         query, silence = self._watch_request(path, params)
         response = await self.stream(path, query, read_timeout=silence.seconds, accept=accept)
-        return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence)
+        return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence, raw=raw)
 
-    def _list_watch(self, query: ResourceQuery) -> AsyncListWatch:
+    def _list_watch(self, query: ResourceQuery, raw: bool = False) -> AsyncListWatch:
         async def list_func(options: ListOptions) -> Any:
-            return await self.request("GET", query.path, params=query.list_params(options),
+            params = query.list_params(options)
+            if raw:
+                data = await self._request_body("GET", query.path, params, None,
+                                                "application/json", None, query.list_accept)
+                return decode_list(data, query.path)
+            return await self.request("GET", query.path, params=params,
                                       accept=query.list_accept)
 
         async def watch_func(options: ListOptions) -> AsyncHTTPWatch:
             return await self.watch(query.path, query.watch_params(options),
-                                    accept=query.watch_accept)
+                                    accept=query.watch_accept, raw=raw)
 
-        return AsyncListWatch(list_func, watch_func)
+        if raw:
+            return AsyncListWatch(list_func, watch_func)
+        return AsyncKubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from .. import cancel
 from .._wire.redact import first_line, redact
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
-from ..listwatch import ListFunc, ListOptions, ListWatch, WatchFunc
+from ..listwatch import ListOptions, ListWatch
 from ..raw import decode_list
 from ._answers import BodyCollector, content_decoder
 from ._auth_io import SyncAuth
@@ -65,6 +65,7 @@ from ._exchange import (
     exchange,
 )
 from ._flow import FlowRun
+from ._list_watches import KubeListWatch
 from ._resources import Params, ResourceQuery
 from ._settings import ClientBase, ClientSettings
 from ._tls import make_ssl_context
@@ -107,27 +108,6 @@ def _buffered_body(response: urllib3.BaseHTTPResponse) -> Any:
     """The buffered socket file under a urllib3 response (``read1``-able), if reachable."""
     fp = getattr(getattr(response, "_fp", None), "fp", None)
     return fp if callable(getattr(fp, "read1", None)) else None
-
-
-class RawCapableListWatch(ListWatch):
-    """A :class:`~kubecache.listwatch.ListWatch` that can also decode into raw objects.
-
-    :meth:`raw_objects` gives its twin whose lists and watch events carry
-    :class:`~kubecache.raw.RawObject` s straight from the bytes; an informer with
-    ``storage="raw"`` reads through it (:func:`kubecache.raw.raw_source`).
-    """
-
-    __slots__ = ("_raw_twin",)
-
-    def __init__(self, list_func: ListFunc, watch_func: WatchFunc,
-                 raw_twin: Callable[[], ListWatch]) -> None:
-        super().__init__(list_func, watch_func)
-        self._raw_twin = raw_twin
-
-    def raw_objects(self) -> ListWatch:
-        """The same source, decoding objects into :class:`~kubecache.raw.RawObject` s."""
-        return self._raw_twin()
-
 
 
 class StreamResponse:
@@ -358,7 +338,7 @@ class Client(ClientBase):
 
         if raw:
             return ListWatch(list_func, watch_func)
-        return RawCapableListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
+        return KubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
 
     # --- the I/O ----------------------------------------------------------------------------
 
