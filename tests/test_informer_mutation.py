@@ -12,11 +12,9 @@ from kubecache.errors import CacheError
 from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.mutation import CacheMutationError, MutationDetector, first_difference
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.objects import secret_pod
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

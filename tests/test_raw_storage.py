@@ -21,11 +21,9 @@ from kubecache.kube import Client, Config, new_list_watch_from_client
 from kubecache.listers import GenericLister
 from kubecache.raw import RawObject, raw_source
 from kubecache.testing import ApiServer, FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -14,11 +14,9 @@ import pytest
 
 from kubecache.informer import ResourceEventHandlerFuncs
 from kubecache.testing import FakeControllerSource
-from tests.support.informers import AsyncFront, ThreadFront, informer_front_fixture
+from tests.support.front import AsyncFront, ThreadFront
 from tests.support.objects import pod
 from tests.support.sync import wait_for
-
-front = informer_front_fixture()
 
 Front = ThreadFront | AsyncFront
 

@@ -7,6 +7,11 @@ namespace or the resourceVersion). Pass ``ns=None`` for an
 object without a namespace, ``rv=None`` for one without a resourceVersion,
 ``labels={}`` for an empty (present) label map; other keyword arguments become
 top-level fields (``spec=...``, ``status=...``).
+
+Where a test needs another shape it uses a named builder here, never a local
+``pod``: :func:`new_pod` (to create on a server), :func:`secret_pod` (carrying a
+secret), :func:`full_pod` (every section a server fills), :func:`listed_pod`
+(phase and labels for listings), :func:`bare_pod` (metadata as given, for validation).
 """
 
 from __future__ import annotations
