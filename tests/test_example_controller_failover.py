@@ -19,6 +19,7 @@ the Lease while churning, and checks:
   exact order, no clock involved;
 - each ConfigMap's per-identity write counters add up to the writes seen.
 
+Run once with threaded replicas and once with asyncio ones (``--asyncio``).
 The figures (take-over time, writes per replica, final diff) are printed
 (``-s`` shows them) and recorded in the notes.
 """
@@ -143,16 +144,21 @@ def diff(server: ApiServer) -> dict[str, tuple[list[str], list[str]]]:
     return out
 
 
-def replica(identity: str, kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
+def replica(identity: str, kubeconfig: Path, log: Path,
+            frontend: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = open(log, "wb")  # noqa: SIM115 (closed with the process, below)
-    return subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--kubeconfig", str(kubeconfig), "--identity", identity,
-         "--lease-duration", str(LEASE_DURATION), "--renew-deadline", str(RENEW_DEADLINE),
-         "--retry-period", str(RETRY_PERIOD)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    extra = ["--asyncio"] if frontend == "asyncio" else []
+    with open(log, "wb") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, str(EXAMPLE), "--kubeconfig", str(kubeconfig), "--identity",
+             identity, "--lease-duration", str(LEASE_DURATION), "--renew-deadline",
+             str(RENEW_DEADLINE), "--retry-period", str(RETRY_PERIOD), *extra],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def test_the_example_controller_survives_losing_its_leader(tmp_path: Path) -> None:
+@pytest.mark.parametrize("frontend", ["thread", "asyncio"])
+def test_the_example_controller_survives_losing_its_leader(tmp_path: Path,
+                                                           frontend: str) -> None:
     started = time.monotonic()
     with ApiServer() as server, Client(Config(server=server.url)) as client:
         kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
@@ -162,7 +168,8 @@ def test_the_example_controller_survives_losing_its_leader(tmp_path: Path) -> No
         procs: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for identity in ("replica-a", "replica-b"):
-                procs[identity] = replica(identity, kubeconfig, tmp_path / f"{identity}.log")
+                procs[identity] = replica(identity, kubeconfig, tmp_path / f"{identity}.log",
+                                          frontend)
             churn = Churn(server)
             churn.run(20, 0.2)
             leader = wait_for(lambda: holder(server.get(LEASE, "pod-lister", "default"))
@@ -223,7 +230,7 @@ def test_the_example_controller_survives_losing_its_leader(tmp_path: Path) -> No
                                              if o["metadata"]["namespace"] == ns), ns
 
     takeover = took_over - killed_at
-    print(f"\n[failover] leader {leader} SIGKILLed; {other} held the lease after "
+    print(f"\n[failover {frontend}] leader {leader} SIGKILLed; {other} held the lease after "
           f"{takeover:.2f}s, first write after {first_write - killed_at:.2f}s "
           f"(bound {LEASE_DURATION + RETRY_PERIOD + SLACK:.2f}s); writes per replica "
           f"{dict(sorted(per_replica.items()))}; final diff {len(final)}; "

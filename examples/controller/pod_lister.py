@@ -9,11 +9,14 @@ leader starts reconciling at once. Each write records who made it: the
 
     python examples/controller/pod_lister.py --kubeconfig KUBECONFIG --identity replica-a
 
-``--lease-duration``, ``--renew-deadline`` and ``--retry-period`` set the
-election timings (Kubernetes' defaults: 15/10/2 s). SIGTERM or Ctrl-C stops a
-replica cleanly (its lease is released, so another takes over at once). A
-replica that loses the lease exits with status 2, as controller-runtime's
-managers do: its supervisor starts a fresh one.
+``--asyncio`` runs the same controller on asyncio (``kubecache.aio``): the
+reconcile is written once, as a flow (a generator yielding the API calls to
+make), which ``kubecache.runtime.drive`` performs with blocking calls and
+``adrive`` awaits. ``--lease-duration``, ``--renew-deadline`` and
+``--retry-period`` set the election timings (Kubernetes' defaults: 15/10/2 s).
+SIGTERM or Ctrl-C stops a replica cleanly (its lease is released, so another
+takes over at once). A replica that loses the lease exits with status 2, as
+controller-runtime's managers do: its supervisor starts a fresh one.
 
 ``docs/controller.md`` walks through this file.
 """
@@ -21,12 +24,16 @@ managers do: its supervisor starts a fresh one.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import sys
 import threading
 from typing import Any
 
+import kubecache.aio as aio
+import kubecache.aio.controller as aio_controller
+import kubecache.aio.leaderelection as aio_election
 from kubecache import meta_namespace_index_func
 from kubecache.controller import (
     Controller,
@@ -35,8 +42,9 @@ from kubecache.controller import (
     Manager,
 )
 from kubecache.errors import StatusError
-from kubecache.kube import Client, SharedInformerFactory
+from kubecache.kube import AsyncClient, Client, SharedInformerFactory
 from kubecache.leaderelection import LeaseLock
+from kubecache.runtime import Call, Flow, adrive, drive
 
 NAME = "pod-list"
 MANAGED = "pod-lister.kubecache.io/managed"
@@ -50,7 +58,7 @@ log = logging.getLogger("pod-lister")
 class PodLister:
     """The reconcile of one namespace: make its ``pod-list`` ConfigMap list its pods."""
 
-    def __init__(self, client: Client, identity: str, pods: Any, configmaps: Any) -> None:
+    def __init__(self, client: Any, identity: str, pods: Any, configmaps: Any) -> None:
         self.client = client
         self.identity = identity
         self.pods = pods              # informer of all pods (indexed by namespace)
@@ -62,16 +70,18 @@ class PodLister:
                        for p in self.pods.get_indexer().by_index("namespace", namespace))
         return "\n".join(names)
 
-    def reconcile(self, namespace: str) -> None:
+    def reconcile_flow(self, namespace: str) -> Flow[None]:
+        """The reconcile, once for both front ends: each ``yield Call(...)`` is one API call."""
         pods = self.desired(namespace)
         path = f"/api/v1/namespaces/{namespace}/configmaps"
         current, _ = self.configmaps.get_store().get_by_key(f"{namespace}/{NAME}")
         for _attempt in range(CONFLICT_RETRIES):  # client-go's retry.RetryOnConflict
             try:
                 if current is None:
-                    self.client.post(path, self.body(namespace, pods, None))
+                    yield Call(self.client.post, path, self.body(namespace, pods, None))
                 elif (current.get("data") or {}).get("pods") != pods:
-                    self.client.put(f"{path}/{NAME}", self.body(namespace, pods, current))
+                    yield Call(self.client.put, f"{path}/{NAME}",
+                               self.body(namespace, pods, current))
                 else:
                     return  # already right: no write
                 self.writes += 1
@@ -80,7 +90,7 @@ class PodLister:
                 if err.code != 409:  # AlreadyExists or Conflict: our copy was stale
                     raise
                 try:
-                    current = self.client.get(f"{path}/{NAME}")
+                    current = yield Call(self.client.get, f"{path}/{NAME}")
                 except StatusError as gone:
                     if gone.code != 404:
                         raise
@@ -106,8 +116,8 @@ def namespace_of(obj: Any) -> list[str]:
     return [obj["metadata"]["namespace"]]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--identity", required=True, help="unique per replica")
     parser.add_argument("--lease-namespace", default="default")
@@ -116,17 +126,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renew-deadline", type=float, default=10.0)
     parser.add_argument("--retry-period", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s {args.identity} %(name)s: %(message)s")
+    parser.add_argument("--asyncio", action="store_true", help="run on asyncio")
+    return parser.parse_args(argv)
 
+
+def election(args: argparse.Namespace) -> dict[str, Any]:
+    """The Manager's leader-election settings from the command line."""
+    return {"lease_duration": args.lease_duration, "renew_deadline": args.renew_deadline,
+            "retry_period": args.retry_period,
+            "on_new_leader": lambda who: print(f"{args.identity}: leader is {who}", flush=True)}
+
+
+def run_threads(args: argparse.Namespace) -> int:
     client = Client.from_kubeconfig(args.kubeconfig)
     factory = SharedInformerFactory(client)
     pods = factory.informer_for("pods", indexers={"namespace": meta_namespace_index_func})
     configmaps = factory.informer_for("configmaps", label_selector=f"{MANAGED}=true")
     lister = PodLister(client, args.identity, pods, configmaps)
 
-    controller = Controller(lister.reconcile, name="pod-lister", workers=args.workers)
+    controller = Controller(lambda ns: drive(lister.reconcile_flow(ns)), name="pod-lister",
+                            workers=args.workers)
     by_namespace = EnqueueRequestsFromMapFunc(namespace_of)
     controller.watch(pods, by_namespace)        # a pod changed: its namespace's list
     controller.watch(configmaps, by_namespace)  # our ConfigMap changed: check it
@@ -134,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     manager = Manager(
         [controller], factory=factory,
         lease_lock=LeaseLock(client, args.lease_namespace, args.lease_name, args.identity),
-        lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
-        retry_period=args.retry_period,
-        on_new_leader=lambda who: print(f"{args.identity}: leader is {who}", flush=True))
-
+        **election(args))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -151,6 +167,50 @@ def main(argv: list[str] | None = None) -> int:
         client.close()
     print(f"{args.identity}: stopped after {lister.writes} writes", flush=True)
     return 0
+
+
+async def run_asyncio(args: argparse.Namespace) -> int:
+    """The same controller on asyncio: the same flow, awaited (``adrive``)."""
+    client = AsyncClient.from_kubeconfig(args.kubeconfig)
+    factory = aio.SharedInformerFactory(client)
+    pods = factory.informer_for("pods", indexers={"namespace": meta_namespace_index_func})
+    configmaps = factory.informer_for("configmaps", label_selector=f"{MANAGED}=true")
+    lister = PodLister(client, args.identity, pods, configmaps)
+
+    controller = aio_controller.Controller(lambda ns: adrive(lister.reconcile_flow(ns)),
+                                           name="pod-lister", workers=args.workers)
+    by_namespace = EnqueueRequestsFromMapFunc(namespace_of)
+    controller.watch(pods, by_namespace)
+    controller.watch(configmaps, by_namespace)
+
+    manager = aio_controller.Manager(
+        [controller], factory=factory,
+        lease_lock=aio_election.LeaseLock(client, args.lease_namespace, args.lease_name,
+                                          args.identity),
+        **election(args))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"{args.identity}: started (asyncio)", flush=True)
+    try:
+        await manager.run(stop)
+    except LeaderElectionLost:
+        print(f"{args.identity}: lost the lease after {lister.writes} writes", flush=True)
+        return 2
+    finally:
+        await client.aclose()
+    print(f"{args.identity}: stopped after {lister.writes} writes", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s {args.identity} %(name)s: %(message)s")
+    if args.asyncio:
+        return asyncio.run(run_asyncio(args))
+    return run_threads(args)
 
 
 if __name__ == "__main__":
