@@ -53,7 +53,7 @@ def test_lists_syncs_and_notifies_adds_updates_deletes(front: Front) -> None:
     inf.add_event_handler(rec)
     assert not inf.has_synced()
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         assert cache(inf) == source_state(src)
         src.modify(pod("a", spec={"v": 2}))
         src.delete(pod("b"))
@@ -88,7 +88,7 @@ def test_a_slow_handler_blocks_neither_others_nor_the_cache(front: Front) -> Non
     inf.add_event_handler(slow)
     inf.add_event_handler(fast)
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         for i in range(200):
             src.add(pod(f"p{i % 20}")) if i < 20 else src.modify(pod(f"p{i % 20}", i=i))
         assert wait_for(lambda: len(fast.events) == 200)
@@ -109,7 +109,7 @@ def test_handler_added_after_start_gets_the_cache_then_live_events(front: Front)
         src.add(pod(f"p{i}"))
     inf = front.new(src)
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         stop_churn = threading.Event()
 
         def churn() -> None:
@@ -161,6 +161,7 @@ def test_missed_deletion_arrives_as_deleted_final_state_unknown(front: Front) ->
     inf.add_event_handler(rec)
     with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 2)
+        assert wait_for(lambda: src.open_watches() == 1)  # else there is nothing to drop
         src.drop_watches()
         assert wait_for(lambda: GatedSecondWatch.calls == 2)
         last_b = src.items()[1]
@@ -199,6 +200,7 @@ def test_relist_redelivers_every_object_as_an_update(front: Front) -> None:
     inf.add_event_handler(rec)
     with front.running(inf):
         assert wait_for(lambda: len(rec.events) == 2)
+        assert wait_for(lambda: src.open_watches() == 1)  # else there is nothing to drop
         src.drop_watches()
         assert wait_for(lambda: calls["watch"] == 2)
         src.modify(pod("a", changed=True))
@@ -286,7 +288,7 @@ def test_indexers_and_expected_type(front: Front) -> None:
     inf = front.new(src, expected_type="Pod",
                        indexers={NAMESPACE_INDEX: meta_namespace_index_func})
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         src.add({"kind": "Node", "metadata": {"name": "n1"}})
         src.add(pod("c", ns="ns1"))
         assert wait_for(lambda: len(inf.get_indexer().list()) == 3)
@@ -334,7 +336,7 @@ def test_handler_added_in_the_middle_of_applying_a_list_sees_each_object_once() 
         adder.start()
         go.set()
         adder.join(5)
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         assert wait_for(lambda: len(late.events) >= 600)
         assert wait_for(lambda: inf.stats.pending == 0)
     assert sorted(late.kinds()) == [("add", f"ns/p{i:03}") for i in range(600)]
@@ -381,7 +383,7 @@ def test_has_synced_waits_for_the_whole_first_list(front: Front) -> None:
     rec.gate.clear()  # handlers being slow must not delay has_synced
     inf.add_event_handler(rec)
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         assert len(inf.get_store().list()) == 300
         rec.gate.set()
         assert wait_for(lambda: len(rec.events) == 300)
@@ -416,7 +418,7 @@ def test_options_as_one_value_or_as_keywords() -> None:
     assert opts.reflector.page_size == 7  # the value itself is unchanged (frozen)
     assert inf.name == "pods"
     with running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         reflector = inf.reflector
         assert reflector is not None
         assert reflector.name == "pods" and reflector.page_size == 3

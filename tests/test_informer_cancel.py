@@ -49,7 +49,7 @@ def test_a_handler_cancelling_its_own_task_is_logged_counted_and_delivery_goes_o
     inf = front.new(src)
     inf.add_event_handler(ResourceEventHandlerFuncs(on_add=cancels_once))
     with caplog.at_level(logging.WARNING, logger="kubecache.informer"), front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         for i in range(50):
             src.add(pod(f"p{i}"))
         assert wait_for(lambda: len(got) == 50), f"{len(got)} of 50 delivered"

@@ -65,7 +65,7 @@ def test_a_registration_syncs_once_its_handler_got_the_initial_list(front: Front
     assert reg.handler is rec and not reg.inline
     assert not reg.has_synced()
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         assert not reg.has_synced()  # the informer synced; its handler is held up
         rec.gate.set()
         assert wait_for(reg.has_synced)
@@ -232,7 +232,7 @@ def test_a_slow_inline_handler_holds_up_the_informer(front: Front) -> None:
     h.gate.clear()
     inf.add_event_handler(h, inline=True)
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         src.add(pod("slow"))
         assert h.entered.wait(5)
         src.add(pod("next"))
@@ -249,7 +249,7 @@ def test_a_raising_inline_handler_is_logged_and_counted(
     h = inline_handler(front, inf)
     inf.add_event_handler(h, inline=True)
     with caplog.at_level(logging.ERROR), front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         src.add(pod("bad"))
         src.add(pod("good"))
         assert wait_for(lambda: h.got == ["ns/bad", "ns/good"])
@@ -264,7 +264,7 @@ def test_an_inline_handler_added_late_gets_the_cache_then_live_events(front: Fro
         src.add(pod(f"p{i}"))
     inf = front.new(src)
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         h = inline_handler(front, inf)
         reg = front.call(lambda: inf.add_event_handler(h, inline=True))
         assert wait_for(reg.has_synced)  # no later event needed to finish the catch-up
@@ -298,7 +298,7 @@ def test_each_handler_gets_notifications_in_arrival_order_across_keys(
         inline=inline)
     expected: list[tuple[str, str, str]] = []
     with front.running(inf):
-        assert wait_for(inf.has_synced)
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
         for step in range(300):
             n = f"k{(step * 7) % 13}"
             if src.items() and any(name(o) == n for o in src.items()):
