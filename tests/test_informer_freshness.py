@@ -118,3 +118,4 @@ def test_stats_tell_how_fresh_the_cache_is_and_whether_the_watch_is_open(
         assert wait_for(lambda: not inf.stats.watch_open)
         lw.gate.set()
         assert wait_for(lambda: inf.stats.watch_open)
+    assert not inf.stats.watch_open  # stopped

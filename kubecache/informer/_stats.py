@@ -131,9 +131,11 @@ class InformerStats:
 
     @property
     def watch_open(self) -> bool:
-        """Whether the reflector's watch is open right now."""
+        """Whether the reflector's watch is open right now (never once the informer stopped)."""
         r = self.reflector
-        return bool(r is not None and getattr(r, "watch_open", False))
+        running = getattr(self._informer, "is_running", None)  # the front end's runner
+        return bool(r is not None and getattr(r, "watch_open", False)
+                    and (running is None or running()))
 
     @property
     def items(self) -> int:
