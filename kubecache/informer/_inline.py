@@ -17,8 +17,13 @@ coroutine (anything awaitable a callback returns) is queued in the processor's
 :class:`InlineAwaits` and awaited, in order, by the reflector's task right
 after the batch it came in is applied (``InlinePipeline.settle``), before the
 reflector reads on; later notifications to the same handler queue behind it,
-so its order holds. A handler added after start gets its catch-up adds the
-same way (a task of the informer's awaits them if the reflector is idle).
+so its order holds.
+
+A handler added after start gets its catch-up adds (every cached object) from
+the thread that adds it, while the informer's delta lock holds the informer
+still (no change can slip between the catch-up and the live stream); on
+asyncio, coroutines among them are awaited by a task of the informer's if
+the reflector's task is idle.
 The threaded informer cannot await: a callback returning an awaitable there
 is an error, logged and counted.
 """
