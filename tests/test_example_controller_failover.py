@@ -41,6 +41,7 @@ import pytest
 from kubecache.kube import Client, Config, new_list_watch_from_client
 from kubecache.listwatch import ListOptions
 from kubecache.testing import ApiServer
+from tests.support.sync import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "controller" / "pod_lister.py"
@@ -82,14 +83,7 @@ class Watcher:
 
 
 def wait_for(cond: Any, timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+    return wait_until(cond, timeout, what, interval=0.01)
 
 
 def rv(obj: dict[str, Any]) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 
 import kubecache.aio.controller as aio_controller
 import kubecache.controller as controller
+from tests.support import sync
 from tests.support.front import AsyncFront, Front
 
 DEADLINE = 10.0
@@ -33,11 +33,7 @@ DEADLINE = 10.0
 
 def wait_until(cond: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> None:
     """Poll ``cond`` until it is true; fail the test at the deadline."""
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        time.sleep(0.005)
+    sync.wait_until(cond, timeout, what)
 
 
 class ControllerFront:

@@ -418,7 +418,6 @@ ELECTOR_FRONTS = {"thread": ThreadElectors, "asyncio": AsyncElectors}
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
-    from tests.support.sync import wait_for as poll
+    from tests.support.sync import wait_until
 
-    if not poll(predicate, timeout, interval=0.01):
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    wait_until(predicate, timeout, what, interval=0.01)

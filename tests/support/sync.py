@@ -1,7 +1,8 @@
 """Helpers for concurrency tests: polling with deadlines, thread-leak checks.
 
 Every test runs under the suite-wide thread-leak check (``tests/conftest.py``);
-tests wait for conditions with :func:`wait_for` (on an event loop:
+tests wait for conditions with :func:`wait_for` (:func:`wait_until` to fail
+the test with a message; on an event loop:
 :func:`await_for`; for a ``threading.Event`` a coroutine must not block on:
 :func:`await_event`), never with bare sleeps, and these are the only polling
 loops in the suite::
@@ -32,6 +33,20 @@ def wait_for(pred: Callable[[], Any], timeout: float = 5.0, interval: float = 0.
             return True
         if time.monotonic() >= deadline:
             return bool(pred())
+        time.sleep(interval)
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 5.0, what: str = "",
+               interval: float = 0.005) -> Any:
+    """:func:`wait_for` that fails the test: ``pred``'s first truthy result, or an
+    AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what or pred}")
         time.sleep(interval)
 
 
