@@ -21,6 +21,8 @@ from kubecache.reflector import INITIAL_EVENTS_END, ListPagingError, ReflectorMa
 from kubecache.reflector._machine import (
     Apply,
     BackingOff,
+    Flush,
+    Hold,
     Done,
     Effect,
     EndWatch,
@@ -96,9 +98,18 @@ class Harness:
         return step.request
 
     def on_events(self, batch: list[Any]) -> BaseException | None:
-        effects, err = self.m.on_events(batch)
-        self._apply(effects)
-        return err
+        recorded = self.effects
+
+        def tee(gen: Any) -> Any:
+            try:
+                while True:
+                    effect = next(gen)
+                    recorded.append(effect)
+                    yield effect
+            except StopIteration as end:
+                return end.value
+
+        return self.applier.run(tee(self.m.on_events(batch)))
 
     def on_event(self, event: Any) -> BaseException | None:
         return self.on_events([event])
@@ -115,6 +126,16 @@ class Harness:
     @property
     def last_sync_rv(self) -> str:
         return self.applier.rv
+
+
+def drain(gen: Any) -> tuple[tuple[Effect, ...], BaseException | None]:
+    """All the effects a batch yields, and the error it returns."""
+    effects: list[Effect] = []
+    while True:
+        try:
+            effects.append(next(gen))
+        except StopIteration as end:
+            return tuple(effects), end.value
 
 
 def machine(**kw: Any) -> tuple[Harness, Any, Recorder]:
@@ -370,7 +391,7 @@ def test_events_that_arrived_together_are_applied_as_one_held_batch() -> None:
     err = m.on_events([("DELETED", pod("a", rv="5")),
                        ("ERROR", gone_status("too old")), ("ADDED", pod("c", rv="6"))])
     assert isinstance(err, StatusError) and err.code == 410
-    assert store.log == ["delete"]  # the events before the error, applied
+    assert store.log == ["hold", "delete", "flush"]  # flushed even when the batch ends early
     assert m.last_sync_rv == "5"
 
 
@@ -438,8 +459,10 @@ def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
                             ScheduleResync(None))
     assert isinstance(step.request, OpenWatch) and m.state == Watching(
         "7", started=0.0, events=0, resync_at=None)
-    effects, err = m.on_events([("ADDED", pod("b", rv="8")), ("BOOKMARK", pod("", rv="9"))])
-    assert err is None and effects == (Apply([("ADDED", pod("b", rv="8"))]), SetRV("9"))
+    effects, err = drain(m.on_events([("ADDED", pod("b", rv="8")),
+                                      ("BOOKMARK", pod("", rv="9"))]))
+    assert err is None
+    assert effects == (Hold(), Apply("ADDED", pod("b", rv="8")), Flush(), SetRV("9"))
     assert m.state == Watching("9", started=0.0, events=2, resync_at=None)
     step = m.step(WatchEnded(StatusError(code=500, message="boom")))
     assert isinstance(step.effects[0], Report) and isinstance(step.request, Sleep)

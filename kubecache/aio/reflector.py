@@ -42,9 +42,11 @@ from ..reflector._machine import (
     Request,
     Sleep,
     Slept,
+    Step,
     StopRequested,
     WatchEnded,
 )
+from ..reflector._sink import SinkRefused
 from ..runtime import TaskService, settle
 from ..watch import stop_watch, watch_batches
 
@@ -110,21 +112,25 @@ class AsyncReflector(ReflectorBase, TaskService):
                     step = machine.crashed(err)
                     continue
                 request = step.request
+                del step  # applied; a Replace holds a whole list: it must not outlive it
                 if isinstance(request, Done):
                     return
-                outcome = await self._perform(request)
-                try:
-                    if isinstance(outcome, _Crashed):
-                        step = machine.crashed(outcome.error)
-                    else:
-                        step = machine.step(outcome)
-                except BaseException as err:  # a bug: keep the task alive
-                    if not absorbable(err, closing=True):
-                        raise
-                    step = machine.crashed(err)
+                step = self._advance(await self._perform(request))
         finally:  # stopped (cancelled) or done: a stop is never a failure
             applier.apply(machine.step(_STOP).effects)
             applier.thaw()
+
+    def _advance(self, outcome: Outcome | _Crashed) -> Step:
+        """The machine's next step after ``outcome``."""
+        machine = self._machine
+        try:
+            if isinstance(outcome, _Crashed):
+                return machine.crashed(outcome.error)
+            return machine.step(outcome)
+        except BaseException as err:  # a bug: keep the task alive
+            if not absorbable(err, closing=True):
+                raise
+            return machine.crashed(err)
 
     async def _settled(self) -> None:
         if self._awaiting:  # an informer's inline coroutine handlers, awaited in order
@@ -164,11 +170,11 @@ class AsyncReflector(ReflectorBase, TaskService):
         try:
             on_events = machine.on_events
             async for batch in stream:
-                with gc_paused_for(batch):  # decoded objects: no GC rescans (no await in it)
-                    effects, error = on_events(batch)
-                    crashed = self._apply_batch(applier, effects)
-                if crashed is not None:
-                    return crashed
+                try:
+                    with gc_paused_for(batch):  # decoding and applying: no await in it
+                        error = applier.run(on_events(batch))
+                except SinkRefused as refused:
+                    return _Crashed(refused.error)
                 try:
                     await self._settled()
                 except BaseException as err:
@@ -190,17 +196,6 @@ class AsyncReflector(ReflectorBase, TaskService):
                 with contextlib.suppress(Exception):
                     await aclose()
         return WatchEnded(error)
-
-    @staticmethod
-    def _apply_batch(applier: Any, effects: Any) -> _Crashed | None:
-        """Apply one batch's effects; a store that fails them ends the run (``_Crashed``)."""
-        try:
-            applier.apply(effects)
-        except BaseException as err:
-            if not absorbable(err, closing=True):
-                raise
-            return _Crashed(err)
-        return None
 
     def _end_watch(self) -> None:
         w = self._current_watch

@@ -62,7 +62,7 @@ import dataclasses
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence, Sized
 from typing import Any, Protocol
 
 from .._guard import absorbable
@@ -235,11 +235,22 @@ Outcome = Listed | Failed | WatchEnded | Slept | StopRequested
 # --- effects (what the applier does) -------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Apply:
-    """Write watch events, in order: ``(type, object)`` with type ADDED/MODIFIED/DELETED."""
+    """Write one watch event: ``type`` ADDED/MODIFIED/DELETED, ``object`` its object."""
 
-    events: list[tuple[str, Any]]
+    type: str
+    object: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Hold:
+    """The changes up to :class:`Flush` arrived together: the sink may process them as one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Flush:
+    """End a :class:`Hold`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,9 +303,11 @@ class EndWatch:
     """Stop the open watch (from the timer: a streamed list stalled)."""
 
 
-Effect = Apply | Replace | SetRV | Report | FreezePage | Thaw | ScheduleResync | Resync | EndWatch
+Effect = (Apply | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | ScheduleResync
+          | Resync | EndWatch)
 _NONE: tuple[Effect, ...] = ()
 _THAW = Thaw()
+_HOLD, _FLUSH = Hold(), Flush()
 _FREEZE = FreezePage()
 
 
@@ -307,9 +320,16 @@ class Step:
 
 
 class EventBatch(Protocol):
-    """Events that arrived together: iterated once (a list, or lines decoded lazily)."""
+    """Events that arrived together: sized, iterated once (a list, or lines decoded lazily)."""
+
+    def __len__(self) -> int: ...
 
     def __iter__(self) -> Iterator[Any]: ...
+
+
+EventEffects = Generator[Effect, None, "BaseException | None"]
+"""What :meth:`ReflectorMachine.on_events` returns: effects yielded one by one as the
+batch is read, then (as the generator's return value) the error that ends the watch."""
 
 
 WatchErrorHandler = Callable[[Any, BaseException], None]
@@ -378,10 +398,9 @@ class ReflectorMachine:
         self.codec = codec
         self.stats = stats if stats is not None else ReflectorStats()
         self.name = name
-        self.last_failure: BaseException | None = None  # the latest failure backed off for
         self._resume_from = resume_from
         self._rng = rng or random.Random()
-        self._lock = threading.Lock()  # the timer's tick against the driver's steps
+        self._lock = threading.RLock()  # the timer's tick against the driver's steps
         self._state: State = Stopped("")
         self._once = False
         self._synced_once = False  # this run's store holds a list (one-cycle runs)
@@ -607,57 +626,69 @@ class ReflectorMachine:
 
     # --- WATCH ---------------------------------------------------------------------
 
-    def on_events(self, batch: EventBatch) -> tuple[tuple[Effect, ...], BaseException | None]:
-        """Events that arrived together -> the effects that apply them, and the error that
-        must end the watch, if any. The hot path: one call per read of the stream."""
-        with self._lock:
-            state = self._state
-            events = iter(batch)
-            if type(state) is Streaming:
-                return self._initial_events(state, events)
-            if type(state) is Watching:
-                return self._events(state, events, ())
-            raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
+    def on_events(self, batch: Iterable[Any]) -> EventEffects:
+        """Events that arrived together -> their effects, yielded as the batch is read.
 
-    def _events(self, state: Watching, events: Iterator[Any],
-                effects: tuple[Effect, ...]) -> tuple[tuple[Effect, ...], BaseException | None]:
+        The hot path. Each change is yielded (and applied by the driver)
+        before the next event is decoded, as client-go applies each event as
+        it comes: a batch's new objects never pile up beside the ones they
+        replace (with the cyclic GC on, a pile-up of young objects means
+        collections, and a 4x slower stream). The generator returns the error
+        that must end the watch, if any.
+        """
+        state = self._state
+        hold = len(batch) > 1 if isinstance(batch, Sized) else True
+        if type(state) is Streaming:
+            return (yield from self._initial_events(state, iter(batch), hold))
+        if type(state) is Watching:
+            return (yield from self._events(state, iter(batch), hold))
+        raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
+
+    def _events(self, state: Watching, events: Iterator[Any], hold: bool) -> EventEffects:
         split = self.codec.split
         counts = self.stats.events
         expected = self.expected_type
-        ops: list[tuple[str, Any]] = []
-        append = ops.append
         rv = state.rv
         n = 0
         error: BaseException | None = None
-        for event in events:
-            etype, obj, erv = split(event)
-            if etype == "ERROR":
-                error = self.codec.status_error(obj)
-                break
-            if expected is not None and not self._type_ok(obj):
-                self._skip_type(etype, obj)
-                continue
-            if etype in _OPS:
-                append((etype, obj))
-            elif etype != "BOOKMARK":
-                self.stats.skipped += 1
-                logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
-                continue
-            counts[etype] += 1
-            n += 1
-            if erv:
-                if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
-                    self._regressed(etype, obj, erv, rv)
-                rv = erv
-        if ops:
-            effects = (*effects, Apply(ops))
+        if hold:
+            yield _HOLD
+        try:
+            for event in events:
+                etype, obj, erv = split(event)
+                if etype == "ERROR":
+                    error = self.codec.status_error(obj)
+                    break
+                if expected is not None and not self._type_ok(obj):
+                    self._skip_type(etype, obj)
+                    continue
+                if etype in _OPS:
+                    yield Apply(etype, obj)
+                elif etype != "BOOKMARK":
+                    self.stats.skipped += 1
+                    logger.warning("%s: skipping watch event of unknown type %r", self.name,
+                                   etype)
+                    continue
+                counts[etype] += 1
+                n += 1
+                if erv:
+                    if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
+                        self._regressed(etype, obj, erv, rv)
+                    rv = erv
+        finally:
+            with self._lock:  # the timer may have moved the resync deadline meanwhile
+                current = self._state
+                resync_at = current.resync_at if isinstance(current, Watching) else (
+                    state.resync_at)
+                self._state = Watching(rv, state.started, state.events + n, resync_at)
+        if hold:
+            yield _FLUSH
         if rv != state.rv:
-            effects = (*effects, SetRV(rv))
-        self._state = Watching(rv, state.started, state.events + n, state.resync_at)
-        return effects, error
+            yield SetRV(rv)
+        return error
 
-    def _initial_events(self, state: Streaming, events: Iterator[Any]
-                        ) -> tuple[tuple[Effect, ...], BaseException | None]:
+    def _initial_events(self, state: Streaming, events: Iterator[Any],
+                        hold: bool) -> EventEffects:
         """Events of a streamed list before its end: collected aside, not applied.
 
         The server may send changes (MODIFIED, DELETED) before the end bookmark
@@ -672,27 +703,30 @@ class ReflectorMachine:
         for event in events:
             etype, obj, rv = codec.split(event)
             if etype == "ERROR":
-                self._state = self._collect(state, chunk, n)
-                return _NONE, codec.status_error(obj)
+                self._commit_stream(state, chunk, n)
+                return codec.status_error(obj)
             if etype == "BOOKMARK":
                 counts["BOOKMARK"] += 1
                 if codec.is_initial_events_end(obj):
-                    collected = self._collect(state, chunk, n).collected
-                    merged: dict[str, Any] = {}
-                    for part in collected:
-                        merged.update(part)
-                    items = [o for o in merged.values() if o is not None]
-                    step = self._synced(items, rv)
-                    watching = self._state
-                    assert isinstance(watching, Watching)
-                    watching = dataclasses.replace(  # the same watch goes on
-                        watching, started=state.started, events=state.events + n + 1)
-                    return self._events(watching, events, step.effects)
+                    with self._lock:
+                        collected = self._commit_stream(state, chunk, n).collected
+                        merged: dict[str, Any] = {}
+                        for part in collected:
+                            merged.update(part)
+                        items = [o for o in merged.values() if o is not None]
+                        step = self._synced(items, rv)
+                        watching = self._state
+                        assert isinstance(watching, Watching)
+                        watching = dataclasses.replace(  # the same watch goes on
+                            watching, started=state.started, events=state.events + n + 1)
+                        self._state = watching
+                    yield from step.effects
+                    return (yield from self._events(watching, events, hold))
                 if n == 0 and state.events == 0:
                     # A plain bookmark before any initial event: the server ignored
                     # sendInitialEvents (an old server, or a proxy dropping it).
-                    self._state = self._collect(state, chunk, n)
-                    return _NONE, StreamedListFailed(
+                    self._commit_stream(state, chunk, n)
+                    return StreamedListFailed(
                         "the server sent a bookmark without the initial-events-end "
                         "annotation before any initial event (sendInitialEvents ignored)")
                 continue
@@ -720,8 +754,18 @@ class ReflectorMachine:
             chunk[key] = None if etype == "DELETED" else obj
             counts[etype] += 1
             n += 1
-        self._state = self._collect(state, chunk, n)
-        return _NONE, None
+        self._commit_stream(state, chunk, n)
+        return None
+
+    def _commit_stream(self, state: Streaming, chunk: dict[str, Any], n: int) -> Streaming:
+        """The stream's state after a batch (keeping what the timer changed meanwhile)."""
+        with self._lock:
+            new = self._collect(state, chunk, n)
+            current = self._state
+            if isinstance(current, Streaming) and current.warned != new.warned:
+                new = dataclasses.replace(new, warned=current.warned)
+            self._state = new
+            return new
 
     @staticmethod
     def _collect(state: Streaming, chunk: dict[str, Any], n: int) -> Streaming:
@@ -805,7 +849,6 @@ class ReflectorMachine:
 
     def _failure(self, err: BaseException, then: Listing | Streaming | Watching) -> Step:
         """Report ``err``, then back off before ``then``."""
-        self.last_failure = err
         report = self._report(err)
         if self._once and isinstance(then, (Listing, Streaming)):
             if not self._synced_once:  # a one-cycle run whose list failed: raise it

@@ -22,7 +22,10 @@ from ._machine import (
     Apply,
     Effect,
     EndWatch,
+    EventEffects,
+    Flush,
     FreezePage,
+    Hold,
     Replace,
     Report,
     Resync,
@@ -104,6 +107,14 @@ def as_sink(store: Any) -> ReflectorSink:
     return PlainStoreSink(store)
 
 
+class SinkRefused(Exception):
+    """The store refused a whole list while a batch was applied (``error`` says why)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class EffectApplier:
     """Performs the machine's effects, in order, for one reflector.
 
@@ -130,7 +141,11 @@ class EffectApplier:
         for effect in effects:
             kind = type(effect)
             if kind is Apply:
-                self._apply(effect.events)  # type: ignore[union-attr]
+                self._write(effect)  # type: ignore[arg-type]
+            elif kind is Hold:
+                self.sink.hold()
+            elif kind is Flush:
+                self.sink.flush()
             elif kind is SetRV:
                 self.rv = self.stats.last_sync_rv = effect.rv  # type: ignore[union-attr]
                 self.sink.update_resource_version(self.rv)
@@ -157,25 +172,66 @@ class EffectApplier:
         """End a list's page freeze (idempotent; drivers call it when they end)."""
         self._freeze.thaw()
 
-    def _apply(self, events: list[tuple[str, Any]]) -> None:
+    def run(self, effects: EventEffects) -> BaseException | None:
+        """Apply a batch's effects as the machine yields them; the error ending the watch.
+
+        Each change is written before the machine decodes the next event. A
+        held batch is flushed whatever happens. A store refusing a whole
+        (streamed) list raises :class:`SinkRefused`; anything else raised
+        while reading the batch (a broken stream) comes out as it is.
+        """
         sink = self.sink
         ops = {"ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
-        held = len(events) > 1
-        if held:
-            sink.hold()
+        held = False
         try:
-            for etype, obj in events:
+            while True:
                 try:
-                    ops[etype](obj)
-                except BaseException as err:  # e.g. no key, a failing transform: skip it
-                    if not absorbable(err):
-                        raise
-                    self.stats.skipped += 1
-                    logger.error("%s: store rejected %s event for %s: %s: %s", self.name,
-                                 etype, describe(obj), type(err).__name__, err)
+                    effect = next(effects)
+                except StopIteration as end:
+                    error: BaseException | None = end.value
+                    return error
+                kind = type(effect)
+                if kind is Apply:
+                    try:
+                        ops[effect.type](effect.object)  # type: ignore[union-attr]
+                    except BaseException as err:  # e.g. no key, a failing transform: skip it
+                        if not absorbable(err):
+                            raise
+                        self._rejected(effect, err)  # type: ignore[arg-type]
+                elif kind is Hold:
+                    sink.hold()
+                    held = True
+                elif kind is Flush:
+                    held = False
+                    sink.flush()
+                elif kind is Replace:
+                    try:
+                        self.apply((effect,))
+                    except BaseException as err:
+                        if not absorbable(err):
+                            raise
+                        raise SinkRefused(err) from err
+                else:
+                    self.apply((effect,))
         finally:
+            effects.close()
             if held:
                 sink.flush()
+
+    def _write(self, effect: Apply) -> None:
+        sink = self.sink
+        op = {"ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}[effect.type]
+        try:
+            op(effect.object)
+        except BaseException as err:
+            if not absorbable(err):
+                raise
+            self._rejected(effect, err)
+
+    def _rejected(self, effect: Apply, err: BaseException) -> None:
+        self.stats.skipped += 1
+        logger.error("%s: store rejected %s event for %s: %s: %s", self.name, effect.type,
+                     describe(effect.object), type(err).__name__, err)
 
     def _report(self, err: BaseException) -> None:
         try:
@@ -197,4 +253,4 @@ class EffectApplier:
                          exc_info=(type(err), err, err.__traceback__))
 
 
-__all__ = ["EffectApplier", "PlainStoreSink", "ReflectorSink", "as_sink"]
+__all__ = ["EffectApplier", "PlainStoreSink", "ReflectorSink", "SinkRefused", "as_sink"]

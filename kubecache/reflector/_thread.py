@@ -44,9 +44,11 @@ from ._machine import (
     Request,
     Sleep,
     Slept,
+    Step,
     StopRequested,
     WatchEnded,
 )
+from ._sink import SinkRefused
 
 logger = logging.getLogger("kubecache.reflector")
 
@@ -131,22 +133,26 @@ class Reflector(ReflectorBase, ThreadService):
                         step = machine.crashed(err)
                         continue
                     request = step.request
+                    del step  # applied; a Replace holds a whole list: it must not outlive it
                     if isinstance(request, Done):
                         if request.error is not None:
                             raise request.error
                         return
-                    outcome = self._perform(request, stop)
-                    try:
-                        if isinstance(outcome, _Crashed):
-                            step = machine.crashed(outcome.error)
-                        else:
-                            step = machine.step(_STOP if stop.is_set() else outcome)
-                    except BaseException as err:  # a bug: keep the thread alive
-                        if not absorbable(err):
-                            raise
-                        step = machine.crashed(err)
+                    step = self._advance(self._perform(request, stop), stop)
             finally:
                 applier.thaw()
+
+    def _advance(self, outcome: Outcome | _Crashed, stop: threading.Event) -> Step:
+        """The machine's next step after ``outcome`` (a stop is reported as such)."""
+        machine = self._machine
+        try:
+            if isinstance(outcome, _Crashed):
+                return machine.crashed(outcome.error)
+            return machine.step(_STOP if stop.is_set() else outcome)
+        except BaseException as err:  # a bug: keep the thread alive
+            if not absorbable(err):
+                raise
+            return machine.crashed(err)
 
     def _perform(self, request: Request, stop: threading.Event) -> Outcome | _Crashed:
         """Carry out one request (never raises what a background thread may absorb)."""
@@ -182,14 +188,11 @@ class Reflector(ReflectorBase, ThreadService):
                 on_events = machine.on_events
                 with scope(self._scope):
                     for batch in watch_batches(w):
-                        with gc_paused_for(batch):  # decoded objects: no GC rescans
-                            effects, error = on_events(batch)
-                            try:
-                                applier.apply(effects)
-                            except BaseException as err:
-                                if not absorbable(err):
-                                    raise
-                                return _Crashed(err)
+                        try:
+                            with gc_paused_for(batch):  # decoding and applying: no wait in it
+                                error = applier.run(on_events(batch))
+                        except SinkRefused as refused:
+                            return _Crashed(refused.error)
                         if error is not None or stop.is_set():
                             break
         except BaseException as err:  # the watch itself failed (connection, decoding, 410...)
