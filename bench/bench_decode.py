@@ -1,17 +1,24 @@
-"""Watch-event decoding: what one ~4 KB pod event costs, and what a cached pod weighs.
+"""Watch-event decoding: what one ~4.6 KB pod event costs, by parser, and what a pod weighs.
 
-Compared, per event (one newline-delimited watch line):
+Compared, per event (one newline-delimited watch line), side by side:
 
-- ``orjson``: what :mod:`kubecache.kube` does (``orjson.loads`` -> dict);
+- ``orjson``: ``orjson.loads`` -> dict (what dict storage does);
 - ``json``: the standard library;
+- ``msgspec untyped``: ``msgspec.json.decode`` -> dict;
+- ``msgspec typed head``: a ``msgspec.Struct`` naming only ``type`` and
+  ``object.{kind, apiVersion, metadata.{name, namespace, resourceVersion,
+  labels}}``: the rest is skipped without being built (raw storage's parser);
+- ``simdjson lazy``: ``pysimdjson``'s lazy document, the same fields read
+  through ``at_pointer`` (if installed; not a dependency);
+- ``raw decode_event``: :func:`kubecache.raw.decode_event` (the typed head,
+  the object's bytes sliced out, a ``RawObject`` built);
 - ``official``: the ``kubernetes`` client's model deserialization
-  (``json.loads`` + ``ApiClient.__deserialize(obj, "V1Pod")``), what its
-  ``Watch.stream`` does per event;
-- ``HTTPWatch``: the whole client path (httpx stream, line splitting,
-  orjson, ``Event``) over an in-memory transport.
+  (``json.loads`` + ``ApiClient.__deserialize(obj, "V1Pod")``);
+- ``WatchDecoder dicts`` / ``WatchDecoder raw``: line splitting over 16 KB
+  reads plus decoding, as :class:`kubecache.kube.HTTPWatch` does.
 
-Memory: bytes per cached pod (tracemalloc) as an orjson dict, a json dict and a
-``V1Pod`` model. Ratios are reported against orjson.
+Memory: bytes per pod (tracemalloc) as an orjson dict, a json dict, a
+``RawObject`` and a ``V1Pod`` model. Ratios are reported against orjson.
 """
 
 from __future__ import annotations
@@ -20,16 +27,14 @@ import gc
 import json
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
 
 from bench._common import realistic_pod
-from kubecache.kube import Client, Config
-from kubecache.kube.listwatch import new_list_watch_from_client
-from kubecache.listwatch import ListOptions
+from kubecache._wire.ndjson import WatchDecoder
+from kubecache.raw import HAVE_MSGSPEC, decode_event
 
 
 def event_line(i: int) -> bytes:
@@ -61,27 +66,49 @@ def official_decoder() -> Callable[[bytes], Any] | None:
     return decode
 
 
-def http_watch_rate(lines: list[bytes], repeat: int) -> float:
-    """Events per second through Client + HTTPWatch over an in-memory chunked stream."""
+def watch_decoder_rate(lines: list[bytes], repeat: int, raw: bool) -> float:
+    """Events per second through WatchDecoder (split + decode) over 16 KB reads."""
     body = b"".join(lines)
-
-    def chunks() -> Iterator[bytes]:
-        for k in range(0, len(body), 16384):  # network-sized chunks cut lines anywhere
-            yield body[k:k + 16384]
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=chunks())
-
-    with Client(Config(server="http://bench.invalid"),
-                transport=httpx.MockTransport(handler)) as client:
-        lw = new_list_watch_from_client(client, "pods")
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            n = sum(1 for _ in lw.watch(ListOptions(resource_version="1")))
-            best = min(best, time.perf_counter() - start)
-        assert n == len(lines)
+    reads = [body[k:k + 16384] for k in range(0, len(body), 16384)]
+    best = float("inf")
+    for _ in range(repeat):
+        decoder = WatchDecoder("bench", raw=raw)
+        start = time.perf_counter()
+        n = 0
+        for data in reads:
+            for line in decoder.split(data):
+                decoder.decode(line)
+                n += 1
+        best = min(best, time.perf_counter() - start)
+    assert n == len(lines)
     return len(lines) / best
+
+
+def candidates() -> dict[str, Callable[[bytes], Any]]:
+    """Metadata-first parsers that are installed, by name."""
+    found: dict[str, Callable[[bytes], Any]] = {}
+    if HAVE_MSGSPEC:
+        import msgspec
+
+        from kubecache import raw
+        found["msgspec untyped"] = msgspec.json.decode
+        found["msgspec typed head"] = raw._event_head_decoder.decode
+        found["raw decode_event"] = decode_event
+    try:
+        import simdjson
+    except ImportError:
+        pass
+    else:
+        parser = simdjson.Parser()
+
+        def lazy(line: bytes) -> Any:
+            doc = parser.parse(line)
+            meta = doc.at_pointer("/object/metadata")
+            return (doc["type"], meta.get("name"), meta.get("namespace"),
+                    meta.get("resourceVersion"), meta["labels"].as_dict())
+
+        found["simdjson lazy"] = lazy
+    return found
 
 
 def bytes_per_object(make: Callable[[int], Any], n: int) -> float:
@@ -97,39 +124,46 @@ def bytes_per_object(make: Callable[[int], Any], n: int) -> float:
 
 def run(quick: bool) -> list[dict[str, Any]]:
     n = 2000 if quick else 20000
-    repeat = 2 if quick else 5
-    lines = [event_line(i) for i in range(n)]
+    repeat = 3 if quick else 5
+    lines = [event_line(i).rstrip(b"\n") for i in range(n)]
     size = sum(map(len, lines)) / n
     rows: list[dict[str, Any]] = [{"name": "event line size", "n": n, "value": size,
                                    "unit": "bytes"}]
     rates = {"orjson": rate(orjson.loads, lines, repeat),
              "json": rate(json.loads, lines, repeat)}
-    counts = {"orjson": n, "json": n, "HTTPWatch": n}
+    for name, fn in candidates().items():
+        rates[name] = rate(fn, lines, repeat)
+    counts = dict.fromkeys(rates, n)
     official = official_decoder()
     if official is not None:  # about 20x slower: a tenth of the events is plenty
         counts["official"] = max(200, n // 10)
         rates["official"] = rate(official, lines[: counts["official"]], repeat)
-    rates["HTTPWatch"] = http_watch_rate(lines, repeat)
+    for mode in (False, True):
+        name = "WatchDecoder raw" if mode else "WatchDecoder dicts"
+        rates[name], counts[name] = watch_decoder_rate([x + b"\n" for x in lines], repeat,
+                                                       mode), n
     for name, value in rates.items():
         rows.append({"name": f"decode {name}", "n": counts[name], "ops_per_s": value,
                      "unit": "events/s"})
         rows.append({"name": f"decode {name} per event", "n": counts[name],
                      "value": 1e6 / value, "unit": "us"})
-    for name in ("json", "official", "HTTPWatch"):
-        if name in rates:
-            rows.append({"name": f"cost {name} / orjson", "n": n,
+    for name in rates:
+        if name != "orjson":
+            rows.append({"name": f"cost {name} / orjson", "n": counts[name],
                          "value": rates["orjson"] / rates[name], "unit": "x"})
-    objects = [line[len(b'{"type":"MODIFIED","object":'):-2] for line in lines]
+    objects = [line[len(b'{"type":"MODIFIED","object":'):-1] for line in lines]
     m = min(n, 5000)
     mem = {"orjson dict": bytes_per_object(lambda i: orjson.loads(objects[i]), m),
-           "json dict": bytes_per_object(lambda i: json.loads(objects[i]), m)}
+           "json dict": bytes_per_object(lambda i: json.loads(objects[i]), m),
+           "RawObject": bytes_per_object(lambda i: decode_event(lines[i]).object, m)}
     if official is not None:
         mem["V1Pod model"] = bytes_per_object(lambda i: official(lines[i]), min(m, 1000))
+    json_size = sum(map(len, objects[:m])) / m
+    rows.append({"name": "pod JSON size", "n": m, "value": json_size, "unit": "bytes"})
     for name, value in mem.items():
         rows.append({"name": f"memory per pod ({name})",
                      "n": min(m, 1000) if name == "V1Pod model" else m, "value": value,
                      "unit": "bytes"})
-    if "V1Pod model" in mem:
-        rows.append({"name": "memory V1Pod / orjson dict", "n": m,
-                     "value": mem["V1Pod model"] / mem["orjson dict"], "unit": "x"})
+        rows.append({"name": f"memory per pod ({name}) / its JSON", "n": m,
+                     "value": value / json_size, "unit": "x"})
     return rows

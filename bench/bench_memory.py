@@ -5,7 +5,9 @@ managedFields included, each decoded from its own JSON line as a watch
 delivers it) in an indexer with the namespace index, as an informer holds
 them. Modes: the default (plain dicts), ``transforms.drop_managed_fields``,
 ``transforms.compact``, ``compact.compact_object`` (with and without
-managedFields) and ``compact.compressed()``.
+managedFields), ``compact.compressed()`` and raw storage
+(:func:`kubecache.raw.from_json` on each pod's JSON, as a kube source
+decodes it; its "transform CPU" is that parse, which replaces the decode).
 
 - bytes per cached object: the growth of memory from SMALL to BIG cached
   objects divided by the objects added (so fixed costs such as interning
@@ -40,6 +42,7 @@ import orjson
 
 from bench._common import realistic_pod
 from kubecache import compact as compact_storage
+from kubecache import raw as raw_storage
 from kubecache.index import NAMESPACE_INDEX, meta_namespace_index_func
 from kubecache.keys import meta_namespace_key_func
 from kubecache.listers import GenericLister, StoreToPodLister
@@ -61,9 +64,11 @@ MODES: dict[str, Callable[[], Transform]] = {
     "compact.compact_object, managedFields dropped":
         lambda: chain(drop_managed_fields, compact_storage.compact_object),
     "compact.compressed()": compact_storage.compressed,
+    'raw (storage="raw")': lambda: raw_storage.raw_object,
 }
 DEFAULT = "default (dicts)"
 NO_MANAGED = "compact.compact_object, managedFields dropped"
+RAW = 'raw (storage="raw")'
 
 
 def _rss() -> int:
@@ -73,12 +78,17 @@ def _rss() -> int:
 
 def _fill(store: Any, transform: Transform, start: int, stop: int) -> None:
     loads, dumps, add = orjson.loads, orjson.dumps, store.add
+    if transform is raw_storage.raw_object:  # raw storage decodes straight from the line
+        decode = raw_storage.decode_event
+        for i in range(start, stop):
+            add(decode(b'{"type":"ADDED","object":' + dumps(realistic_pod(i)) + b"}").object)
+        return
     for i in range(start, stop):
         add(transform(loads(dumps(realistic_pod(i)))))
 
 
 READ_MODES = (DEFAULT, "transforms.compact", "compact.compact_object", NO_MANAGED,
-              "compact.compressed()")
+              "compact.compressed()", RAW)
 
 
 def _read_ops(store: Any, n: int) -> dict[str, Callable[[], Any]]:
@@ -191,6 +201,11 @@ def _transform_cpu(lines: list[bytes], repeats: int) -> dict[str, float]:
             loads(line)
 
     def transform_all(transform: Transform) -> None:
+        if transform is raw_storage.raw_object:  # raw: parsed from the line, no dict first
+            from_json = raw_storage.from_json
+            for line in lines:
+                from_json(line)
+            return
         for obj in objs:
             transform(obj)
 

@@ -110,10 +110,20 @@ class RawObject(ReadOnlyMapping):
         return _part(self._top()[key])
 
     def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        # The hot path (key functions, indexers, selectors): no exception, no decoding.
+        if key == "metadata":
+            if (self._name is not None or self._ns is not None or self._rv is not None
+                    or self._labels is not None):
+                view = _new_raw(RawMetadata)
+                _set_view(view, self)
+                return view
+        elif key == "kind":
+            if (value := self._kind) is not None:
+                return None if value is _NULL else value
+        elif key == "apiVersion" and (value := self._api) is not None:
+            return None if value is _NULL else value
+        found = self._top().get(key, _MISSING_FAST)
+        return default if found is _MISSING_FAST else _part(found)
 
     def __contains__(self, key: object) -> bool:
         if key == "metadata" and self._has_meta():
@@ -181,8 +191,8 @@ class RawMetadata(ReadOnlyMapping):
     def _of(cls, obj: RawObject) -> RawMetadata | None:
         if not obj._has_meta():
             return None  # metadata absent, or not what RawObject decodes: read it from bytes
-        view = object.__new__(cls)
-        object.__setattr__(view, "_obj", obj)
+        view = _new_raw(cls)
+        _set_view(view, obj)
         return view
 
     def _fast(self, key: str) -> Any:
@@ -213,10 +223,21 @@ class RawMetadata(ReadOnlyMapping):
         return _part(self._all()[key])
 
     def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
+        obj = self._obj
+        if key == "name":
+            value = obj._name
+        elif key == "namespace":
+            value = obj._ns
+        elif key == "resourceVersion":
+            value = obj._rv
+        else:
+            try:
+                return self[key]
+            except KeyError:
+                return default
+        if value is None:
             return default
+        return None if value is _NULL else value
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, str) and key in _FAST_META:
@@ -264,6 +285,7 @@ _set_name = RawObject._name.__set__
 _set_ns = RawObject._ns.__set__
 _set_rv = RawObject._rv.__set__
 _set_labels = RawObject._labels.__set__
+_set_view = RawMetadata._obj.__set__  # type: ignore[attr-defined]
 
 
 def _metadata_of(raw: bytes) -> Any:
