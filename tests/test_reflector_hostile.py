@@ -369,3 +369,30 @@ def test_page_freezes_never_undo_someone_elses_freeze_and_the_last_list_thaws() 
         assert gc.get_freeze_count() == theirs  # left alone: not extended, not undone
     finally:
         gc.unfreeze()
+
+
+class _Pod(dict[str, Any]):
+    """A dict that can be weakly referenced (to see when the reflector lets go of it)."""
+
+
+def test_listed_objects_are_not_kept_alive_once_the_store_replaced_them(
+        stop: threading.Event, front: Front) -> None:
+    """A driver held the step whose Replace carried the whole list for the whole watch:
+    every object replaced by an event stayed alive (memory, and GC collections on each event)."""
+    import weakref
+
+    listed = [_Pod(pod(f"p{i}", rv="5")) for i in range(3)]
+    refs = [weakref.ref(o) for o in listed]
+    w = FakeWatcher()
+
+    def list_func(o: ListOptions) -> Any:
+        items, listed[:] = list(listed), []
+        return {"metadata": {"resourceVersion": "5"}, "items": items}
+
+    store = new_store(meta_namespace_key_func)
+    r = front.start_reflector(ListWatch(list_func, lambda o: w), store, stop, backoff=fast())
+    assert wait_for(lambda: r.stats.watch_starts == 1)
+    for i in range(3):
+        w.modify(pod(f"p{i}", rv=str(6 + i)))
+    assert wait_for(lambda: r.last_sync_resource_version() == "8")
+    assert wait_for(lambda: all(ref() is None for ref in refs)), [ref() for ref in refs]
