@@ -18,7 +18,8 @@ from kubecache.clock import FakeClock
 from kubecache.errors import StatusError
 from kubecache.keys import meta_namespace_key_func
 from kubecache.reflector import INITIAL_EVENTS_END, ListPagingError, ReflectorMachine
-from kubecache.reflector._machine import (
+from kubecache.reflector._sink import EffectApplier, as_sink
+from kubecache.reflector._values import (
     Apply,
     BackingOff,
     Done,
@@ -47,7 +48,6 @@ from kubecache.reflector._machine import (
     WatchEnded,
     Watching,
 )
-from kubecache.reflector._sink import EffectApplier, as_sink
 from kubecache.store import new_store
 from kubecache.testing.fake_source import gone_status
 from tests.support.objects import pod

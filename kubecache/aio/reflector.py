@@ -32,7 +32,8 @@ from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
 from ..reflector._base import ReflectorBase
-from ..reflector._machine import (
+from ..reflector._sink import SinkRefused
+from ..reflector._values import (
     Done,
     Failed,
     Listed,
@@ -46,7 +47,6 @@ from ..reflector._machine import (
     StopRequested,
     WatchEnded,
 )
-from ..reflector._sink import SinkRefused
 from ..runtime import TaskService, settle
 from ..watch import stop_watch, watch_batches
 

@@ -6,7 +6,8 @@ Two layers (client-go's ``reflector.go`` rules, kube-rs's ``watcher.rs`` shape):
   (:class:`ReflectorMachine`: states ``Listing``/``Streaming``/``Watching``/
   ``BackingOff``/``Stopped``, requests ``ListPage``/``OpenWatch``/``Sleep``/
   ``Done``, effects ``Apply``/``Replace``/``SetRV``/``Report``/GC pause/resync).
-  Its module docstring states the rules and their hard cases.
+  Its module docstring states the rules and their hard cases; :mod:`._values`
+  holds the states, requests, outcomes and effects.
 - :mod:`._codec`: how a source's answers are read (:class:`Codec`; Kubernetes
   shapes by default, a source's own via its ``codec`` attribute).
 - :mod:`._sink`: where effects land (:class:`ReflectorSink`, :class:`EffectApplier`).

@@ -18,7 +18,8 @@ blocks, opens sockets, starts threads or writes the store: every change is an
 :data:`Effect` value (kube-rs's ``watcher.rs`` returns an event and a state in
 the same manner), applied by :class:`~kubecache.reflector._sink.EffectApplier`.
 States are immutable values carrying all their data (the rv being watched,
-the pages read so far, the resync deadline)::
+the pages read so far, the resync deadline; all the values are in
+:mod:`._values`)::
 
     Listing(rv, page 1) --page with a new token--> Listing(rv, next page)
                         --last page--> Replace(items, list_rv) --> Watching(list_rv)
@@ -62,8 +63,8 @@ import dataclasses
 import logging
 import random
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence, Sized
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import Any
 
 from .._guard import absorbable
 from ..backoff import Backoff
@@ -73,6 +74,44 @@ from ..listwatch import ListOptions
 from ..meta import describe, get_kind
 from ._codec import INITIAL_EVENTS_END, KUBERNETES, Codec, list_parts, status_error
 from ._stats import ReflectorStats
+from ._values import (
+    Apply,
+    BackingOff,
+    Done,
+    Effect,
+    EndWatch,
+    EventEffects,
+    Failed,
+    Flush,
+    FreezePage,
+    Hold,
+    Listed,
+    Listing,
+    ListPage,
+    OpenWatch,
+    Outcome,
+    Replace,
+    Report,
+    Request,
+    Resync,
+    ScheduleResync,
+    SetRV,
+    Sleep,
+    Slept,
+    State,
+    Step,
+    Stopped,
+    StopRequested,
+    Streaming,
+    Thaw,
+    WatchEnded,
+    Watching,
+)
+
+_NONE: tuple[Effect, ...] = ()
+_THAW = Thaw()
+_HOLD, _FLUSH = Hold(), Flush()
+_FREEZE = FreezePage()
 
 logger = logging.getLogger("kubecache.reflector")
 
@@ -98,238 +137,6 @@ class ListPagingError(CacheError):
 
 class StreamedListFailed(CacheError):
     """A streamed list (watch with initial events) did not complete; a list replaces it."""
-
-
-# --- states --------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """Listing at ``rv``: the next page is asked with ``token`` ("" = first page).
-
-    ``pages`` holds the (prepared) pages read so far in this attempt,
-    ``tokens`` the continue tokens seen (to notice a server paging in circles).
-    """
-
-    rv: str
-    limit: int | None
-    token: str = ""
-    pages: tuple[Sequence[Any], ...] = ()
-    tokens: frozenset[str] = frozenset()
-
-
-@dataclasses.dataclass(frozen=True)
-class Streaming:
-    """A streamed list (watch with initial events) from ``rv``; events collected aside.
-
-    ``list_rv``: the version a fallback list asks for if the stream fails;
-    ``collected``: one ``{key: object or None (deleted)}`` chunk per batch, in
-    order; ``started``: when the watch was asked for; ``warned``: warnings given
-    about a missing end bookmark; ``events``: initial events received.
-    """
-
-    rv: str
-    list_rv: str
-    started: float = 0.0
-    collected: tuple[dict[str, Any], ...] = ()
-    events: int = 0
-    warned: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class Watching:
-    """Watching from ``rv`` (the store reflects ``rv``); ``events`` so far on this watch,
-    opened at ``started``; the next resync is due at ``resync_at`` (``None``: never)."""
-
-    rv: str
-    started: float = 0.0
-    events: int = 0
-    resync_at: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class BackingOff:
-    """Waiting ``delay`` seconds after a failure, then going on with ``then``."""
-
-    delay: float
-    then: Listing | Streaming | Watching
-
-
-@dataclasses.dataclass(frozen=True)
-class Stopped:
-    """Over: stopped, or a one-cycle run (``list_and_watch``) came to its end; a new run
-    syncs again from ``rv``."""
-
-    rv: str = ""
-
-
-State = Listing | Streaming | Watching | BackingOff | Stopped
-
-# --- requests (what the driver performs) and outcomes (what it reports) --------------
-
-
-@dataclasses.dataclass(frozen=True)
-class ListPage:
-    """Call ``lister_watcher.list(options)``; report :class:`Listed` or :class:`Failed`."""
-
-    options: ListOptions
-
-
-@dataclasses.dataclass(frozen=True)
-class OpenWatch:
-    """Call ``lister_watcher.watch(options)``, hand each batch of events to ``on_events``
-    until it returns an error or the watch ends, stop the watch, report :class:`WatchEnded`
-    (or :class:`Failed` when ``watch()`` itself raised)."""
-
-    options: ListOptions
-
-
-@dataclasses.dataclass(frozen=True)
-class Sleep:
-    """Wait ``seconds`` (cut short by a stop); report :class:`Slept`."""
-
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Done:
-    """Nothing more to do. ``error``: a one-cycle run whose list failed raises it."""
-
-    error: BaseException | None = None
-
-
-Request = ListPage | OpenWatch | Sleep | Done
-
-
-@dataclasses.dataclass(frozen=True)
-class Listed:
-    result: Any
-
-
-@dataclasses.dataclass(frozen=True)
-class Failed:
-    """The request raised ``error`` (for a watch: ``watch()`` itself failed)."""
-
-    error: BaseException
-
-
-@dataclasses.dataclass(frozen=True)
-class WatchEnded:
-    """The watch ended; ``error`` ended it (``None``: the server closed it)."""
-
-    error: BaseException | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Slept:
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class StopRequested:
-    """The front end was told to stop (whatever the request was doing)."""
-
-
-Outcome = Listed | Failed | WatchEnded | Slept | StopRequested
-
-# --- effects (what the applier does) -------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Apply:
-    """Write one watch event: ``type`` ADDED/MODIFIED/DELETED, ``object`` its object."""
-
-    type: str
-    object: Any
-
-
-@dataclasses.dataclass(frozen=True)
-class Hold:
-    """The changes up to :class:`Flush` arrived together: the sink may process them as one."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Flush:
-    """End a :class:`Hold`."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Replace:
-    """A whole (prepared) list replaces the store's content."""
-
-    items: list[Any]
-    rv: str
-
-
-@dataclasses.dataclass(frozen=True)
-class SetRV:
-    """The store now reflects resourceVersion ``rv``."""
-
-    rv: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """Pass ``error`` to the watch error handler."""
-
-    error: BaseException
-
-
-@dataclasses.dataclass(frozen=True)
-class FreezePage:
-    """A list page is in: keep what is tracked so far out of the cyclic GC's scans
-    (``gc.freeze()``; the collector stays on, see :class:`kubecache._gc.PageFreeze`)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Thaw:
-    """The list is in or given up: end :class:`FreezePage` (idempotent)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ScheduleResync:
-    """The next periodic resync is due at ``at`` on the machine's clock (``None``: none)."""
-
-    at: float | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Resync:
-    """Resync the store now."""
-
-
-@dataclasses.dataclass(frozen=True)
-class EndWatch:
-    """Stop the open watch (from the timer: a streamed list stalled)."""
-
-
-Effect = (Apply | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | ScheduleResync
-          | Resync | EndWatch)
-_NONE: tuple[Effect, ...] = ()
-_THAW = Thaw()
-_HOLD, _FLUSH = Hold(), Flush()
-_FREEZE = FreezePage()
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """What a transition yields: effects to apply first, then the next request."""
-
-    effects: tuple[Effect, ...]
-    request: Request
-
-
-class EventBatch(Protocol):
-    """Events that arrived together: sized, iterated once (a list, or lines decoded lazily)."""
-
-    def __len__(self) -> int: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
-
-
-EventEffects = Generator[Effect, None, "BaseException | None"]
-"""What :meth:`ReflectorMachine.on_events` returns: effects yielded one by one as the
-batch is read, then (as the generator's return value) the error that ends the watch."""
 
 
 WatchErrorHandler = Callable[[Any, BaseException], None]

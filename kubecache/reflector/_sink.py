@@ -18,7 +18,9 @@ from .._gc import PageFreeze
 from .._guard import absorbable
 from ..meta import describe
 from ..store import Store
-from ._machine import (
+from ._machine import WatchErrorHandler
+from ._stats import ReflectorStats
+from ._values import (
     Apply,
     Effect,
     EndWatch,
@@ -32,9 +34,7 @@ from ._machine import (
     ScheduleResync,
     SetRV,
     Thaw,
-    WatchErrorHandler,
 )
-from ._stats import ReflectorStats
 
 logger = logging.getLogger("kubecache.reflector")
 

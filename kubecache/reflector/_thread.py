@@ -34,7 +34,8 @@ from ..listwatch import ListerWatcher, ListOptions
 from ..runtime import ThreadService
 from ..watch import stop_watch, watch_batches
 from ._base import TIMER_POLL, ReflectorBase
-from ._machine import (
+from ._sink import SinkRefused
+from ._values import (
     Done,
     Failed,
     Listed,
@@ -48,7 +49,6 @@ from ._machine import (
     StopRequested,
     WatchEnded,
 )
-from ._sink import SinkRefused
 
 logger = logging.getLogger("kubecache.reflector")
 
