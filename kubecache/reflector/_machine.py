@@ -421,10 +421,6 @@ class ReflectorMachine:
 
     def _synced(self, items: list[Any], rv: str) -> Step:
         """A whole list (or streamed list) is in: replace the store, then watch from ``rv``."""
-        self.stats.list_items = len(items)
-        if self.stats.lists:
-            self.stats.relists += 1
-        self.stats.lists += 1
         self._synced_once = True
         watching = Watching(rv, resync_at=self._next_resync())
         step = self._to(watching)  # thaws a list's pages first: the store takes them over

@@ -150,7 +150,7 @@ class EffectApplier:
                 self.rv = self.stats.last_sync_rv = effect.rv  # type: ignore[union-attr]
                 self.sink.update_resource_version(self.rv)
             elif kind is Replace:
-                self.sink.replace_prepared(effect.items, effect.rv)  # type: ignore[union-attr]
+                self._replace(effect)  # type: ignore[arg-type]
             elif kind is Report:
                 self._report(effect.error)  # type: ignore[union-attr]
             elif kind is FreezePage:
@@ -217,6 +217,15 @@ class EffectApplier:
             effects.close()
             if held:
                 sink.flush()
+
+    def _replace(self, effect: Replace) -> None:
+        """A whole list into the store; counted once the store took it."""
+        self.sink.replace_prepared(effect.items, effect.rv)
+        stats = self.stats
+        stats.list_items = len(effect.items)
+        if stats.lists:
+            stats.relists += 1
+        stats.lists += 1
 
     def _write(self, effect: Apply) -> None:
         sink = self.sink
