@@ -108,6 +108,7 @@ def _exported(module: str) -> list[str]:
     ("kubecache.kube", "kube.md"),
     ("kubecache.aio", "aio.md"),
     ("kubecache.testing", "testing.md"),
+    ("kubecache.reflector", "reflector.md"),
     ("kubecache.workqueue", "workqueue.md"),
     ("kubecache.aio.workqueue", "aio-workqueue.md"),
     ("kubecache.runtime", "runtime.md"),
