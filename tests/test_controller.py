@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubecache.clock import FakeClock
 from kubecache.controller import (
     OWNER_INDEX,
     EnqueueRequestForOwner,
@@ -214,15 +215,23 @@ def test_initial_list_is_queued_at_low_priority_and_live_changes_overtake(
 
 
 def test_a_failing_initial_list_key_is_retried_at_low_priority(cfront: ControllerFront) -> None:
+    """Every retry, not only the first, goes in at LOW_PRIORITY (the old code lost the 2nd)."""
     src = FakeControllerSource()
     src.add(thing("cold"))
     informer = cfront.informer(src)
+    clock = FakeClock()
     slow = ItemExponentialFailureRateLimiter(60.0, 60.0)  # the retry waits: we can look at it
-    ctrl = cfront.controller(Calls(lambda key, n: Result(requeue=True)), rate_limiter=slow)
+    calls = Calls(lambda key, n: Result(requeue=True))
+    ctrl = cfront.controller(calls, rate_limiter=slow, clock=clock)
     ctrl.watch(informer)
     with cfront.running(informer, ctrl):
-        wait_until(lambda: "ns/cold" in cfront.snapshot(ctrl)["waiting"], what="the retry")
-        assert cfront.snapshot(ctrl)["waiting"]["ns/cold"][1] == LOW_PRIORITY
+        for attempt in (1, 2, 3):
+            wait_until(lambda n=attempt: ctrl.stats.reconciles == n
+                       and "ns/cold" in cfront.snapshot(ctrl)["waiting"],
+                       what=f"retry {attempt}")
+            assert cfront.snapshot(ctrl)["waiting"]["ns/cold"][1] == LOW_PRIORITY, attempt
+            clock.step(60.0)
+            cfront.call(ctrl.queue.len)  # brings the due retry in, wakes a worker
 
 
 def test_resyncs_are_queued_at_low_priority(cfront: ControllerFront) -> None:

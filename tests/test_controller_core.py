@@ -39,7 +39,7 @@ from kubecache.controller._handlers import Enqueuer
 from kubecache.controller._outcome import Decision, Verdict, apply, decide
 from kubecache.keys import DeletedFinalStateUnknown
 from kubecache.runtime import Call, FlowStep
-from kubecache.workqueue import LOW_PRIORITY
+from kubecache.workqueue import LOW_PRIORITY, ItemExponentialFailureRateLimiter
 
 
 class FakeQueue:
@@ -66,7 +66,7 @@ class FakeQueue:
     def num_requeues(self, item: Hashable) -> int:
         return 0
 
-    def get(self) -> tuple[Any, bool]:
+    def get_with_priority(self) -> tuple[Any, int, bool]:
         raise AssertionError("a flow never calls get itself: it yields a Call")
 
     def done(self, item: Hashable) -> None:
@@ -130,45 +130,72 @@ def test_worker_flow_reconciles_settles_and_marks_done() -> None:
     ctrl = Bare(reconcile)
     q: FakeQueue = ctrl.queue
     step: FlowStep[None] = FlowStep(worker_flow(ctrl))
-    assert isinstance(step.request, Call) and step.request.fn == q.get
-    step.send(("ns/a", False))
+    assert isinstance(step.request, Call) and step.request.fn == q.get_with_priority
+    step.send(("ns/a", 0, False))
     assert isinstance(step.request, Call) and step.request.args == (reconcile, "ns/a")
     step.throw(RuntimeError("boom"))           # reconcile raised: requeued, done, next get
     assert q.ops == [("add_rate_limited", "ns/a"), ("done", "ns/a")]
-    step.send(("ns/b", False))
+    step.send(("ns/b", 0, False))
     step.send(Result(requeue_after=3.0))
     assert q.ops[2:] == [("forget", "ns/b"), ("add_after", "ns/b", 3.0), ("done", "ns/b")]
     ctrl._stopping.set()                       # stopping: keys are given back unreconciled
-    step.send(("ns/c", False))
+    step.send(("ns/c", 0, False))
     assert q.ops[5:] == [("done", "ns/c")]
     assert ctrl.stats.skipped == 1 and ctrl.stats.reconciles == 2 and ctrl.stats.errors == 1
-    step.send((None, True))                    # the queue shut down: the worker ends
+    step.send((None, 0, True))                 # the queue shut down: the worker ends
     assert step.request is None
 
 
 def test_a_requeue_keeps_the_priority_the_key_was_handed_out_with() -> None:
     ctrl = Bare(lambda key: None)
     q: FakeQueue = ctrl.queue
-    ctrl._tap.add("ns/low", LOW_PRIORITY)   # what a watch does for the initial list
-    ctrl._tap.add("ns/live", LOW_PRIORITY)
-    ctrl._tap.add("ns/live", 0)             # raised by a live change
     step: FlowStep[None] = FlowStep(worker_flow(ctrl))
-    step.send(("ns/low", False))
+    step.send(("ns/low", LOW_PRIORITY, False))  # an initial-list key
     step.throw(RuntimeError("boom"))
-    step.send(("ns/live", False))
+    step.send(("ns/live", 0, False))
     step.send(Result(requeue_after=2.0))
-    step.send(("ns/low", False))            # handed out again: nothing added since
+    step.send(("ns/low", LOW_PRIORITY, False))  # its retry, handed out at LOW again
     step.send(Result(requeue=True))
-    assert [op for op in q.ops if op[0] != "add"] == [
+    assert q.ops == [
         ("add_rate_limited", "ns/low", LOW_PRIORITY), ("done", "ns/low"),
         ("forget", "ns/live"), ("add_after", "ns/live", 2.0), ("done", "ns/live"),
-        ("add_rate_limited", "ns/low"), ("done", "ns/low")]
+        ("add_rate_limited", "ns/low", LOW_PRIORITY), ("done", "ns/low")]
+
+
+def test_a_key_failing_again_and_again_stays_at_its_priority() -> None:
+    """Every retry of a failing initial-list key is queued again at LOW_PRIORITY.
+
+    The real queue on a FakeClock and the real worker flow, each request
+    performed by hand. On the old code (the priority remembered from the
+    watches' adds only) the second retry went in at priority 0, ahead of live
+    changes; controller-runtime requeues at the priority ``GetWithPriority`` gave.
+    """
+    from kubecache.clock import FakeClock
+    from kubecache.controller import Controller
+    from kubecache.testing import FakeControllerSource
+    from tests.support.front import new_informer
+
+    clock = FakeClock()
+    ctrl = Controller(lambda key: Result(requeue=True), clock=clock,
+                      rate_limiter=ItemExponentialFailureRateLimiter(1.0, 1.0))
+    ctrl.watch(new_informer(FakeControllerSource()))
+    ctrl.watches[0].enqueuer.on_add(obj("cold"), True)  # what the informer's initial list does
+    step: FlowStep[None] = FlowStep(worker_flow(ctrl))
+    for attempt in range(3):
+        for _ in range(2):  # get, then reconcile (whose outcome is settled, then done)
+            request = step.request
+            assert isinstance(request, Call)
+            step.send(request.fn(*request.args))
+        assert ctrl.stats.reconciles == attempt + 1
+        assert ctrl.queue.snapshot()["waiting"] == {
+            "ns/cold": (clock.now() + 1.0, LOW_PRIORITY)}, f"retry {attempt + 1}"
+        clock.step(1.0)
 
 
 def test_worker_flow_marks_done_when_abandoned_mid_reconcile() -> None:
     ctrl = Bare(lambda key: None)
     step: FlowStep[None] = FlowStep(worker_flow(ctrl))
-    step.send(("ns/a", False))
+    step.send(("ns/a", 0, False))
     step.close()                               # the task was cancelled during reconcile
     assert ctrl.queue.ops == [("done", "ns/a")]
 
@@ -361,7 +388,7 @@ from hypothesis.stateful import (  # noqa: E402
 )
 
 from kubecache.clock import FakeClock  # noqa: E402
-from kubecache.workqueue import ItemExponentialFailureRateLimiter, PriorityQueue  # noqa: E402
+from kubecache.workqueue import PriorityQueue  # noqa: E402
 
 KEYS = ("ns/a", "ns/b", "ns/c")
 WORKERS = 3
@@ -402,10 +429,10 @@ class Workers(RuleBasedStateMachine):
     def take(self, i: int) -> None:
         if not self._at_get(i) or self.queue.len() == 0:
             return
-        key, shutdown = self.queue.get()
+        key, priority, shutdown = self.queue.get_with_priority()
         assert not shutdown
         assert key not in self.held, f"{key} handed to worker {i} while another holds it"
-        self.workers[i].send((key, False))
+        self.workers[i].send((key, priority, False))
         req = self.workers[i].request
         assert isinstance(req, Call) and req.args[-1] == key
         self.held[i] = key

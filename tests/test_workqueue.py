@@ -461,6 +461,31 @@ def test_priority_rate_limited(wq: WorkQueues) -> None:
     assert [q.get()[0] for _ in range(2)] == ["b", "a"]
 
 
+def test_get_with_priority_reports_the_priority_an_item_was_handed_out_at(
+        wq: WorkQueues) -> None:
+    """What a controller requeues a key at: its highest priority, rate-limited adds included."""
+    clock = FakeClock()
+    q = wq.make("PriorityQueue", ItemExponentialFailureRateLimiter(1.0, 1.0), clock=clock)
+    q.add("a", priority=LOW_PRIORITY)
+    q.add("b", priority=LOW_PRIORITY)
+    q.add("b", priority=3)  # raised
+    assert q.get_with_priority() == ("b", 3, False)
+    assert q.get_with_priority() == ("a", LOW_PRIORITY, False)
+    q.add_rate_limited("a", priority=LOW_PRIORITY)  # a retry keeps its priority
+    q.done("a")
+    q.add("b", priority=7)  # added while processing: handed out again at 7 after done
+    q.done("b")
+    waiting = q.start("get_with_priority")
+    assert waiting.result(DEADLINE) == ("b", 7, False)
+    waiting = q.start("get_with_priority")
+    clock.step(1.0)
+    q.len()  # any call brings the due retry in and wakes the getter
+    assert waiting.result(DEADLINE) == ("a", LOW_PRIORITY, False)
+    waiting = q.start("get_with_priority")
+    q.shut_down()
+    assert waiting.result(DEADLINE) == (None, 0, True)
+
+
 def test_priority_must_be_an_int(wq: WorkQueues) -> None:
     q = wq.make("PriorityQueue")
     with pytest.raises(ValueError, match="priority"):

@@ -36,6 +36,7 @@ class Model:
         self.waiting: dict[Any, tuple[float, int, int]] = {}  # item -> (at, tie, priority)
         self.shutting = False
         self.draining = False
+        self.handed_out_priority = 0
 
     def ready(self) -> list[Any]:
         queued = [(-p, k, i) for i, (p, k) in self.dirty.items() if i not in self.processing]
@@ -87,10 +88,16 @@ class Model:
         ready = self.ready()
         if ready:
             item = ready[0]
-            del self.dirty[item]
+            self.handed_out_priority = self.dirty.pop(item)[0]
             self.processing.add(item)
             return item, False
         return (None, True) if self.shutting else None
+
+    def get_with_priority(self, now: float) -> tuple[Any, int, bool] | None:
+        got = self.get(now)
+        if got is None:
+            return None
+        return got[0], (0 if got[1] else self.handed_out_priority), got[1]
 
     def done(self, item: Any, now: float) -> None:
         self.promote(now)
@@ -125,6 +132,11 @@ class QueueCoreMachine(RuleBasedStateMachine):
     @rule()
     def get(self) -> None:
         assert self.core.get(self.now) == self.model.get(self.now)
+
+    @rule()
+    def get_with_priority(self) -> None:
+        assert (self.core.get_with_priority(self.now)
+                == self.model.get_with_priority(self.now))
 
     @rule(data=st.data())
     def done(self, data: st.DataObject) -> None:

@@ -27,7 +27,8 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..workqueue._front import (
     LOW_PRIORITY,
@@ -60,6 +61,9 @@ __all__ = [
     "RateLimitingQueue",
     "default_controller_rate_limiter",
 ]
+
+_T = TypeVar("_T")
+
 
 class _AsyncDriver(QueueFront):
     """Awaitable ``get`` and ``shut_down_with_drain``; wakes waiters on their own loop."""
@@ -158,10 +162,14 @@ class _AsyncDriver(QueueFront):
 
         Call ``done(item)`` when finished with it.
         """
+        return await self._wait_for(self._core.get)
+
+    async def _wait_for(self, take: Callable[[float], _T | None]) -> _T:
+        """Wait until ``take(now)`` (a core getter) hands something out, and return it."""
         core, guard = self._core, self._guard
         while True:
             with guard:
-                got = core.get(self._now())
+                got = take(self._now())
                 if got is not None:
                     if core.wakeups or core.wake_all:
                         self._wake()
@@ -223,3 +231,10 @@ class RateLimitingQueue(DelayingQueue, RateLimitingFront):
 
 class PriorityQueue(RateLimitingQueue, PriorityFront):
     """A :class:`RateLimitingQueue` handing out the highest priority first."""
+
+    async def get_with_priority(self) -> tuple[Any, int, bool]:
+        """As ``get``: ``(item, priority, False)``, the priority it was handed out at.
+
+        ``(None, 0, True)`` once shut down and empty (see the threaded queue's).
+        """
+        return await self._wait_for(self._core.get_with_priority)

@@ -8,9 +8,10 @@ statistics. The work itself is written once, as sans-I/O flows
 
 - :meth:`ControllerBase.sync_flow`: wait until every watch's registration
   has synced (the caches are warm and the initial list is queued);
-- :func:`worker_flow`: ``get`` a key, ``reconcile`` it, apply the outcome
-  (:mod:`._outcome`), ``done`` -- until the queue shuts down. A ``Call`` of the
-  queue's ``get`` blocks a thread or is awaited in a task; a ``Call`` of
+- :func:`worker_flow`: ``get`` a key (with the priority it was queued at),
+  ``reconcile`` it, apply the outcome (:mod:`._outcome`; a requeue keeps that
+  priority), ``done`` -- until the queue shuts down. A ``Call`` of the
+  queue's ``get_with_priority`` blocks a thread or is awaited in a task; a ``Call`` of
   ``reconcile`` is called, or awaited when it returns an awaitable.
 
 The queue is what keeps one key from being reconciled by two workers at
@@ -102,7 +103,6 @@ class ControllerBase:
         self.stats = ControllerStats()
         self.watches: list[Watch] = []
         self._stopping = threading.Event()
-        self._tap = _PriorityTap(self.queue)
         self._init_service(name, kind="controller", once=True)
 
     # --- what a front end provides -------------------------------------------------------
@@ -135,7 +135,7 @@ class ControllerBase:
         with self.lifecycle.guard():
             if self.lifecycle.is_stopped():
                 raise ControllerError(f"controller {self.name!r}: watch() after it stopped")
-            enqueuer = Enqueuer(self._tap, handler if handler is not None
+            enqueuer = Enqueuer(self.queue, handler if handler is not None
                                 else EnqueueRequestForObject(), predicates)
             registration: ResourceEventHandlerRegistration = informer.add_event_handler(
                 enqueuer, inline=True)
@@ -172,10 +172,6 @@ class ControllerBase:
         stats.by_verdict[v] = stats.by_verdict.get(v, 0) + 1
         return decision.verdict
 
-    def handed_out(self, key: Hashable) -> int:
-        """The priority ``key`` was queued at, now that ``get`` handed it out."""
-        return self._tap.take(key)
-
     @property
     def stopping(self) -> bool:
         """The run's stop was seen: workers give keys back without reconciling them."""
@@ -184,34 +180,6 @@ class ControllerBase:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} {self.lifecycle.state.value} "
                 f"workers={self.workers} watches={len(self.watches)}>")
-
-
-class _PriorityTap:
-    """The queue as the watches see it: ``add`` also notes the key's priority.
-
-    The queue's ``get`` does not say at which priority it handed a key out;
-    this remembers, per key, the highest priority added since the key was last
-    handed out (the queue's own rule), so a requeue can keep it. Its lock is
-    never held with the queue's. An add racing with a ``get`` of the same key
-    may be counted for that hand-out instead of the next: only the priority of
-    a retry is affected, never whether the key is reconciled.
-    """
-
-    def __init__(self, queue: Any) -> None:
-        self._queue = queue
-        self._lock = threading.Lock()
-        self._priorities: dict[Hashable, int] = {}
-
-    def add(self, item: Hashable, priority: int = 0) -> None:
-        with self._lock:
-            known = self._priorities.get(item)
-            if known is None or priority > known:
-                self._priorities[item] = priority
-        self._queue.add(item, priority)
-
-    def take(self, item: Hashable) -> int:
-        with self._lock:
-            return self._priorities.pop(item, 0)
 
 
 class ReconcileAborted(ControllerError):
@@ -256,10 +224,9 @@ def worker_flow(controller: ControllerBase) -> Flow[None]:
     """One worker: until the queue shuts down, reconcile the next key and settle its outcome."""
     queue = controller.queue
     while True:
-        key, shutdown = yield Call(queue.get)
+        key, priority, shutdown = yield Call(queue.get_with_priority)
         if shutdown:
             return
-        priority = controller.handed_out(key)
         try:
             if controller.stopping:
                 controller.stats.skipped += 1

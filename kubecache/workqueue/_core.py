@@ -132,6 +132,7 @@ class QueueCore:
         self._waiting: list[tuple[float, int, Hashable]] = []
         self._waiting_at: dict[Hashable, tuple[float, int, int]] = {}  # item -> (at, seq, prio)
         self._seq = 0
+        self.handed_out_priority = 0  # the priority of the item ``get`` handed out last
         self._metrics = metrics
         self.shutting_down = False
         self.draining = False
@@ -241,6 +242,7 @@ class QueueCore:
         if self._order:
             item = self._order.pop()
             priority, _ = self._dirty.pop(item)
+            self.handed_out_priority = priority
             self._processing.add(item)
             if self._metrics is not None:
                 self._metrics.get(item, priority, now)
@@ -250,6 +252,14 @@ class QueueCore:
         if self.shutting_down:
             return None, True
         return None
+
+    def get_with_priority(self, now: float) -> tuple[Any, int, bool] | None:
+        """As :meth:`get`, with the priority the item was handed out at (0 on shutdown)."""
+        got = self.get(now)
+        if got is None:
+            return None
+        item, shutdown = got
+        return item, (0 if shutdown else self.handed_out_priority), shutdown
 
     def done(self, item: Hashable, now: float) -> None:
         """``item`` is processed: queue it again if it was added meanwhile."""

@@ -21,9 +21,12 @@ wakes getters; a blocked getter also notices within ``MAX_WAIT``.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ._front import DelayingFront, PriorityFront, QueueFront, RateLimitingFront, finite_timeout
+
+_T = TypeVar("_T")
 
 MAX_WAIT = 10.0
 """Longest single wait of a getter, seconds (client-go's delaying-queue heartbeat)."""
@@ -58,11 +61,15 @@ class _ThreadDriver(QueueFront):
 
         Call ``done(item)`` when finished with it.
         """
+        return self._wait_for(self._core.get)
+
+    def _wait_for(self, take: Callable[[float], _T | None]) -> _T:
+        """Block until ``take(now)`` (a core getter) hands something out, and return it."""
         core, now = self._core, self._now
         with self._lock:
             while True:
                 t = now()
-                got = core.get(t)
+                got = take(t)
                 if got is not None:
                     if core.wakeups or core.wake_all:
                         self._wake()  # bringing in due items may have readied more
@@ -112,3 +119,11 @@ class RateLimitingQueue(DelayingQueue, RateLimitingFront):
 
 class PriorityQueue(RateLimitingQueue, PriorityFront):
     """A :class:`RateLimitingQueue` handing out the highest priority first."""
+
+    def get_with_priority(self) -> tuple[Any, int, bool]:
+        """As ``get``: ``(item, priority, False)``, the priority it was handed out at.
+
+        ``(None, 0, True)`` once shut down and empty. A controller requeues a
+        failed key at that priority (controller-runtime's ``GetWithPriority``).
+        """
+        return self._wait_for(self._core.get_with_priority)
