@@ -35,7 +35,8 @@ process group is killed after it.
 Environment: ``BENCH_PEERS_CLIENTS`` / ``BENCH_PEERS_WORKLOADS`` (comma-separated
 names) select; ``BENCH_PEERS_DEBUG=1`` logs the server's requests and the
 clients' stderr; ``BENCH_PEERS_PROFILE=<dir>`` records a py-spy speedscope
-profile of every Python client run there.
+profile of every Python client run there (``BENCH_PEERS_PROFILE_RATE``: samples
+per second, default 100; ``BENCH_PEERS_PROFILE_NATIVE=1``: with native frames).
 """
 
 from __future__ import annotations
@@ -272,6 +273,7 @@ def run_client(client: str, wl: Workload, server: Server, kubeconfig: Path,
             native = bool(os.environ.get("BENCH_PEERS_PROFILE_NATIVE"))  # pauses the client
             cmd = [str(Path(sys.executable).with_name("py-spy")), "record",
                    "--native" if native else "--nonblocking",
+                   "--rate", os.environ.get("BENCH_PEERS_PROFILE_RATE", "100"),
                    "--format", "speedscope", "-o", str(Path(profile) / f"{slug}.json"), "--",
                    *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

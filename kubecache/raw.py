@@ -475,6 +475,7 @@ _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
 _RAW_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})  # BOOKMARK, ERROR: decoded in full
 _PREFIX = b'{"type":"'
 _OBJECT = b'","object":'
+_SPACE = frozenset(b" \t\r\n")
 
 
 def decode_event(line: bytes) -> Event | None:
@@ -498,6 +499,8 @@ def decode_event(line: bytes) -> Event | None:
         return None
     start = len(_PREFIX) + len(etype) + len(_OBJECT)
     end = len(line) - 1
+    while end > start and line[end] in _SPACE:  # a watch line's own newline
+        end -= 1
     # The API server's layout: the object runs from ``start`` to the closing "}".
     if (line.startswith(_PREFIX) and line[start - len(_OBJECT):start] == _OBJECT
             and line[end] == 0x7D and line[len(_PREFIX):start - len(_OBJECT)] == etype.encode()):

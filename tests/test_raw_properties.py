@@ -138,3 +138,19 @@ def test_a_list_answer_that_is_not_json_names_the_path() -> None:
     from kubecache.errors import MalformedDataError
     with pytest.raises(MalformedDataError, match="/api/v1/pods"):
         decode_list(b"{not json", "/api/v1/pods")
+
+
+def test_the_api_servers_layout_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line as the API server sends it (newline included) is read in one pass."""
+    from kubecache import raw
+
+    class Refuse:
+        def decode(self, line: bytes) -> Any:
+            raise AssertionError("the second pass ran")
+
+    monkeypatch.setattr(raw, "_event_raw_decoder", Refuse())
+    obj = {"kind": "Pod", "metadata": {"name": "a", "namespace": "n", "resourceVersion": "7"},
+           "spec": {"x": 1}}
+    for end in (b"\n", b"\r\n", b""):
+        ev = decode_event(b'{"type":"MODIFIED","object":' + orjson.dumps(obj) + b"}" + end)
+        assert ev is not None and ev.object == obj and to_json(ev.object) == orjson.dumps(obj)

@@ -114,6 +114,38 @@ class WatchDecoder:
             self._deferred = exc
         return out
 
+    def split_pieces(self, pieces: list[bytes]) -> list[bytes]:
+        """:meth:`split` for one read's payload pieces, in order (see ``StreamResponse.pieces``).
+
+        A piece that is one whole line (an API server's chunk is one event) is
+        taken as it is: no join, no split, no copy.
+        """
+        if len(pieces) == 1:
+            return self.split(pieces[0])
+        out: list[bytes] = []
+        limit = self.max_line_bytes
+        for piece in pieces:
+            if self._deferred is None and not self._pending:
+                end = piece.find(b"\n")
+                if end == len(piece) - 1 and end >= 0:  # one whole event line
+                    if end > limit:
+                        if not out:
+                            raise self._too_long(end)
+                        self._deferred = self._too_long(end)
+                        return out
+                    out.append(piece)
+                    continue
+            if self._deferred is not None:
+                break
+            try:
+                out.extend(self.split(piece))
+            except MalformedDataError as exc:
+                if not out:
+                    raise
+                self._deferred = exc
+                break
+        return out
+
     def decode(self, line: bytes) -> Event | None:
         """The event on one line from :meth:`split` (``None`` for a blank line)."""
         if self.raw:

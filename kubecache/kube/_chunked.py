@@ -47,6 +47,17 @@ class ChunkedDecoder:
 
     def feed(self, data: bytes) -> bytes:
         """The payload carried by ``data`` (may be empty, or part of a chunk)."""
+        out = self.pieces(data)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def pieces(self, data: bytes) -> list[bytes]:
+        """The payload carried by ``data``, one piece per chunk (or part of one) it holds.
+
+        Not joined: the API server sends each watch event as one chunk, so a
+        piece is usually one whole event line, which the line splitter then
+        takes as it is (no join, no split: each byte is copied once, out of
+        the read).
+        """
         out: list[bytes] = []
         pos, end = 0, len(data)
         while pos < end:
@@ -76,7 +87,7 @@ class ChunkedDecoder:
                     self._start_chunk(line)
                 elif not line.strip():  # the empty line that ends the trailers
                     self._state = _DONE
-        return out[0] if len(out) == 1 else b"".join(out)
+        return out
 
     def _take_line(self, data: bytes, pos: int, end: int) -> tuple[bytes | None, int]:
         """A whole line (CRLF or LF ended, without it) from the buffer and ``data``."""

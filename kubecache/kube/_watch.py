@@ -81,10 +81,10 @@ class HTTPWatch:
                 return
             self._reading = True
         silence = self._silence
-        split, decode = self._decoder.split, silence.watching(self._decoder.decode)
+        split, decode = self._decoder.split_pieces, silence.watching(self._decoder.decode)
         try:
-            for chunk in self._response.chunks():
-                lines = split(chunk)
+            for pieces in self._response.pieces():
+                lines = split(pieces)
                 if lines:
                     yield EventLines(lines, decode)
                     if silence.take_drop():  # a BOOKMARK was decoded: the bound dropped

@@ -141,6 +141,15 @@ class StreamResponse:
         (redacted, no urllib3 exception chained): :class:`~._errors.TransportTimeout`
         for silence past the read timeout; see :class:`~._watch.HTTPWatch`.
         """
+        for pieces in self.pieces(amt):
+            yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def pieces(self, amt: int = _READ) -> Iterator[list[bytes]]:
+        """:meth:`chunks`, each read's payload as the pieces it came in (never empty).
+
+        A chunked body's pieces are its chunks (a watch: usually one event
+        each), not joined; see :meth:`~._chunked.ChunkedDecoder.pieces`.
+        """
         response = self._call.response
         unregister = cancel.on_cancel(self.abort)
         clean = False
@@ -151,7 +160,10 @@ class StreamResponse:
                 yield from self._payload(response, amt)
             else:  # gzip or deflate (a server or proxy compressing): decoded here
                 for data in self._payload(response, amt):
-                    yield from content.feed(data)
+                    for piece in data:
+                        decoded = list(content.feed(piece))
+                        if decoded:
+                            yield decoded
             clean = not self._raw  # urllib3 did not see a raw-read body: not reusable
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             failure = self._fail(exc)
@@ -161,8 +173,8 @@ class StreamResponse:
         if failure is not None:
             raise failure  # outside the handler: urllib3's exception is not the context
 
-    def _payload(self, response: urllib3.BaseHTTPResponse, amt: int) -> Iterator[bytes]:
-        """The body's bytes as sent (transfer coding removed, content coding kept)."""
+    def _payload(self, response: urllib3.BaseHTTPResponse, amt: int) -> Iterator[list[bytes]]:
+        """The body's bytes as sent (transfer coding removed, content coding kept), per read."""
         raw = _buffered_body(response) if response.chunked else None
         self._raw = raw is not None
         if raw is not None:
@@ -170,18 +182,21 @@ class StreamResponse:
             # together stay together (see _chunked). The connection is not
             # reused afterwards, as urllib3 did not see the body.
             decoder = ChunkedDecoder(self.what)
+            pieces, read1 = decoder.pieces, raw.read1
             while not decoder.done:
-                data = raw.read1(amt)
+                data = read1(amt)
                 if not data:
                     raise ProtocolError(f"{self.what}: connection closed inside the body")
-                payload = decoder.feed(data)
+                payload = pieces(data)
                 if payload:
                     yield payload
         elif response.chunked:
-            yield from response.read_chunked(amt, decode_content=False)
+            for chunk in response.read_chunked(amt, decode_content=False):
+                if chunk:
+                    yield [chunk]
         else:
             while chunk := response.read1(amt, decode_content=False):
-                yield chunk
+                yield [chunk]
 
     def set_read_timeout(self, seconds: float) -> None:
         """Change how long a read may wait for bytes (from the reading thread)."""
