@@ -124,6 +124,28 @@ def test_retries_count_every_add_after_and_priority_depth_is_labelled(wq: WorkQu
     assert m["depth{p,3}"].value == 0
 
 
+def test_priority_depth_stays_right_when_an_item_added_while_processing_is_raised(
+        wq: WorkQueues) -> None:
+    """The depth gauge of each priority comes back to 0 once everything is handed out.
+
+    Added again while processing, an item counts at its priority; raised
+    before ``done``, it must move to the new priority's gauge (the old code
+    left +1 on the old priority and -1 on the new one for good).
+    """
+    provider = RecordingProvider()
+    p = wq.make("PriorityQueue", name="p", metrics_provider=provider)
+    p.add("x")
+    assert p.get() == ("x", False)
+    p.add("x", priority=LOW_PRIORITY)  # dirty while processing: counted at -100
+    p.add("x", priority=5)             # raised while processing
+    m = provider.metrics
+    assert (m["depth{p,-100}"].value, m["depth{p,5}"].value) == (0, 1)
+    p.done("x")
+    assert p.get() == ("x", False)
+    assert {key: r.value for key, r in m.items() if key.startswith("depth")} == {
+        "depth{p,0}": 0, "depth{p,-100}": 0, "depth{p,5}": 0}
+
+
 def test_process_wide_provider_applies_to_queues_built_later(wq: WorkQueues) -> None:
     provider = RecordingProvider()
     assert metrics_provider() is None

@@ -163,10 +163,10 @@ class QueueCore:
             if priority > entry[0]:  # raise, never lower
                 seq = self._seq = self._seq + 1
                 dirty[item] = (priority, seq)
-                if item not in self._processing:
+                if item not in self._processing:  # else ``done`` queues it at the new one
                     self._order.raise_(item, priority, seq)
-                    if self._metrics is not None:
-                        self._metrics.reprioritized(entry[0], priority)
+                if self._metrics is not None:  # the depth counts dirty items, processing or not
+                    self._metrics.reprioritized(entry[0], priority)
             return
         seq = self._seq = self._seq + 1
         dirty[item] = (priority, seq)
