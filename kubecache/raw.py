@@ -476,6 +476,9 @@ _RAW_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})  # BOOKMARK, ERROR: dec
 _PREFIX = b'{"type":"'
 _OBJECT = b'","object":'
 _SPACE = frozenset(b" \t\r\n")
+_HEADS = {t: _PREFIX + t.encode() + _OBJECT for t in _RAW_TYPES}
+"""What precedes the object on a line as the API server writes it, by event type."""
+_new_event = tuple.__new__  # an Event without NamedTuple's Python-level __new__
 
 
 def decode_event(line: bytes) -> Event | None:
@@ -495,21 +498,21 @@ def decode_event(line: bytes) -> Event | None:
     except _Malformed:
         return None
     etype = ev.type
-    if etype not in _RAW_TYPES:
+    head = _HEADS.get(etype)
+    if head is None:
         return None
-    start = len(_PREFIX) + len(etype) + len(_OBJECT)
     end = len(line) - 1
+    start = len(head)
     while end > start and line[end] in _SPACE:  # a watch line's own newline
         end -= 1
     # The API server's layout: the object runs from ``start`` to the closing "}".
-    if (line.startswith(_PREFIX) and line[start - len(_OBJECT):start] == _OBJECT
-            and line[end] == 0x7D and line[len(_PREFIX):start - len(_OBJECT)] == etype.encode()):
-        return Event(_TYPES[etype], _from_head(line[start:end], ev.object))
+    if line.startswith(head) and line[end] == 0x7D:
+        return _new_event(Event, (_TYPES[etype], _from_head(line[start:end], ev.object)))
     try:  # another layout (spaces, key order): find the object's bytes
         raw = bytes(_event_raw_decoder.decode(line).object)
     except _Malformed:
         return None
-    return Event(_TYPES[etype], _from_head(raw, ev.object))
+    return _new_event(Event, (_TYPES[etype], _from_head(raw, ev.object)))
 
 
 def _general_event(line: bytes) -> Event | None:

@@ -27,6 +27,7 @@ terminator: CRLF and LF lines of one size are treated alike."""
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 _HEX = b"0123456789abcdefABCDEF"
+_FAST_LINE = 18  # a plain size line (up to 16 hex digits and CRLF) is looked for this far
 
 
 class ChunkedDecoder:
@@ -60,8 +61,22 @@ class ChunkedDecoder:
         """
         out: list[bytes] = []
         pos, end = 0, len(data)
+        find, append = data.find, out.append
         while pos < end:
             state = self._state
+            if state == _SIZE and not self._line:
+                # The usual case, whole: "<hex>\r\n<data>\r\n" inside this read.
+                nl = find(b"\n", pos, min(end, pos + _FAST_LINE))
+                if nl > pos:
+                    text = data[pos:nl - 1] if data[nl - 1] == 13 else data[pos:nl]
+                    if text and not text.strip(_HEX):
+                        size = int(text, 16)
+                        start = nl + 1
+                        stop = start + size
+                        if size and stop + 2 <= end and data[stop:stop + 2] == b"\r\n":
+                            append(data[start:stop])
+                            pos = stop + 2
+                            continue
             if state == _DATA:
                 take = min(self._left, end - pos)
                 out.append(data[pos:pos + take])
