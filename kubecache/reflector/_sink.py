@@ -192,8 +192,9 @@ class EffectApplier:
                     return error
                 kind = type(effect)
                 if kind is Apply:
+                    etype, obj = effect  # type: ignore[misc]
                     try:
-                        ops[effect.type](effect.object)  # type: ignore[union-attr]
+                        ops[etype](obj)
                     except BaseException as err:  # e.g. no key, a failing transform: skip it
                         if not absorbable(err):
                             raise

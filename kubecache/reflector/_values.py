@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..listwatch import ListOptions
 
@@ -150,9 +150,12 @@ Outcome = Listed | Failed | WatchEnded | Slept | StopRequested
 # --- effects (what the applier does) -------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Apply:
-    """Write one watch event: ``type`` ADDED/MODIFIED/DELETED, ``object`` its object."""
+class Apply(NamedTuple):
+    """Write one watch event: ``type`` ADDED/MODIFIED/DELETED, ``object`` its object.
+
+    A named tuple rather than a frozen dataclass: one is made per event (the
+    hot path), and a tuple is made several times faster.
+    """
 
     type: str
     object: Any
