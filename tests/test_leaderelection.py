@@ -220,6 +220,30 @@ def test_both_front_ends_reject_bad_timings(kw: dict[str, float], match: str) ->
         LeaderElector(Lock(), on_started_leading=None)  # type: ignore[arg-type]
 
 
+def test_a_lock_of_the_other_front_end_is_refused_with_a_clear_error() -> None:
+    """API misuse made loud: an asyncio lock on the threaded elector (or the reverse).
+
+    On the old code the threaded elector died later with "'coroutine' object has
+    no attribute 'holder_identity'", and the asyncio one made blocking HTTP calls
+    on its event loop and died of the first 404 (or of a TypeError).
+    """
+    from kubecache.aio.leaderelection import LeaderElector as AsyncElector
+    from kubecache.aio.leaderelection import LeaseLock as AsyncLock
+
+    class Requests:
+        def request(self, method: str, path: str, *, body: Any = None) -> Any:
+            raise AssertionError("no request is made")
+
+    thread_lock = LeaseLock(Requests(), "default", "x", "me")
+    async_lock = AsyncLock(Requests(), "default", "x", "me")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"kubecache\.aio\.leaderelection"):
+        LeaderElector(async_lock, on_started_leading=print)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"kubecache\.leaderelection\.LeaderElector"):
+        AsyncElector(thread_lock, on_started_leading=print)  # type: ignore[arg-type]
+    LeaderElector(thread_lock, on_started_leading=print)  # the right pairs are fine
+    AsyncElector(async_lock, on_started_leading=print)
+
+
 def test_lifecycle_verbs_start_stop_join_and_an_elector_runs_once(front: Front,
                                                                    server: Any) -> None:
     """start()/stop()/join() (kubecache.runtime's verbs) end a term with a release."""

@@ -142,6 +142,15 @@ class LeaderElector(TaskService, ElectorBase[AsyncLock]):
     an elector runs once.
     """
 
+    def _check_lock(self, lock: Any) -> None:
+        plain = [m for m in ("get", "create", "update")
+                 if not inspect.iscoroutinefunction(getattr(lock, m, None))]
+        if plain:
+            raise TypeError(f"aio LeaderElector: {lock!r} has blocking calls ({', '.join(plain)} "
+                            "are not coroutine functions): use kubecache.aio.leaderelection."
+                            "LeaseLock, or a threaded lock with kubecache.leaderelection."
+                            "LeaderElector")
+
     def _prepare(self) -> None:
         self._new_core()
 

@@ -47,6 +47,7 @@ class ElectorBase(Generic[LockT]):
                 raise TypeError(f"LeaderElector: {name} must be callable, got {callback!r}")
         if on_started_leading is None:
             raise TypeError("LeaderElector: on_started_leading is required")
+        self._check_lock(lock)
         self.lock = lock
         self.identity = identity
         self.on_started_leading = on_started_leading
@@ -61,6 +62,9 @@ class ElectorBase(Generic[LockT]):
 
     def _init_service(self, name: str, *, kind: str = "component", once: bool = True) -> None:
         raise NotImplementedError  # provided by ThreadService / TaskService (listed first)
+
+    def _check_lock(self, lock: Any) -> None:
+        """Refuse a lock of the other front end (each driver says which it takes)."""
 
     def describe(self) -> str:
         describe = getattr(self.lock, "describe", None)

@@ -24,6 +24,7 @@ Threads, what each owns, and the lock order:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -149,6 +150,12 @@ class LeaderElector(ThreadService, ElectorBase[SyncLock]):
     ``start()``/``stop()``/``join()``/``is_running()`` as every
     :class:`kubecache.runtime.ThreadService`; an elector runs once.
     """
+
+    def _check_lock(self, lock: Any) -> None:
+        if any(inspect.iscoroutinefunction(getattr(lock, m, None))
+               for m in ("get", "create", "update")):
+            raise TypeError(f"LeaderElector: {lock!r} is an asyncio lock (its calls are "
+                            "coroutines); use kubecache.aio.leaderelection.LeaderElector")
 
     def _prepare(self) -> None:
         self._new_core()
