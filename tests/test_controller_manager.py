@@ -173,6 +173,41 @@ def test_without_a_lease_the_controllers_run_until_stopped(cfront: ControllerFro
         cfront.module.Manager([])
 
 
+def test_parts_of_the_other_front_end_are_refused_with_a_clear_error() -> None:
+    """API misuse made loud, at construction: controllers, informers, factory, lease lock.
+
+    On the old code a threaded Manager given an asyncio Controller won the
+    lease, failed to start it ("no running event loop", logged on the leading
+    thread) and went on holding the lease with nothing reconciling.
+    """
+    import kubecache.aio.controller as aio_controller
+    import kubecache.controller as controller
+    from kubecache.aio import AsyncSharedIndexInformer
+    from tests.support.front import new_informer
+
+    class Requests:
+        def request(self, method: str, path: str, *, body: Any = None) -> Any:
+            raise AssertionError("no request is made")
+
+    threaded = controller.Controller(lambda key: None)
+    asyncio_one = aio_controller.Controller(lambda key: None)
+    cases: list[tuple[Any, list[Any], dict[str, Any]]] = [
+        (controller.Manager, [asyncio_one], {}),
+        (controller.Manager, [threaded], {"informers": [
+            AsyncSharedIndexInformer(FakeControllerSource())]}),
+        (controller.Manager, [threaded], {"lease_lock": aio_election.LeaseLock(
+            Requests(), "default", "l", "me")}),  # type: ignore[arg-type]
+        (aio_controller.Manager, [threaded], {}),
+        (aio_controller.Manager, [asyncio_one], {"informers": [
+            new_informer(FakeControllerSource())]}),
+        (aio_controller.Manager, [asyncio_one], {"lease_lock": election.LeaseLock(
+            Requests(), "default", "l", "me")}),
+    ]
+    for manager, controllers, kw in cases:
+        with pytest.raises(TypeError, match="front end"):
+            manager(controllers, **kw)
+
+
 def test_the_manager_starts_and_shuts_down_a_factory(cfront: ControllerFront, locks: Locks,
                                                      server: ApiServer) -> None:
     factory = locks.factory()

@@ -191,6 +191,8 @@ class Manager(TaskService, ManagerBase):
     ``factory`` a :class:`kubecache.aio.SharedInformerFactory`.
     """
 
+    _ASYNC = True
+
     async def _serve(self, stop: asyncio.Event) -> None:
         if self.factory is not None:
             self.factory.start()

@@ -25,6 +25,7 @@ threaded driver is :class:`Manager` here, the asyncio one
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -76,10 +77,30 @@ class ManagerBase:
         self.elector: Any = None
         self._started_informers: list[Any] = []
         self._led = False
+        self._check_front()
         self._init_service(name, kind="manager", once=True)
 
     def _init_service(self, name: str, *, kind: str = "component", once: bool = True) -> None:
         raise NotImplementedError  # ThreadService / TaskService, listed first
+
+    _ASYNC = False
+    """Whether this front end's parts have coroutine ``run``/``shutdown``/``get`` (asyncio)."""
+
+    def _check_front(self) -> None:
+        """Refuse a controller, informer, factory or lease lock of the other front end."""
+        parts = [*((f"controller {c!r}", c, "run") for c in self.controllers),
+                 *((f"informer {i!r}", i, "run") for i in self.informers)]
+        if self.factory is not None:
+            parts.append((f"factory {self.factory!r}", self.factory, "shutdown"))
+        if self.lease_lock is not None:
+            parts.append((f"lease_lock {self.lease_lock!r}", self.lease_lock, "get"))
+        mine, other = (("asyncio", "threads") if self._ASYNC else ("threads", "asyncio"))
+        for what, part, method in parts:
+            fn = getattr(part, method, None)
+            if fn is not None and inspect.iscoroutinefunction(fn) != self._ASYNC:
+                raise TypeError(f"{type(self).__name__} {self.name!r} runs on {mine}, but "
+                                f"{what} belongs to the {other} front end: use one front "
+                                f"end's parts throughout")
 
     def _informers_to_start(self) -> list[Any]:
         """The given informers that never ran (the manager starts and stops them)."""
