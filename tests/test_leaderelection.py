@@ -220,6 +220,45 @@ def test_both_front_ends_reject_bad_timings(kw: dict[str, float], match: str) ->
         LeaderElector(Lock(), on_started_leading=None)  # type: ignore[arg-type]
 
 
+def test_a_stopped_leader_whose_work_outlives_the_grace_does_not_release(
+        server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """release_on_cancel releases only once the guarded work has ended.
+
+    The work ignores ``lost`` past the grace (renew_deadline): releasing then
+    would let another candidate lead at once while this one still works. The
+    lease is left to expire instead (on the old code it was released).
+    Threads only: the asyncio elector cancels a leading task at the grace.
+    """
+    from kubecache.kube import Client
+    from kubecache.kube.config import Config
+
+    serve_leases(server)
+    started, finish = threading.Event(), threading.Event()
+
+    def work(lost: threading.Event) -> None:  # a slow worker that does not watch ``lost``
+        started.set()
+        finish.wait(10)
+
+    stop = threading.Event()
+    with Client(Config(server=server.url)) as client:
+        elector = LeaderElector(LeaseLock(client, "default", "slow", "me"), **FAST,
+                                release_on_cancel=True, on_started_leading=work)
+        thread = threading.Thread(target=elector.run, args=(stop,))
+        with caplog.at_level(logging.WARNING, "kubecache.leaderelection"):
+            thread.start()
+            try:
+                assert started.wait(5)
+                stop.set()
+                thread.join(RD + 5)
+                assert not thread.is_alive()
+                assert lease(server, "slow")["spec"]["holderIdentity"] == "me"  # not released
+                assert "not releasing" in caplog.text
+            finally:
+                finish.set()
+                stop.set()
+                thread.join(5)
+
+
 def test_a_lock_of_the_other_front_end_is_refused_with_a_clear_error() -> None:
     """API misuse made loud: an asyncio lock on the threaded elector (or the reverse).
 

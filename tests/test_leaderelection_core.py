@@ -24,10 +24,15 @@ from kubecache.leaderelection._core import (
     Elapsed,
     ElectionTiming,
     ElectorCore,
+    EndLeading,
     Failed,
     Get,
+    NewLeader,
     NotFound,
+    StartedLeading,
     Stopped,
+    StoppedLeading,
+    Update,
     Wait,
     Written,
 )
@@ -296,6 +301,23 @@ def test_release_on_cancel_empties_the_holder_and_the_other_takes_over_fast() ->
     record = sim.store.record()
     assert record is not None and record.holder_identity == "b"
     assert record.lease_transitions == 1
+
+
+@pytest.mark.parametrize(("work", "then"), [(None, Update), (Elapsed(), StoppedLeading)])
+def test_release_on_cancel_waits_for_the_leading_work_to_end(work: Elapsed | None,
+                                                             then: type) -> None:
+    """EndLeading's outcome: None (the work ended) -> release; Elapsed (still running) -> none."""
+    from kubecache.clock import FakeClock
+
+    core = ElectorCore("a", ElectionTiming(), release_on_cancel=True, clock=FakeClock())
+    assert isinstance(core.start(), Get)
+    created = core.step(NotFound())
+    assert isinstance(created, Create)
+    assert core.step(Written(created.record)) == NewLeader("a")
+    assert isinstance(core.step(None), StartedLeading)
+    assert isinstance(core.step(None), Wait)       # leading: the first renew is a period away
+    assert isinstance(core.step(Stopped()), EndLeading)
+    assert isinstance(core.step(work), then)
 
 
 def test_without_release_a_stopped_leader_leaves_the_lease_to_expire() -> None:

@@ -182,7 +182,7 @@ class LeaderElector(TaskService, ElectorBase[AsyncLock]):
         elif isinstance(action, StartedLeading):
             await term.begin()
         elif isinstance(action, EndLeading):
-            await term.end(action.grace)
+            return None if await term.end(action.grace) else Elapsed()
         elif isinstance(action, StoppedLeading) and self.on_stopped_leading is not None:
             await _guarded("on_stopped_leading", self.on_stopped_leading)
         return None
@@ -243,17 +243,19 @@ class _Term:
         if inspect.isawaitable(result):  # a coroutine function: its own task
             self._task = asyncio.ensure_future(_guarded("on_started_leading", _await, result))
 
-    async def end(self, grace: float) -> None:
+    async def end(self, grace: float) -> bool:
+        """Set ``lost``; wait up to ``grace`` for the leading task, then cancel it: ended?"""
         if self.lost is not None:
             self.lost.set()
         task = self._task
         if task is None:
-            return
+            return True
         await asyncio.wait({task}, timeout=grace)
         if not task.done():
             logger.warning("leader election %s: on_started_leading has not returned %gs after "
                            "leadership ended: cancelling it", self._elector.describe(), grace)
             await self._cancel()
+        return task.done()
 
     async def abandon(self) -> None:
         """The run ends (normally, cancelled or failed): ``lost`` set, the leading task gone."""

@@ -37,7 +37,8 @@ The rules are client-go's ``tools/leaderelection``:
   Lease starts at 0); ``acquireTime`` is kept across renews.
 - ``release_on_cancel``: a leader that is stopped writes the record with no
   holder and ``leaseDurationSeconds: 1`` so a waiting candidate takes over
-  on its next try.
+  on its next try -- once the leading work has ended (if it outlives the
+  grace, the lease is left to expire, so no two leaders work at once).
 - ``leaseDurationSeconds`` is an integer in the Lease: this elector writes
   ``ceil(lease_duration)`` (at least 1), so nobody takes over earlier than
   the configured duration.
@@ -187,7 +188,11 @@ class StartedLeading:
 
 @dataclass(frozen=True)
 class EndLeading:
-    """Set ``lost``; give the leading work up to ``grace`` seconds to end."""
+    """Set ``lost``; give the leading work up to ``grace`` seconds to end.
+
+    Outcomes: None when the work has ended, :class:`Elapsed` when the grace ran
+    out with it still running (then the lease is not released: it expires).
+    """
 
     grace: float
 
@@ -361,9 +366,14 @@ class ElectorCore:
         except _StopRequested:
             stopped = True
         self._leading = False
-        yield EndLeading(self.timing.renew_deadline)
+        work = yield EndLeading(self.timing.renew_deadline)
         if stopped and self.release_on_cancel:
-            yield from self._release()
+            if isinstance(work, Elapsed):  # a release would let another lead alongside it
+                logger.warning("elector %s: not releasing lease %s: the leading work is still "
+                               "running; the lease expires instead", self.identity,
+                               self._describe)
+            else:
+                yield from self._release()
         yield StoppedLeading()
 
     def _acquire(self) -> Flow:

@@ -186,7 +186,7 @@ class LeaderElector(ThreadService, ElectorBase[SyncLock]):
         elif isinstance(action, StartedLeading):
             term.begin()
         elif isinstance(action, EndLeading):
-            term.end(action.grace)
+            return None if term.end(action.grace) else Elapsed()
         elif isinstance(action, StoppedLeading) and self.on_stopped_leading is not None:
             _guarded("on_stopped_leading", self.on_stopped_leading)
         return None
@@ -233,7 +233,8 @@ class _Term:
             name=f"{self._name} leading", daemon=True)
         self._thread.start()
 
-    def end(self, grace: float) -> None:
+    def end(self, grace: float) -> bool:
+        """Set ``lost``, wait up to ``grace`` for the leading thread: whether it ended."""
         if self.lost is not None:
             self.lost.set()
         thread = self._thread
@@ -242,6 +243,8 @@ class _Term:
             if thread.is_alive():
                 logger.warning("leader election %s: on_started_leading has not returned %gs "
                                "after leadership ended", self._elector.describe(), grace)
+                return False
+        return True
 
     def abandon(self) -> None:
         """The run ends (normally or not): make sure ``lost`` is set."""
