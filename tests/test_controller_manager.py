@@ -9,6 +9,7 @@ at once when it takes over. A lost lease ends the run with LeaderElectionLost.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from kubecache.kube import SharedInformerFactory as KubeFactory
 from kubecache.runtime import State
 from kubecache.testing import ApiServer, FakeControllerSource
 from tests.support.controllers import ControllerFront, controller_front_fixture, wait_until
+from tests.support.sync import wait_for
 
 cfront = controller_front_fixture()
 TIMING = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.2}
@@ -137,6 +139,49 @@ def test_only_the_leader_reconciles_and_a_warm_replica_takes_over_at_once(
         run1.stop()
         run2.stop()
         run2.result()
+
+
+def test_a_stopped_leader_keeps_the_lease_while_a_reconcile_still_runs(
+        cfront: ControllerFront, locks: Locks, server: ApiServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """release_on_cancel must not hand the lease over while a reconcile is still in flight.
+
+    The reconcile outlives the elector's grace (renew_deadline) after the stop.
+    On the old code both front ends released the lease then, so another
+    replica could lead (and write) alongside the one still reconciling.
+    """
+    started, finish = threading.Event(), threading.Event()
+
+    def reconcile(key: str) -> None:
+        started.set()
+        finish.wait(10)
+
+    src = FakeControllerSource()
+    src.add(thing("slow"))
+    informer = cfront.informer(src)
+    ctrl = cfront.controller(reconcile)
+    ctrl.watch(informer)
+    manager = cfront.module.Manager([ctrl], informers=[informer],
+                                    lease_lock=locks.lock("one"), **TIMING)
+    def holder() -> str:
+        return str(server.get(LEASE, "managers", "default")["spec"]["holderIdentity"])
+
+    run = cfront.launch(manager)
+    try:
+        assert started.wait(5), "the reconcile never started"
+        with caplog.at_level(logging.WARNING, "kubecache.leaderelection"):
+            run.stop()
+            wait_until(lambda: "has not returned" in caplog.text, what="the grace to run out")
+        # The old code's release followed that warning within milliseconds.
+        assert not wait_for(lambda: holder() != "one", timeout=1.0), \
+            "the lease was released while a reconcile was running"
+        assert not run.done()  # the manager waits for the reconcile in flight
+    finally:
+        finish.set()
+    assert run.result() is None
+    # Once the work has ended the asyncio elector releases; the threaded one had given up
+    # waiting at the grace and leaves the lease to expire.
+    assert holder() == ("" if cfront.name == "asyncio" else "one")
 
 
 def test_a_lost_lease_stops_the_controllers_and_ends_the_run(

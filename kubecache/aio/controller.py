@@ -216,7 +216,15 @@ class Manager(TaskService, ManagerBase):
         try:
             await lost.wait()
         finally:
-            await self._stop_controllers()
+            # The elector releases the lease once this task is done (cancelled at the
+            # grace): not before the reconciles in flight have finished, as the threaded
+            # twin's leading thread blocks until they have.
+            stopping = asyncio.ensure_future(self._stop_controllers())
+            try:
+                await asyncio.shield(stopping)
+            except asyncio.CancelledError:
+                await stopping
+                raise
 
     async def _stop_controllers(self) -> None:
         for c in self.controllers:
