@@ -548,3 +548,172 @@ def test_idle_watch_ends_when_its_client_hangs_up() -> None:
             assert wait_for(lambda: srv.stats.open_watches == 1)
         # closed without a word and no event will ever come: the server notices anyway
         assert wait_for(lambda: srv.stats.open_watches == 0, timeout=5)
+
+
+# --- streaming lists (WatchList) -------------------------------------------------------
+
+WATCH_LIST = {"sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan",
+              "allowWatchBookmarks": "true"}
+
+
+def read_events(http: httpx.Client, path: str, until: Any, headers: str = "",
+                **params: str) -> list[dict[str, Any]]:
+    """Events of a watch, read until ``until(events)`` is true (the watch must allow it)."""
+    got: list[dict[str, Any]] = []
+    with http.stream("GET", path, params={"watch": "1", "timeoutSeconds": "30", **params},
+                     headers={"Accept": headers} if headers else {}) as resp:
+        assert resp.status_code == 200, resp.read()
+        for line in resp.iter_lines():
+            if line:
+                got.append(json.loads(line))
+            if until(got):
+                break
+    return got
+
+
+def _end_mark(e: dict[str, Any]) -> bool:
+    annotations = e["object"]["metadata"].get("annotations") or {}
+    return e["type"] == "BOOKMARK" and annotations.get("k8s.io/initial-events-end") == "true"
+
+
+@pytest.mark.parametrize("start", ["", "0", "old"])
+def test_streaming_list_sends_state_then_the_annotated_bookmark_then_live_events(
+        server: ApiServer, http: httpx.Client, start: str) -> None:
+    old = server.resource_version
+    server.create("pods", pod("a", app="web"))
+    server.create("pods", pod("b", app="db"))
+    server.create("pods", pod("c", app="web"))
+    server.delete("pods", "c")
+    server.compact()  # a streamed list from an old version reads the state, not the history
+    listed_at = server.resource_version
+    rv = old if start == "old" else start
+    opened = threading.Event()
+
+    def live() -> None:
+        assert opened.wait(10)
+        server.create("pods", pod("d", app="web"))
+
+    t = threading.Thread(target=live)
+    t.start()
+
+    def until(got: list[dict[str, Any]]) -> bool:
+        if got and _end_mark(got[-1]):
+            opened.set()
+        return any(e["type"] == "ADDED" and e["object"]["metadata"]["name"] == "d" for e in got)
+
+    got = read_events(http, "/api/v1/namespaces/default/pods", until, resourceVersion=rv,
+                      labelSelector="app=web", **WATCH_LIST)
+    t.join(10)
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in got if
+            e["type"] != "BOOKMARK" or _end_mark(e)] == [
+        ("ADDED", "a"), ("BOOKMARK", None), ("ADDED", "d")]
+    mark = got[1]
+    assert mark["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {
+        "resourceVersion": listed_at, "annotations": {"k8s.io/initial-events-end": "true"}}}
+
+
+def test_streaming_list_without_initial_events_starts_now(server: ApiServer,
+                                                          http: httpx.Client) -> None:
+    server.create("pods", pod("a"))
+    events = watch_lines(http, "/api/v1/pods", sendInitialEvents="false",
+                         resourceVersionMatch="NotOlderThan", timeoutSeconds="1")
+    assert events == []  # no synthetic ADDED: unlike a plain watch from ""
+    events = watch_lines(http, "/api/v1/pods", sendInitialEvents="true",
+                         resourceVersionMatch="NotOlderThan", timeoutSeconds="1")
+    assert [e["type"] for e in events] == ["ADDED"]  # no bookmarks asked for: no end mark
+
+
+def test_streaming_list_parameters_are_validated_as_kube_does(server: ApiServer,
+                                                              http: httpx.Client) -> None:
+    def answer(**params: str) -> dict[str, Any]:
+        r = http.get("/api/v1/pods", params=params)
+        assert r.status_code == 422, r.text
+        body: dict[str, Any] = r.json()
+        assert (body["reason"], body["details"]["kind"]) == ("Invalid", "ListOptions")
+        return body
+
+    body = answer(watch="1", sendInitialEvents="true", allowWatchBookmarks="true")
+    assert body["message"] == ('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
+                               "Forbidden: sendInitialEvents requires setting "
+                               "resourceVersionMatch to NotOlderThan")
+    body = answer(watch="1", resourceVersionMatch="NotOlderThan")
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueForbidden", "field": "resourceVersionMatch",
+        "message": "Forbidden: resourceVersionMatch is forbidden for watch unless "
+                   "sendInitialEvents is provided"}]
+    body = answer(sendInitialEvents="true")
+    assert body["details"]["causes"][0]["field"] == "sendInitialEvents"
+
+
+@pytest.mark.apiserver(watch_list=False)
+def test_a_server_without_watch_list_answers_422_as_kube_1_33(http: httpx.Client) -> None:
+    r = http.get("/api/v1/pods", params={"watch": "1", **WATCH_LIST})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["message"] == ('ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: '
+                               "Forbidden: sendInitialEvents is forbidden for watch unless the "
+                               "WatchList feature gate is enabled")
+    assert body["details"] == {"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{
+        "reason": "FieldValueForbidden", "field": "sendInitialEvents",
+        "message": "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList "
+                   "feature gate is enabled"}]}
+    events = watch_lines(http, "/api/v1/pods", timeoutSeconds="1")  # plain watches still work
+    assert events == []
+
+
+def test_omitted_end_bookmark_fault(server: ApiServer, http: httpx.Client) -> None:
+    server.create("pods", pod("a"))
+    server.omit_initial_events_end()
+    got = read_events(http, "/api/v1/pods",
+                      lambda got: sum(e["type"] == "BOOKMARK" for e in got) >= 2, **WATCH_LIST)
+    assert [e["type"] for e in got] == ["ADDED", "BOOKMARK", "BOOKMARK"]
+    assert not any(_end_mark(e) for e in got)  # ordinary bookmarks only: the list never ends
+    server.omit_initial_events_end(False)
+    got = read_events(http, "/api/v1/pods", lambda got: any(map(_end_mark, got)), **WATCH_LIST)
+    assert [e["type"] for e in got] == ["ADDED", "BOOKMARK"]
+
+
+# --- PartialObjectMetadata -------------------------------------------------------------
+
+PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+
+def test_partial_object_metadata_for_lists_gets_and_watches(server: ApiServer,
+                                                            http: httpx.Client) -> None:
+    a = server.create("pods", pod("a", app="web"))
+    server.create("pods", pod("b", app="db"))
+    doc = http.get("/api/v1/pods", params={"labelSelector": "app=web", "limit": "1"},
+                   headers={"Accept": PARTIAL_LIST + ",application/json"}).json()
+    assert doc == {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": {"resourceVersion": server.resource_version},
+                   "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": a["metadata"]}]}
+    got = http.get("/api/v1/namespaces/default/pods/a", headers={"Accept": PARTIAL}).json()
+    assert got == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": a["metadata"]}
+    # the client-go metadata client's form: protobuf first, then JSON as metadata, then JSON
+    accept = ("application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,"
+              + PARTIAL + ",application/json")
+    events = read_events(http, "/api/v1/pods", lambda got: any(map(_end_mark, got)),
+                         headers=accept, **WATCH_LIST)
+    assert [(e["type"], e["object"]["kind"]) for e in events] == [
+        ("ADDED", "PartialObjectMetadata"), ("ADDED", "PartialObjectMetadata"),
+        ("BOOKMARK", "PartialObjectMetadata")]
+    assert events[0]["object"] == got and "spec" not in events[1]["object"]
+
+
+def test_partial_forms_that_do_not_fit_fall_back_or_get_406(server: ApiServer,
+                                                            http: httpx.Client) -> None:
+    server.create("pods", pod("a"))
+    r = http.get("/api/v1/pods", headers={"Accept": PARTIAL + ",application/json"})
+    assert r.json()["kind"] == "PodList"  # one object's form does not fit a list: next entry
+    r = http.get("/api/v1/pods", headers={"Accept": PARTIAL})
+    assert r.status_code == 406 and r.json()["reason"] == "NotAcceptable"
+    r = http.get("/api/v1/namespaces/default/pods/a", headers={"Accept": PARTIAL_LIST})
+    assert r.status_code == 406
+    r = http.get("/api/v1/pods", headers={
+        "Accept": PARTIAL_LIST.replace("v=v1", "v=v1beta1")})
+    assert r.json()["apiVersion"] == "meta.k8s.io/v1beta1"
+    r = http.get("/api/v1/pods", headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    assert r.json()["kind"] == "Table"

@@ -28,11 +28,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .. import fields, labels
 from .._json import dumps, loads
 from ..errors import StatusError
+from ._apiserver_negotiation import negotiate
 from ._apiserver_patch import json_patch, merge_patch
 from ._apiserver_resources import Registry, ResourceType
 from ._apiserver_status import (
     REASONS,
     bad_request,
+    list_options_invalid,
     method_not_allowed,
     path_not_found,
     status,
@@ -40,10 +42,12 @@ from ._apiserver_status import (
     unsupported_media_type,
 )
 from ._apiserver_storage import Filter, Storage, Watcher, event_line
-from ._apiserver_table import table, wants_table
+from ._apiserver_table import table
 from ._apiserver_validation import clip, dns1123_label, path_segment, quote
 
 logger = logging.getLogger(__name__)
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
                 "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
@@ -102,7 +106,8 @@ class App:
 
     def __init__(self, registry: Registry, storage: Storage, *, bookmark_interval: float,
                  watch_timeout: float,
-                 authenticate: Callable[[str | None], bool] | None = None) -> None:
+                 authenticate: Callable[[str | None], bool] | None = None,
+                 watch_list: bool = True) -> None:
         self.registry = registry
         self.storage = storage
         self.bookmark_interval = bookmark_interval
@@ -116,6 +121,8 @@ class App:
         self.delay = 0.0
         self.stopping = threading.Event()  # set by ApiServer.stop(): delays end at once
         self.watch_floor = 0  # the storage version when this server (its watch cache) started
+        self.watch_list = watch_list  # the WatchList feature: sendInitialEvents allowed
+        self.omit_initial_events_end = False  # fault: streamed lists never end
         self.open: dict[Watcher, socket.socket] = {}
 
     def before_request(self) -> None:
@@ -486,10 +493,13 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET":
             if r.subresource:
                 raise path_not_found()
+            out = negotiate(self.headers.get("Accept", ""), target="object")
             obj, raw = storage.get(rt, r.namespace, r.name)
-            if wants_table(self.headers.get("Accept", "")):
+            if out.form == "table":
                 self._send_json(table(rt, [obj], include_object=params.get(
                     "includeObject", "Metadata")))
+            elif out.form == "partial":
+                self._send_json(out.partial(obj))
             else:
                 self._send(200, raw)
         elif method == "PUT":
@@ -544,14 +554,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _list(self, r: _Route, params: dict[str, str]) -> None:
         app = self.server.app
+        if "sendInitialEvents" in params:
+            raise list_options_invalid([("sendInitialEvents", "sendInitialEvents is only "
+                                         "supported on watch requests")])
         with app.lock:
             app.stats.lists += 1
         limit = _int_param(params, "limit")
+        out = negotiate(self.headers.get("Accept", ""), target="list")
         items, rv, token = app.storage.list_page(
             r.rt, r.namespace, resource_version=params.get("resourceVersion", ""),
             match=params.get("resourceVersionMatch", ""), limit=limit,
             continue_=params.get("continue", ""), flt=_compile_filter(params))
-        if wants_table(self.headers.get("Accept", "")):
+        if out.form == "table":
             doc = table(r.rt, (o for o, _ in items), resource_version=str(rv), continue_=token,
                         include_object=params.get("includeObject", "Metadata"))
             self._send_json(doc)
@@ -559,6 +573,10 @@ class Handler(BaseHTTPRequestHandler):
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if token:
             meta["continue"] = token
+        if out.form == "partial":
+            self._send_json({"kind": "PartialObjectMetadataList", "apiVersion": out.api_version,
+                             "metadata": meta, "items": [out.partial(o) for o, _ in items]})
+            return
         head = (b'{"kind":"' + r.rt.list_kind.encode() + b'","apiVersion":"'
                 + r.rt.api_version.encode() + b'","metadata":' + dumps(meta) + b',"items":[')
         self._send(200, head + b",".join(raw for _, raw in items) + b"]}")
@@ -568,20 +586,29 @@ class Handler(BaseHTTPRequestHandler):
         timeout = _int_param(params, "timeoutSeconds")
         deadline = time.monotonic() + (timeout if timeout else app.watch_timeout)
         bookmarks = params.get("allowWatchBookmarks", "").lower() in _TRUE
-        as_table = wants_table(self.headers.get("Accept", ""))
+        initial = _watch_list_options(params, app.watch_list)
+        out_form = negotiate(self.headers.get("Accept", ""), target="watch")
         include = params.get("includeObject", "Metadata")
         w = app.storage.watch(r.rt, r.namespace, params.get("resourceVersion", ""),
-                              _compile_filter(params), app.watch_floor)
+                              _compile_filter(params), app.watch_floor, initial)
         app.watch_opened(w, self.connection)
         rt = r.rt
+        with app.lock:
+            end_mark = bool(initial) and bookmarks and not app.omit_initial_events_end
 
         def encode(etype: str, obj: dict[str, Any], line: bytes | None) -> bytes:
-            if as_table and etype in ("ADDED", "MODIFIED", "DELETED"):
+            if out_form.form == "table" and etype in ("ADDED", "MODIFIED", "DELETED"):
                 doc = table(rt, [obj], resource_version=obj["metadata"].get("resourceVersion",
                                                                             ""),
                             include_object=include)
                 return event_line(etype, dumps(doc))
+            if out_form.form == "partial" and etype != "ERROR":
+                return event_line(etype, dumps(out_form.partial(obj)))
             return line if line is not None else event_line(etype, dumps(obj))
+
+        def bookmark(meta: dict[str, Any]) -> bytes:
+            mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+            return encode("BOOKMARK", mark, None)
 
         try:
             self.send_response(200)
@@ -591,6 +618,9 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             out = [encode(*picked) for picked in w.initial]
             w.initial = []
+            if end_mark:  # a streamed list is complete: kube's annotated bookmark
+                out.append(bookmark({"resourceVersion": str(w.initial_rv),
+                                     "annotations": {INITIAL_EVENTS_END: "true"}}))
             if out:
                 self._chunk(b"".join(out))
             next_bookmark = time.monotonic() + app.bookmark_interval
@@ -610,9 +640,7 @@ class Handler(BaseHTTPRequestHandler):
                     if bookmarks and time.monotonic() >= next_bookmark:
                         rv = app.storage.bookmark_version(w)
                         if rv is not None:
-                            mark = {"kind": rt.kind, "apiVersion": rt.api_version,
-                                    "metadata": {"resourceVersion": str(rv)}}
-                            self._chunk(event_line("BOOKMARK", dumps(mark)))
+                            self._chunk(bookmark({"resourceVersion": str(rv)}))
                             next_bookmark = time.monotonic() + app.bookmark_interval
                     continue
                 closing = False
@@ -658,6 +686,39 @@ def _chunk_size(line: bytes) -> int:
             c not in b"0123456789abcdefABCDEF" for c in text):
         raise bad_request(f"malformed chunked encoding: bad chunk size {clip(repr(line))}")
     return int(text, 16)
+
+
+def _watch_list_options(params: dict[str, str], enabled: bool) -> bool | None:
+    """``sendInitialEvents`` of a watch (``None``: not sent), checked as kube checks it.
+
+    ``resourceVersionMatch`` must be ``NotOlderThan`` with it and is forbidden
+    without it; a server without the WatchList feature (``enabled`` false)
+    forbids it: 422 Invalid, one cause per problem, as kube-apiserver answers.
+    """
+    text = params.get("sendInitialEvents")
+    match = params.get("resourceVersionMatch", "")
+    problems: list[tuple[str, str]] = []
+    value: bool | None = None
+    if text is not None:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise bad_request(f"invalid sendInitialEvents: {clip(text)!r}")
+        value = text.lower() in _TRUE
+        if match != "NotOlderThan":
+            problems.append(("resourceVersionMatch", "sendInitialEvents requires setting "
+                             "resourceVersionMatch to NotOlderThan"))
+        if not enabled:
+            problems.append(("sendInitialEvents", "sendInitialEvents is forbidden for watch "
+                             "unless the WatchList feature gate is enabled"))
+    if match:
+        if text is None:
+            problems.append(("resourceVersionMatch", "resourceVersionMatch is forbidden for "
+                             "watch unless sendInitialEvents is provided"))
+        if match != "NotOlderThan":
+            problems.append(("resourceVersionMatch", f'Unsupported value: "{clip(match)}": '
+                             'supported values: "NotOlderThan"'))
+    if problems:
+        raise list_options_invalid(problems)
+    return value
 
 
 def _int_param(params: dict[str, str], name: str) -> int | None:

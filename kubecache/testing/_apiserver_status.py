@@ -69,6 +69,25 @@ def invalid_fields(rt: ResourceType, name: str, errors: Sequence[FieldError]) ->
                   group=rt.group, kind=rt.kind, causes=causes)
 
 
+def list_options_invalid(problems: Sequence[tuple[str, str]]) -> StatusError:
+    """``422 Invalid`` for bad list/watch parameters, worded as kube's ListOptions validation.
+
+    ``problems``: ``(field, detail)`` pairs; a detail that does not already say
+    why (``Unsupported value: ...``) is a ``Forbidden`` one.
+    """
+    causes = []
+    parts = []
+    for field, detail in problems:
+        unsupported = detail.startswith("Unsupported value")
+        body = detail if unsupported else f"Forbidden: {detail}"
+        causes.append({"reason": "FieldValueNotSupported" if unsupported
+                       else "FieldValueForbidden", "message": body, "field": field})
+        parts.append(f"{field}: {body}")
+    listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return status(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {listed}',
+                  group="meta.k8s.io", kind="ListOptions", causes=causes)
+
+
 def undecodable(rt: ResourceType, why: str) -> StatusError:
     """``400 BadRequest`` for a body the Go decoder could not read into the kind's type."""
     return bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '

@@ -94,7 +94,7 @@ class Watcher:
 
     CLOSE: Any = object()
 
-    __slots__ = ("aborted", "filter", "hi", "initial", "lo", "queue", "table")
+    __slots__ = ("aborted", "filter", "hi", "initial", "initial_rv", "lo", "queue", "table")
 
     def __init__(self, table: _Table, lo: str, hi: str, flt: Filter | None) -> None:
         self.table = table
@@ -103,6 +103,7 @@ class Watcher:
         self.filter = flt
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.initial: list[Picked] = []
+        self.initial_rv = 0  # the version the initial state was read at (0: replayed history)
         self.aborted = False
 
     def select(self, ev: HistoryEvent) -> Picked | None:
@@ -464,20 +465,34 @@ class Storage:
     # --- watches ----------------------------------------------------------------
 
     def watch(self, rt: ResourceType, namespace: str = "", resource_version: str = "",
-              flt: Filter | None = None, floor: int = 0) -> Watcher:
+              flt: Filter | None = None, floor: int = 0,
+              send_initial_events: bool | None = None) -> Watcher:
         """Register a watcher; its ``initial`` events come first, then its queue.
 
         A version older than the history (or than ``floor``: where a restarted
         server's watch cache begins) yields a watcher whose only event is a 410 ERROR.
+        ``send_initial_events=True`` (a streamed list): the state as of now (at
+        least ``resource_version``) as ADDED events, whatever the history holds,
+        ``initial_rv`` saying as of which version; ``False``: no initial state,
+        ``""``/``"0"`` start at the newest version.
         """
         namespace = namespace if rt.namespaced else ""
         with self._lock:
             table = self._table(rt)
             lo, hi = table.key_range(namespace)
             w = Watcher(table, lo, hi, flt)
-            if resource_version in ("", "0"):
+            if send_initial_events:
+                if resource_version not in ("", "0"):
+                    self._wait_for(_parse_rv(resource_version))
                 items, _ = table.page(self._rv, namespace, "", None, flt)
                 w.initial = [("ADDED", obj, event_line("ADDED", raw)) for obj, raw in items]
+                w.initial_rv = self._rv
+            elif resource_version in ("", "0") and send_initial_events is False:
+                w.initial_rv = self._rv
+            elif resource_version in ("", "0"):
+                items, _ = table.page(self._rv, namespace, "", None, flt)
+                w.initial = [("ADDED", obj, event_line("ADDED", raw)) for obj, raw in items]
+                w.initial_rv = self._rv
             else:
                 wanted = _parse_rv(resource_version)
                 self._wait_for(wanted)

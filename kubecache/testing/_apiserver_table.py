@@ -20,12 +20,6 @@ from ._apiserver_resources import ResourceType
 Cells = Callable[[dict[str, Any]], list[Any]]
 
 
-def wants_table(accept: str) -> bool:
-    """True when the Accept header asks for a ``meta.k8s.io`` Table first."""
-    first = accept.split(",", 1)[0]
-    return "as=Table" in first and "g=meta.k8s.io" in first
-
-
 def _col(name: str, kind: str = "string", priority: int = 0, fmt: str = "") -> dict[str, Any]:
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 

@@ -4,11 +4,14 @@
 HTTP source, the official ``kubernetes`` client and ``kubectl`` work against
 it: CRUD with merge/JSON patch, lists with ``resourceVersion`` semantics and
 ``limit``/``continue`` paging, label/field selectors, chunked watches with
-bookmarks and 410 after compaction, discovery, and ``Table`` output.
+bookmarks and 410 after compaction, streaming lists (``sendInitialEvents``),
+``PartialObjectMetadata`` and ``Table`` output, discovery, OpenAPI documents
+and server-side apply.
 
 Objects can also be changed in-process (:meth:`ApiServer.create`, ...) and
 faults injected (:meth:`ApiServer.drop_watches`, :meth:`ApiServer.fail_next`,
-:meth:`ApiServer.set_delay`, :meth:`ApiServer.compact`).
+:meth:`ApiServer.set_delay`, :meth:`ApiServer.compact`,
+:meth:`ApiServer.omit_initial_events_end`).
 
 Example::
 
@@ -58,7 +61,9 @@ class ApiServer:
     reject requests (401) for which it returns false. ``watch_timeout``: how
     long a watch without ``timeoutSeconds`` lasts. ``paginate_rv0``: honour
     ``limit`` for ``resourceVersion=0`` lists too (the real watch cache
-    ignores it and answers everything in one page).
+    ignores it and answers everything in one page). ``watch_list``: serve
+    streaming lists (watches with ``sendInitialEvents``, the WatchList
+    feature); ``False`` answers them ``422 Invalid`` as a server without it.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, history: int = 10000,
@@ -66,7 +71,7 @@ class ApiServer:
                  ssl_context: ssl.SSLContext | None = None,
                  authenticate: Callable[[str | None], bool] | None = None,
                  watch_timeout: float = 1800.0, resources: Iterable[ResourceType] = BUILTIN,
-                 paginate_rv0: bool = False) -> None:
+                 paginate_rv0: bool = False, watch_list: bool = True) -> None:
         self.host = host
         self._port = port
         self._ssl = ssl_context
@@ -74,7 +79,8 @@ class ApiServer:
         self.storage = storage if storage is not None else Storage(
             history=history, paginate_rv0=paginate_rv0)
         self._app = App(self.registry, self.storage, bookmark_interval=bookmark_interval,
-                        watch_timeout=watch_timeout, authenticate=authenticate)
+                        watch_timeout=watch_timeout, authenticate=authenticate,
+                        watch_list=watch_list)
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -244,6 +250,16 @@ class ApiServer:
         """Delay every following request by ``seconds`` (0 turns it off)."""
         with self._app.lock:
             self._app.delay = max(0.0, seconds)
+
+    def omit_initial_events_end(self, omit: bool = True) -> None:
+        """Streamed lists opened from now on never get their ``initial-events-end`` bookmark.
+
+        The initial ADDED events, the live stream and ordinary bookmarks still
+        come: a client waiting for the end of the list waits forever
+        (kubernetes#140890). ``omit=False`` restores the normal behaviour.
+        """
+        with self._app.lock:
+            self._app.omit_initial_events_end = omit
 
     def compact(self) -> str:
         """Forget all history now: older versions and continue tokens get 410. Returns the rv."""

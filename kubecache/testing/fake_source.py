@@ -12,11 +12,19 @@ the next resourceVersion, stamped into a copy of the object's
   evicted) answers 410 Expired.
 - ``watch(options)`` replays the retained events after
   ``options.resource_version`` then streams live ones; ``""``/``"0"`` start
-  with a synthetic ADDED for every current object. Watching from a version
+  with a synthetic ADDED for every current object. A streamed list
+  (``send_initial_events=True``) gets the current state as ADDED events and,
+  when bookmarks are allowed, a BOOKMARK annotated
+  ``k8s.io/initial-events-end: "true"`` at the current resourceVersion, then
+  the live stream; ``send_initial_events=False`` from ``""``/``"0"`` starts
+  now. ``watch_list=False`` answers a streamed list 422, as a server without
+  the WatchList feature; :meth:`~FakeControllerSource.omit_initial_events_end`
+  leaves the end bookmark out. Watching from a version
   older than the retention window (``history=N`` events, or everything before
   the last :meth:`~FakeControllerSource.compact`) yields one ERROR event with
   a 410 "Expired" Status and ends -- exactly what forces a Reflector to relist.
 - Fault hooks: :meth:`~FakeControllerSource.drop_watches`,
+  :meth:`~FakeControllerSource.omit_initial_events_end`,
   :meth:`~FakeControllerSource.fail_next_lists`,
   :meth:`~FakeControllerSource.fail_next_watches`.
 
@@ -59,12 +67,15 @@ class FakeControllerSource:
     """An in-memory lister-watcher with resourceVersions, retention and fault hooks.
 
     ``history``: how many events are retained for watches to replay (``None`` =
-    all); a watch from an older resourceVersion gets 410.
+    all); a watch from an older resourceVersion gets 410. ``watch_list``:
+    serve streamed lists (else 422, as a server without the WatchList feature).
     """
 
     def __init__(self, *, history: int | None = None,
-                 key_func: KeyFunc = meta_namespace_key_func) -> None:
+                 key_func: KeyFunc = meta_namespace_key_func, watch_list: bool = True) -> None:
         self._key_func = key_func
+        self._watch_list = watch_list
+        self._omit_end = False
         self._lock = threading.Lock()
         self._items: dict[str, Any] = {}
         self._rv = 0
@@ -193,7 +204,17 @@ class FakeControllerSource:
             except ValueError:
                 raise StatusError(code=400, reason="BadRequest",
                                   message=f"invalid resourceVersion {rv_text!r}") from None
-            if since == 0:
+            initial = getattr(options, "send_initial_events", None)
+            if initial is not None and not self._watch_list:
+                raise StatusError(code=422, reason="Invalid", message=WATCH_LIST_FORBIDDEN)
+            if initial:
+                for obj in self._items.values():
+                    w.action(EventType.ADDED, obj)
+                if options.allow_watch_bookmarks and not self._omit_end:
+                    w.bookmark(initial_events_end(str(self._rv)))
+            elif initial is False and since == 0:
+                pass  # start now, without the current state
+            elif since == 0:
                 for obj in self._items.values():
                     w.action(EventType.ADDED, obj)
             elif since < self._oldest_replayable():
@@ -234,6 +255,12 @@ class FakeControllerSource:
             w.stop()
         return len(watchers)
 
+    def omit_initial_events_end(self, omit: bool = True) -> None:
+        """Streamed lists opened from now on never get their end bookmark (the initial
+        ADDED events and live changes still come), as in kubernetes#140890."""
+        with self._lock:
+            self._omit_end = omit
+
     def fail_next_lists(self, n: int, exc: BaseException | None = None) -> None:
         """Make the next ``n`` list calls raise ``exc`` (default: a 500 StatusError)."""
         with self._lock:
@@ -259,6 +286,18 @@ class FakeControllerSource:
         return f"FakeControllerSource(items={len(self._items)}, rv={self._rv})"
 
 
+WATCH_LIST_FORBIDDEN = ("ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
+                        "sendInitialEvents is forbidden for watch unless the WatchList feature "
+                        "gate is enabled")
+"""What a server without the WatchList feature answers (422) to a streamed list."""
+
+
+def initial_events_end(rv: str) -> dict[str, Any]:
+    """The BOOKMARK object that ends a streamed list at ``rv``."""
+    return {"metadata": {"resourceVersion": rv,
+                         "annotations": {"k8s.io/initial-events-end": "true"}}}
+
+
 def _failure(exc: BaseException | None, call: str) -> BaseException:
     if exc is not None:
         return exc
@@ -280,4 +319,4 @@ def _stamp(obj: Any, rv: str) -> Any:
     return out
 
 
-__all__ = ["FakeControllerSource", "gone_status"]
+__all__ = ["FakeControllerSource", "gone_status", "initial_events_end"]
