@@ -23,7 +23,6 @@ runtime's short checks).
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import inspect
 import logging
 from collections.abc import Callable
@@ -56,7 +55,7 @@ from ..controller import (
 from ..controller._base import RESTART_DELAY, ControllerBase, worker_flow
 from ..controller._finalizer import finalizer_flow
 from ..controller._manager import LeaderElectionLost, ManagerBase
-from ..controller._recorder import MAX_ENTRIES, WINDOW, EventAggregator, record_flow
+from ..controller._recorder import RecorderBase, record_flow
 from ..runtime import Stopped, TaskService, adrive, settle
 from ..workqueue import RateLimiter
 from .workqueue import PriorityQueue
@@ -158,27 +157,16 @@ async def finalizer(client: Any, resource: str, name: str, obj: Any, *,
                                        cleanup=cleanup, max_conflicts=max_conflicts))
 
 
-class EventRecorder:
+class EventRecorder(RecorderBase):
     """:class:`kubecache.controller.EventRecorder` for asyncio: ``await event(...)``.
 
-    The same aggregation core (``aggregator``), an ``AsyncClient``'s calls.
+    The same arguments and aggregation core (``aggregator``), an ``AsyncClient``'s calls.
     """
-
-    def __init__(self, client: Any, component: str, host: str = "", *,
-                 window: float = WINDOW, max_entries: int = MAX_ENTRIES,
-                 clock: Clock | None = None,
-                 wall: Callable[[], _dt.datetime] | None = None) -> None:
-        self.client = client
-        self.aggregator = EventAggregator(component, host, window=window,
-                                          max_entries=max_entries, clock=clock, wall=wall)
 
     async def event(self, obj: Any, type_: str, reason: str, message: str) -> Any:
         """Record an event of ``type_`` (``"Normal"`` or ``"Warning"``) about ``obj``."""
         return await adrive(record_flow(self.aggregator, self.client, obj, type_, reason,
                                         message))
-
-    def __repr__(self) -> str:
-        return f"EventRecorder(component={self.aggregator.component!r})"
 
 
 class Manager(TaskService, ManagerBase):

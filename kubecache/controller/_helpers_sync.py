@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-from ..clock import Clock
 from ..runtime import drive
 from ._finalizer import finalizer_flow
-from ._recorder import MAX_ENTRIES, WINDOW, EventAggregator, record_flow
+from ._recorder import RecorderBase, record_flow
 
 __all__ = ["EventRecorder", "finalizer"]
 
@@ -28,27 +26,18 @@ def finalizer(client: Any, resource: str, name: str, obj: Any, *,
                                 max_conflicts=max_conflicts))
 
 
-class EventRecorder:
+class EventRecorder(RecorderBase):
     """Writes core/v1 Events about objects, aggregating repeats (client-go's recorder).
 
-    ``event(obj, type, reason, message)`` writes in the caller's thread and
-    returns the stored Event (``None`` if the server refused: logged, never
-    raised). ``component`` and ``host`` fill the Event's ``source``. A repeat
-    within ``window`` seconds patches the first Event's ``count`` and
-    ``lastTimestamp`` instead of creating another.
+    ``EventRecorder(client, component, host="", *, window=600.0,
+    max_entries=4096, clock=None, wall=None)``. ``event(obj, type, reason,
+    message)`` writes in the caller's thread and returns the stored Event
+    (``None`` if the server refused: logged, never raised). ``component`` and
+    ``host`` fill the Event's ``source``. A repeat within ``window`` seconds
+    patches the first Event's ``count`` and ``lastTimestamp`` instead of
+    creating another.
     """
-
-    def __init__(self, client: Any, component: str, host: str = "", *,
-                 window: float = WINDOW, max_entries: int = MAX_ENTRIES,
-                 clock: Clock | None = None,
-                 wall: Callable[[], _dt.datetime] | None = None) -> None:
-        self.client = client
-        self.aggregator = EventAggregator(component, host, window=window,
-                                          max_entries=max_entries, clock=clock, wall=wall)
 
     def event(self, obj: Any, type_: str, reason: str, message: str) -> Any:
         """Record an event of ``type_`` (``"Normal"`` or ``"Warning"``) about ``obj``."""
         return drive(record_flow(self.aggregator, self.client, obj, type_, reason, message))
-
-    def __repr__(self) -> str:
-        return f"EventRecorder(component={self.aggregator.component!r})"

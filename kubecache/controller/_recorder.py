@@ -44,6 +44,7 @@ __all__ = [
     "EVENT_TYPES",
     "EventAggregator",
     "EventWrite",
+    "RecorderBase",
     "record_flow",
 ]
 
@@ -213,3 +214,24 @@ def record_flow(aggregator: EventAggregator, client: Any, obj: Any, type_: str, 
         return None
     aggregator.written(write, answer)
     return answer
+
+
+class RecorderBase:
+    """What both ``EventRecorder`` front ends share: the client and the aggregation core.
+
+    ``component`` and ``host`` fill the Events' ``source``; a repeat within
+    ``window`` seconds patches the first Event (see :class:`EventAggregator`).
+    Each front end adds ``event(obj, type_, reason, message)``, running
+    :func:`record_flow` with its driver.
+    """
+
+    def __init__(self, client: Any, component: str, host: str = "", *,
+                 window: float = WINDOW, max_entries: int = MAX_ENTRIES,
+                 clock: Clock | None = None,
+                 wall: Callable[[], _dt.datetime] | None = None) -> None:
+        self.client = client
+        self.aggregator = EventAggregator(component, host, window=window,
+                                          max_entries=max_entries, clock=clock, wall=wall)
+
+    def __repr__(self) -> str:
+        return f"EventRecorder(component={self.aggregator.component!r})"
