@@ -485,3 +485,23 @@ def test_workers_on_the_real_queue_never_share_a_key_and_miss_no_add() -> None:
 
     run_state_machine_as_test(Workers, settings=settings(max_examples=150,
                                                          stateful_step_count=40))
+
+
+# --- resource paths -------------------------------------------------------------------------
+
+def test_object_paths_and_a_resource_without_its_version_is_a_clear_error() -> None:
+    """``deployments.apps`` (kubectl's form) is refused, not turned into ``/api/apps/...``.
+
+    The old code built ``/api/apps/namespaces/ns/deployments/web``: the finalizer's
+    patch then met a 404 and ended quietly, as if the object were gone.
+    """
+    from kubecache.controller._paths import collection_path, object_path
+
+    assert object_path("configmaps", "ns", "a") == "/api/v1/namespaces/ns/configmaps/a"
+    assert object_path("deployments.v1.apps", "ns", "web") == \
+        "/apis/apps/v1/namespaces/ns/deployments/web"
+    assert collection_path("leases.v1.coordination.k8s.io") == \
+        "/apis/coordination.k8s.io/v1/leases"
+    assert collection_path("pods.v1", "ns") == "/api/v1/namespaces/ns/pods"
+    with pytest.raises(ValueError, match=r"deployments\.<version>\.apps"):
+        object_path("deployments.apps", "ns", "web")

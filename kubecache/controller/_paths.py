@@ -8,7 +8,12 @@ bit of path building it needs.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["collection_path", "object_path"]
+
+
+_VERSION = re.compile(r"v[0-9]+(?:(?:alpha|beta)[0-9]+)?")
 
 
 def collection_path(resource: str, namespace: str = "") -> str:
@@ -19,6 +24,9 @@ def collection_path(resource: str, namespace: str = "") -> str:
                          f"<plural>.<version>.<group>")
     plural = parts[0]
     version = parts[1] if len(parts) > 1 else "v1"
+    if len(parts) == 2 and not _VERSION.fullmatch(version):
+        raise ValueError(f"invalid resource {resource!r}: {version!r} is no API version; "
+                         f"a group needs its version too: {plural}.<version>.{version}")
     base = f"/apis/{parts[2]}/{version}" if len(parts) == 3 else f"/api/{version}"
     return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
 
