@@ -580,9 +580,9 @@ def _end_mark(e: dict[str, Any]) -> bool:
 def test_streaming_list_sends_state_then_the_annotated_bookmark_then_live_events(
         server: ApiServer, http: httpx.Client, start: str) -> None:
     old = server.resource_version
-    server.create("pods", pod("a", app="web"))
-    server.create("pods", pod("b", app="db"))
-    server.create("pods", pod("c", app="web"))
+    server.create("pods", new_pod("a", labels={"app": "web"}))
+    server.create("pods", new_pod("b", labels={"app": "db"}))
+    server.create("pods", new_pod("c", labels={"app": "web"}))
     server.delete("pods", "c")
     server.compact()  # a streamed list from an old version reads the state, not the history
     listed_at = server.resource_version
@@ -591,7 +591,7 @@ def test_streaming_list_sends_state_then_the_annotated_bookmark_then_live_events
 
     def live() -> None:
         assert opened.wait(10)
-        server.create("pods", pod("d", app="web"))
+        server.create("pods", new_pod("d", labels={"app": "web"}))
 
     t = threading.Thread(target=live)
     t.start()
@@ -614,7 +614,7 @@ def test_streaming_list_sends_state_then_the_annotated_bookmark_then_live_events
 
 def test_streaming_list_without_initial_events_starts_now(server: ApiServer,
                                                           http: httpx.Client) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     events = watch_lines(http, "/api/v1/pods", sendInitialEvents="false",
                          resourceVersionMatch="NotOlderThan", timeoutSeconds="1")
     assert events == []  # no synthetic ADDED: unlike a plain watch from ""
@@ -662,7 +662,7 @@ def test_a_server_without_watch_list_answers_422_as_kube_1_33(http: httpx.Client
 
 
 def test_omitted_end_bookmark_fault(server: ApiServer, http: httpx.Client) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     server.omit_initial_events_end()
     got = read_events(http, "/api/v1/pods",
                       lambda got: sum(e["type"] == "BOOKMARK" for e in got) >= 2, **WATCH_LIST)
@@ -681,8 +681,8 @@ PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 def test_partial_object_metadata_for_lists_gets_and_watches(server: ApiServer,
                                                             http: httpx.Client) -> None:
-    a = server.create("pods", pod("a", app="web"))
-    server.create("pods", pod("b", app="db"))
+    a = server.create("pods", new_pod("a", labels={"app": "web"}))
+    server.create("pods", new_pod("b", labels={"app": "db"}))
     doc = http.get("/api/v1/pods", params={"labelSelector": "app=web", "limit": "1"},
                    headers={"Accept": PARTIAL_LIST + ",application/json"}).json()
     assert doc == {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
@@ -705,7 +705,7 @@ def test_partial_object_metadata_for_lists_gets_and_watches(server: ApiServer,
 
 def test_partial_forms_that_do_not_fit_fall_back_or_get_406(server: ApiServer,
                                                             http: httpx.Client) -> None:
-    server.create("pods", pod("a"))
+    server.create("pods", new_pod("a"))
     r = http.get("/api/v1/pods", headers={"Accept": PARTIAL + ",application/json"})
     assert r.json()["kind"] == "PodList"  # one object's form does not fit a list: next entry
     r = http.get("/api/v1/pods", headers={"Accept": PARTIAL})
