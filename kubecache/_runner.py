@@ -37,11 +37,11 @@ class BackgroundLoop(ThreadService):
 
     def run(self) -> threading.Thread:  # type: ignore[override]  # pinned: starts a thread
         """Start the loop in a daemon thread; :meth:`stop` ends it."""
-        return self._spawn(self._own_stop, "run")
+        return self._spawn(None, "run")
 
     def start(self) -> threading.Thread:
         """The same as :meth:`run` (the verb every component shares)."""
-        return self._spawn(self._own_stop, "start")
+        return self._spawn(None, "start")
 
     def run_until(self, stop: threading.Event) -> threading.Thread:
         """Start the loop in a daemon thread that ends soon after ``stop`` is set."""

@@ -138,6 +138,47 @@ def test_restartable_runs_again_but_never_twice_at_once(front: Front) -> None:
     assert [c for c, _ in toy.calls].count("serve") == 2
 
 
+def test_restartable_started_again_after_stop_runs_again(front: Front) -> None:
+    # start() / stop() / start(): the second run serves until its own stop (on threads
+    # it ended at once, seeing the first run's stop still set)
+    toy = Toy()
+    svc = front.service(toy, once=False)
+    for _ in range(2):
+        toy.serving.clear()
+        front.start(svc)
+        assert toy.serving.wait(5)
+        assert front.is_running(svc) and svc.state is State.RUNNING
+        front.stop(svc)
+        assert front.join(svc, 5) is True
+        assert svc.state is State.STOPPED
+    assert [c for c, _ in toy.calls] == ["prepare", "serve", "cleanup"] * 2
+
+
+def test_a_stop_from_another_thread_right_after_start_claimed_ends_the_run(
+        front: Front, monkeypatch: pytest.MonkeyPatch) -> None:
+    # stop() from another thread between start()'s claim and the run's own stop event
+    # being made: the stop must not be lost (on asyncio the run went on for good)
+    toy = Toy()
+    svc = front.service(toy)
+    claim = Lifecycle.claim
+    stopper: list[threading.Thread] = []
+
+    def claim_then_stop_elsewhere(self: Lifecycle, verb: str) -> bool:
+        go = claim(self, verb)
+        if self is svc.lifecycle and not stopper:
+            t = threading.Thread(target=svc.stop, name="test stopper")
+            stopper.append(t)
+            t.start()
+            t.join(0.5)  # gives the stop its chance here; a guarded start makes it wait
+        return go
+
+    monkeypatch.setattr(Lifecycle, "claim", claim_then_stop_elsewhere)
+    front.start(svc)
+    stopper[0].join(5)
+    assert front.join(svc, 5) is True, "the stop was lost: the run goes on"
+    assert svc.state is State.STOPPED
+
+
 def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:
     svc = ThreadFront().service(Toy())
     with pytest.raises(TypeError, match=r"stop must be a threading.Event.*not function"):

@@ -89,9 +89,10 @@ class TaskService:
     def start(self) -> asyncio.Task[None]:
         """Run in a new task of the running loop (returned); :meth:`stop` ends it."""
         loop = asyncio.get_running_loop()
-        go = self.lifecycle.claim("start")
-        self._service_loop = loop
-        self._own_stop = own = asyncio.Event()
+        with self.lifecycle.guard():  # a stop() from another thread sees the claim and `own`
+            go = self.lifecycle.claim("start")
+            self._service_loop = loop
+            self._own_stop = own = asyncio.Event()
         if go:
             self._done = loop.create_future()
             task = loop.create_task(self._own_body(own), name=self._task_name())
@@ -102,8 +103,9 @@ class TaskService:
 
     def stop(self) -> None:
         """End a run started by :meth:`start` (any thread); before any run: it will not run."""
-        self.lifecycle.cancel()
-        own, loop = self._own_stop, self._service_loop
+        with self.lifecycle.guard():  # atomic with start()'s claim and its new stop event
+            self.lifecycle.cancel()
+            own, loop = self._own_stop, self._service_loop
         if own is None or loop is None:
             return
         try:

@@ -87,12 +87,14 @@ class ThreadService:
 
     def start(self) -> threading.Thread:
         """Run on a daemon thread of the component's own (returned); :meth:`stop` ends it."""
-        return self._spawn(self._own_stop, "start")
+        return self._spawn(None, "start")
 
     def stop(self) -> None:
         """End a run started by :meth:`start`; before any run: the component will not run."""
-        self.lifecycle.cancel()
-        self._own_stop.set()
+        with self.lifecycle.guard():  # atomic with a start's claim and its new stop event
+            self.lifecycle.cancel()
+            own = self._own_stop
+        own.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the run to end; True if it did (or none was started), False on timeout."""
@@ -110,9 +112,20 @@ class ThreadService:
 
     # --- the machinery -----------------------------------------------------------------
 
-    def _spawn(self, stop: threading.Event, verb: str) -> threading.Thread:
-        """Claim a run and start its daemon thread (which returns at once if cancelled)."""
-        go = self.lifecycle.claim(verb)
+    def _spawn(self, stop: threading.Event | None, verb: str) -> threading.Thread:
+        """Claim a run and start its daemon thread (which returns at once if cancelled).
+
+        ``stop=None``: the run :meth:`stop` ends. Each such run gets a new event
+        (a restartable component's next run must not see the last one's stop),
+        made under the lifecycle lock with the claim, so a :meth:`stop` from
+        another thread lands either before the claim or on this run's event.
+        """
+        with self.lifecycle.guard():
+            go = self.lifecycle.claim(verb)
+            if stop is None:
+                if go:
+                    self._own_stop = threading.Event()
+                stop = self._own_stop
         thread = threading.Thread(target=self._body if go else _nothing, args=(stop,),
                                   daemon=True, name=self._thread_name())
         self._thread = thread
