@@ -313,3 +313,89 @@ def test_each_handler_gets_notifications_in_arrival_order_across_keys(
                 expected.append(("add", n, str(step)))
         assert wait_for(lambda: len(seen) == len(expected))
     assert seen == expected
+
+
+# --- handlers added or removed by an inline handler, or while one runs ---------------------
+
+
+class Keys:
+    """A plain buffered handler recording the keys it is told about."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    def on_add(self, obj: Any) -> None:
+        self.got.append(key(obj))
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self.got.append(key(new))
+
+
+def test_an_inline_handler_may_add_a_handler(front: Front) -> None:
+    # the inline handler runs under the informer's delta lock; adding a handler from it
+    # deadlocked the informer (and its stop) for good
+    src = FakeControllerSource()
+    src.add(pod("a"))
+    inf = front.new(src)
+    late = Keys()
+    regs: list[Any] = []
+
+    def on_add(obj: Any) -> None:
+        if name(obj) == "trigger":
+            regs.append(inf.add_event_handler(late))
+
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add), inline=True)
+    with front.running(inf):
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
+        src.add(pod("trigger"))
+        assert wait_for(lambda: regs and regs[0].has_synced()), "the added handler never synced"
+        src.add(pod("after"))
+        assert wait_for(lambda: "ns/after" in late.got)
+    # its catch-up (everything cached, "trigger" included), then the live stream: no gap,
+    # no duplicate
+    assert sorted(late.got[:2]) == ["ns/a", "ns/trigger"] and late.got[2:] == ["ns/after"]
+
+
+def test_a_handler_added_while_an_inline_handler_adds_one_deadlocks_nobody(
+        front: Front) -> None:
+    # lock order: a thread adding a handler held the lifecycle lock while waiting for the
+    # delta lock; the inline handler, holding the delta lock, wanted the lifecycle lock
+    src = FakeControllerSource()
+    inf = front.new(src)
+    first, second = Keys(), Keys()
+    entered, gate = threading.Event(), threading.Event()
+    regs: list[Any] = []
+
+    def on_add(obj: Any) -> None:
+        if name(obj) == "trigger":
+            entered.set()
+            gate.wait(10)
+            regs.append(inf.add_event_handler(first))
+
+    inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add), inline=True)
+    with front.running(inf):
+        assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
+        src.add(pod("trigger"))
+        assert entered.wait(5)
+        adder = threading.Thread(target=lambda: regs.append(inf.add_event_handler(second)),
+                                 name="test adder")
+        adder.start()
+        # let the adder reach its lock (this wait decides nothing: the test passes or
+        # deadlocks whichever way it ends)
+        wait_for(lambda: _lifecycle_held_elsewhere(inf), timeout=0.5)
+        gate.set()
+        adder.join(5)
+        assert not adder.is_alive(), "add_event_handler deadlocked"
+        assert wait_for(lambda: len(regs) == 2 and all(r.has_synced() for r in regs))
+        src.add(pod("after"))
+        assert wait_for(lambda: "ns/after" in first.got and "ns/after" in second.got)
+    for h in (first, second):
+        assert h.got == ["ns/trigger", "ns/after"]
+
+
+def _lifecycle_held_elsewhere(inf: Any) -> bool:
+    lock = inf.lifecycle._cond
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True

@@ -18,8 +18,8 @@ the reflector (its own child tasks included) in the calling task
 (``_serve``); when ``stop`` is set or the calling task is cancelled, it
 cancels the delivery tasks and awaits them to their end (``_cleanup``, with
 :func:`kubecache.runtime.settle`), so nothing it started is left on the
-loop. Locks: the lifecycle lock (``add_event_handler`` may come from any
-thread), then those of :class:`~kubecache.informer._core.InformerCore`.
+loop. Locks: those of :class:`~kubecache.informer._core.InformerCore`
+(``add_event_handler`` may come from any thread).
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
     async def _cleanup(self) -> None:
         """Close the queue, end every delivery task and await it to its end."""
         self._fifo_run.close()
-        for listener in self._processor.listeners:
+        with self._block_deltas:  # a handler added from now on sees the informer stopped
+            listeners = self._processor.listeners
+        for listener in listeners:
             listener.stop()
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:

@@ -102,10 +102,14 @@ class InformerCore(Generic[L]):
     The lifecycle (``lifecycle``, a :class:`~kubecache.runtime.Lifecycle`, and
     the verbs) comes from the front end's runner,
     :class:`~kubecache.runtime.ThreadService` or
-    :class:`~kubecache.runtime.TaskService`. Locks, in order: the lifecycle
-    lock (held while a run sets up and while a handler is added), then
-    ``_block_deltas`` (no delta is applied while a late handler is caught up;
-    the processing step takes it under the queue's lock), then the store's.
+    :class:`~kubecache.runtime.TaskService`. Locks, in order: the queue's
+    (the processing step runs under it), then ``_block_deltas`` (re-entrant:
+    held while a batch is folded and handed out, while a late handler is
+    caught up, and while a run's cleanup takes its listeners), then the
+    lifecycle lock (held while a run sets up and while a handler is checked
+    in before start; an inline handler adding a handler takes it under the
+    two others), then the store's. ``add_event_handler`` never holds the
+    lifecycle lock while it waits for ``_block_deltas``.
     """
 
     lifecycle: Lifecycle
@@ -143,7 +147,7 @@ class InformerCore(Generic[L]):
         self._fifo: DeltaFIFO | None = None
         self._reflector: ReflectorLike | None = None
         self._watch_error_handler: WatchErrorHandler | None = None
-        self._block_deltas = threading.Lock()
+        self._block_deltas = threading.RLock()  # re-entered by an inline handler adding one
         self.stats = InformerStats(self)
         self._freshness = Freshness(self._clock)
         detect = opts.mutation_detector
@@ -194,14 +198,20 @@ class InformerCore(Generic[L]):
             if not self._started():
                 self._processor.add(listener)
                 return listener.registration
-            with self._block_deltas:  # no delta is applied while we catch the handler up
-                self._processor.add(listener)
-                cached = self._indexer.list()
-                if cached:
-                    listener.add_many([new_notification(Notification, (ADD, None, obj))
-                                       for obj in cached], True)
+        # Running (and started for good): catch the handler up under the delta lock alone,
+        # not the lifecycle lock -- an inline handler holds the delta lock and may add a
+        # handler itself (taking the lifecycle lock, then this one again).
+        with self._block_deltas:  # no delta is applied while we catch the handler up
+            if self.is_stopped():  # the run's cleanup takes its listeners under this lock
+                raise InformerStoppedError(
+                    f"handler {describe_handler(handler)} not added: the informer has stopped")
+            self._processor.add(listener)
+            cached = self._indexer.list()
+            if cached:
+                listener.add_many([new_notification(Notification, (ADD, None, obj))
+                                   for obj in cached], True)
             self._start_listener(listener)
-            return listener.registration
+        return listener.registration
 
     def _new_inline_listener(self, handler: Any, requested: float, resync: float) -> L:
         awaits = self._processor.awaits if self._awaits_inline else None

@@ -20,10 +20,11 @@ the buffer once more before blocking; the producer appends and then looks at
 ``_idle``. One of the two always sees the other's write, so a notification
 is never left waiting (a spare wake-up only makes one empty round).
 
-Lock order (outermost first), as the informer takes them: the informer's
-lifecycle lock, the DeltaFIFO's lock, the informer's delta lock (held while
-a batch is folded and distributed, and while a new handler catches up), the
-processor's lock, the indexer's lock; no code takes them in another order.
+Lock order (outermost first), as the informer takes them: the DeltaFIFO's
+lock, the informer's delta lock (held while a batch is folded and
+distributed, and while a new handler catches up), the informer's lifecycle
+lock (an inline handler may add a handler), the processor's lock, the
+indexer's lock; no code takes them in another order.
 Delivery threads take none of them: a handler may read the cache, add
 handlers or remove itself.
 """

@@ -97,7 +97,8 @@ class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
             logger.warning("%s: still waiting for the reflector to stop", reflector.name)
             reflector.join()
         self._fifo_run.close()
-        listeners = self._processor.listeners
+        with self._block_deltas:  # a handler added from now on sees the informer stopped
+            listeners = self._processor.listeners
         for listener in listeners:
             listener.stop()
         for listener in listeners:
