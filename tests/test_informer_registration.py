@@ -399,3 +399,41 @@ def _lifecycle_held_elsewhere(inf: Any) -> bool:
         lock.release()
         return False
     return True
+
+
+def test_an_inline_handler_removed_during_a_batch_is_not_called_after_the_removal(
+        front: Front) -> None:
+    # remove_event_handler from another thread while the inline handler is in its call for
+    # the first object of a batch: once the removal returned, the handler was still called
+    # for the rest of that batch
+    src = FakeControllerSource()
+    for n in ("a", "b", "c"):
+        src.add(pod(n))  # listed together: one batch
+    inf = front.new(src)
+    entered, gate, removed = threading.Event(), threading.Event(), threading.Event()
+    calls: list[tuple[str, bool]] = []
+
+    def on_add(obj: Any) -> None:
+        calls.append((name(obj), removed.is_set()))
+        if name(obj) == "a":
+            entered.set()
+            gate.wait(10)
+
+    reg = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add), inline=True)
+
+    def remove() -> None:
+        assert inf.remove_event_handler(reg)
+        removed.set()
+
+    with front.running(inf):
+        assert entered.wait(5)
+        remover = threading.Thread(target=remove, name="test remover")
+        remover.start()
+        assert wait_for(lambda: not inf.remove_event_handler(reg))  # it is being removed
+        remover.join(0.5)  # lets a removal that does not wait return (decides nothing)
+        gate.set()
+        remover.join(5)
+        assert removed.is_set()
+        assert wait_for(lambda: len(inf.get_store().list_keys()) == 3)
+    assert calls[0] == ("a", False)
+    assert not [n for n, after in calls if after], f"called after its removal: {calls}"

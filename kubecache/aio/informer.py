@@ -32,6 +32,7 @@ from typing import Any
 from ..delta_fifo import DeltaFIFO
 from ..informer._core import InformerCore, cache_sync_flow, check_has_synced_funcs
 from ..informer._freshness import parse_resource_version
+from ..informer._inline import InlineListener
 from ..runtime import TaskService, adrive, settle
 from ._delivery import TaskListener
 from .reflector import AsyncReflector
@@ -86,6 +87,8 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
 
     def _stop_listener(self, listener: TaskListener) -> None:
         listener.stop()
+        if isinstance(listener, InlineListener):
+            listener.join()  # a call in progress on the loop, when removed from another thread
 
     # --- the runner's hooks (kubecache.runtime.TaskService) ----------------------------
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections import deque
 from typing import Any
 
@@ -112,12 +113,18 @@ class InlineListener(Listener):
         """Notifications of this handler queued in ``awaits`` (asyncio), not yet delivered."""
         self.task: Any = None
         """A task awaiting a late handler's catch-up (asyncio), if one was needed."""
+        self._calling = threading.RLock()
+        """Held while the handler is being called (:meth:`join` waits for it)."""
 
     def _append(self, notes: list[Notification]) -> None:
-        if self._stopped:
-            return
+        with self._calling:
+            self._call_all(notes)
+
+    def _call_all(self, notes: list[Notification]) -> None:
         awaits, deliver = self._awaits, self.deliver
         for note in notes:
+            if self._stopped:  # removed meanwhile (its remover waits for this call to end)
+                return
             if self.deferred and awaits is not None:
                 awaits.defer(self, note, None)  # behind an earlier one still awaited
                 continue
@@ -156,7 +163,12 @@ class InlineListener(Listener):
         self._stopped = True
 
     def join(self, timeout: float | None = None) -> None:
-        """Nothing to wait for: calls are made by the informer's own thread or task."""
+        """Wait for a call in progress on another thread (after :meth:`stop`: the last one).
+
+        A no-op from inside the handler's own call (a handler removing itself).
+        """
+        if self._calling.acquire(timeout=-1 if timeout is None else timeout):
+            self._calling.release()
 
 
 __all__ = ["InlineAwaits", "InlineListener"]
