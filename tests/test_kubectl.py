@@ -140,3 +140,99 @@ def test_get_pods_watch(kubectl: str, env: dict[str, str], server: ApiServer) ->
     finally:
         err = out.close()
     assert "error" not in err.lower(), err
+
+
+# --- create and apply as users type them (validation on, OpenAPI v3 served) ------------
+
+CONFIG_MAP = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  labels: {{app: web}}
+data:
+  a: "{a}"
+{extra}"""
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: {replicas}
+  template:
+    spec:
+      containers:
+      - name: c
+        image: {image}
+{sidecar}"""
+
+SIDECAR = """      - name: log
+        image: busybox
+"""
+
+
+def fails(kubectl: str, env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([kubectl, *args, "--request-timeout=20s"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0, f"kubectl {' '.join(args)} succeeded: {proc.stdout}"
+    return proc.stderr
+
+
+def managers(server: ApiServer, resource: str, name: str) -> dict[str, str]:
+    entries = server.get(resource, name)["metadata"].get("managedFields") or []
+    return {e["manager"]: e["operation"] for e in entries}
+
+
+def test_create_and_client_side_apply_with_validation(kubectl: str, env: dict[str, str],
+                                                      server: ApiServer, tmp_path: Path) -> None:
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(CONFIG_MAP.format(a=1, extra=""))
+    assert "configmap/cfg created" in run(kubectl, env, "create", "-f", str(manifest))
+    assert "AlreadyExists" in fails(kubectl, env, "create", "-f", str(manifest))
+    assert managers(server, "configmaps", "cfg") == {"kubectl-create": "Update"}
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text(DEPLOYMENT.format(replicas=2, image="nginx:1", sidecar=SIDECAR))
+    assert "deployment.apps/api created" in run(kubectl, env, "apply", "-f", str(deploy))
+    # re-apply: a changed image and replica count, one container dropped (a strategic
+    # merge patch keyed by container name, with $setElementOrder)
+    deploy.write_text(DEPLOYMENT.format(replicas=3, image="nginx:2", sidecar=""))
+    assert "deployment.apps/api configured" in run(kubectl, env, "apply", "-f", str(deploy))
+    spec = server.get("deployments.v1.apps", "api")["spec"]
+    assert spec == {"replicas": 3, "template": {"spec": {"containers": [
+        {"name": "c", "image": "nginx:2"}]}}}
+    assert "unchanged" in run(kubectl, env, "apply", "-f", str(deploy))
+    assert managers(server, "deployments.v1.apps", "api") == {
+        "kubectl-client-side-apply": "Update"}
+
+
+def test_server_side_apply_reapply_conflict_and_force(kubectl: str, env: dict[str, str],
+                                                      server: ApiServer, tmp_path: Path) -> None:
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(CONFIG_MAP.format(a=1, extra='  b: "2"\n'))
+    out = run(kubectl, env, "apply", "--server-side", "-f", str(manifest))
+    assert "configmap/cfg serverside-applied" in out
+    created = server.get("configmaps", "cfg")
+    assert created["data"] == {"a": "1", "b": "2"}
+    entry, = created["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["fieldsType"]) == (
+        "kubectl", "Apply", "FieldsV1")
+    assert entry["fieldsV1"] == {"f:data": {"f:a": {}, "f:b": {}},
+                                 "f:metadata": {"f:labels": {"f:app": {}}}}
+    # re-apply without b: the field this manager alone owned is removed
+    manifest.write_text(CONFIG_MAP.format(a=1, extra=""))
+    run(kubectl, env, "apply", "--server-side", "-f", str(manifest))
+    assert server.get("configmaps", "cfg")["data"] == {"a": "1"}
+    # another manager changing a: 409 naming the field and its owner, nothing written
+    rv = server.get("configmaps", "cfg")["metadata"]["resourceVersion"]
+    manifest.write_text(CONFIG_MAP.format(a=9, extra=""))
+    err = fails(kubectl, env, "apply", "--server-side", "--field-manager=ops", "-f",
+                str(manifest))
+    assert 'Apply failed with 1 conflict: conflict with "kubectl": .data.a' in err
+    assert server.get("configmaps", "cfg")["metadata"]["resourceVersion"] == rv
+    run(kubectl, env, "apply", "--server-side", "--field-manager=ops", "--force-conflicts",
+        "-f", str(manifest))
+    taken = server.get("configmaps", "cfg")
+    assert taken["data"] == {"a": "9"}
+    fields = {e["manager"]: e["fieldsV1"] for e in taken["metadata"]["managedFields"]}
+    assert fields == {"kubectl": {"f:metadata": {"f:labels": {"f:app": {}}}},
+                      "ops": {"f:data": {"f:a": {}}, "f:metadata": {"f:labels": {"f:app": {}}}}}

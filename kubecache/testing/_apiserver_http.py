@@ -28,14 +28,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .. import fields, labels
 from .._json import dumps, loads
 from ..errors import StatusError
+from . import _apiserver_openapi as openapi
 from ._apiserver_negotiation import negotiate
-from ._apiserver_patch import json_patch, merge_patch
+from ._apiserver_patch import json_patch, merge_patch, strategic_merge_patch
 from ._apiserver_resources import Registry, ResourceType
 from ._apiserver_status import (
     REASONS,
     bad_request,
     list_options_invalid,
     method_not_allowed,
+    options_invalid,
     path_not_found,
     status,
     too_large_body,
@@ -56,8 +58,9 @@ VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
 _TRUE = ("true", "1")
 MAX_REQUEST_BODY = 3 * 1024 * 1024  # kube-apiserver's MaxRequestBodyBytes
 BODY_MEDIA_TYPES = ("application/json",)
+APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_MEDIA_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-                     "application/strategic-merge-patch+json")
+                     "application/strategic-merge-patch+json", APPLY_PATCH)
 _MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) or a trailer line
 _MAX_TRAILERS = 64
 _MAX_BATCH = 256  # events written in one chunk when a watcher has a backlog
@@ -395,6 +398,13 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, params: dict[str, str], body: bytes) -> None:
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         registry = self.server.app.registry
+        if method == "GET" and parts[:2] == ["openapi", "v3"]:
+            doc = openapi.index(registry) if len(parts) == 2 else openapi.document(registry,
+                                                                                  parts[2:])
+            if doc is None:
+                raise path_not_found()
+            self._send_json(doc)
+            return
         if method == "GET" and len(parts) <= 3:
             doc = self._discovery(parts, registry)
             if doc is not None:
@@ -414,8 +424,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _discovery(self, parts: list[str], registry: Registry) -> Any:
         if not parts:
-            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz",
-                              "/version"]}
+            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+                              "/readyz", "/version"]}
         if parts[0] in ("healthz", "livez", "readyz"):
             return b"ok"
         if parts == ["version"]:
@@ -479,7 +489,8 @@ class Handler(BaseHTTPRequestHandler):
                 if rt.namespaced and not r.namespace:
                     raise method_not_allowed(method)
                 self._check_media_type()
-                self._mutated(storage.create(rt, self._json_body(body), r.namespace), 201)
+                self._mutated(storage.create(rt, self._json_body(body), r.namespace,
+                                             params.get("fieldManager") or None), 201)
                 return
             if method == "DELETE":
                 items, _, _ = storage.list_page(rt, r.namespace, flt=_compile_filter(params))
@@ -505,19 +516,33 @@ class Handler(BaseHTTPRequestHandler):
         elif method == "PUT":
             self._check_media_type()
             obj = self._json_body(body)
-            self._mutated(storage.update(rt, obj, r.namespace, r.name, r.subresource))
+            self._mutated(storage.update(rt, obj, r.namespace, r.name, r.subresource,
+                                         params.get("fieldManager") or None,
+                                         self._implicit_manager()))
         elif method == "PATCH":
             ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
             if ctype not in PATCH_MEDIA_TYPES:
                 raise unsupported_media_type(PATCH_MEDIA_TYPES)
+            manager = params.get("fieldManager") or ""
+            force = params.get("force")
+            if ctype == APPLY_PATCH:
+                self._server_side_apply(r, body, manager, (force or "").lower() in _TRUE)
+                return
+            if force is not None:
+                raise options_invalid("PatchOptions", [
+                    ("force", "may not be specified for non-apply patch")])
             patch = self._json_body(body, any_json=True)
             if ctype == "application/json-patch+json":
                 def apply(cur: dict[str, Any]) -> Any:
                     return json_patch(cur, patch)
+            elif ctype == "application/strategic-merge-patch+json":
+                def apply(cur: dict[str, Any]) -> Any:
+                    return strategic_merge_patch(cur, patch)
             else:
                 def apply(cur: dict[str, Any]) -> Any:
                     return merge_patch(cur, patch)
-            self._mutated(storage.patch(rt, r.namespace, r.name, apply, r.subresource))
+            self._mutated(storage.patch(rt, r.namespace, r.name, apply, r.subresource,
+                                        manager or None, self._implicit_manager()))
         elif method == "DELETE":
             if body:
                 self._check_media_type()
@@ -526,6 +551,24 @@ class Handler(BaseHTTPRequestHandler):
             self._mutated(storage.delete(rt, r.namespace, r.name, pre))
         else:
             raise method_not_allowed(method)
+
+    def _implicit_manager(self) -> str:
+        """The field manager kube names a write without ``fieldManager``: the User-Agent's
+        product (``kubectl/v1.30 (linux)`` -> ``kubectl``)."""
+        agent = (self.headers.get("User-Agent") or "").split("/", 1)[0].strip()
+        return clip(agent, 128) or "unknown"
+
+    def _server_side_apply(self, r: _Route, body: bytes, manager: str, force: bool) -> None:
+        """``PATCH`` with ``application/apply-patch+yaml``: 201 when it created the object."""
+        if not manager:
+            raise options_invalid("PatchOptions", [
+                ("fieldManager", "Required value: is required for apply patch")])
+        if r.subresource:
+            raise method_not_allowed("PATCH")
+        applied = _apply_body(body)
+        obj, created = self.server.app.storage.apply(r.rt, r.namespace, r.name, applied,
+                                                     manager, force)
+        self._mutated(obj, 201 if created else 200)
 
     def _mutated(self, obj: dict[str, Any], code: int = 200) -> None:
         with self.server.app.lock:
@@ -686,6 +729,25 @@ def _chunk_size(line: bytes) -> int:
             c not in b"0123456789abcdefABCDEF" for c in text):
         raise bad_request(f"malformed chunked encoding: bad chunk size {clip(repr(line))}")
     return int(text, 16)
+
+
+def _apply_body(body: bytes) -> dict[str, Any]:
+    """An apply configuration: JSON (what kubectl sends), or YAML when PyYAML is installed."""
+    try:
+        doc = loads(body)
+    except ValueError:
+        try:
+            import yaml  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            raise bad_request("the apply configuration is not JSON (YAML needs PyYAML "
+                              "installed)") from None
+        try:
+            doc = yaml.safe_load(body)
+        except yaml.YAMLError as exc:
+            raise bad_request(f"error decoding YAML: {clip(str(exc), 200)}") from None
+    if not isinstance(doc, dict):
+        raise bad_request("the apply configuration must be an object")
+    return doc
 
 
 def _watch_list_options(params: dict[str, str], enabled: bool) -> bool | None:

@@ -1,8 +1,13 @@
-"""Patch documents: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+"""Patch documents: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch.
 
-Strategic merge patch is served as a merge patch: lists are replaced
-instead of merged by key, which is what most test patches need.
-Both functions leave their input untouched and share unchanged subtrees
+Strategic merge patch is a merge patch whose lists of objects merge by a
+key (containers by ``name``, ...) and which carries directives: kubectl's
+client-side apply sends ``$setElementOrder/<list>`` with the changed items
+only, ``{"$patch": "delete", <key>: ...}`` to drop an item,
+``$deleteFromPrimitiveList/<list>``, ``$retainKeys`` and ``"$patch":
+"replace"``. Merge keys come from the directive when present, else from a
+table of the core types' list fields; any other list is replaced.
+The functions leave their input untouched and share unchanged subtrees
 with it (stored objects are never mutated in place).
 """
 
@@ -25,6 +30,110 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
+
+
+# Merge keys of the core types' lists (k8s.io/api's patchMergeKey tags), by field name.
+_MERGE_KEYS: dict[str, tuple[str, ...]] = {
+    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
+    "env": ("name",), "volumes": ("name",), "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",),
+    "ports": ("containerPort", "port"), "conditions": ("type",), "hostAliases": ("ip",),
+    "ownerReferences": ("uid",), "topologySpreadConstraints": ("topologyKey",),
+    "resourceClaims": ("name",), "schedulingGates": ("name",),
+}
+_MERGED_PRIMITIVES = ("finalizers",)
+_ORDER = "$setElementOrder/"
+_DELETE_PRIMITIVES = "$deleteFromPrimitiveList/"
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` with a strategic merge ``patch`` applied (see the module docstring)."""
+    if not isinstance(patch, dict):
+        return patch
+    if patch.get("$patch") == "replace":
+        return {k: v for k, v in patch.items() if k != "$patch"}
+    if patch.get("$patch") == "delete":
+        return None
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, list):
+            out[key] = _merge_list(key, out.get(key), value, patch.get(_ORDER + key))
+        else:
+            merged = strategic_merge_patch(out.get(key), value)
+            if merged is None:
+                out.pop(key, None)
+            else:
+                out[key] = merged
+    for key, value in patch.items():
+        if key.startswith(_ORDER) and key[len(_ORDER):] not in patch:
+            field = key[len(_ORDER):]  # only the order changed
+            out[field] = _merge_list(field, out.get(field), [], value)
+        elif key.startswith(_DELETE_PRIMITIVES) and isinstance(value, list):
+            field = key[len(_DELETE_PRIMITIVES):]
+            if isinstance(out.get(field), list):
+                out[field] = [v for v in out[field] if v not in value]
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        out = {k: v for k, v in out.items() if k in retain}
+    return out
+
+
+def _merge_key(field: str, items: list[Any], order: Any) -> str | None:
+    if isinstance(order, list) and order and all(isinstance(o, dict) and len(o) == 1
+                                                 for o in order):
+        keys = {str(next(iter(o))) for o in order}
+        if len(keys) == 1:
+            return keys.pop()
+    for key in _MERGE_KEYS.get(field, ()):
+        if items and all(isinstance(i, dict) and key in i for i in items):
+            return key
+    return None
+
+
+def _merge_list(field: str, current: Any, patch: list[Any], order: Any) -> Any:
+    """A list field under a strategic merge patch: merged by key, unioned, or replaced."""
+    cur = current if isinstance(current, list) else []
+    if field in _MERGED_PRIMITIVES and all(not isinstance(v, (dict, list)) for v in patch):
+        merged = cur + [v for v in patch if v not in cur]
+    else:
+        key = _merge_key(field, [i for i in patch if isinstance(i, dict)] or cur, order)
+        if key is None:
+            return [strategic_merge_patch(None, v) if isinstance(v, dict) else v
+                    for v in patch]
+        merged = list(cur)
+        for item in patch:
+            if not isinstance(item, dict) or key not in item:
+                raise bad_request(f"strategic merge patch: an item of {field!r} has no "
+                                  f"merge key {key!r}")
+            at = next((n for n, old in enumerate(merged)
+                       if isinstance(old, dict) and old.get(key) == item[key]), None)
+            new = strategic_merge_patch(merged[at] if at is not None else None, item)
+            if at is None and new is not None:
+                merged.append(new)
+            elif at is not None and new is None:
+                del merged[at]
+            elif at is not None:
+                merged[at] = new
+    if isinstance(order, list):
+        rank = {_identity(o, order): n for n, o in enumerate(order)}
+        known = [v for v in merged if _identity(v, order) in rank]
+        known.sort(key=lambda v: rank[_identity(v, order)])
+        merged = known + [v for v in merged if _identity(v, order) not in rank]
+    return merged
+
+
+def _identity(value: Any, order: Any = None) -> Any:
+    """How ``$setElementOrder`` names an item: its merge-key pair, or the value itself."""
+    if isinstance(value, dict):
+        if order and isinstance(order, list) and isinstance(order[0], dict):
+            key = next(iter(order[0]))
+            return (key, repr(value.get(key)))
+        return tuple(sorted((k, repr(v)) for k, v in value.items()))
+    return repr(value)
 
 
 def json_patch(target: Any, ops: Any) -> Any:

@@ -69,23 +69,29 @@ def invalid_fields(rt: ResourceType, name: str, errors: Sequence[FieldError]) ->
                   group=rt.group, kind=rt.kind, causes=causes)
 
 
-def list_options_invalid(problems: Sequence[tuple[str, str]]) -> StatusError:
-    """``422 Invalid`` for bad list/watch parameters, worded as kube's ListOptions validation.
+def options_invalid(kind: str, problems: Sequence[tuple[str, str]]) -> StatusError:
+    """``422 Invalid`` for bad request options (``ListOptions``, ``PatchOptions``), as kube.
 
     ``problems``: ``(field, detail)`` pairs; a detail that does not already say
-    why (``Unsupported value: ...``) is a ``Forbidden`` one.
+    why (``Unsupported value: ...``, ``Required value: ...``) is a ``Forbidden`` one.
     """
     causes = []
     parts = []
     for field, detail in problems:
-        unsupported = detail.startswith("Unsupported value")
-        body = detail if unsupported else f"Forbidden: {detail}"
-        causes.append({"reason": "FieldValueNotSupported" if unsupported
-                       else "FieldValueForbidden", "message": body, "field": field})
+        reason = ("FieldValueNotSupported" if detail.startswith("Unsupported value")
+                  else "FieldValueRequired" if detail.startswith("Required value")
+                  else "FieldValueForbidden")
+        body = detail if reason != "FieldValueForbidden" else f"Forbidden: {detail}"
+        causes.append({"reason": reason, "message": body, "field": field})
         parts.append(f"{field}: {body}")
     listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return status(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {listed}',
-                  group="meta.k8s.io", kind="ListOptions", causes=causes)
+    return status(422, "Invalid", f'{kind}.meta.k8s.io "" is invalid: {listed}',
+                  group="meta.k8s.io", kind=kind, causes=causes)
+
+
+def list_options_invalid(problems: Sequence[tuple[str, str]]) -> StatusError:
+    """``422 Invalid`` for bad list/watch parameters, worded as kube's ListOptions validation."""
+    return options_invalid("ListOptions", problems)
 
 
 def undecodable(rt: ResourceType, why: str) -> StatusError:

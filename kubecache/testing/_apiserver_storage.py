@@ -32,6 +32,8 @@ from queue import SimpleQueue
 from typing import Any, NamedTuple
 
 from .._json import dumps, loads
+from ._apiserver_apply import apply as apply_config
+from ._apiserver_apply import created_by_apply, track_update
 from ._apiserver_resources import ResourceType
 from ._apiserver_status import (
     already_exists,
@@ -59,6 +61,9 @@ Filter = Callable[[dict[str, Any]], bool]
 
 Picked = tuple[str, dict[str, Any], "bytes | None"]
 """An event as one watcher sees it: type, object, wire line (``None``: encode it)."""
+
+IN_PROCESS_MANAGER = "kubecache-apiserver"
+"""The field manager of in-process writes to objects that have managers already."""
 
 # Sorts just after "/" so that [ns + "/", ns + _NS_END) is one namespace's key range.
 _NS_END = "0"
@@ -295,8 +300,12 @@ class Storage:
         self._changed.notify_all()
         return obj
 
-    def create(self, rt: ResourceType, obj: dict[str, Any], namespace: str = "") -> dict[str, Any]:
-        """Store a new object (``obj`` becomes storage-owned); 409 if the name is taken."""
+    def create(self, rt: ResourceType, obj: dict[str, Any], namespace: str = "",
+               manager: str | None = None) -> dict[str, Any]:
+        """Store a new object (``obj`` becomes storage-owned); 409 if the name is taken.
+
+        ``manager``: the field manager writing it (it then owns every field).
+        """
         meta = _metadata(rt, obj)
         name = meta.get("name") or ""
         if not name and meta.get("generateName"):
@@ -311,6 +320,8 @@ class Storage:
         meta["generation"] = 1
         meta.pop("deletionTimestamp", None)
         _validate(rt, obj, name)
+        if manager is not None:
+            meta["managedFields"] = track_update(None, obj, manager)
         key = object_key(rt, namespace, name)
         with self._lock:
             table = self._table(rt)
@@ -319,7 +330,8 @@ class Storage:
             return self._commit(table, "ADDED", key, obj, None)
 
     def update(self, rt: ResourceType, obj: dict[str, Any], namespace: str = "",
-               name: str = "", subresource: str = "") -> dict[str, Any]:
+               name: str = "", subresource: str = "", manager: str | None = None,
+               implicit_manager: str = IN_PROCESS_MANAGER) -> dict[str, Any]:
         """Replace an object (``status`` subresource: only its status); rv precondition -> 409."""
         meta = _metadata(rt, obj)
         name = name or meta.get("name") or ""
@@ -328,10 +340,13 @@ class Storage:
                               f"the name on the URL ({clip(name)})")
         namespace = _check_namespace(rt, meta, namespace)
         key = object_key(rt, namespace, name)
-        return self._overwrite(rt, key, name, subresource, lambda old: obj)
+        return self._overwrite(rt, key, name, subresource, lambda old: obj, manager,
+                               implicit_manager=implicit_manager)
 
     def patch(self, rt: ResourceType, namespace: str, name: str,
-              apply: Callable[[dict[str, Any]], Any], subresource: str = "") -> dict[str, Any]:
+              apply: Callable[[dict[str, Any]], Any], subresource: str = "",
+              manager: str | None = None,
+              implicit_manager: str = IN_PROCESS_MANAGER) -> dict[str, Any]:
         """Patch an object: ``apply(current)`` returns the patched document (input untouched)."""
         key = object_key(rt, namespace if rt.namespaced else "", name)
 
@@ -343,14 +358,41 @@ class Storage:
             _metadata(rt, doc)  # the patched document must decode like a sent one
             return doc
 
-        return self._overwrite(rt, key, name, subresource, patched)
+        return self._overwrite(rt, key, name, subresource, patched, manager,
+                               implicit_manager=implicit_manager)
+
+    def apply(self, rt: ResourceType, namespace: str, name: str, applied: dict[str, Any],
+              manager: str, force: bool = False) -> tuple[dict[str, Any], bool]:
+        """Server-side apply ``applied`` as ``manager``; ``(object, created)``.
+
+        A missing object is created; otherwise see :mod:`._apiserver_apply`
+        (409 for fields other managers own with other values, unless ``force``).
+        """
+        meta = _metadata(rt, applied)
+        if meta.get("name") and meta["name"] != name:
+            raise bad_request(f"the name of the object ({clip(meta['name'])}) does not match "
+                              f"the name on the URL ({clip(name)})")
+        namespace = _check_namespace(rt, meta, namespace)
+        meta["name"] = name
+        key = object_key(rt, namespace, name)
+        with self._lock:
+            exists = key in self._table(rt).objects
+        if not exists:
+            return self.create(rt, created_by_apply(applied, manager), namespace), True
+        return self._overwrite(rt, key, name, "", lambda old: apply_config(
+            old, applied, manager, force=force), None, track=False), False
 
     def _overwrite(self, rt: ResourceType, key: str, name: str, subresource: str,
-                   make: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+                   make: Callable[[dict[str, Any]], dict[str, Any]],
+                   manager: str | None = None, track: bool = True,
+                   implicit_manager: str = IN_PROCESS_MANAGER) -> dict[str, Any]:
         """Replace the object at ``key`` with ``make(current)`` (update and patch).
 
         A ``metadata.resourceVersion`` in the new document is a precondition
         (409 when stale); the ``status`` subresource takes only the new status.
+        Field managers are tracked when a ``manager`` writes or the object has
+        some already (then as ``implicit_manager``: kube names it after the
+        client's User-Agent); ``track=False``: ``make`` did it, as an apply does.
         """
         with self._lock:
             table = self._table(rt)
@@ -370,6 +412,12 @@ class Storage:
                 new = dict(doc)
                 new["metadata"] = _carry_metadata(old["metadata"], doc["metadata"], old, new)
                 _validate(rt, new, name)
+            if track and (manager is not None or old["metadata"].get("managedFields")):
+                if doc["metadata"].get("managedFields") == []:  # kube's way to reset them
+                    new["metadata"].pop("managedFields", None)
+                else:
+                    new["metadata"]["managedFields"] = track_update(
+                        old, new, manager or implicit_manager, subresource)
             return self._replace(table, key, old, new)
 
     def _replace(self, table: _Table, key: str, old: dict[str, Any],
