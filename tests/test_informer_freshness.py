@@ -75,6 +75,27 @@ def test_waiting_for_a_version_not_reached_times_out_and_a_later_one_wakes_it(
         assert "ns/p2" in inf.get_store().list_keys()
 
 
+def test_a_wait_for_a_version_never_reached_ends_when_the_informer_stops(
+        front: Front) -> None:
+    # with no timeout, such a wait blocked for good once the informer had stopped
+    src = FakeControllerSource()
+    src.add(pod("a"))  # resourceVersion 1
+    inf = front.new(src)
+    target = "1000000"
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(
+        front.wait(inf, "wait_for_resource_version", target, None)), daemon=True)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+        waiter.start()
+        assert wait_for(lambda: len(inf._freshness._waiters) == 1)
+    waiter.join(10.0)
+    assert result == [False], "the wait outlived the informer"
+    # and one that starts after the stop answers at once
+    assert front.wait(inf, "wait_for_resource_version", target, None) is False
+    assert front.wait(inf, "wait_for_resource_version", "1", None) is True  # reached before
+
+
 def test_a_bookmark_counts_as_reaching_its_resource_version(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))

@@ -104,6 +104,7 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
 
     async def _cleanup(self) -> None:
         """Close the queue, end every delivery task and await it to its end."""
+        self._freshness.close()  # wait_for_resource_version answers False from now on
         self._fifo_run.close()
         with self._block_deltas:  # a handler added from now on sees the informer stopped
             listeners = self._processor.listeners
@@ -119,7 +120,8 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
             self._final_mutation_check()
 
     async def wait_for_resource_version(self, rv: str, timeout: float | None = None) -> bool:
-        """Wait until the cache reflects resourceVersion ``rv`` or later; False on timeout.
+        """Wait until the cache reflects resourceVersion ``rv`` or later; False on timeout
+        (or once the informer stopped).
 
         The awaitable twin of :meth:`kubecache.SharedIndexInformer.wait_for_resource_version`
         (a non-integer ``rv`` raises ``ValueError``); woken by the informer, no polling.
@@ -136,7 +138,7 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
             return True
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
-            return True
+            return handle.reached  # false: the informer stopped first
         except asyncio.TimeoutError:
             return False
         finally:

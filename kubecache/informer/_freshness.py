@@ -8,9 +8,11 @@ reached the indexer, so the version reported is never ahead of the cache.
 
 Waiters (``wait_for_resource_version``) register a target version and a wake-up
 function; :meth:`Freshness.reached` calls the wake-up of each waiter whose
-target it passed. This is the sans-I/O core; the two front ends' drivers are
-thin: a :class:`threading.Event` per waiter here (:meth:`Freshness.wait`), an
-asyncio future in :class:`kubecache.aio.AsyncSharedIndexInformer`.
+target it passed, and :meth:`Freshness.close` (the informer stopped) every
+other one, so no wait outlives the informer. This is the sans-I/O core; the
+two front ends' drivers are thin: a :class:`threading.Event` per waiter here
+(:meth:`Freshness.wait`), an asyncio future in
+:class:`kubecache.aio.AsyncSharedIndexInformer`.
 
 Threads: ``reached`` is called by the informer's producer (the reflector's
 thread or task) only; waiters register from any thread. The hot path takes no
@@ -42,11 +44,13 @@ def _as_int(rv: str) -> int:
 
 
 class _Waiter:
-    __slots__ = ("target", "wake")
+    __slots__ = ("reached", "target", "wake")
 
     def __init__(self, target: int, wake: Callable[[], object]) -> None:
         self.target = target
         self.wake = wake
+        self.reached = False
+        """Why it was woken: the target was reached (else the informer stopped)."""
 
 
 class Freshness:
@@ -60,6 +64,7 @@ class Freshness:
         self.updated_at: float | None = None
         """The clock's time of the last event, bookmark or list applied (``None``: none yet)."""
         self._waiters: list[_Waiter] = []
+        self._closed = False
 
     def reached(self, rv: str) -> None:
         """The indexer reflects ``rv`` (an event, a bookmark or a list was applied)."""
@@ -75,6 +80,15 @@ class Freshness:
                 return
             self._waiters = [w for w in self._waiters if w.target > now]
         for w in due:
+            w.reached = True
+            w.wake()
+
+    def close(self) -> None:
+        """The informer stopped: wake every waiter (not reached); later waits answer at once."""
+        with self._lock:
+            self._closed = True
+            left, self._waiters = self._waiters, []
+        for w in left:
             w.wake()
 
     def seconds_since_update(self) -> float | None:
@@ -85,19 +99,25 @@ class Freshness:
     def has_reached(self, target: int) -> bool:
         return _as_int(self.resource_version) >= target
 
-    def add_waiter(self, target: int, wake: Callable[[], object]) -> object | None:
+    def add_waiter(self, target: int, wake: Callable[[], object]) -> _Waiter | None:
         """Call ``wake()`` once the cache reflects ``target``; ``None`` if it already does.
 
-        Otherwise returns a handle for :meth:`remove_waiter`.
+        Otherwise returns a handle for :meth:`remove_waiter` whose ``reached``
+        says, once woken, whether the target was reached (false: the informer
+        stopped first; after :meth:`close`, ``wake()`` is called at once).
         """
         if self.has_reached(target):
             return None
         waiter = _Waiter(target, wake)
         with self._lock:
-            self._waiters.append(waiter)
+            closed = self._closed
+            if not closed:
+                self._waiters.append(waiter)
         if self.has_reached(target):  # reached meanwhile: see the module docstring
             self.remove_waiter(waiter)
             return None
+        if closed:
+            wake()
         return waiter
 
     def remove_waiter(self, handle: object) -> None:
@@ -105,14 +125,15 @@ class Freshness:
             self._waiters = [w for w in self._waiters if w is not handle]
 
     def wait(self, rv: str, timeout: float | None = None) -> bool:
-        """Block until the cache reflects ``rv`` or later; False after ``timeout`` seconds."""
+        """Block until the cache reflects ``rv`` or later; False after ``timeout`` seconds
+        or once the informer stopped."""
         target = parse_resource_version(rv)
         event = threading.Event()
         handle = self.add_waiter(target, event.set)
         if handle is None:
             return True
         try:
-            return event.wait(timeout)
+            return event.wait(timeout) and handle.reached
         finally:
             self.remove_waiter(handle)
 

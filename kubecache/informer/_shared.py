@@ -74,7 +74,8 @@ class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
         indexer, not just the reflector) holds that write once this returns
         True. Events, bookmarks and lists count; versions compare as integers
         (a non-integer ``rv`` raises ``ValueError``). False after ``timeout``
-        seconds. Woken by the informer as it applies changes (no polling).
+        seconds, or once the informer stopped (a wait never outlives it).
+        Woken by the informer as it applies changes (no polling).
         """
         return self._freshness.wait(rv, timeout)
 
@@ -92,6 +93,7 @@ class SharedIndexInformer(ThreadService, InformerCore[ThreadListener]):
 
     def _cleanup(self) -> None:
         """Join the reflector, close the queue, stop and join every delivery thread."""
+        self._freshness.close()  # wait_for_resource_version answers False from now on
         reflector = self._reflector_run
         if not reflector.join(5.0):
             logger.warning("%s: still waiting for the reflector to stop", reflector.name)
