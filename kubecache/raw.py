@@ -82,15 +82,13 @@ def _plain(value: Any) -> Any:
 class RawObject(ReadOnlyMapping):
     """A read-only cached object in raw storage (see the module docstring)."""
 
-    __slots__ = ("_api", "_kind", "_labels", "_name", "_ns", "_raw", "_rv")
+    __slots__ = ("_name", "_raw", "_rv", "_scope", "_type")
 
     _raw: bytes
-    _kind: Any
-    _api: Any
+    _type: tuple[Any, Any]  # (kind, apiVersion), shared by every object of that type
     _name: Any
-    _ns: Any
     _rv: Any
-    _labels: Any  # FrozenDict, or _NULL / a plain value kept only as a flag for "present"
+    _scope: tuple[Any, Any]  # (namespace, labels: a FrozenDict or _NULL), shared like _type
 
     # --- reading ----------------------------------------------------------------
 
@@ -103,24 +101,24 @@ class RawObject(ReadOnlyMapping):
             meta = RawMetadata._of(self)
             if meta is not None:
                 return meta
-        elif key == "kind" and self._kind is not None:
-            return _plain(self._kind)
-        elif key == "apiVersion" and self._api is not None:
-            return _plain(self._api)
+        elif key == "kind" and self._type[0] is not None:
+            return _plain(self._type[0])
+        elif key == "apiVersion" and self._type[1] is not None:
+            return _plain(self._type[1])
         return _part(self._top()[key])
 
     def get(self, key: str, default: Any = None) -> Any:
         # The hot path (key functions, indexers, selectors): no exception, no decoding.
         if key == "metadata":
-            if (self._name is not None or self._ns is not None or self._rv is not None
-                    or self._labels is not None):
+            if (self._name is not None or self._rv is not None
+                    or self._scope is not _NO_SCOPE):
                 view = _new_raw(RawMetadata)
                 _set_view(view, self)
                 return view
         elif key == "kind":
-            if (value := self._kind) is not None:
+            if (value := self._type[0]) is not None:
                 return None if value is _NULL else value
-        elif key == "apiVersion" and (value := self._api) is not None:
+        elif key == "apiVersion" and (value := self._type[1]) is not None:
             return None if value is _NULL else value
         found = self._top().get(key, _MISSING_FAST)
         return default if found is _MISSING_FAST else _part(found)
@@ -128,15 +126,14 @@ class RawObject(ReadOnlyMapping):
     def __contains__(self, key: object) -> bool:
         if key == "metadata" and self._has_meta():
             return True
-        if key == "kind" and self._kind is not None:
+        if key == "kind" and self._type[0] is not None:
             return True
-        if key == "apiVersion" and self._api is not None:
+        if key == "apiVersion" and self._type[1] is not None:
             return True
         return key in self._top()
 
     def _has_meta(self) -> bool:
-        return (self._name is not None or self._ns is not None or self._rv is not None
-                or self._labels is not None)
+        return self._name is not None or self._rv is not None or self._scope is not _NO_SCOPE
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._top())
@@ -174,8 +171,8 @@ class RawObject(ReadOnlyMapping):
         _read_only(self)
 
     def _short(self) -> str:
-        kind = self._kind if isinstance(self._kind, str) else "object"
-        ns, name = self._ns, self._name
+        kind = self._type[0] if isinstance(self._type[0], str) else "object"
+        ns, name = self._scope[0], self._name
         where = f"{ns}/{name}" if isinstance(ns, str) and ns else repr(_plain(name))
         return f"{kind} {where}"
 
@@ -201,11 +198,11 @@ class RawMetadata(ReadOnlyMapping):
         if key == "name":
             return obj._name
         if key == "namespace":
-            return obj._ns
+            return obj._scope[0]
         if key == "resourceVersion":
             return obj._rv
         if key == "labels":
-            labels = obj._labels
+            labels = obj._scope[1]
             return labels if labels is None or type(labels) is FrozenDict else _MISSING_FAST
         return _MISSING_FAST
 
@@ -227,7 +224,7 @@ class RawMetadata(ReadOnlyMapping):
         if key == "name":
             value = obj._name
         elif key == "namespace":
-            value = obj._ns
+            value = obj._scope[0]
         elif key == "resourceVersion":
             value = obj._rv
         else:
@@ -275,16 +272,15 @@ class RawMetadata(ReadOnlyMapping):
 
 
 _MISSING_FAST: Any = object()
+_NO_SCOPE: tuple[Any, Any] = (None, None)
 
 # RawObject refuses setattr: it is built through its slots' own descriptors (C calls)
 _new_raw = object.__new__
 _set_raw = RawObject._raw.__set__  # type: ignore[attr-defined]
-_set_kind = RawObject._kind.__set__
-_set_api = RawObject._api.__set__
+_set_type = RawObject._type.__set__  # type: ignore[attr-defined]
 _set_name = RawObject._name.__set__
-_set_ns = RawObject._ns.__set__
 _set_rv = RawObject._rv.__set__
-_set_labels = RawObject._labels.__set__
+_set_scope = RawObject._scope.__set__  # type: ignore[attr-defined]
 _set_view = RawMetadata._obj.__set__  # type: ignore[attr-defined]
 
 
@@ -379,16 +375,35 @@ def _shared_labels(labels: dict[str, str]) -> FrozenDict:
     return found
 
 
+_TYPE_PAIRS: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+_SCOPES: dict[tuple[Any, int], tuple[Any, Any]] = {}
+"""(namespace, labels) pairs shared by objects: pods of one workload hold one pair."""
+
+
 def _build(raw: bytes, kind: Any, api: Any, name: Any, ns: Any, rv: Any,
            labels: Any) -> RawObject:
     obj = _new_raw(RawObject)
     _set_raw(obj, raw)
-    _set_kind(obj, kind if kind is None or kind is _NULL else _intern(kind))
-    _set_api(obj, api if api is None or api is _NULL else _intern(api))
+    pair = _TYPE_PAIRS.get((kind, api))
+    if pair is None:
+        pair = (kind if kind is None or kind is _NULL else _intern(kind),
+                api if api is None or api is _NULL else _intern(api))
+        if len(_TYPE_PAIRS) >= _MAX_LABEL_SETS:
+            _TYPE_PAIRS.clear()
+        _TYPE_PAIRS[pair] = pair
+    _set_type(obj, pair)
     _set_name(obj, name)
-    _set_ns(obj, ns if ns is None or ns is _NULL else _intern(ns))
+
     _set_rv(obj, rv)
-    _set_labels(obj, _shared_labels(labels) if type(labels) is dict else labels)
+    if type(labels) is dict:
+        labels = _shared_labels(labels)
+    scope = _NO_SCOPE if ns is None and labels is None else _SCOPES.get((ns, id(labels)))
+    if scope is None:  # (the pair holds labels: their id stays theirs while it is kept)
+        scope = (ns if ns is None or ns is _NULL else _intern(ns), labels)
+        if len(_SCOPES) >= _MAX_LABEL_SETS:
+            _SCOPES.clear()
+        _SCOPES[(ns, id(labels))] = scope
+    _set_scope(obj, scope)
     return obj
 
 
