@@ -59,6 +59,35 @@ def test_one_informer_per_resource_and_options(factory_front: Front) -> None:
         "pods[metadata_only,labels=x]"
 
 
+def test_the_same_selectors_written_differently_share_one_informer(
+        factory_front: Front, server: ApiServer) -> None:
+    # keyed by the selectors' text, these made two informers (two lists, two watches)
+    f = factory_front.new()
+    web = factory_front.informer_for(f, "pods", label_selector="tier=fe,app=web")
+    assert factory_front.informer_for(f, "pods", label_selector="app=web, tier=fe") is web
+    assert factory_front.informer_for(f, "pods", label_selector="app = web,tier = fe") is web
+    assert web.name == "pods[labels=app=web,tier=fe]"
+    named = factory_front.informer_for(f, "pods", field_selector="metadata.name==a")
+    assert factory_front.informer_for(f, "pods", field_selector="metadata.name=a") is named
+    assert factory_front.informer_for(f, "pods", label_selector="") is \
+        factory_front.informer_for(f, "pods")  # no selector
+    assert sorted(f.informers) == ["pods", "pods[fields=metadata.name=a]",
+                                   "pods[labels=app=web,tier=fe]"]
+    # a selector that cannot be parsed is an error here, naming it (it made an informer
+    # that never synced: the server refuses it, the reflector retries for good)
+    with pytest.raises(ValueError, match=r"label_selector 'app=web,,'"):
+        factory_front.informer_for(f, "pods", label_selector="app=web,,")
+    with pytest.raises(ValueError, match=r"field_selector 'metadata\.name'"):
+        factory_front.informer_for(f, "pods", field_selector="metadata.name")
+    # the canonical text is what the server is asked for
+    server.create("pods", pod("a", ns="default", rv=None, labels={"app": "web", "tier": "fe"}))
+    server.create("pods", pod("b", ns="default", rv=None, labels={"app": "web"}))
+    factory_front.start(f)
+    assert all(factory_front.wait_for_cache_sync(f, 10).values())
+    assert _names(web) == ["default/a"] and _names(named) == ["default/a"]
+    factory_front.shutdown(f)
+
+
 def test_start_wait_and_shutdown(factory_front: Front, server: ApiServer) -> None:
     _fill(server)
     f = factory_front.new()

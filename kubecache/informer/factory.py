@@ -8,7 +8,10 @@ threads and asyncio; it knows no source and no front end:
 
 - :class:`InformerSpec` keys an informer: ``resource``, ``metadata_only``,
   ``label_selector``, ``field_selector`` (``indexers`` are not part of the
-  key: asking again with more indexers adds them to the same informer).
+  key: asking again with more indexers adds them to the same informer). The
+  selectors are parsed and kept as their canonical text (``"tier=fe,app=web"``
+  and ``"app=web, tier=fe"`` share one informer; the server is sent that text);
+  one that does not parse is a ``ValueError`` at once.
 - :class:`InformerFactoryCore` is given a *list-watch constructor*
   (``new_list_watch(spec, namespace)``: the Kubernetes source gives
   ``kubecache.kube.new_list_watch_from_client`` bound to a client) and an
@@ -38,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import fields, labels
 from ..clock import Clock
 from ..delta_fifo import TransformFunc
 from ..index import IndexFunc
@@ -125,8 +129,10 @@ class InformerFactoryCore(Generic[Inf]):
         if not isinstance(resource, str) or not resource:
             raise ValueError(f"{self.owner}.informer_for: resource must be a non-empty str "
                              f"such as 'pods' or 'deployments.v1.apps', got {resource!r}")
-        spec = InformerSpec(resource, bool(metadata_only), _text(label_selector),
-                            _text(field_selector))
+        where = f"{self.owner}.informer_for({resource!r})"
+        spec = InformerSpec(resource, bool(metadata_only),
+                            _canonical(label_selector, labels.parse, "label_selector", where),
+                            _canonical(field_selector, fields.parse, "field_selector", where))
         with self._lock:
             if self._shut_down:
                 raise RuntimeError(f"{self.owner}.informer_for({spec.name!r}): the factory "
@@ -190,11 +196,19 @@ class InformerFactoryCore(Generic[Inf]):
                 f"started={started}{', shut down' if self._shut_down else ''})")
 
 
-def _text(selector: Any) -> str | None:
+def _canonical(selector: Any, parse: Callable[[str], Any], what: str,
+               where: str) -> str | None:
+    """A selector's canonical text (requirements sorted: one key for one meaning), or
+    ``None`` for none; text that does not parse is a ``ValueError`` naming it."""
     if selector is None:
         return None
     text = str(selector)
-    return text or None
+    if not text.strip():
+        return None
+    try:
+        return str(parse(text)) or None
+    except ValueError as err:
+        raise ValueError(f"{where}: {what} {text!r} is not a selector: {err}") from err
 
 
 def _add_missing_indexers(informer: FactoryInformer, name: str,
