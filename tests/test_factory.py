@@ -7,6 +7,7 @@ Every test runs on both through the ``factory_front`` fixture
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any
 
 import pytest
@@ -177,6 +178,38 @@ def test_indexers_are_added_to_the_shared_informer(factory_front: Front,
     with pytest.raises(ValueError, match="already has index 'app'"):
         factory_front.informer_for(f, "pods", indexers={"app": lambda o: []})
     factory_front.shutdown(f)
+
+
+def test_two_callers_adding_the_same_index_at_once_both_get_the_informer(
+        factory_front: Front) -> None:
+    # both found the index missing and both added it: the second add_indexers failed
+    # with a name clash, a spurious ValueError for asking for what the first had asked
+    def by_app(obj: Any) -> list[str]:
+        return [obj["metadata"].get("labels", {}).get("app", "")]
+
+    f = factory_front.new()
+    pods = factory_front.informer_for(f, "pods")
+    add_indexers = pods.add_indexers
+    other: list[Any] = []
+
+    def ask_elsewhere() -> None:
+        try:
+            other.append(f.informer_for("pods", indexers={"app": by_app}))
+        except Exception as err:
+            other.append(err)
+
+    def add_while_another_asks(indexers: Any) -> None:
+        if not other:
+            t = threading.Thread(target=ask_elsewhere, name="test second caller")
+            t.start()
+            t.join(0.5)  # its chance to interleave here (decides nothing: it may wait)
+        add_indexers(indexers)
+
+    pods.add_indexers = add_while_another_asks  # type: ignore[method-assign]
+    assert factory_front.informer_for(f, "pods", indexers={"app": by_app}) is pods
+    assert wait_for(lambda: bool(other))
+    assert other == [pods]
+    assert "app" in pods.get_indexer().get_indexers()
 
 
 def test_an_informer_the_user_started_is_left_to_the_user(factory_front: Front,

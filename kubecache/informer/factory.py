@@ -29,8 +29,9 @@ of ``wait_for_cache_sync``'s answer); one with options is named
 ``resource[option,...]`` (e.g. ``pods[metadata_only,labels=app=web]``), so
 names stay unique.
 
-Locking: one lock guards the bookkeeping; it is never held while an
-informer starts, waits or stops (those take the informer's own lifecycle lock).
+Locking: one lock guards the bookkeeping and the indexers ``informer_for``
+adds (the informer's indexer lock is taken under it); it is never held while
+an informer starts, waits or stops (those take the informer's own lifecycle lock).
 """
 
 from __future__ import annotations
@@ -145,8 +146,8 @@ class InformerFactoryCore(Generic[Inf]):
                     use_watch_list=self.use_watch_list, name=spec.name, clock=self.clock)
                 self._informers[spec] = informer
                 return informer
-        if indexers:
-            _add_missing_indexers(informer, spec.name, indexers)
+            if indexers:  # under the lock: two callers asking at once must not both add
+                _add_missing_indexers(informer, spec.name, indexers)
         return informer
 
     @property
