@@ -20,10 +20,11 @@ pollers) may run again once ``STOPPED``, but never twice at the same time.
 
 Locking: one re-entrant lock (:meth:`Lifecycle.guard`) guards the state. A
 component may hold it around its own set-up or around a check of the state
-(e.g. "add this handler unless stopped"), so that both are atomic; it is the
-*outermost* lock of a component (taken before any lock of the component's
-own) and nothing blocking is done under it. Waiters (``join``) wait on its
-condition.
+(e.g. "add this handler unless stopped"), so that both are atomic; nothing
+blocking is done under it, and no lock of the component's own is taken under
+it unless the component's lock order says so (the informer takes it *inside*
+its queue and delta locks: an inline handler may add a handler). Waiters
+(``join``) wait on its condition.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ caller's thread). A failure of a hook is logged (with the component's name)
 on a thread of the component's own, re-raised to a ``run(stop)`` caller, and
 kept in ``lifecycle.error``; the state ends ``STOPPED`` either way.
 
-Lock order: the lifecycle lock (outermost, held only by ``_prepare`` and by
-short checks), then the component's own locks.
+Lock order: the lifecycle lock is held only by ``_prepare``, by ``start``'s
+claim and ``stop`` (briefly) and by short checks; the component's own lock
+order says where it stands among its locks (see :mod:`.lifecycle`).
 """
 
 from __future__ import annotations
