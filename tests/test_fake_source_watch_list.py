@@ -77,13 +77,14 @@ def test_source_without_watch_list_answers_422_and_the_end_can_be_omitted() -> N
     w.stop()
 
 
-def test_a_streaming_reflector_syncs_from_the_source_without_listing() -> None:
+def test_a_default_reflector_streams_from_the_source_without_listing() -> None:
     src = FakeControllerSource()
+    assert src.supports_watch_list is True  # use_watch_list=None: stream
     for name in ("a", "b"):
         src.add(pod(name, rv=None))
     store = new_store(meta_namespace_key_func)
     stop = threading.Event()
-    r = Reflector(src, None, store, use_watch_list=True)
+    r = Reflector(src, None, store)
     r.run_until(stop)
     try:
         assert wait_for(lambda: r.last_sync_resource_version() == "2")

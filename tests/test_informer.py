@@ -378,7 +378,7 @@ def test_has_synced_waits_for_the_whole_first_list(front: Front) -> None:
     src = FakeControllerSource()
     for i in range(300):
         src.add(pod(f"p{i}"))
-    inf = front.new(src, page_size=50)
+    inf = front.new(src, page_size=50, use_watch_list=False)  # pages
     rec = front.recorder()
     rec.gate.clear()  # handlers being slow must not delay has_synced
     inf.add_event_handler(rec)

@@ -72,7 +72,7 @@ def test_lists_then_applies_watch_events(stop: threading.Event, front: Front) ->
     src.add(pod("a"))
     src.add(pod("b"))
     store = new_store(meta_namespace_key_func)
-    r = start(front, src, store, stop)
+    r = start(front, src, store, stop, use_watch_list=False)  # the list + watch path
     assert wait_for(lambda: len(store) == 2)
     src.modify(pod("a", spec={"v": 2}))
     src.delete(pod("b"))
@@ -294,7 +294,7 @@ def test_list_failures_retry_with_backoff_and_report_each_once(
     src.add(pod("a"))
     src.fail_next_lists(3)
     store = new_store(meta_namespace_key_func)
-    r = start(front, src, store, stop)
+    r = start(front, src, store, stop, use_watch_list=False)  # lists fail
     assert wait_for(lambda: len(store) == 1)
     assert r.stats.errors == 3 and r.stats.backoffs == 3
     warnings = [rec for rec in caplog.records if "injected list failure" in rec.getMessage()]
@@ -455,8 +455,8 @@ def test_stop_is_prompt_and_stops_the_open_watch(front: Front) -> None:
 def test_stop_during_a_long_backoff_is_prompt(front: Front) -> None:
     src = FakeControllerSource()
     src.fail_next_lists(1)
-    r = front.reflector(src, None, new_store(meta_namespace_key_func),
-                  backoff=Backoff(initial=30.0, maximum=30.0, jitter=0.0))
+    r = front.reflector(src, None, new_store(meta_namespace_key_func), use_watch_list=False,
+                        backoff=Backoff(initial=30.0, maximum=30.0, jitter=0.0))
     stop = threading.Event()
     r.run_until(stop)
     assert wait_for(lambda: r.stats.backoffs == 1)
@@ -502,7 +502,7 @@ def test_list_and_watch_raises_a_failed_list() -> None:
     src = FakeControllerSource()
     src.fail_next_lists(1, ConnectionResetError("reset"))
     seen: list[BaseException] = []
-    r = Reflector(src, None, new_store(meta_namespace_key_func))
+    r = Reflector(src, None, new_store(meta_namespace_key_func), use_watch_list=False)
     r.set_watch_error_handler(lambda _r, e: seen.append(e))
     with pytest.raises(ConnectionResetError):
         r.list_and_watch(threading.Event())

@@ -71,6 +71,9 @@ class FakeControllerSource:
     serve streamed lists (else 422, as a server without the WatchList feature).
     """
 
+    supports_watch_list = True
+    """Streamed lists are served (``send_initial_events``): a reflector streams by default."""
+
     def __init__(self, *, history: int | None = None,
                  key_func: KeyFunc = meta_namespace_key_func, watch_list: bool = True) -> None:
         self._key_func = key_func
