@@ -7,17 +7,15 @@ into raw objects (the bytes as the server sent them, metadata parsed).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import orjson
 import pytest
 
-from kubecache import SharedIndexInformer, wait_for_cache_sync
 from kubecache.compact import ReadOnlyObjectError, thaw, to_json
 from kubecache.index import NAMESPACE_INDEX, meta_namespace_index_func
 from kubecache.informer import ResourceEventHandlerFuncs
-from kubecache.kube import Client, Config, new_list_watch_from_client
+from kubecache.kube import AsyncClient, Client, Config, new_list_watch_from_client
 from kubecache.listers import GenericLister
 from kubecache.raw import RawObject, raw_source
 from kubecache.testing import ApiServer, FakeControllerSource
@@ -76,38 +74,42 @@ def test_raw_source_is_the_sources_twin_or_itself() -> None:
 
 
 @pytest.mark.apiserver(bookmark_interval=0.1)
-def test_a_kube_source_decodes_straight_into_raw_objects(server: ApiServer) -> None:
+def test_a_kube_source_decodes_straight_into_raw_objects(front: Front,
+                                                         server: ApiServer) -> None:
+    """Client (threads) and AsyncClient (asyncio): the informer's source is the raw twin."""
     for i in range(3):
         server.create("pods", web_pod(f"p{i}", ns="default"))
-    client = Client(Config(server=server.url), watch_margin=2)
+    if front.name == "asyncio":
+        client: Any = front.call(AsyncClient, Config(server=server.url), watch_margin=2)
+    else:
+        client = Client(Config(server=server.url), watch_margin=2)
     lw = new_list_watch_from_client(client, "pods")
     transformed: list[type] = []
-    inf = SharedIndexInformer(lw, "Pod", storage="raw",
-                              transform=lambda o: transformed.append(type(o)) or o)
-    stop = threading.Event()
-    thread = threading.Thread(target=inf.run, args=(stop,))
-    thread.start()
+    inf = front.new(lw, storage="raw", transform=lambda o: transformed.append(type(o)) or o)
     try:
-        assert wait_for_cache_sync(stop, inf.has_synced, timeout=10)
-        server.create("pods", web_pod("late", ns="default"))
-        server.patch("pods", "p0", {"metadata": {"labels": {"app": "db"}}})
-        server.delete("pods", "p1")
-        store = inf.get_store()
+        with front.running(inf):
+            assert wait_for(inf.has_synced, timeout=10)
+            server.create("pods", web_pod("late", ns="default"))
+            server.patch("pods", "p0", {"metadata": {"labels": {"app": "db"}}})
+            server.delete("pods", "p1")
+            store = inf.get_store()
 
-        def converged() -> bool:
-            got = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in store.list()}
-            want = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
-                    for o in server.list_objects("pods")}
-            return got == want
-        assert wait_for(converged)
-        for obj in server.list_objects("pods"):
-            cached, _ = store.get_by_key(f"default/{obj['metadata']['name']}")
-            assert type(cached) is RawObject and cached == obj and thaw(cached) == obj
-            assert orjson.loads(to_json(cached)) == obj
-        assert store.get_by_key("default/p0")[0]["metadata"]["labels"] == {"app": "db"}
+            def converged() -> bool:
+                got = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
+                       for o in store.list()}
+                want = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
+                        for o in server.list_objects("pods")}
+                return got == want
+            assert wait_for(converged)
+            for obj in server.list_objects("pods"):
+                cached, _ = store.get_by_key(f"default/{obj['metadata']['name']}")
+                assert type(cached) is RawObject and cached == obj and thaw(cached) == obj
+                assert orjson.loads(to_json(cached)) == obj
+            assert store.get_by_key("default/p0")[0]["metadata"]["labels"] == {"app": "db"}
         # the transform saw what the source decoded: raw objects, never dicts
         assert transformed and set(transformed) == {RawObject}
     finally:
-        stop.set()
-        thread.join(10)
-        client.close()
+        if front.name == "asyncio":
+            front.submit(client.aclose).result(10)
+        else:
+            client.close()
