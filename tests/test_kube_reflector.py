@@ -67,10 +67,11 @@ pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
 def test_initial_list_is_paginated(server: ApiServer) -> None:
+    """Paginated lists (streamed lists, the default for this source, are turned off here)."""
     with ApiServer(paginate_rv0=True) as paging:
         for i in range(250):
             paging.create("pods", new_pod(f"p{i:03d}", ns=f"ns{i % 7}"))
-        with Running(paging, page_size=100) as r:
+        with Running(paging, page_size=100, use_watch_list=False) as r:
             assert wait_for(lambda: len(r.store) == 250)
             assert r.reflector.stats.list_pages == 3
             assert state(r.store) == server_state(paging)
@@ -78,7 +79,7 @@ def test_initial_list_is_paginated(server: ApiServer) -> None:
     # The faithful default: a resourceVersion=0 list is served whole, like the watch cache.
     for i in range(250):
         server.create("pods", new_pod(f"p{i:03d}"))
-    with Running(server, page_size=100) as r:
+    with Running(server, page_size=100, use_watch_list=False) as r:
         assert wait_for(lambda: len(r.store) == 250)
         assert r.reflector.stats.list_pages == 1
 

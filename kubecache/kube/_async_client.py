@@ -354,7 +354,7 @@ class AsyncClient(ClientBase):
                                     accept=query.watch_accept, raw=raw)
 
         if raw:
-            return AsyncListWatch(list_func, watch_func)
+            return AsyncKubeListWatch(list_func, watch_func)  # already raw: its own twin
         return AsyncKubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -352,7 +352,7 @@ class Client(ClientBase):
                               raw=raw)
 
         if raw:
-            return ListWatch(list_func, watch_func)
+            return KubeListWatch(list_func, watch_func)  # already raw: its own twin
         return KubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
 
     # --- the I/O ----------------------------------------------------------------------------
