@@ -18,8 +18,10 @@ from kubecache.aio import AsyncListWatch
 from kubecache.errors import StatusError
 from kubecache.kube import Config
 from kubecache.listwatch import ListOptions
+from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 from tests.support.front import Front
+from tests.support.objects import new_pod
 from tests.support.servers import RawServer, read_head
 
 LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -173,3 +175,22 @@ def test_raw_objects_decodes_lists_and_watch_events_on_both_clients(
     assert isinstance(item, RawObject) and item == META
     assert [type(e.object) for e in events] == [RawObject] and events[0].object == META
     assert recorder.heads[0][2]["accept"] == LIST_ACCEPT  # the twin keeps the query's Accept
+
+
+def test_metadata_only_against_the_embedded_server(front: Front, server: ApiServer) -> None:
+    server.create("pods", new_pod("a", labels={"app": "web"}))
+    with front.client(Config(server=server.url)) as driver:
+        lw = driver.list_watch("pods", metadata_only=True)
+        listed = driver.list(lw, ListOptions(limit=500))
+        w = driver.watch(lw, ListOptions(resource_version=listed["metadata"]["resourceVersion"],
+                                         timeout_seconds=30))
+        server.create("pods", new_pod("b"))
+        events = [e for e in driver.next_events(w, 3) if e.type is EventType.ADDED][:1]
+        driver.stop_watch(w)
+    assert listed["kind"] == "PartialObjectMetadataList"
+    (item,) = listed["items"]
+    assert item["kind"] == "PartialObjectMetadata" and item["apiVersion"] == "meta.k8s.io/v1"
+    assert item["metadata"]["labels"] == {"app": "web"} and "spec" not in item
+    (added,) = events
+    assert added.object["kind"] == "PartialObjectMetadata" and "spec" not in added.object
+    assert added.object["metadata"]["name"] == "b"
