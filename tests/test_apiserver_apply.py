@@ -10,9 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubecache.errors import StatusError
 from kubecache.testing import ApiServer
 from kubecache.testing._apiserver_apply import decode, encode, fields_of, path_text
 from kubecache.testing._apiserver_patch import strategic_merge_patch
+from kubecache.testing._apiserver_resources import BUILTIN
+from kubecache.testing._apiserver_storage import Storage
 
 CM = "/api/v1/namespaces/default/configmaps"
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
@@ -186,3 +189,52 @@ def test_apply_accepts_yaml(http: httpx.Client, body: bytes) -> None:
     pytest.importorskip("yaml")
     r = http.patch(f"{CM}/cfg", content=body, headers=APPLY, params={"fieldManager": "y"})
     assert r.status_code == 201 and r.json()["data"] == {"a": "1"}
+
+
+# --- property: server-side apply on a flat map against a simple model ------------------
+
+_config = st.dictionaries(st.sampled_from("abcd"), st.sampled_from("12"), max_size=4)
+_step = st.tuples(st.sampled_from(["alice", "bob", "carol"]), _config, st.booleans())
+
+
+@given(steps=st.lists(_step, min_size=1, max_size=12))
+def test_apply_matches_a_model_of_ownership(steps: list[tuple[str, dict[str, str], bool]]) -> None:
+    """Owners and data after any sequence of applies (with and without force) equal a model:
+    conflicts are fields another manager owns with another value; force takes them; a field
+    its applier dropped goes when nobody else owns it; equal values are shared."""
+    rt = next(t for t in BUILTIN if t.plural == "configmaps")
+    storage = Storage()
+    data: dict[str, str] = {}
+    owned: dict[str, set[str]] = {}
+    exists = False
+    for manager, config, force in steps:
+        others = {k for m, ks in owned.items() if m != manager for k in ks}
+        clash = sorted(k for k in config if k in others and data.get(k) != config[k])
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "cfg"}}
+        if config:
+            body["data"] = dict(config)
+        if clash and not force:
+            with pytest.raises(StatusError) as exc:
+                storage.apply(rt, "default", "cfg", body, manager)
+            assert exc.value.code == 409  # one cause per field and owner
+            assert {c["field"] for c in exc.value.status["details"]["causes"]} == {
+                f".data.{k}" for k in clash}
+            continue
+        obj, created = storage.apply(rt, "default", "cfg", body, manager, force)
+        assert created == (not exists)
+        exists = True
+        for m in owned:
+            if m != manager:
+                owned[m] -= set(clash)
+        dropped = owned.get(manager, set()) - set(config) - {
+            k for m, ks in owned.items() if m != manager for k in ks}
+        data.update(config)
+        for k in dropped:
+            data.pop(k, None)
+        owned[manager] = set(config)
+        owned = {m: ks for m, ks in owned.items() if ks}
+        assert (obj.get("data") or {}) == data
+        got = {e["manager"]: {p[1][2:] for p in decode(e["fieldsV1"])}
+               for e in obj["metadata"].get("managedFields") or []}
+        assert got == owned

@@ -385,6 +385,8 @@ def created_by_apply(applied: dict[str, Any], manager: str) -> dict[str, Any]:
     obj = dict(applied)
     meta = {k: v for k, v in (applied.get("metadata") or {}).items() if k != "managedFields"}
     obj["metadata"] = meta
-    meta["managedFields"] = [_entry(manager, "Apply", str(applied.get("apiVersion") or ""),
-                                    fields_of(obj))]
+    fields = fields_of(obj)
+    if fields:  # a manager owning nothing has no entry
+        meta["managedFields"] = [_entry(manager, "Apply", str(applied.get("apiVersion") or ""),
+                                        fields)]
     return obj
