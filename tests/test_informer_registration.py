@@ -437,3 +437,16 @@ def test_an_inline_handler_removed_during_a_batch_is_not_called_after_the_remova
         assert wait_for(lambda: len(inf.get_store().list_keys()) == 3)
     assert calls[0] == ("a", False)
     assert not [n for n, after in calls if after], f"called after its removal: {calls}"
+
+
+def test_a_handler_without_any_callback_is_refused(front: Front) -> None:
+    # a plain function (or None) was registered as a handler that silently did nothing
+    inf = front.new(FakeControllerSource())
+    for wrong in (lambda obj: None, print, None, object()):
+        with pytest.raises(TypeError, match=r"on_add.*ResourceEventHandlerFuncs"):
+            inf.add_event_handler(wrong)
+        with pytest.raises(TypeError, match=r"on_add.*ResourceEventHandlerFuncs"):
+            inf.add_event_handler(wrong, inline=True)
+    assert inf.stats.handlers == 0
+    inf.add_event_handler(ResourceEventHandlerFuncs())  # nothing asked for: allowed
+    assert inf.stats.handlers == 1

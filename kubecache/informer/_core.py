@@ -33,6 +33,7 @@ from ._handlers import (
     ADD,
     Notification,
     ResourceEventHandler,
+    check_handler,
     describe_callable,
     describe_handler,
     new_notification,
@@ -187,6 +188,7 @@ class InformerCore(Generic[L]):
         called by the informer's own thread or task, with no hand-off (see
         :mod:`kubecache.informer._inline`; a slow inline handler delays the informer).
         """
+        check_handler(handler)
         with self.lifecycle.guard():
             if self.is_stopped():
                 raise InformerStoppedError(

@@ -117,6 +117,23 @@ def callbacks(handler: Any) -> tuple[Callable[..., Any], Callable[[Any, Any], An
             getattr(handler, "on_delete", None) or _ignore)
 
 
+CALLBACKS = ("on_add", "on_update", "on_delete")
+
+
+def check_handler(handler: Any) -> None:
+    """Refuse a "handler" with none of the callbacks (a plain function, ``None``...).
+
+    Registered, it would silently be told nothing; a
+    :class:`ResourceEventHandlerFuncs` is always a handler (even an empty one).
+    """
+    if isinstance(handler, ResourceEventHandlerFuncs) or any(
+            callable(getattr(handler, name, None)) for name in CALLBACKS):
+        return
+    raise TypeError(f"handler {describe_handler(handler)} has none of on_add, on_update, "
+                    f"on_delete; to register functions, wrap them: "
+                    f"ResourceEventHandlerFuncs(on_add=fn, on_update=fn2, on_delete=fn3)")
+
+
 def _ignore(*_: Any, **__: Any) -> None:
     """Stands in for a callback the handler does not implement."""
 
@@ -206,6 +223,7 @@ def key_for_log(obj: Any) -> str:
 
 __all__ = [
     "ADD",
+    "CALLBACKS",
     "DELETE",
     "INITIAL_FLAG",
     "UPDATE",
@@ -214,6 +232,7 @@ __all__ = [
     "ResourceEventHandler",
     "ResourceEventHandlerFuncs",
     "callbacks",
+    "check_handler",
     "describe_callable",
     "describe_handler",
     "dispatcher",
