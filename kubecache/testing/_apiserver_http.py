@@ -25,11 +25,11 @@ from queue import Empty
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import fields, labels
 from .._json import dumps, loads
 from ..errors import StatusError
 from . import _apiserver_openapi as openapi
 from ._apiserver_negotiation import negotiate
+from ._apiserver_params import TRUE, apply_body, compile_filter, int_param, watch_list_options
 from ._apiserver_patch import json_patch, merge_patch, strategic_merge_patch
 from ._apiserver_resources import Registry, ResourceType
 from ._apiserver_status import (
@@ -43,7 +43,7 @@ from ._apiserver_status import (
     too_large_body,
     unsupported_media_type,
 )
-from ._apiserver_storage import Filter, Storage, Watcher, event_line
+from ._apiserver_storage import Storage, Watcher, event_line
 from ._apiserver_table import table
 from ._apiserver_validation import clip, dns1123_label, path_segment, quote
 
@@ -55,7 +55,6 @@ VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubecache",
                 "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
                 "goVersion": "python", "compiler": "python", "platform": "linux/amd64"}
 
-_TRUE = ("true", "1")
 MAX_REQUEST_BODY = 3 * 1024 * 1024  # kube-apiserver's MaxRequestBodyBytes
 BODY_MEDIA_TYPES = ("application/json",)
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -480,7 +479,7 @@ class Handler(BaseHTTPRequestHandler):
         rt = r.rt
         if not r.name:
             if method == "GET":
-                if params.get("watch", "").lower() in _TRUE:
+                if params.get("watch", "").lower() in TRUE:
                     self._watch(r, params)
                 else:
                     self._list(r, params)
@@ -493,7 +492,7 @@ class Handler(BaseHTTPRequestHandler):
                                              params.get("fieldManager") or None), 201)
                 return
             if method == "DELETE":
-                items, _, _ = storage.list_page(rt, r.namespace, flt=_compile_filter(params))
+                items, _, _ = storage.list_page(rt, r.namespace, flt=compile_filter(params))
                 for obj, _raw in items:
                     meta = obj["metadata"]
                     storage.delete(rt, meta.get("namespace", ""), meta["name"])
@@ -526,7 +525,7 @@ class Handler(BaseHTTPRequestHandler):
             manager = params.get("fieldManager") or ""
             force = params.get("force")
             if ctype == APPLY_PATCH:
-                self._server_side_apply(r, body, manager, (force or "").lower() in _TRUE)
+                self._server_side_apply(r, body, manager, (force or "").lower() in TRUE)
                 return
             if force is not None:
                 raise options_invalid("PatchOptions", [
@@ -565,7 +564,7 @@ class Handler(BaseHTTPRequestHandler):
                 ("fieldManager", "Required value: is required for apply patch")])
         if r.subresource:
             raise method_not_allowed("PATCH")
-        applied = _apply_body(body)
+        applied = apply_body(body)
         obj, created = self.server.app.storage.apply(r.rt, r.namespace, r.name, applied,
                                                      manager, force)
         self._mutated(obj, 201 if created else 200)
@@ -602,12 +601,12 @@ class Handler(BaseHTTPRequestHandler):
                                          "supported on watch requests")])
         with app.lock:
             app.stats.lists += 1
-        limit = _int_param(params, "limit")
+        limit = int_param(params, "limit")
         out = negotiate(self.headers.get("Accept", ""), target="list")
         items, rv, token = app.storage.list_page(
             r.rt, r.namespace, resource_version=params.get("resourceVersion", ""),
             match=params.get("resourceVersionMatch", ""), limit=limit,
-            continue_=params.get("continue", ""), flt=_compile_filter(params))
+            continue_=params.get("continue", ""), flt=compile_filter(params))
         if out.form == "table":
             doc = table(r.rt, (o for o, _ in items), resource_version=str(rv), continue_=token,
                         include_object=params.get("includeObject", "Metadata"))
@@ -626,14 +625,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self, r: _Route, params: dict[str, str]) -> None:
         app = self.server.app
-        timeout = _int_param(params, "timeoutSeconds")
+        timeout = int_param(params, "timeoutSeconds")
         deadline = time.monotonic() + (timeout if timeout else app.watch_timeout)
-        bookmarks = params.get("allowWatchBookmarks", "").lower() in _TRUE
-        initial = _watch_list_options(params, app.watch_list)
+        bookmarks = params.get("allowWatchBookmarks", "").lower() in TRUE
+        initial = watch_list_options(params, app.watch_list)
         out_form = negotiate(self.headers.get("Accept", ""), target="watch")
         include = params.get("includeObject", "Metadata")
         w = app.storage.watch(r.rt, r.namespace, params.get("resourceVersion", ""),
-                              _compile_filter(params), app.watch_floor, initial)
+                              compile_filter(params), app.watch_floor, initial)
         app.watch_opened(w, self.connection)
         rt = r.rt
         with app.lock:
@@ -729,91 +728,3 @@ def _chunk_size(line: bytes) -> int:
             c not in b"0123456789abcdefABCDEF" for c in text):
         raise bad_request(f"malformed chunked encoding: bad chunk size {clip(repr(line))}")
     return int(text, 16)
-
-
-def _apply_body(body: bytes) -> dict[str, Any]:
-    """An apply configuration: JSON (what kubectl sends), or YAML when PyYAML is installed."""
-    try:
-        doc = loads(body)
-    except ValueError:
-        try:
-            import yaml  # type: ignore[import-untyped, unused-ignore]
-        except ImportError:
-            raise bad_request("the apply configuration is not JSON (YAML needs PyYAML "
-                              "installed)") from None
-        try:
-            doc = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {clip(str(exc), 200)}") from None
-    if not isinstance(doc, dict):
-        raise bad_request("the apply configuration must be an object")
-    return doc
-
-
-def _watch_list_options(params: dict[str, str], enabled: bool) -> bool | None:
-    """``sendInitialEvents`` of a watch (``None``: not sent), checked as kube checks it.
-
-    ``resourceVersionMatch`` must be ``NotOlderThan`` with it and is forbidden
-    without it; a server without the WatchList feature (``enabled`` false)
-    forbids it: 422 Invalid, one cause per problem, as kube-apiserver answers.
-    """
-    text = params.get("sendInitialEvents")
-    match = params.get("resourceVersionMatch", "")
-    problems: list[tuple[str, str]] = []
-    value: bool | None = None
-    if text is not None:
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise bad_request(f"invalid sendInitialEvents: {clip(text)!r}")
-        value = text.lower() in _TRUE
-        if match != "NotOlderThan":
-            problems.append(("resourceVersionMatch", "sendInitialEvents requires setting "
-                             "resourceVersionMatch to NotOlderThan"))
-        if not enabled:
-            problems.append(("sendInitialEvents", "sendInitialEvents is forbidden for watch "
-                             "unless the WatchList feature gate is enabled"))
-    if match:
-        if text is None:
-            problems.append(("resourceVersionMatch", "resourceVersionMatch is forbidden for "
-                             "watch unless sendInitialEvents is provided"))
-        if match != "NotOlderThan":
-            problems.append(("resourceVersionMatch", f'Unsupported value: "{clip(match)}": '
-                             'supported values: "NotOlderThan"'))
-    if problems:
-        raise list_options_invalid(problems)
-    return value
-
-
-def _int_param(params: dict[str, str], name: str) -> int | None:
-    text = params.get(name)
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise bad_request(f"invalid {name}: {clip(text)!r}") from None
-
-
-def _compile_filter(params: dict[str, str]) -> Filter | None:
-    """One predicate for ``labelSelector`` and ``fieldSelector``; bad syntax -> 400."""
-    lsel = params.get("labelSelector") or ""
-    fsel = params.get("fieldSelector") or ""
-    try:
-        lmatch = labels.parse(lsel) if lsel else None
-        fmatch = fields.parse(fsel) if fsel else None
-    except ValueError as exc:
-        raise bad_request(f"unable to parse requirement: {exc}") from None
-    if lmatch is None and fmatch is None:
-        return None
-
-    def matches(obj: dict[str, Any]) -> bool:
-        # Defensive: whatever a stored object holds, a selector answers yes or no, never 500.
-        try:
-            if lmatch is not None:
-                found = (obj.get("metadata") or {}).get("labels") or {}
-                if not isinstance(found, dict) or not lmatch.matches(found):
-                    return False
-            return fmatch is None or fmatch.matches(obj)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            return False
-
-    return matches
