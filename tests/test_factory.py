@@ -7,6 +7,7 @@ Every test runs on both through the ``factory_front`` fixture
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from typing import Any
 
@@ -123,6 +124,28 @@ def test_start_again_starts_only_the_new_ones(factory_front: Front, server: ApiS
     assert factory_front.is_running(pods) and factory_front.is_running(cms)
     factory_front.shutdown(f)
     assert not factory_front.is_running(pods) and not factory_front.is_running(cms)
+
+
+def test_waiting_with_an_informer_never_started_says_so(
+        factory_front: Front, server: ApiServer, caplog: pytest.LogCaptureFixture) -> None:
+    # informer_for after start(), and no second start(): client-go's classic trap; the wait
+    # answered {"pods": True} and nothing said that "configmaps" would never sync
+    _fill(server)
+    f = factory_front.new()
+    factory_front.informer_for(f, "pods")
+    factory_front.start(f)
+    cms = factory_front.informer_for(f, "configmaps")
+    with caplog.at_level(logging.WARNING, logger="kubecache.informer"):
+        assert factory_front.wait_for_cache_sync(f, 10) == {"pods": True}
+    warned = [r.getMessage() for r in caplog.records if "never started" in r.getMessage()]
+    assert len(warned) == 1 and "'configmaps'" in warned[0] and "start()" in warned[0]
+    caplog.clear()
+    factory_front.start(f)
+    with caplog.at_level(logging.WARNING, logger="kubecache.informer"):
+        assert factory_front.wait_for_cache_sync(f, 10) == {"pods": True, "configmaps": True}
+    assert not [r for r in caplog.records if "never started" in r.getMessage()]
+    assert _names(cms) == ["default/settings"]
+    factory_front.shutdown(f)
 
 
 def test_wait_answers_per_informer_at_the_timeout(factory_front: Front,

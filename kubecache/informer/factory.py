@@ -18,7 +18,9 @@ threads and asyncio; it knows no source and no front end:
   *informer constructor* (the front end's informer class), and keeps the
   informers, which ones it started, and whether it was shut down.
 - :meth:`InformerFactoryCore.sync_flow` is ``wait_for_cache_sync`` as a
-  sans-I/O flow, run by :func:`kubecache.runtime.drive` or ``adrive``.
+  sans-I/O flow, run by :func:`kubecache.runtime.drive` or ``adrive``; it
+  waits for the informers the factory started, and logs a warning naming any
+  created since that were never started.
 
 The drivers are :class:`kubecache.kube.SharedInformerFactory` (threads: each
 informer on its own thread) and :class:`kubecache.aio.SharedInformerFactory`
@@ -37,6 +39,7 @@ an informer starts, waits or stops (those take the informer's own lifecycle lock
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +51,8 @@ from ..delta_fifo import TransformFunc
 from ..index import IndexFunc
 from ..runtime import Flow, State, Stopped, poll_until
 from ._core import SYNC_POLL
+
+logger = logging.getLogger("kubecache.informer")
 
 __all__ = ["SYNC_POLL", "FactoryInformer", "InformerFactoryCore", "InformerSpec", "NewListWatch"]
 
@@ -184,10 +189,22 @@ class InformerFactoryCore(Generic[Inf]):
         driver ends the wait early); then answers for each.
         """
         started = {inf.name or "": inf for inf in self.started()}
+        self._warn_never_started()
         with contextlib.suppress(Stopped):  # a stop ends the wait: answer as things are
             yield from poll_until(lambda: all(inf.has_synced() for inf in started.values()),
                                   interval=SYNC_POLL, timeout=timeout, clock=self.clock)
         return {name: inf.has_synced() for name, inf in started.items()}
+
+    def _warn_never_started(self) -> None:
+        """Say which informers were created but never started (not waited for, never synced):
+        client-go's trap of ``informer_for`` after ``start()`` without a second ``start()``."""
+        with self._lock:
+            idle = [spec.name for spec, inf in self._informers.items()
+                    if inf.state is State.NEW and inf not in self._started]
+        if idle:
+            logger.warning("%s.wait_for_cache_sync: %s created but never started, so not "
+                           "waited for (informer_for after start()? call start() again)",
+                           self.owner, ", ".join(map(repr, idle)))
 
     def __repr__(self) -> str:
         with self._lock:
