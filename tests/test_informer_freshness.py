@@ -117,6 +117,13 @@ def test_a_non_integer_resource_version_is_a_value_error(front: Front, bad: str)
         front.wait(inf, "wait_for_resource_version", bad, 0.0)
 
 
+def test_a_resource_version_that_is_no_str_is_a_value_error_saying_so(front: Front) -> None:
+    # an int was told "5 is not an integer"
+    inf = front.new(FakeControllerSource())
+    with pytest.raises(ValueError, match=r"must be a str such as '42'.*not int 5"):
+        front.wait(inf, "wait_for_resource_version", 5, 0.0)
+
+
 def test_stats_tell_how_fresh_the_cache_is_and_whether_the_watch_is_open(
         front: Front) -> None:
     src = FakeControllerSource()

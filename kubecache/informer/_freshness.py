@@ -32,7 +32,10 @@ from ..clock import Clock
 
 def parse_resource_version(rv: str) -> int:
     """``rv`` as an integer (etcd-backed servers issue integers); ``ValueError`` otherwise."""
-    if not isinstance(rv, str) or not rv.isascii() or not rv.isdigit():
+    if not isinstance(rv, str):
+        raise ValueError(f"resourceVersion must be a str such as '42' (as the server "
+                         f"sends it), not {type(rv).__name__} {rv!r}")
+    if not rv.isascii() or not rv.isdigit():
         raise ValueError(f"resourceVersion {rv!r} is not an integer; versions can only be "
                          "compared when the server issues integers (as etcd-backed ones do)")
     return int(rv)
