@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from kubecache.errors import StatusError
 from kubecache.testing import ApiServer
-from kubecache.testing._apiserver_http import _compile_filter
+from kubecache.testing._apiserver_params import compile_filter
 from kubecache.testing._apiserver_resources import BUILTIN, ResourceType
 from kubecache.testing._apiserver_storage import Storage
 from tests.support.objects import bare_pod
@@ -434,10 +434,10 @@ def test_selectors_tables_and_watches_survive_odd_stored_objects(server: ApiServ
 ])
 def test_a_selector_answers_no_for_what_it_cannot_read(obj: dict[str, Any]) -> None:
     for sel in ("a=b", "!a", "a in (b)", "a>3", "a"):
-        flt = _compile_filter({"labelSelector": sel, "fieldSelector": "metadata.name=x"})
+        flt = compile_filter({"labelSelector": sel, "fieldSelector": "metadata.name=x"})
         assert flt is not None
         assert flt(obj) in (False, True)
-    flt = _compile_filter({"labelSelector": "!a"})
+    flt = compile_filter({"labelSelector": "!a"})
     assert flt is not None
     if isinstance((obj.get("metadata") or {}).get("labels"), (list, str)):
         assert flt(obj) is False  # labels that are not a map match nothing
