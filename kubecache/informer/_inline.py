@@ -68,11 +68,12 @@ class InlineAwaits:
             while queue:
                 listener, note, result = queue.popleft()
                 try:
-                    if listener.stopped:
-                        _close(result)
-                        continue
-                    if result is None:
-                        result = listener.deliver(*note)
+                    with listener._calling:  # a removal from another thread waits for it
+                        if listener.stopped:
+                            _close(result)
+                            continue
+                        if result is None:
+                            result = listener.deliver(*note)
                     if result is not None and inspect.isawaitable(result):
                         await result
                 except BaseException as err:
