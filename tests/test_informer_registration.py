@@ -450,3 +450,25 @@ def test_a_handler_without_any_callback_is_refused(front: Front) -> None:
     assert inf.stats.handlers == 0
     inf.add_event_handler(ResourceEventHandlerFuncs())  # nothing asked for: allowed
     assert inf.stats.handlers == 1
+
+
+def test_repr_does_not_wait_for_an_inline_handler(front: Front) -> None:
+    # repr() (logs, debuggers, test reports) took the queue's lock, held while an inline
+    # handler runs: it blocked until the handler returned (for good, when deadlocked)
+    src = FakeControllerSource()
+    src.add(pod("slow"))
+    inf = front.new(src)
+    h = inline_handler(front, inf)
+    h.gate.clear()
+    inf.add_event_handler(h, inline=True)
+    with front.running(inf):
+        assert h.entered.wait(5)
+        shown: list[str] = []
+        t = threading.Thread(target=lambda: shown.append(repr(inf)), name="test repr")
+        t.start()
+        t.join(5)
+        done = not t.is_alive()
+        h.gate.set()
+        t.join(5)
+        assert done, "repr waited for the inline handler"
+        assert "items=1" in shown[0]

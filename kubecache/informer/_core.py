@@ -380,8 +380,10 @@ class InformerCore(Generic[L]):
             _freeze_gc()
 
     def __repr__(self) -> str:
+        # the processor's flag, not has_synced(): that takes the queue's lock, which the
+        # informer holds while an inline handler runs, and a repr must never wait
         return (f"{type(self).__name__}({self.name or type(self.lister_watcher).__name__}, "
-                f"items={len(self._indexer)}, synced={self.has_synced()})")
+                f"items={len(self._indexer)}, synced={self._processor.list_synced()})")
 
 
 SYNC_POLL = 0.01
