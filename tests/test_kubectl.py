@@ -236,3 +236,17 @@ def test_server_side_apply_reapply_conflict_and_force(kubectl: str, env: dict[st
     fields = {e["manager"]: e["fieldsV1"] for e in taken["metadata"]["managedFields"]}
     assert fields == {"kubectl": {"f:metadata": {"f:labels": {"f:app": {}}}},
                       "ops": {"f:data": {"f:a": {}}, "f:metadata": {"f:labels": {"f:app": {}}}}}
+
+
+def test_get_leases_and_events(kubectl: str, env: dict[str, str], server: ApiServer) -> None:
+    server.create("leases.v1.coordination.k8s.io", {"metadata": {"name": "ctrl"},
+                                                     "spec": {"holderIdentity": "replica-a"}})
+    server.create("events", {"metadata": {"name": "web-1.1"}, "type": "Warning",
+                             "reason": "BackOff", "message": "restarting",
+                             "involvedObject": {"kind": "Pod", "name": "web-1"},
+                             "lastTimestamp": "2020-01-01T00:00:00Z"})
+    rows = table(run(kubectl, env, "get", "leases"))
+    assert [r[:2] for r in rows] == [["NAME", "HOLDER"], ["ctrl", "replica-a"]]
+    rows = table(run(kubectl, env, "get", "events"))
+    assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert rows[1][1:] == ["Warning", "BackOff", "pod/web-1", "restarting"]

@@ -24,15 +24,21 @@ def _col(name: str, kind: str = "string", priority: int = 0, fmt: str = "") -> d
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 
 
+def _since(ts: Any) -> str:
+    """How long ago an RFC 3339 time was (``2026-01-02T03:04:05Z``, microseconds allowed)."""
+    if not isinstance(ts, str) or not ts:
+        return "<unknown>"
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
+        try:
+            then = datetime.strptime(ts, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        return human_duration(max(0.0, (datetime.now(timezone.utc) - then).total_seconds()))
+    return "<unknown>"
+
+
 def _age(obj: dict[str, Any]) -> str:
-    ts = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not ts:
-        return "<unknown>"
-    try:
-        created = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return "<unknown>"
-    return human_duration((datetime.now(timezone.utc) - created).total_seconds())
+    return _since((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -98,10 +104,14 @@ def _lease_cells(obj: dict[str, Any]) -> list[Any]:
 
 
 def _event_cells(obj: dict[str, Any]) -> list[Any]:
+    """kubectl's event columns: last seen, type, reason, object, message (name: priority 1)."""
     involved = obj.get("involvedObject") or {}
     what = f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
-    return [_name(obj), obj.get("type") or "", obj.get("reason") or "", what,
-            obj.get("message") or "", _age(obj)]
+    series = obj.get("series") or {}
+    last = (series.get("lastObservedTime") or obj.get("lastTimestamp") or obj.get("eventTime")
+            or (obj.get("metadata") or {}).get("creationTimestamp"))
+    return [_since(last), obj.get("type") or "", obj.get("reason") or "", what,
+            obj.get("message") or "", _name(obj)]
 
 
 def _default_cells(obj: dict[str, Any]) -> list[Any]:
@@ -121,8 +131,8 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Cells]] = {
                         _col("Port(s)"), _AGE], _service_cells),
     ("", "configmaps"): ([_NAME, _col("Data", "integer"), _AGE], _configmap_cells),
     ("coordination.k8s.io", "leases"): ([_NAME, _col("Holder"), _AGE], _lease_cells),
-    ("", "events"): ([_NAME, _col("Type"), _col("Reason"), _col("Object"), _col("Message"),
-                      _AGE], _event_cells),
+    ("", "events"): ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"),
+                      _col("Message"), _col("Name", priority=1, fmt="name")], _event_cells),
 }
 _DEFAULT: tuple[list[dict[str, Any]], Cells] = ([_NAME, _AGE], _default_cells)
 
