@@ -238,3 +238,24 @@ def test_apply_matches_a_model_of_ownership(steps: list[tuple[str, dict[str, str
         got = {e["manager"]: {p[1][2:] for p in decode(e["fieldsV1"])}
                for e in obj["metadata"].get("managedFields") or []}
         assert got == owned
+
+
+def test_dry_run_answers_as_a_write_would_and_commits_nothing(server: ApiServer,
+                                                              http: httpx.Client) -> None:
+    rv = server.resource_version
+    r = http.post(CM, json=cm(a="1"), params={"dryRun": "All", "fieldManager": "m"})
+    assert r.status_code == 201 and r.json()["metadata"]["uid"]
+    assert "resourceVersion" not in r.json()["metadata"]
+    assert http.get(f"{CM}/cfg").status_code == 404 and server.resource_version == rv
+    r = apply(http, cm(a="1"), "alice", dryRun="All")  # kubectl diff's request
+    assert r.status_code == 201 and http.get(f"{CM}/cfg").status_code == 404
+    created = apply(http, cm(a="1"), "alice").json()
+    r = apply(http, cm(a="2"), "bob", dryRun="All")
+    assert r.status_code == 409  # conflicts are found in a dry run too
+    r = apply(http, cm(a="2"), "alice", dryRun="All")
+    assert r.json()["data"] == {"a": "2"}
+    assert r.json()["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert http.delete(f"{CM}/cfg", params={"dryRun": "All"}).status_code == 200
+    assert server.get("configmaps", "cfg")["data"] == {"a": "1"}
+    r = http.post(CM, json=cm(a="1"), params={"dryRun": "Some"})
+    assert r.status_code == 422 and r.json()["details"]["kind"] == "CreateOptions"

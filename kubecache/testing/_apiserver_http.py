@@ -60,6 +60,8 @@ BODY_MEDIA_TYPES = ("application/json",)
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_MEDIA_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                      "application/strategic-merge-patch+json", APPLY_PATCH)
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions",
+                 "DELETE": "DeleteOptions"}
 _MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) or a trailer line
 _MAX_TRAILERS = 64
 _MAX_BATCH = 256  # events written in one chunk when a watcher has a backlog
@@ -475,6 +477,19 @@ class Handler(BaseHTTPRequestHandler):
         return _Route(rt, namespace, name, sub)
 
     def _serve(self, method: str, r: _Route, params: dict[str, str], body: bytes) -> None:
+        """Serve one resource request; a write with ``dryRun=All`` commits nothing."""
+        dry = params.get("dryRun")
+        if method == "GET" or dry is None:
+            self._serve_verb(method, r, params, body)
+            return
+        if dry != "All":
+            kind = _OPTIONS_KIND.get(method, "CreateOptions")
+            raise options_invalid(kind, [("dryRun", f'Unsupported value: ["{clip(dry)}"]: '
+                                          'supported values: "All"')])
+        with self.server.app.storage.dry_run():
+            self._serve_verb(method, r, params, body)
+
+    def _serve_verb(self, method: str, r: _Route, params: dict[str, str], body: bytes) -> None:
         storage = self.server.app.storage
         rt = r.rt
         if not r.name:

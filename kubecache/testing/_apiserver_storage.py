@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import random
 import threading
 import uuid
@@ -269,6 +270,17 @@ class Storage:
         self._tables: dict[str, _Table] = {}
         self.history = history
         self.too_large_wait = too_large_wait
+        self._dry = threading.local()
+
+    @contextlib.contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Within it, this thread's writes are checked and computed but not committed
+        (kube's ``dryRun=All``): same answers and errors, no new version, no event."""
+        self._dry.active = True
+        try:
+            yield
+        finally:
+            self._dry.active = False
 
     @property
     def resource_version(self) -> int:
@@ -284,7 +296,17 @@ class Storage:
 
     def _commit(self, table: _Table, etype: str, key: str, obj: dict[str, Any],
                 prev: dict[str, Any] | None) -> dict[str, Any]:
-        """Stamp the next version on ``obj`` (owned, not yet shared), store and publish it."""
+        """Stamp the next version on ``obj`` (owned, not yet shared), store and publish it.
+
+        In a :meth:`dry_run` nothing is stored or published: ``obj`` comes back as
+        it would be (a new object without a resourceVersion, a changed one with its old).
+        """
+        if getattr(self._dry, "active", False):
+            if prev is None:
+                obj["metadata"].pop("resourceVersion", None)
+            else:
+                obj["metadata"]["resourceVersion"] = prev["metadata"]["resourceVersion"]
+            return obj
         self._rv += 1
         rv = self._rv
         obj["metadata"]["resourceVersion"] = str(rv)
