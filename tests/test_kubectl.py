@@ -250,3 +250,19 @@ def test_get_leases_and_events(kubectl: str, env: dict[str, str], server: ApiSer
     rows = table(run(kubectl, env, "get", "events"))
     assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert rows[1][1:] == ["Warning", "BackOff", "pod/web-1", "restarting"]
+
+
+@pytest.mark.skipif(shutil.which("diff") is None, reason="kubectl diff needs a diff program")
+def test_diff_shows_the_change_and_writes_nothing(kubectl: str, env: dict[str, str],
+                                                  server: ApiServer, tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text(DEPLOYMENT.format(replicas=2, image="nginx:1", sidecar=""))
+    run(kubectl, env, "apply", "-f", str(deploy))
+    rv = server.get("deployments.v1.apps", "api")["metadata"]["resourceVersion"]
+    deploy.write_text(DEPLOYMENT.format(replicas=5, image="nginx:1", sidecar=""))
+    proc = subprocess.run([kubectl, "diff", "-f", str(deploy), "--request-timeout=20s"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1, proc.stderr  # 1: differences found
+    assert "-  replicas: 2" in proc.stdout and "+  replicas: 5" in proc.stdout
+    live = server.get("deployments.v1.apps", "api")
+    assert live["spec"]["replicas"] == 2 and live["metadata"]["resourceVersion"] == rv
