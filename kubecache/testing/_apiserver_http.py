@@ -6,8 +6,15 @@ per connection. Paths follow the real server::
     /api/v1[/namespaces/{ns}]/{plural}[/{name}[/status]]
     /apis/{group}/{version}[/namespaces/{ns}]/{plural}[/{name}[/status]]
 
-plus discovery (``/api``, ``/apis``, ...), ``/version`` and health checks.
-Failures are ``Status`` objects with the real codes and reasons.
+plus discovery (``/api``, ``/apis``, ...), ``/openapi/v3``, ``/version`` and
+health checks. Failures are ``Status`` objects with the real codes and reasons.
+
+Threads: ``ApiServer`` owns the accept loop's thread; :class:`HTTPServer`
+starts one thread per connection and tracks it, and ``ApiServer.stop()``
+breaks every connection and joins them. Locks, never nested: ``App.lock``
+(counters, fault controls), ``HTTPServer.connections_lock`` (connections and
+threads), the storage's lock (objects, history, watcher queues; a watch
+thread reads its queue without it).
 """
 
 from __future__ import annotations
