@@ -214,6 +214,23 @@ def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:
     assert inf.state is State.NEW  # the informer can still run
 
 
+def test_a_stop_event_of_the_other_front_end_is_a_type_error(front: Front) -> None:
+    # an asyncio.Event given to the threaded run() made it return at once and then hang
+    # joining its reflector; a threading.Event given to the asyncio run() blocked the
+    # event loop for good (and the waits the same)
+    inf = front.new(_source("a"))
+    other: Any = asyncio.Event() if front.name == "thread" else threading.Event()
+    kind = r"threading\.Event" if front.name == "thread" else r"asyncio\.Event"
+    with pytest.raises(TypeError, match=rf"stop must be an? {kind}.*not {type(other).__name__}"):
+        front.submit(inf.run, other).result(10)
+    assert inf.state is State.NEW  # nothing was claimed: the informer can still run
+    if front.name == "thread":
+        with pytest.raises(TypeError, match=r"threading\.Event.*not Event"):
+            front.wait_for_cache_sync(other, inf.has_synced, timeout=1)
+    with front.running(inf):
+        assert wait_for(inf.has_synced)
+
+
 def test_tuning_keywords_come_from_one_place(front: Front) -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'pagesize'"):
         front.new(_source(), pagesize=10)

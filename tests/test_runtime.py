@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubecache.runtime import Lifecycle, State, TaskService, settle
+from kubecache.runtime import Lifecycle, State, TaskService, poll_until, settle
 from tests.support.front import Front, ThreadFront
 from tests.support.runtime import Toy
 
@@ -177,6 +177,18 @@ def test_a_stop_from_another_thread_right_after_start_claimed_ends_the_run(
     stopper[0].join(5)
     assert front.join(svc, 5) is True, "the stop was lost: the run goes on"
     assert svc.state is State.STOPPED
+
+
+def test_a_stop_event_of_the_other_front_end_is_refused(front: Front) -> None:
+    # each runner and driver took the other's event: the threaded one then returned at once
+    # (an asyncio.Event's wait() is a coroutine), the asyncio one blocked the loop for good
+    other: Any = asyncio.Event() if front.name == "thread" else threading.Event()
+    svc = front.service(Toy())
+    with pytest.raises(TypeError, match=r"stop must be an? \w+\.Event.*not Event"):
+        front.submit(svc.run, other).result(10)
+    assert svc.state is State.NEW
+    with pytest.raises(TypeError, match=r"stop must be an? \w+\.Event.*not Event"):
+        front.run_flow(poll_until(lambda: False, interval=1.0, timeout=2.0), other)
 
 
 def test_threaded_run_refuses_a_stop_that_is_no_event() -> None:

@@ -25,6 +25,7 @@ from ..keys import deletion_handling_meta_namespace_key_func, meta_namespace_key
 from ..raw import raw_source
 from ..reflector import ReflectorStats, WatchErrorHandler
 from ..runtime import Flow, Lifecycle, State, Stopped, poll_until
+from ..runtime._events import is_async_event
 from ..store import Cache, Indexer
 from ..thread_safe_store import ThreadSafeStore
 from ._fold import fold_batch
@@ -415,7 +416,8 @@ def check_has_synced_funcs(funcs: tuple[Any, ...], front: str) -> None:
 
 def check_stop_event(stop: Any) -> None:
     """The threaded ``wait_for_cache_sync``'s ``stop`` must be event-like (``is_set``) or None."""
-    if stop is not None and not callable(getattr(stop, "is_set", None)):
+    if stop is not None and (not callable(getattr(stop, "is_set", None))
+                             or is_async_event(stop)):
         raise TypeError(f"wait_for_cache_sync: stop must be a threading.Event (or None), not "
                         f"{describe_callable(stop) if callable(stop) else type(stop).__name__}"
                         f" -- did you call it the asyncio way? Call {_SYNC_CALLS['thread']}")

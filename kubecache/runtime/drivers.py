@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..clock import FakeClock
+from ._events import check_task_event, check_thread_event
 from .flows import Call, Flow, FlowStep, Sleep, Stopped
 from .tasks import settle
 
@@ -64,6 +65,8 @@ def drive(flow: Flow[T], stop: threading.Event | None = None,
 
     Raises what the flow raises; :class:`~.flows.Stopped` when it let a stop end it.
     """
+    if stop is not None:
+        check_thread_event(stop, "drive")
     sleep = sleeper or _thread_sleep
     step: FlowStep[T] = FlowStep(flow)
     while (request := step.request) is not None:
@@ -89,6 +92,8 @@ def drive(flow: Flow[T], stop: threading.Event | None = None,
 async def adrive(flow: Flow[T], stop: asyncio.Event | None = None,
                  sleeper: AsyncSleeper | None = None) -> T:
     """Run ``flow`` to its end in this task and return its result (see the module docstring)."""
+    if stop is not None:
+        check_task_event(stop, "adrive")
     sleep = sleeper or _task_sleep
     step: FlowStep[T] = FlowStep(flow)
     while (request := step.request) is not None:

@@ -31,6 +31,7 @@ import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from ._events import check_task_event
 from .lifecycle import Lifecycle, State
 
 __all__ = ["TaskService", "settle"]
@@ -77,9 +78,8 @@ class TaskService:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or this task is cancelled; then clean up and return."""
-        if stop is not None and not callable(getattr(stop, "is_set", None)):
-            raise TypeError(f"{type(self).__name__}.run(stop): stop must be an asyncio.Event, "
-                            f"not {type(stop).__name__}")
+        if stop is not None:
+            check_task_event(stop, f"{type(self).__name__}.run")
         loop = asyncio.get_running_loop()
         if self.lifecycle.claim("run"):
             self._service_loop = loop

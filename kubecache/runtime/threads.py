@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ._events import check_thread_event
 from .lifecycle import Lifecycle, State
 
 __all__ = ["ThreadService"]
@@ -82,7 +83,7 @@ class ThreadService:
 
     def run(self, stop: threading.Event) -> None:
         """Run in the caller's thread until ``stop`` is set; then clean up and return."""
-        _check_event(stop, f"{type(self).__name__}.run")
+        check_thread_event(stop, f"{type(self).__name__}.run")
         if self.lifecycle.claim("run"):
             self._body(stop, reraise=True)
 
@@ -121,6 +122,8 @@ class ThreadService:
         made under the lifecycle lock with the claim, so a :meth:`stop` from
         another thread lands either before the claim or on this run's event.
         """
+        if stop is not None:
+            check_thread_event(stop, f"{type(self).__name__}.{verb}")
         with self.lifecycle.guard():
             go = self.lifecycle.claim(verb)
             if stop is None:
@@ -164,8 +167,3 @@ def _nothing(stop: threading.Event) -> None:
     """A cancelled component's thread: returns at once."""
 
 
-def _check_event(stop: object, where: str) -> None:
-    """API misuse made loud: ``stop`` must be an event (``is_set``/``wait``)."""
-    if not (callable(getattr(stop, "is_set", None)) and callable(getattr(stop, "wait", None))):
-        raise TypeError(f"{where}(stop): stop must be a threading.Event (something with "
-                        f"is_set() and wait()), not {type(stop).__name__}")
