@@ -59,7 +59,6 @@ __all__ = ["HAVE_MSGSPEC", "RawMetadata", "RawObject", "decode_event",
 HAVE_MSGSPEC = _msgspec is not None
 
 _intern = sys.intern
-_ABSENT: Any = None  # a slot for a field the object does not have (JSON null is kept apart)
 
 
 class _Null:
