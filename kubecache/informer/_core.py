@@ -35,6 +35,7 @@ from ._handlers import (
     Notification,
     ResourceEventHandler,
     check_handler,
+    coroutine_callbacks,
     describe_callable,
     describe_handler,
     new_notification,
@@ -91,7 +92,8 @@ class _InformerCache(Cache):
 class InformerCore(Generic[L]):
     """The front-end independent part of an informer (see the module docstring).
 
-    ``_awaits_inline``: whether inline handlers' awaitables are awaited (asyncio).
+    ``_awaits_inline``: whether handlers' awaitables are awaited (asyncio); without,
+    coroutine callbacks are refused at registration.
 
     ``resync_period``: the default handler resync period (0: never).
     ``indexers``: extra indices for the cache. Tuning comes as ``options`` (an
@@ -190,6 +192,10 @@ class InformerCore(Generic[L]):
         :mod:`kubecache.informer._inline`; a slow inline handler delays the informer).
         """
         check_handler(handler)
+        if not self._awaits_inline and (coros := coroutine_callbacks(handler)):
+            raise TypeError(f"handler {describe_handler(handler)}: {', '.join(coros)} is a "
+                            f"coroutine function; {type(self).__name__} runs handlers on "
+                            "threads and cannot await: use kubecache.aio.AsyncSharedIndexInformer")
         with self.lifecycle.guard():
             if self.is_stopped():
                 raise InformerStoppedError(

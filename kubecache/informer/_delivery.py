@@ -31,6 +31,7 @@ handlers or remove itself.
 
 from __future__ import annotations
 
+import inspect
 import queue
 import threading
 from typing import Any
@@ -90,7 +91,9 @@ class ThreadListener(Listener):
             note = popleft()
             keep(note)
             try:
-                deliver(*note)
+                result = deliver(*note)
+                if result is not None and inspect.isawaitable(result):
+                    self._cannot_await(note, result)
             except BaseException:  # SystemExit too: nothing above this thread wants it
                 self._failed(note)
             self.delivered += 1

@@ -134,6 +134,12 @@ def check_handler(handler: Any) -> None:
                     f"ResourceEventHandlerFuncs(on_add=fn, on_update=fn2, on_delete=fn3)")
 
 
+def coroutine_callbacks(handler: Any) -> list[str]:
+    """The names of ``handler``'s callbacks that are coroutine functions."""
+    return [name for name, fn in zip(CALLBACKS, callbacks(handler), strict=True)
+            if inspect.iscoroutinefunction(fn)]
+
+
 def _ignore(*_: Any, **__: Any) -> None:
     """Stands in for a callback the handler does not implement."""
 
@@ -233,6 +239,7 @@ __all__ = [
     "ResourceEventHandlerFuncs",
     "callbacks",
     "check_handler",
+    "coroutine_callbacks",
     "describe_callable",
     "describe_handler",
     "dispatcher",

@@ -141,11 +141,7 @@ class InlineListener(Listener):
                 if awaits is not None:
                     awaits.defer(self, note, result)
                     continue
-                _close(result)
-                self.handler_errors += 1
-                logger.error("inline handler %s returned an awaitable on %s; a threaded "
-                             "informer cannot await it (use AsyncSharedIndexInformer)",
-                             self.name, note.kind)
+                self._cannot_await(note, result)
             self.delivered += 1
 
     @property

@@ -16,6 +16,7 @@ length, read from anywhere.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections import deque
@@ -141,6 +142,16 @@ class Listener:
         self.handler_errors += 1
         logger.exception("handler %s failed on %s of %s", self.name, note.kind,
                          key_for_log(note.obj))
+
+    def _cannot_await(self, note: Notification, result: Any) -> None:
+        """A threaded delivery got an awaitable back: close it, log and count the error."""
+        close = getattr(result, "close", None)
+        if inspect.iscoroutine(result) and close is not None:
+            close()
+        self.handler_errors += 1
+        logger.error("handler %s returned an awaitable on %s of %s; a threaded informer cannot "
+                     "await it (use AsyncSharedIndexInformer)", self.name, note.kind,
+                     key_for_log(note.obj))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} pending={self.pending}>"
