@@ -272,3 +272,17 @@ def test_a_handler_returning_an_awaitable_on_the_threaded_informer_is_an_error(
     assert made and made[0].cr_frame is None  # closed: no "never awaited" warning later
     logged = [m for m in messages(caplog) if "returned an awaitable" in m]
     assert len(logged) == 1 and "'ns/a'" in logged[0] and SECRET not in logged[0]
+
+
+def test_an_asyncio_lister_watcher_on_the_threaded_informer_is_refused() -> None:
+    # its list() made a coroutine that was never awaited: the reflector logged "list
+    # response of type coroutine has no 'items'" and retried for good
+    class AsyncSource:
+        async def list(self, options: Any) -> Any:
+            return {"metadata": {"resourceVersion": "1"}, "items": []}
+
+        async def watch(self, options: Any) -> Any:
+            return iter(())
+
+    with pytest.raises(TypeError, match=r"AsyncSource.*coroutine.*AsyncSharedIndexInformer"):
+        SharedIndexInformer(AsyncSource())

@@ -11,6 +11,7 @@ their kind of listener: only the driving and the delivery differ.
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -132,6 +133,8 @@ class InformerCore(Generic[L]):
         **tuning: Unpack[InformerTuning],
     ) -> None:
         opts = InformerOptions.build(options, tuning, type(self).__name__)
+        if not self._awaits_inline:
+            _check_blocking_source(lister_watcher, type(self).__name__)
         self.options = opts
         self.lister_watcher = lister_watcher
         self.expected_type = expected_type
@@ -441,6 +444,16 @@ def cache_sync_flow(funcs: tuple[Callable[[], bool], ...], timeout: float | None
                                       timeout=timeout, clock=clock))
     except Stopped:
         return False
+
+
+def _check_blocking_source(lister_watcher: Any, where: str) -> None:
+    """A threaded informer's lister-watcher must not be an asyncio one (it cannot await)."""
+    coros = [name for name in ("list", "watch")
+             if inspect.iscoroutinefunction(getattr(lister_watcher, name, None))]
+    if coros:
+        raise TypeError(f"{where}: lister_watcher {type(lister_watcher).__name__} has "
+                        f"coroutine {' and '.join(coros)}(); a threaded informer cannot await "
+                        "them: use kubecache.aio.AsyncSharedIndexInformer")
 
 
 def _then(first: TransformFunc | None, last: TransformFunc | None) -> TransformFunc | None:
