@@ -19,6 +19,12 @@ KeyFunc = Callable[[Any], str]
 """Maps an object to its unique string key; raises :class:`KeyFuncError` on failure."""
 
 
+FAST_KEYS: dict[type, Callable[[Any], str | None]] = {}
+"""Read-only mapping types' own ``meta_namespace_key_func`` (``None``: take the general
+path); registered by the type's module (:mod:`kubecache.raw`), so the key of such an
+object costs no ABC checks."""
+
+
 class ExplicitKey(str):
     """A key given directly instead of an object; key functions return it unchanged."""
 
@@ -50,6 +56,10 @@ def meta_namespace_key_func(obj: Any) -> str:
             ns = meta.get("namespace")
             name = meta.get("name") or ""
             return f"{ns}/{name}" if ns else name
+    elif (fast := FAST_KEYS.get(type(obj))) is not None:
+        key = fast(obj)
+        if key is not None:
+            return key
     elif isinstance(obj, ExplicitKey):
         return obj
     meta = obj.get("metadata") if isinstance(obj, Mapping) else getattr(obj, "metadata", None)

@@ -8,7 +8,7 @@ path; everything else falls back to ``getattr``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _MISSING = object()
@@ -27,8 +27,20 @@ def has_metadata(obj: Any) -> bool:
     return get_metadata(obj) is not None
 
 
+GENERAL_PATH: Any = object()
+"""What a :data:`FAST_FIELDS` lookup returns to leave a field to the general path."""
+
+FAST_FIELDS: dict[type, Callable[[Any, str], Any]] = {}
+"""Read-only mapping types' own metadata field lookup (:data:`GENERAL_PATH`: take the
+general path); registered by the type's module (:mod:`kubecache.raw`), so reading the
+name, namespace or resourceVersion of such an object costs no ABC checks."""
+
+
 def _meta_field(obj: Any, json_name: str, attr_name: str) -> Any:
     """A metadata field, ``None`` when absent: by JSON name in a mapping, else by attribute."""
+    if type(obj) is not dict and (fast := FAST_FIELDS.get(type(obj))) is not None and (
+            found := fast(obj, json_name)) is not GENERAL_PATH:
+        return found
     meta = get_metadata(obj)
     if meta is None:
         return None

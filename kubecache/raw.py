@@ -46,6 +46,8 @@ from ._json import dumps as _dumps
 from ._json import loads as _loads
 from .compact import FrozenDict, ReadOnlyMapping, _frozen_labels, _read_only
 from .errors import MalformedDataError
+from .keys import FAST_KEYS
+from .meta import FAST_FIELDS, GENERAL_PATH
 from .watch import Event, EventType
 
 try:
@@ -586,3 +588,42 @@ def raw_source(source: Any) -> Any:
     """
     twin = getattr(source, "raw_objects", None)
     return twin() if callable(twin) else source
+
+
+# --- fast paths for key functions and metadata getters ----------------------------------
+
+
+def _fast_key(obj: RawObject) -> str | None:
+    """``meta_namespace_key_func(obj)`` from the slots (``None``: metadata not kept decoded)."""
+    scope = obj._scope
+    name = obj._name
+    if name is None and obj._rv is None and scope is _NO_SCOPE:
+        return None
+    ns = scope[0]
+    if name is None or name is _NULL:
+        name = ""
+    return f"{ns}/{name}" if ns and ns is not _NULL else name
+
+
+def _fast_field(obj: RawObject, json_name: str) -> Any:
+    """A metadata field from the slots, or :data:`kubecache.meta.GENERAL_PATH`."""
+    scope = obj._scope
+    if obj._name is None and obj._rv is None and scope is _NO_SCOPE:
+        return GENERAL_PATH
+    if json_name == "resourceVersion":
+        value = obj._rv
+    elif json_name == "name":
+        value = obj._name
+    elif json_name == "namespace":
+        value = scope[0]
+    elif json_name == "labels":
+        value = scope[1]
+        if value is not None and value is not _NULL and type(value) is not FrozenDict:
+            return GENERAL_PATH
+    else:
+        return GENERAL_PATH
+    return None if value is _NULL else value
+
+
+FAST_KEYS[RawObject] = _fast_key
+FAST_FIELDS[RawObject] = _fast_field

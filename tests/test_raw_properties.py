@@ -154,3 +154,30 @@ def test_the_api_servers_layout_takes_the_fast_path(monkeypatch: pytest.MonkeyPa
     for end in (b"\n", b"\r\n", b""):
         ev = decode_event(b'{"type":"MODIFIED","object":' + orjson.dumps(obj) + b"}" + end)
         assert ev is not None and ev.object == obj and to_json(ev.object) == orjson.dumps(obj)
+
+
+@settings(max_examples=300)
+@given(_objects)
+def test_key_functions_and_getters_read_a_raw_object_as_its_dict(d: dict[str, Any]) -> None:
+    """The slots' fast paths (keys.FAST_KEYS, meta.FAST_FIELDS) answer as the dict does."""
+    from kubecache.errors import KeyFuncError
+    from kubecache.keys import meta_namespace_key_func
+    from kubecache.meta import get_labels, get_name, get_namespace, get_resource_version
+
+    r = from_json(orjson.dumps(d))
+
+    def key_of(obj: Any) -> Any:
+        try:
+            return meta_namespace_key_func(obj)
+        except (KeyFuncError, AttributeError, TypeError) as err:
+            return type(err)
+
+    assert key_of(r) == key_of(d)
+    for getter in (get_name, get_namespace, get_resource_version, get_labels):
+        try:
+            expected = getter(d)
+        except (AttributeError, TypeError) as err:
+            with pytest.raises(type(err)):
+                getter(r)
+        else:
+            assert getter(r) == expected
