@@ -282,3 +282,27 @@ def test_metadata_only_is_part_of_the_key(factory_front: Front) -> None:
     plain = factory_front.informer_for(f, "pods", metadata_only=False)
     assert plain is factory_front.informer_for(f, "pods")
     assert plain.name == "pods"
+
+
+def test_the_asyncio_factory_takes_a_subclass_of_async_client(server: ApiServer) -> None:
+    # the list-watch constructor was looked up by the client class's own module only: a
+    # user's AsyncClient subclass (in the user's module) was refused as no AsyncClient
+    import asyncio
+
+    from kubecache.aio import SharedInformerFactory
+    from kubecache.kube import AsyncClient, Config
+
+    class MyClient(AsyncClient):
+        pass
+
+    server.create("configmaps", configmap("settings"))
+
+    async def main() -> list[str]:
+        async with MyClient(Config(server=server.url)) as client, \
+                SharedInformerFactory(client) as factory:
+            cms = factory.informer_for("configmaps")
+            factory.start()
+            assert await factory.wait_for_cache_sync(timeout=10) == {"configmaps": True}
+            return _names(cms)
+
+    assert asyncio.run(main()) == ["default/settings"]

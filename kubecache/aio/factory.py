@@ -10,8 +10,9 @@ started and awaits each to its end.
 
 Layering: ``kubecache.aio`` does not import ``kubecache.kube`` (nor the
 reverse). The list-watch of each informer comes from the client's own package
--- ``new_list_watch_from_client`` of the module the client's class lives in
-(``kubecache.kube`` for an ``AsyncClient``), looked up at run time -- or from
+-- ``new_list_watch_from_client`` of the package the client's class (or a
+base class of it) lives in (``kubecache.kube`` for an ``AsyncClient`` or a
+subclass), looked up at run time -- or from
 ``list_watch=`` when given.
 
 Tasks: one per started informer (the informer's own, with its reflector's
@@ -48,13 +49,15 @@ ListWatchConstructor = Callable[..., Any]
 
 
 def _client_list_watch(client: Any) -> ListWatchConstructor:
-    """``new_list_watch_from_client`` of the package the client's class belongs to."""
-    module = type(client).__module__
-    while module:
-        found = getattr(sys.modules.get(module), "new_list_watch_from_client", None)
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-        module = module.rpartition(".")[0]
+    """``new_list_watch_from_client`` of the package the client's class (or the class it
+    derives from: a user's subclass of ``AsyncClient``) belongs to."""
+    for cls in type(client).__mro__:
+        module = cls.__module__
+        while module:
+            found = getattr(sys.modules.get(module), "new_list_watch_from_client", None)
+            if callable(found):
+                return found  # type: ignore[no-any-return]
+            module = module.rpartition(".")[0]
     raise TypeError(f"SharedInformerFactory: no list-watch constructor for a "
                     f"{type(client).__name__}: pass a kubecache.kube.AsyncClient, or "
                     "list_watch=<function (client, resource, namespace, field_selector, "
