@@ -6,7 +6,6 @@ Every test runs on both through the ``factory_front`` fixture
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 from kubecache.informer.factory import InformerSpec
-from kubecache.kube import listwatch as kube_listwatch
 from kubecache.runtime import State
 from kubecache.testing import ApiServer
 from tests.support.factories import ThreadFactoryFront, factory_front_fixture
@@ -25,8 +23,6 @@ factory_front = factory_front_fixture()
 
 Front = ThreadFactoryFront
 
-METADATA_ONLY = "metadata_only" in inspect.signature(
-    kube_listwatch.new_list_watch_from_client).parameters
 
 
 def configmap(name: str, ns: str = "default") -> dict[str, Any]:
@@ -262,8 +258,6 @@ def test_a_client_of_the_other_front_end_is_refused(factory_front: Front) -> Non
             Threaded(factory_front.client)
 
 
-@pytest.mark.skipif(not METADATA_ONLY, reason="new_list_watch_from_client(metadata_only=) "
-                    "has not landed yet (kube helper)")
 def test_metadata_only_informers(factory_front: Front, server: ApiServer) -> None:
     _fill(server)
     f = factory_front.new()
