@@ -125,3 +125,12 @@ def test_api_reference_names_every_export(module: str, page: str) -> None:
         return  # the whole module is rendered from its static __all__
     missing = [n for n in _exported(module) if f"::: {module}.{n}\n" not in text + "\n"]
     assert not missing, f"docs/api/{page} does not document {missing}"
+
+
+def test_readme_links_resolve() -> None:
+    """README's relative links (to docs/ pages, examples/, LICENSE) point at files that exist."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    assert targets
+    broken = [t for t in targets if not (ROOT / t.split("#", 1)[0]).exists()]
+    assert not broken, f"README links to missing files: {broken}"
