@@ -42,6 +42,7 @@ def json_problem(exc: BaseException) -> str:
 
 _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
 _RAW_TYPES = frozenset({EventType.ADDED, EventType.MODIFIED, EventType.DELETED})
+_new_event = tuple.__new__  # an Event without NamedTuple's Python-level __new__ (per event)
 
 class WatchDecoder:
     """Newline-delimited watch events from byte chunks of any size and split.
@@ -227,7 +228,7 @@ class WatchDecoder:
         etype = ev.get("type")
         if not isinstance(etype, str) or "object" not in ev:
             raise self._malformed(line, "not a {type, object} event")
-        return Event(_TYPES.get(etype, etype), ev["object"])
+        return _new_event(Event, (_TYPES.get(etype, etype), ev["object"]))
 
     def _malformed(self, line: bytes, problem: str) -> MalformedDataError:
         return MalformedDataError(f"watch {self.what}: malformed event line "
