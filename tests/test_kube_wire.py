@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from kubecache.errors import MalformedDataError
+from kubecache._json import dumps
+from kubecache.errors import MalformedDataError, StatusError
 from kubecache.keys import meta_namespace_key_func
 from kubecache.kube import Config, TransportError, TransportTimeout
 from kubecache.listwatch import ListOptions
@@ -316,3 +317,131 @@ def test_a_broken_or_silent_stream_raises_a_transport_error_without_chained_caus
             next(chunks)
     assert type(info.value) is kind and "/api/v1/pods" in str(info.value)
     assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+# --- redirects are failures, never followed; an echoed credential never reaches an error ---------
+
+
+class Recording:
+    """A server answering each request with ``answer(head)`` and recording the heads."""
+
+    def __init__(self, answer: Any) -> None:
+        self.heads: list[bytes] = []
+        self.answer = answer
+        self.server = RawServer(self._handle)
+        self.url = self.server.url
+
+    def _handle(self, conn: socket.socket) -> None:
+        head = read_head(conn)
+        self.heads.append(head)
+        conn.sendall(self.answer(head))
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _answer(status: bytes, body: bytes, extra: bytes = b"",
+            content_type: bytes = b"text/plain") -> bytes:
+    return (b"HTTP/1.1 " + status + b"\r\nContent-Type: " + content_type + b"\r\n" + extra +
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+
+TOKEN = "tok-s3cr3t-bearer-value"
+
+
+def test_a_redirect_is_a_status_error_and_never_followed(front: Front) -> None:
+    other = Recording(lambda head: _answer(b"200 OK", b"{}", content_type=b"application/json"))
+    target = other.url.replace("127.0.0.1", "localhost") + "/api/v1/pods"
+    redirecting = Recording(lambda head: _answer(
+        b"302 Found", b"", b"Location: " + target.encode() + b"\r\n"))
+    try:
+        with front.client(Config(server=redirecting.url, token=TOKEN)) as driver:
+            lw = driver.list_watch("pods")
+            for attempt in (lambda: driver.call("get", "/api/v1/pods"),
+                            lambda: driver.list(lw, ListOptions(limit=500)),
+                            lambda: driver.watch(lw, ListOptions(timeout_seconds=5))):
+                with pytest.raises(StatusError) as info:
+                    attempt()
+                assert info.value.code == 302
+                assert "redirect" in str(info.value) and "not followed" in str(info.value)
+                assert target in str(info.value)
+    finally:
+        redirecting.close()
+        other.close()
+    assert len(redirecting.heads) == 3 and other.heads == []  # nothing went to the other host
+
+
+def _echo_head(head: bytes) -> bytes:
+    return _answer(b"400 Bad Request", head)  # a proxy's error page quoting the request
+
+
+def _echo_in_status(head: bytes) -> bytes:
+    text = head.decode("latin-1").replace("\r\n", " | ")
+    body = dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+                  "reason": "Forbidden", "message": f"denied: {text}"})
+    return _answer(b"403 Forbidden", body, content_type=b"application/json")
+
+
+def _credentials(kind: str, tmp_path: Any) -> tuple[dict[str, Any], list[str]]:
+    if kind == "token":
+        return {"token": TOKEN}, [TOKEN]
+    if kind == "token-file":
+        path = tmp_path / "token"
+        path.write_text(TOKEN + "\n")
+        return {"token_file": str(path)}, [TOKEN]
+    basic = base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
+    return {"username": "bob", "password": PASSWORD}, [PASSWORD, basic]
+
+
+@pytest.mark.parametrize("answer", [_echo_head, _echo_in_status], ids=["text", "status"])
+@pytest.mark.parametrize("auth", ["token", "token-file", "basic"])
+def test_a_failure_answer_echoing_the_request_never_shows_the_credential(
+        front: Front, answer: Any, auth: str, tmp_path: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings, secrets = _credentials(auth, tmp_path)
+    server = Recording(answer)
+    try:
+        with front.client(Config(server=server.url, **settings)) as driver:
+            lw = driver.list_watch("pods")
+            errors = []
+            for attempt in (lambda: driver.call("get", "/api/v1/pods"),
+                            lambda: driver.list(lw, ListOptions(limit=500)),
+                            lambda: driver.watch(lw, ListOptions(timeout_seconds=5))):
+                with pytest.raises(StatusError) as info:
+                    attempt()
+                errors.append(info.value)
+    finally:
+        server.close()
+    assert b"Authorization: " in server.heads[0]  # the credential was sent, and echoed
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for exc in errors:
+        assert exc.code in (400, 403) and "/api/v1/pods" in str(exc)  # the rest is kept
+        text += _everything(exc) + repr(exc.status)
+    assert [s for s in secrets if s in text] == []
+
+
+# --- a corrupt compressed watch is a MalformedDataError on both clients --------------------------
+
+
+def _corrupt_gzip_watch(conn: socket.socket) -> None:
+    read_head(conn)
+    z = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    event = b'{"type":"ADDED","object":{"metadata":{"name":"a","namespace":"d",' \
+            b'"resourceVersion":"8"}}}\n'
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                 _chunk(z.compress(event) + z.flush(zlib.Z_SYNC_FLUSH)) +
+                 _chunk(b"this is not deflate data at all"))
+    while conn.recv(65536):
+        pass
+
+
+def test_a_corrupt_compressed_watch_is_malformed_data(front: Front) -> None:
+    with RawServer(_corrupt_gzip_watch) as server, \
+            front.client(Config(server=server.url)) as driver:
+        w = driver.watch(driver.list_watch("pods"),
+                         ListOptions(resource_version="7", timeout_seconds=30))
+        with pytest.raises(MalformedDataError, match=r"/api/v1/pods: the gzip body is corrupt"):
+            driver.next_events(w, 5)  # on both: not a quiet end of the stream
+        driver.stop_watch(w)

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from ..errors import MalformedDataError
 from ..watch import Event
 from .ndjson import MAX_LINE_BYTES, EventLines, WatchDecoder
 from .redact import describe_error
@@ -41,6 +42,8 @@ class AsyncHTTPWatch:
     ``silence.seconds`` for bytes (the time the consumer spends elsewhere does
     not count) ends the watch with a WARNING; a stream that breaks ends it
     quietly (DEBUG). Either way the reflector resumes from its last version.
+    A ``MalformedDataError`` from the response's reader (a corrupt compressed
+    body) is raised, as a bad line is.
     """
 
     def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
@@ -114,6 +117,8 @@ class AsyncHTTPWatch:
                 self._waiting_since = None
                 self._close()
                 if not isinstance(exc, Exception):  # cancelled: the connection is closed
+                    raise
+                if isinstance(exc, MalformedDataError):  # a corrupt body: as a bad line
                     raise
                 if isinstance(exc, TimeoutError):  # the HTTP library's own read timeout
                     self._silent = True

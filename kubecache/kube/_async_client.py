@@ -41,6 +41,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise ImportError(f"kubecache.kube.AsyncClient needs the 'aio' extra ({err.name} is "
                       f"missing): pip install 'kubecache[aio]'",
                       name="kubecache.kube._async_client") from err
+from aiohttp.http_exceptions import ContentEncodingError
 from yarl import URL
 
 from .._wire.async_watch import AsyncHTTPWatch
@@ -97,6 +98,41 @@ def describe_aiohttp_error(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return f"{type(exc).__name__}: timed out"
     return describe_error(exc)
+
+
+class _CodingChecked:
+    """A compressed watch's response whose corrupt coding is a ``MalformedDataError``.
+
+    aiohttp undoes the ``Content-Encoding``; a body it cannot decode surfaces as
+    a ``ClientPayloadError``, which the watch would take for a broken stream
+    (a quiet end). The threaded client raises ``MalformedDataError`` naming the
+    coding: so does this. Wraps only responses that declare a coding.
+    """
+
+    __slots__ = ("_encoding", "_response", "_what")
+
+    def __init__(self, response: aiohttp.ClientResponse, what: str, encoding: str) -> None:
+        self._response = response
+        self._what = what
+        self._encoding = encoding
+
+    @property
+    def content(self) -> _CodingChecked:
+        return self
+
+    async def readany(self) -> bytes:
+        failure: MalformedDataError
+        try:
+            return await self._response.content.readany()
+        except aiohttp.ClientPayloadError as exc:
+            if not isinstance(exc.__cause__, ContentEncodingError):
+                raise
+            failure = MalformedDataError(f"{self._what}: the {self._encoding} body is corrupt "
+                                         f"(Content-Encoding: {self._encoding})")
+        raise failure  # outside the handler: no aiohttp exception in the context
+
+    def close(self) -> None:
+        self._response.close()
 
 
 async def _run_exec(req: RunExec) -> ExecResult:
@@ -202,7 +238,7 @@ class AsyncClient(ClientBase):
 
     async def _send(self, request: Request) -> aiohttp.ClientResponse:
         """Drive the :func:`~._exchange.exchange` of ``request``: its success answer."""
-        run = FlowRun(exchange(request, self._auth is not None))
+        run = FlowRun(exchange(request, self._auth is not None, self.endpoint.secrets))
         response: aiohttp.ClientResponse | None = None
         try:
             while (step := run.request) is not None:
@@ -337,6 +373,10 @@ class AsyncClient(ClientBase):
         """
         query, silence = self._watch_request(path, params)
         response = await self.stream(path, query, read_timeout=silence.seconds, accept=accept)
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding != "identity":  # a server or proxy compressing: a corrupt body is malformed
+            return AsyncHTTPWatch(_CodingChecked(response, path, encoding), path,
+                                  self.max_line_bytes, silence=silence, raw=raw)
         return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence, raw=raw)
 
     def _list_watch(self, query: ResourceQuery, raw: bool = False) -> AsyncListWatch:

@@ -16,12 +16,16 @@ and performs the steps:
   abandoned).
 - :data:`READ_ERROR_BODY`: read the failure answer's body (its first
   :data:`~._answers.MAX_ERROR_BODY` bytes), release the response; send the bytes.
+  A redirect (3xx) is a failure too: it is never followed, so no credential
+  goes to another server.
 - :data:`REFRESH`: after a 401, drop cached credentials; send whether a
   retry could help (a token file or exec plugin: yes, once, as client-go).
 
-The flow ends (``StopIteration``) when the answer is a success: the driver
-returns the response it kept. A failure answer raises the server's
-:class:`~kubecache.errors.StatusError` out of the flow.
+The flow ends (``StopIteration``) when the answer is a success (2xx): the
+driver returns the response it kept. A failure answer raises the server's
+:class:`~kubecache.errors.StatusError` out of the flow, its text redacted of
+the credential sent and of the client's ``secrets``: a proxy or server whose
+error page quotes the request must not put the token into an error or a log.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any, Protocol
 
 from ..__about__ import __version__
 from .._json import dumps
+from .._wire.redact import redact
 from .._wire.status import status_error_from
 from ._resources import with_query
 from ._settings import ClientBase
@@ -110,14 +115,38 @@ Step = _Marker | Send
 Exchange = Generator[Step, Any, None]
 
 
-def exchange(request: Request, authenticated: bool) -> Exchange:
-    """The flow of sending ``request`` (see the module docstring for the steps)."""
+def exchange(request: Request, authenticated: bool, secrets: tuple[str, ...] = ()) -> Exchange:
+    """The flow of sending ``request`` (see the module docstring for the steps).
+
+    ``secrets``: credentials the client knows (the endpoint's), removed from a
+    failure's text along with the ``Authorization`` value sent.
+    """
     for attempt in (0, 1):
         authorization = (yield AUTHORIZE) if authenticated else None
         answer: Answer = yield Send(request, authorization)
-        if answer.status < 400:
+        if answer.status < 300:
             return
         body: bytes = yield READ_ERROR_BODY
         if answer.status == 401 and attempt == 0 and authenticated and (yield REFRESH):
             continue  # refreshed credentials may help: one retry, as client-go does
+        known = (*secrets, *_credential_parts(authorization))
+        if answer.status < 400:
+            body = _redirect_text(answer, known)
+        elif body:
+            body = redact(body.decode("utf-8", "replace"), known).encode()
         raise status_error_from(answer.status, answer.reason or "", answer.headers, body)
+
+
+def _credential_parts(authorization: str | None) -> tuple[str, ...]:
+    """The ``Authorization`` value sent and its credential (``Bearer X``: ``X``)."""
+    if not authorization:
+        return ()
+    return authorization, authorization.partition(" ")[2].strip()
+
+
+def _redirect_text(answer: Answer, secrets: tuple[str, ...]) -> bytes:
+    """The message of a redirect answer: where it pointed (redacted); it is not followed."""
+    location = redact(str(answer.headers.get("Location") or ""), secrets)[:120]
+    where = f" to {location}" if location else ""
+    return (f"the server answered {answer.status} {answer.reason or ''}".rstrip() +
+            f", a redirect{where}: redirects are not followed").encode()

@@ -359,7 +359,7 @@ class Client(ClientBase):
 
     def _send(self, request: Request) -> _Call:
         """Drive the :func:`~._exchange.exchange` of ``request``: the call of its success answer."""
-        run = FlowRun(exchange(request, self._auth is not None))
+        run = FlowRun(exchange(request, self._auth is not None, self.endpoint.secrets))
         call: _Call | None = None
         try:
             while (step := run.request) is not None:
