@@ -209,8 +209,7 @@ class RawMetadata(ReadOnlyMapping):
 
     def _all(self) -> dict[str, Any]:
         """The metadata's keys, in order, with their raw (undecoded) values."""
-        found = _split_top(self._obj._raw)["metadata"]
-        return _split_top(_as_bytes(found))
+        return _split_meta(self._obj._raw)
 
     def __getitem__(self, key: str) -> Any:
         value = self._fast(key)
@@ -255,7 +254,7 @@ class RawMetadata(ReadOnlyMapping):
 
     def to_json(self) -> bytes:
         """The metadata's JSON bytes."""
-        return _as_bytes(_split_top(self._obj._raw)["metadata"])
+        return _meta_json(self._obj._raw)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_metadata_of, (self._obj._raw,))
@@ -336,6 +335,13 @@ if _msgspec is not None:
         found: dict[str, Any] = _top_decoder.decode(raw)
         return found
 
+    def _split_meta(raw: bytes) -> dict[str, Any]:
+        found: dict[str, Any] = _top_decoder.decode(_top_decoder.decode(raw)["metadata"])
+        return found
+
+    def _meta_json(raw: bytes) -> bytes:
+        return bytes(_top_decoder.decode(raw)["metadata"])
+
     def _part(raw: Any) -> Any:
         return _loads(memoryview(raw))
 
@@ -348,8 +354,15 @@ else:  # pragma: no cover - exercised only without msgspec
         found: dict[str, Any] = _loads(raw)
         return found
 
+    def _split_meta(raw: bytes) -> dict[str, Any]:
+        found: dict[str, Any] = _loads(raw)["metadata"]
+        return found
+
+    def _meta_json(raw: bytes) -> bytes:
+        return _dumps(_loads(raw)["metadata"])
+
     def _part(raw: Any) -> Any:
-        return raw
+        return raw  # the general path decoded it already (a fresh value per read)
 
 
 def _slot(value: Any) -> Any:
