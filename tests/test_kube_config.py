@@ -493,3 +493,18 @@ def test_credentials_in_the_server_url_are_redacted(tmp_path: Path,
         shown = [repr(cfg), str(cfg), repr(client), caplog.text]
     assert all(SECRET not in text and "admin" not in text for text in shown)
     assert "https://<redacted>@127.0.0.1:6443/k8s" in repr(cfg)
+
+
+@pytest.mark.parametrize("content", [
+    f"users:\n- name: u\n  user: {{token: {SECRET}\n".encode(),  # not YAML
+    f"users:\n- name: u\n  user: {{token: {SECRET}}}\n".encode() + b"\xff\n",  # not UTF-8
+], ids=["yaml", "utf8"])
+def test_a_broken_kubeconfig_chains_nothing_that_holds_its_text(tmp_path: Path,
+                                                                content: bytes) -> None:
+    path = tmp_path / "config"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    # the YAML error's marks and the decode error hold the whole file: none is chained
+    assert exc.value.__cause__ is None and exc.value.__context__ is None
+    assert SECRET not in str(exc.value)

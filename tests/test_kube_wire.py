@@ -445,3 +445,64 @@ def test_a_corrupt_compressed_watch_is_malformed_data(front: Front) -> None:
         with pytest.raises(MalformedDataError, match=r"/api/v1/pods: the gzip body is corrupt"):
             driver.next_events(w, 5)  # on both: not a quiet end of the stream
         driver.stop_watch(w)
+
+
+# --- a credential failure keeps no third-party exception holding the secret in its chain ----------
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The exception and every linked one (cause or context, suppressed or not), attributes too."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        link = todo.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        parts += [str(link), repr(link), repr(getattr(link, "__dict__", ""))]
+        parts += [repr(getattr(link, a, "")) for a in ("doc", "object", "stdout", "stderr",
+                                                       "output", "cmd", "problem_mark")]
+        mark = getattr(link, "problem_mark", None)
+        parts.append(repr(getattr(mark, "buffer", "")))
+        todo += [link.__cause__, link.__context__]
+    return "\n".join(parts)
+
+
+_PLUGIN_BAD_JSON = f"""#!/bin/sh
+echo '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",\
+"status":{{"token":"{TOKEN}"'
+"""
+
+_PLUGIN_SLOW = f"""#!/bin/sh
+echo '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",\
+"status":{{"token":"{TOKEN}"}}}}'
+exec sleep 30
+"""
+
+
+@pytest.mark.parametrize("case", ["exec-invalid-json", "exec-timeout", "token-file-not-text"])
+def test_a_credential_failure_chains_nothing_that_holds_the_secret(
+        front: Front, case: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubecache.kube import auth
+    from kubecache.kube.auth import CredentialError
+    from kubecache.kube.config import ExecConfig
+
+    settings: dict[str, Any]
+    if case == "token-file-not-text":
+        path = tmp_path / "token"
+        path.write_bytes(b"\xff" + TOKEN.encode())
+        settings = {"token_file": str(path)}
+    else:
+        plugin = tmp_path / "plugin.sh"
+        plugin.write_text(_PLUGIN_BAD_JSON if case == "exec-invalid-json" else _PLUGIN_SLOW)
+        plugin.chmod(0o755)
+        monkeypatch.setattr(auth, "EXEC_TIMEOUT", 1.0)
+        settings = {"exec": ExecConfig(command=str(plugin),
+                                       api_version="client.authentication.k8s.io/v1")}
+    with RawServer(lambda conn: None) as server, \
+            front.client(Config(server=server.url, **settings)) as driver, \
+            pytest.raises(CredentialError) as info:
+        driver.call("get", "/api/v1/pods")
+    assert TOKEN not in _chain_text(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None

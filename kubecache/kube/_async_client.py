@@ -214,10 +214,13 @@ class AsyncClient(ClientBase):
         async with self._auth_lock:  # one fetch at a time; a fresh flow reuses another's fetch
             run = FlowRun(auth.flow())
             while run.request is not None:
+                failure: BaseException | None = None
                 try:
                     result = await self._perform(run.request)
                 except PERFORM_ERRORS as exc:
-                    run.throw(exc)
+                    failure = exc  # thrown outside the handler: the flow's error chains nothing
+                if failure is not None:
+                    run.throw(failure)
                 else:
                     run.send(result)
             return run.value

@@ -79,12 +79,14 @@ def read_file(request: ReadFile) -> FileContent:
 
 def run_exec(request: RunExec) -> ExecResult:
     """Perform a :class:`~._base.RunExec`; stderr is counted and dropped, never kept."""
+    timed_out = False
     try:
         proc = subprocess.run(list(request.argv), env=dict(request.env), capture_output=True,
                               input=request.stdin,
                               stdin=subprocess.DEVNULL if request.stdin is None else None,
                               timeout=request.timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise TimeoutError(f"exec credential plugin ran longer than {request.timeout:g} s") \
-            from None
+        timed_out = True  # raised below, not chained: it holds the output and the argv
+    if timed_out:
+        raise TimeoutError(f"exec credential plugin ran longer than {request.timeout:g} s")
     return ExecResult(proc.returncode, proc.stdout, len(proc.stderr))

@@ -142,13 +142,17 @@ class FlowRun(Generic[R, V]):
 
 
 def drive(flow: Flow, perform: Callable[[IORequest], Any]) -> str | None:
-    """Run ``flow`` to its end, performing each request; failures are thrown into it."""
+    """Run ``flow`` to its end, performing each request; failures are thrown into it
+    (outside the handler, so what the flow raises does not chain them)."""
     run = FlowRun(flow)
     while run.request is not None:
+        failure: BaseException | None = None
         try:
             result = perform(run.request)
         except PERFORM_ERRORS as exc:
-            run.throw(exc)
+            failure = exc
+        if failure is not None:
+            run.throw(failure)
         else:
             run.send(result)
     return run.value

@@ -89,18 +89,25 @@ class TokenFileAuthenticator(Authenticator):
         self._token = ""
 
     def flow(self) -> Flow:
+        # Failures are raised outside the handlers: a decode error holds the file's
+        # bytes, and a chained exception (even a suppressed context) is kept.
+        failure: CredentialError | None = None
         try:
             result: FileContent = yield ReadFile(self.path, self._stamp if self._token else None)
         except (OSError, UnicodeDecodeError) as exc:
             if self._token:
                 return "Bearer " + self._token
-            raise CredentialError(f"token file {self.path!r} cannot be read "
-                                  f"({type(exc).__name__})") from None
+            failure = CredentialError(f"token file {self.path!r} cannot be read "
+                                      f"({type(exc).__name__})")
+        if failure is not None:
+            raise failure
         if result.data is not None:
             try:
                 token = result.data.decode().strip()
             except UnicodeDecodeError:
-                raise CredentialError(f"token file {self.path!r} is not text") from None
+                failure = CredentialError(f"token file {self.path!r} is not text")
+            if failure is not None:
+                raise failure
             if not token:
                 if self._token:  # caught mid-rewrite: keep the last token
                     return "Bearer " + self._token
@@ -156,14 +163,19 @@ class ExecAuthenticator(Authenticator):
         if self._value is not None and time.time() < self._expires:
             return self._value or None
         name = self.spec.command
+        # Failures are raised outside the handlers: a chained exception (even a
+        # suppressed context) is kept, and a JSON error holds the plugin's output.
+        failure: CredentialError | None = None
         try:
             result: ExecResult = yield RunExec(self._argv(), self._env(), None, EXEC_TIMEOUT)
         except FileNotFoundError:
             hint = f" ({self.spec.install_hint.strip()})" if self.spec.install_hint else ""
-            raise CredentialError(f"exec credential plugin {name!r} not found{hint}") from None
+            failure = CredentialError(f"exec credential plugin {name!r} not found{hint}")
         except (OSError, TimeoutError) as exc:
-            raise CredentialError(f"exec credential plugin {name!r} could not run "
-                                  f"({type(exc).__name__})") from None
+            failure = CredentialError(f"exec credential plugin {name!r} could not run "
+                                      f"({type(exc).__name__})")
+        if failure is not None:
+            raise failure
         self.runs += 1
         if result.returncode != 0:
             raise CredentialError(f"exec credential plugin {name!r} failed: exit status "
@@ -172,8 +184,9 @@ class ExecAuthenticator(Authenticator):
         try:
             cred = loads(result.stdout)
         except ValueError:
-            raise CredentialError(f"exec credential plugin {name!r} printed invalid JSON") \
-                from None
+            failure = CredentialError(f"exec credential plugin {name!r} printed invalid JSON")
+        if failure is not None:
+            raise failure
         token, cert_key, expires = self._accept(cred)
         if cert_key is not None:
             yield LoadClientCert(*cert_key)

@@ -207,17 +207,25 @@ def load_incluster_config(service_account_dir: str | os.PathLike[str] | None = N
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    # Failures are raised outside the handlers: the decode error and the YAML
+    # error's marks hold the whole file (its tokens and keys), and a chained
+    # exception, even a suppressed context, is kept.
+    failure: ConfigError | None = None
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"kubeconfig {str(path)!r}: cannot be read "
-                          f"({type(exc).__name__})") from None
+        failure = ConfigError(f"kubeconfig {str(path)!r}: cannot be read "
+                              f"({type(exc).__name__})")
+    if failure is not None:
+        raise failure
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # its message can quote the file: keep only the position
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"kubeconfig {str(path)!r}: not valid YAML{where}") from None
+        failure = ConfigError(f"kubeconfig {str(path)!r}: not valid YAML{where}")
+    if failure is not None:
+        raise failure
     if doc is None:
         return {}
     if not isinstance(doc, dict):
