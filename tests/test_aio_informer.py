@@ -183,3 +183,71 @@ def test_a_handler_added_from_another_thread_starts_on_the_loop() -> None:
         assert others() == []
 
     asyncio.run(main())
+
+
+def test_an_inline_handler_added_from_another_thread_is_called_on_the_loop() -> None:
+    # its catch-up was made on the adding thread (a plain inline handler of an asyncio
+    # informer touching loop-bound objects from a foreign thread); live calls on the loop
+    import threading
+
+    from tests.support.front import AsyncFront
+    from tests.support.sync import wait_for
+
+    front = AsyncFront()
+    try:
+        src = FakeControllerSource()
+        for i in range(3):
+            src.add(pod(f"p{i}"))
+        inf = front.new(src)
+        got: list[str] = []
+        where: set[str] = set()
+
+        def on_add(obj: Any) -> None:
+            got.append(obj["metadata"]["name"])
+            where.add(threading.current_thread().name)
+
+        loop_thread = front.call(lambda: threading.current_thread().name)
+        with front.running(inf):
+            assert wait_for(inf.has_synced) and wait_for(lambda: src.open_watches() == 1)
+            reg = inf.add_event_handler(ResourceEventHandlerFuncs(on_add=on_add), inline=True)
+            assert wait_for(reg.has_synced)
+            assert sorted(got) == ["p0", "p1", "p2"]
+            src.add(pod("live"))
+            assert wait_for(lambda: got[-1:] == ["live"])
+        assert len(got) == 4
+        assert where == {loop_thread}, where
+    finally:
+        front.close()
+
+
+def test_an_inline_handler_removed_before_its_catch_up_from_another_thread_is_never_called(
+        ) -> None:
+    import threading
+
+    from tests.support.front import AsyncFront
+    from tests.support.sync import wait_for
+
+    front = AsyncFront()
+    try:
+        src = FakeControllerSource()
+        src.add(pod("a"))
+        inf = front.new(src)
+        got: list[str] = []
+        with front.running(inf):
+            assert wait_for(inf.has_synced)
+            gate = threading.Event()
+            front.loop.call_soon_threadsafe(gate.wait, 10)  # holds the loop for a moment
+            reg = inf.add_event_handler(
+                ResourceEventHandlerFuncs(on_add=lambda o: got.append(o["metadata"]["name"])),
+                inline=True)
+            assert not reg.has_synced()  # its catch-up has not run
+            assert inf.remove_event_handler(reg) is True
+            assert inf.remove_event_handler(reg) is False
+            gate.set()
+            assert front.call(lambda: inf.stats.handlers) == 0
+            src.add(pod("b"))
+            assert wait_for(lambda: "ns/b" in inf.get_store().list_keys())
+            front.call(lambda: None)  # the loop has run what was queued before
+        assert got == []
+    finally:
+        front.close()

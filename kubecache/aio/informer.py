@@ -26,12 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..delta_fifo import DeltaFIFO
-from ..informer._core import InformerCore, cache_sync_flow, check_has_synced_funcs
+from ..informer._core import (
+    InformerCore,
+    InformerStoppedError,
+    cache_sync_flow,
+    check_has_synced_funcs,
+)
 from ..informer._freshness import parse_resource_version
+from ..informer._handlers import describe_handler
 from ..informer._inline import InlineListener
 from ..runtime import TaskService, adrive, settle
 from ._delivery import TaskListener
@@ -58,6 +65,10 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
 
     _tasks: set[asyncio.Task[None]]
     """The delivery tasks this run started (set by :meth:`_prepare`)."""
+    _pending: set[TaskListener] = frozenset()  # type: ignore[assignment]
+    """Inline handlers added from another thread, waiting for the loop (set by ``_prepare``;
+    guarded by ``_pending_lock``, a leaf lock, taken under the delta lock on the loop)."""
+    _pending_lock = threading.Lock()  # replaced by the run's own in _prepare
     _fifo_run: DeltaFIFO
     _reflector_run: AsyncReflector
 
@@ -85,6 +96,53 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
         else:
             loop.call_soon_threadsafe(start)
 
+    def _add_running(self, listener: TaskListener, handler: Any) -> None:
+        """An inline handler added from another thread is caught up on the loop.
+
+        Its calls -- the catch-up included -- are the informer's task's, never the
+        adding thread's; until the loop has made them, its registration is pending
+        (not synced; ``remove_event_handler`` drops it). Buffered handlers and calls
+        from the loop register at once.
+        """
+        loop = self._service_loop
+        if not isinstance(listener, InlineListener) or loop is None or _on(loop):
+            super()._add_running(listener, handler)
+            return
+        if self.is_stopped():
+            raise InformerStoppedError(
+                f"handler {describe_handler(handler)} not added: the informer has stopped")
+        listener.initial_until = 1  # not synced before its catch-up (which sets it)
+        with self._pending_lock:
+            self._pending.add(listener)
+        try:
+            loop.call_soon_threadsafe(self._add_pending, listener, handler)
+        except RuntimeError:  # the loop is closed: so is the informer
+            with self._pending_lock:
+                self._pending.discard(listener)
+            raise InformerStoppedError(f"handler {describe_handler(handler)} not added: the "
+                                       "informer's event loop is closed") from None
+
+    def _add_pending(self, listener: TaskListener, handler: Any) -> None:
+        """On the loop: register a pending inline handler (unless removed or stopped since)."""
+        with self._block_deltas:
+            with self._pending_lock:
+                if listener not in self._pending:
+                    return  # removed meanwhile
+                self._pending.discard(listener)
+            if self.is_stopped():
+                return
+            listener.initial_until = 0
+            super()._add_running(listener, handler)
+
+    def _remove_pending(self, handle: object) -> bool:
+        with self._pending_lock:
+            for listener in self._pending:
+                if listener.registration is handle or listener is handle:
+                    self._pending.discard(listener)
+                    listener.stop()
+                    return True
+        return False
+
     def _stop_listener(self, listener: TaskListener) -> None:
         listener.stop()
         if isinstance(listener, InlineListener):
@@ -96,6 +154,8 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
         """Build the run's queue and reflector; start the delivery tasks (lifecycle lock held)."""
         self._fifo_run, self._reflector_run = self._new_run(AsyncReflector)
         self._tasks = set()
+        self._pending = set()
+        self._pending_lock = threading.Lock()
         for listener in self._processor.listeners:
             self._start_listener(listener)
 
@@ -147,6 +207,14 @@ class AsyncSharedIndexInformer(TaskService, InformerCore[TaskListener]):
     async def wait_for_cache_sync(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`has_synced`; False after ``timeout`` seconds."""
         return await wait_for_cache_sync(self.has_synced, timeout=timeout)
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this code runs on ``loop`` (its thread, while it runs)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -210,9 +210,16 @@ class InformerCore(Generic[L]):
             if not self._started():
                 self._processor.add(listener)
                 return listener.registration
-        # Running (and started for good): catch the handler up under the delta lock alone,
-        # not the lifecycle lock -- an inline handler holds the delta lock and may add a
-        # handler itself (taking the lifecycle lock, then this one again).
+        self._add_running(listener, handler)
+        return listener.registration
+
+    def _add_running(self, listener: L, handler: Any) -> None:
+        """Register ``listener`` with a running informer: its catch-up, then the live stream.
+
+        Under the delta lock alone, not the lifecycle lock -- an inline handler holds
+        the delta lock and may add a handler itself (taking the lifecycle lock, then
+        this one again). ``InformerStoppedError`` if the informer has stopped.
+        """
         with self._block_deltas:  # no delta is applied while we catch the handler up
             if self.is_stopped():  # the run's cleanup takes its listeners under this lock
                 raise InformerStoppedError(
@@ -223,7 +230,10 @@ class InformerCore(Generic[L]):
                 listener.add_many([new_notification(Notification, (ADD, None, obj))
                                    for obj in cached], True)
             self._start_listener(listener)
-        return listener.registration
+
+    def _remove_pending(self, handle: object) -> bool:
+        """Unregister a handler whose registration is still on its way (asyncio's)."""
+        return False
 
     def _new_inline_listener(self, handler: Any, requested: float, resync: float) -> L:
         awaits = self._processor.awaits if self._awaits_inline else None
@@ -262,6 +272,8 @@ class InformerCore(Generic[L]):
         Once this returns the handler is not called again, except when a handler
         removes itself from inside a callback (that call finishes first).
         """
+        if self._remove_pending(handle):
+            return True
         for listener in self._processor.listeners:
             if (listener.registration is handle or listener is handle) and \
                     self._processor.remove(listener):

@@ -22,8 +22,10 @@ so its order holds.
 A handler added after start gets its catch-up adds (every cached object) from
 the thread that adds it, while the informer's delta lock holds the informer
 still (no change can slip between the catch-up and the live stream); on
-asyncio, coroutines among them are awaited by a task of the informer's if
-the reflector's task is idle.
+asyncio, an inline handler added from a thread other than the loop's is
+caught up on the loop instead (its registration is pending until then), and
+coroutines among its calls are awaited by a task of the informer's if the
+reflector's task is idle.
 The threaded informer cannot await: a callback returning an awaitable there
 is an error, logged and counted.
 """
