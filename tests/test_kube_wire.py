@@ -506,3 +506,72 @@ def test_a_credential_failure_chains_nothing_that_holds_the_secret(
         driver.call("get", "/api/v1/pods")
     assert TOKEN not in _chain_text(info.value)
     assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_a_path_not_beginning_with_a_slash_is_refused_before_anything_is_sent(
+        front: Front) -> None:
+    other = Recording(lambda head: _answer(b"200 OK", b"{}", content_type=b"application/json"))
+    try:
+        with front.client(Config(server="http://127.0.0.1:1", token=TOKEN)) as driver:
+            for path in (f"@127.0.0.1:{other.server.port}/api", "api/v1/pods"):
+                with pytest.raises(ValueError, match="must begin with '/'"):
+                    driver.call("get", path)
+    finally:
+        other.close()
+    assert other.heads == []  # the threaded client sent the token to that host
+
+
+# --- the exchange's 401 rule behaves alike on both clients (not only its signature) ------------
+
+
+_UNAUTHORIZED = dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                       "reason": "Unauthorized", "code": 401, "message": "Unauthorized"})
+
+
+@pytest.mark.parametrize("auth", ["token", "token-file"])
+def test_a_401_is_retried_once_with_refreshable_credentials_and_never_with_a_static_token(
+        front: Front, auth: str, tmp_path: Any) -> None:
+    settings, _ = _credentials(auth, tmp_path)
+    server = Recording(lambda head: _answer(b"401 Unauthorized", _UNAUTHORIZED,
+                                            content_type=b"application/json"))
+    tries = 2 if auth == "token-file" else 1  # a file may have rotated: one retry, as client-go
+    try:
+        with front.client(Config(server=server.url, **settings)) as driver:
+            lw = driver.list_watch("pods")
+            for n, attempt in enumerate((lambda: driver.call("get", "/api/v1/pods"),
+                                         lambda: driver.list(lw, ListOptions(limit=500)),
+                                         lambda: driver.watch(lw, ListOptions(timeout_seconds=5)),
+                                         lambda: driver.call("post", "/api/v1/pods", {"a": 1})),
+                                        start=1):
+                with pytest.raises(StatusError) as info:
+                    attempt()
+                assert info.value.code == 401 and len(server.heads) == n * tries
+    finally:
+        server.close()
+    # the retry carries the same credential; a POST is sent again as well
+    posts = [h for h in server.heads if h.startswith(b"POST")]
+    assert len(posts) == tries and all(b"Authorization: Bearer " + TOKEN.encode() in h
+                                       for h in server.heads)
+
+
+def test_a_stream_broken_mid_body_ends_and_is_not_sent_again(front: Front) -> None:
+    read = threading.Event()
+
+    def one_event_then_cut(conn: socket.socket) -> None:
+        read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" +
+                     _chunk(b'{"type":"ADDED","object":{"metadata":{"name":"a","namespace":'
+                            b'"d","resourceVersion":"8"}}}\n'))
+        read.wait(10)  # (aiohttp drops bytes it buffered once the connection has broken)
+        conn.shutdown(socket.SHUT_RDWR)
+
+    with RawServer(one_event_then_cut) as server, \
+            front.client(Config(server=server.url, token=TOKEN)) as driver:
+        w = driver.watch(driver.list_watch("pods"),
+                         ListOptions(resource_version="7", timeout_seconds=30))
+        (event,) = driver.next_events(w, 1)
+        assert event.object["metadata"]["name"] == "a"
+        read.set()
+        assert driver.next_events(w, 5) == []  # the cut: a quiet end
+        assert server.accepted == 1  # resuming is the reflector's decision, not the client's

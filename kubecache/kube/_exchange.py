@@ -66,7 +66,14 @@ def build_request(client: ClientBase, method: str, path: str,
                   params: Mapping[str, str | int] | None = None, body: Body = None, *,
                   content_type: str = "application/json", accept: str | None = None,
                   streaming: bool = False, timeout: float | None = None) -> Request:
-    """The :class:`Request` for one call of either client (``timeout``: read timeout)."""
+    """The :class:`Request` for one call of either client (``timeout``: read timeout).
+
+    ``path`` must begin with ``/``: it is appended to the server's URL, and
+    ``@host/...`` would send the request, credentials included, to ``host``.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"request path {path[:100]!r} must begin with '/' (a path on the "
+                         f"API server, such as '/api/v1/pods')")
     content = None if body is None else (body if isinstance(body, bytes) else dumps(body))
     headers = {"User-Agent": USER_AGENT, "Accept": accept or "application/json",
                "Accept-Encoding": client.accept_encoding(streaming)}
