@@ -1,7 +1,9 @@
-"""Reflector and SharedIndexInformer driven through the HTTP source against the embedded server.
+"""Reflectors and informers driven through the HTTP source against the embedded server.
 
 Paged initial lists, live watches, bookmarks, 410 -> relist, dropped
-connections -> resume without relist, server restart -> converge.
+connections -> resume without relist, server restart -> converge. Each runs on
+both front ends (the ``front`` fixture): a ``Reflector`` over ``Client``, an
+``AsyncReflector`` over an ``AsyncClient`` made on the reflector's own loop.
 """
 
 from __future__ import annotations
@@ -13,17 +15,15 @@ import pytest
 
 from kubecache import (
     NAMESPACE_INDEX,
-    Reflector,
-    ResourceEventHandlerFuncs,
-    SharedIndexInformer,
     meta_namespace_index_func,
     meta_namespace_key_func,
     new_store,
 )
 from kubecache.backoff import Backoff
-from kubecache.kube import Client, Config, new_list_watch_from_client
+from kubecache.kube import Config
 from kubecache.store import Store
 from kubecache.testing import ApiServer
+from tests.support.front import Front
 from tests.support.objects import new_pod
 from tests.support.sync import wait_for
 
@@ -43,14 +43,15 @@ def server_state(server: ApiServer, resource: str = "pods") -> dict[str, str]:
 
 
 class Running:
-    """A reflector over one server's pods, stopped (and its client closed) at the end."""
+    """A reflector of ``front`` over one server's pods, stopped at the end (its client is
+    closed with the front, or on the reflector's loop)."""
 
-    def __init__(self, server: ApiServer, **kwargs: Any) -> None:
-        self.client = Client(Config(server=server.url), watch_margin=2)
+    def __init__(self, front: Front, server: ApiServer, **kwargs: Any) -> None:
         self.store = new_store(meta_namespace_key_func)
-        lw = new_list_watch_from_client(self.client, "pods")
-        self.reflector = Reflector(lw, "Pod", self.store, backoff=fast_backoff(),
-                                   min_watch_timeout=30, **kwargs)
+        lw = front.kube_list_watch(Config(server=server.url), "pods",
+                                   client={"watch_margin": 2})
+        self.reflector = front.reflector(lw, "Pod", self.store, backoff=fast_backoff(),
+                                         min_watch_timeout=30, **kwargs)
         self.stop = threading.Event()
 
     def __enter__(self) -> Running:
@@ -60,18 +61,17 @@ class Running:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         assert self.reflector.join(5)
-        self.client.close()
 
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
 
 
-def test_initial_list_is_paginated(server: ApiServer) -> None:
+def test_initial_list_is_paginated(front: Front, server: ApiServer) -> None:
     """Paginated lists (streamed lists, the default for this source, are turned off here)."""
     with ApiServer(paginate_rv0=True) as paging:
         for i in range(250):
             paging.create("pods", new_pod(f"p{i:03d}", ns=f"ns{i % 7}"))
-        with Running(paging, page_size=100, use_watch_list=False) as r:
+        with Running(front, paging, page_size=100, use_watch_list=False) as r:
             assert wait_for(lambda: len(r.store) == 250)
             assert r.reflector.stats.list_pages == 3
             assert state(r.store) == server_state(paging)
@@ -79,14 +79,14 @@ def test_initial_list_is_paginated(server: ApiServer) -> None:
     # The faithful default: a resourceVersion=0 list is served whole, like the watch cache.
     for i in range(250):
         server.create("pods", new_pod(f"p{i:03d}"))
-    with Running(server, page_size=100, use_watch_list=False) as r:
+    with Running(front, server, page_size=100, use_watch_list=False) as r:
         assert wait_for(lambda: len(r.store) == 250)
         assert r.reflector.stats.list_pages == 1
 
 
-def test_watch_keeps_the_store_in_sync(server: ApiServer) -> None:
+def test_watch_keeps_the_store_in_sync(front: Front, server: ApiServer) -> None:
     server.create("pods", new_pod("a"))
-    with Running(server) as r:
+    with Running(front, server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         server.create("pods", new_pod("b", ns="other"))
         server.patch("pods", "a", {"metadata": {"labels": {"v": "2"}}})
@@ -97,9 +97,9 @@ def test_watch_keeps_the_store_in_sync(server: ApiServer) -> None:
         assert r.reflector.stats.lists == 1
 
 
-def test_bookmarks_advance_the_resource_version(server: ApiServer) -> None:
+def test_bookmarks_advance_the_resource_version(front: Front, server: ApiServer) -> None:
     server.create("pods", new_pod("a"))
-    with Running(server) as r:
+    with Running(front, server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         server.create("configmaps", {"metadata": {"name": "elsewhere"}})  # not a pod
         target = server.resource_version
@@ -108,10 +108,10 @@ def test_bookmarks_advance_the_resource_version(server: ApiServer) -> None:
         assert len(r.store) == 1
 
 
-def test_410_leads_to_a_relist(server: ApiServer) -> None:
+def test_410_leads_to_a_relist(front: Front, server: ApiServer) -> None:
     for name in ("a", "b"):
         server.create("pods", new_pod(name))
-    with Running(server) as r:
+    with Running(front, server) as r:
         assert wait_for(lambda: len(r.store) == 2)
         server.fail_next(10**6)  # the reflector can't get back in...
         server.drop_watches()
@@ -123,9 +123,9 @@ def test_410_leads_to_a_relist(server: ApiServer) -> None:
         assert r.reflector.stats.gone >= 1 and r.reflector.stats.relists == 1
 
 
-def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
+def test_dropped_connections_resume_without_relist(front: Front, server: ApiServer) -> None:
     server.create("pods", new_pod("a"))
-    with Running(server) as r:
+    with Running(front, server) as r:
         assert wait_for(lambda: len(r.store) == 1)
         for i in range(3):
             assert wait_for(lambda: server.stats.open_watches == 1), r.reflector.stats
@@ -136,11 +136,11 @@ def test_dropped_connections_resume_without_relist(server: ApiServer) -> None:
         assert stats.lists == 1 and stats.relists == 0 and stats.watch_starts >= 2, stats
 
 
-def test_server_restart_on_the_same_port_converges() -> None:
+def test_server_restart_on_the_same_port_converges(front: Front) -> None:
     first = ApiServer(bookmark_interval=0.1).start()
     for name in ("a", "b", "c"):
         first.create("pods", new_pod(name))
-    with Running(first) as r:
+    with Running(front, first) as r:
         assert wait_for(lambda: len(r.store) == 3)
         port, storage = first.port, first.storage
         first.stop()
@@ -154,12 +154,12 @@ def test_server_restart_on_the_same_port_converges() -> None:
             assert r.reflector.stats.relists == 1
 
 
-def test_server_restored_to_an_older_state_converges() -> None:
+def test_server_restored_to_an_older_state_converges(front: Front) -> None:
     """A new server whose data is older than the cache answers 504 ResourceVersionTooLarge."""
     first = ApiServer(bookmark_interval=0.1).start()
     for i in range(20):
         first.create("pods", new_pod(f"old-{i}"))
-    with Running(first) as r:
+    with Running(front, first) as r:
         assert wait_for(lambda: len(r.store) == 20)
         port = first.port
         first.stop()
@@ -169,29 +169,16 @@ def test_server_restored_to_an_older_state_converges() -> None:
             assert r.reflector.stats.relists >= 1
 
 
-def test_informer_over_http(server: ApiServer) -> None:
+def test_informer_over_http(front: Front, server: ApiServer) -> None:
     for i in range(30):
         server.create("pods", new_pod(f"p{i}", ns="a" if i % 2 else "b", labels={"app": "web"}))
-    events: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def record(kind: str) -> Any:
-        def handler(*objs: Any) -> None:
-            with lock:
-                events.append((kind, meta_namespace_key_func(objs[-1])))
-        return handler
-
-    client = Client(Config(server=server.url))
-    informer = SharedIndexInformer(
-        new_list_watch_from_client(client, "pods", label_selector="app=web"), "Pod",
-        indexers={NAMESPACE_INDEX: meta_namespace_index_func}, backoff=fast_backoff(),
-        page_size=10)
-    informer.add_event_handler(ResourceEventHandlerFuncs(
-        on_add=record("add"), on_update=record("update"), on_delete=record("delete")))
-    stop = threading.Event()
-    t = threading.Thread(target=informer.run, args=(stop,))
-    t.start()
-    try:
+    lw = front.kube_list_watch(Config(server=server.url), "pods", label_selector="app=web")
+    informer = front.new(lw, expected_type="Pod",
+                         indexers={NAMESPACE_INDEX: meta_namespace_index_func},
+                         backoff=fast_backoff(), page_size=10)
+    rec = front.recorder()
+    informer.add_event_handler(rec)
+    with front.running(informer):
         assert wait_for(informer.has_synced)
         assert len(informer.get_store()) == 30
         assert sorted(informer.get_indexer().index_keys(NAMESPACE_INDEX, "a")) == sorted(
@@ -199,12 +186,7 @@ def test_informer_over_http(server: ApiServer) -> None:
         server.patch("pods", "p1", {"metadata": {"labels": {"app": "db"}}}, namespace="a")
         server.create("pods", new_pod("new", ns="a", labels={"app": "web"}))
         server.patch("pods", "p2", {"metadata": {"annotations": {"x": "1"}}}, namespace="b")
-        assert wait_for(lambda: ("update", "b/p2") in events and ("add", "a/new") in events
-                        and ("delete", "a/p1") in events)
+        assert wait_for(lambda: {("update", "b/p2"), ("add", "a/new"),
+                                 ("delete", "a/p1")} <= set(rec.kinds()))
         assert len(informer.get_store()) == 30  # p1 left the selection, "new" joined
         assert informer.last_sync_resource_version() == server.resource_version
-    finally:
-        stop.set()
-        t.join(10)
-        client.close()
-    assert not t.is_alive()

@@ -21,6 +21,14 @@ first use) and waits for it with a deadline. Both classes offer the same verbs:
   and ``start_pop(...)`` (its future, for a pop that must block first);
 - work queues: ``workqueues()`` (a :class:`~tests.support.workqueues.WorkQueues`
   on this front end, closed with the front);
+- sources built where the front end runs: ``source(build)`` (a list-watcher that
+  ``build()`` makes on first use: on the loop the reflector or informer runs on, for
+  asyncio; closed after), ``kube_list_watch(config, resource, client=None, **kw)``
+  (``Client`` / ``AsyncClient`` and ``new_list_watch_from_client``),
+  ``official_list_watch(kubeconfig, method, **kw)`` (``ListWatch.from_kubernetes``
+  over ``kubernetes`` / ``AsyncListWatch.from_kubernetes`` over ``kubernetes_asyncio``);
+  ``list(lw, options)``, ``watch(lw, options)``, ``events(w, count)``,
+  ``stop_watch(w)``: one call of a list-watcher, made where this front end makes it;
 - HTTP clients: ``client(config, **settings)``, a
   :class:`~tests.support.clients.ClientDriver` over ``Client`` or ``AsyncClient``,
   so one contract test covers both (an option one client lacks fails it);
@@ -193,15 +201,78 @@ class LoopThread:
         return not self._thread.is_alive()
 
 
-class AsyncReflectorRunner:
-    """Wraps an AsyncReflector on a LoopThread, with the threaded Reflector's test-facing API."""
+class LazySource:
+    """A list-watcher ``build()`` makes on first use (threads: at once), closed by :meth:`close`.
 
-    def __init__(self, reflector: AsyncReflector) -> None:
+    ``build()`` returns ``(list_watcher, close)``; for asyncio it is called (and awaited
+    if it returns an awaitable) on the running loop of the first ``list``/``watch``, so a
+    loop-bound client (``AsyncClient``, a ``kubernetes_asyncio`` ``ApiClient``) is made on
+    the loop that uses it; ``close()`` (awaited if a coroutine) runs there too.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lw: Any = None
+        self._close: Callable[[], Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def _get(self) -> Any:
+        if self._lw is None:
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:
+                if self._lw is None:
+                    built = self._build()
+                    if inspect.isawaitable(built):
+                        built = await built
+                    self._loop = asyncio.get_running_loop()
+                    self._lw, self._close = built
+        return self._lw
+
+    async def list(self, options: Any) -> Any:
+        return await (await self._get()).list(options)
+
+    async def watch(self, options: Any) -> Any:
+        return await (await self._get()).watch(options)
+
+    async def aclose(self) -> None:
+        """Close what ``build`` made (on its loop); nothing if it was never built."""
+        close, self._close = self._close, None
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+
+    def close(self) -> None:
+        """:meth:`aclose` from another thread, while the loop it was built on still runs."""
+        if self._close is None or self._loop is None:
+            return
+        assert not self._loop.is_closed(), "the source's loop ended before it was closed"
+        asyncio.run_coroutine_threadsafe(self.aclose(), self._loop).result(DEADLINE)
+
+
+class AsyncReflectorRunner:
+    """Wraps an AsyncReflector on a LoopThread, with the threaded Reflector's test-facing API.
+
+    A :class:`LazySource` the reflector lists and watches is closed on the reflector's
+    loop once ``run`` has returned (its loop ends with it).
+    """
+
+    def __init__(self, reflector: AsyncReflector, source: Any = None) -> None:
         self.reflector = reflector
         self._loop = LoopThread(f"asyncio reflector {reflector.name}")
+        self._source = source if isinstance(source, LazySource) else None
 
     def run_until(self, stop: threading.Event) -> None:
-        self._loop.start(self.reflector.run, stop)
+        async def run(async_stop: asyncio.Event) -> None:
+            try:
+                await self.reflector.run(async_stop)
+            finally:
+                if self._source is not None:
+                    await self._source.aclose()
+
+        self._loop.start(run, stop)
 
     def join(self, timeout: float | None = None) -> bool:
         return self._loop.join(timeout)
@@ -210,7 +281,7 @@ class AsyncReflectorRunner:
         return getattr(self.reflector, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("reflector", "_loop"):
+        if name in ("reflector", "_loop", "_source"):
             object.__setattr__(self, name, value)
         else:  # e.g. should_resync: it belongs to the reflector
             setattr(self.reflector, name, value)
@@ -239,6 +310,7 @@ class Front:
         self.time = FakeTime()
         self._threads: list[threading.Thread] = []
         self._closers: list[Callable[[], None]] = []
+        self._iters: dict[int, Any] = {}  # a watch's iterator across events() calls, by id
 
     # --- where code runs --------------------------------------------------------
 
@@ -326,6 +398,72 @@ class Front:
         self._closers.append(wq.close)
         return wq
 
+    # --- sources ---------------------------------------------------------------
+
+    def source(self, build: Callable[[], Any]) -> Any:
+        """The list-watcher of ``build()`` -> ``(list_watcher, close)``, closed with the front.
+
+        Threads: built now. Asyncio: a :class:`LazySource`, built on the loop that first
+        lists or watches through it (the reflector's, or this front's for an informer).
+        """
+        lw, close = build()
+        self._closers.append(close)
+        return lw
+
+    def kube_list_watch(self, config: Any, resource: str, client: dict[str, Any] | None = None,
+                        **kw: Any) -> Any:
+        """``new_list_watch_from_client`` over a ``Client`` (``AsyncClient``) of ``config``."""
+        from kubecache.kube import AsyncClient, Client, new_list_watch_from_client
+
+        kind = Client if self.name == "thread" else AsyncClient
+        close = "close" if self.name == "thread" else "aclose"
+
+        def build() -> tuple[Any, Callable[[], Any]]:
+            c = kind(config, **(client or {}))
+            return new_list_watch_from_client(c, resource, **kw), getattr(c, close)
+
+        return self.source(build)
+
+    def official_list_watch(self, kubeconfig: Any, method: str, **kw: Any) -> Any:
+        """``ListWatch.from_kubernetes(CoreV1Api(...).<method>, **kw)`` over the official
+        ``kubernetes`` client configured from ``kubeconfig`` (asyncio:
+        ``AsyncListWatch.from_kubernetes`` over ``kubernetes_asyncio``)."""
+        from kubernetes import client as kclient
+        from kubernetes import config as kconfig
+
+        from kubecache import ListWatch
+
+        def build() -> tuple[Any, Callable[[], Any]]:
+            api = kconfig.new_client_from_config(str(kubeconfig))
+            core = kclient.CoreV1Api(api)
+            return ListWatch.from_kubernetes(getattr(core, method), **kw), api.close
+
+        return self.source(build)
+
+    def list(self, lw: Any, options: Any = None) -> Any:
+        """``lw.list(options)`` (awaited on this front's loop for asyncio)."""
+        from kubecache.listwatch import ListOptions
+
+        return self.submit(lw.list, options or ListOptions()).result(DEADLINE)
+
+    def watch(self, lw: Any, options: Any = None) -> Any:
+        """``lw.watch(options)``: the watch (awaited on this front's loop for asyncio)."""
+        from kubecache.listwatch import ListOptions
+
+        return self.submit(lw.watch, options or ListOptions()).result(DEADLINE)
+
+    def events(self, w: Any, count: int) -> list[tuple[str, Any]]:
+        """The next ``count`` events of ``w`` (fewer if it ends) as (type, object) pairs."""
+        return self.events_later(w, count).result(DEADLINE)
+
+    def events_later(self, w: Any, count: int) -> concurrent.futures.Future[list[Any]]:
+        """:meth:`events` begun elsewhere (it may wait for the server): its future."""
+        return self.submit(_take, w, count, self._iters)
+
+    def stop_watch(self, w: Any) -> None:
+        """``w.stop()`` where the watch's reader runs (its loop, for asyncio)."""
+        self.call(w.stop)
+
     def client(self, config: Any, **settings: Any) -> ClientDriver:
         """A ``Client`` (``AsyncClient`` for asyncio) behind blocking calls; close it after."""
         from tests.support.clients import ClientDriver
@@ -403,10 +541,31 @@ class AsyncFront(Front):
 
     def reflector(self, lw: Any, expected_type: Any, store: Any, resync_period: float = 0.0,
                   **kw: Any) -> Any:
-        return AsyncReflectorRunner(AsyncReflector(lw, expected_type, store, resync_period, **kw))
+        return AsyncReflectorRunner(AsyncReflector(lw, expected_type, store, resync_period, **kw),
+                                    lw)
 
     def new(self, src: Any, **kw: Any) -> Any:
         return AsyncSharedIndexInformer(src, **_fast_backoff(kw))
+
+    def source(self, build: Callable[[], Any]) -> Any:
+        lazy = LazySource(build)
+        self._closers.append(lazy.close)
+        return lazy
+
+    def official_list_watch(self, kubeconfig: Any, method: str, **kw: Any) -> Any:
+        from kubernetes_asyncio import client, config
+
+        from kubecache.aio import AsyncListWatch
+
+        async def build() -> tuple[Any, Callable[[], Any]]:
+            conf = client.Configuration()
+            await config.load_kube_config(config_file=str(kubeconfig),
+                                          client_configuration=conf)
+            api = client.ApiClient(conf)
+            core = client.CoreV1Api(api)
+            return AsyncListWatch.from_kubernetes(getattr(core, method), **kw), api.close
+
+        return self.source(build)
 
     @contextmanager
     def running(self, informer: Any) -> Iterator[None]:
@@ -501,6 +660,38 @@ async def _wind_down() -> None:
         t.cancel()
     await asyncio.gather(*left, return_exceptions=True)
     await asyncio.get_running_loop().shutdown_default_executor()
+
+
+def _take(w: Any, count: int, iters: dict[int, Any]) -> Any:
+    """The next ``count`` events of a watch, threaded or async, as (type, object) pairs."""
+    if hasattr(w, "__aiter__"):
+        async def atake() -> list[tuple[str, Any]]:
+            out: list[tuple[str, Any]] = []
+            it = iters.setdefault(id(w), w.__aiter__())
+            while len(out) < count:
+                try:
+                    out.append(_pair(await it.__anext__()))
+                except StopAsyncIteration:
+                    break
+            return out
+
+        return atake()
+    out: list[tuple[str, Any]] = []
+    it = iters.setdefault(id(w), iter(w))
+    for ev in it:
+        out.append(_pair(ev))
+        if len(out) >= count:
+            break
+    return out
+
+
+def _pair(ev: Any) -> tuple[str, Any]:
+    """An event (``Event``, a 2-tuple, a ``{"type", "object"}`` dict) as (type text, object)."""
+    if isinstance(ev, dict):
+        kind, obj = ev["type"], ev["object"]
+    else:
+        kind, obj = ev[0], ev[1]
+    return str(getattr(kind, "value", kind)), obj
 
 
 def new_front(name: str) -> Front:
