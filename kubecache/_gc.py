@@ -92,7 +92,10 @@ class PageFreeze:
     Shared by every list in the process: freezing is only done while no one
     else (an application, an informer's ``gc_freeze``) holds frozen objects,
     and the last list to finish thaws; a list that finds objects frozen by
-    someone else leaves the collector alone.
+    someone else leaves the collector alone. Thawing comes before the store
+    takes the list, so an informer's ``gc_freeze`` (after its first sync) is
+    never undone. ``gc.get_freeze_count()`` walks the whole permanent
+    generation: it is asked once per list, never per page.
     """
 
     __slots__ = ("_active",)

@@ -33,9 +33,11 @@ from kubecache.reflector._values import (
     Listing,
     ListPage,
     OpenWatch,
+    PauseGC,
     Replace,
     Report,
     Request,
+    ResumeGC,
     Resync,
     ScheduleResync,
     SetRV,
@@ -455,8 +457,8 @@ def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
     first = m.start()
     assert first.effects == () and isinstance(first.request, ListPage)
     step = m.step(Listed(page([pod("a")], rv="7")))
-    assert step.effects == (Thaw(), Replace([pod("a")], "7"), SetRV("7"),
-                            ScheduleResync(None))
+    assert step.effects == (PauseGC(), Thaw(), Replace([pod("a")], "7"), SetRV("7"),
+                            ResumeGC(), ScheduleResync(None))
     assert isinstance(step.request, OpenWatch) and m.state == Watching(
         "7", started=0.0, events=0, resync_at=None)
     effects, err = drain(m.on_events([("ADDED", pod("b", rv="8")),
@@ -621,7 +623,7 @@ def test_a_streamed_list_without_its_end_bookmark_warns_then_falls_back(
     assert "stalled" in str(rec.errors[-1])
 
 
-def test_each_page_but_the_last_is_frozen_and_the_list_thawed_before_the_store_takes_it(
+def test_each_page_but_the_last_is_frozen_and_the_list_thawed_once_the_store_took_it(
 ) -> None:
     m, _, _ = machine(page_size=1)
     m.start()
@@ -629,7 +631,8 @@ def test_each_page_but_the_last_is_frozen_and_the_list_thawed_before_the_store_t
     m.step(Listed(page([pod("b")], token="t2")))
     m.step(Listed(page([pod("c")], rv="9")))
     kinds = [type(e).__name__ for e in m.effects]
-    assert kinds == ["FreezePage", "FreezePage", "Thaw", "Replace", "SetRV", "ScheduleResync"]
+    assert kinds == ["FreezePage", "FreezePage", "PauseGC", "Thaw", "Replace", "SetRV",
+                     "ResumeGC", "ScheduleResync"]
     m2, _, _ = machine(page_size=1)
     m2.start()
     m2.step(Listed(page([pod("a")], token="t1")))

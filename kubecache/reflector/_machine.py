@@ -90,9 +90,11 @@ from ._values import (
     ListPage,
     OpenWatch,
     Outcome,
+    PauseGC,
     Replace,
     Report,
     Request,
+    ResumeGC,
     Resync,
     ScheduleResync,
     SetRV,
@@ -112,6 +114,7 @@ _NONE: tuple[Effect, ...] = ()
 _THAW = Thaw()
 _HOLD, _FLUSH = Hold(), Flush()
 _FREEZE = FreezePage()
+_PAUSE, _RESUME = PauseGC(), ResumeGC()
 
 logger = logging.getLogger("kubecache.reflector")
 
@@ -263,7 +266,7 @@ class ReflectorMachine:
                      exc_info=(type(err), err, err.__traceback__))
         with self._lock:
             step = self._failure(err, self._sync_state(self._resume_rv(self._state) or "0"))
-            return Step((_THAW, *step.effects), step.request)
+            return Step((_RESUME, _THAW, *step.effects), step.request)
 
     def deadline(self) -> float | None:
         """When :meth:`tick` has something to do (on the machine's clock), or ``None``."""
@@ -423,8 +426,10 @@ class ReflectorMachine:
         """A whole list (or streamed list) is in: replace the store, then watch from ``rv``."""
         self._synced_once = True
         watching = Watching(rv, resync_at=self._next_resync())
-        step = self._to(watching)  # thaws a list's pages first: the store takes them over
-        return Step((*step.effects, Replace(items, rv), SetRV(rv),
+        step = self._to(watching)  # thaws a list's pages: the store takes them over
+        # The store takes the list with the GC paused (CPU only: no wait inside), as
+        # collections would otherwise rescan it while it is built; see FreezePage.
+        return Step((_PAUSE, *step.effects, Replace(items, rv), SetRV(rv), _RESUME,
                      ScheduleResync(watching.resync_at)), step.request)
 
     # --- WATCH ---------------------------------------------------------------------

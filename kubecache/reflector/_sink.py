@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from .._gc import PageFreeze
+from .._gc import PageFreeze, gc_paused
 from .._guard import absorbable
 from ..meta import describe
 from ..store import Store
@@ -28,8 +28,10 @@ from ._values import (
     Flush,
     FreezePage,
     Hold,
+    PauseGC,
     Replace,
     Report,
+    ResumeGC,
     Resync,
     ScheduleResync,
     SetRV,
@@ -136,6 +138,7 @@ class EffectApplier:
         self.on_schedule: Callable[[float | None], None] | None = None
         self.on_end_watch: Callable[[], None] | None = None
         self._freeze = PageFreeze()
+        self._gc_pause: Any = None
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -153,6 +156,12 @@ class EffectApplier:
                 self._replace(effect)  # type: ignore[arg-type]
             elif kind is Report:
                 self._report(effect.error)  # type: ignore[union-attr]
+            elif kind is PauseGC:
+                if self._gc_pause is None:
+                    self._gc_pause = gc_paused()
+                    self._gc_pause.__enter__()
+            elif kind is ResumeGC:
+                self._resume()
             elif kind is FreezePage:
                 self._freeze.page()
             elif kind is Thaw:
@@ -169,8 +178,14 @@ class EffectApplier:
                 raise TypeError(f"{self.name}: unknown effect {effect!r}")
 
     def thaw(self) -> None:
-        """End a list's page freeze (idempotent; drivers call it when they end)."""
+        """End a list's GC pause and page freeze (idempotent; drivers call it when they end)."""
+        self._resume()
         self._freeze.thaw()
+
+    def _resume(self) -> None:
+        pause, self._gc_pause = self._gc_pause, None
+        if pause is not None:
+            pause.__exit__(None, None, None)
 
     def run(self, effects: EventEffects) -> BaseException | None:
         """Apply a batch's effects as the machine yields them; the error ending the watch.

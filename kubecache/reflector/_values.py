@@ -200,8 +200,18 @@ class FreezePage:
 
 
 @dataclasses.dataclass(frozen=True)
+class PauseGC:
+    """Pause the cyclic GC: the store takes a whole list now (CPU only, no wait inside)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeGC:
+    """End :class:`PauseGC` (idempotent)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Thaw:
-    """The list is in or given up: end :class:`FreezePage` (idempotent)."""
+    """The store took the list, or it was given up: end :class:`FreezePage` (idempotent)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,8 +231,8 @@ class EndWatch:
     """Stop the open watch (from the timer: a streamed list stalled)."""
 
 
-Effect = (Apply | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | ScheduleResync
-          | Resync | EndWatch)
+Effect = (Apply | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | PauseGC
+          | ResumeGC | ScheduleResync | Resync | EndWatch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,9 +273,11 @@ __all__ = [
     "Listing",
     "OpenWatch",
     "Outcome",
+    "PauseGC",
     "Replace",
     "Report",
     "Request",
+    "ResumeGC",
     "Resync",
     "ScheduleResync",
     "SetRV",
