@@ -1,4 +1,9 @@
-"""The official ``kubernetes`` client against the embedded server: a client nobody here wrote."""
+"""The official ``kubernetes`` client against the embedded server: a client nobody here wrote.
+
+``ListWatch.from_kubernetes`` (the adapter) is tested on both front ends in
+tests/test_official_adapters.py; this module checks the embedded server through the
+official threaded client itself.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from typing import Any
 import pytest
 
 from tests.support.objects import pod
-from tests.support.sync import wait_for
 
 kubernetes = pytest.importorskip("kubernetes", reason="the official kubernetes client is needed")
 from kubernetes import client as kclient  # noqa: E402
@@ -18,8 +22,6 @@ from kubernetes import config as kconfig  # noqa: E402
 from kubernetes import watch as kwatch  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from kubecache import ListWatch, Reflector, meta_namespace_key_func, new_store  # noqa: E402
-from kubecache.backoff import Backoff  # noqa: E402
 from kubecache.testing import ApiServer  # noqa: E402
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=0.1)
@@ -88,24 +90,3 @@ def test_watch_stream(server: ApiServer, api: Any) -> None:
             w.stop()
     mutator.join()
     assert seen == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
-
-
-def test_list_watch_from_kubernetes_adapter(server: ApiServer, api: Any) -> None:
-    for i in range(5):
-        server.create("pods", {"metadata": {"name": f"p{i}", "namespace": "x"}})
-    lw = ListWatch.from_kubernetes(api.list_namespaced_pod, namespace="x")
-    store = new_store(meta_namespace_key_func)
-    reflector = Reflector(lw, None, store, backoff=Backoff(initial=0.02, maximum=0.2),
-                          min_watch_timeout=5, page_size=2)
-    stop = threading.Event()
-    reflector.run_until(stop)
-    try:
-        assert wait_for(lambda: len(store) == 5)
-        server.create("pods", {"metadata": {"name": "late", "namespace": "x"}})
-        server.create("pods", {"metadata": {"name": "other-ns", "namespace": "y"}})
-        server.delete("pods", "p0", namespace="x")
-        assert wait_for(lambda: sorted(store.list_keys()) == sorted(
-            ["x/late", *(f"x/p{i}" for i in range(1, 5))]))
-    finally:
-        stop.set()
-        assert reflector.join(10)

@@ -424,10 +424,14 @@ class Front:
 
         return self.source(build)
 
-    def official_list_watch(self, kubeconfig: Any, method: str, **kw: Any) -> Any:
+    def official_list_watch(self, kubeconfig: Any, method: str, package: str | None = None,
+                            **kw: Any) -> Any:
         """``ListWatch.from_kubernetes(CoreV1Api(...).<method>, **kw)`` over the official
         ``kubernetes`` client configured from ``kubeconfig`` (asyncio:
-        ``AsyncListWatch.from_kubernetes`` over ``kubernetes_asyncio``)."""
+        ``AsyncListWatch.from_kubernetes`` over ``package``, ``"kubernetes_asyncio"``
+        (the default) or ``"kubernetes.aio"``, its client made on the loop using it)."""
+        if package not in (None, "kubernetes"):
+            raise ValueError(f"the threaded adapter takes 'kubernetes', not {package!r}")
         from kubernetes import client as kclient
         from kubernetes import config as kconfig
 
@@ -552,10 +556,17 @@ class AsyncFront(Front):
         self._closers.append(lazy.close)
         return lazy
 
-    def official_list_watch(self, kubeconfig: Any, method: str, **kw: Any) -> Any:
-        from kubernetes_asyncio import client, config
-
+    def official_list_watch(self, kubeconfig: Any, method: str, package: str | None = None,
+                            **kw: Any) -> Any:
         from kubecache.aio import AsyncListWatch
+
+        if package in (None, "kubernetes_asyncio"):
+            from kubernetes_asyncio import client, config
+        elif package == "kubernetes.aio":
+            from kubernetes.aio import client, config  # type: ignore[no-redef]
+        else:
+            raise ValueError(f"the asyncio adapter takes 'kubernetes_asyncio' or "
+                             f"'kubernetes.aio', not {package!r}")
 
         async def build() -> tuple[Any, Callable[[], Any]]:
             conf = client.Configuration()
