@@ -575,3 +575,36 @@ def test_a_stream_broken_mid_body_ends_and_is_not_sent_again(front: Front) -> No
         read.set()
         assert driver.next_events(w, 5) == []  # the cut: a quiet end
         assert server.accepted == 1  # resuming is the reflector's decision, not the client's
+
+
+# --- a server or proxy URL that cannot work is a ConfigError at construction, redacted ----------
+
+
+@pytest.mark.parametrize(("server", "proxy"), [
+    (f"bob:{PASSWORD}@cluster.example:6443", None),  # no scheme: quoted whole by both libraries
+    (f"https://bob:{PASSWORD}@cluster.example:notaport", None),
+    ("https://cluster.example:6443", f"http://{USER}:{PASSWORD}@127.0.0.1:notaport"),
+    ("https://cluster.example:6443", f"socks5://{USER}:{PASSWORD}@127.0.0.1:1080"),
+    ("https://cluster.example:6443", f"http://{USER}:{PASSWORD}@[::1"),
+], ids=["server-no-scheme", "server-port", "proxy-port", "proxy-scheme", "proxy-ipv6"])
+def test_an_unusable_server_or_proxy_url_is_a_config_error_without_its_password(
+        front: Front, server: str, proxy: str | None) -> None:
+    from kubecache.kube import ConfigError
+
+    cfg = Config(server=server, proxy_url=proxy)
+    assert _leaks(repr(cfg)) == []
+    with pytest.raises(ConfigError) as info:
+        front.client(cfg).close()
+    assert ("proxy-url" if proxy else "server") in str(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert _leaks(_everything(info.value)) == []
+
+
+def test_an_environment_proxy_without_a_scheme_is_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubecache.kube._endpoint import environment_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.example:3128")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert environment_proxy("https://cluster.example:6443") == "http://proxy.example:3128"

@@ -20,9 +20,9 @@ from urllib.parse import unquote, urlsplit
 from .._wire.redact import redact
 from ._errors import TransportError
 from .auth import Authenticator, build_authenticator
-from .config import Config, redacted_url
+from .config import Config, ConfigError, redacted_url
 
-__all__ = ["Endpoint", "environment_proxy", "is_loopback", "split_userinfo"]
+__all__ = ["Endpoint", "check_url", "environment_proxy", "is_loopback", "split_userinfo"]
 
 
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
@@ -50,7 +50,8 @@ def is_loopback(host: str) -> bool:
 def environment_proxy(server: str) -> str | None:
     """The ``$HTTPS_PROXY``/``$HTTP_PROXY`` for ``server`` (``None``: direct), as Go decides.
 
-    Never for a loopback server; ``$NO_PROXY`` is honoured (host or host:port entries).
+    Never for a loopback server; ``$NO_PROXY`` is honoured (host or host:port entries);
+    ``host:port`` without a scheme means ``http://host:port``, as in Go.
     Reads the environment only: no I/O.
     """
     parts = urlsplit(server)
@@ -64,7 +65,7 @@ def environment_proxy(server: str) -> str | None:
     netloc = f"{host}:{parts.port}" if parts.port else host
     if urllib.request.proxy_bypass_environment(netloc, proxies):  # type: ignore[attr-defined]
         return None
-    return proxy
+    return proxy if "://" in proxy else "http://" + proxy  # Go assumes http:// when absent
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,13 @@ class Endpoint:
 
     @classmethod
     def of(cls, config: Config) -> Endpoint:
+        """The endpoint of ``config``; a server or proxy URL that is not a usable
+        ``http(s)://host[:port]`` is a :class:`~.config.ConfigError` (credentials redacted)."""
+        check_url(config.server, "server")
         server, user, password = split_userinfo(config.server)
         proxy = config.proxy_url or environment_proxy(server)
+        if proxy:
+            check_url(proxy, "proxy-url")
         return cls(base=server.rstrip("/"), text=redacted_url(config.server),
                    https=server.startswith("https://"), proxy=proxy,
                    authenticator=build_authenticator(config, url_username=user,
@@ -105,6 +111,27 @@ class Endpoint:
         """
         cause = redact(detail, self.secrets)[:300]
         return kind(f"{method} {self.text}{path.split('?', 1)[0]}: {cause}")
+
+
+def check_url(url: str, what: str) -> None:
+    """Raise :class:`~.config.ConfigError` unless ``url`` is ``http(s)://host[:port]...``.
+
+    Both HTTP libraries would fail later, each its own way (a raw ``ValueError``,
+    a message quoting the URL with its ``user:password@`` when the scheme is missing).
+    """
+    problem = ""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or "://" not in url:
+            problem = "needs an http:// or https:// scheme"
+        elif not parts.hostname:
+            problem = "has no host"
+        else:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        problem = "is not a valid URL (host or port)"
+    if problem:
+        raise ConfigError(f"{what} {redacted_url(url)[:200]!r} {problem}")
 
 
 def _basic(user: str, password: str | None) -> str:

@@ -69,14 +69,15 @@ _SECRET = "<redacted>"
 
 
 def redacted_url(url: str) -> str:
-    """``url`` fit for a log line or a repr: any ``user:password@`` replaced."""
+    """``url`` fit for a log line or a repr: any ``user:password@`` replaced (a URL
+    written without its scheme too: ``user:password@host``)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
+        scheme, rest = "", url
     authority, slash, path = rest.partition("/")
     if "@" not in authority:
         return url
-    return f"{scheme}://{_SECRET}@{authority.rpartition('@')[2]}{slash}{path}"
+    return f"{scheme}{sep}{_SECRET}@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 @dataclass(frozen=True)
