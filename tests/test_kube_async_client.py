@@ -1,17 +1,17 @@
 """kubecache.kube AsyncClient and new_async_list_watch_from_client against the embedded server.
 
-Each test runs its own loop (``asyncio.run``) and fails if a task is left on
-it; raw-socket servers show that a cancelled request or read closes its
-connection.
+What only the asyncio client has: cancellation, an exec plugin not blocking the
+loop, the repr. Each test runs its own loop (``asyncio.run``) and fails if a task
+is left on it; raw-socket servers show that a cancelled request or read closes its
+connection. Requests, credentials, TLS and proxies run on both clients through the
+``front`` fixture (test_kube_client_contract.py, test_kube_config.py,
+test_kube_transport.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import logging
 import socket
-import ssl
 import sys
 import textwrap
 import threading
@@ -20,15 +20,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from kubecache.aio import AsyncListerWatcher, AsyncListWatch
-from kubecache.errors import StatusError
 from kubecache.kube import Client, Config, load_config, new_list_watch_from_client
 from kubecache.kube._async_client import AsyncClient
 from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
 from kubecache.kube._endpoint import environment_proxy
-from kubecache.kube._errors import CredentialError, TransportError
+from kubecache.kube._errors import TransportError
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from tests.support.objects import new_pod
@@ -293,111 +291,8 @@ def test_exec_plugin_runs_without_blocking_the_loop_and_refreshes_on_401(
         run(main)
 
 
-def test_token_file_is_reread_when_it_rotates(tmp_path: Path) -> None:
-    token = tmp_path / "token"
-    token.write_text(SECRET)
-    rec = HeaderRecorder("Bearer " + SECRET)
-    with ApiServer(authenticate=rec) as srv:
-        async def main() -> None:
-            async with AsyncClient(Config(server=srv.url, token_file=str(token))) as client:
-                await client.get("/api")
-                rec.accept = "Bearer rotated"
-                token.write_text("rotated")
-                await client.get("/api")  # 401 with the old one: re-read and retried
-                await client.get("/api")
-        run(main)
-    assert rec.seen[0] == "Bearer " + SECRET and rec.seen[-1] == "Bearer rotated"
-
-
-def test_secrets_never_in_logs_reprs_or_errors(tmp_path: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and asyncio's included
-    rec = HeaderRecorder("Bearer nothing-matches")
-    texts: list[str] = []
-    with ApiServer(authenticate=rec) as srv:
-        host = srv.url.split("://", 1)[1]
-
-        async def main() -> None:
-            configs = [Config(server=srv.url, token=SECRET),
-                       Config(server=srv.url, username="bob", password=SECRET),
-                       Config(server=f"http://bob:{SECRET}@{host}"),
-                       exec_config(srv.url, tmp_path / "a"),
-                       exec_config(srv.url, tmp_path / "b", PLUGIN_FAIL="1")]
-            for config in configs:
-                async with AsyncClient(config) as client:
-                    texts.append(repr(client))
-                    with pytest.raises((StatusError, CredentialError)) as info:
-                        await client.get("/api/v1/pods")
-                    texts.extend([str(info.value), repr(info.value)])
-                    lw = new_async_list_watch_from_client(client, "pods")
-                    with pytest.raises((StatusError, CredentialError)) as info:
-                        await lw.watch(ListOptions())
-                    texts.extend([str(info.value), repr(info.value)])
-
-        (tmp_path / "a").mkdir()
-        (tmp_path / "b").mkdir()
-        run(main)
-    assert any(s and s.startswith("Basic ") for s in rec.seen)  # credentials were sent
-    assert any(s and SECRET in s for s in rec.seen)
-    assert "exit status 3" in " ".join(texts)
-    for text in [*texts, caplog.text]:
-        assert SECRET not in text
-        assert base64.b64encode(f"bob:{SECRET}".encode()).decode() not in text
-
-
-# --- TLS and proxies ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def tls_server(ca: trustme.CA, *names: str, require_client_cert: bool = False) -> ApiServer:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(ctx)
-    if require_client_cert:
-        ca.configure_trust(ctx)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    return ApiServer(ssl_context=ctx)
-
-
-def test_tls_cluster_ca_client_cert_server_name_and_insecure(
-        ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
-    leaf = ca.issue_cert("kubecache-client")
-    with tls_server(ca, require_client_cert=True) as srv, \
-            tls_server(ca, "kube.internal") as named:
-        async def main() -> None:
-            good = Config(server=srv.url, ca_data=ca.cert_pem.bytes(),
-                          client_cert_data=leaf.cert_chain_pems[0].bytes(),
-                          client_key_data=leaf.private_key_pem.bytes())
-            async with AsyncClient(good) as client:
-                assert (await client.get("/version"))["major"] == "1"
-            wrong_ca = Config(server=srv.url, ca_data=trustme.CA().cert_pem.bytes(),
-                              client_cert_data=good.client_cert_data,
-                              client_key_data=good.client_key_data)
-            async with AsyncClient(wrong_ca) as client:
-                with pytest.raises(TransportError, match="certificate"):
-                    await client.get("/version")
-            no_cert = Config(server=srv.url, ca_data=ca.cert_pem.bytes())
-            async with AsyncClient(no_cert) as client:
-                with pytest.raises(TransportError):
-                    await client.get("/version")
-            plain = Config(server=named.url, ca_data=ca.cert_pem.bytes())
-            async with AsyncClient(plain) as client:
-                with pytest.raises(TransportError):
-                    await client.get("/version")
-            by_name = Config(server=named.url, ca_data=ca.cert_pem.bytes(),
-                             tls_server_name="kube.internal")
-            async with AsyncClient(by_name) as client:
-                assert (await client.get("/version"))["major"] == "1"
-            with caplog.at_level(logging.WARNING):
-                insecure = Config(server=named.url, insecure_skip_tls_verify=True)
-                async with AsyncClient(insecure) as client:
-                    assert (await client.get("/version"))["major"] == "1"
-            assert "verification is disabled" in caplog.text
-
-        run(main)
+# --- proxies (the rules; requests through proxies and TLS: on both clients in
+# test_kube_config.py and test_kube_transport.py) ------------------------------------------
 
 
 def test_proxy_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -412,26 +307,6 @@ def test_proxy_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert environment_proxy("http://cluster.example") is None  # only HTTPS_PROXY is set
     monkeypatch.setenv("NO_PROXY", ".example")
     assert environment_proxy("https://cluster.example:6443") is None
-
-
-def test_requests_go_through_the_configured_and_theenvironment_proxy(
-        monkeypatch: pytest.MonkeyPatch, server: ApiServer) -> None:
-    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    async def main() -> None:
-        # cluster.invalid cannot resolve: an answer means the proxy (the server) forwarded it.
-        via_config = Config(server="http://cluster.invalid", proxy_url=server.url)
-        async with AsyncClient(via_config) as client:
-            assert (await client.get("/version"))["major"] == "1"
-        monkeypatch.setenv("HTTP_PROXY", server.url)
-        async with AsyncClient(Config(server="http://cluster.invalid")) as client:
-            assert (await client.get("/version"))["major"] == "1"
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-        async with AsyncClient(Config(server=server.url)) as client:
-            assert (await client.get("/version"))["major"] == "1"  # loopback: direct
-
-    run(main)
 
 
 def test_new_list_watch_from_client_given_an_async_client_is_the_async_list_watch(

@@ -1,7 +1,9 @@
 """kubeconfig resolution and every authentication kind, against the embedded server.
 
-TLS tests make a CA, a server certificate and a client certificate with
-``trustme`` and serve HTTPS from :class:`~kubecache.testing.ApiServer`.
+Every test that makes requests runs on both clients (``Client``, ``AsyncClient``)
+through the ``front`` fixture's ``client``. TLS tests make a CA, a server certificate
+and a client certificate with ``trustme`` and serve HTTPS from
+:class:`~kubecache.testing.ApiServer`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import trustme
 import yaml
 
 from kubecache.errors import CacheError, StatusError
-from kubecache.kube import Client, Config, ConfigError, TransportError, load_config
+from kubecache.kube import Config, ConfigError, TransportError, load_config
 from kubecache.kube.auth import CredentialError
 from kubecache.testing import ApiServer
+from tests.support.front import Front
 from tests.support.servers import HeaderRecorder
 
 SECRET = "s3cr3t-t0ken-value"
@@ -159,7 +162,8 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "absent")
 
 
-def test_repr_and_logs_hide_secrets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_repr_and_logs_hide_secrets(front: Front, tmp_path: Path,
+                                    caplog: pytest.LogCaptureFixture) -> None:
     key = b"-----BEGIN PRIVATE KEY-----\nSECRETKEY\n-----END PRIVATE KEY-----\n"
     cfg = Config(server="https://x", token=SECRET, password="hunter2", username="bob",
                  client_key_data=key, client_cert_data=b"cert")
@@ -168,10 +172,10 @@ def test_repr_and_logs_hide_secrets(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert "token=<redacted>" in text and "username='bob'" in text
     path = write(tmp_path / "config", kubeconfig("https://127.0.0.1:1", user={"token": SECRET}))
     caplog.set_level(logging.DEBUG)
-    with Client.from_kubeconfig(path, connect_timeout=1) as client, \
+    with front.client(load_config(path), connect_timeout=1) as client, \
             pytest.raises(TransportError) as exc:
-        client.get("/api")
-    assert SECRET not in str(exc.value) and SECRET not in repr(client)
+        client.call("get", "/api")
+    assert SECRET not in str(exc.value) and SECRET not in repr(client.client)
     assert SECRET not in caplog.text
 
 
@@ -185,35 +189,37 @@ def auth_server() -> Iterator[tuple[ApiServer, HeaderRecorder]]:
         yield srv, rec
 
 
-def test_bearer_token(auth_server: tuple[ApiServer, HeaderRecorder], tmp_path: Path) -> None:
+def test_bearer_token(front: Front, auth_server: tuple[ApiServer, HeaderRecorder],
+                      tmp_path: Path) -> None:
     srv, rec = auth_server
     path = srv.write_kubeconfig(tmp_path / "kc", user={"token": SECRET})
     assert rec.accept == "Bearer " + SECRET
-    with Client.from_kubeconfig(path) as client:
-        assert client.get("/api/v1/pods")["kind"] == "PodList"
+    with front.client(load_config(path)) as client:
+        assert client.call("get", "/api/v1/pods")["kind"] == "PodList"
     path = srv.write_kubeconfig(tmp_path / "kc2", user={"token": "wrong"})
-    with Client.from_kubeconfig(path) as client, pytest.raises(StatusError) as exc:
-        client.get("/api/v1/pods")
+    with front.client(load_config(path)) as client, pytest.raises(StatusError) as exc:
+        client.call("get", "/api/v1/pods")
     assert (exc.value.code, exc.value.reason) == (401, "Unauthorized")
 
 
-def test_token_file_is_reread_when_it_rotates(auth_server: tuple[ApiServer, HeaderRecorder],
+def test_token_file_is_reread_when_it_rotates(front: Front,
+                                             auth_server: tuple[ApiServer, HeaderRecorder],
                                              tmp_path: Path) -> None:
     srv, rec = auth_server
     token = tmp_path / "token"
     token.write_text(SECRET)
     path = srv.write_kubeconfig(tmp_path / "kc", user={"tokenFile": str(token)})
-    with Client.from_kubeconfig(path) as client:
-        client.get("/api/v1/pods")
+    with front.client(load_config(path)) as client:
+        client.call("get", "/api/v1/pods")
         rec.accept = "Bearer rotated-token"
         token.write_text("rotated-token")
         st = token.stat()
         os.utime(token, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-        client.get("/api/v1/pods")
+        client.call("get", "/api/v1/pods")
     assert rec.seen == ["Bearer " + SECRET, "Bearer rotated-token"]
 
 
-def test_basic_auth(tmp_path: Path) -> None:
+def test_basic_auth(front: Front, tmp_path: Path) -> None:
     expected = "Basic " + b64(b"bob:hunter2")
     rec = HeaderRecorder(expected)
     with ApiServer(authenticate=rec) as srv:
@@ -221,8 +227,8 @@ def test_basic_auth(tmp_path: Path) -> None:
                                                             "password": "hunter2"})
         cfg = load_config(path)
         assert "hunter2" not in repr(cfg) and cfg.auth_kind == "basic"
-        with Client(cfg) as client:
-            client.get("/api")
+        with front.client(cfg) as client:
+            client.call("get", "/api")
     assert rec.seen == [expected]
 
 
@@ -263,41 +269,42 @@ def runs(tmp_path: Path) -> int:
 
 @pytest.mark.parametrize("api_version", ["client.authentication.k8s.io/v1",
                                          "client.authentication.k8s.io/v1beta1"])
-def test_exec_plugin_token_is_cached(tmp_path: Path, api_version: str) -> None:
+def test_exec_plugin_token_is_cached(front: Front, tmp_path: Path, api_version: str) -> None:
     rec = HeaderRecorder(f"Bearer {SECRET}-1")
     with ApiServer(authenticate=rec) as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 3600, api_version))
-        with Client.from_kubeconfig(path) as client:
+        with front.client(load_config(path)) as client:
             for _ in range(3):
-                client.get("/api/v1/pods")
+                client.call("get", "/api/v1/pods")
     assert runs(tmp_path) == 1 and rec.seen == [f"Bearer {SECRET}-1"] * 3
 
 
-def test_exec_plugin_reruns_when_expired_or_rejected(tmp_path: Path) -> None:
+def test_exec_plugin_reruns_when_expired_or_rejected(front: Front, tmp_path: Path) -> None:
     rec = HeaderRecorder(None)
     rec.accept = f"Bearer {SECRET}-1"
     with ApiServer(authenticate=rec) as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 0))
-        with Client.from_kubeconfig(path) as client:
-            client.get("/api")  # run 1
+        with front.client(load_config(path)) as client:
+            client.call("get", "/api")  # run 1
             rec.accept = f"Bearer {SECRET}-2"
-            client.get("/api")  # expired at once: run 2
+            client.call("get", "/api")  # expired at once: run 2
         assert runs(tmp_path) == 2
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 3600))
-        with Client.from_kubeconfig(path) as client:
+        with front.client(load_config(path)) as client:
             rec.accept = f"Bearer {SECRET}-4"
-            client.get("/api")  # run 3 is rejected with 401: refreshed once (run 4), retried
+            # run 3 is rejected with 401: refreshed once (run 4), retried
+            client.call("get", "/api")
         assert runs(tmp_path) == 4
         assert rec.seen[-2:] == [f"Bearer {SECRET}-3", f"Bearer {SECRET}-4"]
 
 
-def test_exec_plugin_failures_are_clear_and_secret_free(
+def test_exec_plugin_failures_are_clear_and_secret_free(front: Front,
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with ApiServer() as srv:
         path = srv.write_kubeconfig(tmp_path / "kc", user=exec_user(tmp_path, 60, PLUGIN_FAIL="1"))
-        with Client.from_kubeconfig(path) as client, pytest.raises(CredentialError) as exc:
-            client.get("/api")
+        with front.client(load_config(path)) as client, pytest.raises(CredentialError) as exc:
+            client.call("get", "/api")
         # the plugin echoed a secret on stderr: it is counted, never copied anywhere
         message = str(exc.value)
         assert "exit status 3" in message and "bytes on stderr" in message
@@ -307,9 +314,44 @@ def test_exec_plugin_failures_are_clear_and_secret_free(
         user = exec_user(tmp_path, 60)
         user["exec"]["command"] = "kubecache-no-such-plugin"
         path = srv.write_kubeconfig(tmp_path / "kc", user=user)
-        with Client.from_kubeconfig(path) as client, pytest.raises(CredentialError) as exc:
-            client.get("/api")
+        with front.client(load_config(path)) as client, pytest.raises(CredentialError) as exc:
+            client.call("get", "/api")
         assert "not found (install the plugin)" in str(exc.value)
+
+
+def test_secrets_never_in_logs_reprs_or_errors(front: Front, tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Every kind of credential, rejected on a request and on a watch: sent, never shown."""
+    caplog.set_level(logging.DEBUG)  # every logger, the HTTP libraries' and asyncio's included
+    rec = HeaderRecorder("Bearer nothing-matches")
+    texts: list[str] = []
+    with ApiServer(authenticate=rec) as srv:
+        host = srv.url.split("://", 1)[1]
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        configs = [
+            Config(server=srv.url, token=SECRET),
+            Config(server=srv.url, username="bob", password=SECRET),
+            Config(server=f"http://bob:{SECRET}@{host}"),
+            load_config(srv.write_kubeconfig(tmp_path / "a" / "kc",
+                                             user=exec_user(tmp_path / "a", 3600))),
+            load_config(srv.write_kubeconfig(tmp_path / "b" / "kc", user=exec_user(
+                tmp_path / "b", 3600, PLUGIN_FAIL="1")))]
+        for config in configs:
+            with front.client(config) as client:
+                texts.append(repr(client.client))
+                with pytest.raises((StatusError, CredentialError)) as info:
+                    client.call("get", "/api/v1/pods")
+                texts.extend([str(info.value), repr(info.value)])
+                with pytest.raises((StatusError, CredentialError)) as info:
+                    client.watch(client.list_watch("pods"))
+                texts.extend([str(info.value), repr(info.value)])
+    assert any(s and s.startswith("Basic ") for s in rec.seen)  # credentials were sent
+    assert any(s and SECRET in s for s in rec.seen)
+    assert "exit status 3" in " ".join(texts)
+    for text in [*texts, caplog.text]:
+        assert SECRET not in text
+        assert b64(f"bob:{SECRET}".encode()) not in text
 
 
 # --- TLS ----------------------------------------------------------------------------------
@@ -329,39 +371,39 @@ def tls_server(ca: trustme.CA, *, require_client_cert: bool = False) -> ApiServe
     return ApiServer(ssl_context=ctx)
 
 
-def test_tls_verifies_the_cluster_ca(ca: trustme.CA, tmp_path: Path) -> None:
+def test_tls_verifies_the_cluster_ca(front: Front, ca: trustme.CA, tmp_path: Path) -> None:
     with tls_server(ca) as srv:
         assert srv.url.startswith("https://127.0.0.1:")
         path = srv.write_kubeconfig(tmp_path / "kc", ca_data=ca.cert_pem.bytes())
-        with Client.from_kubeconfig(path) as client:
-            assert client.get("/version")["major"] == "1"
+        with front.client(load_config(path)) as client:
+            assert client.call("get", "/version")["major"] == "1"
         ca_file = tmp_path / "ca.pem"
         ca_file.write_bytes(ca.cert_pem.bytes())
         path = write(tmp_path / "kc-file", kubeconfig(srv.url, cluster={
             "certificate-authority": "ca.pem"}))
-        with Client.from_kubeconfig(path) as client:
-            assert client.get("/api/v1/pods")["items"] == []
+        with front.client(load_config(path)) as client:
+            assert client.call("get", "/api/v1/pods")["items"] == []
         wrong = srv.write_kubeconfig(tmp_path / "kc-wrong", ca_data=trustme.CA().cert_pem.bytes())
-        with Client.from_kubeconfig(wrong) as client, pytest.raises(TransportError) as exc:
-            client.get("/version")
+        with front.client(load_config(wrong)) as client, pytest.raises(TransportError) as exc:
+            client.call("get", "/version")
         assert "CERTIFICATE_VERIFY_FAILED" in str(exc.value)
         default = srv.write_kubeconfig(tmp_path / "kc-default")  # system CAs only: rejected
-        with Client.from_kubeconfig(default) as client, pytest.raises(TransportError):
-            client.get("/version")
+        with front.client(load_config(default)) as client, pytest.raises(TransportError):
+            client.call("get", "/version")
 
 
-def test_insecure_skip_tls_verify_works_and_warns(ca: trustme.CA, tmp_path: Path,
+def test_insecure_skip_tls_verify_works_and_warns(front: Front, ca: trustme.CA, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     with tls_server(ca) as srv:
         path = write(tmp_path / "kc", kubeconfig(srv.url, cluster={
             "insecure-skip-tls-verify": True}))
-        with caplog.at_level(logging.WARNING), Client.from_kubeconfig(path) as client:
-            assert client.get("/version")["major"] == "1"
+        with caplog.at_level(logging.WARNING), front.client(load_config(path)) as client:
+            assert client.call("get", "/version")["major"] == "1"
         assert "TLS certificate verification is disabled" in caplog.text
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_client_certificate(ca: trustme.CA, tmp_path: Path, inline: bool) -> None:
+def test_client_certificate(front: Front, ca: trustme.CA, tmp_path: Path, inline: bool) -> None:
     cert = ca.issue_cert("kubecache-user")
     cert_pem = b"".join(c.bytes() for c in cert.cert_chain_pems)
     key_pem = cert.private_key_pem.bytes()
@@ -376,14 +418,14 @@ def test_client_certificate(ca: trustme.CA, tmp_path: Path, inline: bool) -> Non
             "certificate-authority-data": b64(ca.cert_pem.bytes())}, user=user))
         cfg = load_config(path)
         assert cfg.auth_kind == "client-certificate" and "PRIVATE KEY" not in repr(cfg)
-        with Client(cfg) as client:
-            assert client.get("/api")["versions"] == ["v1"]
+        with front.client(cfg) as client:
+            assert client.call("get", "/api")["versions"] == ["v1"]
         anonymous = srv.write_kubeconfig(tmp_path / "kc-anon", ca_data=ca.cert_pem.bytes())
-        with Client.from_kubeconfig(anonymous) as client, pytest.raises(TransportError):
-            client.get("/api")
+        with front.client(load_config(anonymous)) as client, pytest.raises(TransportError):
+            client.call("get", "/api")
 
 
-def test_exec_plugin_receives_cluster_info(tmp_path: Path) -> None:
+def test_exec_plugin_receives_cluster_info(front: Front, tmp_path: Path) -> None:
     plugin = tmp_path / "info.py"
     plugin.write_text(textwrap.dedent(f"""
         import json, os
@@ -397,14 +439,14 @@ def test_exec_plugin_receives_cluster_info(tmp_path: Path) -> None:
                          "command": sys.executable, "args": [str(plugin)],
                          "provideClusterInfo": True}}
         path = srv.write_kubeconfig(tmp_path / "kc", user=user)
-        with Client.from_kubeconfig(path) as client:
-            client.get("/api")
+        with front.client(load_config(path)) as client:
+            client.call("get", "/api")
         info = json.loads((tmp_path / "info.json").read_text())
         assert info["kind"] == "ExecCredential" and info["spec"]["interactive"] is False
         assert info["spec"]["cluster"]["server"] == srv.url
 
 
-def test_in_cluster_end_to_end_over_tls(ca: trustme.CA, tmp_path: Path) -> None:
+def test_in_cluster_end_to_end_over_tls(front: Front, ca: trustme.CA, tmp_path: Path) -> None:
     rec = HeaderRecorder("Bearer " + SECRET)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(ctx)
@@ -417,13 +459,13 @@ def test_in_cluster_end_to_end_over_tls(ca: trustme.CA, tmp_path: Path) -> None:
         env = no_env(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(srv.port))
         cfg = load_config(env=env, service_account_dir=sa)
         assert cfg.namespace == "team-a"
-        with Client(cfg) as client:
-            client.post("/api/v1/namespaces/team-a/pods", {"metadata": {"name": "self"}})
+        with front.client(cfg) as client:
+            client.call("post", "/api/v1/namespaces/team-a/pods", {"metadata": {"name": "self"}})
             rec.accept = "Bearer rotated"
             (sa / "token").write_text("rotated")  # the kubelet rotated the projected token
             st = (sa / "token").stat()
             os.utime(sa / "token", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-            assert client.get("/api/v1/namespaces/team-a/pods")["items"][0]["metadata"][
+            assert client.call("get", "/api/v1/namespaces/team-a/pods")["items"][0]["metadata"][
                 "name"] == "self"
 
 
@@ -456,41 +498,42 @@ def test_tilde_paths_expand_to_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert load_config(path).token_file == str(token)
 
 
-def test_tls_server_name_is_used_for_sni_and_verification(ca: trustme.CA,
+def test_tls_server_name_is_used_for_sni_and_verification(front: Front, ca: trustme.CA,
                                                           tmp_path: Path) -> None:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("kube.internal").configure_cert(ctx)  # not valid for 127.0.0.1
     with ApiServer(ssl_context=ctx) as srv:
         cluster = {"certificate-authority-data": b64(ca.cert_pem.bytes())}
         plain = write(tmp_path / "kc", kubeconfig(srv.url, cluster=cluster))
-        with Client.from_kubeconfig(plain) as client, pytest.raises(TransportError):
-            client.get("/version")
+        with front.client(load_config(plain)) as client, pytest.raises(TransportError):
+            client.call("get", "/version")
         named = write(tmp_path / "kc-named", kubeconfig(srv.url, cluster={
             **cluster, "tls-server-name": "kube.internal"}))
-        with Client.from_kubeconfig(named) as client:
-            assert client.get("/version")["major"] == "1"
+        with front.client(load_config(named)) as client:
+            assert client.call("get", "/version")["major"] == "1"
 
 
-def test_environment_proxy_is_bypassed_for_loopback_only(monkeypatch: pytest.MonkeyPatch,
-                                                         tmp_path: Path) -> None:
+def test_environment_proxy_is_bypassed_for_loopback_only(
+        front: Front, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     with ApiServer() as srv, ApiServer() as proxy:
         monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-        with Client.from_kubeconfig(srv.write_kubeconfig(tmp_path / "kc")) as client:
-            assert client.get("/version")["major"] == "1"  # as Go: loopback is never proxied
+        with front.client(load_config(srv.write_kubeconfig(tmp_path / "kc"))) as client:
+            # as Go: loopback is never proxied
+            assert client.call("get", "/version")["major"] == "1"
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        with Client(Config(server="http://cluster.invalid")) as client:  # cannot resolve:
-            assert client.get("/version")["major"] == "1"  # so the proxy answered
+        with front.client(Config(server="http://cluster.invalid")) as client:  # cannot resolve:
+            assert client.call("get", "/version")["major"] == "1"  # so the proxy answered
 
 
-def test_credentials_in_the_server_url_are_redacted(tmp_path: Path,
+def test_credentials_in_the_server_url_are_redacted(front: Front, tmp_path: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path / "kc", kubeconfig(f"https://admin:{SECRET}@127.0.0.1:6443/k8s",
                                              cluster={"insecure-skip-tls-verify": True}))
     cfg = load_config(path)
-    with caplog.at_level(logging.DEBUG), Client(cfg) as client:
-        shown = [repr(cfg), str(cfg), repr(client), caplog.text]
+    with caplog.at_level(logging.DEBUG), front.client(cfg) as client:
+        shown = [repr(cfg), str(cfg), repr(client.client), caplog.text]
     assert all(SECRET not in text and "admin" not in text for text in shown)
     assert "https://<redacted>@127.0.0.1:6443/k8s" in repr(cfg)
 

@@ -405,13 +405,13 @@ def test_config_repr_hides_a_proxy_password() -> None:
     assert PASSWORD not in repr(cfg) and "proxy:3128" in repr(cfg)
 
 
-def test_transport_errors_name_the_server_without_credentials() -> None:
+def test_transport_errors_name_the_server_without_credentials(front: Front) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with Client(Config(server=f"http://alice:{PASSWORD}@127.0.0.1:{port}")) as client, \
+    with front.client(Config(server=f"http://alice:{PASSWORD}@127.0.0.1:{port}")) as client, \
             pytest.raises(TransportError) as info:
-        client.get("/api")
+        client.call("get", "/api")
     text = "".join(traceback.format_exception(info.value))
     assert f"127.0.0.1:{port}" in str(info.value) and PASSWORD not in text
     assert isinstance(info.value, ConnectionError)
@@ -481,17 +481,19 @@ def tls_server(ca: trustme.CA, *names: str) -> ApiServer:
 
 
 def test_https_through_a_connect_proxy_with_credentials(
-        proxy: ConnectProxy, ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
+        front: Front, proxy: ConnectProxy, ca: trustme.CA,
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with tls_server(ca) as api:
         proxy_url = proxy.url.replace("http://", f"http://bob:{PASSWORD}@")
         cfg = Config(server=api.url, ca_data=ca.cert_pem.bytes(), proxy_url=proxy_url)
-        with Client(cfg) as client:
-            assert client.get("/api/v1/pods")["items"] == []
-            events = list(lw_from(client, "pods").watch(ListOptions(timeout_seconds=1)))
+        with front.client(cfg) as client:
+            assert client.call("get", "/api/v1/pods")["items"] == []
+            w = client.watch(client.list_watch("pods"), ListOptions(timeout_seconds=1))
+            events = client.next_events(w, 100)  # until the watch ends
             # The server's bookmark (every 1 s) may beat its 1 s watch timeout: no other event.
             assert all(e.type is EventType.BOOKMARK for e in events)
-            text = _everything(caplog, client, cfg)
+            text = _everything(caplog, client.client, cfg)
     assert proxy.requests and proxy.requests[0].startswith(
         f"CONNECT 127.0.0.1:{api.url.rsplit(':', 1)[1]} ".encode())
     auth = base64.b64encode(f"bob:{PASSWORD}".encode())
@@ -499,10 +501,11 @@ def test_https_through_a_connect_proxy_with_credentials(
     assert PASSWORD not in text and auth.decode() not in text
 
 
-def test_http_through_a_forwarding_proxy(proxy: ConnectProxy) -> None:
+def test_http_through_a_forwarding_proxy(front: Front, proxy: ConnectProxy) -> None:
     # an explicit proxy-url applies even to loopback (only $HTTP(S)_PROXY does not)
-    with ApiServer() as api, Client(Config(server=api.url, proxy_url=proxy.url)) as client:
-        assert client.get("/api/v1/pods")["items"] == []
+    with ApiServer() as api, \
+            front.client(Config(server=api.url, proxy_url=proxy.url)) as client:
+        assert client.call("get", "/api/v1/pods")["items"] == []
     assert proxy.requests[0].startswith(f"GET {api.url}/api/v1/pods".encode())
 
 
@@ -520,22 +523,23 @@ def test_environment_proxies_never_apply_to_loopback(monkeypatch: pytest.MonkeyP
 
 
 def test_insecure_skip_tls_verify_warns_once_and_works(
-        ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
+        front: Front, ca: trustme.CA, caplog: pytest.LogCaptureFixture) -> None:
     with tls_server(ca) as api, warnings.catch_warnings():
         warnings.simplefilter("error")  # no urllib3 InsecureRequestWarning per request
-        with Client(Config(server=api.url, insecure_skip_tls_verify=True)) as client:
+        with front.client(Config(server=api.url, insecure_skip_tls_verify=True)) as client:
             for _ in range(3):
-                assert client.get("/api/v1/pods")["items"] == []
+                assert client.call("get", "/api/v1/pods")["items"] == []
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "insecure-skip-tls-verify" in warned[0].getMessage()
 
 
-def test_tls_server_name_is_checked(ca: trustme.CA, tmp_path: Path) -> None:
+def test_tls_server_name_is_checked(front: Front, ca: trustme.CA, tmp_path: Path) -> None:
     with tls_server(ca, "kubernetes.internal") as api:
         good = Config(server=api.url, ca_data=ca.cert_pem.bytes(),
                       tls_server_name="kubernetes.internal")
-        with Client(good) as client:
-            assert client.get("/api/v1/pods")["items"] == []
+        with front.client(good) as client:
+            assert client.call("get", "/api/v1/pods")["items"] == []
         bad = Config(server=api.url, ca_data=ca.cert_pem.bytes(), tls_server_name="other.name")
-        with Client(bad) as client, pytest.raises(TransportError, match="TLS"):
-            client.get("/api/v1/pods")
+        with front.client(bad) as client, pytest.raises(
+                TransportError, match="CERTIFICATE_VERIFY_FAILED.*not valid for 'other.name'"):
+            client.call("get", "/api/v1/pods")
