@@ -608,3 +608,43 @@ def test_an_environment_proxy_without_a_scheme_is_http(monkeypatch: pytest.Monke
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     assert environment_proxy("https://cluster.example:6443") == "http://proxy.example:3128"
+
+
+# --- timeouts: a connect timeout is not a read timeout, on both clients ---------------------------
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose accept queue is full: a connect to it waits (no SYN-ACK) until it times out."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        fillers.append(c)
+    yield port
+    for c in fillers:
+        c.close()
+    server.close()
+
+
+def _hangs_after_the_head(conn: socket.socket) -> None:
+    read_head(conn)
+    while conn.recv(65536):
+        pass
+
+
+def test_a_connect_timeout_is_a_transport_error_and_a_read_timeout_a_transport_timeout(
+        front: Front, unanswered_port: int) -> None:
+    with front.client(Config(server=f"http://127.0.0.1:{unanswered_port}"),
+                      connect_timeout=0.3) as driver, pytest.raises(TransportError) as info:
+        driver.call("get", "/api/v1/pods")
+    assert type(info.value) is TransportError  # TransportTimeout means a read waited too long
+    assert str(info.value).endswith("/api/v1/pods: connect timed out")
+    with RawServer(_hangs_after_the_head) as server, \
+            front.client(Config(server=server.url), timeout=0.3) as driver, \
+            pytest.raises(TransportTimeout) as timeout:
+        driver.call("get", "/api/v1/pods")
+    assert str(timeout.value).endswith("/api/v1/pods: no answer for 0.3 s (read timeout)")

@@ -89,14 +89,18 @@ class _PoolConnector(aiohttp.TCPConnector):
             oldest.close()
 
 
-def describe_aiohttp_error(exc: BaseException) -> str:
-    """A short, redacted cause for an aiohttp/socket failure (no URLs, no request info)."""
+def describe_aiohttp_error(exc: BaseException, read_timeout: float | None = None) -> str:
+    """A short, redacted cause for an aiohttp/socket failure (no URLs, no request info);
+    timeouts in the threaded client's words."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect timed out"
+    if isinstance(exc, asyncio.TimeoutError):
+        limit = f" for {read_timeout:g} s" if read_timeout is not None else ""
+        return f"no answer{limit} (read timeout)"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return f"proxy refused the tunnel: {exc.status} {first_line(exc.message, 80)}"
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"{type(exc).__name__}: {exc.status} {first_line(exc.message, 80)}"
-    if isinstance(exc, asyncio.TimeoutError):
-        return f"{type(exc).__name__}: timed out"
     return describe_error(exc)
 
 
@@ -235,9 +239,15 @@ class AsyncClient(ClientBase):
                                     request.cert, request.key)
         return None
 
-    def _transport_error(self, method: str, path: str, exc: BaseException) -> TransportError:
-        kind = TransportTimeout if isinstance(exc, asyncio.TimeoutError) else TransportError
-        return self.endpoint.transport_error(method, path, describe_aiohttp_error(exc), kind)
+    def _transport_error(self, method: str, path: str, exc: BaseException,
+                         read_timeout: float | None = None) -> TransportError:
+        # A connect timeout is a TransportError, as on the threaded client:
+        # TransportTimeout means a read waited past its timeout.
+        timed_out = isinstance(exc, asyncio.TimeoutError) and not isinstance(
+            exc, aiohttp.ConnectionTimeoutError)
+        kind = TransportTimeout if timed_out else TransportError
+        return self.endpoint.transport_error(
+            method, path, describe_aiohttp_error(exc, read_timeout), kind)
 
     async def _send(self, request: Request) -> aiohttp.ClientResponse:
         """Drive the :func:`~._exchange.exchange` of ``request``: its success answer."""
@@ -283,7 +293,8 @@ class AsyncClient(ClientBase):
                 data=request.body, headers=headers, allow_redirects=False, proxy=self._proxy,
                 server_hostname=self._server_hostname, timeout=timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            failure = self._transport_error(request.method, request.path, exc)
+            failure = self._transport_error(request.method, request.path, exc,
+                                            request.read_timeout)
         if failure is not None:
             # Raised outside the handler: aiohttp's exception (its text and request
             # info hold the proxy URL and Proxy-Authorization) is not the context.
