@@ -14,6 +14,10 @@ splitting, orjson, ``Event``):
 - ``informer, no handler``: a SharedIndexInformer used as a cache only, until the last event is in;
 - ``informer -> 1 no-op handler``: a SharedIndexInformer, until the handler saw every event.
 
+The server answers a streamed list (``sendInitialEvents=true``) ``422`` as a
+server without WatchList does, so every pipeline takes the list + watch path
+(streamed lists are measured by ``python -m bench sync``).
+
 The server is a minimal HTTP/1.1 responder in a *separate process* that
 writes the pre-framed chunked stream (one chunk per event, as the API server
 flushes) with ``sendall``: the embedded ``ApiServer`` encodes and frames each
@@ -107,6 +111,16 @@ def _serve_connection(conn: socket.socket, listed: bytes, stream: bytes,
                 pass  # headers: nothing in them matters here
             target = request.split()[1].decode()
             query = parse_qs(urlsplit(target).query)
+            if query.get("sendInitialEvents", [""])[0] in ("1", "true"):
+                # A server without WatchList: kubecache falls back to list + watch at once,
+                # the path measured here (held open silently, each sync waited 60 s).
+                body = (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+                        b'"message":"sendInitialEvents is not supported","reason":"Invalid",'
+                        b'"code":422}')
+                conn.sendall(b"HTTP/1.1 422 Unprocessable Entity\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                continue
             if query.get("watch", [""])[0] in ("1", "true"):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Transfer-Encoding: chunked\r\n\r\n")
