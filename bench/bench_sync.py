@@ -9,6 +9,10 @@ with the threaded ``SharedIndexInformer``, or ``AsyncClient`` with the asyncio
 one), runs it until ``has_synced()`` and reports:
 
 - ``sync s``: from ``run`` to ``has_synced()`` (polled every 2 ms);
+- ``client CPU``: the client process's CPU (user + sys, every thread) over
+  the same span, and ``server CPU``: the server process's over the whole run
+  (the embedded server is Python: it encodes a streamed list event by event,
+  so a streamed sync's wall time is mostly the server's);
 - ``peak RSS``: the process's high-water mark (``VmHWM``) and the same minus
   the resident set just before the sync (the sync's own peak);
 - ``RSS/pod``: resident set after the sync and a full collection, minus the
@@ -56,10 +60,10 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from bench._common import realistic_pod, server_process
+from bench._common import realistic_pod
 
 FRONT_ENDS = ("threads", "asyncio")
 MODES = {"streamed": None, "paginated": False, "paginated, pages of 500": False}
@@ -83,7 +87,7 @@ def serve(n: int, paginate_rv0: bool) -> None:
         del pod["metadata"]["resourceVersion"]
         server.create("pods", pod)
     server.start()
-    print(server.port, flush=True)
+    print(server.port, os.getpid(), flush=True)
     try:
         sys.stdin.read()  # the parent closes our stdin when it is done
     finally:
@@ -129,9 +133,11 @@ def client(url: str, front_end: str, mode: str, form: str, traced: bool) -> dict
             tracemalloc.start()
             out["traced_before"] = tracemalloc.get_traced_memory()[0]
         out["t0"] = time.perf_counter()
+        out["c0"] = time.process_time()
 
     def measure_after(informer: Any) -> None:
         out["sync_s"] = time.perf_counter() - out.pop("t0")
+        out["cpu_s"] = time.process_time() - out.pop("c0")
         out["hwm"] = _status("VmHWM")
         gc.collect()
         if traced:
@@ -191,6 +197,34 @@ def client(url: str, front_end: str, mode: str, form: str, traced: bool) -> dict
     return out
 
 
+@contextmanager
+def _server(n: int, paginate_rv0: bool) -> Iterator[tuple[str, int]]:
+    """A :func:`serve` child process; yields its URL and process id."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_sync", "serve", str(n),
+                             "1" if paginate_rv0 else "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root)
+    try:
+        assert proc.stdout is not None
+        port, pid = proc.stdout.readline().split()
+        yield f"http://127.0.0.1:{int(port)}", int(pid)
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + sys) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _in_child(*args: str) -> dict[str, Any]:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run([sys.executable, "-m", "bench.bench_sync", "client", *args],
@@ -238,23 +272,23 @@ def run(quick: bool) -> list[dict[str, Any]]:
     runs: dict[tuple[str, str, str, bool], list[dict[str, Any]]] = {c: [] for c in configs}
     with ExitStack() as stack:
         t0 = time.perf_counter()
-        urls = {}
-        for paged in (False, True):  # the second answers rv=0 lists in pages of `limit`
-            port = stack.enter_context(server_process("bench.bench_sync", str(n),
-                                                      "1" if paged else "0"))
-            urls[paged] = f"http://127.0.0.1:{port}"
+        servers = {paged: stack.enter_context(_server(n, paged))  # True: rv=0 lists paged
+                   for paged in (False, True)}
         load_s = time.perf_counter() - t0
-        sizes = _served_sizes(urls[False])
+        sizes = _served_sizes(servers[False][0])
         for r in range(repeats):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for front_end, mode, form, traced in order:
-                url = urls[mode == PAGED_SERVER]
+                url, pid = servers[mode == PAGED_SERVER]
+                before = _cpu_of(pid)
                 got = _in_child(url, front_end, mode, form, "traced" if traced else "rss")
+                got["server_cpu_s"] = _cpu_of(pid) - before
                 if got["items"] != n:
                     raise RuntimeError(f"{front_end} {mode} {form}: {got['items']} of {n}")
                 runs[(front_end, mode, form, traced)].append(got)
                 print(f"  sync: {front_end:8} {mode:24} {form:14} "
                       f"{'traced' if traced else '':6} {got.get('sync_s', 0):6.2f}s "
+                      f"cpu {got['cpu_s']:5.2f}s server {got['server_cpu_s']:5.2f}s "
                       f"peak {got['hwm'] / 1e6:6.0f} MB", file=sys.stderr, flush=True)
     rows: list[dict[str, Any]] = [
         {"name": "pods", "n": n, "value": n, "unit": "pods", "repeats": repeats,
@@ -272,6 +306,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
         rows += [
             {"name": f"sync time, {label}", "n": n, **_spread([g["sync_s"] for g in done]),
              "unit": "s", "runs": done},
+            {"name": f"client CPU during the sync, {label}", "n": n,
+             **_spread([g["cpu_s"] for g in done]), "unit": "s"},
+            {"name": f"server CPU for the run, {label}", "n": n,
+             **_spread([g["server_cpu_s"] for g in done]), "unit": "s"},
             {"name": f"peak RSS (VmHWM), {label}", "n": n,
              **_spread([g["hwm"] / 1e6 for g in done]), "unit": "MB"},
             {"name": f"peak RSS - RSS before the sync, {label}", "n": n,
@@ -303,6 +341,8 @@ def _ratios(runs: dict[tuple[str, str, str, bool], list[dict[str, Any]]],
                 where = f"{front_end}, {form}"
                 ratio(f"sync time, {mode} / streamed, {where}",
                       [g["sync_s"] for g in paged], [g["sync_s"] for g in streamed])
+                ratio(f"client CPU, {mode} / streamed, {where}",
+                      [g["cpu_s"] for g in paged], [g["cpu_s"] for g in streamed])
                 ratio(f"peak RSS - RSS before, {mode} / streamed, {where}",
                       [g["hwm"] - g["rss_before"] for g in paged],
                       [g["hwm"] - g["rss_before"] for g in streamed])
@@ -311,6 +351,8 @@ def _ratios(runs: dict[tuple[str, str, str, bool], list[dict[str, Any]]],
             meta = runs[(front_end, mode, "metadata-only", False)]
             ratio(f"sync time, metadata-only / full, {front_end}, {mode}",
                   [g["sync_s"] for g in meta], [g["sync_s"] for g in full])
+            ratio(f"client CPU, metadata-only / full, {front_end}, {mode}",
+                  [g["cpu_s"] for g in meta], [g["cpu_s"] for g in full])
             ratio(f"RSS per cached pod, metadata-only / full, {front_end}, {mode}",
                   [g["rss_after"] - g["rss_before"] for g in meta],
                   [g["rss_after"] - g["rss_before"] for g in full])
