@@ -648,3 +648,18 @@ def test_a_connect_timeout_is_a_transport_error_and_a_read_timeout_a_transport_t
             pytest.raises(TransportTimeout) as timeout:
         driver.call("get", "/api/v1/pods")
     assert str(timeout.value).endswith("/api/v1/pods: no answer for 0.3 s (read timeout)")
+
+
+def _answer_cut_mid_body(conn: socket.socket) -> None:
+    read_head(conn)
+    conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{\"kind\":")
+    conn.shutdown(socket.SHUT_RDWR)
+
+
+def test_an_answer_cut_mid_body_names_the_request_method(front: Front) -> None:
+    with RawServer(_answer_cut_mid_body) as server, \
+            front.client(Config(server=server.url)) as driver, \
+            pytest.raises(TransportError) as info:
+        driver.call("post", "/api/v1/namespaces/d/pods", {"metadata": {"name": "a"}})
+    assert str(info.value).startswith(f"POST {server.url}/api/v1/namespaces/d/pods: ")

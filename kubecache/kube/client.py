@@ -285,7 +285,7 @@ class Client(ClientBase):
         call = self._send(request)
         reusable = False
         try:
-            data = self._read_body(call, path)
+            data = self._read_body(call, path, method=method)
             reusable = True
         finally:
             call.done(reusable)
@@ -373,7 +373,8 @@ class Client(ClientBase):
                 elif step is READ_ERROR_BODY:
                     assert call is not None
                     try:
-                        result = self._read_body(call, request.path, error=True)
+                        result = self._read_body(call, request.path, error=True,
+                                                 method=request.method)
                     finally:
                         call.done(False)
                 else:  # REFRESH
@@ -420,7 +421,8 @@ class Client(ClientBase):
             raise failure
         return _Call(response, hold, unregister)
 
-    def _read_body(self, call: _Call, path: str, error: bool = False) -> bytes:
+    def _read_body(self, call: _Call, path: str, error: bool = False,
+                   method: str = "GET") -> bytes:
         """The whole body, decoded (gzip, deflate), within ``max_list_bytes`` (a failure
         answer: its first MiB)."""
         response = call.response
@@ -438,7 +440,7 @@ class Client(ClientBase):
             failure = MalformedDataError(f"{path}: the answer's {encoding} body is corrupt")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             failure = (RequestCancelled(f"{path}: cancelled while reading the answer")
-                       if call.hold.cancelled else self._transport_error("GET", path, exc, None))
+                       if call.hold.cancelled else self._transport_error(method, path, exc, None))
         raise failure  # outside the handler: no third-party exception in the context
 
     def _transport_error(self, method: str, path: str, exc: BaseException,
