@@ -6,7 +6,10 @@ Only public names, spelled as the contract spells them: top-level ``kubecache.X`
 plus ``kubecache.watch`` and ``kubecache.testing``. Sources are scripted the way a
 user would write them (plain functions, generators of dicts, official-client
 models and exceptions). Every thread a test starts is stopped by its end, and
-concurrency is checked by polling with deadlines.
+concurrency is checked by polling with deadlines. Where API.md gives the asyncio
+twins the same contract (``AsyncReflector``, ``AsyncSharedIndexInformer``: same
+constructor arguments; ``kubecache.aio.wait_for_cache_sync``), the reflector and
+informer checks run on both front ends through the ``front`` fixture.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 import kubecache
 from kubecache.testing import FakeControllerSource
 from kubecache.watch import Event, EventType, FakeWatcher
+from tests.support.front import Front
 from tests.support.objects import model_pod, names, pod
 from tests.support.stores import DelegatingStore
 from tests.support.sync import wait_for
@@ -133,9 +137,11 @@ def events(*evs: tuple[str, Any]) -> Any:
     return make
 
 
-def run_reflector(lw: Any, store: kubecache.Store, stop: threading.Event,
-                  expected_type: Any = None, resync_period: float = 0.0) -> kubecache.Reflector:
-    r = kubecache.Reflector(lw, expected_type, store, resync_period)
+def run_reflector(front: Front, lw: Any, store: kubecache.Store, stop: threading.Event,
+                  expected_type: Any = None, resync_period: float = 0.0) -> Any:
+    """A ``Reflector`` (an ``AsyncReflector`` on its own loop for asyncio: same arguments,
+    API.md) running until ``stop``."""
+    r = front.reflector(lw, expected_type, store, resync_period)
     r.run_until(stop)
     return r
 
@@ -256,7 +262,8 @@ def test_reflector_signature() -> None:
         "lw", "expected_type", "resync_period"]
 
 
-def test_reflector_lists_replaces_then_watches_from_the_list_rv(stop: threading.Event) -> None:
+def test_reflector_lists_replaces_then_watches_from_the_list_rv(
+        front: Front, stop: threading.Event) -> None:
     src = Scripted(
         [list_result("10", pod("a", rv="8"), pod("b", rv="9"))],
         [events(("ADDED", pod("c", rv="11")), ("MODIFIED", pod("a", rv="12")),
@@ -264,7 +271,7 @@ def test_reflector_lists_replaces_then_watches_from_the_list_rv(stop: threading.
                 ("BOOKMARK", {"metadata": {"resourceVersion": "14"}}),
                 ("ADDED", pod("d", rv="15")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "15", 3)
     assert store.calls == [
         ("replace", ([pod("a", rv="8"), pod("b", rv="9")], "10")),
@@ -274,11 +281,11 @@ def test_reflector_lists_replaces_then_watches_from_the_list_rv(stop: threading.
     assert store.names() == ["a", "c", "d"]
 
 
-def test_bookmark_only_advances_the_rv(stop: threading.Event) -> None:
+def test_bookmark_only_advances_the_rv(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("3")],
                    [events(("BOOKMARK", {"kind": "Pod", "metadata": {"resourceVersion": "7"}}))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: len(src.watch_options) >= 2, 3)
     assert r.last_sync_resource_version() == "7"
     assert src.watch_options[1].resource_version == "7"
@@ -286,53 +293,55 @@ def test_bookmark_only_advances_the_rv(stop: threading.Event) -> None:
 
 
 def test_watch_that_ends_after_events_is_reopened_without_a_new_list(
-        stop: threading.Event) -> None:
+        front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1")],
                    [events(("ADDED", pod("a", rv="2"))), events(("ADDED", pod("b", rv="3")))])
     store = RecordingStore()
-    run_reflector(src.lw, store, stop)
+    run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: len(src.watch_options) >= 3, 3)
     assert [o.resource_version for o in src.watch_options[:3]] == ["1", "2", "3"]
     assert len(src.list_options) == 1
     assert store.names() == ["a", "b"]
 
 
-def test_error_event_410_leads_to_a_fresh_list(stop: threading.Event) -> None:
+def test_error_event_410_leads_to_a_fresh_list(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))],
                    [events(("ADDED", pod("b", rv="2")), ("ERROR", gone()))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
     assert len(src.list_options) == 2
     assert store.names() == ["z"]
     assert src.watch_options[-1].resource_version == "9"
 
 
-def test_error_event_with_attribute_style_410_status_relists(stop: threading.Event) -> None:
+def test_error_event_with_attribute_style_410_status_relists(
+        front: Front, stop: threading.Event) -> None:
     from kubernetes.client import V1Status
 
     src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))],
                    [events(("ADDED", pod("b", rv="2")),
                            ("ERROR", V1Status(code=410, reason="Expired", message="old")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
     assert store.names() == ["z"]
 
 
-def test_api_exception_410_from_the_watch_leads_to_a_fresh_list(stop: threading.Event) -> None:
+def test_api_exception_410_from_the_watch_leads_to_a_fresh_list(
+        front: Front, stop: threading.Event) -> None:
     def broken() -> Iterator[dict[str, Any]]:
         yield {"type": "ADDED", "object": pod("b", rv="2")}
         raise ApiException(status=410, reason="Gone")
 
     src = Scripted([list_result("1", pod("a")), list_result("9", pod("z", rv="9"))], [broken])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
     assert len(src.list_options) == 2 and store.names() == ["z"]
 
 
-def test_exception_with_code_410_is_gone_too(stop: threading.Event) -> None:
+def test_exception_with_code_410_is_gone_too(front: Front, stop: threading.Event) -> None:
     class Gone(Exception):
         code = 410
 
@@ -342,46 +351,47 @@ def test_exception_with_code_410_is_gone_too(stop: threading.Event) -> None:
 
     src = Scripted([list_result("1"), list_result("9", pod("z", rv="9"))], [broken])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "9", 3)
     assert store.names() == ["z"]
 
 
 def test_status_error_410_from_the_list_relists_from_the_latest_state(
-        stop: threading.Event) -> None:
+        front: Front, stop: threading.Event) -> None:
     src = Scripted([kubecache.StatusError(gone()), list_result("4", pod("a", rv="4"))], [])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
     assert src.list_options[-1].resource_version == ""
     assert store.names() == ["a"]
 
 
-def test_list_failures_are_retried_and_the_thread_survives(stop: threading.Event) -> None:
+def test_list_failures_are_retried_and_the_thread_survives(
+        front: Front, stop: threading.Event) -> None:
     src = Scripted([RuntimeError("connection refused"), list_result("2", pod("a", rv="2"))], [])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "2", 5)
     assert len(src.list_options) == 2 and store.names() == ["a"]
 
 
-def test_list_result_as_v1_pod_list(stop: threading.Event) -> None:
+def test_list_result_as_v1_pod_list(front: Front, stop: threading.Event) -> None:
     listed = V1PodList(items=[model_pod("a", rv="3"), model_pod("b", rv="4")],
                        metadata=V1ListMeta(resource_version="5"))
     src = Scripted([listed], [events(("ADDED", model_pod("c", rv="6")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop, expected_type=V1Pod)
+    r = run_reflector(front, src.lw, store, stop, expected_type=V1Pod)
     assert wait_for(lambda: r.last_sync_resource_version() == "6", 3)
     assert src.watch_options[0].resource_version == "5"
     assert store.names() == ["a", "b", "c"]
     assert store.calls[0] == ("replace", ([model_pod("a", rv="3"), model_pod("b", rv="4")], "5"))
 
 
-def test_watch_events_as_event_tuples_and_fake_watcher(stop: threading.Event) -> None:
+def test_watch_events_as_event_tuples_and_fake_watcher(front: Front, stop: threading.Event) -> None:
     w = FakeWatcher()
     src = Scripted([list_result("1")], [lambda: w])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     w.add(pod("a", rv="2"))
     w.action(EventType.MODIFIED, pod("a", rv="3"))
     w.action("ADDED", pod("b", rv="4"))
@@ -390,48 +400,48 @@ def test_watch_events_as_event_tuples_and_fake_watcher(stop: threading.Event) ->
     assert store.names() == ["a", "b"]
 
 
-def test_expected_type_as_kind_string(stop: threading.Event) -> None:
+def test_expected_type_as_kind_string(front: Front, stop: threading.Event) -> None:
     node = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "3"}}
     kindless = {"metadata": {"namespace": "ns", "name": "nokind", "resourceVersion": "4"}}
     src = Scripted([list_result("1")],
                    [events(("ADDED", pod("a", rv="2")), ("ADDED", node), ("ADDED", kindless),
                            ("ADDED", pod("b", rv="5")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop, expected_type="Pod")
+    r = run_reflector(front, src.lw, store, stop, expected_type="Pod")
     assert wait_for(lambda: r.last_sync_resource_version() == "5", 3)
     assert store.names() == ["a", "b", "nokind"]
 
 
-def test_expected_type_as_class(stop: threading.Event) -> None:
+def test_expected_type_as_class(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1")],
                    [events(("ADDED", model_pod("a", rv="2")), ("ADDED", pod("dict", rv="3")),
                            ("ADDED", model_pod("b", rv="4")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop, expected_type=V1Pod)
+    r = run_reflector(front, src.lw, store, stop, expected_type=V1Pod)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
     assert store.names() == ["a", "b"]
 
 
-def test_expected_type_none_accepts_anything(stop: threading.Event) -> None:
+def test_expected_type_none_accepts_anything(front: Front, stop: threading.Event) -> None:
     node = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "3"}}
     src = Scripted([list_result("1")], [events(("ADDED", node), ("ADDED", model_pod("m", rv="4")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop, expected_type=None)
+    r = run_reflector(front, src.lw, store, stop, expected_type=None)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
     assert store.names() == ["m", "n1"]
 
 
-def test_resync_period_calls_store_resync(stop: threading.Event) -> None:
+def test_resync_period_calls_store_resync(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1", pod("a"))], [])
     store = RecordingStore()
-    run_reflector(src.lw, store, stop, resync_period=0.05)
+    run_reflector(front, src.lw, store, stop, resync_period=0.05)
     assert wait_for(lambda: store.resyncs >= 2, 3)
 
 
-def test_no_resync_without_a_period(stop: threading.Event) -> None:
+def test_no_resync_without_a_period(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1", pod("a"))], [events(("ADDED", pod("b", rv="2")))])
     store = RecordingStore()
-    r = run_reflector(src.lw, store, stop)
+    r = run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "2" and src.idle, 3)
     assert store.resyncs == 0
 
@@ -494,11 +504,11 @@ def test_new_namespace_keyed_indexer_and_reflector(stop: threading.Event) -> Non
     assert indexer.get_by_key("y/b") == (pod("b", ns="y"), True)
 
 
-def test_reflector_over_fake_controller_source(stop: threading.Event) -> None:
+def test_reflector_over_fake_controller_source(front: Front, stop: threading.Event) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
     store = kubecache.new_store(KEY)
-    r = run_reflector(src, store, stop)
+    r = run_reflector(front, src, store, stop)
     assert wait_for(lambda: store.list_keys() == ["ns/a"], 3)
     src.add(pod("b"))
     src.modify(pod("a", labels={"app": "x"}))
@@ -628,25 +638,6 @@ def _name(obj: Any) -> str:
     return obj["metadata"]["name"] if isinstance(obj, dict) else obj.metadata.name
 
 
-class Running:
-    """Runs ``informer.run(stop)`` in a thread; ``close()`` stops and joins it."""
-
-    def __init__(self, informer: kubecache.SharedIndexInformer) -> None:
-        self.stop = threading.Event()
-        self.returned = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(informer,), daemon=True)
-        self.thread.start()
-
-    def _run(self, informer: kubecache.SharedIndexInformer) -> None:
-        informer.run(self.stop)
-        self.returned.set()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        assert not self.thread.is_alive()
-
-
 def test_informer_signatures() -> None:
     assert params(kubecache.SharedIndexInformer)[:4] == [
         ("lister_watcher", POS, EMPTY), ("expected_type", POS, None),
@@ -680,17 +671,16 @@ def test_resource_event_handler_funcs_with_missing_callables() -> None:
     assert got == [(1, 2), 3]
 
 
-def test_informer_notifies_handlers_and_keeps_the_cache() -> None:
+def test_informer_notifies_handlers_and_keeps_the_cache(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a", labels={"app": "web"}))
-    informer = kubecache.SharedIndexInformer(src, None, 0.0,
-                                             {"app": lambda o: [o["metadata"]["labels"]["app"]]})
+    informer = front.informer_type()(src, None, 0.0,
+                                     {"app": lambda o: [o["metadata"]["labels"]["app"]]})
     rec = Recorder()
     informer.add_event_handler(rec)
     assert not informer.has_synced()
-    running = Running(informer)
-    try:
-        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+    with front.running(informer):  # run returns once stopped: checked on leaving
+        assert front.synced(informer.has_synced, timeout=5)
         assert informer.has_synced()
         store, indexer = informer.get_store(), informer.get_indexer()
         assert store.list_keys() == ["ns/a"]
@@ -707,86 +697,71 @@ def test_informer_notifies_handlers_and_keeps_the_cache() -> None:
         assert new["metadata"]["labels"] == {"app": "db"}
         assert sorted(KEY(o) for o in indexer.by_index("app", "db")) == ["ns/a"]
         assert informer.last_sync_resource_version() == src.resource_version
-        assert not running.returned.is_set()  # run blocks until stop is set
-    finally:
-        running.close()
-    assert running.returned.is_set()
+        assert front.is_running(informer)  # run blocks until stop is set
 
 
-def test_handler_added_after_start_gets_on_add_for_cached_objects() -> None:
+def test_handler_added_after_start_gets_on_add_for_cached_objects(front: Front) -> None:
     src = FakeControllerSource()
     for name in ("a", "b", "c"):
         src.add(pod(name))
-    informer = kubecache.SharedIndexInformer(src)
-    running = Running(informer)
-    try:
-        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+    informer = front.informer_type()(src)
+    with front.running(informer):  # run returns once stopped: checked on leaving
+        assert front.synced(informer.has_synced, timeout=5)
         late = Recorder()
         informer.add_event_handler(late)
         assert wait_for(lambda: len(late.kinds()) == 3, 3)
         assert sorted(late.kinds()) == [("add", "a"), ("add", "b"), ("add", "c")]
         src.add(pod("d"))
         assert wait_for(lambda: ("add", "d") in late.kinds(), 3)
-    finally:
-        running.close()
 
 
-def test_informer_with_resource_event_handler_funcs_and_missing_callables() -> None:
+def test_informer_with_resource_event_handler_funcs_and_missing_callables(front: Front) -> None:
     src = FakeControllerSource()
-    informer = kubecache.SharedIndexInformer(src)
+    informer = front.informer_type()(src)
     added: list[str] = []
     informer.add_event_handler(kubecache.ResourceEventHandlerFuncs(
         on_add=lambda o: added.append(_name(o))))
     deleted: list[str] = []
     informer.add_event_handler(kubecache.ResourceEventHandlerFuncs(
         on_delete=lambda o: deleted.append(_name(o))))
-    running = Running(informer)
-    try:
-        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+    with front.running(informer):  # run returns once stopped: checked on leaving
+        assert front.synced(informer.has_synced, timeout=5)
         src.add(pod("a"))
         src.modify(pod("a"))
         src.delete(pod("a"))
         assert wait_for(lambda: deleted == ["a"], 3)
         assert added == ["a"]
-    finally:
-        running.close()
 
 
-def test_missed_deletion_arrives_as_deleted_final_state_unknown() -> None:
+def test_missed_deletion_arrives_as_deleted_final_state_unknown(front: Front) -> None:
     def watch_then_gone() -> Iterator[dict[str, Any]]:
         yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "2"}}}
         yield {"type": "ERROR", "object": gone()}
 
     src = Scripted([list_result("1", pod("a"), pod("b")), list_result("5", pod("a"))],
                    [watch_then_gone])
-    informer = kubecache.SharedIndexInformer(src.lw)
+    informer = front.informer_type()(src.lw)
     rec = Recorder()
     informer.add_event_handler(rec)
-    running = Running(informer)
-    try:
+    with front.running(informer):  # run returns once stopped: checked on leaving
         assert wait_for(lambda: any(k == "delete" for k, _, _ in rec.events), 3)
         (tomb,) = [a for k, a, _ in rec.events if k == "delete"]
         assert isinstance(tomb, kubecache.DeletedFinalStateUnknown)
         assert tomb.key == "ns/b" and tomb.obj == pod("b")
         assert informer.get_store().list_keys() == ["ns/a"]
-    finally:
-        running.close()
 
 
-def test_informer_on_model_objects_with_expected_type() -> None:
+def test_informer_on_model_objects_with_expected_type(front: Front) -> None:
     listed = V1PodList(items=[model_pod("a", rv="3")], metadata=V1ListMeta(resource_version="3"))
     src = Scripted([listed], [events(("ADDED", model_pod("b", rv="4")))])
-    informer = kubecache.SharedIndexInformer(src.lw, V1Pod)
+    informer = front.informer_type()(src.lw, V1Pod)
     rec = Recorder()
     informer.add_event_handler(rec)
-    running = Running(informer)
-    try:
-        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+    with front.running(informer):  # run returns once stopped: checked on leaving
+        assert front.synced(informer.has_synced, timeout=5)
         assert wait_for(lambda: sorted(rec.kinds()) == [("add", "a"), ("add", "b")], 3)
         assert informer.get_store().get_by_key("ns/b")[0] == model_pod("b", rv="4")
         assert informer.last_sync_resource_version() == "4"
-    finally:
-        running.close()
 
 
 def test_wait_for_cache_sync_results() -> None:
@@ -813,19 +788,16 @@ def test_wait_for_cache_sync_returns_when_stop_is_set_later() -> None:
     t.join(2)
 
 
-def test_informer_resync_period_redelivers_as_updates() -> None:
+def test_informer_resync_period_redelivers_as_updates(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
-    informer = kubecache.SharedIndexInformer(src)
+    informer = front.informer_type()(src)
     rec = Recorder()
     informer.add_event_handler(rec, resync_period=1.0)
-    running = Running(informer)
-    try:
+    with front.running(informer):  # run returns once stopped: checked on leaving
         assert wait_for(lambda: ("update", "a") in rec.kinds(), 4)
         upd = next(e for e in rec.events if e[0] == "update")
         assert upd[1] == upd[2]  # a resync: old and new are the same state
-    finally:
-        running.close()
 
 
 def test_handler_shapes_accepted_by_add_event_handler() -> None:
@@ -836,7 +808,7 @@ def test_handler_shapes_accepted_by_add_event_handler() -> None:
     assert isinstance(handler, kubecache.ResourceEventHandler)
 
 
-def test_paginated_list_follows_continue_tokens(stop: threading.Event) -> None:
+def test_paginated_list_follows_continue_tokens(front: Front, stop: threading.Event) -> None:
     pages = iter([
         {"metadata": {"resourceVersion": "7", "continue": "t1"}, "items": [pod("a")]},
         {"metadata": {"resourceVersion": "7", "continue": "t2"}, "items": [pod("b")]},
@@ -851,16 +823,16 @@ def test_paginated_list_follows_continue_tokens(stop: threading.Event) -> None:
     idle = FakeWatcher()
     lw = kubecache.ListWatch(list_func, lambda options: idle)
     store = RecordingStore()
-    r = run_reflector(lw, store, stop)
+    r = run_reflector(front, lw, store, stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "7", 3)
     assert [o.continue_ for o in seen] == [None, "t1", "t2"]
     assert store.calls == [("replace", ([pod("a"), pod("b"), pod("c")], "7"))]
 
 
-def test_a_watch_that_ends_at_once_does_not_spin(stop: threading.Event) -> None:
+def test_a_watch_that_ends_at_once_does_not_spin(front: Front, stop: threading.Event) -> None:
     src = Scripted([list_result("1")], [lambda: iter(())] * 50)
     store = RecordingStore()
-    run_reflector(src.lw, store, stop)
+    run_reflector(front, src.lw, store, stop)
     assert wait_for(lambda: len(src.watch_options) >= 1, 3)
     # an immediately-closing watch is a failure: the next one waits for a backoff
     assert not wait_for(lambda: len(src.watch_options) > 3, 0.3)
@@ -902,11 +874,11 @@ def test_poller_accepts_tuples_and_enumerators(stop: threading.Event) -> None:
 
 
 def test_api_exception_410_from_the_first_list_relists_from_the_latest_state(
-        stop: threading.Event) -> None:
+        front: Front, stop: threading.Event) -> None:
     gone_first = ApiException(status=410, reason="Gone")
     src = Scripted([gone_first, list_result("4", pod("a", rv="4"))], [])
     store = RecordingStore()
-    r = kubecache.Reflector(src.lw, None, store)
+    r = front.reflector(src.lw, None, store)
     assert r.last_sync_resource_version() == ""
     r.run_until(stop)
     assert wait_for(lambda: r.last_sync_resource_version() == "4", 3)
@@ -914,7 +886,7 @@ def test_api_exception_410_from_the_first_list_relists_from_the_latest_state(
     assert store.names() == ["a"]
 
 
-def test_a_handler_with_only_on_add_still_gets_its_notifications() -> None:
+def test_a_handler_with_only_on_add_still_gets_its_notifications(front: Front) -> None:
     src = FakeControllerSource()
     src.add(pod("a"))
 
@@ -925,17 +897,14 @@ def test_a_handler_with_only_on_add_still_gets_its_notifications() -> None:
         def on_add(self, obj: Any) -> None:
             self.added.append(_name(obj))
 
-    informer = kubecache.SharedIndexInformer(src)
+    informer = front.informer_type()(src)
     handler = OnlyAdd()
     informer.add_event_handler(handler)  # type: ignore[arg-type]
-    running = Running(informer)
-    try:
-        assert kubecache.wait_for_cache_sync(running.stop, informer.has_synced, timeout=5)
+    with front.running(informer):  # run returns once stopped: checked on leaving
+        assert front.synced(informer.has_synced, timeout=5)
         src.modify(pod("a", rv="x"))
         src.add(pod("b"))
         assert wait_for(lambda: handler.added == ["a", "b"], 1)
-    finally:
-        running.close()
 
 
 def test_poller_uses_the_store_key_function(stop: threading.Event) -> None:

@@ -16,7 +16,8 @@ first use) and waits for it with a deadline. Both classes offer the same verbs:
   the block; checks ``run`` returned and no task is left), ``recorder()``, the
   lifecycle verbs ``start``, ``stop``, ``join(x, timeout)``, ``is_running``,
   ``wait(informer, method, *args)``, ``wait_for_cache_sync(*args, **kw)``,
-  ``tasks_left()``;
+  ``synced(*has_synced, timeout=None)`` (each front end's ``wait_for_cache_sync`` called
+  its own way), ``informer_type()`` (the informer class, unwrapped), ``tasks_left()``;
 - FIFO and DeltaFIFO: ``pop(q, process=None, timeout=None)`` (``pop`` / ``apop``)
   and ``start_pop(...)`` (its future, for a pop that must block first);
 - work queues: ``workqueues()`` (a :class:`~tests.support.workqueues.WorkQueues`
@@ -378,6 +379,15 @@ class Front:
 
         return wait_for_cache_sync(*args, **kw)
 
+    def synced(self, *has_synced: Callable[[], bool], timeout: float | None = None) -> bool:
+        """This front end's ``wait_for_cache_sync`` over ``has_synced``, each called as API.md
+        spells it (threads: a stop event first, never set here; asyncio: no stop)."""
+        return self.wait_for_cache_sync(threading.Event(), *has_synced, timeout=timeout)
+
+    def informer_type(self) -> type:
+        """``SharedIndexInformer`` (``AsyncSharedIndexInformer``): same constructor (API.md)."""
+        return SharedIndexInformer
+
     # --- FIFO / DeltaFIFO -------------------------------------------------------
 
     def pop(self, q: Any, process: Any = None, timeout: float | None = None) -> Any:
@@ -624,6 +634,12 @@ class AsyncFront(Front):
 
         return bool(asyncio.run_coroutine_threadsafe(wait_for_cache_sync(*args, **kw),
                                                      self.loop).result(DEADLINE))
+
+    def synced(self, *has_synced: Callable[[], bool], timeout: float | None = None) -> bool:
+        return self.wait_for_cache_sync(*has_synced, timeout=timeout)
+
+    def informer_type(self) -> type:
+        return AsyncSharedIndexInformer
 
     def pop(self, q: Any, process: Any = None, timeout: float | None = None) -> Any:
         return self.start_pop(q, process, timeout).result(DEADLINE if timeout is None
