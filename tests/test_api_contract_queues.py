@@ -3,7 +3,9 @@ names, exact signatures and the behaviour docs/stores-and-queues.md ("Queues: FI
 DeltaFIFO") describes.
 
 Only public names, spelled as the contract spells them. Every thread a test
-starts is joined before it ends.
+starts is joined before it ends. The ``pop`` checks run on both front ends through
+the ``front`` fixture (``pop``, or ``await apop`` with the same semantics); the
+full pop contract on both is tests/test_queue_pop.py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 import kubecache
 from kubecache import DeltaType
+from tests.support.front import Front
 from tests.support.objects import model_pod, pod
 from tests.support.sync import wait_for
 
@@ -43,21 +46,6 @@ class Known:
         return self.store.get_by_key(key)
 
 
-def pop_in_thread(q: Any, **kwargs: Any) -> tuple[threading.Thread, list[Any]]:
-    """Start a thread blocked in ``q.pop(**kwargs)``; the list gets its result or exception."""
-    out: list[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(q.pop(**kwargs))
-        except BaseException as err:  # handed to the test
-            out.append(err)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
-
-
 QUEUES = {
     "fifo": lambda: kubecache.new_fifo(KEY),
     "delta_fifo": lambda: kubecache.new_delta_fifo(KEY),
@@ -80,59 +68,56 @@ def test_queues_are_stores_with_the_queue_methods(make: Any) -> None:
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_timeout_is_a_timeout_error(make: Any) -> None:
+def test_pop_timeout_is_a_timeout_error(front: Front, make: Any) -> None:
     q = make()
     with pytest.raises(TimeoutError):
-        q.pop(timeout=0.01)
+        front.pop(q, timeout=0.01)
     with pytest.raises(kubecache.CacheError):
-        q.pop(timeout=0)
+        front.pop(q, timeout=0)
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_on_closed_empty_queue_is_fifo_closed_error(make: Any) -> None:
+def test_pop_on_closed_empty_queue_is_fifo_closed_error(front: Front, make: Any) -> None:
     q = make()
     assert not q.is_closed()
     q.close()
     assert q.is_closed()
     with pytest.raises(kubecache.FIFOClosedError):
-        q.pop()
+        front.pop(q)
     with pytest.raises(kubecache.FIFOClosedError):
-        q.pop(timeout=1.0)
+        front.pop(q, timeout=1.0)
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_closed_queue_still_hands_out_what_it_holds(make: Any) -> None:
+def test_closed_queue_still_hands_out_what_it_holds(front: Front, make: Any) -> None:
     q = make()
     q.add(pod("a"))
     q.close()
-    assert KEY(_newest(q.pop(timeout=1))) == "ns/a"
+    assert KEY(_newest(front.pop(q, timeout=1))) == "ns/a"
     with pytest.raises(kubecache.FIFOClosedError):
-        q.pop(timeout=1)
+        front.pop(q, timeout=1)
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_close_wakes_a_blocked_pop(make: Any) -> None:
+def test_close_wakes_a_blocked_pop(front: Front, make: Any) -> None:
     q = make()
-    t, out = pop_in_thread(q)
+    popping = front.start_pop(q)  # blocked, or not yet started: either way it must end
     q.close()
-    t.join(2)
-    assert not t.is_alive()
-    assert len(out) == 1 and isinstance(out[0], kubecache.FIFOClosedError)
+    with pytest.raises(kubecache.FIFOClosedError):
+        popping.result(2)
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_blocks_until_an_item_arrives(make: Any) -> None:
+def test_pop_blocks_until_an_item_arrives(front: Front, make: Any) -> None:
     q = make()
-    t, out = pop_in_thread(q, timeout=5.0)
+    popping = front.start_pop(q, timeout=5.0)
     q.add(pod("late"))
-    t.join(5)
-    assert not t.is_alive()
-    assert KEY(_newest(out[0])) == "ns/late"
+    assert KEY(_newest(popping.result(5))) == "ns/late"
     assert len(q) == 0
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_process_requeue_puts_the_item_back_and_returns_it(make: Any) -> None:
+def test_pop_process_requeue_puts_the_item_back_and_returns_it(front: Front, make: Any) -> None:
     q = make()
     q.add(pod("a"))
     seen: list[Any] = []
@@ -141,16 +126,17 @@ def test_pop_process_requeue_puts_the_item_back_and_returns_it(make: Any) -> Non
         seen.append(item)
         raise kubecache.Requeue()
 
-    item = q.pop(process=process)
+    item = front.pop(q, process)
     assert seen == [item]
     assert KEY(_newest(item)) == "ns/a"
     assert "ns/a" in q and len(q) == 1
-    again = q.pop(timeout=1)
+    again = front.pop(q, timeout=1)
     assert KEY(_newest(again)) == "ns/a"
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_process_other_exception_propagates_with_item_removed(make: Any) -> None:
+def test_pop_process_other_exception_propagates_with_item_removed(front: Front,
+                                                                  make: Any) -> None:
     q = make()
     q.add(pod("a"))
 
@@ -158,17 +144,17 @@ def test_pop_process_other_exception_propagates_with_item_removed(make: Any) -> 
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        q.pop(process=process)
+        front.pop(q, process)
     assert len(q) == 0 and "ns/a" not in q
     assert q.get_by_key("ns/a") == (None, False)
 
 
 @pytest.mark.parametrize("make", QUEUES.values(), ids=QUEUES.keys())
-def test_pop_process_is_called_with_the_item_it_returns(make: Any) -> None:
+def test_pop_process_is_called_with_the_item_it_returns(front: Front, make: Any) -> None:
     q = make()
     q.add(pod("a"))
     got: list[Any] = []
-    item = q.pop(process=got.append)
+    item = front.pop(q, got.append)
     assert got == [item]
 
 
