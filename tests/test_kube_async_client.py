@@ -11,11 +11,8 @@ test_kube_transport.py).
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -26,11 +23,10 @@ from kubecache.kube import Client, Config, load_config, new_list_watch_from_clie
 from kubecache.kube._async_client import AsyncClient
 from kubecache.kube._async_listwatch import AsyncHTTPWatch, new_async_list_watch_from_client
 from kubecache.kube._endpoint import environment_proxy
-from kubecache.kube._errors import TransportError
 from kubecache.listwatch import ListOptions, ListWatch
 from kubecache.testing import ApiServer
 from tests.support.objects import new_pod
-from tests.support.servers import HeaderRecorder
+from tests.support.servers import HeaderRecorder, SilentServer
 from tests.support.sync import await_for
 
 SECRET = "s3cr3t-t0ken-value"
@@ -75,79 +71,6 @@ def test_the_async_client_says_what_it_is_and_gives_async_list_watches(
 # --- silent servers, timeouts and cancellation ----------------------------------------------------
 
 
-class SilentServer:
-    """Reads each request, optionally answers with ``head``, then never says more.
-
-    ``open`` counts connections whose client has not hung up yet.
-    """
-
-    CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\n\r\n")
-
-    def __init__(self, head: bytes = b"") -> None:
-        self.head = head
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.requests = 0
-        self.open = 0
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.listener.settimeout(0.05)
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(0.05)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _recv(self, conn: socket.socket) -> bytes | None:
-        """The next bytes (``b""``: hung up); ``None`` when the server is stopping."""
-        while not self.stopping.is_set():
-            try:
-                return conn.recv(65536)
-            except TimeoutError:
-                continue
-        return None
-
-    def _serve(self, conn: socket.socket) -> None:
-        with self.lock:
-            self.open += 1
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data:
-                more = self._recv(conn)
-                if not more:
-                    return
-                data += more
-            with self.lock:
-                self.requests += 1
-            if self.head:
-                conn.sendall(self.head)
-            while self._recv(conn):
-                pass
-        except OSError:
-            pass
-        finally:
-            with self.lock:
-                self.open -= 1
-            conn.close()
-
-    def close(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(5)
-        self.listener.close()
-
-
 @pytest.fixture
 def silent() -> Iterator[SilentServer]:
     srv = SilentServer()
@@ -189,25 +112,6 @@ def test_cancel_mid_read_closes_the_watch(silent_watch: SilentServer) -> None:
             with pytest.raises(asyncio.CancelledError):
                 await task
             await eventually(lambda: silent_watch.open == 0)
-
-    run(main)
-
-
-def test_silent_server_is_noticed_by_the_read_timeouts(silent: SilentServer,
-                                                       silent_watch: SilentServer) -> None:
-    async def main() -> None:
-        async with AsyncClient(Config(server=silent.url), timeout=0.3) as client:
-            t0 = time.monotonic()
-            with pytest.raises(TransportError, match=r"no answer for 0.3 s \(read timeout\)"):
-                await client.get("/api/v1/pods")
-            assert time.monotonic() - t0 < 5
-        async with AsyncClient(Config(server=silent_watch.url), watch_margin=0.3) as client:
-            w = await new_async_list_watch_from_client(client, "pods").watch(
-                ListOptions(timeout_seconds=1))
-            t0 = time.monotonic()
-            assert [ev async for ev in w] == []  # ends quietly, as a server-side timeout does
-            assert 1.0 <= time.monotonic() - t0 < 6
-        await eventually(lambda: silent.open == 0 and silent_watch.open == 0)
 
     run(main)
 

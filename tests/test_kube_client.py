@@ -1,12 +1,9 @@
-"""The threaded HTTP client: resource paths, a dropped connection, the read timeout, an abandoned
-iteration. Requests, Status errors, decoding and stop on both clients:
+"""The threaded HTTP client: resource paths, a dropped connection, an abandoned iteration.
+Requests, Status errors, decoding, stop and read timeouts on both clients:
 tests/test_kube_client_contract.py."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -47,49 +44,6 @@ def test_dropped_connection_ends_the_watch_quietly(server: ApiServer, client: Cl
         if len(seen) == 1:
             server.drop_watches()  # mid-stream: no final chunk
     assert seen == ["BOOKMARK"]
-
-
-class SilentServer:
-    """Answers a watch with one event and then never sends another byte (a dead peer)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        self.conns.append(conn)
-        conn.recv(65536)
-        line = b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}}\n'
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(line), line))
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-        self.thread.join()
-
-
-def test_silent_connection_is_noticed_by_the_read_timeout() -> None:
-    srv = SilentServer()
-    try:
-        with Client(Config(server=f"http://127.0.0.1:{srv.port}"), watch_margin=0.3) as client:
-            w = new_list_watch_from_client(client, "pods").watch(
-                ListOptions(resource_version="1", timeout_seconds=1))
-            start = time.monotonic()
-            events = list(w)  # ends (no exception) once nothing arrived for 1 + 0.3 s
-            elapsed = time.monotonic() - start
-        assert [e.object["metadata"]["name"] for e in events] == ["a"]
-        assert 1.0 <= elapsed < 5
-    finally:
-        srv.close()
 
 
 def test_abandoned_iteration_closes_the_watch(server: ApiServer, client: Client) -> None:

@@ -24,7 +24,7 @@ from kubecache.testing import ApiServer
 from kubecache.watch import EventType
 from tests.support.front import Front
 from tests.support.objects import new_pod
-from tests.support.servers import RawServer, read_head
+from tests.support.servers import RawServer, SilentServer, read_head
 from tests.support.sync import wait_for
 
 pytestmark = pytest.mark.apiserver(bookmark_interval=3600)
@@ -196,3 +196,21 @@ def test_a_line_over_max_line_bytes_is_malformed_data(front: Front, server: ApiS
         with pytest.raises(MalformedDataError, match="max_line_bytes"):
             c.next_events(w, 1)
         assert wait_for(lambda: server.stats.open_watches == 0)  # the stream was closed
+
+
+def test_a_silent_server_is_noticed_by_the_read_timeouts(front: Front) -> None:
+    """A request with no answer fails by ``timeout``; a watch whose server falls silent ends
+    quietly after its ``timeout_seconds`` + ``watch_margin``, as a server-side timeout does;
+    neither leaves its connection open."""
+    with SilentServer() as silent, SilentServer(SilentServer.CHUNKED) as silent_watch:
+        with front.client(Config(server=silent.url), timeout=0.3) as c:
+            start = time.monotonic()
+            with pytest.raises(TransportError, match=r"no answer for 0.3 s \(read timeout\)"):
+                c.call("get", "/api/v1/pods")
+            assert time.monotonic() - start < 5
+        with front.client(Config(server=silent_watch.url), watch_margin=0.3) as c:
+            w = c.watch(c.list_watch("pods"), ListOptions(timeout_seconds=1))
+            start = time.monotonic()
+            assert c.next_events(w, 1) == []  # ended, no exception
+            assert 1.0 <= time.monotonic() - start < 6
+        assert wait_for(lambda: silent.open == 0 and silent_watch.open == 0)

@@ -210,14 +210,6 @@ def test_threads_share_one_pool() -> None:
 # --- timeouts --------------------------------------------------------------------------------
 
 
-def test_a_silent_server_ends_a_request_by_its_read_timeout() -> None:
-    with RawServer(never_answer) as srv, Client(Config(server=srv.url), timeout=0.5) as client:
-        start = time.monotonic()
-        with pytest.raises(TransportError, match="read timeout"):
-            client.get("/api")
-        assert time.monotonic() - start < 3
-
-
 def watch_to_end(front: Front, url: str, options: ListOptions, **client_kw: Any) -> list[Any]:
     """The events of one watch of pods at ``url``, read to its end by the ``front`` end's client.
 
