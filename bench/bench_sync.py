@@ -11,8 +11,8 @@ one), runs it until ``has_synced()`` and reports:
 - ``sync s``: from ``run`` to ``has_synced()`` (polled every 2 ms);
 - ``client CPU``: the client process's CPU (user + sys, every thread) over
   the same span, and ``server CPU``: the server process's over the whole run
-  (the embedded server is Python: it encodes a streamed list event by event,
-  so a streamed sync's wall time is mostly the server's);
+  (so a sync's wall time can be told apart: the client's, the server's, or
+  waiting);
 - ``peak RSS``: the process's high-water mark (``VmHWM``) and the same minus
   the resident set just before the sync (the sync's own peak);
 - ``RSS/pod``: resident set after the sync and a full collection, minus the
