@@ -214,3 +214,15 @@ def test_a_silent_server_is_noticed_by_the_read_timeouts(front: Front) -> None:
             assert c.next_events(w, 1) == []  # ended, no exception
             assert 1.0 <= time.monotonic() - start < 6
         assert wait_for(lambda: silent.open == 0 and silent_watch.open == 0)
+
+
+@pytest.mark.apiserver(bookmark_interval=0.1)
+def test_a_dropped_connection_ends_the_watch_quietly(front: Front, server: ApiServer) -> None:
+    with front.client(Config(server=server.url)) as c:
+        w = c.watch(c.list_watch("pods"), ListOptions(resource_version=server.resource_version,
+                                                      timeout_seconds=60))
+        first = c.next_events(w, 1)
+        assert [e.type for e in first] == [EventType.BOOKMARK]
+        server.drop_watches()  # mid-stream: no final chunk
+        rest = c.next_events(w, 1000)  # ends, no exception (a bookmark may have been on its way)
+        assert len(rest) < 1000 and all(e.type is EventType.BOOKMARK for e in rest)

@@ -369,7 +369,7 @@ def _everything(caplog: pytest.LogCaptureFixture, *objs: Any) -> str:
 
 
 def test_a_password_in_the_server_url_is_used_but_never_logged(
-        caplog: pytest.LogCaptureFixture) -> None:
+        front: Front, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, urllib3's included...
     for name in ("urllib3", "urllib3.connectionpool"):  # ...even if another test set its level
         caplog.set_level(logging.DEBUG, logger=name)
@@ -382,14 +382,15 @@ def test_a_password_in_the_server_url_is_used_but_never_logged(
 
     with ApiServer(authenticate=authenticate) as api:
         url = api.url.replace("http://", f"http://alice:{PASSWORD}@")
-        with Client(Config(server=url)) as client:
-            assert client.get("/api/v1/pods")["items"] == []
-            w = lw_from(client, "pods").watch(ListOptions(timeout_seconds=1))
-            list(w)
-            text = _everything(caplog, client, client.config)
+        with front.client(Config(server=url)) as client:
+            assert client.call("get", "/api/v1/pods")["items"] == []
+            w = client.watch(client.list_watch("pods"), ListOptions(timeout_seconds=1))
+            client.next_events(w, 1000)  # to its end
+            text = _everything(caplog, client.client, client.client.config)
     assert seen and seen[0] == expected
     assert PASSWORD not in text
-    assert "urllib3" in caplog.text  # the library did log its request lines
+    if front.name == "thread":
+        assert "urllib3" in caplog.text  # the library did log its request lines
 
 
 def test_config_repr_hides_a_proxy_password() -> None:
