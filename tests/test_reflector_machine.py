@@ -638,3 +638,22 @@ def test_each_page_but_the_last_is_frozen_and_the_list_thawed_once_the_store_too
     m2.step(Listed(page([pod("a")], token="t1")))
     m2.step(Failed(StatusError(code=500, message="down")))  # a failed list thaws too
     assert [type(e).__name__ for e in m2.effects] == ["FreezePage", "Report", "Thaw"]
+
+
+def test_each_streamed_batch_is_frozen_and_the_stream_thawed_when_it_ends() -> None:
+    # As a paginated list's pages: what a streamed list collected stays out of the GC's
+    # scans until the end bookmark (a collection per batch rescanned all of it: 3.5x CPU).
+    m, _, _ = machine(watch_list=True)
+    m.start()
+    m.on_events([("ADDED", pod("a", rv="5")), ("ADDED", pod("b", rv="6"))])
+    m.on_event(("BOOKMARK", {"metadata": {"resourceVersion": "6"}}))  # nothing collected
+    assert [type(e).__name__ for e in m.effects] == ["FreezePage"]
+    end = {"metadata": {"resourceVersion": "9", "annotations": {INITIAL_EVENTS_END: "true"}}}
+    m.on_event(("BOOKMARK", end))
+    kinds = [type(e).__name__ for e in m.effects[1:]]
+    assert kinds[:5] == ["PauseGC", "Thaw", "Replace", "SetRV", "ResumeGC"]
+    m2, _, _ = machine(watch_list=True)
+    m2.start()
+    m2.on_event(("ADDED", pod("a", rv="5")))
+    m2.step(WatchEnded(StatusError(code=500, message="broken stream")))  # a fallback thaws
+    assert [type(e).__name__ for e in m2.effects][-2:] == ["Report", "Thaw"]

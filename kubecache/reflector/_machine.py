@@ -307,10 +307,15 @@ class ReflectorMachine:
     # --- states -> requests -------------------------------------------------------
 
     def _to(self, state: Listing | Streaming | Watching | BackingOff) -> Step:
-        """Enter ``state``; leaving a list ends its page freeze (see :class:`FreezePage`)."""
-        was_listing = isinstance(self._state, Listing)
+        """Enter ``state``; leaving a list (paged or streamed) ends its page freeze.
+
+        See :class:`FreezePage`: a streamed list's collected batches are frozen
+        as a paginated list's pages are.
+        """
+        was = self._state
         request = self._go(state)
-        if was_listing and not isinstance(state, Listing):
+        if isinstance(was, Streaming) or (isinstance(was, Listing)
+                                          and not isinstance(state, Listing)):
             return Step((_THAW,), request)
         return Step(_NONE, request)
 
@@ -563,6 +568,11 @@ class ReflectorMachine:
             counts[etype] += 1
             n += 1
         self._commit_stream(state, chunk, n)
+        if chunk:
+            # What was collected stays until the end bookmark: keep it out of the cyclic
+            # GC's scans, as a paginated list's pages are (a collection per batch would
+            # otherwise rescan everything streamed so far: 3.5x the CPU of a paged list).
+            yield _FREEZE
         return None
 
     def _commit_stream(self, state: Streaming, chunk: dict[str, Any], n: int) -> Streaming:
