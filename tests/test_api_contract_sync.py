@@ -655,6 +655,19 @@ def test_informer_signatures() -> None:
     assert wfcs[2][2] is None
 
 
+def test_the_async_twins_take_the_threaded_ones_arguments() -> None:
+    """API.md: AsyncReflector and AsyncSharedIndexInformer take the same constructor
+    arguments as the threaded ones (and the informer the same ``add_event_handler``)."""
+    from kubecache import aio
+
+    assert params(aio.AsyncReflector) == params(kubecache.Reflector)
+    assert params(aio.AsyncSharedIndexInformer) == params(kubecache.SharedIndexInformer)
+    lw = Scripted([list_result("1")], []).lw
+    assert params(aio.AsyncSharedIndexInformer(lw).add_event_handler) == params(
+        kubecache.SharedIndexInformer(lw).add_event_handler)
+    assert [p[0] for p in params(aio.wait_for_cache_sync)] == ["has_synced", "timeout"]
+
+
 def test_resource_event_handler_funcs_with_missing_callables() -> None:
     h = kubecache.ResourceEventHandlerFuncs()
     h.on_add(pod("a"))
@@ -764,14 +777,19 @@ def test_informer_on_model_objects_with_expected_type(front: Front) -> None:
         assert informer.last_sync_resource_version() == "4"
 
 
-def test_wait_for_cache_sync_results() -> None:
-    stop = threading.Event()
-    assert kubecache.wait_for_cache_sync(stop, lambda: True, lambda: True)
+def test_wait_for_cache_sync_results(front: Front) -> None:
+    """Each front end's ``wait_for_cache_sync`` (threads: ``stop`` first, never set here)."""
+    assert front.synced(lambda: True, lambda: True)
     with pytest.raises(TypeError, match="no has_synced function"):  # issue 15: the trap
-        kubecache.wait_for_cache_sync(stop)
-    assert not kubecache.wait_for_cache_sync(stop, lambda: False, timeout=0.05)
+        front.synced()
+    assert not front.synced(lambda: False, timeout=0.05)
     flips = iter([False, False, True])
-    assert kubecache.wait_for_cache_sync(stop, lambda: next(flips), timeout=5)
+    assert front.synced(lambda: next(flips), timeout=5)
+
+
+def test_wait_for_cache_sync_returns_false_once_stop_is_set() -> None:
+    """Threads only: the asyncio one has no ``stop`` (cancel the awaiting task instead)."""
+    stop = threading.Event()
     stop.set()
     assert not kubecache.wait_for_cache_sync(stop, lambda: False)
     assert not kubecache.wait_for_cache_sync(stop, lambda: False, timeout=5)
