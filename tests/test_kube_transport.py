@@ -1,8 +1,9 @@
-"""The sync client's transport against hostile and odd peers: prompt cancel, proxies,
+"""The clients' transports against hostile and odd peers: prompt cancel, proxies,
 secrets in logs, silent watches, unbounded lines, Retry-After dates, TLS without verification.
 
-The silent-watch bound is one rule for both front ends, so those tests run the
-asyncio client (given to the same ``new_list_watch_from_client``) as well."""
+What both clients have (silent watches, proxies, TLS, secrets, list bounds, Retry-After)
+runs on both through the ``front`` fixture; cancel scopes, the shared pool and the
+unbounded line's memory bound are the threaded client's own."""
 
 from __future__ import annotations
 
@@ -313,34 +314,35 @@ def test_a_huge_line_without_newline_is_refused_without_growing_memory() -> None
     assert _rss_peak_mb() - before < 100
 
 
-def test_a_list_body_that_is_not_json_names_the_path() -> None:
+def test_a_list_body_that_is_not_json_names_the_path(front: Front) -> None:
     body = b'{"items": [{"data": {"token": "' + PASSWORD.encode() + b'"'
 
     def handler(conn: socket.socket) -> None:
         read_head(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
-    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client, \
+    with RawServer(handler) as srv, front.client(Config(server=srv.url)) as client, \
             pytest.raises(MalformedDataError) as info:
-        lw_from(client, "pods", namespace="ns").list(ListOptions())
+        client.list(client.list_watch("pods", namespace="ns"))
     assert "/api/v1/namespaces/ns/pods" in str(info.value)
     assert PASSWORD not in str(info.value)
 
 
-def test_max_list_bytes_bounds_an_answer() -> None:
-    with ApiServer() as api, Client(Config(server=api.url), max_list_bytes=2000) as client:
+def test_max_list_bytes_bounds_an_answer(front: Front) -> None:
+    with ApiServer() as api, \
+            front.client(Config(server=api.url), max_list_bytes=2000) as client:
         for i in range(20):
             api.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "default"},
                                       "data": {"k": "v" * 100}})
         with pytest.raises(MalformedDataError, match="max_list_bytes"):
-            client.get("/api/v1/configmaps")
-        assert client.get("/api/v1/configmaps", {"limit": 1})["items"]
+            client.call("get", "/api/v1/configmaps")
+        assert client.call("get", "/api/v1/configmaps", {"limit": 1})["items"]
 
 
 # --- Retry-After (issue 9, defect 5) ---------------------------------------------------------
 
 
-def test_retry_after_as_an_http_date_reaches_the_status_error() -> None:
+def test_retry_after_as_an_http_date_reaches_the_status_error(front: Front) -> None:
     date = email.utils.formatdate(time.time() + 30, usegmt=True).encode()
 
     def handler(conn: socket.socket) -> None:
@@ -348,9 +350,9 @@ def test_retry_after_as_an_http_date_reaches_the_status_error() -> None:
         conn.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: " + date +
                      b"\r\nContent-Length: 0\r\n\r\n")
 
-    with RawServer(handler) as srv, Client(Config(server=srv.url)) as client, \
+    with RawServer(handler) as srv, front.client(Config(server=srv.url)) as client, \
             pytest.raises(StatusError) as info:
-        client.get("/api/v1/pods")
+        client.call("get", "/api/v1/pods")
     assert info.value.code == 429 and info.value.retry_after is not None
     assert 25 <= info.value.retry_after <= 31
 
