@@ -657,3 +657,19 @@ def test_each_streamed_batch_is_frozen_and_the_stream_thawed_when_it_ends() -> N
     m2.on_event(("ADDED", pod("a", rv="5")))
     m2.step(WatchEnded(StatusError(code=500, message="broken stream")))  # a fallback thaws
     assert [type(e).__name__ for e in m2.effects][-2:] == ["Report", "Thaw"]
+
+
+def test_a_list_unusually_long_in_the_making_logs_its_progress(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # max_list_pages bounds pages, not memory: a server handing out a fresh continue token
+    # per page grows the client page after page, so the list says how much it holds.
+    m, store, _ = machine(page_size=1)
+    m.start()
+    with caplog.at_level(logging.INFO, logger="kubecache.reflector"):
+        for i in range(1, 1001):
+            m.step(Listed(page([pod(f"p{i}")], token=f"t{i}")))
+    progress = [r for r in caplog.records if "still in progress" in r.getMessage()]
+    assert len(progress) == 2 and len(store) == 0  # nothing applied before the last page
+    assert [r.levelno for r in progress] == [logging.INFO, logging.WARNING]
+    assert "100 pages, 100 items" in progress[0].getMessage()
+    assert "1000 pages, 1000 items" in progress[1].getMessage()

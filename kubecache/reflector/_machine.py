@@ -122,6 +122,10 @@ DEFAULT_PAGE_SIZE = 500
 DEFAULT_MIN_WATCH_TIMEOUT = 300.0
 DEFAULT_MAX_LIST_PAGES = 10_000
 """Pages one list attempt may take (5M objects at the default page size) before it fails."""
+LIST_PROGRESS_FIRST = 100
+"""Pages after which a list still in progress is logged (INFO): 50,000 items at 500 a page."""
+LIST_PROGRESS_EVERY = 1_000
+"""A list still in progress is logged (WARNING) every this many pages."""
 SHORT_WATCH = 1.0
 """Seconds: a watch closing sooner than this with no events is a failure."""
 DEFAULT_STREAM_TIMEOUT = 60.0
@@ -405,6 +409,8 @@ class ReflectorMachine:
                     f"list at resourceVersion {state.rv!r}: more than {self.max_list_pages} "
                     f"pages ({sum(map(len, pages))} items); starting the list over"),
                     self._listing(state.rv))
+            if len(pages) % LIST_PROGRESS_EVERY == 0 or len(pages) == LIST_PROGRESS_FIRST:
+                self._list_progress(state.rv, pages)
             step = self._to(Listing(state.rv, state.limit, token, pages,
                                     state.tokens | {token}))
             return Step((_FREEZE, *step.effects), step.request)
@@ -412,6 +418,19 @@ class ReflectorMachine:
             self._pages_cached_reads = True
         items = list(pages[0]) if len(pages) == 1 else [o for p in pages for o in p]
         return self._synced(items, page_rv)
+
+    def _list_progress(self, rv: str, pages: tuple[Any, ...]) -> None:
+        """A list unusually long in the making: say how much it holds so far.
+
+        ``max_list_pages`` bounds the pages, not the memory: every item read is
+        held until the last page (a list is applied whole), so a server handing
+        out a fresh continue token per page grows the client page after page.
+        """
+        items = sum(map(len, pages))
+        level = logging.WARNING if len(pages) >= LIST_PROGRESS_EVERY else logging.INFO
+        logger.log(level, "%s: list at resourceVersion %r still in progress: %d pages, "
+                   "%d items held so far (it fails at %d pages: max_list_pages)",
+                   self.name, rv, len(pages), items, self.max_list_pages)
 
     def _list_failed(self, state: Listing, err: BaseException) -> Step:
         if state.token and self.codec.is_gone(err):
