@@ -114,7 +114,14 @@ class Harness:
         return self.applier.run(tee(self.m.on_events(batch)))
 
     def on_event(self, event: Any) -> BaseException | None:
-        return self.on_events([event])
+        """One event read alone: the machine's one-event path (as ``EffectApplier.take``)."""
+        effects = self.m.on_event(event)
+        if effects is None:  # not watching (a streamed list): read as a batch of one
+            return self.on_events([event])
+        if isinstance(effects, BaseException):
+            return effects
+        self._apply(effects)
+        return None
 
     def tick(self) -> tuple[Effect, ...]:
         effects = self.m.tick()

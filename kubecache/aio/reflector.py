@@ -27,7 +27,6 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from .._gc import gc_paused_for
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListOptions
@@ -168,11 +167,10 @@ class AsyncReflector(ReflectorBase, TaskService):
         error: BaseException | None = None
         stream = _batches(w)
         try:
-            on_events = machine.on_events
+            take = applier.take
             async for batch in stream:
                 try:
-                    with gc_paused_for(batch):  # decoding and applying: no await in it
-                        error = applier.run(on_events(batch))
+                    error = take(batch)  # decoded and applied with no await inside
                 except SinkRefused as refused:
                     return _Crashed(refused.error)
                 try:

@@ -113,7 +113,7 @@ class ReflectorBase:
             prepare=sink.prepare, resume_from=resume_from, codec=codec_of(lister_watcher),
             stats=self.stats, name=self.name)
         self._applier = EffectApplier(self, sink, self.stats, self.name,
-                                      default_watch_error_handler)
+                                      default_watch_error_handler, self._machine)
         self._running = False
 
     @property

@@ -11,7 +11,10 @@ asyncio driver :class:`~kubecache.aio.AsyncReflector`) is one loop::
         step = machine.step(outcome)
 
 While a watch is open the driver hands each batch of events to
-:meth:`ReflectorMachine.on_events` and applies the effects it returns; a
+:meth:`~kubecache.reflector._sink.EffectApplier.take`, which applies the
+effects :meth:`ReflectorMachine.on_events` yields (or, for an event read
+alone, those :meth:`ReflectorMachine.on_event` returns: the same rules
+without a generator per event); a
 timer calls :meth:`ReflectorMachine.tick` when :meth:`ReflectorMachine.deadline`
 comes (periodic resync, a streamed list that stalls). Nothing here sleeps,
 blocks, opens sockets, starts threads or writes the store: every change is an
@@ -111,6 +114,7 @@ from ._values import (
 )
 
 _NONE: tuple[Effect, ...] = ()
+_new = tuple.__new__
 _THAW = Thaw()
 _HOLD, _FLUSH = Hold(), Flush()
 _FREEZE = FreezePage()
@@ -220,10 +224,29 @@ class ReflectorMachine:
         self._synced_once = False  # this run's store holds a list (one-cycle runs)
         self._pages_cached_reads = False  # the source pages even rv="0" reads: keep paging
         self._regression_logged = False
+        # The open watch's progress past ``_state`` (its rv, its event count) when events
+        # come one at a time (:meth:`on_event`): folded into a new Watching value at the
+        # next transition, rather than a state rebuilt per event. Written by the driver
+        # only; the timer's tick changes the state's resync deadline, never these.
+        self._tail: tuple[str, int] | None = None
 
     @property
     def state(self) -> State:
-        return self._state
+        """The current state (the open watch's progress included)."""
+        state, tail = self._state, self._tail
+        if tail is not None and type(state) is Watching:
+            return Watching(tail[0], state.started, tail[1], state.resync_at)
+        return state
+
+    def _fold(self) -> None:
+        """Make the state carry the open watch's progress (driver only, before a transition)."""
+        tail = self._tail
+        if tail is not None:
+            with self._lock:  # against the timer's tick replacing the resync deadline
+                self._tail = None
+                state = self._state
+                if type(state) is Watching:
+                    self._state = Watching(tail[0], state.started, tail[1], state.resync_at)
 
     # --- driving ----------------------------------------------------------------
 
@@ -231,6 +254,7 @@ class ReflectorMachine:
         """The first step of a run; ``once``: one ``list_and_watch`` cycle, which ends
         (``Done``) when a relist is due, or with the error of a failed list."""
         with self._lock:
+            self._fold()
             self._once, self._synced_once = once, False
             resume, self._resume_from = self._resume_from, None
             if resume is not None:
@@ -243,6 +267,7 @@ class ReflectorMachine:
     def step(self, outcome: Outcome) -> Step:
         """The transition function: the outcome of the last request -> effects + request."""
         with self._lock:
+            self._fold()
             state = self._state
             if isinstance(outcome, StopRequested) or isinstance(state, Stopped):
                 return self._done()
@@ -269,6 +294,7 @@ class ReflectorMachine:
         logger.error("%s: unexpected error, relisting", self.name,
                      exc_info=(type(err), err, err.__traceback__))
         with self._lock:
+            self._fold()
             step = self._failure(err, self._sync_state(self._resume_rv(self._state) or "0"))
             return Step((_RESUME, _THAW, *step.effects), step.request)
 
@@ -468,6 +494,7 @@ class ReflectorMachine:
         collections, and a 4x slower stream). The generator returns the error
         that must end the watch, if any.
         """
+        self._fold()
         state = self._state
         hold = len(batch) > 1 if isinstance(batch, Sized) else True
         if type(state) is Streaming:
@@ -475,6 +502,48 @@ class ReflectorMachine:
         if type(state) is Watching:
             return (yield from self._events(state, iter(batch), hold))
         raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
+
+    def on_event(self, event: Any) -> tuple[Effect, ...] | BaseException | None:
+        """One event read alone: :meth:`on_events` of ``[event]``, without a generator.
+
+        The hot path of watches read one event at a time (plain iterators,
+        the official client's watch, any one-event read). Returns the effects
+        to apply (:class:`Apply`, then :class:`SetRV` when the rv moved; the
+        same values, in the same order, as :meth:`on_events` yields for a
+        batch of one), or the error that must end the watch. ``None``: not
+        watching (a streamed list's initial events): read the event with
+        :meth:`on_events`. The state is not rebuilt per event: the watch's
+        rv and event count are kept aside until the next transition (see
+        :attr:`state`).
+        """
+        state = self._state
+        if type(state) is not Watching:
+            return None
+        etype, obj, erv = self.codec.split(event)
+        if etype == "ERROR":
+            return self.codec.status_error(obj)
+        if self.expected_type is not None and not self._type_ok(obj):
+            self._skip_type(etype, obj)
+            return _NONE
+        if etype in _OPS:
+            apply: Apply | None = _new(Apply, (etype, obj))  # Apply(etype, obj), faster
+        elif etype == "BOOKMARK":
+            apply = None
+        else:
+            self.stats.skipped += 1
+            logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
+            return _NONE
+        self.stats.events[etype] += 1
+        tail = self._tail
+        rv, n = (state.rv, state.events) if tail is None else tail
+        if erv and erv != rv:
+            if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
+                self._regressed(etype, obj, erv, rv)
+            self._tail = (erv, n + 1)
+            set_rv: SetRV = _new(SetRV, (erv,))
+            return (set_rv,) if apply is None else (apply, set_rv)
+        self._tail = (rv, n + 1)
+        return _NONE if apply is None else (apply,)
 
     def _events(self, state: Watching, events: Iterator[Any], hold: bool) -> EventEffects:
         split = self.codec.split

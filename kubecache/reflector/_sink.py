@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from .._gc import PageFreeze, gc_paused
+from .._gc import PageFreeze, gc_paused, gc_paused_for
 from .._guard import absorbable
 from ..meta import describe
 from ..store import Store
-from ._machine import WatchErrorHandler
+from ._machine import ReflectorMachine, WatchErrorHandler
 from ._stats import ReflectorStats
 from ._values import (
     Apply,
@@ -128,8 +128,10 @@ class EffectApplier:
     """
 
     def __init__(self, owner: Any, sink: ReflectorSink, stats: ReflectorStats, name: str,
-                 error_handler: WatchErrorHandler) -> None:
+                 error_handler: WatchErrorHandler,
+                 machine: ReflectorMachine | None = None) -> None:
         self.owner = owner
+        self.machine = machine
         self.sink = sink
         self.stats = stats
         self.name = name
@@ -139,6 +141,50 @@ class EffectApplier:
         self.on_end_watch: Callable[[], None] | None = None
         self._freeze = PageFreeze()
         self._gc_pause: Any = None
+
+    @property
+    def sink(self) -> ReflectorSink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: ReflectorSink) -> None:
+        self._sink = sink
+        self._ops: dict[str, Callable[[Any], object]] = {
+            "ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
+
+    def take(self, batch: Iterable[Any]) -> BaseException | None:
+        """Read and apply one batch of watch events (the machine's); the error ending the watch.
+
+        Both drivers call this for each batch their watch yields. An event
+        read alone (a watch without ``batches()``, or a read of one event)
+        takes the machine's :meth:`~ReflectorMachine.on_event`: no generator,
+        no hold. A larger batch is read and applied with the GC paused (CPU
+        only: it is decoded and written with no wait inside). Raises as
+        :meth:`run`.
+        """
+        machine = self.machine
+        assert machine is not None, "an applier without a machine takes no events"
+        if type(batch) is list and len(batch) == 1:
+            effects = machine.on_event(batch[0])
+            if type(effects) is tuple:
+                for effect in effects:
+                    if type(effect) is Apply:
+                        try:
+                            self._ops[effect[0]](effect[1])
+                        except BaseException as err:  # e.g. no key: skip it
+                            if not absorbable(err):
+                                raise
+                            self._rejected(effect, err)
+                    elif type(effect) is SetRV:
+                        self.rv = self.stats.last_sync_rv = rv = effect[0]
+                        self._sink.update_resource_version(rv)
+                    else:  # pragma: no cover - on_event yields only those two
+                        self.apply((effect,))
+                return None
+            if effects is not None:
+                return effects  # type: ignore[return-value]
+        with gc_paused_for(batch):
+            return self.run(machine.on_events(batch))
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -195,8 +241,7 @@ class EffectApplier:
         (streamed) list raises :class:`SinkRefused`; anything else raised
         while reading the batch (a broken stream) comes out as it is.
         """
-        sink = self.sink
-        ops = {"ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
+        sink, ops = self._sink, self._ops
         held = False
         try:
             while True:
@@ -244,10 +289,8 @@ class EffectApplier:
         stats.lists += 1
 
     def _write(self, effect: Apply) -> None:
-        sink = self.sink
-        op = {"ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}[effect.type]
         try:
-            op(effect.object)
+            self._ops[effect.type](effect.object)
         except BaseException as err:
             if not absorbable(err):
                 raise

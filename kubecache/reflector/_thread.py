@@ -27,7 +27,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._gc import gc_paused_for
 from .._guard import absorbable
 from ..cancel import CancelScope, scope
 from ..listwatch import ListerWatcher, ListOptions
@@ -185,12 +184,11 @@ class Reflector(ReflectorBase, ThreadService):
         error: BaseException | None = None
         try:
             if not stop.is_set():
-                on_events = machine.on_events
+                take = applier.take
                 with scope(self._scope):
                     for batch in watch_batches(w):
                         try:
-                            with gc_paused_for(batch):  # decoding and applying: no wait in it
-                                error = applier.run(on_events(batch))
+                            error = take(batch)
                         except SinkRefused as refused:
                             return _Crashed(refused.error)
                         if error is not None or stop.is_set():

@@ -179,9 +179,12 @@ class Replace:
     rv: str
 
 
-@dataclasses.dataclass(frozen=True)
-class SetRV:
-    """The store now reflects resourceVersion ``rv``."""
+class SetRV(NamedTuple):
+    """The store now reflects resourceVersion ``rv``.
+
+    A named tuple, as :class:`Apply`: a watch read one event at a time makes
+    one per event.
+    """
 
     rv: str
 
