@@ -717,3 +717,17 @@ def test_partial_forms_that_do_not_fit_fall_back_or_get_406(server: ApiServer,
     assert r.json()["apiVersion"] == "meta.k8s.io/v1beta1"
     r = http.get("/api/v1/pods", headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
     assert r.json()["kind"] == "Table"
+
+
+def test_openapi_v2_is_protobuf_naming_each_kind_and_its_dry_run(http: httpx.Client) -> None:
+    # kubectl before 1.27 (Debian's 1.20) validates against /openapi/v2 and asks it whether
+    # a kind takes dryRun (kubectl diff); without it, create/apply -f and diff fail.
+    resp = http.get("/openapi/v2", headers={
+        "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == (
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+    body = resp.content
+    assert body.startswith(b"\n\x032.0")  # field 1 (swagger) = "2.0"
+    assert b"/apis/apps/v1/namespaces/{namespace}/deployments/{name}" in body
+    assert b"kind: Deployment" in body and body.count(b"dryRun") >= 7

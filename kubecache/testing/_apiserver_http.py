@@ -377,10 +377,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json", **(extra or {})}  # extra may override
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
-        for k, v in (extra or {}).items():
+        for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
@@ -413,6 +413,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise path_not_found()
             self._send_json(doc)
             return
+        if method == "GET" and parts == ["openapi", "v2"]:
+            # Protobuf only, as kube-apiserver serves it to the kubectl that asks for it.
+            self._send(200, openapi.v2_document(registry, str(VERSION_INFO["gitVersion"])),
+                       {"Content-Type": openapi.V2_PROTOBUF})
+            return
         if method == "GET" and len(parts) <= 3:
             doc = self._discovery(parts, registry)
             if doc is not None:
@@ -432,7 +437,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _discovery(self, parts: list[str], registry: Registry) -> Any:
         if not parts:
-            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3",
+            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2",
+                              "/openapi/v3",
                               "/readyz", "/version"]}
         if parts[0] in ("healthz", "livez", "readyz"):
             return b"ok"

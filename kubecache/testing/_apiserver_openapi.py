@@ -184,3 +184,57 @@ def document(registry: Registry, path: list[str]) -> dict[str, Any] | None:
     if path[:1] == ["apis"] and len(path) == 3:
         return group_version_document(registry, path[1], path[2])
     return None
+
+
+# --- /openapi/v2, for kubectl before the v3 documents (Debian's kubectl 1.20) ----------
+
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+"""The media type of the answer: older kubectl asks for ``...spec.v2@v1.0+protobuf``, but
+an ``@`` is no valid media-type character, so kube-apiserver answers with this spelling."""
+
+
+def _proto_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2)."""
+    key, size, out = number << 3 | 2, len(payload), bytearray()
+    out.append(key)
+    while True:  # the length as a varint
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            return bytes(out) + payload
+
+
+def _v2_patch_path(rt: ResourceType) -> bytes:
+    """A ``NamedPathItem`` whose PATCH names its kind and takes ``dryRun``.
+
+    kubectl before 1.27 looks an object's kind up in ``/openapi/v2`` (the PATCH
+    operation's ``x-kubernetes-group-version-kind``) and refuses ``diff`` and
+    ``--dry-run=server`` unless that operation lists a ``dryRun`` query parameter.
+    """
+    base = f"/{_gv_path(rt.group, rt.version)}"
+    path = (f"{base}/namespaces/{{namespace}}/{rt.plural}/{{name}}" if rt.namespaced
+            else f"{base}/{rt.plural}/{{name}}")
+    query = _proto_field(2, b"query") + _proto_field(4, b"dryRun") + _proto_field(6, b"string")
+    dry_run = _proto_field(1, _proto_field(2, _proto_field(3, query)))  # ParametersItem
+    gvk = f"group: {rt.group!r}\nkind: {rt.kind}\nversion: {rt.version}\n".encode()
+    extension = _proto_field(1, b"x-kubernetes-group-version-kind") + _proto_field(
+        2, _proto_field(2, gvk))
+    patch = _proto_field(8, dry_run) + _proto_field(13, extension)
+    return _proto_field(1, path.encode()) + _proto_field(2, _proto_field(8, patch))
+
+
+def v2_document(registry: Registry, version: str) -> bytes:
+    """A schema-less OpenAPI v2 document in protobuf, as kubectl before 1.27 reads it.
+
+    Such kubectl validates ``create``/``apply -f`` input client-side against
+    ``/openapi/v2`` and gives up with "the server could not find the requested
+    resource" when it is missing. The document names no definitions: kubectl
+    skips validating a kind it finds no schema for (as for a CRD without one),
+    and computes apply patches from its compiled-in types. It sets ``swagger``,
+    ``info`` and, per kind, the PATCH path that says the kind takes ``dryRun``
+    (fields 1, 2 and 8 of gnostic's ``openapi_v2.Document``).
+    """
+    info = _proto_field(1, b"kubecache embedded API server") + _proto_field(
+        2, version.encode())
+    paths = b"".join(_proto_field(2, _v2_patch_path(rt)) for rt in registry.types())
+    return _proto_field(1, b"2.0") + _proto_field(2, info) + _proto_field(8, paths)
