@@ -18,6 +18,7 @@ requests:
 
 A failed request is reported by ``flow.throw(exc)`` (one of
 :data:`PERFORM_ERRORS`); the flow decides what it means. :class:`FlowRun`
+(the runtime's generic stepping core, shared with :mod:`kubecache.runtime`)
 steps a flow for a driver; :func:`drive` runs one with blocking I/O. The
 credential flows are in :mod:`.auth`; their performers in :mod:`._auth_io`.
 """
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
+
+from ..runtime.flows import FlowRun
 
 __all__ = ["PERFORM_ERRORS", "ExecResult", "FileContent", "Flow", "FlowRun", "IORequest",
            "LoadClientCert", "ReadFile", "RunExec", "drive"]
@@ -83,62 +86,8 @@ IORequest = ReadFile | RunExec | LoadClientCert
 Flow = Generator[IORequest, Any, str | None]
 """An auth flow: yields I/O requests, receives results, returns the Authorization value."""
 
-R = TypeVar("R")
-V = TypeVar("V")
-
 PERFORM_ERRORS = (OSError, TimeoutError)
 """Failures of an I/O request that drivers throw into the flow (it decides what they mean)."""
-
-class FlowRun(Generic[R, V]):
-    """One run of a flow, stepped by a driver that performs its requests.
-
-    Any sans-I/O flow: an auth flow (requests: :data:`IORequest`, value: the
-    ``Authorization``), a request exchange (:mod:`._exchange`).
-    ``request`` is what to perform next, ``None`` once the flow has ended
-    with ``value``. The driver
-    answers each request with :meth:`send` (its result) or :meth:`throw`
-    (one of :data:`PERFORM_ERRORS`)::
-
-        run = FlowRun(authenticator.flow())
-        while run.request is not None:
-            try:
-                result = perform(run.request)   # or: await perform(...)
-            except PERFORM_ERRORS as exc:
-                run.throw(exc)
-            else:
-                run.send(result)
-        return run.value
-    """
-
-    __slots__ = ("_flow", "request", "value")
-
-    def __init__(self, flow: Generator[R, Any, V]) -> None:
-        self._flow = flow
-        self.value: V | None = None
-        self.request: R | None = None
-        self._step(flow.send, None)
-
-    def send(self, result: Any) -> None:
-        self._step(self._flow.send, result)
-
-    def throw(self, exc: BaseException) -> None:
-        self._step(self._flow.throw, exc)
-
-    def close(self) -> None:
-        """Abandon the run (a driver that will start a fresh one under its lock)."""
-        self._flow.close()
-        self.request = None
-
-    def _step(self, step: Callable[[Any], R], arg: Any) -> None:
-        try:
-            self.request = step(arg)
-        except StopIteration as done:
-            self.request = None
-            self.value = done.value
-        except BaseException:
-            self.request = None
-            self._flow.close()
-            raise
 
 
 def drive(flow: Flow, perform: Callable[[IORequest], Any]) -> str | None:

@@ -4,7 +4,7 @@ A *flow* is a generator that yields requests and returns a result; it does
 no I/O and never sleeps itself. A driver (:func:`~.drivers.drive` on
 threads, :func:`~.drivers.adrive` on asyncio) performs each request and
 sends its result back -- the idea of the HTTP clients' auth flows
-(:class:`kubecache.kube._base.FlowRun`), made generic:
+(which step theirs with the same :class:`FlowRun`), made generic:
 
 - :class:`Sleep` ``(seconds)``: wait that long; resumes with ``None``. If the
   driver's stop is set (before or during the wait) the driver throws
@@ -33,7 +33,7 @@ import logging
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ..backoff import Backoff, RandomSource
 from ..clock import Clock, RealClock
@@ -43,6 +43,7 @@ __all__ = [
     "Call",
     "Deadline",
     "Flow",
+    "FlowRun",
     "FlowStep",
     "Request",
     "Sleep",
@@ -56,6 +57,8 @@ __all__ = [
 logger = logging.getLogger("kubecache.runtime")
 
 T = TypeVar("T")
+R = TypeVar("R")
+V = TypeVar("V")
 
 
 class Stopped(CacheError):
@@ -88,24 +91,38 @@ Flow = Generator[Request, Any, T]
 """A flow returning ``T``."""
 
 
-class FlowStep(Generic[T]):
-    """One run of a flow, stepped by a driver (the part both drivers share).
+class FlowRun(Generic[R, V]):
+    """One run of any sans-I/O flow, stepped by a driver: the core every driver shares.
 
+    Used by the runtime flows (:class:`FlowStep`) and by the Kubernetes
+    clients' auth and request-exchange flows (:mod:`kubecache.kube._flow`).
     ``request`` is what to perform next; ``None`` once the flow has ended with
-    ``value`` (or raised, which propagates out of :meth:`send`/:meth:`throw`)::
+    ``value`` (or raised, which propagates out of :meth:`send`/:meth:`throw`).
+    The driver answers each request with :meth:`send` (its result) or
+    :meth:`throw` (the failure, for the flow to judge)::
 
-        step = FlowStep(flow)
-        while step.request is not None:
-            ...perform it...; step.send(result)  # or step.throw(exc)
-        return step.value
+        run = FlowRun(flow)
+        while run.request is not None:
+            try:
+                result = perform(run.request)   # or: await perform(...)
+            except ERRORS as exc:
+                run.throw(exc)
+            else:
+                run.send(result)
+        return run.value
+
+    A subclass that sets ``_yields`` accepts only requests of those types: any
+    other yield closes the flow and raises :class:`TypeError`.
     """
 
     __slots__ = ("_flow", "request", "value")
 
-    def __init__(self, flow: Flow[T]) -> None:
+    _yields: ClassVar[tuple[type, ...] | None] = None
+
+    def __init__(self, flow: Generator[R, Any, V]) -> None:
         self._flow = flow
-        self.request: Request | None = None
-        self.value: T | None = None
+        self.request: R | None = None
+        self.value: V | None = None
         self._step(flow.send, None)
 
     def send(self, result: Any) -> None:
@@ -115,11 +132,11 @@ class FlowStep(Generic[T]):
         self._step(self._flow.throw, exc)
 
     def close(self) -> None:
-        """Abandon the flow (its ``finally`` blocks run)."""
+        """Abandon the run (its ``finally`` blocks run)."""
         self.request = None
         self._flow.close()
 
-    def _step(self, step: Callable[[Any], Request], arg: Any) -> None:
+    def _step(self, step: Callable[[Any], R], arg: Any) -> None:
         try:
             request = step(arg)
         except StopIteration as done:
@@ -128,12 +145,29 @@ class FlowStep(Generic[T]):
             return
         except BaseException:
             self.request = None
-            raise
-        if not isinstance(request, (Sleep, Call)):
             self._flow.close()
+            raise
+        kinds = self._yields
+        if kinds is not None and not isinstance(request, kinds):
             self.request = None
-            raise TypeError(f"a flow yielded {request!r}; flows yield Sleep or Call requests")
+            self._flow.close()
+            names = " or ".join(kind.__name__ for kind in kinds)
+            raise TypeError(f"a flow yielded {request!r}; flows yield {names} requests")
         self.request = request
+
+
+class FlowStep(FlowRun[Request, T]):
+    """A run of a runtime flow (it yields only :class:`Sleep` or :class:`Call`)::
+
+        step = FlowStep(flow)
+        while step.request is not None:
+            ...perform it...; step.send(result)  # or step.throw(exc)
+        return step.value
+    """
+
+    __slots__ = ()
+
+    _yields = (Sleep, Call)
 
 
 class Deadline:
