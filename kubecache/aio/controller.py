@@ -182,11 +182,7 @@ class Manager(TaskService, ManagerBase):
     _ASYNC = True
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        if self.factory is not None:
-            self.factory.start()
-        for informer in self._informers_to_start():
-            informer.start()
-            self._started_informers.append(informer)
+        self._start_sources()
         if self.lease_lock is None:
             await self._lead(stop)
             return

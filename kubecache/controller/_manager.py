@@ -102,9 +102,13 @@ class ManagerBase:
                                 f"{what} belongs to the {other} front end: use one front "
                                 f"end's parts throughout")
 
-    def _informers_to_start(self) -> list[Any]:
-        """The given informers that never ran (the manager starts and stops them)."""
-        return [i for i in self.informers if i.state is State.NEW]
+    def _start_sources(self) -> None:
+        """Start the factory and the given informers that never ran (the manager stops those)."""
+        if self.factory is not None:
+            self.factory.start()
+        for informer in [i for i in self.informers if i.state is State.NEW]:
+            informer.start()
+            self._started_informers.append(informer)
 
     def _lost(self, stopped: bool) -> None:
         """After the election ended: a leader that was not stopped has lost the lease."""
@@ -130,11 +134,7 @@ class Manager(ThreadService, ManagerBase):
     """
 
     def _serve(self, stop: threading.Event) -> None:
-        if self.factory is not None:
-            self.factory.start()
-        for informer in self._informers_to_start():
-            informer.start()
-            self._started_informers.append(informer)
+        self._start_sources()
         if self.lease_lock is None:
             self._lead(stop)
             return
