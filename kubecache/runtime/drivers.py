@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from ..clock import FakeClock
 from ._events import check_task_event, check_thread_event
-from .flows import Call, Flow, FlowStep, Sleep, Stopped
+from .flows import Call, Flow, FlowStep, Sleep
 from .tasks import settle
 
 __all__ = ["AsyncSleeper", "FakeTime", "Sleeper", "adrive", "drive"]
@@ -71,11 +71,7 @@ def drive(flow: Flow[T], stop: threading.Event | None = None,
     step: FlowStep[T] = FlowStep(flow)
     while (request := step.request) is not None:
         if isinstance(request, Sleep):
-            stopped = (stop is not None and stop.is_set()) or sleep(request.seconds, stop)
-            if stopped:
-                step.throw(Stopped("stopped while waiting"))
-            else:
-                step.send(None)
+            step.slept((stop is not None and stop.is_set()) or sleep(request.seconds, stop))
             continue
         try:
             result = request.fn(*request.args)
@@ -104,10 +100,7 @@ async def adrive(flow: Flow[T], stop: asyncio.Event | None = None,
             except BaseException:
                 step.close()
                 raise
-            if stopped:
-                step.throw(Stopped("stopped while waiting"))
-            else:
-                step.send(None)
+            step.slept(stopped)
             continue
         try:
             result = await _call(request)

@@ -169,6 +169,14 @@ class FlowStep(FlowRun[Request, T]):
 
     _yields = (Sleep, Call)
 
+    def slept(self, stopped: bool) -> None:
+        """Resume after a :class:`Sleep`: with ``None``, or, if the stop was set, by throwing
+        :class:`Stopped` (the rule both drivers follow)."""
+        if stopped:
+            self.throw(Stopped("stopped while waiting"))
+        else:
+            self.send(None)
+
 
 class Deadline:
     """A point in time on ``clock``, ``timeout`` seconds from now (``None``: never)."""
