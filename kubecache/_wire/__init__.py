@@ -13,4 +13,5 @@ below both; it imports no HTTP library and no front end.
 - :mod:`.silence`: how long a watch may stay silent (:class:`~.silence.SilenceBound`).
 - :mod:`.redact`: third-party failure texts without credentials.
 - :mod:`.async_watch`: the asyncio watch over an aiohttp-style response.
+- :mod:`.watch_stream`: the base both HTTP watch streams (threads, asyncio) share.
 """

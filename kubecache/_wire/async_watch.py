@@ -22,16 +22,17 @@ from typing import Any
 
 from ..errors import MalformedDataError
 from ..watch import Event
-from .ndjson import MAX_LINE_BYTES, EventLines, WatchDecoder
+from .ndjson import MAX_LINE_BYTES, EventLines
 from .redact import describe_error
 from .silence import SilenceBound
+from .watch_stream import DecodedWatch
 
 __all__ = ["AsyncHTTPWatch"]
 
 logger = logging.getLogger(__name__)
 
 
-class AsyncHTTPWatch:
+class AsyncHTTPWatch(DecodedWatch[Any]):
     """One open watch stream: ``async for`` its events; ``stop()`` ends it.
 
     Iterate once, from one task. ``stop()`` is synchronous and may be called
@@ -46,12 +47,11 @@ class AsyncHTTPWatch:
     body) is raised, as a bad line is.
     """
 
+    _log = logger
+
     def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
                  *, silence: SilenceBound | None = None, raw: bool = False) -> None:
-        self._response = response
-        self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw)
-        self._silence = silence if silence is not None else SilenceBound(what)
+        super().__init__(response, what, max_line_bytes, silence, raw)
         self._decode = self._silence.watching(self._decoder.decode)
         self._ready: deque[Event] = deque()
         self._stopped = False
@@ -59,16 +59,6 @@ class AsyncHTTPWatch:
         self._silent = False
         self._waiting_since: float | None = None  # loop time a pending read began
         self._timer: asyncio.TimerHandle | None = None
-
-    @property
-    def silence(self) -> SilenceBound:
-        """The bound on a read's wait for bytes (it drops once a bookmark came)."""
-        return self._silence
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an incomplete event line held (never more than ``max_line_bytes``)."""
-        return self._decoder.buffered
 
     def __aiter__(self) -> AsyncHTTPWatch:
         return self
@@ -127,10 +117,7 @@ class AsyncHTTPWatch:
                 break
             self._waiting_since = None
             if not chunk:
-                dropped = self._decoder.finish()
-                if dropped:
-                    logger.debug("watch %s ended inside an event line (%d bytes dropped)",
-                                 self._what, dropped)
+                self._finish()
                 break
             try:
                 lines = split(chunk)

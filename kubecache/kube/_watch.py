@@ -27,8 +27,9 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .._wire.ndjson import MAX_LINE_BYTES, EventLines, WatchDecoder
+from .._wire.ndjson import MAX_LINE_BYTES, EventLines
 from .._wire.silence import SilenceBound
+from .._wire.watch_stream import DecodedWatch
 from ..errors import MalformedDataError
 from ..watch import Event
 from ._errors import TransportError, TransportTimeout
@@ -41,33 +42,22 @@ __all__ = ["HTTPWatch"]
 logger = logging.getLogger(__name__)
 
 
-class HTTPWatch:
+class HTTPWatch(DecodedWatch["StreamResponse"]):
     """One open watch stream: iterate for :class:`~kubecache.watch.Event` s; ``stop()`` ends it.
 
     Iterate once, from one thread. ``stop()`` may be called from any thread
     at any time: it shuts the connection down so a blocked read returns at once.
     """
 
+    _log = logger
+
     def __init__(self, response: StreamResponse, what: str = "", *,
                  max_line_bytes: int = MAX_LINE_BYTES,
                  silence: SilenceBound | None = None, raw: bool = False) -> None:
-        self._response = response
-        self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw)
-        self._silence = silence if silence is not None else SilenceBound(what)
+        super().__init__(response, what, max_line_bytes, silence, raw)
         self._lock = threading.Lock()
         self._stopped = False
         self._reading = False
-
-    @property
-    def silence(self) -> SilenceBound:
-        """The bound on a read's wait for bytes (it drops once a bookmark came)."""
-        return self._silence
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an incomplete event line held (never more than ``max_line_bytes``)."""
-        return self._decoder.buffered
 
     def __iter__(self) -> Iterator[Event]:
         for batch in self.batches():
@@ -90,10 +80,7 @@ class HTTPWatch:
                     if silence.take_drop():  # a BOOKMARK was decoded: the bound dropped
                         self._response.set_read_timeout(silence.seconds)
                 self._decoder.check()
-            dropped = self._decoder.finish()
-            if dropped:
-                logger.debug("watch %s ended inside an event line (%d bytes dropped)",
-                             self._what, dropped)
+            self._finish()
         except TransportTimeout:  # the socket's timeout: the silence bound
             if not self._stopped:
                 logger.warning("%s", silence.message())
