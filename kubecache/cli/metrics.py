@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .common import CliError
@@ -59,15 +59,8 @@ class InformerCollector:
         c = m.counters()
         h = m.handler
 
-        def counter(metric: str, doc: str, value: float) -> Any:
-            fam = CounterMetricFamily(metric, doc, labels=["name"])
-            fam.add_metric([name], value)
-            return fam
-
-        def gauge(metric: str, doc: str, value: float) -> Any:
-            fam = GaugeMetricFamily(metric, doc, labels=["name"])
-            fam.add_metric([name], value)
-            return fam
+        counter = _sampler(CounterMetricFamily, name)
+        gauge = _sampler(GaugeMetricFamily, name)
 
         yield counter("reflector_lists", "Total number of API lists done by the reflector",
                       c.lists)
@@ -134,15 +127,23 @@ class InformerCollector:
             yield hist
 
 
+def _sampler(family: Any, name: str) -> Callable[[str, str, float], Any]:
+    """A maker of ``family`` metrics labelled ``name``, each with its one sample."""
+
+    def make(metric: str, doc: str, value: float) -> Any:
+        fam = family(metric, doc, labels=["name"])
+        fam.add_metric([name], value)
+        return fam
+
+    return make
+
+
 def _freshness(name: str, stats: Any) -> Iterator[Any]:
     """client-go's informer metrics (``informer_queued_items``, ``informer_processing_latency_
     seconds``, ``informer_store_resource_version``) and how fresh the cache is."""
     from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
-    def gauge(metric: str, doc: str, value: float) -> Any:
-        fam = GaugeMetricFamily(metric, doc, labels=["name"])
-        fam.add_metric([name], value)
-        return fam
+    gauge = _sampler(GaugeMetricFamily, name)
 
     yield gauge("informer_queued_items", "Number of items currently queued in the FIFO",
                 stats.queued)
