@@ -113,18 +113,8 @@ class InformerCollector:
         yield from _freshness(name, stats)
         lat = m.latency
         if lat is not None:
-            buckets: list[tuple[str, float]] = []
-            acc = 0
-            for bound, n in zip(lat.buckets, lat.counts, strict=False):
-                acc += n
-                buckets.append((_le(bound), acc))
-            buckets.append(("+Inf", lat.count))
-            hist = HistogramMetricFamily(
-                "informer_handler_duration_seconds",
-                "How long the event handler took per notification",
-                labels=["name"])
-            hist.add_metric([name], buckets, lat.total)
-            yield hist
+            yield _histogram(HistogramMetricFamily, "informer_handler_duration_seconds",
+                             "How long the event handler took per notification", name, lat)
 
 
 def _sampler(family: Any, name: str) -> Callable[[str, str, float], Any]:
@@ -159,17 +149,22 @@ def _freshness(name: str, stats: Any) -> Iterator[Any]:
     yield gauge("informer_watch_open", "1 while the informer's watch is open",
                 1.0 if stats.watch_open else 0.0)
     lat = stats.processing_latency
+    yield _histogram(HistogramMetricFamily, "informer_processing_latency_seconds",
+                     "Time taken to process events after popping from the queue", name, lat)
+
+
+def _histogram(family: Any, metric: str, doc: str, name: str, lat: Any) -> Any:
+    """A histogram family labelled ``name`` from a latency record (``buckets``, ``counts``
+    per bucket, ``count``, ``total``): cumulative counts, ``+Inf`` last."""
     buckets: list[tuple[str, float]] = []
     acc = 0
     for bound, n in zip(lat.buckets, lat.counts, strict=False):
         acc += n
         buckets.append((_le(bound), acc))
     buckets.append(("+Inf", lat.count))
-    hist = HistogramMetricFamily("informer_processing_latency_seconds",
-                                 "Time taken to process events after popping from the queue",
-                                 labels=["name"])
+    hist = family(metric, doc, labels=["name"])
     hist.add_metric([name], buckets, lat.total)
-    yield hist
+    return hist
 
 
 def _le(bound: float) -> str:
