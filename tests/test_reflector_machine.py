@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,6 +55,18 @@ from kubecache.store import new_store
 from kubecache.testing.fake_source import gone_status
 from tests.support.objects import pod
 
+_HARNESSES: list[Harness] = []
+
+
+@pytest.fixture(autouse=True)
+def _thaw_as_a_driver_does() -> Iterator[None]:
+    """The harness applies real page freezes and leaves some lists unfinished: thaw them
+    as a driver does when it ends (else the process-wide PageFreeze count stays up and
+    later lists, in later tests, freeze the GC for good)."""
+    yield
+    while _HARNESSES:
+        _HARNESSES.pop().applier.thaw()
+
 
 def page(items: list[Any], rv: str = "10", token: str = "") -> dict[str, Any]:
     return {"metadata": {"resourceVersion": rv, "continue": token}, "items": items}
@@ -84,6 +97,7 @@ class Harness:
         self.ended: list[bool] = []
         self.effects: list[Effect] = []
         self.stats = self.m.stats
+        _HARNESSES.append(self)
 
     def _apply(self, effects: tuple[Effect, ...]) -> None:
         self.effects.extend(effects)
