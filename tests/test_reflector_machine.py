@@ -134,7 +134,7 @@ class Harness:
             return self.on_events([event])
         if isinstance(effects, BaseException):
             return effects
-        self._apply(effects)
+        self._apply((effects,))
         return None
 
     def tick(self) -> tuple[Effect, ...]:

@@ -25,9 +25,10 @@ the other (no lost wake-up). The waiter list is changed under ``_lock``
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-from ..clock import Clock
+from ..clock import Clock, RealClock
 
 
 def parse_resource_version(rv: str) -> int:
@@ -61,6 +62,10 @@ class Freshness:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        # reached() stamps every event read alone: the real clock's reading is
+        # called directly, without RealClock.now's extra Python frame
+        self._now: Callable[[], float] = (time.monotonic if type(clock) is RealClock
+                                          else clock.now)
         self._lock = threading.Lock()
         self.resource_version = ""
         """The latest resourceVersion the indexer reflects ("" before the first list)."""
@@ -72,7 +77,7 @@ class Freshness:
     def reached(self, rv: str) -> None:
         """The indexer reflects ``rv`` (an event, a bookmark or a list was applied)."""
         self.resource_version = rv
-        self.updated_at = self._clock.now()
+        self.updated_at = self._now()
         if self._waiters:
             self._wake(_as_int(rv))
 

@@ -79,6 +79,7 @@ from ._codec import INITIAL_EVENTS_END, KUBERNETES, Codec, list_parts, status_er
 from ._stats import ReflectorStats
 from ._values import (
     Apply,
+    ApplyOne,
     BackingOff,
     Done,
     Effect,
@@ -115,6 +116,7 @@ from ._values import (
 
 _NONE: tuple[Effect, ...] = ()
 _new = tuple.__new__
+_SKIPPED: ApplyOne = ApplyOne("", None, "")
 _THAW = Thaw()
 _HOLD, _FLUSH = Hold(), Flush()
 _FREEZE = FreezePage()
@@ -503,36 +505,50 @@ class ReflectorMachine:
             return (yield from self._events(state, iter(batch), hold))
         raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
 
-    def on_event(self, event: Any) -> tuple[Effect, ...] | BaseException | None:
+    def on_event(self, event: Any) -> ApplyOne | BaseException | None:
         """One event read alone: :meth:`on_events` of ``[event]``, without a generator.
 
         The hot path of watches read one event at a time (plain iterators,
-        the official client's watch, any one-event read). Returns the effects
-        to apply (:class:`Apply`, then :class:`SetRV` when the rv moved; the
-        same values, in the same order, as :meth:`on_events` yields for a
-        batch of one), or the error that must end the watch. ``None``: not
-        watching (a streamed list's initial events): read the event with
-        :meth:`on_events`. The state is not rebuilt per event: the watch's
-        rv and event count are kept aside until the next transition (see
-        :attr:`state`).
+        the official client's watch, any one-event read). Returns one
+        :class:`ApplyOne`: the :class:`Apply` and :class:`SetRV` that
+        :meth:`on_events` yields for a batch of one, as one value (``type``
+        ``""``: nothing to write; ``rv`` ``""``: the rv did not move), or the
+        error that must end the watch. ``None``: not watching (a streamed
+        list's initial events): read the event with :meth:`on_events`. The
+        state is not rebuilt per event: the watch's rv and event count are
+        kept aside until the next transition (see :attr:`state`).
         """
         state = self._state
         if type(state) is not Watching:
             return None
-        etype, obj, erv = self.codec.split(event)
+        codec = self.codec
+        erv: Any = None
+        if codec is KUBERNETES:  # its split, inlined for the usual shapes (a dict object)
+            if type(event) is dict:
+                etype, obj = event.get("type", ""), event.get("object")
+            elif isinstance(event, tuple) and len(event) == 2:
+                etype, obj = event
+            else:
+                obj = None
+            if type(obj) is dict:
+                meta = obj.get("metadata")
+                if type(meta) is dict:
+                    erv = meta.get("resourceVersion")
+        if type(erv) is not str:
+            etype, obj, erv = codec.split(event)
         if etype == "ERROR":
-            return self.codec.status_error(obj)
+            return codec.status_error(obj)
         if self.expected_type is not None and not self._type_ok(obj):
             self._skip_type(etype, obj)
-            return _NONE
+            return _SKIPPED
         if etype in _OPS:
-            apply: Apply | None = _new(Apply, (etype, obj))  # Apply(etype, obj), faster
+            write = etype
         elif etype == "BOOKMARK":
-            apply = None
+            write = ""
         else:
             self.stats.skipped += 1
             logger.warning("%s: skipping watch event of unknown type %r", self.name, etype)
-            return _NONE
+            return _SKIPPED
         self.stats.events[etype] += 1
         tail = self._tail
         rv, n = (state.rv, state.events) if tail is None else tail
@@ -540,10 +556,9 @@ class ReflectorMachine:
             if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
                 self._regressed(etype, obj, erv, rv)
             self._tail = (erv, n + 1)
-            set_rv: SetRV = _new(SetRV, (erv,))
-            return (set_rv,) if apply is None else (apply, set_rv)
+            return _new(ApplyOne, (write, obj, erv))  # ApplyOne(write, obj, erv), faster
         self._tail = (rv, n + 1)
-        return _NONE if apply is None else (apply,)
+        return _new(ApplyOne, (write, obj, ""))
 
     def _events(self, state: Watching, events: Iterator[Any], hold: bool) -> EventEffects:
         split = self.codec.split

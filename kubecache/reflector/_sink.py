@@ -22,6 +22,7 @@ from ._machine import ReflectorMachine, WatchErrorHandler
 from ._stats import ReflectorStats
 from ._values import (
     Apply,
+    ApplyOne,
     Effect,
     EndWatch,
     EventEffects,
@@ -165,24 +166,22 @@ class EffectApplier:
         machine = self.machine
         assert machine is not None, "an applier without a machine takes no events"
         if type(batch) is list and len(batch) == 1:
-            effects = machine.on_event(batch[0])
-            if type(effects) is tuple:
-                for effect in effects:
-                    if type(effect) is Apply:
-                        try:
-                            self._ops[effect[0]](effect[1])
-                        except BaseException as err:  # e.g. no key: skip it
-                            if not absorbable(err):
-                                raise
-                            self._rejected(effect, err)
-                    elif type(effect) is SetRV:
-                        self.rv = self.stats.last_sync_rv = rv = effect[0]
-                        self._sink.update_resource_version(rv)
-                    else:  # pragma: no cover - on_event yields only those two
-                        self.apply((effect,))
+            effect = machine.on_event(batch[0])
+            if type(effect) is ApplyOne:
+                etype, obj, rv = effect
+                if etype:
+                    try:
+                        self._ops[etype](obj)
+                    except BaseException as err:  # e.g. no key: skip it
+                        if not absorbable(err):
+                            raise
+                        self._rejected(Apply(etype, obj), err)
+                if rv:
+                    self.rv = self.stats.last_sync_rv = rv
+                    self._sink.update_resource_version(rv)
                 return None
-            if effects is not None:
-                return effects  # type: ignore[return-value]
+            if effect is not None:
+                return effect  # type: ignore[return-value]
         with gc_paused_for(batch):
             return self.run(machine.on_events(batch))
 
@@ -191,6 +190,12 @@ class EffectApplier:
             kind = type(effect)
             if kind is Apply:
                 self._write(effect)  # type: ignore[arg-type]
+            elif kind is ApplyOne:
+                etype, obj, rv = effect  # type: ignore[misc]
+                if etype:
+                    self._write(Apply(etype, obj))
+                if rv:
+                    self.apply((SetRV(rv),))
             elif kind is Hold:
                 self.sink.hold()
             elif kind is Flush:

@@ -189,6 +189,19 @@ class SetRV(NamedTuple):
     rv: str
 
 
+class ApplyOne(NamedTuple):
+    """One event read alone: :class:`Apply` of ``type``/``object``, then :class:`SetRV` of ``rv``.
+
+    What :meth:`ReflectorMachine.on_event` returns instead of ``(Apply, SetRV)``:
+    one value made per event rather than three. ``type`` ``""`` writes nothing
+    (a bookmark, a skipped event); ``rv`` ``""`` leaves the rv where it is.
+    """
+
+    type: str
+    object: Any
+    rv: str
+
+
 @dataclasses.dataclass(frozen=True)
 class Report:
     """Pass ``error`` to the watch error handler."""
@@ -234,7 +247,7 @@ class EndWatch:
     """Stop the open watch (from the timer: a streamed list stalled)."""
 
 
-Effect = (Apply | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | PauseGC
+Effect = (Apply | ApplyOne | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | PauseGC
           | ResumeGC | ScheduleResync | Resync | EndWatch)
 
 
@@ -261,6 +274,7 @@ batch is read, then (as the generator's return value) the error that ends the wa
 
 __all__ = [
     "Apply",
+    "ApplyOne",
     "BackingOff",
     "Done",
     "Effect",
