@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -70,6 +71,27 @@ def no_cache_mutations(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("allow_cache_mutations") is None:
         assert mutation.detections() == before, (
             "a cached object was changed in place (see the kubecache.mutation ERROR log)")
+
+
+@pytest.fixture(autouse=True)
+def gc_left_as_found() -> Iterator[None]:
+    """Fail a test that leaves the cyclic GC disabled or a list's page freeze open.
+
+    Either would change every later test's collections (a freeze left counted
+    makes every later list freeze without ever thawing); the state is
+    restored so that one failure does not cascade.
+    """
+    from kubecache._gc import PageFreeze
+
+    yield
+    enabled, lists = gc.isenabled(), PageFreeze._lists
+    if not enabled:
+        gc.enable()
+    if lists:
+        PageFreeze._lists, PageFreeze._ours = 0, False
+        gc.unfreeze()
+    assert enabled, "the test left the cyclic GC disabled"
+    assert not lists, f"the test left {lists} list page freeze(s) open (PageFreeze)"
 
 
 @pytest.fixture(autouse=True)
