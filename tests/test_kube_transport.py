@@ -536,5 +536,6 @@ def test_tls_server_name_is_checked(front: Front, ca: trustme.CA, tmp_path: Path
             assert client.call("get", "/api/v1/pods")["items"] == []
         bad = Config(server=api.url, ca_data=ca.cert_pem.bytes(), tls_server_name="other.name")
         with front.client(bad) as client, pytest.raises(
-                TransportError, match=r"CERTIFICATE_VERIFY_FAILED.*not valid for 'other.name'"):
+                TransportError,
+                match=r"TLS failed: .*CERTIFICATE_VERIFY_FAILED.*not valid for 'other.name'"):
             client.call("get", "/api/v1/pods")

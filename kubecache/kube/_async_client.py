@@ -45,7 +45,7 @@ from aiohttp.http_exceptions import ContentEncodingError
 from yarl import URL
 
 from .._wire.async_watch import AsyncHTTPWatch
-from .._wire.redact import describe_error, first_line
+from .._wire.redact import describe_error, first_line, redact
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions
@@ -97,6 +97,10 @@ def describe_aiohttp_error(exc: BaseException, read_timeout: float | None = None
     if isinstance(exc, asyncio.TimeoutError):
         limit = f" for {read_timeout:g} s" if read_timeout is not None else ""
         return f"no answer{limit} (read timeout)"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):  # the threaded client's words
+        return "TLS failed: " + redact(first_line(exc.certificate_error))
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return "TLS failed: " + redact(first_line(exc.os_error))
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return f"proxy refused the tunnel: {exc.status} {first_line(exc.message, 80)}"
     if isinstance(exc, aiohttp.ClientResponseError):
