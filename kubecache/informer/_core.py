@@ -265,17 +265,17 @@ class InformerCore(Generic[L]):
             period = check
         return period  # with check <= 0 after start, effective_resync says it never runs
 
-    def remove_event_handler(self, handle: object) -> bool:
+    def remove_event_handler(self, registration: object) -> bool:
         """Stop delivering to a handler added earlier (by its registration); False if it
         was not registered.
 
         Once this returns the handler is not called again, except when a handler
         removes itself from inside a callback (that call finishes first).
         """
-        if self._remove_pending(handle):
+        if self._remove_pending(registration):
             return True
         for listener in self._processor.listeners:
-            if (listener.registration is handle or listener is handle) and \
+            if (listener.registration is registration or listener is registration) and \
                     self._processor.remove(listener):
                 self._stop_listener(listener)
                 return True
