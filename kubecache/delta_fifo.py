@@ -46,6 +46,7 @@ from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ._gc import gc_paused_if
+from ._guard import absorbable
 from .errors import ZeroLengthDeltasError
 from .fifo import QueueBase
 from .keys import DeletedFinalStateUnknown, KeyFunc, compute_key
@@ -110,6 +111,7 @@ TransformFunc = Callable[[Any], Any]
 _ADDED, _UPDATED, _DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 _SYNC, _REPLACED = DeltaType.SYNC, DeltaType.REPLACED
 _tuple_new = tuple.__new__  # builds a Delta without NamedTuple's Python-level __new__
+_WATCH_ACTIONS = {"ADDED": _ADDED, "MODIFIED": _UPDATED, "DELETED": _DELETED}
 _MISSING = object()
 
 
@@ -171,6 +173,66 @@ class DeltaFIFO(QueueBase):
             if key not in self._items and not self._known_has(key):
                 return  # already reported (e.g. by a relist): don't report it twice
             self._queue_action_locked(_DELETED, obj, key)
+
+    def queue_changes(self, changes: Iterable[tuple[str, Any]],
+                      ) -> list[tuple[tuple[str, Any], BaseException]]:
+        """Watch changes ``(ADDED|MODIFIED|DELETED, obj)`` read together, queued in order.
+
+        What :meth:`add`, :meth:`update` and :meth:`delete` do for each, under
+        one lock acquisition: a reflector applying a read of many events pays
+        the queue's bookkeeping once per read, not per event. A change whose
+        key cannot be computed is left out and returned with its error (the
+        others are queued); anything else propagates.
+        """
+        keyed: list[tuple[DeltaType, Any, str]] = []
+        rejected: list[tuple[tuple[str, Any], BaseException]] = []
+        key_func = self._key_func
+        for change in changes:
+            etype, obj = change
+            try:
+                key = (self.key_of(obj) if isinstance(obj, (Deltas, DeletedFinalStateUnknown))
+                       else compute_key(key_func, obj))
+            except BaseException as err:
+                if not absorbable(err):
+                    raise
+                rejected.append((change, err))
+                continue
+            keyed.append((_WATCH_ACTIONS[etype], obj, key))
+        if not keyed:
+            return rejected
+        with self._lock:
+            self._populated = True
+            if self._transformer is not None or self._compress is not None:
+                for action, obj, key in keyed:
+                    if action is _DELETED and key not in self._items and not (
+                            self._known_has(key)):
+                        continue
+                    self._queue_action_locked(action, obj, key)
+                return rejected
+            # _queue_action_locked, inlined for the plain queue (the informer's).
+            items, queue = self._items, self._queue
+            fresh = 0
+            for action, obj, key in keyed:
+                deltas = items.get(key)
+                if deltas is None:
+                    if action is _DELETED and not self._known_has(key):
+                        continue  # already reported (e.g. by a relist)
+                    deltas = Deltas()
+                    deltas.append(_tuple_new(Delta, (action, obj)))
+                    items[key] = deltas
+                    queue.append(key)
+                    fresh += 1
+                elif action is _DELETED and deltas[-1][0] is _DELETED:
+                    if isinstance(deltas[-1][1], DeletedFinalStateUnknown):
+                        deltas[-1] = _tuple_new(Delta, (action, obj))
+                else:
+                    deltas.append(_tuple_new(Delta, (action, obj)))
+            if fresh:
+                if self._waiting:
+                    self._cond.notify(fresh)
+                for _ in range(min(fresh, len(self._waiters))):
+                    self._wake_waiter_locked()
+        return rejected
 
     def add_if_not_present(self, obj: Any) -> None:
         """Put a popped ``Deltas`` back unless its key was queued again meanwhile."""

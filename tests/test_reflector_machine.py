@@ -22,6 +22,7 @@ from kubecache.reflector import INITIAL_EVENTS_END, ListPagingError, ReflectorMa
 from kubecache.reflector._sink import EffectApplier, as_sink
 from kubecache.reflector._values import (
     Apply,
+    ApplyMany,
     BackingOff,
     Done,
     Effect,
@@ -485,7 +486,8 @@ def test_a_step_returns_effects_as_values_and_touches_no_store() -> None:
     effects, err = drain(m.on_events([("ADDED", pod("b", rv="8")),
                                       ("BOOKMARK", pod("", rv="9"))]))
     assert err is None
-    assert effects == (Hold(), Apply("ADDED", pod("b", rv="8")), Flush(), SetRV("9"))
+    # a batch's changes are one effect, not one per event
+    assert effects == (Hold(), ApplyMany([Apply("ADDED", pod("b", rv="8"))]), Flush(), SetRV("9"))
     assert m.state == Watching("9", started=0.0, events=2, resync_at=None)
     step = m.step(WatchEnded(StatusError(code=500, message="boom")))
     assert isinstance(step.effects[0], Report) and isinstance(step.request, Sleep)

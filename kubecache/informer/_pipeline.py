@@ -191,6 +191,48 @@ class InlinePipeline(Store):
         self._fifo.delete(obj)
         self._drain()
 
+    def apply_many(self, changes: builtins.list[Any]) -> builtins.list[Any]:
+        """Changes ``(type, obj)`` of events read together: transformed, queued as one, drained.
+
+        :meth:`add`/:meth:`update`/:meth:`delete` for each, with the queue's
+        lock taken once for the lot (the reflector's batch path). Returns the
+        changes the queue refused (no key), each with its error.
+        """
+        refused: builtins.list[Any] = []
+        given = changes
+        kept: builtins.list[Any] = []  # which change each prepared one came from
+        if self._transform is not None:
+            prepared: builtins.list[Any] = []
+            keep = prepared.append
+            for change in changes:
+                etype, obj = change
+                if etype == "DELETED":
+                    if not isinstance(obj, DeletedFinalStateUnknown):
+                        out = self._transformed(obj)
+                        if out is _FAILED:
+                            try:
+                                key = meta_namespace_key_func(obj)
+                            except BaseException as err:
+                                if not absorbable(err):
+                                    raise
+                                refused.append((change, err))
+                                continue
+                            out = DeletedFinalStateUnknown(key, self._cached(key)[0])
+                        obj = out
+                else:
+                    obj = self._transformed(obj)
+                    if obj is _FAILED:
+                        continue
+                keep((etype, obj))
+                kept.append(change)
+            changes = prepared
+        rejected = self._fifo.queue_changes(changes)
+        self._drain()
+        if rejected and given is not changes:  # a refusal names the change as it came
+            at = {id(change): i for i, change in enumerate(changes)}
+            rejected = [(kept[at[id(change)]], err) for change, err in rejected]
+        return refused + rejected if refused else rejected
+
     def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
         self.replace_prepared(self.prepare(list(items)), resource_version)
 

@@ -74,11 +74,13 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..errors import CacheError, MalformedDataError, is_gone, retry_after
 from ..listwatch import ListOptions
-from ..meta import describe, get_kind
+from ..meta import describe, get_kind, get_resource_version
+from ..watch import Event as _Event
 from ._codec import INITIAL_EVENTS_END, KUBERNETES, Codec, list_parts, status_error
 from ._stats import ReflectorStats
 from ._values import (
     Apply,
+    ApplyMany,
     ApplyOne,
     BackingOff,
     Done,
@@ -502,6 +504,8 @@ class ReflectorMachine:
         if type(state) is Streaming:
             return (yield from self._initial_events(state, iter(batch), hold))
         if type(state) is Watching:
+            if hold:
+                return (yield from self._many(state, iter(batch)))
             return (yield from self._events(state, iter(batch), hold))
         raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
 
@@ -599,6 +603,76 @@ class ReflectorMachine:
                 self._state = Watching(rv, state.started, state.events + n, resync_at)
         if hold:
             yield _FLUSH
+        if rv != state.rv:
+            yield SetRV(rv)
+        return error
+
+    def _many(self, state: Watching, events: Iterator[Any]) -> EventEffects:
+        """Events read together (more than one): judged in one loop, applied as one change list.
+
+        The same rules as :meth:`_events`, without a yield per event: the
+        changes are collected and yielded as one :class:`ApplyMany` between
+        :class:`Hold` and :class:`Flush` (the drivers read a batch with the
+        cyclic GC paused, so a read's objects may wait for each other). Changes
+        read before the batch broke off (an ERROR event, a broken stream) are
+        applied all the same.
+        """
+        split = self.codec.split
+        fast = self.codec is KUBERNETES
+        counts = self.stats.events
+        expected = self.expected_type
+        rv = state.rv
+        n = 0
+        error: BaseException | None = None
+        changes: list[Apply] = []
+        append = changes.append
+        yield _HOLD
+        try:
+            for event in events:
+                erv: Any = None
+                if fast and type(event) is _Event:
+                    etype, obj = event  # the default codec's split, inlined
+                    if type(obj) is dict:
+                        meta = obj.get("metadata")
+                        if type(meta) is dict:
+                            erv = meta.get("resourceVersion")
+                    else:
+                        erv = get_resource_version(obj)
+                if type(erv) is not str:
+                    etype, obj, erv = split(event)
+                if etype == "ERROR":
+                    error = self.codec.status_error(obj)
+                    break
+                if expected is not None and not self._type_ok(obj):
+                    self._skip_type(etype, obj)
+                    continue
+                if etype in _OPS:
+                    append(_new(Apply, (etype, obj)))
+                elif etype != "BOOKMARK":
+                    self.stats.skipped += 1
+                    logger.warning("%s: skipping watch event of unknown type %r", self.name,
+                                   etype)
+                    continue
+                counts[etype] += 1
+                n += 1
+                if erv:
+                    if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
+                        self._regressed(etype, obj, erv, rv)
+                    rv = erv
+        except BaseException:
+            if changes:  # what was read before the stream broke is applied, as it came
+                yield ApplyMany(changes)
+            yield _FLUSH
+            raise
+        finally:
+            with self._lock:  # the timer may have moved the resync deadline meanwhile
+                current = self._state
+                resync_at = current.resync_at if isinstance(current, Watching) else (
+                    state.resync_at)
+                self._state = Watching(rv, state.started, state.events + n, resync_at)
+        if changes:
+            yield ApplyMany(changes)
+        yield _FLUSH
         if rv != state.rv:
             yield SetRV(rv)
         return error

@@ -22,6 +22,7 @@ from ._machine import ReflectorMachine, WatchErrorHandler
 from ._stats import ReflectorStats
 from ._values import (
     Apply,
+    ApplyMany,
     ApplyOne,
     Effect,
     EndWatch,
@@ -70,6 +71,23 @@ class ReflectorSink(Protocol):
 
     def update_resource_version(self, rv: str) -> None:
         """The content now reflects resourceVersion ``rv`` (client-go's ResourceVersionUpdater)."""
+        ...
+
+
+Rejected = list[tuple[Apply, BaseException]]
+"""Changes a sink refused in :meth:`BatchSink.apply_many`, each with its error."""
+
+
+@runtime_checkable
+class BatchSink(Protocol):
+    """A :class:`ReflectorSink` that can also take a batch's changes as one list (optional)."""
+
+    def apply_many(self, changes: list[Apply]) -> Rejected:
+        """Write ``changes`` in order; return those refused (skipped), each with its error.
+
+        Only errors a single write would have been skipped for (no key, a
+        failing transform) are returned; anything else propagates.
+        """
         ...
 
 
@@ -152,6 +170,22 @@ class EffectApplier:
         self._sink = sink
         self._ops: dict[str, Callable[[Any], object]] = {
             "ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
+        many = getattr(sink, "apply_many", None)
+        self._apply_many: Callable[[list[Apply]], Rejected] = (
+            many if callable(many) else self._one_by_one)
+
+    def _one_by_one(self, changes: list[Apply]) -> Rejected:
+        """:meth:`BatchSink.apply_many` for a sink without it: one write per change."""
+        ops = self._ops
+        rejected: Rejected = []
+        for change in changes:
+            try:
+                ops[change[0]](change[1])
+            except BaseException as err:  # e.g. no key, a failing transform: skip it
+                if not absorbable(err):
+                    raise
+                rejected.append((change, err))
+        return rejected
 
     def take(self, batch: Iterable[Any]) -> BaseException | None:
         """Read and apply one batch of watch events (the machine's); the error ending the watch.
@@ -190,6 +224,8 @@ class EffectApplier:
             kind = type(effect)
             if kind is Apply:
                 self._write(effect)  # type: ignore[arg-type]
+            elif kind is ApplyMany:
+                self._write_many(effect.changes)  # type: ignore[union-attr]
             elif kind is ApplyOne:
                 etype, obj, rv = effect  # type: ignore[misc]
                 if etype:
@@ -256,7 +292,9 @@ class EffectApplier:
                     error: BaseException | None = end.value
                     return error
                 kind = type(effect)
-                if kind is Apply:
+                if kind is ApplyMany:
+                    self._write_many(effect.changes)  # type: ignore[union-attr]
+                elif kind is Apply:
                     etype, obj = effect  # type: ignore[misc]
                     try:
                         ops[etype](obj)
@@ -301,6 +339,10 @@ class EffectApplier:
                 raise
             self._rejected(effect, err)
 
+    def _write_many(self, changes: list[Apply]) -> None:
+        for change, err in self._apply_many(changes):
+            self._rejected(change, err)
+
     def _rejected(self, effect: Apply, err: BaseException) -> None:
         self.stats.skipped += 1
         logger.error("%s: store rejected %s event for %s: %s: %s", self.name, effect.type,
@@ -326,4 +368,5 @@ class EffectApplier:
                          exc_info=(type(err), err, err.__traceback__))
 
 
-__all__ = ["EffectApplier", "PlainStoreSink", "ReflectorSink", "SinkRefused", "as_sink"]
+__all__ = ["BatchSink", "EffectApplier", "PlainStoreSink", "ReflectorSink", "Rejected",
+           "SinkRefused", "as_sink"]

@@ -161,6 +161,16 @@ class Apply(NamedTuple):
     object: Any
 
 
+class ApplyMany(NamedTuple):
+    """Write the changes of events read together, in order (one effect per batch, not per event).
+
+    The sink takes them as one list (:meth:`~._sink.ReflectorSink` ``apply_many`` when it
+    has one, else one write each); a change the sink refuses is skipped and logged.
+    """
+
+    changes: list[Apply]
+
+
 @dataclasses.dataclass(frozen=True)
 class Hold:
     """The changes up to :class:`Flush` arrived together: the sink may process them as one."""
@@ -247,8 +257,8 @@ class EndWatch:
     """Stop the open watch (from the timer: a streamed list stalled)."""
 
 
-Effect = (Apply | ApplyOne | Hold | Flush | Replace | SetRV | Report | FreezePage | Thaw | PauseGC
-          | ResumeGC | ScheduleResync | Resync | EndWatch)
+Effect = (Apply | ApplyMany | ApplyOne | Hold | Flush | Replace | SetRV | Report | FreezePage
+          | Thaw | PauseGC | ResumeGC | ScheduleResync | Resync | EndWatch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,6 +284,7 @@ batch is read, then (as the generator's return value) the error that ends the wa
 
 __all__ = [
     "Apply",
+    "ApplyMany",
     "ApplyOne",
     "BackingOff",
     "Done",
