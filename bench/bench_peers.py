@@ -36,7 +36,9 @@ Environment: ``BENCH_PEERS_CLIENTS`` / ``BENCH_PEERS_WORKLOADS`` (comma-separate
 names) select; ``BENCH_PEERS_DEBUG=1`` logs the server's requests and the
 clients' stderr; ``BENCH_PEERS_PROFILE=<dir>`` records a py-spy speedscope
 profile of every Python client run there (``BENCH_PEERS_PROFILE_RATE``: samples
-per second, default 100; ``BENCH_PEERS_PROFILE_NATIVE=1``: with native frames).
+per second, default 100; ``BENCH_PEERS_PROFILE_NATIVE=1``: with native frames);
+``BENCH_PEERS_WRAP="strace -c -f -o /tmp/{slug}"`` runs each Python client under that
+command instead (``{slug}`` names the client and workload).
 """
 
 from __future__ import annotations
@@ -276,6 +278,9 @@ def run_client(client: str, wl: Workload, server: Server, kubeconfig: Path,
                    "--rate", os.environ.get("BENCH_PEERS_PROFILE_RATE", "100"),
                    "--format", "speedscope", "-o", str(Path(profile) / f"{slug}.json"), "--",
                    *cmd]
+        elif wrap := os.environ.get("BENCH_PEERS_WRAP"):  # e.g. "strace -c -f -o /tmp/{slug}"
+            slug = "-".join(f"{client} {wl.name}".replace(".", "").split())
+            cmd = [*wrap.replace("{slug}", slug).split(), *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
