@@ -52,7 +52,7 @@ class AsyncHTTPWatch(DecodedWatch[Any]):
     def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
                  *, silence: SilenceBound | None = None, raw: bool = False) -> None:
         super().__init__(response, what, max_line_bytes, silence, raw)
-        self._decode = self._silence.watching(self._decoder.decode)
+        self._decode = self._decoder.decoder  # BOOKMARKs reach the silence bound
         self._ready: deque[Event] = deque()
         self._stopped = False
         self._closed = False

@@ -41,6 +41,7 @@ def json_problem(exc: BaseException) -> str:
 
 
 _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+_BOOKMARK = EventType.BOOKMARK
 _RAW_TYPES = frozenset({EventType.ADDED, EventType.MODIFIED, EventType.DELETED})
 _new_event = tuple.__new__  # an Event without NamedTuple's Python-level __new__ (per event)
 
@@ -53,14 +54,17 @@ class WatchDecoder:
     so the decoder never holds more than the limit. Blank lines are skipped.
     """
 
-    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "raw", "what")
+    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "on_bookmark", "raw",
+                 "what")
 
     def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES, *,
-                 raw: bool = False) -> None:
+                 raw: bool = False, on_bookmark: Callable[[], object] | None = None) -> None:
         self.what = what
         self.max_line_bytes = max_line_bytes
         self.raw = raw
         """Objects of ADDED/MODIFIED/DELETED events as :class:`kubecache.raw.RawObject` s."""
+        self.on_bookmark = on_bookmark
+        """Called for each decoded BOOKMARK event (known by its type, never by bytes)."""
         self._pending: list[bytes] = []
         self._size = 0
         self._deferred: MalformedDataError | None = None
@@ -123,9 +127,18 @@ class WatchDecoder:
         """
         if len(pieces) == 1:
             return self.split(pieces[0])
-        out: list[bytes] = []
         limit = self.max_line_bytes
-        for piece in pieces:
+        whole = 0  # leading pieces that are one whole line each, within the limit
+        if self._deferred is None and not self._pending:
+            for piece in pieces:
+                end = piece.find(b"\n")
+                if end != len(piece) - 1 or end < 0 or end > limit:
+                    break
+                whole += 1
+            if whole == len(pieces):
+                return pieces
+        out = pieces[:whole]
+        for piece in pieces[whole:]:
             if self._deferred is None and not self._pending:
                 end = piece.find(b"\n")
                 if end == len(piece) - 1 and end >= 0:  # one whole event line
@@ -153,10 +166,17 @@ class WatchDecoder:
             return self._raw_event(line)
         return self._event(line)
 
+    @property
+    def decoder(self) -> Callable[[bytes], Event | None]:
+        """:meth:`decode` without its per-line dispatch (what :class:`EventLines` calls)."""
+        return self._raw_event if self.raw else self._event
+
     def _raw_event(self, line: bytes) -> Event | None:
         """The event on ``line`` with a raw object (metadata parsed, the rest kept as bytes)."""
         ev = decode_event(line)
         if ev is not None:
+            if ev[0] is _BOOKMARK and self.on_bookmark is not None:  # (not from the fast path)
+                self.on_bookmark()
             return ev
         ev = self._event(line)  # another layout, or a BOOKMARK/ERROR: the full decode
         if ev is not None and ev.type in _RAW_TYPES:
@@ -228,7 +248,10 @@ class WatchDecoder:
         etype = ev.get("type")
         if not isinstance(etype, str) or "object" not in ev:
             raise self._malformed(line, "not a {type, object} event")
-        return _new_event(Event, (_TYPES.get(etype, etype), ev["object"]))
+        ev = _new_event(Event, (_TYPES.get(etype, etype), ev["object"]))
+        if etype == "BOOKMARK" and self.on_bookmark is not None:
+            self.on_bookmark()
+        return ev
 
     def _malformed(self, line: bytes, problem: str) -> MalformedDataError:
         return MalformedDataError(f"watch {self.what}: malformed event line "

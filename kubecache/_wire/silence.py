@@ -68,11 +68,23 @@ class SilenceBound:
             return False
         for ev in events:
             if ev.type is EventType.BOOKMARK:
-                self.bookmarked = True
-                if self._idle is not None and self._idle < self.seconds:
-                    self.seconds = self._idle
-                    return True
-                return False
+                return self._bookmark()
+        return False
+
+    def saw_bookmark(self) -> None:
+        """A BOOKMARK was decoded: :attr:`dropped` is set if the bound has just dropped.
+
+        The decoder's ``on_bookmark`` (:class:`~.ndjson.WatchDecoder`): the
+        reader applies the new ``seconds`` before its next read (:meth:`take_drop`).
+        """
+        if not self.bookmarked and self._bookmark():
+            self.dropped = True
+
+    def _bookmark(self) -> bool:
+        self.bookmarked = True
+        if self._idle is not None and self._idle < self.seconds:
+            self.seconds = self._idle
+            return True
         return False
 
     def watching(self, decode: Callable[[bytes], Event | None]) -> Callable[[bytes], Event | None]:
@@ -85,8 +97,8 @@ class SilenceBound:
 
         def noting(line: bytes) -> Event | None:
             ev = decode(line)
-            if ev is not None and ev.type is bookmark and not self.bookmarked:
-                self.dropped = self.note((ev,))
+            if ev is not None and ev.type is bookmark:
+                self.saw_bookmark()
             return ev
 
         return noting

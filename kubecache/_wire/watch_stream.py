@@ -29,8 +29,9 @@ class DecodedWatch(Generic[ResponseT]):
                  silence: SilenceBound | None, raw: bool) -> None:
         self._response = response
         self._what = what
-        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw)
         self._silence = silence if silence is not None else SilenceBound(what)
+        self._decoder = WatchDecoder(what, max_line_bytes, raw=raw,
+                                     on_bookmark=self._silence.saw_bookmark)
 
     @property
     def silence(self) -> SilenceBound:

@@ -65,18 +65,28 @@ class ChunkedDecoder:
         while pos < end:
             state = self._state
             if state == _SIZE and not self._line:
-                # The usual case, whole: "<hex>\r\n<data>\r\n" inside this read.
-                nl = find(b"\n", pos, min(end, pos + _FAST_LINE))
-                if nl > pos:
-                    text = data[pos:nl - 1] if data[nl - 1] == 13 else data[pos:nl]
-                    if text and not text.strip(_HEX):
+                # The usual case: whole "<hex>\r\n<data>\r\n" chunks inside this read,
+                # taken by one tight loop (a plain lowercase or uppercase size, no extension).
+                while True:
+                    nl = find(b"\n", pos, pos + _FAST_LINE)
+                    if nl <= pos or data[nl - 1] != 13:
+                        break
+                    text = data[pos:nl - 1]
+                    try:
                         size = int(text, 16)
-                        start = nl + 1
-                        stop = start + size
-                        if size and stop + 2 <= end and data[stop:stop + 2] == b"\r\n":
-                            append(data[start:stop])
-                            pos = stop + 2
-                            continue
+                    except ValueError:
+                        break
+                    # int() also takes "0x", "_", signs and spaces: a size line with
+                    # anything but the digits is longer than the size's digits.
+                    start = nl + 1
+                    stop = start + size
+                    if (size <= 0 or stop + 2 > end or len(text) != (size.bit_length() + 3) >> 2
+                            or not data.startswith(b"\r\n", stop)):
+                        break
+                    append(data[start:stop])
+                    pos = stop + 2
+                if pos >= end:
+                    break
             if state == _DATA:
                 take = min(self._left, end - pos)
                 out.append(data[pos:pos + take])

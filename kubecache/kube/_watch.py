@@ -71,7 +71,7 @@ class HTTPWatch(DecodedWatch["StreamResponse"]):
                 return
             self._reading = True
         silence = self._silence
-        split, decode = self._decoder.split_pieces, silence.watching(self._decoder.decode)
+        split, decode = self._decoder.split_pieces, self._decoder.decoder  # BOOKMARKs: silence
         try:
             for pieces in self._response.pieces():
                 lines = split(pieces)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -78,8 +79,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "StreamResponse"]
 
-_READ = 65536
-"""Bytes asked of the socket per read (a watch chunk is usually one event, far smaller)."""
+_READ = 262144
+"""Bytes asked of the socket per read (a watch chunk is usually one event, far smaller).
+
+A client catching up takes ~55 pod events per read instead of ~14 at 64 KiB
+(fewer reads, fewer Python steps per event); 1 MiB measured no better
+(``python -m bench peers``, bulk). A read returns what the socket has, so an
+event that arrives alone is delivered at once."""
 
 
 class _Call:
@@ -102,6 +108,12 @@ class _Call:
                 self.response.close()
         with contextlib.suppress(Exception):
             self.response.release_conn()
+
+
+def _body_socket(fp: Any) -> socket.socket | None:
+    """The socket under a buffered socket file (its ``raw``: ``socket.SocketIO``), if any."""
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _buffered_body(response: urllib3.BaseHTTPResponse) -> Any:
@@ -182,14 +194,21 @@ class StreamResponse:
             # together stay together (see _chunked). The connection is not
             # reused afterwards, as urllib3 did not see the body.
             decoder = ChunkedDecoder(self.what)
-            pieces, read1 = decoder.pieces, raw.read1
-            while not decoder.done:
-                data = read1(amt)
+            pieces = decoder.pieces
+            data = raw.read1(amt)  # what the buffer holds past the head, or one read
+            # The buffer is empty now: read the socket itself (no Python-level
+            # SocketIO/BufferedReader frames per read; its timeout still applies).
+            sock = _body_socket(raw)
+            read = sock.recv if sock is not None else raw.read1
+            while True:
                 if not data:
                     raise ProtocolError(f"{self.what}: connection closed inside the body")
                 payload = pieces(data)
                 if payload:
                     yield payload
+                if decoder.done:
+                    break
+                data = read(amt)
         elif response.chunked:
             for chunk in response.read_chunked(amt, decode_content=False):
                 if chunk:
