@@ -220,3 +220,28 @@ def test_an_event_that_arrives_alone_is_read_at_once_and_silence_times_out() -> 
         hold.set()
         client.close()
         thread.join(10.0)
+
+
+_any_line = st.one_of(st.binary(max_size=40), st.binary(min_size=500, max_size=3000)).map(
+    lambda b: b.replace(b"\n", b"x"))
+"""Short lines and lines of kilobytes (found by memchr rather than split), blank ones too."""
+
+
+@given(st.lists(_any_line, max_size=12), st.lists(st.integers(1, 4000), min_size=1, max_size=8),
+       st.sampled_from([100, 1000, 2500, 1 << 20]))
+def test_any_reads_of_long_and_short_lines_give_the_models_lines(
+        lines: list[bytes], cuts: list[int], limit: int) -> None:
+    """The model: the stream's lines, blank ones left out, up to the first one over the limit."""
+    too_long = next((i for i, x in enumerate(lines) if len(x) > limit), None)
+    expected = [x for x in lines[:too_long] if x.strip()]
+    decoder = WatchDecoder("w", max_line_bytes=limit)
+    got: list[bytes] = []
+    raised = False
+    try:
+        for data in _reads(b"".join(x + b"\n" for x in lines), cuts):
+            got += decoder.split(data)
+            decoder.check()
+    except MalformedDataError:
+        raised = True
+    assert raised == (too_long is not None)
+    assert [x.rstrip(b"\n") for x in got if x.strip()] == expected  # blank: decoded to none

@@ -42,6 +42,7 @@ def json_problem(exc: BaseException) -> str:
 
 _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
 _BOOKMARK = EventType.BOOKMARK
+_LONG_LINE = 512  # bytes: longer lines are found by memchr rather than split
 _RAW_TYPES = frozenset({EventType.ADDED, EventType.MODIFIED, EventType.DELETED})
 _new_event = tuple.__new__  # an Event without NamedTuple's Python-level __new__ (per event)
 
@@ -184,6 +185,11 @@ class WatchDecoder:
         return ev
 
     def _lines(self, chunk: bytes, out: list[bytes]) -> None:
+        first = chunk.find(b"\n")
+        second = chunk.find(b"\n", first + 1)
+        if second < 0 or second - first > _LONG_LINE:
+            self._long_lines(chunk, first, out)
+            return
         lines = chunk.split(b"\n")
         tail = lines.pop()  # after the last newline: the start of the next line
         limit = self.max_line_bytes
@@ -202,6 +208,36 @@ class WatchDecoder:
                 out.append(line)
         if tail:
             self._hold(tail)
+
+    def _long_lines(self, chunk: bytes, nl: int, out: list[bytes]) -> None:
+        """:meth:`_lines` for long lines (objects of kilobytes): found by ``find`` (memchr),
+        several times faster than ``bytes.split``'s byte-by-byte scan; ``nl``: the first."""
+        limit = self.max_line_bytes
+        find, append = chunk.find, out.append
+        pos = 0
+        if self._pending:
+            size = self._size + nl
+            if size > limit:
+                raise self._too_long(size)
+            self._pending.append(chunk[:nl])
+            line = b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+            if line and not line.isspace():
+                append(line)
+            pos = nl + 1
+            nl = find(b"\n", pos)
+        while nl >= 0:
+            if nl - pos > limit:
+                raise self._too_long(nl - pos)
+            if nl > pos:
+                line = chunk[pos:nl]
+                if not line.isspace():
+                    append(line)
+            pos = nl + 1
+            nl = find(b"\n", pos)
+        if pos < len(chunk):
+            self._hold(chunk[pos:])
 
     def finish(self) -> int:
         """End of stream: drop an unterminated last line; return its size (0: none)."""
