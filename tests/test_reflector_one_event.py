@@ -83,3 +83,30 @@ def test_a_batch_after_single_events_goes_on_from_their_rv() -> None:
     assert m.state == Watching("12", m.state.started, 3, None)  # type: ignore[union-attr]
     assert sink.calls[-5:] == [("hold", None), ("add", pod("c", rv="9")),
                                ("update", pod("b", rv="12")), ("flush", None), ("rv", "12")]
+
+
+class _OneLine:
+    """A read of one line, decoded as it is iterated (as the HTTP watches' reads are)."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Any:
+        yield self.event
+
+
+def test_a_read_of_one_line_takes_the_one_event_path() -> None:
+    m, applier, sink, _ = synced(0.0)
+    calls = len(sink.calls)
+
+    def no_generator(batch: Any) -> Any:
+        raise AssertionError(f"a read of one line went through on_events: {batch!r}")
+
+    m.on_events = no_generator  # type: ignore[method-assign]
+    assert applier.take(_OneLine(("MODIFIED", pod("a", rv="11")))) is None
+    # no hold, no flush, no generator: the one write and the rv, as for [event]
+    assert sink.calls[calls:] == [("update", pod("a", rv="11")), ("rv", "11")]
+    assert m.state == Watching("11", m.state.started, 1, None)  # type: ignore[union-attr]
