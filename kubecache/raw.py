@@ -25,6 +25,12 @@ A :class:`RawObject` reads like the dict it stands for, read-only:
   each access into a fresh plain value: bind it to a name rather than
   reading ``obj["spec"]`` in a loop; changing it never changes the cache.
 
+**Declared fields.** :func:`codec` (an informer's ``raw_fields=``) names
+dotted paths (``"spec.nodeName"``) that are decoded in the same pass and
+kept: ``obj["spec"]`` is then a read-only :class:`RawPart` view whose
+declared keys (``["nodeName"]``) cost no decode while its other keys
+decode on demand, with the same values as the dict.
+
 Iteration (in the original key order), ``len``, ``in`` and ``==`` against
 the plain dict work; writing raises
 :class:`~kubecache.compact.ReadOnlyObjectError`; :func:`kubecache.compact.thaw`
@@ -34,17 +40,27 @@ the stored bytes as they are.
 
 Without msgspec (the ``fast`` extra) the same objects are built from a full
 ``orjson``/``json`` decode: same behaviour, none of the speed.
+
+How the slots read (one representation for both parsers): a field's value
+is a ``str`` (or a ``FrozenDict`` for labels), ``None`` for JSON ``null``,
+or :data:`_ABSENT` when the key is missing. Metadata of another shape (or no
+metadata) is ``_scope is _NO_META``: every metadata read then goes through
+the bytes. With msgspec, the objects are ``msgspec.Struct`` s without GC
+tracking (built by one C call; a cache of them is invisible to the cyclic
+GC); without, slotted classes with the same reads.
 """
 
 from __future__ import annotations
 
+import copy as _copy
 import sys
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NoReturn, Union
 
 from ._json import dumps as _dumps
 from ._json import loads as _loads
-from .compact import FrozenDict, ReadOnlyMapping, _frozen_labels, _read_only
+from .compact import ReadOnlyMapping, _frozen_labels, _read_only
 from .errors import MalformedDataError
 from .keys import FAST_KEYS
 from .meta import FAST_FIELDS, GENERAL_PATH
@@ -55,43 +71,52 @@ try:
 except ImportError:  # pragma: no cover - exercised only without msgspec
     _msgspec = None  # type: ignore[assignment]
 
-__all__ = ["HAVE_MSGSPEC", "RawMetadata", "RawObject", "decode_event",
-           "decode_list", "from_json", "is_raw", "raw_object", "raw_source"]
+__all__ = ["HAVE_MSGSPEC", "RawCodec", "RawMetadata", "RawObject", "RawPart", "codec",
+           "decode_event", "decode_list", "from_json", "is_raw", "raw_object", "raw_source"]
 
 HAVE_MSGSPEC = _msgspec is not None
 
 _intern = sys.intern
 
 
-class _Null:
-    """JSON ``null`` in a fast slot (``None`` there means "absent")."""
+class _Absent:
+    """A key missing from the JSON (without msgspec; with it, ``msgspec.UNSET``)."""
 
     __slots__ = ()
 
-    def __reduce__(self) -> str:
-        return "_NULL"
+    def __repr__(self) -> str:
+        return "ABSENT"
 
 
-_NULL: Any = _Null()
+_ABSENT: Any = _msgspec.UNSET if _msgspec is not None else _Absent()
+_OTHER: Any = type("_Other", (), {"__slots__": (), "__repr__": lambda self: "OTHER"})()
+"""A declared prefix whose value is not an object: its reads go through the bytes."""
 _FAST_META = ("name", "namespace", "resourceVersion", "labels")
+_NO_META: tuple[Any, Any] = (_ABSENT, _ABSENT)
+"""``_scope`` of an object whose metadata is absent or of a shape the slots do not keep."""
+_CONTAINERS = (dict, list)
 
 
-def _plain(value: Any) -> Any:
-    return None if value is _NULL else value
+# --- the reads: one set of methods, two storage forms (msgspec Struct or slotted class) --------
 
 
-class RawObject(ReadOnlyMapping):
-    """A read-only cached object in raw storage (see the module docstring)."""
+if TYPE_CHECKING:
+    _Reads = ReadOnlyMapping
+else:
+    _Reads = object
 
-    __slots__ = ("_name", "_raw", "_rv", "_scope", "_type")
+
+class _RawObjectReads(_Reads):
+    """How a :class:`RawObject` reads (see the module docstring)."""
+
+    __slots__ = ()
 
     _raw: bytes
     _type: tuple[Any, Any]  # (kind, apiVersion), shared by every object of that type
     _name: Any
     _rv: Any
-    _scope: tuple[Any, Any]  # (namespace, labels: a FrozenDict or _NULL), shared like _type
-
-    # --- reading ----------------------------------------------------------------
+    _scope: tuple[Any, Any]  # (namespace, labels), shared like _type; _NO_META: not kept
+    _fields: Any  # the declared fields (a node of the codec's layout) or None
 
     def _top(self) -> dict[str, Any]:
         """The top-level keys, in order, with their raw (undecoded) values."""
@@ -99,42 +124,51 @@ class RawObject(ReadOnlyMapping):
 
     def __getitem__(self, key: str) -> Any:
         if key == "metadata":
-            meta = RawMetadata._of(self)
-            if meta is not None:
-                return meta
-        elif key == "kind" and self._type[0] is not None:
-            return _plain(self._type[0])
-        elif key == "apiVersion" and self._type[1] is not None:
-            return _plain(self._type[1])
+            if self._scope is not _NO_META:
+                return RawMetadata(self)
+        elif key == "kind":
+            if (value := self._type[0]) is None or type(value) is str:
+                return value
+        elif key == "apiVersion":
+            if (value := self._type[1]) is None or type(value) is str:
+                return value
+        elif (fields := self._fields) is not None and (
+                slot := _LAYOUTS[type(fields)].get(key)) is not None:
+            value = getattr(fields, slot[0])
+            if value is _ABSENT:
+                raise KeyError(key)
+            return _declared(self, (key,), value, slot[1])
         return _part(self._top()[key])
 
     def get(self, key: str, default: Any = None) -> Any:
         # The hot path (key functions, indexers, selectors): no exception, no decoding.
         if key == "metadata":
-            if (self._name is not None or self._rv is not None
-                    or self._scope is not _NO_SCOPE):
-                view = _new_raw(RawMetadata)
-                _set_view(view, self)
-                return view
+            if self._scope is not _NO_META:
+                return RawMetadata(self)
         elif key == "kind":
-            if (value := self._type[0]) is not None:
-                return None if value is _NULL else value
-        elif key == "apiVersion" and (value := self._type[1]) is not None:
-            return None if value is _NULL else value
-        found = self._top().get(key, _MISSING_FAST)
-        return default if found is _MISSING_FAST else _part(found)
+            if (value := self._type[0]) is None or type(value) is str:
+                return value
+        elif key == "apiVersion":
+            if (value := self._type[1]) is None or type(value) is str:
+                return value
+        elif (fields := self._fields) is not None and (
+                slot := _LAYOUTS[type(fields)].get(key)) is not None:
+            value = getattr(fields, slot[0])
+            return default if value is _ABSENT else _declared(self, (key,), value, slot[1])
+        found = self._top().get(key, _ABSENT)
+        return default if found is _ABSENT else _part(found)
 
     def __contains__(self, key: object) -> bool:
-        if key == "metadata" and self._has_meta():
+        if key == "metadata" and self._scope is not _NO_META:
             return True
-        if key == "kind" and self._type[0] is not None:
+        if key == "kind" and ((value := self._type[0]) is None or type(value) is str):
             return True
-        if key == "apiVersion" and self._type[1] is not None:
+        if key == "apiVersion" and ((value := self._type[1]) is None or type(value) is str):
             return True
+        if (fields := self._fields) is not None and isinstance(key, str) and (
+                slot := _LAYOUTS[type(fields)].get(key)) is not None:
+            return getattr(fields, slot[0]) is not _ABSENT
         return key in self._top()
-
-    def _has_meta(self) -> bool:
-        return self._name is not None or self._rv is not None or self._scope is not _NO_SCOPE
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._top())
@@ -156,45 +190,31 @@ class RawObject(ReadOnlyMapping):
         return self.to_dict()
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, RawObject) and self._raw == other._raw:
+        if type(other) is type(self) and self._raw == other._raw:
             return True
-        return super().__eq__(other)
-
-    __hash__ = None
+        return _mapping_eq(self, other)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (from_json, (self._raw,))
-
-    def __setattr__(self, name: str, value: Any) -> NoReturn:
-        _read_only(self)
-
-    def __delattr__(self, name: str) -> NoReturn:
-        _read_only(self)
+        fields = self._fields
+        return (_from_json_declaring, (self._raw, () if fields is None else _PATHS[type(fields)]))
 
     def _short(self) -> str:
         kind = self._type[0] if isinstance(self._type[0], str) else "object"
         ns, name = self._scope[0], self._name
-        where = f"{ns}/{name}" if isinstance(ns, str) and ns else repr(_plain(name))
+        where = f"{ns}/{name}" if isinstance(ns, str) and ns else repr(
+            name if name is None or type(name) is str else None)
         return f"{kind} {where}"
 
 
-class RawMetadata(ReadOnlyMapping):
-    """``obj["metadata"]`` of a :class:`RawObject`: a view; fast fields cost nothing."""
+class _RawMetadataReads(_Reads):
+    """How ``obj["metadata"]`` of a :class:`RawObject` reads: fast fields cost nothing."""
 
-    __slots__ = ("_obj",)
+    __slots__ = ()
 
     _obj: RawObject
 
-    @classmethod
-    def _of(cls, obj: RawObject) -> RawMetadata | None:
-        if not obj._has_meta():
-            return None  # metadata absent, or not what RawObject decodes: read it from bytes
-        view = _new_raw(cls)
-        _set_view(view, obj)
-        return view
-
     def _fast(self, key: str) -> Any:
-        """The value of a fast field (``None`` when absent or not a fast field)."""
+        """The value of a fast field (``_ABSENT`` when absent; ``_OTHER``: not a fast field)."""
         obj = self._obj
         if key == "name":
             return obj._name
@@ -203,9 +223,8 @@ class RawMetadata(ReadOnlyMapping):
         if key == "resourceVersion":
             return obj._rv
         if key == "labels":
-            labels = obj._scope[1]
-            return labels if labels is None or type(labels) is FrozenDict else _MISSING_FAST
-        return _MISSING_FAST
+            return obj._scope[1]
+        return _OTHER
 
     def _all(self) -> dict[str, Any]:
         """The metadata's keys, in order, with their raw (undecoded) values."""
@@ -213,11 +232,11 @@ class RawMetadata(ReadOnlyMapping):
 
     def __getitem__(self, key: str) -> Any:
         value = self._fast(key)
-        if value is not None and value is not _MISSING_FAST:
-            return _plain(value)
-        if value is None and key in _FAST_META:
+        if value is _OTHER:
+            return _part(self._all()[key])
+        if value is _ABSENT:
             raise KeyError(key)
-        return _part(self._all()[key])
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         obj = self._obj
@@ -227,18 +246,16 @@ class RawMetadata(ReadOnlyMapping):
             value = obj._scope[0]
         elif key == "resourceVersion":
             value = obj._rv
+        elif key == "labels":
+            value = obj._scope[1]
         else:
-            try:
-                return self[key]
-            except KeyError:
-                return default
-        if value is None:
-            return default
-        return None if value is _NULL else value
+            found = self._all().get(key, _ABSENT)
+            return default if found is _ABSENT else _part(found)
+        return default if value is _ABSENT else value
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, str) and key in _FAST_META:
-            return self._fast(key) is not None
+            return self._fast(key) is not _ABSENT
         return key in self._all()
 
     def __iter__(self) -> Iterator[str]:
@@ -256,36 +273,199 @@ class RawMetadata(ReadOnlyMapping):
         """The metadata's JSON bytes."""
         return _meta_json(self._obj._raw)
 
+    def __eq__(self, other: object) -> bool:
+        return _mapping_eq(self, other)
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_metadata_of, (self._obj._raw,))
-
-    __hash__ = None
-
-    def __setattr__(self, name: str, value: Any) -> NoReturn:
-        _read_only(self)
-
-    def __delattr__(self, name: str) -> NoReturn:
-        _read_only(self)
+        return (_item_of, (self._obj, ("metadata",)))
 
     def _short(self) -> str:
         return self._obj._short()
 
 
-_MISSING_FAST: Any = object()
-_NO_SCOPE: tuple[Any, Any] = (None, None)
+class _RawPartReads(_Reads):
+    """How a part of a :class:`RawObject` with declared fields under it reads."""
 
-# RawObject refuses setattr: it is built through its slots' own descriptors (C calls)
-_new_raw = object.__new__
-_set_raw = RawObject._raw.__set__  # type: ignore[attr-defined]
-_set_type = RawObject._type.__set__  # type: ignore[attr-defined]
-_set_name = RawObject._name.__set__
-_set_rv = RawObject._rv.__set__
-_set_scope = RawObject._scope.__set__  # type: ignore[attr-defined]
-_set_view = RawMetadata._obj.__set__  # type: ignore[attr-defined]
+    __slots__ = ()
+
+    _obj: RawObject
+    _path: tuple[str, ...]  # the keys from the object down to this part
+    _node: Any  # the declared fields under it (a node of the codec's layout)
+
+    def _all(self) -> dict[str, Any]:
+        """This part's keys, in order, with their raw (undecoded) values."""
+        return _split_at(self._obj._raw, self._path)
+
+    def __getitem__(self, key: str) -> Any:
+        node = self._node
+        slot = _LAYOUTS[type(node)].get(key)
+        if slot is None:
+            return _part(self._all()[key])
+        value = getattr(node, slot[0])
+        if value is _ABSENT:
+            raise KeyError(key)
+        return _declared(self._obj, (*self._path, key), value, slot[1])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        node = self._node
+        slot = _LAYOUTS[type(node)].get(key)
+        if slot is None:
+            found = self._all().get(key, _ABSENT)
+            return default if found is _ABSENT else _part(found)
+        value = getattr(node, slot[0])
+        if value is _ABSENT:
+            return default
+        return _declared(self._obj, (*self._path, key), value, slot[1])
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str) and (slot := _LAYOUTS[type(self._node)].get(key)) is not None:
+            return getattr(self._node, slot[0]) is not _ABSENT
+        return key in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, mutable, fully decoded ``dict``."""
+        out: Any = _loads(self._obj._raw)
+        for key in self._path:
+            out = out[key]
+        assert type(out) is dict
+        return out
+
+    def to_json(self) -> bytes:
+        """This part's JSON bytes."""
+        return _json_at(self._obj._raw, self._path)
+
+    def __eq__(self, other: object) -> bool:
+        return _mapping_eq(self, other)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_item_of, (self._obj, self._path))
+
+    def _short(self) -> str:
+        return f"{'.'.join(self._path)} of {self._obj._short()}"
 
 
-def _metadata_of(raw: bytes) -> Any:
-    return from_json(raw)["metadata"]
+def _mapping_eq(self: Any, other: object) -> bool:
+    if isinstance(other, ReadOnlyMapping):
+        return bool(self.to_dict() == other.to_dict())
+    if isinstance(other, Mapping):
+        return bool(self.to_dict() == (other if type(other) is dict else dict(other)))
+    unknown: bool = NotImplemented
+    return unknown
+
+
+def _ne(self: Any, other: object) -> bool:
+    equal = self.__eq__(other)
+    return equal if equal is NotImplemented else not equal
+
+
+def _repr(self: Any) -> str:
+    return f"<{type(self).__name__} {self._short()}>"
+
+
+def _refuse(self: Any, *args: Any) -> NoReturn:
+    _read_only(self)
+
+
+_MAPPING_METHODS = {"keys": Mapping.keys, "items": Mapping.items, "values": Mapping.values,
+                    "copy": ReadOnlyMapping.copy, "__copy__": ReadOnlyMapping.__copy__,
+                    "__deepcopy__": ReadOnlyMapping.__deepcopy__, "__ne__": _ne,
+                    "__repr__": _repr, "__setitem__": _refuse, "__delitem__": _refuse,
+                    "__setattr__": _refuse, "__delattr__": _refuse, "__hash__": None,
+                    "__reversed__": None}
+"""What ``Mapping``/``ReadOnlyMapping`` give a class that cannot inherit them (a Struct),
+and what a Struct's own methods would otherwise answer (``==``, ``repr``, writes...)."""
+
+
+if _msgspec is not None and not TYPE_CHECKING:
+    _FIELD_NAMES = frozenset({"_raw", "_type", "_name", "_rv", "_scope", "_fields", "_obj",
+                              "_path", "_node"})
+    _READS = frozenset({"__getitem__", "__contains__", "__iter__", "__len__", "__eq__",
+                        "__reduce__"})
+
+    class _ReadsStruct(_msgspec.Struct, gc=False):
+        """A Struct base (defstruct's ``bases`` must be Structs: the reads are copied in)."""
+
+    def _struct(reads: type, fields: tuple[str, ...]) -> type:
+        ns = dict(_MAPPING_METHODS)
+        for name, value in vars(reads).items():
+            if (not name.startswith("__") or name in _READS) and name not in _FIELD_NAMES:
+                ns[name] = value
+        ns["__doc__"] = reads.__doc__
+        cls = _msgspec.defstruct(reads.__name__.replace("Reads", "").lstrip("_"),
+                                 [(f, Any) for f in fields], bases=(_ReadsStruct,),
+                                 module=__name__, namespace=ns, gc=False)
+        ReadOnlyMapping.register(cls)
+        return cls
+
+    RawObject = _struct(_RawObjectReads, ("_raw", "_type", "_name", "_rv", "_scope",
+                                          "_fields"))
+    RawMetadata = _struct(_RawMetadataReads, ("_obj",))
+    RawPart = _struct(_RawPartReads, ("_obj", "_path", "_node"))
+else:
+    class RawObject(_RawObjectReads, ReadOnlyMapping):
+        """A read-only cached object in raw storage (see the module docstring)."""
+
+        __slots__ = ("_fields", "_name", "_raw", "_rv", "_scope", "_type")
+
+        def __init__(self, raw: bytes, type_: tuple[Any, Any], name: Any, rv: Any,
+                     scope: tuple[Any, Any], fields: Any) -> None:
+            for slot, value in (("_raw", raw), ("_type", type_), ("_name", name),
+                                ("_rv", rv), ("_scope", scope), ("_fields", fields)):
+                object.__setattr__(self, slot, value)
+
+        __hash__ = None
+        __setattr__ = _refuse
+        __delattr__ = _refuse
+
+    class RawMetadata(_RawMetadataReads, ReadOnlyMapping):
+        """``obj["metadata"]`` of a :class:`RawObject`: a view; fast fields cost nothing."""
+
+        __slots__ = ("_obj",)
+
+        def __init__(self, obj: Any) -> None:
+            object.__setattr__(self, "_obj", obj)
+
+        __hash__ = None
+        __setattr__ = _refuse
+        __delattr__ = _refuse
+
+    class RawPart(_RawPartReads, ReadOnlyMapping):
+        """A part of a :class:`RawObject` (``obj["spec"]``) with declared fields under it:
+        a view; declared keys cost nothing, others decode on each access."""
+
+        __slots__ = ("_node", "_obj", "_path")
+
+        def __init__(self, obj: Any, path: tuple[str, ...], node: Any) -> None:
+            object.__setattr__(self, "_obj", obj)
+            object.__setattr__(self, "_path", path)
+            object.__setattr__(self, "_node", node)
+
+        __hash__ = None
+        __setattr__ = _refuse
+        __delattr__ = _refuse
+
+
+def _item_of(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
+
+
+def _declared(obj: Any, path: tuple[str, ...], value: Any, child: Any) -> Any:
+    """What reading a declared key gives: its value (containers copied), or a view below it."""
+    if child is None:
+        return _copy.deepcopy(value) if type(value) in _CONTAINERS else value
+    if value is None:
+        return None
+    if value is _OTHER:  # not an object: the declared fields under it do not apply
+        return _part(_raw_at(obj._raw, path))
+    return RawPart(obj, path, value)
 
 
 def _as_bytes(raw: Any) -> bytes:
@@ -297,37 +477,28 @@ def _as_bytes(raw: Any) -> bytes:
 if _msgspec is not None:
     from msgspec import UNSET, Raw, Struct, UnsetType
 
-    class _Meta(Struct):
+    _NO_LABELS = Raw(b"")  # labels absent (an empty Raw: no JSON value is empty)
+
+    class _Meta(Struct, gc=False):
         name: str | UnsetType | None = UNSET
         namespace: str | UnsetType | None = UNSET
         resourceVersion: str | UnsetType | None = UNSET
-        labels: dict[str, str] | UnsetType | None = UNSET
+        labels: Raw = _NO_LABELS  # its bytes key the shared (namespace, labels) pair
 
-    class _Head(Struct):
-        kind: str | UnsetType | None = UNSET
-        apiVersion: str | UnsetType | None = UNSET
-        metadata: _Meta | UnsetType = UNSET
-
-    class _EventHead(Struct, forbid_unknown_fields=True):
-        type: str
-        object: _Head
-
-    class _EventRaw(Struct, forbid_unknown_fields=True):
+    class _EventRaw(Struct, forbid_unknown_fields=True, gc=False):
         type: str
         object: Raw
 
-    class _ListRaw(Struct):
+    class _ListRaw(Struct, gc=False):
         metadata: dict[str, Any] | None = None
         items: list[Raw] | None = None
         kind: str | UnsetType | None = UNSET
         apiVersion: str | UnsetType | None = UNSET
 
-    _head_decoder = _msgspec.json.Decoder(_Head)
-    _event_head_decoder = _msgspec.json.Decoder(_EventHead)
     _event_raw_decoder = _msgspec.json.Decoder(_EventRaw)
     _list_decoder = _msgspec.json.Decoder(_ListRaw)
     _top_decoder = _msgspec.json.Decoder(dict[str, Raw])
-    _UNSET: Any = UNSET
+    _labels_decoder = _msgspec.json.Decoder(Union[dict[str, str], None])  # noqa: UP007
     _Invalid: tuple[type[BaseException], ...] = (_msgspec.ValidationError,)
     _Malformed: tuple[type[BaseException], ...] = (_msgspec.DecodeError,)
 
@@ -339,6 +510,21 @@ if _msgspec is not None:
         found: dict[str, Any] = _top_decoder.decode(_top_decoder.decode(raw)["metadata"])
         return found
 
+    def _split_at(raw: bytes, path: tuple[str, ...]) -> dict[str, Any]:
+        found: dict[str, Any] = _top_decoder.decode(raw)
+        for key in path:
+            found = _top_decoder.decode(found[key])
+        return found
+
+    def _raw_at(raw: bytes, path: tuple[str, ...]) -> Any:
+        found: Any = raw
+        for key in path:
+            found = _top_decoder.decode(found)[key]
+        return found
+
+    def _json_at(raw: bytes, path: tuple[str, ...]) -> bytes:
+        return bytes(_raw_at(raw, path))
+
     def _meta_json(raw: bytes) -> bytes:
         return bytes(_top_decoder.decode(raw)["metadata"])
 
@@ -346,7 +532,6 @@ if _msgspec is not None:
         return _loads(memoryview(raw))
 
 else:  # pragma: no cover - exercised only without msgspec
-    _UNSET = object()
     _Invalid = ()
     _Malformed = ()
 
@@ -358,6 +543,16 @@ else:  # pragma: no cover - exercised only without msgspec
         found: dict[str, Any] = _loads(raw)["metadata"]
         return found
 
+    def _split_at(raw: bytes, path: tuple[str, ...]) -> dict[str, Any]:
+        found: dict[str, Any] = _item_of(_loads(raw), path)
+        return found
+
+    def _raw_at(raw: bytes, path: tuple[str, ...]) -> Any:
+        return _item_of(_loads(raw), path)
+
+    def _json_at(raw: bytes, path: tuple[str, ...]) -> bytes:
+        return _dumps(_item_of(_loads(raw), path))
+
     def _meta_json(raw: bytes) -> bytes:
         return _dumps(_loads(raw)["metadata"])
 
@@ -365,137 +560,206 @@ else:  # pragma: no cover - exercised only without msgspec
         return raw  # the general path decoded it already (a fresh value per read)
 
 
-def _slot(value: Any) -> Any:
-    """What a fast slot keeps for a parsed field: ``None`` if absent, ``_NULL`` for null."""
-    if value is _UNSET:
-        return None
-    return _NULL if value is None else value
+# --- sharing ---------------------------------------------------------------------------------
+
+_MAX_SHARED = 1 << 16  # beyond that a table starts over (sharing, not correctness)
+_TYPE_PAIRS: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+_SCOPES: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+"""(namespace, labels) pairs shared by objects: pods of one workload hold one pair."""
+_SHARED: dict[tuple[Any, Any, Any, bytes], tuple[tuple[Any, Any], tuple[Any, Any]]] = {}
+"""(kind, apiVersion, namespace, labels' bytes) -> the shared (type pair, scope pair)."""
 
 
-_LABELS: dict[tuple[tuple[str, str], ...], FrozenDict] = {}
-_MAX_LABEL_SETS = 1 << 16  # beyond that the table starts over (sharing, not correctness)
+def _str_or(value: Any) -> Any:
+    return _intern(value) if type(value) is str else value
 
 
-def _shared_labels(labels: dict[str, str]) -> FrozenDict:
-    """The shared :class:`FrozenDict` for a string-to-string map (types checked by the parser)."""
-    items = tuple(labels.items())
-    found = _LABELS.get(items)
-    if found is None:
-        found = _frozen_labels(labels)
-        assert found is not None
-        if len(_LABELS) >= _MAX_LABEL_SETS:
-            _LABELS.clear()
-        _LABELS[items] = found
+def _type_pair(kind: Any, api: Any) -> tuple[Any, Any]:
+    pair = _TYPE_PAIRS.get((kind, api))
+    if pair is None:
+        pair = (_str_or(kind), _str_or(api))
+        if len(_TYPE_PAIRS) >= _MAX_SHARED:
+            _TYPE_PAIRS.clear()
+        _TYPE_PAIRS[pair] = pair
+    return pair
+
+
+def _scope_pair(ns: Any, labels: Any) -> tuple[Any, Any]:
+    """The shared pair for a namespace and labels (a dict of strings, ``None`` or absent)."""
+    if type(labels) is dict:
+        labels = _frozen_labels(labels)  # shared: one FrozenDict per distinct label set
+    key = (ns, id(labels))  # (the pair holds labels: their id stays theirs while it is kept)
+    pair = _SCOPES.get(key)
+    if pair is None:
+        pair = (_str_or(ns), labels)
+        if len(_SCOPES) >= _MAX_SHARED:
+            _SCOPES.clear()
+        _SCOPES[key] = pair
+    return pair
+
+
+def _share(key: tuple[Any, Any, Any, bytes]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """The pairs for a head's (kind, apiVersion, namespace, labels' bytes) (first sight).
+
+    Labels that are not a map of strings raise msgspec's ``ValidationError``.
+    """
+    kind, api, ns, labels = key
+    found = (_type_pair(kind, api),
+             _scope_pair(ns, _ABSENT if not labels else _labels_decoder.decode(labels)))
+    if len(_SHARED) >= _MAX_SHARED:
+        _SHARED.clear()
+    _SHARED[key] = found
     return found
 
 
-_TYPE_PAIRS: dict[tuple[Any, Any], tuple[Any, Any]] = {}
-_SCOPES: dict[tuple[Any, int], tuple[Any, Any]] = {}
-"""(namespace, labels) pairs shared by objects: pods of one workload hold one pair."""
+# --- codecs: what is decoded, and the functions that decode it ------------------------------
+
+_LAYOUTS: dict[type, dict[str, tuple[str, Any]]] = {}
+"""A declared-fields node class -> {JSON key: (attribute, child node class or None: a leaf)}."""
+_PATHS: dict[type, tuple[str, ...]] = {}
+"""A codec's top node class -> its paths (what pickling a RawObject carries)."""
+_TOP_KEPT = ("kind", "apiVersion")
 
 
-def _build(raw: bytes, kind: Any, api: Any, name: Any, ns: Any, rv: Any,
-           labels: Any) -> RawObject:
-    obj = _new_raw(RawObject)
-    _set_raw(obj, raw)
-    pair = _TYPE_PAIRS.get((kind, api))
-    if pair is None:
-        pair = (kind if kind is None or kind is _NULL else _intern(kind),
-                api if api is None or api is _NULL else _intern(api))
-        if len(_TYPE_PAIRS) >= _MAX_LABEL_SETS:
-            _TYPE_PAIRS.clear()
-        _TYPE_PAIRS[pair] = pair
-    _set_type(obj, pair)
-    _set_name(obj, name)
-
-    _set_rv(obj, rv)
-    if type(labels) is dict:
-        labels = _shared_labels(labels)
-    scope = _NO_SCOPE if ns is None and labels is None else _SCOPES.get((ns, id(labels)))
-    if scope is None:  # (the pair holds labels: their id stays theirs while it is kept)
-        scope = (ns if ns is None or ns is _NULL else _intern(ns), labels)
-        if len(_SCOPES) >= _MAX_LABEL_SETS:
-            _SCOPES.clear()
-        _SCOPES[(ns, id(labels))] = scope
-    _set_scope(obj, scope)
-    return obj
-
-
-def _from_head(raw: bytes, head: Any) -> RawObject:
-    meta = head.metadata
-    if meta is _UNSET:
-        return _build(raw, _slot(head.kind), _slot(head.apiVersion), None, None, None, None)
-    return _build(raw, _slot(head.kind), _slot(head.apiVersion), _slot(meta.name),
-                  _slot(meta.namespace), _slot(meta.resourceVersion), _slot(meta.labels))
+def _parse_paths(paths: Iterable[str]) -> tuple[str, ...]:
+    """The declared paths, validated, deduplicated and without ones under another, sorted."""
+    if isinstance(paths, (str, bytes)):
+        raise ValueError(f"raw_fields: {paths!r} is one path; give a sequence of dotted paths "
+                         "(e.g. ('spec.nodeName',))")
+    kept: set[str] = set()
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"raw_fields: {path!r} is not a dotted JSON path "
+                             "(e.g. 'spec.nodeName')")
+        parts = path.split(".")
+        if any(not part for part in parts):
+            raise ValueError(f"raw_fields: {path!r} has an empty segment "
+                             "(a dotted JSON path: 'spec.nodeName')")
+        if parts[0] in _TOP_KEPT:
+            continue  # kept decoded anyway
+        if parts[0] == "metadata":
+            if len(parts) > 1 and parts[1] in _FAST_META:
+                continue  # kept decoded anyway
+            raise ValueError(f"raw_fields: {path!r}: under metadata only name, namespace, "
+                             "resourceVersion and labels are kept, and always are (any other "
+                             "metadata key decodes the metadata when read)")
+        kept.add(path)
+    ordered = sorted(kept)
+    return tuple(p for p in ordered
+                 if not any(p.startswith(q + ".") for q in ordered if q != p))
 
 
-def _from_dict(raw: bytes, obj: dict[str, Any]) -> Any:
-    """A RawObject from the object's bytes and its full decode (the slow, general path)."""
-    meta = obj.get("metadata", _UNSET)
-    fields: dict[str, Any] = {}
-    if meta is not _UNSET:
-        if type(meta) is not dict:
-            return _build(raw, *_top_slots(obj), None, None, None, None)
-        for key in _FAST_META:
-            value = meta.get(key, _UNSET)
-            ok = value is _UNSET or value is None or (
-                _frozen_labels(value) is not None if key == "labels" and type(value) is dict
-                else key != "labels" and type(value) is str)
-            if not ok:  # a shape RawObject does not keep decoded: every read decodes
-                return _build(raw, *_top_slots(obj), None, None, None, None)
-            fields[key] = _slot(value)
-    return _build(raw, *_top_slots(obj), fields.get("name"), fields.get("namespace"),
-                  fields.get("resourceVersion"), fields.get("labels"))
+def _tree(paths: tuple[str, ...]) -> dict[str, Any]:
+    """Paths as nested dicts; a leaf is ``None``."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = None
+    return root
 
 
-def _top_slots(obj: dict[str, Any]) -> tuple[Any, Any]:
-    out = []
-    for key in ("kind", "apiVersion"):
-        value = obj.get(key, _UNSET)
-        out.append(_slot(value) if value is _UNSET or value is None or type(value) is str
-                   else None)
-    return out[0], out[1]
-
-
-def from_json(data: bytes) -> Any:
-    """The object encoded by ``data`` (JSON bytes): a :class:`RawObject` if it is an object.
-
-    A JSON value that is not an object is returned decoded. ``data`` is kept
-    as the object's bytes (copied if it is not ``bytes``).
-    """
-    raw = _as_bytes(data)
+def _node_class(name: str, tree: dict[str, Any]) -> tuple[type, list[tuple[str, Any, Any]]]:
+    """A class for one level of declared fields (registered in :data:`_LAYOUTS`) and its
+    fields' specs (for msgspec: a nested level is a Struct, a leaf any JSON value)."""
+    layout: dict[str, tuple[str, Any]] = {}
+    specs: list[tuple[str, Any, Any]] = []
+    for i, (key, below) in enumerate(tree.items()):
+        attr = f"x{i}"
+        child: Any = None
+        spec: Any = Any
+        if below is not None:
+            child = _node_class(f"{name}_{i}", below)[0]
+            if _msgspec is not None:
+                spec = Union[child, None, _msgspec.UnsetType]  # noqa: UP007
+        layout[key] = (attr, child)
+        specs.append((attr, spec, _ABSENT))
+    attrs = tuple(attr for attr, _ in layout.values())
     if _msgspec is not None:
-        try:
-            head = _head_decoder.decode(raw)
-        except _Malformed:
-            pass  # not an object, a field of another shape, or not JSON: the general path
-        else:
-            return _from_head(raw, head)
-    value = _loads(raw)
-    if type(value) is not dict:
-        return value
-    return _from_dict(raw, value)
+        cls: type = _msgspec.defstruct(name, specs, rename=_renames(tree), gc=False)
+    else:  # pragma: no cover - exercised only without msgspec
+        def init(self: Any, *values: Any) -> None:
+            for attr, value in zip(attrs, values, strict=True):
+                object.__setattr__(self, attr, value)
+        cls = type(name, (), {"__slots__": attrs, "__init__": init})
+    _LAYOUTS[cls] = layout
+    return cls, specs
 
 
-def raw_object(obj: Any) -> Any:
-    """``obj`` in raw storage: a dict becomes a :class:`RawObject` (a transform for informers).
+def _renames(tree: dict[str, Any]) -> dict[str, str]:
+    return {f"x{i}": key for i, key in enumerate(tree)}
 
-    A :class:`RawObject` is returned as is; anything else that is not a plain
-    ``dict`` (a model, a tombstone, a compact object) and any dict JSON can't
-    hold exactly is returned unchanged. ``obj`` itself is never modified.
+
+class RawCodec:
+    """How raw storage decodes: the cache's own fields plus the declared ``paths``.
+
+    Made by :func:`codec` (one per path set). Its functions are the module's
+    :func:`decode_event`, :func:`decode_list`, :func:`from_json` and
+    :func:`raw_object`, keeping the declared fields too.
     """
-    if type(obj) is not dict:
-        return obj
-    try:
-        raw = _dumps(obj)
-    except (TypeError, ValueError, OverflowError):
-        return obj
-    return _from_dict(memoryview(raw).tobytes(), obj)
+
+    paths: tuple[str, ...]
+    """The declared dotted paths (normalized: sorted, none under another)."""
+    decode_event: Callable[[bytes], Event | None]
+    decode_list: Callable[..., Any]
+    from_json: Callable[[bytes], Any]
+    raw_object: Callable[[Any], Any]
+    _event_head_decoder: Any  # the typed first pass over a watch line (for the bench)
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.paths = paths
+        top: Any = None  # the top node class of the declared fields (None: none declared)
+        specs: list[tuple[str, Any, Any]] = []
+        tree = _tree(paths)
+        if paths:
+            top, specs = _node_class("RawFields", tree)
+            _PATHS[top] = paths
+        head: Any = None
+        if _msgspec is not None:  # the cache's own fields, and the declared ones
+            text = Union[str, None, _msgspec.UnsetType]  # noqa: UP007
+            head = _msgspec.defstruct(
+                "RawHead", [("kind", text, _ABSENT), ("apiVersion", text, _ABSENT),
+                            ("metadata", Union[_Meta, _msgspec.UnsetType], _ABSENT),  # noqa: UP007
+                            *specs], rename=_renames(tree), gc=False)
+        (self.decode_event, self.from_json, self.decode_list, self.raw_object,
+         self._event_head_decoder) = _functions(top, head)
+
+    def __repr__(self) -> str:
+        return f"RawCodec({self.paths!r})"
 
 
-def is_raw(obj: Any) -> bool:
-    """Whether ``obj`` is a :class:`RawObject`."""
-    return type(obj) is RawObject
+_CODECS: dict[tuple[str, ...], RawCodec] = {}
+
+
+def codec(paths: Iterable[str] = ()) -> RawCodec:
+    """The :class:`RawCodec` declaring ``paths`` (dotted JSON paths, e.g. ``"spec.nodeName"``).
+
+    ``kind``, ``apiVersion`` and ``metadata.{name, namespace, resourceVersion,
+    labels}`` are always kept and need no declaring; any other metadata path
+    is a ``ValueError`` (metadata's other keys decode it when read), as is a
+    path with an empty segment. One codec per distinct path set (cached).
+    """
+    normal = _parse_paths(paths)
+    found = _CODECS.get(normal)
+    if found is None:
+        found = _CODECS.setdefault(normal, RawCodec(normal))
+    return found
+
+
+def _node_from(cls: Any, d: dict[str, Any]) -> Any:
+    values = []
+    for key, (_, child) in _LAYOUTS[cls].items():
+        value = d.get(key, _ABSENT)
+        if child is not None and value is not _ABSENT and value is not None:
+            value = _node_from(child, value) if type(value) is dict else _OTHER
+        values.append(value)
+    return cls(*values)
+
+
+def _from_json_declaring(data: bytes, paths: tuple[str, ...]) -> Any:
+    return codec(paths).from_json(data)
 
 
 # --- the wire ------------------------------------------------------------------------------
@@ -505,102 +769,273 @@ _RAW_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})  # BOOKMARK, ERROR: dec
 _PREFIX = b'{"type":"'
 _OBJECT = b'","object":'
 _SPACE = frozenset(b" \t\r\n")
-_HEADS = {t: _PREFIX + t.encode() + _OBJECT for t in _RAW_TYPES}
+_HEADS: dict[str, tuple[bytes, int, EventType]] = {
+    t: (_PREFIX + t.encode() + _OBJECT, len(_PREFIX + t.encode() + _OBJECT), _TYPES[t])
+    for t in _RAW_TYPES}
 """What precedes the object on a line as the API server writes it, by event type."""
 _new_event = tuple.__new__  # an Event without NamedTuple's Python-level __new__
 
 
-def decode_event(line: bytes) -> Event | None:
-    """A watch event line as an :class:`~kubecache.watch.Event` whose object is raw.
+def _functions(top: Any, head_type: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """``(decode_event, from_json, decode_list, raw_object, event head decoder)`` for a codec.
 
-    ``ADDED``/``MODIFIED``/``DELETED`` objects become :class:`RawObject` s;
-    ``BOOKMARK`` and ``ERROR`` objects (and any other type) are decoded in
-    full, as the reflector reads them. ``None`` means the line is not a
-    ``{type, object}`` event the fast path understands: decode it as usual.
+    ``top``: the declared fields' top node class (``None``: none declared);
+    ``head_type``: the Struct naming the cache's fields and the declared ones.
     """
+    fields_of = _fields_maker(top)
+
+    def from_dict(raw: bytes, obj: dict[str, Any]) -> Any:
+        """A RawObject from the object's bytes and its full decode (the slow, general path)."""
+        fields = None if top is None else _node_from(top, obj)
+        kind, api = obj.get("kind", _ABSENT), obj.get("apiVersion", _ABSENT)
+        pair = _type_pair(kind if kind is None or type(kind) is str else _OTHER,
+                          api if api is None or type(api) is str else _OTHER)
+        meta = obj.get("metadata", _ABSENT)
+        if type(meta) is not dict:
+            return RawObject(raw, pair, _ABSENT, _ABSENT, _NO_META, fields)
+        values = []
+        for key in _FAST_META:
+            value = meta.get(key, _ABSENT)
+            ok = value is _ABSENT or value is None or (
+                _frozen_labels(value) is not None if key == "labels" and type(value) is dict
+                else key != "labels" and type(value) is str)
+            if not ok:  # a shape RawObject does not keep decoded: every read decodes
+                return RawObject(raw, pair, _ABSENT, _ABSENT, _NO_META, fields)
+            values.append(value)
+        name, ns, rv, labels = values
+        return RawObject(raw, pair, name, rv, _scope_pair(ns, labels), fields)
+
+    def general(raw: bytes) -> Any:
+        value = _loads(raw)
+        if type(value) is not dict:
+            return value
+        return from_dict(raw, value)
+
+    def raw_object(obj: Any) -> Any:
+        if type(obj) is not dict:
+            return obj
+        try:
+            raw = _dumps(obj)
+        except (TypeError, ValueError, OverflowError):
+            return obj
+        return from_dict(memoryview(raw).tobytes(), obj)
+
     if _msgspec is None:  # pragma: no cover - exercised only without msgspec
-        return None
-    try:
-        ev = _event_head_decoder.decode(line)
-    except _Invalid:  # metadata of another shape (null, a name that is no string...)
-        return _general_event(line)
-    except _Malformed:
-        return None
-    etype = ev.type
-    head = _HEADS.get(etype)
-    if head is None:
-        return None
-    end = len(line) - 1
-    start = len(head)
-    while end > start and line[end] in _SPACE:  # a watch line's own newline
-        end -= 1
-    # The API server's layout: the object runs from ``start`` to the closing "}".
-    if line.startswith(head) and line[end] == 0x7D:
-        return _new_event(Event, (_TYPES[etype], _from_head(line[start:end], ev.object)))
-    try:  # another layout (spaces, key order): find the object's bytes
-        raw = bytes(_event_raw_decoder.decode(line).object)
-    except _Malformed:
-        return None
-    return _new_event(Event, (_TYPES[etype], _from_head(raw, ev.object)))
+        def no_event(line: bytes) -> Event | None:
+            return None
 
+        def from_json_general(data: bytes) -> Any:
+            return general(_as_bytes(data))
 
-def _general_event(line: bytes) -> Event | None:
-    try:
-        ev = _event_raw_decoder.decode(line)
-    except _Malformed:
-        return None
-    if ev.type not in _RAW_TYPES:
-        return None
-    obj = from_json(bytes(ev.object))
-    return Event(_TYPES[ev.type], obj) if type(obj) is RawObject else None
+        def decode_list_general(body: bytes, what: str = "") -> Any:
+            return _list_general(body, what, raw_object)
 
+        return no_event, from_json_general, decode_list_general, raw_object, None
 
-def decode_list(body: bytes, what: str = "") -> Any:
-    """A list answer (``{"metadata", "items"}``) whose items are :class:`RawObject` s.
+    head_decode = _msgspec.json.Decoder(head_type).decode
+    event_decoder: Any = _msgspec.json.Decoder(_msgspec.defstruct(
+        "RawEventHead", [("type", str), ("object", head_type)],
+        forbid_unknown_fields=True, gc=False))
+    event_decode = event_decoder.decode
+    heads, shared, share, no_meta, absent = _HEADS, _SHARED, _share, _NO_META, _ABSENT
+    invalid, malformed = _Invalid, _Malformed
 
-    Each item's bytes are copied out of the body (an item kept in the cache
-    never holds the whole page). A body the fast path cannot read is decoded
-    in full and its dict items made raw (:func:`raw_object`); a body that is
-    not JSON raises :class:`~kubecache.errors.MalformedDataError`.
-    """
-    if _msgspec is not None:
+    def build(raw: bytes, h: Any) -> Any:
+        """A RawObject from its bytes and their head (``ValidationError``: odd labels)."""
+        m = h.metadata
+        fields = None if fields_of is None else fields_of(h)
+        if m is absent:
+            return RawObject(raw, _type_pair(h.kind, h.apiVersion), absent, absent, no_meta,
+                             fields)
+        key = (h.kind, h.apiVersion, m.namespace, bytes(m.labels))
+        pairs = shared.get(key)
+        if pairs is None:
+            pairs = share(key)
+        return RawObject(raw, pairs[0], m.name, m.resourceVersion, pairs[1], fields)
+
+    def decode_event(line: bytes) -> Event | None:
+        """A watch event line as an :class:`~kubecache.watch.Event` whose object is raw.
+
+        ``ADDED``/``MODIFIED``/``DELETED`` objects become :class:`RawObject` s;
+        ``BOOKMARK`` and ``ERROR`` objects (and any other type) are decoded in
+        full, as the reflector reads them. ``None`` means the line is not a
+        ``{type, object}`` event the fast path understands: decode it as usual.
+        """
+        try:
+            ev = event_decode(line)
+            found = heads.get(ev.type)
+            if found is None:
+                return None
+            prefix, start, etype = found
+            h = ev.object
+            m = h.metadata
+            # The API server's layout, newline included: the object runs up to the last "}".
+            if line.endswith(b"}\n") and line.startswith(prefix):
+                raw = line[start:-2]
+            elif line.endswith(b"}") and line.startswith(prefix):  # newline cut off
+                raw = line[start:-1]
+            else:
+                other = _object_bytes(line, found)
+                if other is None:
+                    return None
+                raw = other
+            if m is absent:
+                return _new_event(Event, (etype, build(raw, h)))
+            key = (h.kind, h.apiVersion, m.namespace, bytes(m.labels))
+            pairs = shared.get(key)
+            if pairs is None:
+                pairs = share(key)
+            if fields_of is None:
+                return _new_event(Event, (etype, RawObject(
+                    raw, pairs[0], m.name, m.resourceVersion, pairs[1], None)))
+            return _new_event(Event, (etype, RawObject(
+                raw, pairs[0], m.name, m.resourceVersion, pairs[1], fields_of(h))))
+        except invalid:  # metadata of another shape (null, a name that is no string...)
+            return general_event(line)
+        except malformed:
+            return None
+
+    def general_event(line: bytes) -> Event | None:
+        try:
+            ev = _event_raw_decoder.decode(line)
+        except malformed:
+            return None
+        if ev.type not in _RAW_TYPES:
+            return None
+        obj = from_json(bytes(ev.object))
+        return Event(_TYPES[ev.type], obj) if type(obj) is RawObject else None
+
+    def from_json(data: bytes) -> Any:
+        raw = _as_bytes(data)
+        try:
+            return build(raw, head_decode(raw))
+        except (*invalid, *malformed):
+            pass  # not an object, a field of another shape, or not JSON: the general path
+        return general(raw)
+
+    def decode_list(body: bytes, what: str = "") -> Any:
         try:
             page = _list_decoder.decode(body)
-        except _Invalid:
+        except invalid:
             page = None
-        except _Malformed as exc:
+        except malformed as exc:
             raise MalformedDataError(f"{what}: the list answer is not valid JSON "
                                      f"({str(exc)[:80]})") from None
-        if page is not None and page.items is not None:
-            out: dict[str, Any] = {}
-            if page.kind is not _UNSET:
-                out["kind"] = page.kind
-            if page.apiVersion is not _UNSET:
-                out["apiVersion"] = page.apiVersion
-            out["metadata"] = page.metadata if page.metadata is not None else {}
-            out["items"] = [from_json(bytes(item)) for item in page.items]
-            return out
+        if page is None or page.items is None:
+            return _list_general(body, what, raw_object)
+        out: dict[str, Any] = {}
+        if page.kind is not absent:
+            out["kind"] = page.kind
+        if page.apiVersion is not absent:
+            out["apiVersion"] = page.apiVersion
+        out["metadata"] = page.metadata if page.metadata is not None else {}
+        items: list[Any] = []
+        append = items.append
+        for item in page.items:
+            raw = bytes(item)  # a copy: a cached item never holds the whole page
+            try:
+                append(build(raw, head_decode(raw)))
+            except invalid:
+                append(general(raw))
+        out["items"] = items
+        return out
+
+    return decode_event, from_json, decode_list, raw_object, event_decoder
+
+
+def _fields_maker(top: Any) -> Callable[[Any], Any] | None:
+    """What builds the stored declared fields from a decoded head (``None``: none declared)."""
+    if top is None:
+        return None
+    get = attrgetter(*(attr for attr, _ in _LAYOUTS[top].values()))
+    if len(_LAYOUTS[top]) == 1:
+        return lambda head: top(get(head))
+    return lambda head: top(*get(head))
+
+
+def _object_bytes(line: bytes, found: tuple[bytes, int, EventType]) -> bytes | None:
+    """The object's bytes on a line of another layout than ``{"type":…,"object":…}\\n``."""
+    end = len(line) - 1
+    start = found[1]
+    while end > start and line[end] in _SPACE:  # a watch line's own newline
+        end -= 1
+    if line.startswith(found[0]) and line[end] == 0x7D:
+        return line[start:end]
+    try:  # another layout (spaces, key order): find the object's bytes
+        return bytes(_event_raw_decoder.decode(line).object)
+    except _Malformed:
+        return None
+
+
+def _list_general(body: bytes, what: str, make: Callable[[Any], Any]) -> Any:
     try:
         result = _loads(body)
     except ValueError:
         raise MalformedDataError(f"{what}: the list answer is not valid JSON") from None
     if isinstance(result, dict) and isinstance(result.get("items"), list):
-        result["items"] = [raw_object(item) for item in result["items"]]
+        result["items"] = [make(item) for item in result["items"]]
     return result
+
+
+_DEFAULT = codec()
+
+decode_event: Callable[[bytes], Event | None] = _DEFAULT.decode_event
+"""A watch event line as an :class:`~kubecache.watch.Event` whose object is raw.
+
+``ADDED``/``MODIFIED``/``DELETED`` objects become :class:`RawObject` s;
+``BOOKMARK`` and ``ERROR`` objects (and any other type) are decoded in full,
+as the reflector reads them. ``None`` means the line is not a ``{type,
+object}`` event the fast path understands: decode it as usual.
+"""
+
+decode_list: Callable[..., Any] = _DEFAULT.decode_list
+"""``decode_list(body, what="")``: a list answer (``{"metadata", "items"}``) whose items
+are :class:`RawObject` s.
+
+Each item's bytes are copied out of the body (an item kept in the cache
+never holds the whole page). A body the fast path cannot read is decoded in
+full and its dict items made raw (:func:`raw_object`); a body that is not
+JSON raises :class:`~kubecache.errors.MalformedDataError`.
+"""
+
+from_json: Callable[[bytes], Any] = _DEFAULT.from_json
+"""The object encoded by ``data`` (JSON bytes): a :class:`RawObject` if it is an object.
+
+A JSON value that is not an object is returned decoded. ``data`` is kept as
+the object's bytes (copied if it is not ``bytes``).
+"""
+
+_event_head_decoder = _DEFAULT._event_head_decoder
+raw_object: Callable[[Any], Any] = _DEFAULT.raw_object
+"""``obj`` in raw storage: a dict becomes a :class:`RawObject` (a transform for informers).
+
+A :class:`RawObject` is returned as is; anything else that is not a plain
+``dict`` (a model, a tombstone, a compact object) and any dict JSON can't
+hold exactly is returned unchanged. ``obj`` itself is never modified.
+"""
+
+
+def is_raw(obj: Any) -> bool:
+    """Whether ``obj`` is a :class:`RawObject`."""
+    return type(obj) is RawObject
 
 
 # --- sources -----------------------------------------------------------------------------------
 
 
-def raw_source(source: Any) -> Any:
+def raw_source(source: Any, fields: Iterable[str] = ()) -> Any:
     """``source``'s raw-decoding twin when it has one (``raw_objects()``), else ``source``.
 
-    :func:`kubecache.kube.new_list_watch_from_client` list-watches of a
-    threaded :class:`kubecache.kube.Client` have one; other sources' dicts
-    go through :func:`raw_object`.
+    ``fields``: dotted paths to decode and keep (:func:`codec`), passed on as
+    ``raw_objects(fields)``. :func:`kubecache.kube.new_list_watch_from_client`
+    list-watches of both kube clients have a twin; other sources' dicts go
+    through :func:`raw_object` (or :attr:`RawCodec.raw_object`).
     """
     twin = getattr(source, "raw_objects", None)
-    return twin() if callable(twin) else source
+    if not callable(twin):
+        return source
+    paths = codec(fields).paths
+    return twin(paths) if paths else twin()
 
 
 # --- fast paths for key functions and metadata getters ----------------------------------
@@ -609,19 +1044,19 @@ def raw_source(source: Any) -> Any:
 def _fast_key(obj: RawObject) -> str | None:
     """``meta_namespace_key_func(obj)`` from the slots (``None``: metadata not kept decoded)."""
     scope = obj._scope
-    name = obj._name
-    if name is None and obj._rv is None and scope is _NO_SCOPE:
+    if scope is _NO_META:
         return None
     ns = scope[0]
-    if name is None or name is _NULL:
+    name = obj._name
+    if type(name) is not str:
         name = ""
-    return f"{ns}/{name}" if ns and ns is not _NULL else name
+    return f"{ns}/{name}" if type(ns) is str and ns else name
 
 
 def _fast_field(obj: RawObject, json_name: str) -> Any:
     """A metadata field from the slots, or :data:`kubecache.meta.GENERAL_PATH`."""
     scope = obj._scope
-    if obj._name is None and obj._rv is None and scope is _NO_SCOPE:
+    if scope is _NO_META:
         return GENERAL_PATH
     if json_name == "resourceVersion":
         value = obj._rv
@@ -631,11 +1066,9 @@ def _fast_field(obj: RawObject, json_name: str) -> Any:
         value = scope[0]
     elif json_name == "labels":
         value = scope[1]
-        if value is not None and value is not _NULL and type(value) is not FrozenDict:
-            return GENERAL_PATH
     else:
         return GENERAL_PATH
-    return None if value is _NULL else value
+    return None if value is _ABSENT else value
 
 
 FAST_KEYS[RawObject] = _fast_key

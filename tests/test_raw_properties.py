@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubecache.compact import ReadOnlyObjectError, json_default, thaw, to_json
-from kubecache.raw import RawObject, decode_event, decode_list, from_json, raw_object
+from kubecache.raw import HAVE_MSGSPEC, RawObject, decode_event, decode_list, from_json, raw_object
 from kubecache.watch import EventType
 
 _text = st.text(max_size=12)
@@ -181,3 +181,16 @@ def test_key_functions_and_getters_read_a_raw_object_as_its_dict(d: dict[str, An
                 getter(r)
         else:
             assert getter(r) == expected
+
+
+@pytest.mark.skipif(not HAVE_MSGSPEC, reason="raw objects are msgspec Structs only with msgspec")
+def test_raw_objects_are_invisible_to_the_cyclic_gc() -> None:
+    """A cache of raw objects adds nothing for the cyclic GC to track (or scan)."""
+    import gc
+
+    line = b'{"type":"ADDED","object":{"metadata":{"name":"a","labels":{"x":"y"}}}}\n'
+    ev = decode_event(line)
+    assert ev is not None
+    obj = ev.object
+    assert not gc.is_tracked(obj) and not gc.is_tracked(obj["metadata"])
+    assert not gc.is_tracked(from_json(b'{"metadata":{"name":"b"}}'))

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..errors import MalformedDataError
+from ..raw import RawCodec
 from ..watch import Event
 from .ndjson import MAX_LINE_BYTES, EventLines
 from .redact import describe_error
@@ -50,7 +51,7 @@ class AsyncHTTPWatch(DecodedWatch[Any]):
     _log = logger
 
     def __init__(self, response: Any, what: str = "", max_line_bytes: int = MAX_LINE_BYTES,
-                 *, silence: SilenceBound | None = None, raw: bool = False) -> None:
+                 *, silence: SilenceBound | None = None, raw: bool | RawCodec = False) -> None:
         super().__init__(response, what, max_line_bytes, silence, raw)
         self._decode = self._decoder.decoder  # BOOKMARKs reach the silence bound
         self._ready: deque[Event] = deque()

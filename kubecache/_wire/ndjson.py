@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 
 from .._json import loads
 from ..errors import MalformedDataError
-from ..raw import decode_event, raw_object
+from ..raw import RawCodec
+from ..raw import codec as raw_codec
 from ..watch import Event, EventType
 
 __all__ = ["MAX_LINE_BYTES", "EventLines", "WatchDecoder", "json_problem"]
@@ -55,15 +56,18 @@ class WatchDecoder:
     so the decoder never holds more than the limit. Blank lines are skipped.
     """
 
-    __slots__ = ("_deferred", "_pending", "_size", "max_line_bytes", "on_bookmark", "raw",
-                 "what")
+    __slots__ = ("_codec", "_deferred", "_pending", "_size", "max_line_bytes", "on_bookmark",
+                 "raw", "what")
 
     def __init__(self, what: str, max_line_bytes: int = MAX_LINE_BYTES, *,
-                 raw: bool = False, on_bookmark: Callable[[], object] | None = None) -> None:
+                 raw: bool | RawCodec = False,
+                 on_bookmark: Callable[[], object] | None = None) -> None:
         self.what = what
         self.max_line_bytes = max_line_bytes
         self.raw = raw
-        """Objects of ADDED/MODIFIED/DELETED events as :class:`kubecache.raw.RawObject` s."""
+        """Objects of ADDED/MODIFIED/DELETED events as :class:`kubecache.raw.RawObject` s
+        (a :class:`~kubecache.raw.RawCodec`: with its declared fields)."""
+        self._codec = raw if isinstance(raw, RawCodec) else raw_codec()
         self.on_bookmark = on_bookmark
         """Called for each decoded BOOKMARK event (known by its type, never by bytes)."""
         self._pending: list[bytes] = []
@@ -174,14 +178,14 @@ class WatchDecoder:
 
     def _raw_event(self, line: bytes) -> Event | None:
         """The event on ``line`` with a raw object (metadata parsed, the rest kept as bytes)."""
-        ev = decode_event(line)
+        ev = self._codec.decode_event(line)
         if ev is not None:
             if ev[0] is _BOOKMARK and self.on_bookmark is not None:  # (not from the fast path)
                 self.on_bookmark()
             return ev
         ev = self._event(line)  # another layout, or a BOOKMARK/ERROR: the full decode
         if ev is not None and ev.type in _RAW_TYPES:
-            return Event(ev.type, raw_object(ev.object))
+            return Event(ev.type, self._codec.raw_object(ev.object))
         return ev
 
     def _lines(self, chunk: bytes, out: list[bytes]) -> None:

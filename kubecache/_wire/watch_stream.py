@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar, Generic, TypeVar
 
+from ..raw import RawCodec
 from .ndjson import WatchDecoder
 from .silence import SilenceBound
 
@@ -26,7 +27,7 @@ class DecodedWatch(Generic[ResponseT]):
     """The subclass's module logger (its messages keep their logger name)."""
 
     def __init__(self, response: ResponseT, what: str, max_line_bytes: int,
-                 silence: SilenceBound | None, raw: bool) -> None:
+                 silence: SilenceBound | None, raw: bool | RawCodec) -> None:
         self._response = response
         self._what = what
         self._silence = silence if silence is not None else SilenceBound(what)

@@ -50,7 +50,7 @@ from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions
 from ..listwatch_async import AsyncListWatch
-from ..raw import decode_list
+from ..raw import RawCodec
 from ._answers import BodyCollector
 from ._auth_io import read_file
 from ._errors import TransportError, TransportTimeout
@@ -381,13 +381,14 @@ class AsyncClient(ClientBase):
                                               streaming=True, timeout=read_timeout))
 
     async def watch(self, path: str, params: Params | None = None, *,
-                    accept: str | None = None, raw: bool = False) -> AsyncHTTPWatch:
+                    accept: str | None = None, raw: bool | RawCodec = False) -> AsyncHTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
         Returns an :class:`~kubecache._wire.async_watch.AsyncHTTPWatch` whose reads are bounded
         by a :class:`~kubecache._wire.silence.SilenceBound`, as :meth:`Client.watch`'s are:
         ``timeoutSeconds`` plus :attr:`watch_margin`, :attr:`bookmark_idle_timeout`
-        once a bookmark came. ``raw``: objects as :class:`kubecache.raw.RawObject` s.
+        once a bookmark came. ``raw``: objects as :class:`kubecache.raw.RawObject` s (a
+        :class:`~kubecache.raw.RawCodec`: with its declared fields).
         """
         query, silence = self._watch_request(path, params)
         response = await self.stream(path, query, read_timeout=silence.seconds, accept=accept)
@@ -397,23 +398,22 @@ class AsyncClient(ClientBase):
                                   self.max_line_bytes, silence=silence, raw=raw)
         return AsyncHTTPWatch(response, path, self.max_line_bytes, silence=silence, raw=raw)
 
-    def _list_watch(self, query: ResourceQuery, raw: bool = False) -> AsyncListWatch:
+    def _list_watch(self, query: ResourceQuery, raw: RawCodec | None = None) -> AsyncListWatch:
         async def list_func(options: ListOptions) -> Any:
             params = query.list_params(options)
-            if raw:
+            if raw is not None:
                 data = await self._request_body("GET", query.path, params, None,
                                                 "application/json", None, query.list_accept)
-                return decode_list(data, query.path)
+                return raw.decode_list(data, query.path)
             return await self.request("GET", query.path, params=params,
                                       accept=query.list_accept)
 
         async def watch_func(options: ListOptions) -> AsyncHTTPWatch:
             return await self.watch(query.path, query.watch_params(options),
-                                    accept=query.watch_accept, raw=raw)
+                                    accept=query.watch_accept, raw=False if raw is None else raw)
 
-        if raw:
-            return AsyncKubeListWatch(list_func, watch_func)  # already raw: its own twin
-        return AsyncKubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
+        return AsyncKubeListWatch(list_func, watch_func,
+                                  lambda codec: self._list_watch(query, codec), raw)
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from .._wire.ndjson import MAX_LINE_BYTES, EventLines
 from .._wire.silence import SilenceBound
 from .._wire.watch_stream import DecodedWatch
 from ..errors import MalformedDataError
+from ..raw import RawCodec
 from ..watch import Event
 from ._errors import TransportError, TransportTimeout
 
@@ -53,7 +54,7 @@ class HTTPWatch(DecodedWatch["StreamResponse"]):
 
     def __init__(self, response: StreamResponse, what: str = "", *,
                  max_line_bytes: int = MAX_LINE_BYTES,
-                 silence: SilenceBound | None = None, raw: bool = False) -> None:
+                 silence: SilenceBound | None = None, raw: bool | RawCodec = False) -> None:
         super().__init__(response, what, max_line_bytes, silence, raw)
         self._lock = threading.Lock()
         self._stopped = False

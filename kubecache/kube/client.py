@@ -51,7 +51,7 @@ from .._wire.redact import first_line, redact
 from .._wire.status import decode_json_body
 from ..errors import MalformedDataError
 from ..listwatch import ListOptions, ListWatch
-from ..raw import decode_list
+from ..raw import RawCodec
 from ._answers import BodyCollector, content_decoder
 from ._auth_io import SyncAuth
 from ._chunked import ChunkedDecoder
@@ -344,35 +344,35 @@ class Client(ClientBase):
         return StreamResponse(call, path, fail)
 
     def watch(self, path: str, params: Params | None = None, *,
-              accept: str | None = None, raw: bool = False) -> HTTPWatch:
+              accept: str | None = None, raw: bool | RawCodec = False) -> HTTPWatch:
         """Open a watch of ``path`` (``params`` as :func:`._resources.watch_params` builds them).
 
         Returns an :class:`~._watch.HTTPWatch` whose reads are bounded by a
         :class:`~kubecache._wire.silence.SilenceBound`: ``timeoutSeconds`` plus
         :attr:`watch_margin`, :attr:`bookmark_idle_timeout` once a bookmark came.
-        ``raw``: objects as :class:`kubecache.raw.RawObject` s.
+        ``raw``: objects as :class:`kubecache.raw.RawObject` s (a
+        :class:`~kubecache.raw.RawCodec`: with its declared fields).
         """
         query, silence = self._watch_request(path, params)
         response = self.stream(path, query, read_timeout=silence.seconds, accept=accept)
         return HTTPWatch(response, path, max_line_bytes=self.max_line_bytes, silence=silence,
                          raw=raw)
 
-    def _list_watch(self, query: ResourceQuery, raw: bool = False) -> ListWatch:
+    def _list_watch(self, query: ResourceQuery, raw: RawCodec | None = None) -> ListWatch:
         def list_func(options: ListOptions) -> Any:
             params = query.list_params(options)
-            if raw:
+            if raw is not None:
                 data = self._request_body("GET", query.path, params, None, "application/json",
                                           None, query.list_accept)
-                return decode_list(data, query.path)
+                return raw.decode_list(data, query.path)
             return self.request("GET", query.path, params=params, accept=query.list_accept)
 
         def watch_func(options: ListOptions) -> HTTPWatch:
             return self.watch(query.path, query.watch_params(options), accept=query.watch_accept,
-                              raw=raw)
+                              raw=False if raw is None else raw)
 
-        if raw:
-            return KubeListWatch(list_func, watch_func)  # already raw: its own twin
-        return KubeListWatch(list_func, watch_func, lambda: self._list_watch(query, True))
+        return KubeListWatch(list_func, watch_func,
+                             lambda codec: self._list_watch(query, codec), raw)
 
     # --- the I/O ----------------------------------------------------------------------------
 
