@@ -8,7 +8,7 @@ sends them: see :class:`SilenceBound`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..watch import Event, EventType
 
@@ -45,8 +45,8 @@ class SilenceBound:
     (``None``: never). It never drops before: a server that sends no
     bookmarks may stay silent until ``timeoutSeconds``, and a false alarm
     costs a reconnect every time. Whether a BOOKMARK came is decided from
-    decoded event types (:meth:`note`, or the decoder :meth:`watching`
-    wraps), never from bytes in a line: an object may hold the text
+    decoded event types (:meth:`note`, or :meth:`saw_bookmark` as the
+    decoder's ``on_bookmark``), never from bytes in a line: an object may hold the text
     ``"BOOKMARK"``. The reader applies ``seconds`` to its reads and logs
     :meth:`message` at WARNING when a read outlasts the bound.
     """
@@ -87,24 +87,8 @@ class SilenceBound:
             return True
         return False
 
-    def watching(self, decode: Callable[[bytes], Event | None]) -> Callable[[bytes], Event | None]:
-        """``decode`` that also notes each decoded BOOKMARK (by its type, never by bytes).
-
-        When the bound drops, :attr:`dropped` is set until :meth:`take_drop`
-        (the reader applies the new ``seconds`` before its next read).
-        """
-        bookmark = EventType.BOOKMARK
-
-        def noting(line: bytes) -> Event | None:
-            ev = decode(line)
-            if ev is not None and ev.type is bookmark:
-                self.saw_bookmark()
-            return ev
-
-        return noting
-
     def take_drop(self) -> bool:
-        """True once after the bound dropped during decoding (see :meth:`watching`)."""
+        """True once after the bound dropped during decoding (see :meth:`saw_bookmark`)."""
         dropped, self.dropped = self.dropped, False
         return dropped
 

@@ -82,10 +82,12 @@ __all__ = ["Client", "StreamResponse"]
 _READ = 262144
 """Bytes asked of the socket per read (a watch chunk is usually one event, far smaller).
 
-A client catching up takes ~55 pod events per read instead of ~14 at 64 KiB
-(fewer reads, fewer Python steps per event); 1 MiB measured no better
-(``python -m bench peers``, bulk). A read returns what the socket has, so an
-event that arrives alone is delivered at once."""
+A client catching up takes ~50 pod events per read instead of ~14 at 64 KiB
+(``python -m bench peers`` bulk under ``strace -c``: a quarter of the reads);
+1 MiB measured no better in-process. A read returns what the socket has, so
+an event that arrives alone is delivered at once. A fresh ``bytes`` per read
+costs no more than ``recv_into`` a reused buffer (measured), and its chunk
+payloads are sliced out as ``bytes`` with no further copy."""
 
 
 class _Call:
