@@ -46,6 +46,15 @@ ev = WatchDecoder("w", raw=True).feed(b'{"type":"ADDED","object":' + data + b"}\
 assert raw.is_raw(ev.object) and ev.object == obj
 page = raw.decode_list(orjson.dumps({"metadata": {"resourceVersion": "9"}, "items": [obj]}))
 assert raw.is_raw(page["items"][0]) and page["items"][0] == obj
+c = raw.codec(["spec.nodeName", "status.phase"])
+line = b'{"type":"ADDED","object":' + data + b"}\n"
+for r in (c.from_json(data), c.raw_object(obj), WatchDecoder("w", raw=c).feed(line)[0].object,
+          c.decode_list(orjson.dumps({"metadata": {}, "items": [obj]}))["items"][0]):
+    assert raw.is_raw(r) and r == obj and r["spec"] == obj["spec"]
+    assert type(r["spec"]) is raw.RawPart and r["spec"]["nodeName"] == "node-1"
+    assert "status" not in r and r.get("status") is None
+    assert r["spec"]["containers"] == [{"name": "c"}] and list(r["spec"]) == list(obj["spec"])
+    assert pickle.loads(pickle.dumps(r))["spec"]["nodeName"] == "node-1"
 print("ok")
 """
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -194,3 +196,149 @@ def test_raw_objects_are_invisible_to_the_cyclic_gc() -> None:
     obj = ev.object
     assert not gc.is_tracked(obj) and not gc.is_tracked(obj["metadata"])
     assert not gc.is_tracked(from_json(b'{"metadata":{"name":"b"}}'))
+
+
+# --- declared fields (raw.codec, an informer's raw_fields) ---------------------------------
+
+_PATHS = ["spec.nodeName", "status.phase", "spec.a.b", "status", "x.y", "spec.a.c"]
+_part_values = st.fixed_dictionaries({}, optional={
+    "nodeName": _json, "phase": _json, "other": _json,
+    "a": st.fixed_dictionaries({}, optional={"b": _json, "c": _json, "d": _json}) | _json})
+_declared_objects = st.tuples(_objects, st.fixed_dictionaries({}, optional={
+    "spec": _part_values | _json, "status": _part_values | _json,
+    "x": st.fixed_dictionaries({}, optional={"y": _json}) | _json})).map(
+        lambda parts: {**parts[0], **parts[1]})
+
+_NO_VALUE = object()
+
+
+def _walk(obj: Any, path: str) -> Any:
+    """The value at ``path`` read with ``[]`` (an exception's type when a read fails)."""
+    for key in path.split("."):
+        try:
+            obj = obj[key]
+        except (KeyError, TypeError, IndexError) as err:
+            return type(err)
+    return obj
+
+
+def _walk_get(obj: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(obj, Mapping):
+            return _NO_VALUE
+        obj = obj.get(key, _NO_VALUE)
+        if obj is _NO_VALUE:
+            return obj
+    return obj
+
+
+class _NoDecoding:
+    """While entered, reading a raw object's undecoded parts raises (declared ones must not)."""
+
+    NAMES = ("_split_top", "_split_at", "_split_meta", "_raw_at", "_part")
+
+    def __enter__(self) -> None:
+        from kubecache import raw
+
+        def refuse(*args: Any) -> Any:
+            raise AssertionError("a declared field was decoded from the bytes")
+
+        self.saved = {name: getattr(raw, name) for name in self.NAMES}
+        for name in self.NAMES:
+            setattr(raw, name, refuse)
+
+    def __exit__(self, *exc: object) -> None:
+        from kubecache import raw
+        for name, value in self.saved.items():
+            setattr(raw, name, value)
+
+
+def _dicts_down(d: Any, path: str) -> bool:
+    """Whether every prefix of ``path`` in ``d`` is an object, absent or null (then the
+    declared value is kept and reading it decodes nothing)."""
+    cur = d
+    for key in path.split(".")[:-1]:
+        if not isinstance(cur, dict):
+            return cur is None
+        cur = cur.get(key)
+        if cur is None:
+            return True
+    return isinstance(cur, dict) or cur is None
+
+
+@settings(max_examples=300)
+@given(_declared_objects, st.lists(st.sampled_from(_PATHS), min_size=1, max_size=4),
+       st.integers(0, 3))
+def test_declared_fields_read_as_the_dict_does(d: dict[str, Any], paths: list[str],
+                                               layout: int) -> None:
+    from kubecache.meta import get_path
+    from kubecache.raw import RawPart, codec
+
+    c = codec(paths)
+    data = orjson.dumps(d)
+    line = [b'{"type":"ADDED","object":%s}\n' % data, b'{"object":%s,"type":"ADDED"}' % data,
+            b'{"type":"ADDED","object":%s}' % data, b'{"type":"ADDED","object":%s}\r\n' % data
+            ][layout]
+    ev = c.decode_event(line)
+    assert ev is not None
+    page = c.decode_list(orjson.dumps({"metadata": {}, "items": [d]}))
+    made = [c.from_json(data), c.raw_object(d), ev.object, page["items"][0]]
+    made.append(pickle.loads(pickle.dumps(made[0])))  # the declared fields travel along
+    for r in made:
+        _assert_reads_equal(r, d)
+        for path in _PATHS:  # declared or not, nested reads answer as the dict's
+            assert _walk(r, path) == _walk(d, path)
+            assert _walk_get(r, path) == _walk_get(d, path)
+            assert get_path(r, path) == get_path(d, path)
+        for path in c.paths:
+            top = path.split(".")[0]
+            if isinstance(d.get(top), dict) and "." in path:
+                view = r[top]
+                assert type(view) is RawPart and view == d[top] and d[top] == view
+                assert list(view) == list(d[top]) and len(view) == len(d[top])
+                assert thaw(view) == d[top] and orjson.loads(view.to_json()) == d[top]
+                assert pickle.loads(pickle.dumps(view)) == d[top]
+                assert copy.deepcopy(view) == d[top]
+                with pytest.raises(ReadOnlyObjectError):
+                    view["new"] = 1
+            if _dicts_down(d, path):
+                with _NoDecoding():
+                    assert _walk(r, path) == _walk(d, path)
+                    assert get_path(r, path) == get_path(d, path)
+                    if isinstance(d.get(top), dict) and path.count(".") == 1:
+                        leaf = path.split(".")[1]
+                        assert (leaf in r[top]) == (leaf in d[top])
+            value = _walk(r, path)
+            if isinstance(value, (dict, list)):  # a declared container: a copy per read
+                value.clear()
+                assert _walk(r, path) == _walk(d, path)
+
+
+def test_declared_paths_are_validated_and_normalized() -> None:
+    from kubecache.raw import codec
+
+    assert codec(["status.phase", "spec.nodeName", "spec.nodeName"]).paths == (
+        "spec.nodeName", "status.phase")
+    assert codec(["spec", "spec.nodeName"]).paths == ("spec",)  # under a declared path
+    assert codec(["kind", "metadata.name", "metadata.labels.app"]).paths == ()  # kept anyway
+    assert codec(["spec.nodeName"]) is codec(("spec.nodeName",))
+    for bad in ("", "spec..nodeName", ".spec", "spec.", 7):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            codec([bad])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"'metadata\.uid'"):
+        codec(["metadata.uid"])
+    with pytest.raises(ValueError, match="one path"):
+        codec("spec.nodeName")
+
+
+def test_a_declared_field_costs_no_decode_through_the_watch_decoder() -> None:
+    from kubecache._wire.ndjson import WatchDecoder
+    from kubecache.raw import codec
+
+    obj = {"metadata": {"name": "a", "namespace": "n"}, "spec": {"nodeName": "node-1", "x": 1}}
+    line = b'{"type":"ADDED","object":' + orjson.dumps(obj) + b"}\n"
+    ev = WatchDecoder("w", raw=codec(["spec.nodeName"])).decoder(line)
+    assert ev is not None
+    with _NoDecoding():
+        assert ev.object["spec"]["nodeName"] == "node-1"
+    assert ev.object["spec"]["x"] == 1 and ev.object == obj

@@ -144,7 +144,7 @@ class InformerCore(Generic[L]):
         self._resync_check_period = float(resync_period)
         self._min_resync = float(opts.min_resync_period)
         self._transform = opts.transform
-        self._storage = storage_transform(opts.storage)  # applied after _transform
+        self._storage = storage_transform(opts.storage, opts.raw_fields)  # after _transform
         self._gc_frozen = False
         self._clock: Clock = opts.clock or RealClock()
         indexer = _InformerCache(deletion_handling_meta_namespace_key_func, dict(indexers or {}))
@@ -345,7 +345,8 @@ class InformerCore(Generic[L]):
                                   rv_reached=self._freshness.reached,
                                   observe=self.stats.processing_latency.observe,
                                   name=self.name or "informer")
-        source = (raw_source(self.lister_watcher) if self.options.storage == "raw"
+        source = (raw_source(self.lister_watcher, self.options.raw_fields)
+                  if self.options.storage == "raw"
                   else self.lister_watcher)  # a kube source then decodes into raw objects
         reflector = reflector_type(source, self.expected_type, pipeline,
                                    self._resync_check_period,

@@ -13,6 +13,7 @@ informer keywords too).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -47,6 +48,12 @@ class InformerOptions:
       object's JSON bytes with only what the cache needs decoded; a
       ``kubecache.kube`` source then decodes straight into it). Any is applied
       after ``transform``.
+    - ``raw_fields``: with ``storage="raw"``, dotted JSON paths (e.g.
+      ``("spec.nodeName", "status.phase")``) decoded in the same pass as the
+      metadata and kept, so reading them (``obj["spec"]["nodeName"]``, field
+      selectors, index functions, :func:`kubecache.meta.get_path`) costs no
+      decode (:func:`kubecache.raw.codec`). A bad path, or paths with any
+      other storage, is a ``ValueError`` naming it.
     - ``min_resync_period``: the shortest handler resync period honoured.
     - ``gc_freeze``: after the first list, ``gc.collect()`` + ``gc.freeze()``
       (process-wide; see :class:`~kubecache.informer.SharedIndexInformer`).
@@ -63,6 +70,7 @@ class InformerOptions:
 
     transform: TransformFunc | None = None
     storage: str = "dicts"
+    raw_fields: tuple[str, ...] = ()
     min_resync_period: float = MINIMUM_RESYNC_PERIOD
     gc_freeze: bool = False
     backlog_warning: int = BACKLOG_WARNING
@@ -75,6 +83,20 @@ class InformerOptions:
         if self.storage not in STORAGES:
             raise ValueError(f"storage {self.storage!r} is not one of "
                              f"{', '.join(map(repr, STORAGES))}")
+        if isinstance(self.raw_fields, (str, bytes)):
+            raise ValueError(f"raw_fields {self.raw_fields!r}: give a sequence of dotted "
+                             "paths, e.g. ('spec.nodeName',)")
+        fields = tuple(self.raw_fields)
+        if fields:
+            if self.storage != "raw":
+                raise ValueError(f"raw_fields {fields!r} need storage='raw' (storage is "
+                                 f"{self.storage!r}): only raw storage keeps declared fields")
+            raw.codec(fields)  # a bad path: a ValueError naming it
+        object.__setattr__(self, "raw_fields", fields)  # (frozen: normalize a list given)
+
+    def raw_codec(self) -> raw.RawCodec:
+        """The :class:`~kubecache.raw.RawCodec` raw storage decodes with (its ``raw_fields``)."""
+        return raw.codec(self.raw_fields)
 
     @classmethod
     def build(cls, options: InformerOptions | None, tuning: InformerTuning | dict[str, Any],
@@ -123,6 +145,7 @@ class InformerTuning(TypedDict, total=False):
 
     transform: TransformFunc | None
     storage: str | None
+    raw_fields: Sequence[str] | None
     min_resync_period: float | None
     gc_freeze: bool | None
     backlog_warning: int | None
@@ -143,18 +166,19 @@ TUNING_KEYWORDS = frozenset(
 """Every keyword :meth:`InformerOptions.build` accepts."""
 
 
-def storage_transform(storage: str) -> TransformFunc | None:
+def storage_transform(storage: str, raw_fields: Sequence[str] = ()) -> TransformFunc | None:
     """The transform that puts objects into ``storage`` (``None`` for ``"dicts"``).
 
     ``"compressed"`` gives a new transform on each call: its preset dictionary
     is learnt from the first object it sees, so each informer has its own.
+    ``raw_fields``: the fields raw storage keeps decoded (:func:`kubecache.raw.codec`).
     """
     if storage == "compact":
         return compact.compact_object
     if storage == "compressed":
         return compact.compressed()
     if storage == "raw":
-        return raw.raw_object
+        return raw.codec(raw_fields).raw_object
     return None
 
 
