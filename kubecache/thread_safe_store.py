@@ -15,7 +15,8 @@ caller computes keys) and guarantees, under one lock:
 - ``replace`` builds the new items and indices aside and swaps them in whole,
   so readers see the old content or the new one, never half of each.
 - Reads copy out under the same lock, so a reader never sees an item that is
-  present but missing from an index.
+  present but missing from an index (``get`` of one key reads the item map
+  alone, which needs no lock).
 
 Each index maps a value to ``{key: object}`` (not just keys), so
 ``by_index`` is one copy of the matching objects, with no lookups into the item
@@ -179,9 +180,13 @@ class ThreadSafeStore:
         return slot
 
     def get(self, key: str) -> tuple[Any, bool]:
-        """``(item, True)``, or ``(None, False)`` when ``key`` is absent."""
-        with self._lock:
-            item = self._items.get(key, _MISSING)
+        """``(item, True)``, or ``(None, False)`` when ``key`` is absent.
+
+        Without the lock: one read of the item map is atomic (writers put or
+        swap whole objects and maps), and nothing else is read with it. The
+        informer folds every event through here.
+        """
+        item = self._items.get(key, _MISSING)
         if item is _MISSING:
             return None, False
         return item, True
