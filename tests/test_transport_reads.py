@@ -185,6 +185,26 @@ def test_any_writes_give_the_same_events_through_the_client(cuts: list[int]) -> 
     assert b"".join(got) == b"".join(lines)
 
 
+def test_a_catching_up_stream_through_the_reused_read_buffer() -> None:
+    """Megabytes at once (the read buffer grows), then a lone event: every piece is its own
+    ``bytes`` (none refers to the reused buffer), and they join to the stream."""
+    lines = [line * 30 for line in _events(3000)]
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(x), x) for x in lines)
+    hold = threading.Event()
+    port, thread = _serve([wire[:len(wire) // 2], wire[len(wire) // 2:], b"0\r\n\r\n"], hold)
+    client = _client(port)
+    try:
+        with client.stream("/api/v1/pods", {"watch": "1"}) as response:
+            got = [piece for pieces in response.pieces() for piece in pieces]
+    finally:
+        hold.set()
+        client.close()
+        thread.join(10.0)
+    assert all(type(piece) is bytes for piece in got)
+    assert b"".join(got) == b"".join(lines)
+    assert len(got) < len(lines) * 1.01  # a piece per chunk, but for those cut by a read
+
+
 def test_a_body_cut_inside_a_chunk_is_an_error() -> None:
     line = _events(1)[0]
     hold = threading.Event()

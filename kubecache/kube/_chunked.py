@@ -51,16 +51,20 @@ class ChunkedDecoder:
         out = self.pieces(data)
         return out[0] if len(out) == 1 else b"".join(out)
 
-    def pieces(self, data: bytes) -> list[bytes]:
-        """The payload carried by ``data``, one piece per chunk (or part of one) it holds.
+    def pieces(self, data: bytes | bytearray, end: int | None = None) -> list[bytes]:
+        """The payload carried by ``data[:end]``, one piece per chunk (or part of one) it holds.
 
         Not joined: the API server sends each watch event as one chunk, so a
         piece is usually one whole event line, which the line splitter then
-        takes as it is (no join, no split: each byte is copied once, out of
-        the read).
+        takes as it is (no join, no split). Each piece is ``bytes`` copied
+        once out of ``data``, which may be a reused read buffer
+        (``bytearray``): nothing returned or held refers to it.
         """
         out: list[bytes] = []
-        pos, end = 0, len(data)
+        pos = 0
+        if end is None:
+            end = len(data)
+        view = memoryview(data)
         find, append = data.find, out.append
         while pos < end:
             state = self._state
@@ -68,7 +72,7 @@ class ChunkedDecoder:
                 # The usual case: whole "<hex>\r\n<data>\r\n" chunks inside this read,
                 # taken by one tight loop (a plain lowercase or uppercase size, no extension).
                 while True:
-                    nl = find(b"\n", pos, pos + _FAST_LINE)
+                    nl = find(b"\n", pos, pos + _FAST_LINE if pos + _FAST_LINE < end else end)
                     if nl <= pos or data[nl - 1] != 13:
                         break
                     text = data[pos:nl - 1]
@@ -83,13 +87,13 @@ class ChunkedDecoder:
                     if (size <= 0 or stop + 2 > end or len(text) != (size.bit_length() + 3) >> 2
                             or not data.startswith(b"\r\n", stop)):
                         break
-                    append(data[start:stop])
+                    append(view[start:stop].tobytes())
                     pos = stop + 2
                 if pos >= end:
                     break
             if state == _DATA:
                 take = min(self._left, end - pos)
-                out.append(data[pos:pos + take])
+                append(view[pos:pos + take].tobytes())
                 pos += take
                 self._left -= take
                 if self._left == 0:
@@ -114,7 +118,8 @@ class ChunkedDecoder:
                     self._state = _DONE
         return out
 
-    def _take_line(self, data: bytes, pos: int, end: int) -> tuple[bytes | None, int]:
+    def _take_line(self, data: bytes | bytearray, pos: int,
+                   end: int) -> tuple[bytes | None, int]:
         """A whole line (CRLF or LF ended, without it) from the buffer and ``data``."""
         nl = data.find(b"\n", pos, end)
         if nl < 0:
@@ -129,7 +134,7 @@ class ChunkedDecoder:
             line = bytes(self._line)
             self._line.clear()
         else:
-            line = data[pos:nl]
+            line = bytes(data[pos:nl])
         if line[-1:] == b"\r":
             line = line[:-1]  # the terminator (CRLF or LF) is not part of the line
         if len(line) > MAX_LINE:

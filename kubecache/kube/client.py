@@ -79,15 +79,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "StreamResponse"]
 
-_READ = 262144
-"""Bytes asked of the socket per read (a watch chunk is usually one event, far smaller).
+_READ = 1 << 20
+"""Most bytes asked of the socket per read of a chunked body (a watch chunk is usually one event).
 
-A client catching up takes ~50 pod events per read instead of ~14 at 64 KiB
-(``python -m bench peers`` bulk under ``strace -c``: a quarter of the reads);
-1 MiB measured no better in-process. A read returns what the socket has, so
-an event that arrives alone is delivered at once. A fresh ``bytes`` per read
-costs no more than ``recv_into`` a reused buffer (measured), and its chunk
-payloads are sliced out as ``bytes`` with no further copy."""
+A watch reads into one reused buffer of :data:`_FIRST_READ` bytes, which
+grows to this size while reads fill it (a client catching up: ~200 pod
+events per read instead of ~14 at 64 KiB, ``python -m bench peers`` bulk).
+A read returns what the socket has, so an event that arrives alone is
+delivered at once. Reused, because a fresh ``bytes`` per read of 128 KiB or
+more is an ``mmap``, ``mremap`` and ``munmap`` per read in glibc (~15 us:
+more than the event itself in the trickle regime)."""
+
+_FIRST_READ = 65536
+"""The read buffer a watch starts with (the idle cost per open watch)."""
 
 
 class _Call:
@@ -197,20 +201,39 @@ class StreamResponse:
             # reused afterwards, as urllib3 did not see the body.
             decoder = ChunkedDecoder(self.what)
             pieces = decoder.pieces
-            data = raw.read1(amt)  # what the buffer holds past the head, or one read
-            # The buffer is empty now: read the socket itself (no Python-level
-            # SocketIO/BufferedReader frames per read; its timeout still applies).
+            first = min(amt, _FIRST_READ)
+            data = raw.read1(first)  # what the file's buffer holds past the head, or one read
+            if not data:
+                raise ProtocolError(f"{self.what}: connection closed inside the body")
+            payload = pieces(data)
+            if payload:
+                yield payload
+            # The file's buffer is empty now: read the socket itself, into one
+            # reused buffer (no Python-level SocketIO/BufferedReader frames and
+            # no allocation per read; the socket's timeout still applies).
             sock = _body_socket(raw)
-            read = sock.recv if sock is not None else raw.read1
-            while True:
-                if not data:
+            if sock is None:
+                while not decoder.done:
+                    data = raw.read1(amt)
+                    if not data:
+                        raise ProtocolError(f"{self.what}: connection closed inside the body")
+                    payload = pieces(data)
+                    if payload:
+                        yield payload
+                return
+            recv_into = sock.recv_into
+            size = first
+            buffer = bytearray(size)
+            while not decoder.done:
+                n = recv_into(buffer)
+                if not n:
                     raise ProtocolError(f"{self.what}: connection closed inside the body")
-                payload = pieces(data)
+                payload = pieces(buffer, n)
                 if payload:
                     yield payload
-                if decoder.done:
-                    break
-                data = read(amt)
+                if n == size and size < amt:  # a client catching up: larger reads
+                    size = min(amt, size * 4)
+                    buffer = bytearray(size)
         elif response.chunked:
             for chunk in response.read_chunked(amt, decode_content=False):
                 if chunk:
