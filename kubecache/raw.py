@@ -135,6 +135,8 @@ class _RawObjectReads(_Reads):
         elif (fields := self._fields) is not None and (
                 slot := _LAYOUTS[type(fields)].get(key)) is not None:
             value = getattr(fields, slot[0])
+            if type(value) is slot[1]:  # an object with declared fields under it: a view
+                return RawPart(self, (key,), value)
             if value is _ABSENT:
                 raise KeyError(key)
             return _declared(self, (key,), value, slot[1])
@@ -302,6 +304,8 @@ class _RawPartReads(_Reads):
         if slot is None:
             return _part(self._all()[key])
         value = getattr(node, slot[0])
+        if slot[1] is None and type(value) not in _CONTAINERS and value is not _ABSENT:
+            return value  # a declared scalar: the usual read
         if value is _ABSENT:
             raise KeyError(key)
         return _declared(self._obj, (*self._path, key), value, slot[1])
