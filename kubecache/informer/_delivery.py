@@ -5,20 +5,21 @@ Threads, and what each owns:
 - The *producer* (the reflector's thread, which also applies what it queued;
   or the thread adding a handler, for its catch-up) appends to each
   handler's buffer, owns the backlog warning and the release side of the
-  :class:`~._spent.SpentPool`, and wakes an idle delivery thread with one
-  ``SimpleQueue.put`` (implemented in C: far cheaper than a
-  ``threading.Event``, whose ``set`` and ``wait`` run Python code and
-  allocate a lock per wait).
+  :class:`~._spent.SpentPool`, and rings an idle delivery thread's
+  :class:`~._bell.Bell` (a system call made with the GIL released, so the
+  woken thread takes the GIL at once: see :mod:`._bell` for what that saves).
 - Each handler's *delivery thread* pops from its buffer, owns ``delivered``,
-  ``handler_errors`` and the keep side of the pool, and blocks in
-  ``SimpleQueue.get`` only when the buffer is empty.
+  ``handler_errors``, the keep side of the pool and its bell (closed when
+  the thread ends), and waits on the bell only when the buffer is empty.
 - Whoever calls :meth:`ThreadListener.stop` sets ``_stopped`` (read before
-  each call) and posts a wake-up.
+  each call) and rings.
 
 The wake-up protocol: the delivery thread sets ``_idle`` and then looks at
-the buffer once more before blocking; the producer appends and then looks at
+the buffer once more before waiting; the producer appends and then looks at
 ``_idle``. One of the two always sees the other's write, so a notification
-is never left waiting (a spare wake-up only makes one empty round).
+is never left waiting (a spare ring only makes one empty round). A busy
+delivery thread is never rung: under load, one ring covers every batch
+appended while the thread worked through its buffer.
 
 Lock order (outermost first), as the informer takes them: the DeltaFIFO's
 lock, the informer's delta lock (held while a batch is folded and
@@ -32,10 +33,10 @@ handlers or remove itself.
 from __future__ import annotations
 
 import inspect
-import queue
 import threading
 from typing import Any
 
+from ._bell import Bell, new_bell
 from ._handlers import Notification
 from ._listener import BACKLOG_WARNING, Listener
 
@@ -47,21 +48,23 @@ class ThreadListener(Listener):
                  *, backlog_warning: int = BACKLOG_WARNING) -> None:
         super().__init__(handler, requested_resync, resync, now,
                          backlog_warning=backlog_warning)
-        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._bell: Bell | None = None
+        """Created by :meth:`start` (a descriptor), closed by the delivery thread as it ends."""
         self._idle = False
         self._thread: threading.Thread | None = None
 
     def _append(self, notes: list[Notification]) -> None:
         buffer = self._buffer
         buffer.extend(notes)
-        if self._idle:
+        if self._idle:  # only a started thread says so: the bell exists
             self._idle = False
-            self._wakeups.put(None)
+            self._bell.ring()  # type: ignore[union-attr]
         backlog = len(buffer)
         if backlog >= self._warn_at or backlog < self._calm_below:
             self._backlog_changed(backlog)
 
     def start(self) -> None:
+        self._bell = new_bell()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"informer handler {self.name}")
         self._thread.start()
@@ -69,7 +72,9 @@ class ThreadListener(Listener):
     def stop(self) -> None:
         """Deliver nothing more (the call in progress, if any, finishes)."""
         self._stopped = True
-        self._wakeups.put(None)
+        bell = self._bell
+        if bell is not None:
+            bell.ring()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the delivery thread; a no-op from that thread (a handler removing itself)."""
@@ -78,7 +83,15 @@ class ThreadListener(Listener):
             thread.join(timeout)
 
     def _run(self) -> None:
-        buffer, wait, keep = self._buffer, self._wakeups.get, self.spent.keep
+        bell = self._bell
+        assert bell is not None
+        try:
+            self._deliver(bell)
+        finally:
+            bell.close()
+
+    def _deliver(self, bell: Bell) -> None:
+        buffer, wait, keep = self._buffer, bell.wait, self.spent.keep
         popleft = buffer.popleft
         deliver = self.deliver
         while not self._stopped:
