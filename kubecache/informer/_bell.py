@@ -31,6 +31,7 @@ close from writing to a descriptor number the process may have reused.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -41,7 +42,7 @@ class Bell(Protocol):
     def ring(self) -> None:
         """Wake the waiting thread (or make its next wait return at once); after close: nothing."""
 
-    def wait(self) -> None:
+    def wait(self) -> object:
         """Sleep until rung (at once if rung since the last wait); the one waiting thread only."""
 
     def close(self) -> None:
@@ -66,19 +67,19 @@ class QueueBell:
 class EventFdBell:
     """A bell on a Linux ``eventfd``: rings add to its counter, a wait reads and clears it."""
 
-    __slots__ = ("_fd", "_lock")
+    __slots__ = ("_fd", "_lock", "wait")
 
     def __init__(self) -> None:
         self._fd = os.eventfd(0, os.EFD_CLOEXEC)  # type: ignore[attr-defined,unused-ignore]
         self._lock = threading.Lock()
+        self.wait = functools.partial(
+            os.eventfd_read, self._fd)  # type: ignore[attr-defined,unused-ignore]
+        """Read (and clear) the counter: a C call, no Python frame between the loop and the read."""
 
     def ring(self) -> None:
         with self._lock:
             if self._fd >= 0:
                 os.eventfd_write(self._fd, 1)  # type: ignore[attr-defined,unused-ignore]
-
-    def wait(self) -> None:
-        os.eventfd_read(self._fd)  # type: ignore[attr-defined,unused-ignore]
 
     def close(self) -> None:
         with self._lock:
