@@ -79,16 +79,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "StreamResponse"]
 
-_READ = 1 << 20
+_READ = 1 << 18
 """Most bytes asked of the socket per read of a chunked body (a watch chunk is usually one event).
 
 A watch reads into one reused buffer of :data:`_FIRST_READ` bytes, which
-grows to this size while reads fill it (a client catching up: ~200 pod
-events per read instead of ~14 at 64 KiB, ``python -m bench peers`` bulk).
-A read returns what the socket has, so an event that arrives alone is
+grows to this size once a read fills it (a client catching up: ~50 pod
+events per read instead of ~14 at 64 KiB, ``python -m bench peers`` bulk;
+1 MiB made the delivered-handler informer slower there: larger batches). A
+read returns what the socket has, so an event that arrives alone is
 delivered at once. Reused, because a fresh ``bytes`` per read of 128 KiB or
-more is an ``mmap``, ``mremap`` and ``munmap`` per read in glibc (~15 us:
-more than the event itself in the trickle regime)."""
+more can be an ``mmap``, ``mremap`` and ``munmap`` per read (glibc, until a
+large block freed has raised its mmap threshold): ~15 us, a quarter of the
+whole per-event cost in the trickle regime."""
 
 _FIRST_READ = 65536
 """The read buffer a watch starts with (the idle cost per open watch)."""
