@@ -12,13 +12,17 @@ per event:
   calls the handler on the reader thread: the floor for a hand-off;
 - ``informer <mode>``: a SharedIndexInformer whose watch reads the same socket
   (one event per read), with one handler: ``inline``, ``delivered`` (the bell
-  this platform gets) and ``delivered queue`` (the SimpleQueue bell forced).
+  this platform gets) and ``delivered queue`` (the SimpleQueue bell forced);
+- ``asyncio informer <mode>``: the AsyncSharedIndexInformer on the default loop,
+  reading the socket with ``loop.sock_recv``: ``inline`` and ``delivered``
+  (the handler's task woken through a future).
 
 The machine is often shared: compare rows of one run, not runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import queue
@@ -28,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -290,6 +294,78 @@ def informer(mode: str, n: int, lines: bytes) -> tuple[float, float]:
     return (cpu1 - cpu0) / n * 1e6, (sw1 - sw0) / n
 
 
+class _AsyncWatch:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.stopped = asyncio.Event()
+
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        loop, loads = asyncio.get_running_loop(), orjson.loads
+        pending = b""
+        while True:
+            data = await loop.sock_recv(self.sock, 65536)
+            if not data:
+                break
+            pending += data
+            *got, pending = pending.split(b"\n")
+            yield [loads(line) for line in got]
+        await self.stopped.wait()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class _AsyncListWatch(_ListWatch):
+    async def list(self, options: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().list(options)
+
+    async def watch(self, options: Any) -> Any:
+        if self.watched:
+            return _Idle()
+        self.watched = True
+        self.sock.setblocking(False)
+        return _AsyncWatch(self.sock)
+
+
+def asyncio_informer(mode: str, n: int, lines: bytes) -> tuple[float, float]:
+    """(CPU µs, voluntary switches) per event through an AsyncSharedIndexInformer."""
+    from kubecache.aio import AsyncSharedIndexInformer
+    from kubecache.informer import ResourceEventHandlerFuncs
+
+    sock, child = feed(n, lines)
+    count = [0]
+
+    async def main() -> tuple[float, float]:
+        synced, done = asyncio.Event(), asyncio.Event()
+
+        def hit(*_: Any) -> None:
+            count[0] += 1
+            if count[0] == KEYS:
+                synced.set()
+            elif count[0] >= KEYS + n:
+                done.set()
+
+        inf = AsyncSharedIndexInformer(_AsyncListWatch(sock), use_watch_list=False)
+        inf.add_event_handler(ResourceEventHandlerFuncs(
+            on_add=hit, on_update=lambda old, new: hit(), on_delete=hit), inline=mode == "inline")
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(inf.run(stop))
+        await asyncio.wait_for(synced.wait(), 60)
+        cpu0, sw0 = usage()
+        await asyncio.wait_for(done.wait(), 120)
+        cpu1, sw1 = usage()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        return (cpu1 - cpu0) / n * 1e6, (sw1 - sw0) / n
+
+    try:
+        return asyncio.run(main())
+    finally:
+        child.kill()
+        child.wait()
+        sock.close()
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     n = 1_000 if quick else 4_000
     reps = 2 if quick else 3
@@ -301,6 +377,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
         for name in ("inline", *PRIMITIVES)]
     cases += [(f"informer {mode}", lambda mode=mode: informer(mode, n, events))  # type: ignore[misc]
               for mode in ("inline", "delivered", "delivered queue")]
+    cases += [(f"asyncio informer {mode}",
+               lambda mode=mode: asyncio_informer(mode, n, events))  # type: ignore[misc]
+              for mode in ("inline", "delivered")]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in cases}
     for _ in range(reps):  # interleaved: a burst of load elsewhere hits every case alike
         for name, case in cases:
