@@ -15,16 +15,19 @@ GIL, so the woken thread wants a GIL that is taken, and the two meet again
 when the ringer next lets go of it. ``eventfd_write`` is a system call made
 with the GIL released: the woken thread can take the GIL at once, run the
 handler and park again while the ringer is still in (or just out of) the
-call. Measured (``python -m bench handoff``, a SharedIndexInformer fed one
-event per read at 2,000/s): the delivered hand-off costs ~9-10 µs of CPU per
-event above an inline call, against ~21 µs with the queue, and 1.8-1.9
-voluntary context switches per event instead of 2.7-2.9. A pipe (the same
-idea, portable) measured worse than the queue in the informer, so other
-platforms keep the queue.
+call. Measured (four runs of ``python -m bench handoff``: a SharedIndexInformer
+fed one event per read at 2,000/s): the delivered hand-off costs 9-18 µs
+of CPU per event above an inline call, against 17-22 µs with the queue,
+with 1.9 voluntary context switches per event (the reader's ``recv`` and
+the delivery thread's park: the least two threads can do) instead of 2.7-4.0.
+In ``bench peers`` (full-size trickle, three runs) delivered minus inline
+went from 14-27 µs to 5-11 µs. A pipe (the same idea, portable) matched
+eventfd in isolation but not the queue in the informer (three runs each),
+so other platforms keep the queue.
 
-Fallback: where there is no eventfd (not Linux) or no descriptor to be had
-(too many open files), a :class:`QueueBell` (``SimpleQueue``) does the same job at the old
-cost. Descriptors are closed by :meth:`Bell.close` (the delivery thread's
+Fallback: where there is no eventfd (not Linux) or no descriptor to be
+had (too many open files), a :class:`QueueBell` (``SimpleQueue``) does the
+same job at the old cost. Descriptors are closed by :meth:`Bell.close` (the delivery thread's
 last act); a ring after it is a no-op -- a lock keeps a ring that raced a
 close from writing to a descriptor number the process may have reused.
 """
