@@ -4,10 +4,11 @@ Why not the HTTP library's own reader: urllib3's ``read_chunked`` returns
 one chunk per call, and the API server flushes each watch event as its own
 chunk, so a client catching up (hundreds of events already in the socket
 buffer) would still hand them to the reflector one at a time. Reading what
-the socket has (``read1``) and stripping the framing here gives every event
-that arrived together in one piece, which the reflector applies as one batch
-(one fold, one wake-up per handler). ``python -m bench peers`` (bulk) and
-``python -m bench transport`` measure it.
+the socket has (into one reused buffer, see ``StreamResponse``) and
+stripping the framing here gives every event that arrived together in one
+read, which the reflector applies as one batch (one fold, one wake-up per
+handler); each chunk's payload is copied out once, as its own ``bytes``.
+``python -m bench peers`` (bulk) and ``python -m bench transport`` measure it.
 
 Bounded: a chunk-size or trailer line longer than :data:`MAX_LINE` (not
 counting its CRLF or LF terminator) is a
