@@ -234,6 +234,34 @@ class DeltaFIFO(QueueBase):
                     self._wake_waiter_locked()
         return rejected
 
+    def apply_now(self, etype: str, obj: Any, process: Callable[[list[tuple[str, Deltas]]], object],
+                  limit: int = 256) -> None:
+        """One watch change (``ADDED|MODIFIED|DELETED``, obj) queued, then everything drained.
+
+        :meth:`add` / :meth:`update` / :meth:`delete` followed by :meth:`drain`
+        under one lock acquisition, for a producer that applies what it queues
+        (the informer, an event read alone). With nothing else queued, the
+        change goes to ``process`` without passing through the line. Raises
+        what the key function raises, with nothing queued.
+        """
+        key = (self.key_of(obj) if isinstance(obj, (Deltas, DeletedFinalStateUnknown))
+               else compute_key(self._key_func, obj))
+        action = _WATCH_ACTIONS[etype]
+        with self._lock:
+            self._populated = True
+            if action is _DELETED and key not in self._items and not self._known_has(key):
+                pass  # already reported (e.g. by a relist): nothing to queue
+            elif (not self._items and not self._stale and self._compress is None
+                    and self._transformer is None):
+                deltas = Deltas()
+                deltas.append(_tuple_new(Delta, (action, obj)))
+                process([(key, deltas)])
+                return
+            else:
+                self._queue_action_locked(action, obj, key)
+            while (ready := self._ready_key_locked()) is not None:
+                process(self._batch_locked(ready, limit))
+
     def add_if_not_present(self, obj: Any) -> None:
         """Put a popped ``Deltas`` back unless its key was queued again meanwhile."""
         if not isinstance(obj, list):

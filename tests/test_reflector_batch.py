@@ -185,3 +185,39 @@ def test_pipeline_apply_many_matches_one_write_each(batches: list[list[Any]]) ->
         model.flush()
         assert [(tuple(change), type(err)) for change, err in refused] == want
     assert batched_out == model_out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_change, max_size=20), st.sampled_from(["plain", "compressing", "transforming"]),
+       st.lists(st.booleans(), max_size=20))
+def test_apply_now_matches_a_write_then_a_drain(changes: list[Any], kind: str,
+                                                 queued_first: list[bool]) -> None:
+    """An event read alone: one change queued and drained under one lock round."""
+    fast, model = _fifo(kind), _fifo(kind)
+    fast_out: list[Any] = []
+    model_out: list[Any] = []
+
+    def recorder(out: list[Any]) -> Any:
+        return lambda batch: out.extend(
+            (key, [(d.type.value, d.object) for d in deltas]) for key, deltas in batch)
+
+    ops = {"ADDED": model.add, "MODIFIED": model.update, "DELETED": model.delete}
+    for change, first in zip(changes, queued_first + [False] * len(changes), strict=False):
+        if first:  # something already in line: the change queues behind it
+            for fifo in (fast, model):
+                fifo.add(pod("z", rv="1"))
+        fast_error = model_error = None
+        try:
+            fast.apply_now(change[0], change[1], recorder(fast_out))
+        except Exception as err:
+            fast_error = type(err)
+        try:
+            ops[change[0]](change[1])
+        except Exception as err:
+            model_error = type(err)
+        model.drain(recorder(model_out))
+        if fast_error is not None:  # refused before anything changed: drain what was queued
+            fast.drain(recorder(fast_out))
+        assert fast_error == model_error
+        assert fast_out == model_out
+        assert fast.list_keys() == model.list_keys() == []

@@ -170,16 +170,20 @@ class InlinePipeline(Store):
             obj = self._transformed(obj)
             if obj is _FAILED:
                 return
-        self._fifo.add(obj)
-        self._drain()
+        if self._held:
+            self._fifo.add(obj)
+        else:  # queued and applied under one lock round (an event read alone)
+            self._fifo.apply_now("ADDED", obj, self._process, BATCH)
 
     def update(self, obj: Any) -> None:
         if self._transform is not None:
             obj = self._transformed(obj)
             if obj is _FAILED:
                 return
-        self._fifo.update(obj)
-        self._drain()
+        if self._held:
+            self._fifo.update(obj)
+        else:
+            self._fifo.apply_now("MODIFIED", obj, self._process, BATCH)
 
     def delete(self, obj: Any) -> None:
         if self._transform is not None and not isinstance(obj, DeletedFinalStateUnknown):
@@ -188,8 +192,10 @@ class InlinePipeline(Store):
                 key = meta_namespace_key_func(obj)
                 out = DeletedFinalStateUnknown(key, self._cached(key)[0])
             obj = out
-        self._fifo.delete(obj)
-        self._drain()
+        if self._held:
+            self._fifo.delete(obj)
+        else:
+            self._fifo.apply_now("DELETED", obj, self._process, BATCH)
 
     def apply_many(self, changes: builtins.list[Any]) -> builtins.list[Any]:
         """Changes ``(type, obj)`` of events read together: transformed, queued as one, drained.

@@ -527,8 +527,12 @@ class ReflectorMachine:
             return None
         codec = self.codec
         erv: Any = None
-        if codec is KUBERNETES:  # its split, inlined for the usual shapes (a dict object)
-            if type(event) is dict:
+        if codec is KUBERNETES:  # its split, inlined for the usual shapes
+            if type(event) is _Event:
+                etype, obj = event
+                if type(obj) is not dict:  # e.g. a raw object: its own fast getter
+                    erv = get_resource_version(obj)
+            elif type(event) is dict:
                 etype, obj = event.get("type", ""), event.get("object")
             elif isinstance(event, tuple) and len(event) == 2:
                 etype, obj = event

@@ -11,7 +11,7 @@ order; both front ends share it, so applying an effect means one thing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from .._gc import PageFreeze, gc_paused, gc_paused_for
@@ -199,8 +199,13 @@ class EffectApplier:
         """
         machine = self.machine
         assert machine is not None, "an applier without a machine takes no events"
-        if type(batch) is not list and isinstance(batch, Sized) and len(batch) == 1:
-            batch = list(batch)  # a read of one line (the trickle regime): decode it here
+        if type(batch) is not list:
+            try:
+                one = len(batch) == 1  # type: ignore[arg-type]
+            except TypeError:  # an unsized batch: read as it comes
+                one = False
+            if one:
+                batch = list(batch)  # a read of one line (the trickle regime): decode it here
         if type(batch) is list and len(batch) == 1:
             effect = machine.on_event(batch[0])
             if type(effect) is ApplyOne:
