@@ -504,9 +504,7 @@ class ReflectorMachine:
         if type(state) is Streaming:
             return (yield from self._initial_events(state, iter(batch), hold))
         if type(state) is Watching:
-            if hold:
-                return (yield from self._many(state, iter(batch)))
-            return (yield from self._events(state, iter(batch), hold))
+            return (yield from self._many(state, iter(batch), hold))
         raise RuntimeError(f"{self.name}: events while {type(state).__name__}")
 
     def on_event(self, event: Any) -> ApplyOne | BaseException | None:
@@ -568,58 +566,15 @@ class ReflectorMachine:
         self._tail = (rv, n + 1)
         return _new(ApplyOne, (write, obj, ""))
 
-    def _events(self, state: Watching, events: Iterator[Any], hold: bool) -> EventEffects:
-        split = self.codec.split
-        counts = self.stats.events
-        expected = self.expected_type
-        rv = state.rv
-        n = 0
-        error: BaseException | None = None
-        if hold:
-            yield _HOLD
-        try:
-            for event in events:
-                etype, obj, erv = split(event)
-                if etype == "ERROR":
-                    error = self.codec.status_error(obj)
-                    break
-                if expected is not None and not self._type_ok(obj):
-                    self._skip_type(etype, obj)
-                    continue
-                if etype in _OPS:
-                    yield Apply(etype, obj)
-                elif etype != "BOOKMARK":
-                    self.stats.skipped += 1
-                    logger.warning("%s: skipping watch event of unknown type %r", self.name,
-                                   etype)
-                    continue
-                counts[etype] += 1
-                n += 1
-                if erv:
-                    if len(erv) <= len(rv) and (len(erv) < len(rv) or erv < rv):
-                        self._regressed(etype, obj, erv, rv)
-                    rv = erv
-        finally:
-            with self._lock:  # the timer may have moved the resync deadline meanwhile
-                current = self._state
-                resync_at = current.resync_at if isinstance(current, Watching) else (
-                    state.resync_at)
-                self._state = Watching(rv, state.started, state.events + n, resync_at)
-        if hold:
-            yield _FLUSH
-        if rv != state.rv:
-            yield SetRV(rv)
-        return error
+    def _many(self, state: Watching, events: Iterator[Any], hold: bool) -> EventEffects:
+        """Events read together: judged in one loop, applied as one change list.
 
-    def _many(self, state: Watching, events: Iterator[Any]) -> EventEffects:
-        """Events read together (more than one): judged in one loop, applied as one change list.
-
-        The same rules as :meth:`_events`, without a yield per event: the
-        changes are collected and yielded as one :class:`ApplyMany` between
-        :class:`Hold` and :class:`Flush` (the drivers read a batch with the
-        cyclic GC paused, so a read's objects may wait for each other). Changes
-        read before the batch broke off (an ERROR event, a broken stream) are
-        applied all the same.
+        No yield per event: the changes are collected and yielded as one
+        :class:`ApplyMany` between :class:`Hold` and :class:`Flush` (the
+        drivers read a batch with the cyclic GC paused, so a read's objects
+        may wait for each other); a batch of one (``hold`` false) yields its
+        :class:`Apply` alone. Changes read before the batch broke off (an
+        ERROR event, a broken stream) are applied all the same.
         """
         split = self.codec.split
         fast = self.codec is KUBERNETES
@@ -630,7 +585,8 @@ class ReflectorMachine:
         error: BaseException | None = None
         changes: list[Apply] = []
         append = changes.append
-        yield _HOLD
+        if hold:
+            yield _HOLD
         try:
             for event in events:
                 erv: Any = None
@@ -664,9 +620,7 @@ class ReflectorMachine:
                         self._regressed(etype, obj, erv, rv)
                     rv = erv
         except BaseException:
-            if changes:  # what was read before the stream broke is applied, as it came
-                yield ApplyMany(changes)
-            yield _FLUSH
+            yield from self._written(changes, hold)  # what was read before the stream broke
             raise
         finally:
             with self._lock:  # the timer may have moved the resync deadline meanwhile
@@ -674,12 +628,20 @@ class ReflectorMachine:
                 resync_at = current.resync_at if isinstance(current, Watching) else (
                     state.resync_at)
                 self._state = Watching(rv, state.started, state.events + n, resync_at)
-        if changes:
-            yield ApplyMany(changes)
-        yield _FLUSH
+        yield from self._written(changes, hold)
         if rv != state.rv:
             yield SetRV(rv)
         return error
+
+    @staticmethod
+    def _written(changes: list[Apply], hold: bool) -> Iterator[Effect]:
+        """A batch's changes as effects: one :class:`ApplyMany`, then :class:`Flush`."""
+        if not hold:
+            yield from changes
+            return
+        if changes:
+            yield ApplyMany(changes)
+        yield _FLUSH
 
     def _initial_events(self, state: Streaming, events: Iterator[Any],
                         hold: bool) -> EventEffects:
@@ -715,7 +677,7 @@ class ReflectorMachine:
                             watching, started=state.started, events=state.events + n + 1)
                         self._state = watching
                     yield from step.effects
-                    return (yield from self._events(watching, events, hold))
+                    return (yield from self._many(watching, events, hold))
                 if n == 0 and state.events == 0:
                     # A plain bookmark before any initial event: the server ignored
                     # sendInitialEvents (an old server, or a proxy dropping it).
