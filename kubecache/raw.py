@@ -123,24 +123,10 @@ class _RawObjectReads(_Reads):
         return _split_top(self._raw)
 
     def __getitem__(self, key: str) -> Any:
-        if key == "metadata":
-            if self._scope is not _NO_META:
-                return RawMetadata(self)
-        elif key == "kind":
-            if (value := self._type[0]) is None or type(value) is str:
-                return value
-        elif key == "apiVersion":
-            if (value := self._type[1]) is None or type(value) is str:
-                return value
-        elif (fields := self._fields) is not None and (
-                slot := _LAYOUTS[type(fields)].get(key)) is not None:
-            value = getattr(fields, slot[0])
-            if type(value) is slot[1]:  # an object with declared fields under it: a view
-                return RawPart(self, (key,), value)
-            if value is _ABSENT:
-                raise KeyError(key)
-            return _declared(self, (key,), value, slot[1])
-        return _part(self._top()[key])
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         # The hot path (key functions, indexers, selectors): no exception, no decoding.
