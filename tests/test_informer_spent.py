@@ -73,3 +73,25 @@ def test_one_keeper_and_one_releaser_on_two_threads_never_disagree() -> None:
     assert all(0 <= s <= 64 for s in sizes)
     pool.release(rounds)
     assert len(pool) == 0
+
+
+def test_the_producer_frees_every_handed_back_notification_before_a_lone_event() -> None:
+    from kubecache.clock import FakeClock
+    from kubecache.informer._processor import Processor
+
+    class Listener:
+        def __init__(self) -> None:
+            self.spent = SpentPool(cap=10)
+
+    processor: Processor[Listener] = Processor(FakeClock())  # type: ignore[type-var]
+    listeners = (Listener(), Listener())
+    processor.listeners = listeners
+    kept = [Obj() for _ in range(4)]
+    refs = [weakref.ref(o) for o in kept]
+    for i, obj in enumerate(kept):
+        listeners[i % 2].spent.keep(obj)
+    del kept, obj
+    processor.release_spent()
+    gc.collect()
+    assert [len(listener.spent) for listener in listeners] == [0, 0]
+    assert all(ref() is None for ref in refs)

@@ -110,3 +110,31 @@ def test_a_read_of_one_line_takes_the_one_event_path() -> None:
     # no hold, no flush, no generator: the one write and the rv, as for [event]
     assert sink.calls[calls:] == [("update", pod("a", rv="11")), ("rv", "11")]
     assert m.state == Watching("11", m.state.started, 1, None)  # type: ignore[union-attr]
+
+
+def test_before_one_runs_before_a_lone_event_is_decoded_and_never_for_a_larger_read() -> None:
+    """The informer frees what its delivery threads handed back there (see _processor)."""
+    m, applier, sink, _ = synced(0.0)
+    order: list[str] = []
+
+    class Read:
+        def __init__(self, events: list[Any]) -> None:
+            self.events = events
+
+        def __len__(self) -> int:
+            return len(self.events)
+
+        def __iter__(self) -> Any:
+            for event in self.events:
+                order.append("decode")
+                yield event
+
+    sink.before_one = lambda: order.append("before_one")  # type: ignore[attr-defined]
+    applier.sink = sink  # the applier looks its sink's hooks up when given it
+    assert applier.take(Read([("MODIFIED", pod("a", rv="11"))])) is None
+    assert order == ["before_one", "decode"]
+    order.clear()
+    assert applier.take(Read([("MODIFIED", pod("a", rv="12")),
+                              ("ADDED", pod("b", rv="13"))])) is None
+    assert order == ["decode", "decode"]  # a read of many: the GC pause covers it instead
+    assert m.state == Watching("13", m.state.started, 3, None)  # type: ignore[union-attr]

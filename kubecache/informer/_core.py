@@ -344,6 +344,7 @@ class InformerCore(Generic[L]):
                                   awaits=self._processor.awaits,
                                   rv_reached=self._freshness.reached,
                                   observe=self.stats.processing_latency.observe,
+                                  before_one=self._processor.release_spent,
                                   name=self.name or "informer")
         source = (raw_source(self.lister_watcher, self.options.raw_fields)
                   if self.options.storage == "raw"

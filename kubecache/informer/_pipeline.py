@@ -71,7 +71,9 @@ class InlinePipeline(Store):
     ``transform_failed()`` is called once per failure (to count it);
     ``after_replace()`` after each applied list; ``rv_reached(rv)`` once the
     indexer reflects the server's ``rv``; ``observe(seconds, keys)`` with each
-    batch's processing time per key (client-go's processing latency).
+    batch's processing time per key (client-go's processing latency);
+    ``before_one()``: the reflector calls it before decoding an event read
+    alone (the informer frees its handed-back notifications there).
     """
 
     def __init__(self, fifo: DeltaFIFO, process: Callable[[list[tuple[str, Deltas]]], object],
@@ -82,8 +84,11 @@ class InlinePipeline(Store):
                  awaits: InlineAwaits | None = None,
                  rv_reached: Callable[[str], object] | None = None,
                  observe: Callable[[float, int], object] | None = None,
+                 before_one: Callable[[], object] | None = None,
                  name: str = "informer") -> None:
         self._fifo = fifo
+        if before_one is not None:
+            self.before_one = before_one
         self._process = process if observe is None else _timed(process, observe)
         self._rv_reached = rv_reached
         self._pending_rv = ""

@@ -89,6 +89,22 @@ class Processor(Generic[L]):
             if rest:
                 listener.add_many(rest, initial)
 
+    def release_spent(self) -> None:
+        """Free every notification the delivery loops handed back.
+
+        Called by the producer before it decodes an event read alone: the
+        objects the previous event replaced die before the next are built,
+        as they do with an inline handler. Freed after it instead (as
+        :meth:`distribute` does), the collector's allocation count drifted up
+        by about a pod's containers per trickled event with a delivered dict
+        handler: 43 young and 3 middle collections per 4,000 events instead
+        of 2, each middle one rescanning the cache.
+        """
+        for listener in self.listeners:
+            spent = listener.spent
+            if len(spent):
+                spent.release(len(spent))
+
     def should_resync(self) -> bool:
         """Pick the listeners due for a resync now; true if there is any."""
         now = self._clock.now()

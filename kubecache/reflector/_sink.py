@@ -170,6 +170,8 @@ class EffectApplier:
         self._sink = sink
         self._ops: dict[str, Callable[[Any], object]] = {
             "ADDED": sink.add, "MODIFIED": sink.update, "DELETED": sink.delete}
+        before = getattr(sink, "before_one", None)
+        self._before_one: Callable[[], object] | None = before if callable(before) else None
         many = getattr(sink, "apply_many", None)
         self._apply_many: Callable[[list[Apply]], Rejected] = (
             many if callable(many) else self._one_by_one)
@@ -193,38 +195,52 @@ class EffectApplier:
         Both drivers call this for each batch their watch yields. An event
         read alone (a watch without ``batches()``, or a read of one event)
         takes the machine's :meth:`~ReflectorMachine.on_event`: no generator,
-        no hold. A larger batch is read and applied with the GC paused (CPU
-        only: it is decoded and written with no wait inside). Raises as
-        :meth:`run`.
+        no hold; the sink's optional ``before_one()`` runs first (the
+        informer frees what its delivery threads handed back, so the objects
+        the last event replaced die before the next one is decoded: CPython's
+        allocation count, which triggers its collector, then stays balanced).
+        A larger batch is read and applied with the GC paused (CPU only: it
+        is decoded and written with no wait inside). Raises as :meth:`run`.
         """
         machine = self.machine
         assert machine is not None, "an applier without a machine takes no events"
-        if type(batch) is not list:
+        if type(batch) is list:
+            one = len(batch) == 1
+        else:
             try:
                 one = len(batch) == 1  # type: ignore[arg-type]
             except TypeError:  # an unsized batch: read as it comes
                 one = False
-            if one:
-                batch = list(batch)  # a read of one line (the trickle regime): decode it here
-        if type(batch) is list and len(batch) == 1:
-            effect = machine.on_event(batch[0])
-            if type(effect) is ApplyOne:
-                etype, obj, rv = effect
-                if etype:
-                    try:
-                        self._ops[etype](obj)
-                    except BaseException as err:  # e.g. no key: skip it
-                        if not absorbable(err):
-                            raise
-                        self._rejected(Apply(etype, obj), err)
-                if rv:
-                    self.rv = self.stats.last_sync_rv = rv
-                    self._sink.update_resource_version(rv)
-                return None
-            if effect is not None:
-                return effect  # type: ignore[return-value]
+        if one:
+            if self._before_one is not None:
+                self._before_one()
+            # a read of one line (the trickle regime) is decoded here
+            events = batch if type(batch) is list else list(batch)
+            if len(events) == 1:
+                return self._take_one(machine, events[0])
+            batch = events
         with gc_paused_for(batch):
             return self.run(machine.on_events(batch))
+
+    def _take_one(self, machine: ReflectorMachine, event: Any) -> BaseException | None:
+        """An event read alone, through the machine's one-event path."""
+        effect = machine.on_event(event)
+        if effect is None:  # not watching (a streamed list's initial events)
+            return self.run(machine.on_events([event]))
+        if type(effect) is not ApplyOne:
+            return effect  # type: ignore[return-value]  # the error ending the watch
+        etype, obj, rv = effect
+        if etype:
+            try:
+                self._ops[etype](obj)
+            except BaseException as err:  # e.g. no key: skip it
+                if not absorbable(err):
+                    raise
+                self._rejected(Apply(etype, obj), err)
+        if rv:
+            self.rv = self.stats.last_sync_rv = rv
+            self._sink.update_resource_version(rv)
+        return None
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
