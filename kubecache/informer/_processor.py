@@ -97,7 +97,7 @@ class Processor(Generic[L]):
         as they do with an inline handler. Freed after it instead (as
         :meth:`distribute` does), the collector's allocation count drifted up
         by about a pod's containers per trickled event with a delivered dict
-        handler: 43 young and 3 middle collections per 4,000 events instead
+        handler: 43 young and 3 middle collections per 3,000 events instead
         of 2, each middle one rescanning the cache.
         """
         for listener in self.listeners:
