@@ -151,16 +151,14 @@ class DeltaFIFO(QueueBase):
 
     def add(self, obj: Any) -> None:
         """Append an ``Added`` delta."""
-        # Decoded JSON (a dict) is never a Deltas or a tombstone: key it directly.
-        key = compute_key(self._key_func, obj) if type(obj) is dict else self.key_of(obj)
+        key = self._key_of_change(obj)
         with self._lock:
             self._populated = True
             self._queue_action_locked(_ADDED, obj, key)
 
     def update(self, obj: Any) -> None:
         """Append an ``Updated`` delta."""
-        # Decoded JSON (a dict) is never a Deltas or a tombstone: key it directly.
-        key = compute_key(self._key_func, obj) if type(obj) is dict else self.key_of(obj)
+        key = self._key_of_change(obj)
         with self._lock:
             self._populated = True
             self._queue_action_locked(_UPDATED, obj, key)
@@ -170,44 +168,49 @@ class DeltaFIFO(QueueBase):
         key = self.key_of(obj)
         with self._lock:
             self._populated = True
-            if key not in self._items and not self._known_has(key):
-                return  # already reported (e.g. by a relist): don't report it twice
+            if self._reported_locked(key):
+                return
             self._queue_action_locked(_DELETED, obj, key)
 
+    def _reported_locked(self, key: str) -> bool:
+        """A deletion of ``key`` was already reported (e.g. by a relist): neither queued nor
+        known, so queueing it again would report it twice."""
+        return key not in self._items and not self._known_has(key)
+
+    def _key_of_change(self, obj: Any) -> str:
+        """:meth:`key_of` for a written object (decoded JSON is keyed directly)."""
+        if type(obj) is not dict and isinstance(obj, (Deltas, DeletedFinalStateUnknown)):
+            return self.key_of(obj)
+        return compute_key(self._key_func, obj)
+
     def queue_changes(self, changes: Iterable[tuple[str, Any]],
-                      ) -> list[tuple[tuple[str, Any], BaseException]]:
+                      ) -> list[tuple[int, BaseException]]:
         """Watch changes ``(ADDED|MODIFIED|DELETED, obj)`` read together, queued in order.
 
         What :meth:`add`, :meth:`update` and :meth:`delete` do for each, under
         one lock acquisition: a reflector applying a read of many events pays
         the queue's bookkeeping once per read, not per event. A change whose
-        key cannot be computed is left out and returned with its error (the
-        others are queued); anything else propagates.
+        key cannot be computed is left out and returned as ``(its position,
+        the error)`` (the others are queued); anything else propagates.
         """
         keyed: list[tuple[DeltaType, Any, str]] = []
-        rejected: list[tuple[tuple[str, Any], BaseException]] = []
-        key_func = self._key_func
-        for change in changes:
-            etype, obj = change
+        rejected: list[tuple[int, BaseException]] = []
+        key_of = self._key_of_change
+        for at, (etype, obj) in enumerate(changes):
             try:
-                key = (self.key_of(obj) if isinstance(obj, (Deltas, DeletedFinalStateUnknown))
-                       else compute_key(key_func, obj))
+                keyed.append((_WATCH_ACTIONS[etype], obj, key_of(obj)))
             except BaseException as err:
                 if not absorbable(err):
                     raise
-                rejected.append((change, err))
-                continue
-            keyed.append((_WATCH_ACTIONS[etype], obj, key))
+                rejected.append((at, err))
         if not keyed:
             return rejected
         with self._lock:
             self._populated = True
             if self._transformer is not None or self._compress is not None:
                 for action, obj, key in keyed:
-                    if action is _DELETED and key not in self._items and not (
-                            self._known_has(key)):
-                        continue
-                    self._queue_action_locked(action, obj, key)
+                    if action is not _DELETED or not self._reported_locked(key):
+                        self._queue_action_locked(action, obj, key)
                 return rejected
             # _queue_action_locked, inlined for the plain queue (the informer's).
             items, queue = self._items, self._queue
@@ -216,7 +219,7 @@ class DeltaFIFO(QueueBase):
                 deltas = items.get(key)
                 if deltas is None:
                     if action is _DELETED and not self._known_has(key):
-                        continue  # already reported (e.g. by a relist)
+                        continue  # already reported: see _reported_locked
                     deltas = Deltas()
                     deltas.append(_tuple_new(Delta, (action, obj)))
                     items[key] = deltas
@@ -244,13 +247,12 @@ class DeltaFIFO(QueueBase):
         change goes to ``process`` without passing through the line. Raises
         what the key function raises, with nothing queued.
         """
-        key = (self.key_of(obj) if isinstance(obj, (Deltas, DeletedFinalStateUnknown))
-               else compute_key(self._key_func, obj))
+        key = self._key_of_change(obj)
         action = _WATCH_ACTIONS[etype]
         with self._lock:
             self._populated = True
-            if action is _DELETED and key not in self._items and not self._known_has(key):
-                pass  # already reported (e.g. by a relist): nothing to queue
+            if action is _DELETED and self._reported_locked(key):
+                pass  # nothing to queue; drain what is
             elif (not self._items and not self._stale and self._compress is None
                     and self._transformer is None):
                 deltas = Deltas()

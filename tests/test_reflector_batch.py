@@ -134,7 +134,7 @@ def test_queue_changes_matches_add_update_delete(batches: list[list[Any]], kind:
                 ops[change[0]](change[1])
             except Exception as err:  # the applier skips what a store refuses
                 want.append((change, type(err)))
-        assert [(change, type(err)) for change, err in refused] == want
+        assert [(batch[at], type(err)) for at, err in refused] == want
         assert batched.list_keys() == model.list_keys()
         assert batched.has_synced() == model.has_synced()
     assert _content(batched) == _content(model)

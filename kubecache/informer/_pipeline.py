@@ -87,6 +87,7 @@ class InlinePipeline(Store):
                  before_one: Callable[[], object] | None = None,
                  name: str = "informer") -> None:
         self._fifo = fifo
+        self._queue = {"ADDED": fifo.add, "MODIFIED": fifo.update, "DELETED": fifo.delete}
         if before_one is not None:
             self.before_one = before_one
         self._process = process if observe is None else _timed(process, observe)
@@ -175,20 +176,14 @@ class InlinePipeline(Store):
             obj = self._transformed(obj)
             if obj is _FAILED:
                 return
-        if self._held:
-            self._fifo.add(obj)
-        else:  # queued and applied under one lock round (an event read alone)
-            self._fifo.apply_now("ADDED", obj, self._process, BATCH)
+        self._write("ADDED", obj)
 
     def update(self, obj: Any) -> None:
         if self._transform is not None:
             obj = self._transformed(obj)
             if obj is _FAILED:
                 return
-        if self._held:
-            self._fifo.update(obj)
-        else:
-            self._fifo.apply_now("MODIFIED", obj, self._process, BATCH)
+        self._write("MODIFIED", obj)
 
     def delete(self, obj: Any) -> None:
         if self._transform is not None and not isinstance(obj, DeletedFinalStateUnknown):
@@ -197,10 +192,14 @@ class InlinePipeline(Store):
                 key = meta_namespace_key_func(obj)
                 out = DeletedFinalStateUnknown(key, self._cached(key)[0])
             obj = out
+        self._write("DELETED", obj)
+
+    def _write(self, etype: str, obj: Any) -> None:
+        """Queue one change; unless held, apply it at once (queue and drain in one lock round)."""
         if self._held:
-            self._fifo.delete(obj)
+            self._queue[etype](obj)  # raises what the key function raises, as add() does
         else:
-            self._fifo.apply_now("DELETED", obj, self._process, BATCH)
+            self._fifo.apply_now(etype, obj, self._process, BATCH)
 
     def apply_many(self, changes: builtins.list[Any]) -> builtins.list[Any]:
         """Changes ``(type, obj)`` of events read together: transformed, queued as one, drained.
@@ -210,9 +209,9 @@ class InlinePipeline(Store):
         changes the queue refused (no key), each with its error.
         """
         refused: builtins.list[Any] = []
-        given = changes
-        kept: builtins.list[Any] = []  # which change each prepared one came from
+        kept: builtins.list[Any] = changes  # which change each prepared one came from
         if self._transform is not None:
+            kept = []
             prepared: builtins.list[Any] = []
             keep = prepared.append
             for change in changes:
@@ -239,10 +238,8 @@ class InlinePipeline(Store):
             changes = prepared
         rejected = self._fifo.queue_changes(changes)
         self._drain()
-        if rejected and given is not changes:  # a refusal names the change as it came
-            at = {id(change): i for i, change in enumerate(changes)}
-            rejected = [(kept[at[id(change)]], err) for change, err in rejected]
-        return refused + rejected if refused else rejected
+        # a refusal names the change as it came, before the transform
+        return refused + [(kept[at], err) for at, err in rejected]
 
     def replace(self, items: Iterable[Any], resource_version: str = "") -> None:
         self.replace_prepared(self.prepare(list(items)), resource_version)

@@ -101,9 +101,7 @@ class Processor(Generic[L]):
         of 2, each middle one rescanning the cache.
         """
         for listener in self.listeners:
-            spent = listener.spent
-            if len(spent):
-                spent.release(len(spent))
+            listener.spent.release_all()
 
     def should_resync(self) -> bool:
         """Pick the listeners due for a resync now; true if there is any."""

@@ -33,12 +33,14 @@ SPENT_CAP = 256
 class SpentPool:
     """Delivered notifications waiting to be freed by the producer (see the module docstring)."""
 
-    __slots__ = ("_spent", "keep")
+    __slots__ = ("_spent", "keep", "release_all")
 
     def __init__(self, cap: int = SPENT_CAP) -> None:
         self._spent: deque[Any] = deque(maxlen=cap)
         self.keep = self._spent.append
         """Consumer: hand back a delivered notification (a C call: no Python frame)."""
+        self.release_all = self._spent.clear
+        """Producer: free every kept notification (a C call)."""
 
     def release(self, count: int) -> None:
         """Producer: free up to ``count`` kept notifications, oldest first."""

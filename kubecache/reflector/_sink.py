@@ -177,17 +177,11 @@ class EffectApplier:
             many if callable(many) else self._one_by_one)
 
     def _one_by_one(self, changes: list[Apply]) -> Rejected:
-        """:meth:`BatchSink.apply_many` for a sink without it: one write per change."""
-        ops = self._ops
-        rejected: Rejected = []
+        """:meth:`BatchSink.apply_many` for a sink without it: one write per change
+        (each refusal logged as it happens)."""
         for change in changes:
-            try:
-                ops[change[0]](change[1])
-            except BaseException as err:  # e.g. no key, a failing transform: skip it
-                if not absorbable(err):
-                    raise
-                rejected.append((change, err))
-        return rejected
+            self._write(change)
+        return []
 
     def take(self, batch: Iterable[Any]) -> BaseException | None:
         """Read and apply one batch of watch events (the machine's); the error ending the watch.
@@ -204,13 +198,10 @@ class EffectApplier:
         """
         machine = self.machine
         assert machine is not None, "an applier without a machine takes no events"
-        if type(batch) is list:
-            one = len(batch) == 1
-        else:
-            try:
-                one = len(batch) == 1  # type: ignore[arg-type]
-            except TypeError:  # an unsized batch: read as it comes
-                one = False
+        try:
+            one = len(batch) == 1  # type: ignore[arg-type]
+        except TypeError:  # an unsized batch: read as it comes
+            one = False
         if one:
             if self._before_one is not None:
                 self._before_one()
@@ -229,6 +220,11 @@ class EffectApplier:
             return self.run(machine.on_events([event]))
         if type(effect) is not ApplyOne:
             return effect  # type: ignore[return-value]  # the error ending the watch
+        self._apply_one(effect)
+        return None
+
+    def _apply_one(self, effect: ApplyOne) -> None:
+        """An :class:`ApplyOne`: its write (a refusal skipped and logged), then its rv."""
         etype, obj, rv = effect
         if etype:
             try:
@@ -240,7 +236,6 @@ class EffectApplier:
         if rv:
             self.rv = self.stats.last_sync_rv = rv
             self._sink.update_resource_version(rv)
-        return None
 
     def apply(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -250,11 +245,7 @@ class EffectApplier:
             elif kind is ApplyMany:
                 self._write_many(effect.changes)  # type: ignore[union-attr]
             elif kind is ApplyOne:
-                etype, obj, rv = effect  # type: ignore[misc]
-                if etype:
-                    self._write(Apply(etype, obj))
-                if rv:
-                    self.apply((SetRV(rv),))
+                self._apply_one(effect)  # type: ignore[arg-type]
             elif kind is Hold:
                 self.sink.hold()
             elif kind is Flush:
